@@ -1,0 +1,2 @@
+/* placeholder while this module is written */
+int main(void) { return 0; }

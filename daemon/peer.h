@@ -1,0 +1,36 @@
+/* peer.h — who is on the other end of a connection, as the kernel says. */
+#ifndef UDSRPC_PEER_H
+#define UDSRPC_PEER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/*
+ * Captured once at accept and never changed by anything a request says.
+ * Strings are owned by the struct (freed by peer_ident_clear); any of
+ * user/comm/exe may be NULL when unknown (e.g. the process already exited).
+ */
+struct peer_ident {
+	unsigned long long id; /* connection id, unique for the daemon's lifetime */
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	gid_t *groups; /* supplementary groups (SO_PEERGROUPS), may be NULL when ngroups == 0 */
+	int ngroups;
+	char *user; /* getpwuid name */
+	char *comm; /* /proc/PID/comm, verified through a pidfd */
+	char *exe;  /* readlink /proc/PID/exe, verified through a pidfd */
+};
+
+/*
+ * Fill *ret from the connected AF_UNIX socket fd: SO_PEERCRED, SO_PEERGROUPS,
+ * and comm/exe pinned by a pidfd (SO_PEERPIDFD, else pidfd_open). Returns 0,
+ * or -errno when SO_PEERCRED itself fails (the connection should be dropped).
+ * Failures after that (no pidfd, EMFILE, process gone) leave comm/exe NULL.
+ */
+int peer_ident_capture(int fd, unsigned long long id, struct peer_ident *ret);
+void peer_ident_clear(struct peer_ident *p);
+/* True if gid is the peer's primary or one of its supplementary groups. */
+bool peer_in_group(const struct peer_ident *p, gid_t gid);
+
+#endif
