@@ -11,21 +11,46 @@
  * minimum, maximum, minLength, maxLength, pattern, minItems, maxItems,
  * oneOf/anyOf, $ref to "#/..." inside the same root, plus the annotation
  * keywords title, description, default, examples, $schema, $id, $defs,
- * definitions, $comment (ignored for validation).
+ * definitions, $comment (ignored for validation). Boolean schemas (true,
+ * false) are allowed wherever a schema is.
+ *
+ * Where the subset departs from draft 2020-12:
+ * - "integer" is a JSON number written without fraction or exponent (a
+ *   jansson integer): 1.0 is a "number" only, since handlers read integers
+ *   with json_integer_value().
+ * - minLength/maxLength count Unicode code points (U+0000 counts as one).
+ * - pattern is a POSIX extended regex (regcomp REG_EXTENDED), searched, not
+ *   anchored, over the UTF-8 bytes; a string containing U+0000 never matches.
  *
  * jsonschema_check: 0 if every keyword of schema (recursively) is in the
- * subset, else -EINVAL with "PATH: keyword 'x' is not supported" in err.
+ * subset and well formed (a pattern compiles and avoids constructs that
+ * POSIX ERE and ECMA-262 read differently; $ref is local), else -EINVAL and
+ * a message "#POINTER: why" in err, POINTER leading to the offending
+ * keyword inside schema, e.g. "#/properties/a/patternProperties: keyword
+ * 'patternProperties' is not supported". Whether a $ref resolves is not
+ * checked here (the root is not known); schema_load does that for the
+ * OpenRPC document. schema is borrowed.
  */
 int jsonschema_check(const json_t *schema, char *err, size_t errlen);
 
 /*
- * Validate instance against schema; root resolves "$ref": "#/..." (may be
- * schema itself). Returns 0 when valid; -EINVAL when not, with the JSON
- * Pointer of the offending value in path (for a missing required member:
- * the object lacking it, reason naming the member) and a one-line reason.
- * All json_t are borrowed.
+ * Validate instance against schema; root resolves "$ref": "#/..." (NULL
+ * means schema itself). Returns 0 when valid; -EINVAL when not, with the
+ * JSON Pointer of the offending value in path (for a missing required
+ * member: the object lacking it, and reason names the member, "missing
+ * required member 'key'"; for a member that additionalProperties: false
+ * rejects: "/name", reason "unknown member 'name'") and a one-line reason.
+ * Pointers escape '~' and '/' as RFC 6901 says; a U+0000 in a member name
+ * shows as the six characters \u0000. path is cut to at most pathlen - 1
+ * bytes, never inside a UTF-8 character (so up to 3 bytes shorter): a caller
+ * that needs the whole pointer retries with a larger buffer when
+ * strlen(path) + 4 > pathlen.
+ * Other negative codes mean the schema, not the instance, is at fault, and
+ * reason says how: -ENOENT a $ref that does not resolve, -ELOOP a $ref loop,
+ * -EBADMSG a malformed keyword (jsonschema_check rules those out), -ENOMEM.
+ * Compiled patterns are cached per thread. All json_t are borrowed.
  */
 int jsonschema_validate(const json_t *schema, const json_t *root, const json_t *instance,
-			char *path, size_t pathlen, char *reason, size_t reasonlen);
+                        char *path, size_t pathlen, char *reason, size_t reasonlen);
 
 #endif

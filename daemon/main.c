@@ -1,2 +1,182 @@
-/* placeholder while this module is written */
-int main(void) { return 0; }
+/* main.c — udsrpcd: options, configuration, defaults, then the server. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "policy.h"
+#include "server.h"
+#include "sockpath.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: udsrpcd [-s PATH] [-c CONFIG] [-p POLICY] [-S STATE_DIR] [-l LEVEL] "
+		   "[--check] [-h] [--version]\n"
+		   "  -s, --socket PATH      listen on PATH (default: $UDSRPC_SOCKET, "
+		   "$RUNTIME_DIRECTORY/udsrpcd.sock,\n"
+		   "                         /run/udsrpcd.sock as root, "
+		   "$XDG_RUNTIME_DIR/udsrpcd.sock, /tmp/udsrpcd-$UID.sock)\n"
+		   "  -c, --config FILE      JSON config (schema/config.schema.json)\n"
+		   "  -p, --policy FILE      JSON policy (schema/policy.schema.json); default: "
+		   "embedded\n"
+		   "  -S, --state-dir DIR    durable config store (created if missing)\n"
+		   "  -l, --log-level LEVEL  error, warning, info or debug\n"
+		   "      --check            validate config and policy, print them, exit\n"
+		   "  -h, --help             this text\n"
+		   "      --version          print the version\n");
+}
+
+/* CLI.md: $STATE_DIRECTORY, /var/lib/udsrpcd as root, else the XDG state home. */
+static int default_state_dir(char *buf, size_t len)
+{
+	const char *v;
+	int n;
+
+	if ((v = getenv("STATE_DIRECTORY")) && *v) {
+		n = snprintf(buf, len, "%.*s", (int)strcspn(v, ":"), v);
+	} else if (geteuid() == 0) {
+		n = snprintf(buf, len, "/var/lib/udsrpcd");
+	} else if ((v = getenv("XDG_STATE_HOME")) && *v) {
+		n = snprintf(buf, len, "%s/udsrpcd", v);
+	} else {
+		const char *home = getenv("HOME");
+		struct passwd *pw;
+		if ((!home || !*home) && (pw = getpwuid(geteuid())))
+			home = pw->pw_dir;
+		if (!home)
+			return -ENOENT;
+		n = snprintf(buf, len, "%s/.local/state/udsrpcd", home);
+	}
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Connections are descriptors: take all the kernel allows us. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warning("cannot raise RLIMIT_NOFILE to %llu: %s",
+				    (unsigned long long)rl.rlim_max, strerror(errno));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"config", required_argument, NULL, 'c'},
+		{"policy", required_argument, NULL, 'p'},
+		{"state-dir", required_argument, NULL, 'S'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"check", no_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *opt_socket = NULL, *opt_config = NULL, *opt_policy = NULL,
+		   *opt_state = NULL, *opt_level = NULL;
+	struct server srv;
+	enum log_level level;
+	bool check = false;
+	char err[1024], path[PATH_MAX];
+	int c;
+
+	memset(&srv, 0, sizeof(srv));
+	config_defaults(&srv.cfg);
+	log_init("udsrpcd", LOG_LVL_INFO);
+	while ((c = getopt_long(argc, argv, "s:c:p:S:l:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': opt_socket = optarg; break;
+		case 'c': opt_config = optarg; break;
+		case 'p': opt_policy = optarg; break;
+		case 'S': opt_state = optarg; break;
+		case 'l': opt_level = optarg; break;
+		case 'C': check = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("udsrpcd %s\n", UDSRPC_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "udsrpcd: unexpected argument '%s'; see udsrpcd --help\n", argv[optind]);
+		return 2;
+	}
+	if (opt_level && log_level_parse(opt_level, &level) < 0) {
+		fprintf(stderr, "udsrpcd: unknown log level '%s'; use error, warning, info or debug\n",
+			opt_level);
+		return 2;
+	}
+
+	/* The file first, then the command line over it. */
+	if (opt_config) {
+		if (config_load_file(&srv.cfg, opt_config, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return 1;
+		}
+		config_set_str(&srv.config_path, opt_config);
+	}
+	if (opt_socket)
+		config_set_str(&srv.cfg.socket, opt_socket);
+	if (opt_policy) {
+		config_set_str(&srv.cfg.policy, opt_policy);
+	} else if (srv.cfg.policy) {
+		srv.policy_from_config = true;
+	}
+	if (opt_state)
+		config_set_str(&srv.cfg.state_dir, opt_state);
+	if (opt_level)
+		srv.cfg.log_level = level;
+	log_set_level(srv.cfg.log_level);
+
+	if (!srv.cfg.socket) {
+		if (sockpath_default(path, sizeof(path)) < 0) {
+			log_error("default socket path too long; pass --socket");
+			return 1;
+		}
+		config_set_str(&srv.cfg.socket, path);
+	}
+	if (snprintf(srv.socket_path, sizeof(srv.socket_path), "%s", srv.cfg.socket) >=
+	    (int)sizeof(srv.socket_path)) {
+		log_error("%s: socket path longer than %zu bytes; pick a shorter --socket",
+			  srv.cfg.socket, sizeof(srv.socket_path) - 1);
+		return 1;
+	}
+	if (!srv.cfg.state_dir) {
+		if (default_state_dir(path, sizeof(path)) < 0) {
+			log_error("no state dir: set $HOME or pass --state-dir");
+			return 1;
+		}
+		config_set_str(&srv.cfg.state_dir, path);
+	}
+	config_set_str(&srv.policy_path, srv.cfg.policy);
+
+	if (server_init(&srv, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		server_free(&srv);
+		return 1;
+	}
+	if (check) {
+		json_t *out = json_pack("{s:o,s:o}", "config", config_to_json(&srv.cfg), "policy",
+					policy_to_json(srv.policy));
+		json_dumpf(out, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(out);
+		server_free(&srv);
+		return 0;
+	}
+	raise_nofile();
+	int r = server_run(&srv, err, sizeof(err));
+	if (r < 0)
+		log_error("%s", err);
+	server_free(&srv);
+	return r < 0 ? 1 : 0;
+}

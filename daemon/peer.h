@@ -25,10 +25,16 @@ struct peer_ident {
 /*
  * Fill *ret from the connected AF_UNIX socket fd: SO_PEERCRED, SO_PEERGROUPS,
  * and comm/exe pinned by a pidfd (SO_PEERPIDFD, else pidfd_open). Returns 0,
- * or -errno when SO_PEERCRED itself fails (the connection should be dropped).
- * Failures after that (no pidfd, EMFILE, process gone) leave comm/exe NULL.
+ * or -errno when SO_PEERCRED or SO_PEERGROUPS fails (-ENOTCONN: no peer) or
+ * memory runs out; the connection should then be dropped, since a partial
+ * identity could slip past a deny rule; *ret then owns nothing.
+ * Failures after that (no pidfd, EMFILE, process gone, no permission to read
+ * /proc/PID/exe) only leave comm/exe NULL; a failed getpwuid_r leaves user NULL.
+ * Holds at most two extra descriptors while it runs and none on return.
+ * The caller owns *ret and releases it with peer_ident_clear.
  */
 int peer_ident_capture(int fd, unsigned long long id, struct peer_ident *ret);
+/* Frees what *p owns and resets those members; p may be NULL. */
 void peer_ident_clear(struct peer_ident *p);
 /* True if gid is the peer's primary or one of its supplementary groups. */
 bool peer_in_group(const struct peer_ident *p, gid_t gid);

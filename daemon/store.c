@@ -1,1 +1,1310 @@
-/* placeholder while this module is written */
+/* store.c — owns the durable config store: key map, change log, snapshot, committer thread. */
+
+/*
+ * Design: DESIGN.md's "store" sketch, with these choices.
+ *
+ * Memory. The loop thread owns an AVL tree of nodes (store_tree.c), one per
+ * key: store_get is a walk of pointers, store_list an in-order walk that skips
+ * the subtrees outside the prefix. A node carries two states: the committed
+ * one (value, rev), which is all readers ever see, and latest_rev, the key's
+ * revision once every queued change is durable (0 = absent then). CAS checks
+ * use latest_rev, so writers are serialised in submission order without
+ * waiting for the disk; a node stays in the tree while queued changes name it
+ * (pending > 0) even if it has no committed value.
+ *
+ * Disk. config.log holds change records (store_codec.h: length, CRC32C,
+ * revision, key, compact JSON value) written in place into preallocated space
+ * (fallocate), because an fdatasync that must also journal a new file size
+ * costs ~50% more per group on ext4 than one that only flushes data. The
+ * unwritten tail reads as zeros, which ends the log. config.snap holds the
+ * compacted state; it is only ever replaced by rename of a fully written and
+ * fsync'd config.snap.tmp, followed by an fsync of the directory, and only
+ * then is the log emptied. Recovery loads the snapshot (revision R), skips log
+ * records <= R (the log may predate the snapshot after a crash mid-compaction),
+ * requires the next one to be R+1 and each further one to follow on, and
+ * stops at the first record that is torn, corrupt or out of sequence; it then
+ * cuts the log there so new records never land behind garbage. A damaged
+ * snapshot fails store_open rather than silently losing data.
+ *
+ * Threads. store_set/unset (loop thread) decide CAS, encode the record (JSON
+ * and CRC are done here, off the committer), and append an op to the queue.
+ * Conflicts and not-found answers go through the queue too: their answer was
+ * computed against changes that may still fail, so they are answered after
+ * those, in submission order. The committer takes the whole queue, writes it
+ * with pwritev and makes it durable with one fdatasync (group commit), keeps
+ * its own image of the durable state (the records themselves, in a second
+ * tree) from which it writes snapshots without asking the loop for anything,
+ * and hands the ops back through an eventfd the loop watches. The loop
+ * applies the group to the map in order, then runs the callbacks in order.
+ * Nothing is malloc'd on the committer path: records are allocated by the
+ * loop and the ones made obsolete are handed back to it to free.
+ *
+ * The image costs a second copy of the state (as encoded bytes); for a
+ * config store that is cheaper than making the loop stop for a snapshot.
+ *
+ * Failure. If a group's write or fdatasync fails, the log is cut back to the
+ * last good offset (ftruncate + fsync) and the committer takes nothing more
+ * until the loop has seen the failure. The loop then fails the group from its
+ * first change on, and everything queued behind it (those were CAS-checked
+ * against the failed changes; re-deciding them against a state their
+ * submitters never saw is not simpler), resets every latest_rev to the
+ * committed state, and carries on. If even the cut fails, the log's tail is
+ * unknown: the store refuses all further changes until restarted, and a
+ * restart may then replay records that were answered as failed.
+ */
+#include "store.h"
+#include "store_codec.h"
+#include "store_tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define LOG_NAME "config.log"
+#define SNAP_NAME "config.snap"
+#define SNAP_TMP_NAME "config.snap.tmp"
+
+#define KEY_MAX 256
+#define PREALLOC_CHUNK (1u << 20)
+/* Compact once the log passes this and twice the snapshot's size. */
+#define COMPACT_MIN (1u << 20)
+/* Ops kept for reuse after a burst; beyond this they are freed. */
+#define OP_CACHE_MAX 4096
+#define SCRATCH_KEEP (1u << 20)
+#define DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
+#define LOAD_FLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL)
+
+struct store_node {
+	struct store_tree_link link; /* key points at key[] */
+	json_t *value;               /* committed value; NULL while only queued changes name it */
+	uint64_t rev;                /* committed revision of value */
+	uint64_t latest_rev;         /* once every queued change is durable; 0 = absent */
+	uint32_t pending;            /* queued changes naming this node */
+	char key[];
+};
+
+/* One encoded change, exactly as it goes to disk. */
+struct store_rec {
+	struct store_tree_link link; /* in the committer's image; key points into data */
+	uint32_t len;
+	int op;
+	unsigned char data[];
+};
+
+struct store_op {
+	struct store_op *next;
+	/*
+	 * The change's record (NULL for an answer decided at submission).
+	 * The committer moves a durable set into its image and leaves here
+	 * only what the loop must free: an unset's own record, and in old the
+	 * record the change made obsolete.
+	 */
+	struct store_rec *rec;
+	struct store_rec *old;
+	struct store_node *node; /* set for changes, NULL for decided answers */
+	json_t *value;           /* set: own reference */
+	store_done_fn done;
+	void *arg;
+	uint64_t rev; /* the change's revision, or the current one for a conflict */
+	enum store_status st;
+	int err;          /* committer: errno of the failed group, else 0 */
+	const char *what; /* committer: the call that failed */
+};
+
+struct store {
+	/* Loop thread only. */
+	struct event_base *base;
+	struct event *done_ev;
+	struct store_tree_link *map;
+	uint64_t rev;      /* committed */
+	uint64_t next_rev; /* last one handed out (committed + queued) */
+	struct store_op *op_cache;
+	size_t op_cache_len;
+	char *scratch;
+	size_t scratch_cap;
+
+	/* Shared, under mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv; /* committer: queue or request */
+	pthread_cond_t idle_cv; /* close and debug hooks: a group or compaction finished */
+	struct store_op *q_head, *q_tail;
+	struct store_op *d_head, *d_tail;
+	bool busy;   /* a group is being written */
+	bool broken; /* a group failed; the committer waits for the loop to see it */
+	bool paused; /* test hook: the committer leaves the queue alone */
+	bool stop;
+	int inject_err;
+	uint64_t compact_req, compact_done;
+	int compact_result;
+	struct store_stats stats;
+
+	/* Committer thread only once it runs (store_open fills them in first). */
+	pthread_t thread;
+	bool thread_started;
+	int efd;
+	int dirfd;
+	int logfd;
+	char *dir;
+	uint64_t log_off;   /* end of the durable records */
+	uint64_t log_alloc; /* preallocated up to here */
+	bool no_prealloc;
+	uint64_t wrev; /* revision of the last durable record */
+	struct store_tree_link *image;
+	uint64_t image_count;
+	uint64_t snap_size;
+	uint64_t compact_at;
+	int dead_err; /* a failed write could not be undone */
+	struct iovec *iov;
+};
+
+bool store_key_valid(const char *key, size_t len)
+{
+	if (!key || len == 0 || len > KEY_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)key[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '/' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* ---- the key map (loop thread) ---- */
+
+static struct store_node *node_find(const struct store *s, const char *key, size_t len)
+{
+	struct store_tree_link *l = store_tree_find(s->map, key, len);
+
+	return l ? (struct store_node *)l : NULL;
+}
+
+static struct store_node *node_new(struct store *s, const char *key, size_t len)
+{
+	struct store_node *n = calloc(1, sizeof(*n) + len + 1);
+	struct store_tree_link *old;
+
+	if (!n)
+		return NULL;
+	memcpy(n->key, key, len);
+	n->link.key = n->key;
+	n->link.keylen = (uint32_t)len;
+	s->map = store_tree_upsert(s->map, &n->link, &old);
+	return n;
+}
+
+static void node_free_link(struct store_tree_link *l)
+{
+	struct store_node *n = (struct store_node *)l;
+
+	json_decref(n->value);
+	free(n);
+}
+
+/* Drop the node once nothing needs it: no committed value, no queued change. */
+static void node_maybe_remove(struct store *s, struct store_node *n)
+{
+	struct store_tree_link *removed;
+
+	if (n->pending > 0 || n->value)
+		return;
+	s->map = store_tree_remove(s->map, n->link.key, n->link.keylen, &removed);
+	free(n);
+}
+
+const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision)
+{
+	struct store_node *n;
+
+	if (!key)
+		return NULL;
+	n = node_find(s, key, strnlen(key, KEY_MAX + 1));
+	if (!n || !n->value)
+		return NULL;
+	if (ret_revision)
+		*ret_revision = n->rev;
+	return n->value;
+}
+
+static int list_visit(struct store_tree_link *l, void *arg)
+{
+	struct store_node *n = (struct store_node *)l;
+	json_t *item;
+
+	if (!n->value)
+		return 0;
+	item = json_pack("{s:s%,s:O,s:I}", "key", n->key, (size_t)n->link.keylen, "value", n->value,
+	                 "revision", (json_int_t)n->rev);
+	if (!item || json_array_append_new(arg, item) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+json_t *store_list(const struct store *s, const char *prefix)
+{
+	json_t *items = json_array();
+
+	if (!items)
+		return NULL;
+	if (store_tree_walk_prefix(s->map, prefix ? prefix : "", prefix ? strlen(prefix) : 0,
+	                           list_visit, items) != 0) {
+		json_decref(items);
+		return NULL;
+	}
+	return items;
+}
+
+uint64_t store_revision(const struct store *s)
+{
+	return s->rev;
+}
+
+/* ---- submitting changes (loop thread) ---- */
+
+static struct store_op *op_get(struct store *s)
+{
+	struct store_op *op = s->op_cache;
+
+	if (op) {
+		s->op_cache = op->next;
+		s->op_cache_len--;
+		memset(op, 0, sizeof(*op));
+		return op;
+	}
+	return calloc(1, sizeof(*op));
+}
+
+static void op_put(struct store *s, struct store_op *op)
+{
+	free(op->rec);
+	free(op->old);
+	json_decref(op->value);
+	op->rec = op->old = NULL;
+	op->value = NULL;
+	if (s->op_cache_len >= OP_CACHE_MAX) {
+		free(op);
+		return;
+	}
+	op->next = s->op_cache;
+	s->op_cache = op;
+	s->op_cache_len++;
+}
+
+static int encode(struct store *s, const char *key, size_t keylen, const json_t *value,
+                  uint64_t rev, struct store_rec **ret)
+{
+	struct store_rec *rec;
+	size_t vlen = 0, len;
+
+	if (value) {
+		vlen = json_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS);
+		if (vlen == 0)
+			return -EINVAL;
+		if (vlen > s->scratch_cap) {
+			size_t cap = s->scratch_cap ? s->scratch_cap : 256;
+			char *p;
+
+			while (cap < vlen)
+				cap *= 2;
+			p = realloc(s->scratch, cap);
+			if (!p)
+				return -ENOMEM;
+			s->scratch = p;
+			s->scratch_cap = cap;
+			if (json_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS) != vlen)
+				return -EINVAL;
+		}
+	}
+	len = STORE_REC_HDR + keylen + vlen;
+	if (len > STORE_REC_MAX)
+		return -E2BIG;
+	rec = malloc(sizeof(*rec) + len);
+	if (!rec)
+		return -ENOMEM;
+	memcpy(rec->data + STORE_REC_HDR, key, keylen);
+	if (vlen)
+		memcpy(rec->data + STORE_REC_HDR + keylen, s->scratch, vlen);
+	rec->op = value ? STORE_OP_SET : STORE_OP_UNSET;
+	rec->len = (uint32_t)len;
+	rec->link.key = (const char *)rec->data + STORE_REC_HDR;
+	rec->link.keylen = (uint32_t)keylen;
+	store_rec_seal(rec->data, len, rev, rec->op, keylen);
+	if (s->scratch_cap > SCRATCH_KEEP) {
+		/* One huge value should not pin its buffer for the daemon's life. */
+		free(s->scratch);
+		s->scratch = NULL;
+		s->scratch_cap = 0;
+	}
+	*ret = rec;
+	return 0;
+}
+
+static int submit(struct store *s, const char *key, json_t *value, bool is_set,
+                  int64_t expect_revision, store_done_fn done, void *arg)
+{
+	size_t keylen = key ? strnlen(key, KEY_MAX + 1) : 0;
+	struct store_node *n;
+	struct store_op *op;
+	uint64_t cur;
+
+	if (!store_key_valid(key, keylen) || (is_set && !value) || !done)
+		return -EINVAL;
+	n = node_find(s, key, keylen);
+	cur = n ? n->latest_rev : 0;
+	op = op_get(s);
+	if (!op)
+		return -ENOMEM;
+	op->done = done;
+	op->arg = arg;
+	if (!is_set && cur == 0) {
+		op->st = STORE_NOT_FOUND;
+	} else if (expect_revision >= 0 && (uint64_t)expect_revision != cur) {
+		op->st = STORE_CONFLICT;
+		op->rev = cur;
+	} else {
+		uint64_t rev = s->next_rev + 1;
+		int r = encode(s, key, keylen, is_set ? value : NULL, rev, &op->rec);
+
+		if (r == 0 && !n && !(n = node_new(s, key, keylen)))
+			r = -ENOMEM;
+		if (r < 0) {
+			op_put(s, op);
+			return r;
+		}
+		n->pending++;
+		n->latest_rev = is_set ? rev : 0;
+		s->next_rev = rev;
+		op->node = n;
+		op->value = is_set ? json_incref(value) : NULL;
+		op->rev = rev;
+		op->st = STORE_OK;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->q_tail)
+		s->q_tail->next = op;
+	else
+		s->q_head = op;
+	s->q_tail = op;
+	pthread_cond_signal(&s->work_cv);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+int store_set(struct store *s, const char *key, json_t *value, int64_t expect_revision,
+              store_done_fn done, void *arg)
+{
+	return submit(s, key, value, true, expect_revision, done, arg);
+}
+
+int store_unset(struct store *s, const char *key, int64_t expect_revision, store_done_fn done,
+                void *arg)
+{
+	return submit(s, key, NULL, false, expect_revision, done, arg);
+}
+
+/* ---- completions (loop thread) ---- */
+
+static void apply_durable(struct store *s, struct store_op *op)
+{
+	struct store_node *n = op->node;
+
+	json_decref(n->value);
+	n->value = op->value; /* NULL for an unset */
+	op->value = NULL;
+	n->rev = op->rev;
+	s->rev = op->rev;
+	n->pending--;
+	node_maybe_remove(s, n);
+}
+
+static void unwind_failed(struct store *s, struct store_op *op)
+{
+	struct store_node *n = op->node;
+
+	n->pending--;
+	n->latest_rev = n->value ? n->rev : 0;
+	node_maybe_remove(s, n);
+}
+
+/* Apply what the committer made durable, then answer every op in submission order. */
+static void process_done(struct store *s)
+{
+	struct store_op *ops, *op, *next, *failed = NULL;
+	char reason[160] = "";
+	bool in_failed = false;
+	uint64_t count;
+
+	/*
+	 * Reset the eventfd before taking the list: a group handed over after
+	 * this read either is in the list taken below or wakes us again.
+	 * EAGAIN (nothing to reset, e.g. when called from store_close) is fine.
+	 */
+	(void)!read(s->efd, &count, sizeof(count));
+
+	pthread_mutex_lock(&s->mu);
+	ops = s->d_head;
+	for (op = ops; op; op = op->next) {
+		if (op->err) {
+			failed = op;
+			break;
+		}
+	}
+	if (failed) {
+		/*
+		 * The committer stopped after the failed group, so everything
+		 * still queued was checked against changes that will never
+		 * exist: fail it too, rather than re-deciding it against a
+		 * state its submitter never saw.
+		 */
+		if (s->q_head) {
+			s->d_tail->next = s->q_head;
+			s->q_head = s->q_tail = NULL;
+		}
+		s->broken = false;
+	}
+	s->d_head = s->d_tail = NULL;
+	pthread_mutex_unlock(&s->mu);
+
+	for (op = ops; op && op != failed; op = op->next)
+		if (op->node)
+			apply_durable(s, op);
+	if (failed) {
+		for (op = failed; op; op = op->next)
+			if (op->node)
+				unwind_failed(s, op);
+		/* Every queued change is gone: the next one follows the committed state. */
+		s->next_rev = s->rev;
+		snprintf(reason, sizeof(reason), "%s: %s", failed->what, strerror(failed->err));
+	}
+	for (op = ops; op; op = next) {
+		next = op->next;
+		if (op == failed)
+			in_failed = true;
+		if (in_failed)
+			op->done(op->arg, STORE_IO_ERROR, 0, reason);
+		else
+			op->done(op->arg, op->st, op->rev, NULL);
+		op_put(s, op);
+	}
+}
+
+static void on_done_event(evutil_socket_t fd, short what, void *arg)
+{
+	process_done(arg);
+}
+
+/* ---- the committer thread ---- */
+
+static int pwritev_all(int fd, struct iovec *iov, int cnt, uint64_t off)
+{
+	while (cnt > 0) {
+		ssize_t n = pwritev(fd, iov, cnt, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		off += (uint64_t)n;
+		while (cnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+static int fdatasync_retry(int fd)
+{
+	while (fdatasync(fd) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+static int fsync_retry(int fd)
+{
+	while (fsync(fd) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Best effort: space that already exists makes each later fdatasync flush
+ * data only. Where it fails, the write extends the file and is still correct.
+ */
+static void prealloc(struct store *s, uint64_t end)
+{
+	uint64_t from = s->log_alloc > s->log_off ? s->log_alloc : s->log_off, to;
+
+	if (s->no_prealloc || end <= from)
+		return;
+	to = (end + PREALLOC_CHUNK - 1) / PREALLOC_CHUNK * PREALLOC_CHUNK;
+	if (fallocate(s->logfd, 0, (off_t)from, (off_t)(to - from)) == 0)
+		s->log_alloc = to;
+	else if (errno == EOPNOTSUPP || errno == ENOSYS)
+		s->no_prealloc = true;
+}
+
+/* Move a durable record into the image; what it makes obsolete goes back in op. */
+static void image_apply(struct store *s, struct store_op *op)
+{
+	struct store_rec *rec = op->rec;
+	struct store_tree_link *old;
+
+	if (rec->op == STORE_OP_SET) {
+		s->image = store_tree_upsert(s->image, &rec->link, &old);
+		op->rec = NULL;
+	} else {
+		s->image = store_tree_remove(s->image, rec->link.key, rec->link.keylen, &old);
+	}
+	if (old)
+		op->old = (struct store_rec *)old;
+	if (rec->op == STORE_OP_SET && !old)
+		s->image_count++;
+	else if (rec->op == STORE_OP_UNSET && old)
+		s->image_count--;
+}
+
+/* Cut the log back to its last durable record after a failed write. */
+static void rollback(struct store *s)
+{
+	if (ftruncate(s->logfd, (off_t)s->log_off) < 0 || fsync_retry(s->logfd) < 0) {
+		s->dead_err = errno ? errno : EIO;
+		return;
+	}
+	s->log_alloc = s->log_off;
+}
+
+/*
+ * Write and fdatasync every record of the group. Returns the number of
+ * records made durable, or -errno with *ret_what naming the failed call.
+ */
+static int commit_group(struct store *s, struct store_op *ops, int inject, const char **ret_what)
+{
+	uint64_t total = 0, bytes = 0, off = s->log_off;
+	struct store_op *op;
+	int cnt = 0, nrec = 0, r = 0;
+
+	for (op = ops; op; op = op->next) {
+		if (op->rec) {
+			total += op->rec->len;
+			nrec++;
+		}
+	}
+	if (nrec == 0)
+		return 0;
+	if (s->dead_err) {
+		*ret_what = "log unusable since a failed write could not be undone (ftruncate)";
+		return -s->dead_err;
+	}
+	prealloc(s, s->log_off + total);
+	*ret_what = "write";
+	if (inject) {
+		/* Leave a torn record behind, as a real short write would. */
+		for (op = ops; !op->rec; op = op->next)
+			;
+		s->iov[0].iov_base = op->rec->data;
+		s->iov[0].iov_len = op->rec->len / 2;
+		r = pwritev_all(s->logfd, s->iov, 1, off);
+		if (r == 0)
+			r = -inject;
+	}
+	for (op = ops; op && r == 0; op = op->next) {
+		if (!op->rec)
+			continue;
+		s->iov[cnt].iov_base = op->rec->data;
+		s->iov[cnt].iov_len = op->rec->len;
+		bytes += op->rec->len;
+		if (++cnt == IOV_MAX) {
+			r = pwritev_all(s->logfd, s->iov, cnt, off);
+			off += bytes;
+			cnt = 0;
+			bytes = 0;
+		}
+	}
+	if (r == 0 && cnt > 0)
+		r = pwritev_all(s->logfd, s->iov, cnt, off);
+	if (r == 0) {
+		*ret_what = "fdatasync";
+		r = fdatasync_retry(s->logfd);
+	}
+	if (r < 0) {
+		rollback(s);
+		return r;
+	}
+	s->log_off += total;
+	for (op = ops; op; op = op->next) {
+		if (op->rec) {
+			s->wrev = op->rev;
+			image_apply(s, op);
+		}
+	}
+	return nrec;
+}
+
+struct snap_writer {
+	struct store *s;
+	int fd;
+	uint64_t off;
+	int cnt;
+};
+
+static int snap_flush(struct snap_writer *w)
+{
+	uint64_t bytes = 0;
+	int r;
+
+	for (int i = 0; i < w->cnt; i++)
+		bytes += w->s->iov[i].iov_len;
+	r = pwritev_all(w->fd, w->s->iov, w->cnt, w->off);
+	w->off += bytes;
+	w->cnt = 0;
+	return r;
+}
+
+static int snap_visit(struct store_tree_link *l, void *arg)
+{
+	struct snap_writer *w = arg;
+	struct store_rec *rec = (struct store_rec *)l;
+
+	w->s->iov[w->cnt].iov_base = rec->data;
+	w->s->iov[w->cnt].iov_len = rec->len;
+	if (++w->cnt == IOV_MAX)
+		return snap_flush(w);
+	return 0;
+}
+
+/*
+ * Write the image as a new snapshot and empty the log. Every step leaves a
+ * state recovery reads correctly: until the rename the old snapshot and the
+ * full log stand; after it, log records <= the snapshot's revision are
+ * skipped, so the log is only cut once the rename is durable.
+ */
+static int compact(struct store *s)
+{
+	unsigned char hdr[STORE_SNAP_HDR];
+	struct snap_writer w = {.s = s, .fd = -1};
+	int r;
+
+	w.fd = openat(s->dirfd, SNAP_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (w.fd < 0)
+		return -errno;
+	store_snap_header(hdr, s->wrev, s->image_count);
+	s->iov[0].iov_base = hdr;
+	s->iov[0].iov_len = sizeof(hdr);
+	w.cnt = 1;
+	r = store_tree_walk_prefix(s->image, "", 0, snap_visit, &w);
+	if (r == 0)
+		r = snap_flush(&w);
+	if (r == 0)
+		r = fsync_retry(w.fd);
+	if (close(w.fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(s->dirfd, SNAP_TMP_NAME, s->dirfd, SNAP_NAME) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(s->dirfd, SNAP_TMP_NAME, 0);
+		return r;
+	}
+	r = fsync_retry(s->dirfd);
+	if (r < 0)
+		return r; /* the snapshot may not be durable yet: keep the log whole */
+	s->snap_size = w.off;
+	if (ftruncate(s->logfd, 0) < 0)
+		return -errno;
+	s->log_off = s->log_alloc = 0;
+	return fsync_retry(s->logfd);
+}
+
+static int run_compaction(struct store *s)
+{
+	int r = compact(s);
+
+	/* After a failure, wait for another COMPACT_MIN of log before retrying. */
+	if (r == 0)
+		s->compact_at = s->snap_size * 2 > COMPACT_MIN ? s->snap_size * 2 : COMPACT_MIN;
+	else
+		s->compact_at = s->log_off + COMPACT_MIN;
+	pthread_mutex_lock(&s->mu);
+	if (r == 0)
+		s->stats.compactions++;
+	else
+		s->stats.compaction_errors++;
+	s->stats.log_bytes = s->log_off;
+	s->stats.snapshot_bytes = s->snap_size;
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+static void wake_loop(struct store *s)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	/* Only EAGAIN (counter full) can fail, and then a wake-up is pending anyway. */
+	do
+		n = write(s->efd, &one, sizeof(one));
+	while (n < 0 && errno == EINTR);
+}
+
+static void *committer_main(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct store_op *ops, *op;
+		const char *what = NULL;
+		int inject = 0, r;
+		bool wake, failing;
+
+		if (s->compact_req != s->compact_done) {
+			uint64_t req = s->compact_req;
+
+			pthread_mutex_unlock(&s->mu);
+			r = run_compaction(s);
+			pthread_mutex_lock(&s->mu);
+			s->compact_done = req;
+			s->compact_result = r;
+			pthread_cond_broadcast(&s->idle_cv);
+			continue;
+		}
+		if (!s->q_head || s->broken || s->paused) {
+			/* store_close has drained the queue (and unpaused) before stop. */
+			if (s->stop)
+				break;
+			pthread_cond_wait(&s->work_cv, &s->mu);
+			continue;
+		}
+		ops = s->q_head;
+		s->q_head = s->q_tail = NULL;
+		for (op = ops; op; op = op->next) {
+			if (op->rec) {
+				inject = s->inject_err;
+				s->inject_err = 0;
+				break;
+			}
+		}
+		s->busy = true;
+		pthread_mutex_unlock(&s->mu);
+
+		r = commit_group(s, ops, inject, &what);
+		/*
+		 * On failure, answers decided before the group's first change
+		 * depend only on durable state: they stand. From that change on,
+		 * everything fails.
+		 */
+		failing = false;
+		for (op = ops; op; op = op->next) {
+			failing = failing || (r < 0 && op->rec);
+			op->err = failing ? -r : 0;
+			op->what = what;
+		}
+
+		pthread_mutex_lock(&s->mu);
+		wake = !s->d_head;
+		if (s->d_tail)
+			s->d_tail->next = ops;
+		else
+			s->d_head = ops;
+		for (op = ops; op->next; op = op->next)
+			;
+		s->d_tail = op;
+		if (r < 0) {
+			s->broken = true;
+			s->stats.write_errors++;
+		} else if (r > 0) {
+			s->stats.groups++;
+			s->stats.records += (uint64_t)r;
+		}
+		s->stats.log_bytes = s->log_off;
+		s->busy = false;
+		pthread_cond_broadcast(&s->idle_cv);
+		pthread_mutex_unlock(&s->mu);
+
+		if (wake)
+			wake_loop(s);
+		if (r > 0 && s->log_off >= s->compact_at)
+			run_compaction(s);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ---- open and recovery ---- */
+
+static int read_all(int fd, unsigned char **ret_buf, size_t *ret_len)
+{
+	struct stat st;
+	unsigned char *buf;
+	size_t len, got = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	len = (size_t)st.st_size;
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return -ENOMEM;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+
+			free(buf);
+			return -e;
+		}
+		got += (size_t)n;
+	}
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* Apply one recovered record to the map and the image; -EBADMSG if its value is not JSON. */
+static int load_record(struct store *s, const struct store_rec_view *v)
+{
+	struct store_node *n = node_find(s, v->key, v->keylen);
+	struct store_tree_link *old;
+	struct store_rec *rec;
+	json_error_t jerr;
+	json_t *value;
+
+	if (v->op == STORE_OP_UNSET) {
+		if (n) {
+			json_decref(n->value);
+			n->value = NULL;
+			node_maybe_remove(s, n);
+		}
+		s->image = store_tree_remove(s->image, v->key, v->keylen, &old);
+		if (old) {
+			free(old);
+			s->image_count--;
+		}
+		return 0;
+	}
+	value = json_loadb(v->value, v->vlen, LOAD_FLAGS, &jerr);
+	if (!value)
+		return -EBADMSG;
+	rec = malloc(sizeof(*rec) + v->len);
+	if (!rec || (!n && !(n = node_new(s, v->key, v->keylen)))) {
+		free(rec);
+		json_decref(value);
+		return -ENOMEM;
+	}
+	memcpy(rec->data, v->key - STORE_REC_HDR, v->len);
+	rec->len = (uint32_t)v->len;
+	rec->op = STORE_OP_SET;
+	rec->link.key = (const char *)rec->data + STORE_REC_HDR;
+	rec->link.keylen = (uint32_t)v->keylen;
+	s->image = store_tree_upsert(s->image, &rec->link, &old);
+	if (old)
+		free(old);
+	else
+		s->image_count++;
+	json_decref(n->value);
+	n->value = value;
+	n->rev = n->latest_rev = v->rev;
+	return 0;
+}
+
+static int load_snapshot(struct store *s, char *err, size_t errlen)
+{
+	unsigned char *buf = NULL;
+	uint64_t revision, count, i;
+	size_t len, off = STORE_SNAP_HDR;
+	int fd, r;
+
+	fd = openat(s->dirfd, SNAP_NAME, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		snprintf(err, errlen, "cannot open %s/%s: %s", s->dir, SNAP_NAME, strerror(-r));
+		return r;
+	}
+	r = read_all(fd, &buf, &len);
+	close(fd);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s/%s: %s", s->dir, SNAP_NAME, strerror(-r));
+		return r;
+	}
+	r = store_snap_parse_header(buf, len, &revision, &count);
+	for (i = 0; r == 0 && i < count; i++) {
+		struct store_rec_view v;
+
+		r = store_rec_parse(buf + off, len - off, &v);
+		if (r == 0 && (v.op != STORE_OP_SET || v.rev == 0 || v.rev > revision ||
+		               node_find(s, v.key, v.keylen)))
+			r = -EBADMSG;
+		if (r == 0)
+			r = load_record(s, &v);
+		if (r == 0)
+			off += v.len;
+	}
+	if (r == 0 && off != len)
+		r = -EBADMSG;
+	free(buf);
+	if (r == -ENOMEM) {
+		snprintf(err, errlen, "out of memory loading %s/%s", s->dir, SNAP_NAME);
+		return r;
+	}
+	if (r < 0) {
+		snprintf(err, errlen,
+		         "%s/%s is damaged (bad data at byte %zu); restore the state directory "
+		         "from a backup",
+		         s->dir, SNAP_NAME, off);
+		return -EBADMSG;
+	}
+	s->rev = revision;
+	s->snap_size = len;
+	return 0;
+}
+
+static int replay_log(struct store *s, char *err, size_t errlen)
+{
+	uint64_t base = s->rev, skipped_rev = 0, applied = 0, dropped = 0;
+	unsigned char *buf = NULL;
+	size_t len, off = 0, end;
+	int r;
+
+	r = read_all(s->logfd, &buf, &len);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s/%s: %s", s->dir, LOG_NAME, strerror(-r));
+		return r;
+	}
+	for (;;) {
+		struct store_rec_view v;
+
+		if (store_rec_parse(buf + off, len - off, &v) < 0 || v.rev == 0)
+			break;
+		if (v.rev <= base) {
+			/* Already in the snapshot: a compaction ended before emptying the log. */
+			if (applied > 0 || v.rev <= skipped_rev)
+				break;
+			skipped_rev = v.rev;
+		} else if (v.rev != s->rev + 1) {
+			if (applied == 0) {
+				free(buf);
+				snprintf(err, errlen,
+				         "%s/%s starts at revision %llu but %s holds revision "
+				         "%llu: the files do not belong together",
+				         s->dir, LOG_NAME, (unsigned long long)v.rev, SNAP_NAME,
+				         (unsigned long long)base);
+				return -EBADMSG;
+			}
+			break; /* stale bytes from before the log was last cut */
+		} else {
+			r = load_record(s, &v);
+			if (r == -ENOMEM) {
+				free(buf);
+				snprintf(err, errlen, "out of memory replaying %s/%s", s->dir,
+				         LOG_NAME);
+				return r;
+			}
+			if (r < 0)
+				break;
+			s->rev = v.rev;
+			applied++;
+		}
+		off += v.len;
+	}
+	for (size_t i = len; i > off; i--) {
+		if (buf[i - 1] != 0) {
+			dropped = i - off;
+			break;
+		}
+	}
+	/* A log of nothing but records the snapshot holds is better started afresh. */
+	end = applied == 0 ? 0 : off;
+	free(buf);
+	if (len != end) {
+		if (ftruncate(s->logfd, (off_t)end) < 0 || fsync_retry(s->logfd) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "cannot cut the torn tail of %s/%s: %s", s->dir,
+			         LOG_NAME, strerror(-r));
+			return r;
+		}
+	}
+	s->log_off = s->log_alloc = end;
+	s->stats.replayed_records = applied;
+	s->stats.dropped_bytes = dropped;
+	return 0;
+}
+
+static int open_dir(struct store *s, char *err, size_t errlen)
+{
+	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0 && errno == ENOENT) {
+		char *parent = strdup(s->dir), *slash;
+		int pfd;
+
+		if (!parent)
+			return -ENOMEM;
+		if (mkdir(s->dir, 0700) < 0 && errno != EEXIST) {
+			int r = -errno;
+
+			free(parent);
+			snprintf(err, errlen, "cannot create state directory %s: %s", s->dir,
+			         strerror(-r));
+			return r;
+		}
+		/* The new directory's entry must be durable before anything in it is. */
+		slash = strrchr(parent, '/');
+		if (slash)
+			*(slash == parent ? slash + 1 : slash) = '\0';
+		pfd = open(slash ? parent : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pfd >= 0) {
+			fsync(pfd);
+			close(pfd);
+		}
+		free(parent);
+		s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (s->dirfd < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "cannot open state directory %s: %s", s->dir, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int open_log(struct store *s, char *err, size_t errlen)
+{
+	bool created = false;
+
+	s->logfd = openat(s->dirfd, LOG_NAME, O_RDWR | O_CLOEXEC);
+	if (s->logfd < 0 && errno == ENOENT) {
+		s->logfd = openat(s->dirfd, LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		created = true;
+	}
+	if (s->logfd < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "cannot open %s/%s: %s", s->dir, LOG_NAME, strerror(-r));
+		return r;
+	}
+	if (flock(s->logfd, LOCK_EX | LOCK_NB) < 0) {
+		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		snprintf(err, errlen,
+		         "%s/%s is in use by another process (another udsrpcd with this state "
+		         "directory?); stop it or pick another state_dir",
+		         s->dir, LOG_NAME);
+		return r;
+	}
+	if (created && fsync_retry(s->dirfd) < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "cannot fsync state directory %s: %s", s->dir, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static void rec_free_link(struct store_tree_link *l)
+{
+	free(l);
+}
+
+static void store_free(struct store *s)
+{
+	struct store_op *op;
+
+	if (s->done_ev)
+		event_free(s->done_ev);
+	store_tree_clear(s->map, node_free_link);
+	store_tree_clear(s->image, rec_free_link);
+	while ((op = s->op_cache)) {
+		s->op_cache = op->next;
+		free(op);
+	}
+	free(s->scratch);
+	free(s->iov);
+	if (s->efd >= 0)
+		close(s->efd);
+	if (s->logfd >= 0)
+		close(s->logfd);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	pthread_cond_destroy(&s->work_cv);
+	pthread_cond_destroy(&s->idle_cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s->dir);
+	free(s);
+}
+
+int store_open(const char *dir, struct event_base *base, struct store **ret, char *err,
+               size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	sigset_t all, old;
+	int r;
+
+	if (!s || !(s->dir = strdup(dir))) {
+		free(s);
+		snprintf(err, errlen, "out of memory opening the store");
+		return -ENOMEM;
+	}
+	s->base = base;
+	s->efd = s->dirfd = s->logfd = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->work_cv, NULL);
+	pthread_cond_init(&s->idle_cv, NULL);
+	s->iov = calloc(IOV_MAX, sizeof(*s->iov));
+	if (!s->iov) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "out of memory opening the store");
+		goto fail;
+	}
+	r = open_dir(s, err, errlen);
+	if (r == 0)
+		r = open_log(s, err, errlen);
+	if (r < 0)
+		goto fail;
+	/* A snapshot that never got renamed: the log still holds all it had. */
+	if (unlinkat(s->dirfd, SNAP_TMP_NAME, 0) < 0 && errno != ENOENT) {
+		r = -errno;
+		snprintf(err, errlen, "cannot remove %s/%s: %s", s->dir, SNAP_TMP_NAME,
+		         strerror(-r));
+		goto fail;
+	}
+	r = load_snapshot(s, err, errlen);
+	if (r == 0)
+		r = replay_log(s, err, errlen);
+	if (r < 0)
+		goto fail;
+	s->next_rev = s->wrev = s->rev;
+	s->compact_at = s->snap_size * 2 > COMPACT_MIN ? s->snap_size * 2 : COMPACT_MIN;
+	s->stats.log_bytes = s->log_off;
+	s->stats.snapshot_bytes = s->snap_size;
+
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "eventfd: %s", strerror(-r));
+		goto fail;
+	}
+	s->done_ev = event_new(base, s->efd, EV_READ | EV_PERSIST, on_done_event, s);
+	if (!s->done_ev || event_add(s->done_ev, NULL) < 0) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "cannot register the store's completion event");
+		goto fail;
+	}
+	/* The committer takes no signals: they belong to the loop thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&s->thread, NULL, committer_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot start the store's committer thread: %s",
+		         strerror(-r));
+		goto fail;
+	}
+	s->thread_started = true;
+	pthread_setname_np(s->thread, "store-commit");
+	*ret = s;
+	return 0;
+fail:
+	store_free(s);
+	return r;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	store_debug_pause(s, false);
+	/* Callbacks may queue more changes, so drain until nothing is left anywhere. */
+	for (;;) {
+		bool idle;
+
+		pthread_mutex_lock(&s->mu);
+		while ((s->q_head && !s->broken) || s->busy)
+			pthread_cond_wait(&s->idle_cv, &s->mu);
+		idle = !s->q_head && !s->d_head;
+		pthread_mutex_unlock(&s->mu);
+		if (idle)
+			break;
+		process_done(s);
+	}
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_signal(&s->work_cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	/*
+	 * Give back the preallocated tail; the records before it are durable
+	 * already, and a failure only leaves zeros that recovery reads as the end.
+	 */
+	if (s->log_alloc > s->log_off)
+		(void)!ftruncate(s->logfd, (off_t)s->log_off);
+	store_free(s);
+}
+
+/* ---- stats and test hooks ---- */
+
+void store_get_stats(struct store *s, struct store_stats *ret)
+{
+	pthread_mutex_lock(&s->mu);
+	*ret = s->stats;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void store_debug_pause(struct store *s, bool paused)
+{
+	pthread_mutex_lock(&s->mu);
+	s->paused = paused;
+	pthread_cond_signal(&s->work_cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void store_debug_fail_next_write(struct store *s, int errnum)
+{
+	pthread_mutex_lock(&s->mu);
+	s->inject_err = errnum;
+	pthread_mutex_unlock(&s->mu);
+}
+
+int store_debug_compact(struct store *s)
+{
+	uint64_t ticket;
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	ticket = ++s->compact_req;
+	pthread_cond_signal(&s->work_cv);
+	while (s->compact_done < ticket)
+		pthread_cond_wait(&s->idle_cv, &s->mu);
+	r = s->compact_result;
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}

@@ -13,42 +13,107 @@ struct store;
 /* Result of a change, delivered on the event loop thread. */
 enum store_status {
 	STORE_OK = 0,
-	STORE_CONFLICT,	 /* expect_revision did not match; revision = current (0 if absent) */
+	STORE_CONFLICT,  /* expect_revision did not match; revision = current (0 if absent) */
 	STORE_NOT_FOUND, /* unset of an absent key */
-	STORE_IO_ERROR,	 /* not durable, not applied; reason says why */
+	STORE_IO_ERROR,  /* not durable, not applied; reason says why */
 };
+/*
+ * revision: STORE_OK: the change's revision; STORE_CONFLICT: the key's
+ * current one (0 if absent); otherwise 0. reason: NULL unless STORE_IO_ERROR,
+ * then e.g. "write: No space left on device" (borrowed, valid during the call).
+ */
 typedef void (*store_done_fn)(void *arg, enum store_status st, uint64_t revision,
-			      const char *reason);
+                              const char *reason);
 
 /*
  * Open (creating if missing) the state in dir: load the snapshot, replay the
  * log, drop a torn last record. Starts the committer thread; completions are
- * handed back to base's thread. -errno and a message naming the path on error.
+ * handed back to base's thread. -errno and a message naming the path on error
+ * (-EBUSY: another process has this dir open; -EBADMSG: a damaged snapshot,
+ * which is never silently discarded).
+ *
+ * Files in dir: config.log (changes since the snapshot), config.snap (the
+ * compacted state), config.snap.tmp (a snapshot being written; removed at
+ * open). The directory is created (mode 0700) if missing, its parent not.
+ *
+ * Completions reach the loop through an eventfd that the store registers on
+ * base (EV_READ|EV_PERSIST); the committer thread only write()s to it, it
+ * never touches base. So libevent's threading support is NOT required
+ * (calling evthread_use_pthreads() anyway is harmless). base must outlive the
+ * store: call store_close() before event_base_free(). Every other function
+ * here is for the loop thread only.
  */
 int store_open(const char *dir, struct event_base *base, struct store **ret, char *err,
-	       size_t errlen);
-/* Waits for every queued change to be durable and its callback to run, then frees. */
+               size_t errlen);
+/*
+ * Waits for every queued change to be durable and runs its callback (here,
+ * on the calling thread, which must be the loop thread; callbacks may queue
+ * more changes, which are drained too), then frees. Not from a callback.
+ */
 void store_close(struct store *s);
 
 /* Key syntax of PROTOCOL.md §3: 1–256 bytes of [A-Za-z0-9._/-]. */
 bool store_key_valid(const char *key, size_t len);
 
-/* Borrowed value (NULL if absent); *ret_revision set when found. Committed state only. */
+/*
+ * Borrowed value (NULL if absent); *ret_revision set when found. Committed
+ * state only: a change is visible once its callback runs (from then on, also
+ * to its own callback). No allocation, O(log n).
+ */
 const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision);
-/* New reference: [{"key","value","revision"}...] sorted bytewise; prefix may be NULL. */
+/*
+ * New reference: [{"key","value","revision"}...] sorted bytewise (values are
+ * shared references); prefix may be NULL. NULL on ENOMEM.
+ */
 json_t *store_list(const struct store *s, const char *prefix);
+/* The store-wide counter: 0 for a store that never had a change. Committed state only. */
 uint64_t store_revision(const struct store *s);
 
 /*
  * Queue a change; done(arg, ...) runs later on the loop thread, after the
  * change is on stable storage (or failed). expect_revision < 0 means no
  * check, 0 means "must not exist". Checks see earlier queued changes, so
- * concurrent writers are serialised in submission order. value is borrowed
- * (the store takes its own reference). Returns 0 or -errno (ENOMEM).
+ * concurrent writers are serialised in submission order, and every callback
+ * (conflicts and not-found included) runs in submission order. If a write
+ * fails, that change and every change submitted after it (even a conflict)
+ * fail with STORE_IO_ERROR: they were checked against a state that now never
+ * existed. value is borrowed (the store
+ * takes its own reference, not a copy: do not modify it afterwards). Returns
+ * 0, -EINVAL (invalid key, NULL value or done, value not encodable), -E2BIG
+ * (over 1 GiB encoded) or -ENOMEM; on error done is never called.
  */
 int store_set(struct store *s, const char *key, json_t *value, int64_t expect_revision,
-	      store_done_fn done, void *arg);
+              store_done_fn done, void *arg);
 int store_unset(struct store *s, const char *key, int64_t expect_revision, store_done_fn done,
-		void *arg);
+                void *arg);
+
+/* Counters for daemon.stats and tests; a copy taken under the store's lock. */
+struct store_stats {
+	uint64_t groups;            /* groups made durable, one fdatasync each */
+	uint64_t records;           /* changes made durable */
+	uint64_t write_errors;      /* groups whose write or fdatasync failed */
+	uint64_t compactions;       /* snapshots written (log emptied) */
+	uint64_t compaction_errors; /* compactions that failed; the log stays whole */
+	uint64_t log_bytes;         /* bytes of records in config.log */
+	uint64_t snapshot_bytes;    /* size of config.snap */
+	uint64_t replayed_records;  /* log records applied by store_open */
+	uint64_t dropped_bytes;     /* torn or corrupt log tail discarded by store_open */
+};
+void store_get_stats(struct store *s, struct store_stats *ret);
+
+/*
+ * For tests only. pause: while paused the committer takes nothing from the
+ * queue, so changes pile up as they would behind a slow disk, and the next
+ * group holds them all (store_close unpauses).
+ * fail_next_write: the next group that carries a change
+ * writes half of its first record, then fails with errnum (as a short write
+ * on a full disk would), taking the real recovery path: log cut back,
+ * STORE_IO_ERROR for the group and everything queued behind it.
+ * debug_compact: write a snapshot of the durable state now and empty the
+ * log; blocks until done; 0 or -errno.
+ */
+void store_debug_pause(struct store *s, bool paused);
+void store_debug_fail_next_write(struct store *s, int errnum);
+int store_debug_compact(struct store *s);
 
 #endif

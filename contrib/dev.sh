@@ -1,0 +1,58 @@
+#!/bin/sh
+# contrib/dev.sh — the README's two commands, for a fresh Debian 12 machine as root.
+#   contrib/dev.sh run    install what is missing, build, run udsrpcd in the foreground
+#   contrib/dev.sh test   install what is missing, build, run the whole suite (plain and ASan+UBSan)
+set -eu
+cd "$(dirname "$0")/.."
+
+BUILD_PKGS="cmake make gcc pkg-config libjansson-dev libevent-dev"
+TEST_PKGS="libcmocka-dev socat netcat-openbsd procps"
+
+need() {
+	missing=""
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		echo "dev.sh: installing:$missing" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		# shellcheck disable=SC2086
+		apt-get install -y -qq $missing
+	fi
+}
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+build() { # build DIR [cmake args...]
+	dir=$1
+	shift
+	cmake -S . -B "$dir" "$@" >/dev/null
+	cmake --build "$dir" -j"$jobs"
+}
+
+case "${1:-}" in
+run)
+	need $BUILD_PKGS libcmocka-dev
+	build build
+	shift
+	exec ./build/daemon/udsrpcd "$@"
+	;;
+test)
+	need $BUILD_PKGS $TEST_PKGS
+	# The OpenRPC meta-schema check runs on Node; any node with npm will do
+	# (some images ship one outside Debian's packages).
+	command -v npm >/dev/null 2>&1 || need nodejs npm
+	build build
+	ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600 -LE soak
+	# The same suite again with AddressSanitizer and UndefinedBehaviorSanitizer.
+	build build-asan -DUDSRPC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 600 -LE soak
+	;;
+*)
+	echo "usage: contrib/dev.sh run [udsrpcd options] | contrib/dev.sh test" >&2
+	exit 2
+	;;
+esac

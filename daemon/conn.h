@@ -1,0 +1,61 @@
+/* conn.h — one client connection: socket I/O, framing, backpressure, timeouts, lifetime. */
+#ifndef UDSRPC_CONN_H
+#define UDSRPC_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event_struct.h>
+
+#include "framing.h"
+#include "peer.h"
+#include "rpc.h"
+
+struct server;
+
+/*
+ * Lifetime: OPEN → (peer half-closes) READ_DONE → CLOSED → freed.
+ * CLOSED means the socket is gone; the struct lives on while a deferred call
+ * (a durable write) still points at its session, or while a callback of its
+ * own is on the stack, and is freed by whichever of those ends last.
+ */
+struct conn {
+	TAILQ_ENTRY(conn) link;	    /* server->conns */
+	TAILQ_ENTRY(conn) sub_link; /* events subscribers, while topics != 0 */
+	struct server *srv;
+	int fd;
+	struct event ev_read; /* its timeout doubles as the partial-line/idle timer */
+	struct event ev_write;
+	struct evbuffer *in;
+	struct evbuffer *out;
+	struct framing framing;
+	struct rpc_session rpc;
+	struct peer_ident peer;
+	struct timespec connected; /* CLOCK_REALTIME */
+	uint64_t partial_since_ms; /* when the unfinished line in `in` started; 0: none */
+	unsigned topics;	   /* events subscriptions (events.h bits) */
+	unsigned char timer;	   /* which timeout ev_read carries now */
+	bool reading;
+	bool writing;
+	bool paused; /* unread output above max_output_bytes: not reading requests */
+	bool eof;    /* the peer shut down its write side */
+	bool closed;
+	unsigned in_callback;
+};
+
+/* Take over fd and the identity (moved: *peer is cleared). NULL on ENOMEM (fd closed). */
+struct conn *conn_new(struct server *srv, int fd, struct peer_ident *peer);
+/* Close now, dropping unsent output (peer gone, limit broken, forced stop). */
+void conn_close(struct conn *c, const char *why);
+/* Graceful stop: answer what was read with -32004, send what is owed, then close. */
+void conn_shutdown(struct conn *c);
+/*
+ * Append a server-push line (an event). If the peer's unread output would
+ * pass max_output_bytes it is disconnected instead: false.
+ */
+bool conn_push(struct conn *c, const char *line, size_t len);
+
+#endif

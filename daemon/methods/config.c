@@ -1,0 +1,153 @@
+/* config.c — the config.* methods over the durable store; writes answer once fsync'd. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "methods.h"
+#include "peer.h"
+#include "rpc_errors.h"
+#include "server.h"
+#include "store.h"
+
+/* What a write needs after its request is gone: the reply and the event. */
+struct config_write {
+	struct call *call;
+	struct server *srv;
+	json_t *value; /* NULL for unset */
+	uid_t uid;
+	pid_t pid;
+	char key[];
+};
+
+static const char *config_key(const json_t *params, size_t *ret_len)
+{
+	const json_t *k = json_object_get(params, "key");
+	*ret_len = json_string_length(k);
+	return json_string_value(k);
+}
+
+/* The schema checks the key's pattern, but a pattern cannot see past a NUL byte. */
+static bool config_key_ok(struct call *c, const char *key, size_t len)
+{
+	if (store_key_valid(key, len))
+		return true;
+	call_error(c, RPC_INVALID_PARAMS,
+		   json_pack("{s:s,s:s}", "path", "/key", "reason",
+			     "a key is 1-256 bytes of A-Z a-z 0-9 . _ / -"));
+	return false;
+}
+
+static int64_t config_expect(const json_t *params)
+{
+	const json_t *e = json_object_get(params, "expect_revision");
+	return e ? (int64_t)json_integer_value(e) : -1;
+}
+
+static void config_get(struct call *c, json_t *params)
+{
+	size_t len;
+	const char *key = config_key(params, &len);
+	uint64_t rev;
+	const json_t *value;
+
+	if (!config_key_ok(c, key, len))
+		return;
+	value = store_get(call_server(c)->store, key, &rev);
+	if (!value) {
+		call_error(c, RPC_NOT_FOUND, json_pack("{s:s}", "key", key));
+		return;
+	}
+	call_result(c, json_pack("{s:s,s:O,s:I}", "key", key, "value", value, "revision",
+				 (json_int_t)rev));
+}
+
+static void config_list(struct call *c, json_t *params)
+{
+	const char *prefix = json_string_value(json_object_get(params, "prefix"));
+	call_result(c, json_pack("{s:o}", "items", store_list(call_server(c)->store, prefix)));
+}
+
+static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
+{
+	struct config_write *w = arg;
+	const char *type = w->value ? "set" : "unset";
+
+	switch (st) {
+	case STORE_OK:
+		call_result(w->call, json_pack("{s:s,s:I}", "key", w->key, "revision",
+					       (json_int_t)revision));
+		if (events_wanted(w->srv, EVENTS_CONFIG)) {
+			json_t *ev = json_pack("{s:s,s:s,s:s,s:I}", "topic", "config", "type", type,
+					       "key", w->key, "revision", (json_int_t)revision);
+			if (w->value)
+				json_object_set(ev, "value", w->value);
+			json_object_set_new(ev, "peer",
+					    json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid, "pid",
+						      (json_int_t)w->pid));
+			events_publish(w->srv, EVENTS_CONFIG, ev);
+		}
+		break;
+	case STORE_CONFLICT:
+		call_error(w->call, RPC_CONFLICT,
+			   json_pack("{s:s,s:I}", "key", w->key, "revision", (json_int_t)revision));
+		break;
+	case STORE_NOT_FOUND:
+		call_error(w->call, RPC_NOT_FOUND, json_pack("{s:s}", "key", w->key));
+		break;
+	case STORE_IO_ERROR:
+		call_error(w->call, RPC_STORAGE_ERROR,
+			   json_pack("{s:s}", "reason", reason ? reason : "write failed"));
+		break;
+	}
+	json_decref(w->value);
+	free(w);
+}
+
+static void config_write(struct call *c, json_t *params, json_t *value)
+{
+	struct server *srv = call_server(c);
+	const struct peer_ident *p = call_peer(c);
+	size_t len;
+	const char *key = config_key(params, &len);
+	struct config_write *w;
+	int r;
+
+	if (!config_key_ok(c, key, len))
+		return;
+	w = malloc(sizeof(*w) + len + 1);
+	if (!w) {
+		call_error(c, RPC_INTERNAL_ERROR, NULL);
+		return;
+	}
+	memcpy(w->key, key, len + 1);
+	w->srv = srv;
+	w->uid = p->uid;
+	w->pid = p->pid;
+	w->value = value ? json_incref(value) : NULL;
+	if (!(w->call = call_defer(c))) {
+		json_decref(w->value);
+		free(w);
+		return;
+	}
+	if (value)
+		r = store_set(srv->store, w->key, value, config_expect(params), config_done, w);
+	else
+		r = store_unset(srv->store, w->key, config_expect(params), config_done, w);
+	if (r < 0)
+		config_done(w, STORE_IO_ERROR, 0, "out of memory");
+}
+
+static void config_set(struct call *c, json_t *params)
+{
+	config_write(c, params, json_object_get(params, "value"));
+}
+
+static void config_unset(struct call *c, json_t *params)
+{
+	config_write(c, params, NULL);
+}
+
+const struct method method_config_get = {"config.get", config_get};
+const struct method method_config_list = {"config.list", config_list};
+const struct method method_config_set = {"config.set", config_set};
+const struct method method_config_unset = {"config.unset", config_unset};

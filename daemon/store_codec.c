@@ -1,0 +1,144 @@
+/* store_codec.c — encodes and checks the store's records and snapshot header. */
+#include "store_codec.h"
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+/* Slicing-by-8: the loop thread checksums every change, so keep it cheap. */
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
+		crc_table[0][i] = c;
+	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_table[t][i] =
+			    (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+uint32_t store_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	pthread_once(&crc_once, crc_init);
+	crc = ~crc;
+	while (len >= 8) {
+		uint32_t lo = get_le32(p) ^ crc, hi = get_le32(p + 4);
+
+		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+		      crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+		      crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+		p += 8;
+		len -= 8;
+	}
+	while (len--)
+		crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
+	return ~crc;
+}
+
+static uint32_t rec_crc(const unsigned char *rec, size_t len)
+{
+	/* The length is covered too, so a flipped length cannot reframe the log. */
+	return store_crc32c(store_crc32c(0, rec, 4), rec + 8, len - 8);
+}
+
+void store_rec_seal(unsigned char *rec, size_t len, uint64_t rev, int op, size_t keylen)
+{
+	put_le32(rec, (uint32_t)len);
+	put_le64(rec + 8, rev);
+	rec[16] = (unsigned char)op;
+	rec[17] = 0;
+	rec[18] = (unsigned char)keylen;
+	rec[19] = (unsigned char)(keylen >> 8);
+	put_le32(rec + 4, rec_crc(rec, len));
+}
+
+int store_rec_parse(const unsigned char *buf, size_t avail, struct store_rec_view *ret)
+{
+	static const unsigned char zeros[8];
+	uint32_t len;
+	size_t keylen;
+	int op;
+
+	if (avail == 0 || memcmp(buf, zeros, avail < 8 ? avail : 8) == 0)
+		return -ENODATA;
+	if (avail < STORE_REC_HDR)
+		return -EBADMSG;
+	len = get_le32(buf);
+	if (len < STORE_REC_HDR || len > STORE_REC_MAX || len > avail)
+		return -EBADMSG;
+	if (get_le32(buf + 4) != rec_crc(buf, len))
+		return -EBADMSG;
+	op = buf[16];
+	keylen = (size_t)buf[18] | (size_t)buf[19] << 8;
+	if (buf[17] != 0 || STORE_REC_HDR + keylen > len ||
+	    !store_key_valid((const char *)buf + STORE_REC_HDR, keylen))
+		return -EBADMSG;
+	if (op != STORE_OP_SET && op != STORE_OP_UNSET)
+		return -EBADMSG;
+	/* A set always carries a value (even "null" is 4 bytes); an unset never does. */
+	if ((op == STORE_OP_SET) != (len > STORE_REC_HDR + keylen))
+		return -EBADMSG;
+	ret->rev = get_le64(buf + 8);
+	ret->op = op;
+	ret->key = (const char *)buf + STORE_REC_HDR;
+	ret->keylen = keylen;
+	ret->value = ret->key + keylen;
+	ret->vlen = len - STORE_REC_HDR - keylen;
+	ret->len = len;
+	return 0;
+}
+
+void store_snap_header(unsigned char out[STORE_SNAP_HDR], uint64_t revision, uint64_t count)
+{
+	memcpy(out, "udsrpcS1", 8);
+	put_le64(out + 8, revision);
+	put_le64(out + 16, count);
+	put_le32(out + 24, 0);
+	put_le32(out + 28, store_crc32c(0, out, 28));
+}
+
+int store_snap_parse_header(const unsigned char *buf, size_t avail, uint64_t *ret_revision,
+                            uint64_t *ret_count)
+{
+	if (avail < STORE_SNAP_HDR || memcmp(buf, "udsrpcS1", 8) != 0 || get_le32(buf + 24) != 0 ||
+	    get_le32(buf + 28) != store_crc32c(0, buf, 28))
+		return -EBADMSG;
+	*ret_revision = get_le64(buf + 8);
+	*ret_count = get_le64(buf + 16);
+	return 0;
+}

@@ -1,0 +1,387 @@
+/* harness.c — process and socket helpers for the C integration tests. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void die(const char *what)
+{
+	fprintf(stderr, "harness: %s: %s\n", what, strerror(errno));
+	exit(99);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void daemon_prepare(struct daemon *d)
+{
+	long nofile = d->nofile;
+	const char *const *env = d->env;
+	memset(d, 0, sizeof(*d));
+	d->nofile = nofile; /* set by the caller before daemon_start */
+	d->env = env;
+	snprintf(d->dir, sizeof(d->dir), "/tmp/udsrpc-test-XXXXXX");
+	if (!mkdtemp(d->dir))
+		die("mkdtemp");
+	snprintf(d->sock, sizeof(d->sock), "%s/udsrpcd.sock", d->dir);
+	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/stderr", d->dir);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int daemon_spawn(struct daemon *d, const char *const *extra, int *ret_status)
+{
+	const char *bin = getenv("UDSRPCD");
+	const char *wrapper = getenv("UDSRPCD_WRAPPER");
+	const char *argv[64];
+	char *wrap_copy = NULL;
+	int n = 0;
+
+	if (!bin) {
+		fprintf(stderr, "harness: $UDSRPCD is not set (run through ctest)\n");
+		exit(99);
+	}
+	if (wrapper && *wrapper) {
+		wrap_copy = strdup(wrapper);
+		for (char *tok = strtok(wrap_copy, " "); tok && n < 40; tok = strtok(NULL, " "))
+			argv[n++] = tok;
+	}
+	argv[n++] = bin;
+	argv[n++] = "-s";
+	argv[n++] = d->sock;
+	argv[n++] = "-S";
+	argv[n++] = d->state;
+	for (int i = 0; extra && extra[i] && n < 62; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+
+	d->pid = fork();
+	if (d->pid < 0)
+		die("fork");
+	if (d->pid == 0) {
+		if (d->nofile > 0) {
+			struct rlimit rl = {(rlim_t)d->nofile, (rlim_t)d->nofile};
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		for (int i = 0; d->env && d->env[i]; i++)
+			putenv((char *)d->env[i]);
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1); /* never the test's stdout: a pipe reader would wait on it */
+			dup2(fd, 2);
+			close(fd);
+		}
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	free(wrap_copy);
+	long deadline = now_ms() + (wrapper && *wrapper ? 60000 : 10000);
+	while (now_ms() < deadline) {
+		int status;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			if (ret_status)
+				*ret_status = status;
+			return -1;
+		}
+		int fd = client_connect(d->sock);
+		if (fd >= 0) {
+			client_close(fd);
+			return 0;
+		}
+		usleep(10000);
+	}
+	fprintf(stderr, "harness: daemon did not start listening on %s\n", d->sock);
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, NULL, 0);
+	d->pid = 0;
+	return -1;
+}
+
+void daemon_start(struct daemon *d, const char *const *extra)
+{
+	int status = 0;
+	daemon_prepare(d);
+	if (daemon_spawn(d, extra, &status) < 0) {
+		char *log = daemon_log(d);
+		fprintf(stderr, "harness: udsrpcd failed to start (status %d):\n%s\n", status,
+			log ? log : "");
+		free(log);
+		exit(99);
+	}
+}
+
+int daemon_wait(struct daemon *d, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+	int status;
+
+	if (d->pid <= 0)
+		return -1;
+	while (now_ms() < deadline) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return status;
+		}
+		usleep(5000);
+	}
+	return -1;
+}
+
+int daemon_stop(struct daemon *d)
+{
+	int status;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	status = daemon_wait(d, 20000);
+	if (status == -1) {
+		fprintf(stderr, "harness: daemon %d ignored SIGTERM for 20 s; killing\n", d->pid);
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &status, 0);
+		d->pid = 0;
+		return -1;
+	}
+	return status;
+}
+
+static void rm_rf(const char *path)
+{
+	DIR *dir = opendir(path);
+	struct dirent *e;
+	char sub[512];
+
+	if (!dir) {
+		unlink(path);
+		return;
+	}
+	while ((e = readdir(dir))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		struct stat st;
+		if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+			rm_rf(sub);
+		else
+			unlink(sub);
+	}
+	closedir(dir);
+	rmdir(path);
+}
+
+void daemon_cleanup(struct daemon *d)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+		d->pid = 0;
+	}
+	if (d->dir[0])
+		rm_rf(d->dir);
+}
+
+char *daemon_log(const struct daemon *d)
+{
+	FILE *f = fopen(d->log, "r");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n)
+		buf[0] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* ---- clients ---------------------------------------------------------- */
+
+/* Bytes received past the last returned line, per fd. */
+struct rbuf {
+	char *data;
+	size_t len;
+};
+static struct rbuf rbufs[4096];
+
+int client_connect(const char *sock)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (fd < 4096) {
+		free(rbufs[fd].data);
+		rbufs[fd].data = NULL;
+		rbufs[fd].len = 0;
+	}
+	return fd;
+}
+
+void client_close(int fd)
+{
+	if (fd < 0)
+		return;
+	if (fd < 4096) {
+		free(rbufs[fd].data);
+		rbufs[fd].data = NULL;
+		rbufs[fd].len = 0;
+	}
+	close(fd);
+}
+
+int client_send(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int client_send_str(int fd, const char *s)
+{
+	return client_send(fd, s, strlen(s));
+}
+
+char *client_recv_line(int fd, int timeout_ms)
+{
+	struct rbuf *b = &rbufs[fd];
+	long deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		char *nl = b->len ? memchr(b->data, '\n', b->len) : NULL;
+		if (nl) {
+			size_t n = (size_t)(nl - b->data);
+			char *line = malloc(n + 1);
+			memcpy(line, b->data, n);
+			line[n] = '\0';
+			memmove(b->data, nl + 1, b->len - n - 1);
+			b->len -= n + 1;
+			return line;
+		}
+		long left = deadline - now_ms();
+		if (left <= 0)
+			return NULL;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, (int)left) <= 0)
+			continue;
+		char tmp[65536];
+		ssize_t n = recv(fd, tmp, sizeof(tmp), 0);
+		if (n <= 0)
+			return NULL;
+		b->data = realloc(b->data, b->len + (size_t)n);
+		memcpy(b->data + b->len, tmp, (size_t)n);
+		b->len += (size_t)n;
+	}
+}
+
+bool client_silent(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (rbufs[fd].len)
+		return false;
+	return poll(&p, 1, timeout_ms) == 0;
+}
+
+json_t *client_call(int fd, const char *request)
+{
+	char *line;
+	json_t *reply;
+
+	if (client_send_str(fd, request) < 0 || client_send_str(fd, "\n") < 0)
+		return NULL;
+	line = client_recv_line(fd, 10000);
+	if (!line)
+		return NULL;
+	reply = json_loads(line, JSON_ALLOW_NUL, NULL);
+	free(line);
+	return reply;
+}
+
+/* ---- /proc ------------------------------------------------------------ */
+
+long proc_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+int proc_fd_count(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *dir = opendir(path);
+	if (!dir)
+		return -1;
+	struct dirent *e;
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+long proc_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* comm may hold spaces */
+	if (!p)
+		return -1;
+	long utime, stime;
+	/* fields after ")": state(3) ... utime(14) stime(15) */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2)
+		return -1;
+	return utime + stime;
+}

@@ -1,0 +1,63 @@
+/* harness.h — start a real udsrpcd on a socket in a temp dir and talk to it. */
+#ifndef UDSRPC_HARNESS_H
+#define UDSRPC_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+struct daemon {
+	pid_t pid;
+	char dir[64];	  /* mkdtemp, removed by daemon_cleanup */
+	char sock[108];	  /* dir/udsrpcd.sock */
+	char state[128];  /* dir/state */
+	char log[128];	  /* dir/stderr: the daemon's log */
+	long nofile;	  /* when > 0: RLIMIT_NOFILE (soft and hard) for the daemon */
+	const char *const *env; /* extra NAME=VALUE for the daemon, NULL-terminated */
+};
+
+/* Make the temp dir and paths; does not start anything. */
+void daemon_prepare(struct daemon *d);
+/*
+ * Start $UDSRPCD -s sock -S state plus extra args (NULL-terminated), under
+ * $UDSRPCD_WRAPPER if set (e.g. valgrind). Waits up to 10 s (60 s under a
+ * wrapper) until the socket accepts. Returns 0, or -1 if it exited first
+ * (its exit status in *ret_status when given).
+ */
+int daemon_spawn(struct daemon *d, const char *const *extra, int *ret_status);
+/* daemon_prepare + daemon_spawn, asserting success. */
+void daemon_start(struct daemon *d, const char *const *extra);
+/* SIGTERM and wait (up to 20 s, then SIGKILL): the exit status as waitpid gives it. */
+int daemon_stop(struct daemon *d);
+/* Wait for the process to exit by itself (up to timeout_ms); status or -1 on timeout. */
+int daemon_wait(struct daemon *d, int timeout_ms);
+/* Remove the temp dir (and everything in it). */
+void daemon_cleanup(struct daemon *d);
+/* The daemon's stderr so far (malloc'd). */
+char *daemon_log(const struct daemon *d);
+
+/* A connected, blocking client socket, or -1. */
+int client_connect(const char *sock);
+/* Write all of buf. 0 or -1. */
+int client_send(int fd, const char *buf, size_t len);
+int client_send_str(int fd, const char *s);
+/*
+ * One reply line (without "\n"), malloc'd; NULL on EOF or after timeout_ms.
+ * Lines are buffered per fd in the harness, so pipelined replies are fine.
+ */
+char *client_recv_line(int fd, int timeout_ms);
+/* True if nothing arrives within timeout_ms. */
+bool client_silent(int fd, int timeout_ms);
+/* Send one request line and return the parsed reply (new reference), NULL on failure. */
+json_t *client_call(int fd, const char *request);
+void client_close(int fd);
+
+/* VmRSS of a process in KiB, or -1. */
+long proc_rss_kib(pid_t pid);
+/* Number of open fds of a process, or -1. */
+int proc_fd_count(pid_t pid);
+/* utime+stime of a process in clock ticks, or -1. */
+long proc_cpu_ticks(pid_t pid);
+
+#endif

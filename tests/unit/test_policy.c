@@ -1,0 +1,695 @@
+/* test_policy.c — policy compilation, its error messages, and rule evaluation. */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "policy.h"
+
+#define SELF 4321
+
+static struct policy *compile(const char *text, uid_t self)
+{
+	json_error_t jerr;
+	json_t *doc = json_loads(text, 0, &jerr);
+	struct policy *p = NULL;
+	char err[256] = "";
+
+	if (!doc)
+		fail_msg("test bug: bad JSON: %s", jerr.text);
+	int r = policy_compile(doc, self, &p, err, sizeof(err));
+	json_decref(doc);
+	if (r != 0)
+		fail_msg("compile failed (%d): %s", r, err);
+	assert_non_null(p);
+	return p;
+}
+
+/* The document must be rejected with exactly this message. */
+static void expect_error(const char *text, const char *message)
+{
+	json_t *doc = json_loads(text, JSON_ALLOW_NUL, NULL);
+	struct policy *p = (struct policy *)1;
+	char err[256] = "";
+
+	assert_non_null(doc);
+	assert_int_equal(policy_compile(doc, SELF, &p, err, sizeof(err)), -EINVAL);
+	json_decref(doc);
+	assert_null(p);
+	assert_string_equal(err, message);
+	assert_null(strchr(err, '\n'));
+}
+
+static struct peer_ident peer(uid_t uid, gid_t gid, pid_t pid)
+{
+	return (struct peer_ident){.uid = uid, .gid = gid, .pid = pid};
+}
+
+static void test_uids_by_number(void **state)
+{
+	struct policy *p = compile(
+	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"uids\":[1000, 1002]}]}", SELF);
+	struct peer_ident a = peer(1000, 1000, 10), b = peer(1001, 1000, 10), c = peer(1002, 5, 11);
+
+	assert_true(policy_allows(p, &a, "m"));
+	assert_false(policy_allows(p, &b, "m"));
+	assert_true(policy_allows(p, &c, "m"));
+	assert_false(policy_allows(p, &a, "n")); /* the method must match too */
+	policy_free(p);
+}
+
+static void test_uids_by_name(void **state)
+{
+	struct passwd *nobody = getpwnam("nobody");
+	assert_non_null(nobody);
+	uid_t nobody_uid = nobody->pw_uid;
+
+	struct policy *p =
+	    compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"uids\":[\"root\"]},"
+	            "{\"effect\":\"allow\",\"methods\":[\"n\"],\"uids\":[\"nobody\"]}]}",
+	            SELF);
+	struct peer_ident root = peer(0, 0, 1), nob = peer(nobody_uid, 1, 2), other = peer(1, 1, 3);
+
+	assert_true(policy_allows(p, &root, "m"));
+	assert_false(policy_allows(p, &nob, "m"));
+	assert_false(policy_allows(p, &other, "m"));
+	assert_true(policy_allows(p, &nob, "n"));
+	assert_false(policy_allows(p, &root, "n"));
+	assert_false(policy_allows(p, &other, "n"));
+	policy_free(p);
+}
+
+static void test_uids_self(void **state)
+{
+	const char *doc =
+	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"uids\":[\"self\"]}]}";
+	struct policy *p = compile(doc, SELF);
+	struct peer_ident me = peer(SELF, 1, 1), root = peer(0, 0, 1);
+
+	assert_true(policy_allows(p, &me, "m"));
+	assert_false(policy_allows(p, &root, "m"));
+	policy_free(p);
+
+	/* "self" is whatever uid the caller passes at compile time. */
+	p = compile(doc, 77);
+	me = peer(77, 1, 1);
+	struct peer_ident old = peer(SELF, 1, 1);
+	assert_true(policy_allows(p, &me, "m"));
+	assert_false(policy_allows(p, &old, "m"));
+	policy_free(p);
+}
+
+static void test_gids_by_number(void **state)
+{
+	struct policy *p = compile(
+	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"gids\":[100]}]}", SELF);
+	gid_t supp[] = {4, 100};
+	struct peer_ident primary = peer(1000, 100, 1), supplementary = peer(1000, 1000, 1),
+	                  neither = peer(1000, 1000, 1);
+	supplementary.groups = supp;
+	supplementary.ngroups = 2;
+	gid_t other[] = {4, 101};
+	neither.groups = other;
+	neither.ngroups = 2;
+
+	assert_true(policy_allows(p, &primary, "m"));
+	assert_true(policy_allows(p, &supplementary, "m"));
+	assert_false(policy_allows(p, &neither, "m"));
+	policy_free(p);
+}
+
+static void test_groups_by_name(void **state)
+{
+	struct group *ng = getgrnam("nogroup");
+	assert_non_null(ng);
+	gid_t nogroup = ng->gr_gid;
+
+	struct policy *p =
+	    compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"groups\":[\"root\"]},"
+	            "{\"effect\":\"allow\",\"methods\":[\"n\"],\"groups\":[\"nogroup\"]}]}",
+	            SELF);
+	gid_t supp_nogroup[] = {27, nogroup};
+	gid_t supp_root[] = {0};
+	struct peer_ident root_primary = peer(1000, 0, 1), root_supp = peer(1000, 1000, 1),
+	                  nogroup_supp = peer(1000, 1000, 1),
+	                  nogroup_primary = peer(1000, nogroup, 1), none = peer(1000, 1000, 1);
+	root_supp.groups = supp_root;
+	root_supp.ngroups = 1;
+	nogroup_supp.groups = supp_nogroup;
+	nogroup_supp.ngroups = 2;
+
+	assert_true(policy_allows(p, &root_primary, "m"));
+	assert_true(policy_allows(p, &root_supp, "m"));
+	assert_false(policy_allows(p, &nogroup_supp, "m"));
+	assert_false(policy_allows(p, &none, "m"));
+	assert_true(policy_allows(p, &nogroup_supp, "n"));
+	assert_true(policy_allows(p, &nogroup_primary, "n"));
+	assert_false(policy_allows(p, &root_primary, "n"));
+	assert_false(policy_allows(p, &none, "n"));
+	policy_free(p);
+}
+
+/* "gids" and "groups" are synonyms, but two selectors: each must match. */
+static void test_gids_and_groups_together(void **state)
+{
+	struct policy *p = compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],"
+	                           "\"gids\":[10],\"groups\":[\"root\", 20]}]}",
+	                           SELF);
+	gid_t both[] = {10, 20}, only10[] = {10}, only20[] = {20};
+	struct peer_ident a = peer(1, 1, 1), b = peer(1, 1, 1), c = peer(1, 1, 1),
+	                  d = peer(1, 0, 1);
+	a.groups = both;
+	a.ngroups = 2;
+	b.groups = only10;
+	b.ngroups = 1;
+	c.groups = only20;
+	c.ngroups = 1;
+	d.groups = only10; /* primary 0 = "root" satisfies "groups" */
+	d.ngroups = 1;
+
+	assert_true(policy_allows(p, &a, "m"));
+	assert_false(policy_allows(p, &b, "m"));
+	assert_false(policy_allows(p, &c, "m"));
+	assert_true(policy_allows(p, &d, "m"));
+	policy_free(p);
+}
+
+static void test_pids(void **state)
+{
+	struct policy *p = compile(
+	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"pids\":[4242, 1]}]}", SELF);
+	struct peer_ident a = peer(1000, 1000, 4242), b = peer(1000, 1000, 4243), c = peer(0, 0, 1);
+
+	assert_true(policy_allows(p, &a, "m"));
+	assert_false(policy_allows(p, &b, "m"));
+	assert_true(policy_allows(p, &c, "m"));
+	policy_free(p);
+}
+
+static void test_exe(void **state)
+{
+	struct policy *p = compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],"
+	                           "\"exe\":[\"/nonexistent/udsrpc/tool\"]}]}",
+	                           SELF);
+	struct peer_ident a = peer(1, 1, 1), b = peer(1, 1, 1), unknown = peer(1, 1, 1);
+	a.exe = "/nonexistent/udsrpc/tool";
+	b.exe = "/nonexistent/udsrpc/tool2";
+
+	assert_true(policy_allows(p, &a, "m"));
+	assert_false(policy_allows(p, &b, "m"));
+	assert_false(policy_allows(p, &unknown, "m"));
+	policy_free(p);
+}
+
+/* A rule that needs exe does not match an unknown exe, so a deny rule doesn't either. */
+static void test_exe_unknown_skips_deny(void **state)
+{
+	struct policy *p =
+	    compile("{\"rules\":["
+	            "{\"effect\":\"deny\",\"methods\":[\"*\"],\"exe\":[\"/usr/bin/x\"]},"
+	            "{\"effect\":\"allow\",\"methods\":[\"*\"]}]}",
+	            SELF);
+	struct peer_ident known = peer(1, 1, 1), unknown = peer(1, 1, 1);
+	known.exe = "/usr/bin/x";
+
+	assert_false(policy_allows(p, &known, "ping"));
+	assert_true(policy_allows(p, &unknown, "ping"));
+	policy_free(p);
+}
+
+/* The kernel reports resolved paths; a rule naming a symlink matches its target too. */
+static void test_exe_symlink(void **state)
+{
+	char dir[] = "/tmp/udsrpc-test-policy-XXXXXX", link[PATH_MAX], real[PATH_MAX],
+	     doc[2 * PATH_MAX];
+	assert_non_null(mkdtemp(dir));
+	ssize_t n = readlink("/proc/self/exe", real, sizeof(real) - 1);
+	assert_true(n > 0);
+	real[n] = '\0';
+	snprintf(link, sizeof(link), "%s/tool", dir);
+	assert_int_equal(symlink(real, link), 0);
+
+	snprintf(doc, sizeof(doc),
+	         "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"exe\":[\"%s\"]}]}", link);
+	struct policy *p = compile(doc, SELF);
+	struct peer_ident target = peer(1, 1, 1), literal = peer(1, 1, 1), other = peer(1, 1, 1);
+	target.exe = real;
+	literal.exe = link;
+	other.exe = "/usr/bin/true";
+	assert_true(policy_allows(p, &target, "m"));
+	assert_true(policy_allows(p, &literal, "m"));
+	assert_false(policy_allows(p, &other, "m"));
+
+	/* The rendered policy keeps the path as written. */
+	json_t *j = policy_to_json(p);
+	assert_non_null(j);
+	json_t *exe = json_object_get(json_array_get(json_object_get(j, "rules"), 0), "exe");
+	assert_int_equal(json_array_size(exe), 1);
+	assert_string_equal(json_string_value(json_array_get(exe, 0)), link);
+	json_decref(j);
+	policy_free(p);
+
+	unlink(link);
+	rmdir(dir);
+}
+
+static bool method_allowed(const char *pattern, const char *method)
+{
+	char doc[512];
+	struct peer_ident anyone = peer(1000, 1000, 1000);
+
+	snprintf(doc, sizeof(doc), "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"%s\"]}]}",
+	         pattern);
+	struct policy *p = compile(doc, SELF);
+	bool r = policy_allows(p, &anyone, method);
+	policy_free(p);
+	return r;
+}
+
+static void test_glob_dots(void **state)
+{
+	assert_true(method_allowed("daemon.*", "daemon.info"));
+	assert_true(method_allowed("daemon.*", "daemon.a.b")); /* '*' crosses dots */
+	assert_true(method_allowed("daemon.*", "daemon."));    /* an empty run is a run */
+	assert_false(method_allowed("daemon.*", "daemons"));
+	assert_false(method_allowed("daemon.*", "daemonXinfo"));
+	assert_false(method_allowed("daemon.*", "daemon"));
+	assert_false(method_allowed("daemon.*", "xdaemon.info"));
+}
+
+static void test_glob_star_matches_all(void **state)
+{
+	assert_true(method_allowed("*", "ping"));
+	assert_true(method_allowed("*", "daemon.shutdown"));
+	assert_true(method_allowed("*", "a.b.c.d"));
+	assert_true(method_allowed("**", "x"));
+}
+
+static void test_glob_events(void **state)
+{
+	assert_true(method_allowed("events.*", "events.subscribe"));
+	assert_true(method_allowed("events.*", "events.unsubscribe"));
+	assert_false(method_allowed("events.*", "events"));
+	assert_true(method_allowed("events", "events"));
+	assert_false(method_allowed("events", "events.subscribe"));
+	assert_false(method_allowed("events", "event"));
+}
+
+static void test_glob_general(void **state)
+{
+	assert_true(method_allowed("*.info", "daemon.info"));
+	assert_false(method_allowed("*.info", "daemon.infos"));
+	assert_true(method_allowed("a*b*c", "abc"));
+	assert_true(method_allowed("a*b*c", "a.x.b.y.c"));
+	assert_false(method_allowed("a*b*c", "acb"));
+	assert_false(method_allowed("a*b*c", "ab"));
+	assert_true(method_allowed("a**b", "ab"));
+	/* Prefix and suffix may not share characters. */
+	assert_false(method_allowed("ab*ba", "aba"));
+	assert_true(method_allowed("ab*ba", "abba"));
+	assert_false(method_allowed("a*a", "a"));
+	assert_true(method_allowed("a*a", "aa"));
+	assert_true(method_allowed("*b*", "abc"));
+	assert_false(method_allowed("*b*", "ac"));
+	/* Middles are found in order, without overlap. */
+	assert_true(method_allowed("*aa*aa*", "aaaa"));
+	assert_false(method_allowed("*aa*aa*", "aaa"));
+	/* Nothing but '*' is special. */
+	assert_true(method_allowed("peer.?", "peer.?"));
+	assert_false(method_allowed("peer.?", "peer.x"));
+	assert_true(method_allowed("[ab]", "[ab]"));
+	assert_false(method_allowed("[ab]", "a"));
+	/* Exact patterns compare whole names. */
+	assert_false(method_allowed("ping", "pin"));
+	assert_false(method_allowed("ping", "pingx"));
+}
+
+static void test_first_match_wins(void **state)
+{
+	struct peer_ident p = peer(1000, 1000, 4242);
+	struct policy *deny_first = compile(
+	    "{\"rules\":[{\"effect\":\"deny\",\"methods\":[\"daemon.shutdown\"],\"pids\":[4242]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"*\"]}]}",
+	    SELF);
+	struct policy *allow_first =
+	    compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"*\"]},"
+	            "{\"effect\":\"deny\",\"methods\":[\"daemon.shutdown\"],\"pids\":[4242]}]}",
+	            SELF);
+
+	assert_false(policy_allows(deny_first, &p, "daemon.shutdown"));
+	assert_true(policy_allows(deny_first, &p, "ping"));
+	assert_true(policy_allows(allow_first, &p, "daemon.shutdown"));
+	policy_free(deny_first);
+	policy_free(allow_first);
+}
+
+static void test_all_selectors_must_match(void **state)
+{
+	struct policy *p = compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],"
+	                           "\"uids\":[1000],\"pids\":[7],\"gids\":[50]}]}",
+	                           SELF);
+	struct peer_ident all = peer(1000, 50, 7), no_uid = peer(1001, 50, 7),
+	                  no_pid = peer(1000, 50, 8), no_gid = peer(1000, 51, 7);
+
+	assert_true(policy_allows(p, &all, "m"));
+	assert_false(policy_allows(p, &no_uid, "m"));
+	assert_false(policy_allows(p, &no_pid, "m"));
+	assert_false(policy_allows(p, &no_gid, "m"));
+	policy_free(p);
+}
+
+static void test_default_deny(void **state)
+{
+	struct peer_ident p = peer(1000, 1000, 1);
+	struct policy *some = compile(
+	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"ping\"],\"uids\":[0]}]}", SELF);
+	struct policy *none = compile("{\"rules\":[]}", SELF);
+
+	assert_false(policy_allows(some, &p, "ping"));
+	assert_false(policy_allows(none, &p, "ping"));
+	assert_int_equal(policy_rule_count(none), 0);
+	assert_false(policy_allows(NULL, &p, "ping"));
+	policy_free(some);
+	policy_free(none);
+}
+
+static void test_embedded_default(void **state)
+{
+	static const char *const basic[] = {"ping", "echo", "rpc.discover", "daemon.info",
+	                                    "peer.whoami"};
+	static const char *const admin[] = {
+	    "daemon.stats", "daemon.reload",    "daemon.shutdown",   "daemon.log_level",
+	    "peer.list",    "config.get",       "config.set",        "config.unset",
+	    "config.list",  "events.subscribe", "events.unsubscribe"};
+	struct policy *p = policy_default(SELF);
+	struct peer_ident root = peer(0, 0, 1), self = peer(SELF, 100, 2),
+	                  other = peer(1000, 1000, 3);
+	gid_t adm[] = {0, 4}; /* even in root's groups, only the uid counts */
+	other.groups = adm;
+	other.ngroups = 2;
+
+	assert_non_null(p);
+	assert_int_equal(policy_rule_count(p), 2);
+	for (size_t i = 0; i < sizeof(basic) / sizeof(basic[0]); i++) {
+		assert_true(policy_allows(p, &root, basic[i]));
+		assert_true(policy_allows(p, &self, basic[i]));
+		assert_true(policy_allows(p, &other, basic[i]));
+	}
+	for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++) {
+		assert_true(policy_allows(p, &root, admin[i]));
+		assert_true(policy_allows(p, &self, admin[i]));
+		assert_false(policy_allows(p, &other, admin[i]));
+	}
+	assert_false(policy_allows(p, &other, "pingx"));
+	policy_free(p);
+}
+
+static void test_rule_count(void **state)
+{
+	struct policy *p = compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"a\"]},"
+	                           "{\"effect\":\"deny\",\"methods\":[\"b\"]},"
+	                           "{\"effect\":\"allow\",\"methods\":[\"c\"]}]}",
+	                           SELF);
+	assert_int_equal(policy_rule_count(p), 3);
+	assert_int_equal(policy_rule_count(NULL), 0);
+	policy_free(p);
+}
+
+static void test_errors_names(void **state)
+{
+	expect_error(
+	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"x\"]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":[0,\"udsrpc-no-such-user\"]}]}",
+	    "rule 3: uids: unknown user 'udsrpc-no-such-user'");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],"
+	             "\"groups\":[\"root\",\"udsrpc-no-such-group\"]}]}",
+	             "rule 1: groups: unknown group 'udsrpc-no-such-group'");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],"
+	             "\"gids\":[\"udsrpc-no-such-group\"]}]}",
+	             "rule 1: gids: unknown group 'udsrpc-no-such-group'");
+}
+
+static void test_errors_members(void **state)
+{
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"]},"
+	             "{\"effect\":\"allow\",\"method\":[\"x\"]}]}",
+	             "rule 2: unknown member 'method'");
+	expect_error("{\"rules\":[],\"rule\":[]}", "unknown top-level member 'rule'");
+	expect_error("{}", "missing member 'rules'");
+	expect_error("[]", "expected an object {\"rules\": [...]}");
+	expect_error("{\"rules\":{}}", "rules: expected an array of rules");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"]}, 5]}",
+	             "rule 2: expected an object with \"effect\" and \"methods\"");
+}
+
+/* Whatever the document holds, the message stays one bounded line. */
+static void test_errors_quoting(void **state)
+{
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"a\\nb\":1}]}",
+	             "rule 1: unknown member 'a\\x0ab'");
+	expect_error("{\"rules\":[],\"\\u001b[31m\":1}", "unknown top-level member '\\x1b[31m'");
+
+	char doc[1024], name[301], expect[256];
+	memset(name, 'u', 300);
+	name[300] = '\0';
+	snprintf(doc, sizeof(doc),
+	         "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":[\"%s\"]}]}",
+	         name);
+	/* quote() keeps 120 characters of the name, then "..." */
+	snprintf(expect, sizeof(expect), "rule 1: uids: unknown user '%.120s...'", name);
+	expect_error(doc, expect);
+}
+
+static void test_errors_effect(void **state)
+{
+	expect_error("{\"rules\":[{\"effect\":\"permit\",\"methods\":[\"x\"]}]}",
+	             "rule 1: effect: 'permit' is not \"allow\" or \"deny\"");
+	expect_error("{\"rules\":[{\"effect\":\"Allow\",\"methods\":[\"x\"]}]}",
+	             "rule 1: effect: 'Allow' is not \"allow\" or \"deny\"");
+	expect_error("{\"rules\":[{\"effect\":true,\"methods\":[\"x\"]}]}",
+	             "rule 1: effect: expected \"allow\" or \"deny\"");
+	expect_error("{\"rules\":[{\"methods\":[\"x\"]}]}",
+	             "rule 1: effect: missing (\"allow\" or \"deny\")");
+}
+
+static void test_errors_methods(void **state)
+{
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[]}]}",
+	             "rule 1: methods: empty list (a rule needs at least one method)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"ping\",\"\"]}]}",
+	             "rule 1: methods: empty pattern (entry 2)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\"}]}",
+	             "rule 1: methods: missing (a list of method names or patterns)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":\"ping\"}]}",
+	             "rule 1: methods: expected an array of method patterns");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[1]}]}",
+	             "rule 1: methods: not a string without NUL bytes (entry 1)");
+	/* "pi\0ng" would otherwise compare as "pi". */
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"pi\\u0000ng\"]}]}",
+	             "rule 1: methods: not a string without NUL bytes (entry 1)");
+}
+
+static void test_errors_selectors(void **state)
+{
+	expect_error(
+	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"exe\":[\"bin/foo\"]}]}",
+	    "rule 1: exe: relative path 'bin/foo' (must start with '/')");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"exe\":[\"\"]}]}",
+	             "rule 1: exe: relative path '' (must start with '/')");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":[true]}]}",
+	             "rule 1: uids: expected a number, a user name or \"self\" (entry 1)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":[1.5]}]}",
+	             "rule 1: uids: expected a number, a user name or \"self\" (entry 1)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":0}]}",
+	             "rule 1: uids: expected an array of uids, user names or \"self\"");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":[-1]}]}",
+	             "rule 1: uids: invalid uid -1");
+	expect_error(
+	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"gids\":[4294967295]}]}",
+	    "rule 1: gids: invalid gid 4294967295");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"groups\":[null]}]}",
+	             "rule 1: groups: expected a number or a group name (entry 1)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"pids\":[\"1\"]}]}",
+	             "rule 1: pids: expected a number (entry 1)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"pids\":[0]}]}",
+	             "rule 1: pids: invalid pid 0");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"pids\":[]}]}",
+	             "rule 1: pids: empty list (omit the member to match anyone)");
+}
+
+static void test_error_buffer_handling(void **state)
+{
+	json_t *doc = json_loads("{\"rules\":[{\"effect\":\"allow\"}]}", 0, NULL);
+	struct policy *p = NULL;
+	char small[8];
+
+	assert_non_null(doc);
+	assert_int_equal(policy_compile(doc, SELF, &p, NULL, 0), -EINVAL);
+	assert_null(p);
+	assert_int_equal(policy_compile(doc, SELF, &p, small, sizeof(small)), -EINVAL);
+	assert_string_equal(small, "rule 1:");
+	json_decref(doc);
+}
+
+/* Writes text to dir/name and returns the path (static buffer). */
+static const char *write_file(const char *dir, const char *name, const char *text)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static void test_load_file(void **state)
+{
+	char dir[] = "/tmp/udsrpc-test-policy-XXXXXX", err[512], expect[PATH_MAX + 128];
+	struct policy *p = NULL;
+	const char *path;
+
+	assert_non_null(mkdtemp(dir));
+
+	path =
+	    write_file(dir, "ok.json",
+	               "{\"rules\": [\n"
+	               "  {\"effect\": \"allow\", \"methods\": [\"ping\"]},\n"
+	               "  {\"effect\": \"allow\", \"methods\": [\"*\"], \"uids\": [0, \"self\"]}\n"
+	               "]}\n");
+	assert_int_equal(policy_load_file(path, SELF, &p, err, sizeof(err)), 0);
+	assert_int_equal(policy_rule_count(p), 2);
+	policy_free(p);
+	unlink(path);
+
+	path = write_file(dir, "notjson.json", "{\"rules\": [\n  {effect: allow}\n]}\n");
+	assert_int_equal(policy_load_file(path, SELF, &p, err, sizeof(err)), -EINVAL);
+	assert_null(p);
+	snprintf(expect, sizeof(expect), "%s: line 2 column ", path);
+	assert_int_equal(strncmp(err, expect, strlen(expect)), 0);
+	unlink(path);
+
+	path = write_file(
+	    dir, "bad.json",
+	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"]},"
+	    "{\"effect\":\"deny\",\"methods\":[\"x\"]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":[\"udsrpc-no-such-user\"]}]}");
+	assert_int_equal(policy_load_file(path, SELF, &p, err, sizeof(err)), -EINVAL);
+	snprintf(expect, sizeof(expect), "%s: rule 3: uids: unknown user 'udsrpc-no-such-user'",
+	         path);
+	assert_string_equal(err, expect);
+	unlink(path);
+
+	path = write_file(
+	    dir, "dup.json",
+	    "{\"rules\":[{\"effect\":\"allow\",\"effect\":\"deny\",\"methods\":[\"x\"]}]}");
+	assert_int_equal(policy_load_file(path, SELF, &p, err, sizeof(err)), -EINVAL);
+	snprintf(expect, sizeof(expect), "%s: line 1 column ", path);
+	assert_int_equal(strncmp(err, expect, strlen(expect)), 0);
+	assert_non_null(strstr(err, "duplicate"));
+	unlink(path);
+
+	path = write_file(dir, "empty.json", "");
+	assert_int_equal(policy_load_file(path, SELF, &p, err, sizeof(err)), -EINVAL);
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	unlink(path);
+
+	snprintf(expect, sizeof(expect), "%s/missing.json", dir);
+	assert_int_equal(policy_load_file(expect, SELF, &p, err, sizeof(err)), -ENOENT);
+	assert_null(p);
+	assert_int_equal(strncmp(err, expect, strlen(expect)), 0);
+	assert_non_null(strstr(err, "No such file"));
+
+	assert_int_equal(policy_load_file(dir, SELF, &p, err, sizeof(err)), -EISDIR);
+	assert_int_equal(strncmp(err, dir, strlen(dir)), 0);
+
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_to_json_round_trip(void **state)
+{
+	struct group *ng = getgrnam("nogroup");
+	assert_non_null(ng);
+	struct policy *p =
+	    compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"ping\",\"events.*\"]},"
+	            "{\"effect\":\"deny\",\"methods\":[\"daemon.shutdown\"],\"pids\":[4242],"
+	            "\"groups\":[\"nogroup\"],\"gids\":[\"root\", 7],\"exe\":[\"/nonexistent/x\"]},"
+	            "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[\"root\",\"self\"]}]}",
+	            SELF);
+	json_t *j = policy_to_json(p);
+	assert_non_null(j);
+
+	json_t *expected = json_pack(
+	    "{s:[{s:s,s:[s,s]},{s:s,s:[s],s:[i,i],s:[i],s:[i],s:[s]},{s:s,s:[s],s:[i,i]}]}",
+	    "rules", "effect", "allow", "methods", "ping", "events.*", "effect", "deny", "methods",
+	    "daemon.shutdown", "gids", 0, 7, "groups", (int)ng->gr_gid, "pids", 4242, "exe",
+	    "/nonexistent/x", "effect", "allow", "methods", "*", "uids", 0, SELF);
+	assert_non_null(expected);
+	assert_true(json_equal(j, expected));
+
+	/* The rendering compiles back to a policy that renders the same. */
+	struct policy *again = NULL;
+	char err[256];
+	assert_int_equal(policy_compile(j, 9999, &again, err, sizeof(err)), 0);
+	json_t *j2 = policy_to_json(again);
+	assert_true(json_equal(j, j2));
+
+	json_decref(j2);
+	json_decref(expected);
+	json_decref(j);
+	policy_free(again);
+	policy_free(p);
+
+	j = policy_to_json(NULL);
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "rules")), 0);
+	json_decref(j);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_uids_by_number),
+	    cmocka_unit_test(test_uids_by_name),
+	    cmocka_unit_test(test_uids_self),
+	    cmocka_unit_test(test_gids_by_number),
+	    cmocka_unit_test(test_groups_by_name),
+	    cmocka_unit_test(test_gids_and_groups_together),
+	    cmocka_unit_test(test_pids),
+	    cmocka_unit_test(test_exe),
+	    cmocka_unit_test(test_exe_unknown_skips_deny),
+	    cmocka_unit_test(test_exe_symlink),
+	    cmocka_unit_test(test_glob_dots),
+	    cmocka_unit_test(test_glob_star_matches_all),
+	    cmocka_unit_test(test_glob_events),
+	    cmocka_unit_test(test_glob_general),
+	    cmocka_unit_test(test_first_match_wins),
+	    cmocka_unit_test(test_all_selectors_must_match),
+	    cmocka_unit_test(test_default_deny),
+	    cmocka_unit_test(test_embedded_default),
+	    cmocka_unit_test(test_rule_count),
+	    cmocka_unit_test(test_errors_names),
+	    cmocka_unit_test(test_errors_members),
+	    cmocka_unit_test(test_errors_quoting),
+	    cmocka_unit_test(test_errors_effect),
+	    cmocka_unit_test(test_errors_methods),
+	    cmocka_unit_test(test_errors_selectors),
+	    cmocka_unit_test(test_error_buffer_handling),
+	    cmocka_unit_test(test_load_file),
+	    cmocka_unit_test(test_to_json_round_trip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

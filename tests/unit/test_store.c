@@ -1,0 +1,1257 @@
+/* test_store.c — the durable store: map semantics, CAS, group commit, recovery, failures. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "store.h"
+#include "store_codec.h"
+#include "store_tree.h"
+
+struct fx {
+	char dir[200];
+	struct event_base *base;
+	struct store *s;
+	int clock; /* completion order across all results */
+};
+
+struct result {
+	struct fx *f;
+	int calls;
+	int at; /* value of f->clock when the callback ran */
+	enum store_status st;
+	uint64_t rev;
+	char reason[200];
+};
+
+static void done_cb(void *arg, enum store_status st, uint64_t rev, const char *reason)
+{
+	struct result *r = arg;
+
+	r->calls++;
+	r->at = r->f->clock++;
+	r->st = st;
+	r->rev = rev;
+	snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void fx_open(struct fx *f)
+{
+	char err[512] = "";
+	int r = store_open(f->dir, f->base, &f->s, err, sizeof(err));
+
+	if (r != 0)
+		fail_msg("store_open(%s): %d %s", f->dir, r, err);
+}
+
+static void fx_reopen(struct fx *f)
+{
+	store_close(f->s);
+	f->s = NULL;
+	fx_open(f);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_store.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	f->base = event_base_new();
+	if (!f->base)
+		return -1;
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->s);
+	event_base_free(f->base);
+	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void wait_calls(struct fx *f, const int *calls, int n)
+{
+	while (*calls < n)
+		assert_int_equal(event_base_loop(f->base, EVLOOP_ONCE), 0);
+}
+
+static struct result do_set(struct fx *f, const char *key, json_t *value, int64_t expect)
+{
+	struct result r = {.f = f};
+
+	assert_int_equal(store_set(f->s, key, value, expect, done_cb, &r), 0);
+	json_decref(value);
+	wait_calls(f, &r.calls, 1);
+	assert_int_equal(r.calls, 1);
+	return r;
+}
+
+static struct result do_unset(struct fx *f, const char *key, int64_t expect)
+{
+	struct result r = {.f = f};
+
+	assert_int_equal(store_unset(f->s, key, expect, done_cb, &r), 0);
+	wait_calls(f, &r.calls, 1);
+	assert_int_equal(r.calls, 1);
+	return r;
+}
+
+static void join_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, name);
+
+	assert_true(n > 0 && (size_t)n < len);
+}
+
+static void path_of(const struct fx *f, const char *name, char *buf, size_t len)
+{
+	join_path(buf, len, f->dir, name);
+}
+
+static off_t file_size(const struct fx *f, const char *name)
+{
+	char p[256];
+	struct stat st;
+
+	path_of(f, name, p, sizeof(p));
+	if (stat(p, &st) < 0)
+		return -1;
+	return st.st_size;
+}
+
+static void append_bytes(const struct fx *f, const char *name, const void *buf, size_t len)
+{
+	char p[256];
+	int fd;
+
+	path_of(f, name, p, sizeof(p));
+	fd = open(p, O_WRONLY | O_APPEND | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+static void assert_int_value(const struct fx *f, const char *key, json_int_t want,
+                             uint64_t want_rev)
+{
+	uint64_t rev = 0;
+	const json_t *v = store_get(f->s, key, &rev);
+
+	assert_non_null(v);
+	assert_true(json_is_integer(v));
+	assert_int_equal(json_integer_value(v), want);
+	assert_int_equal(rev, want_rev);
+}
+
+/* ---- codec and tree ---- */
+
+static uint32_t crc32c_bitwise(const unsigned char *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	while (n--) {
+		c ^= *p++;
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
+	}
+	return ~c;
+}
+
+static void test_crc32c(void **state)
+{
+	unsigned char buf[1000];
+
+	/* The standard check value of CRC-32C. */
+	assert_int_equal(store_crc32c(0, "123456789", 9), 0xe3069283u);
+	srand(7);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)rand();
+	for (size_t len = 0; len <= sizeof(buf); len += 37) {
+		uint32_t want = crc32c_bitwise(buf, len);
+
+		assert_int_equal(store_crc32c(0, buf, len), want);
+		/* Continuing across a split gives the same result as one pass. */
+		assert_int_equal(
+		    store_crc32c(store_crc32c(0, buf, len / 3), buf + len / 3, len - len / 3),
+		    want);
+	}
+}
+
+static void test_record_codec(void **state)
+{
+	unsigned char rec[64];
+	const char *key = "a/b", *val = "[1,2]";
+	size_t len = STORE_REC_HDR + 3 + 5;
+	struct store_rec_view v;
+
+	memcpy(rec + STORE_REC_HDR, key, 3);
+	memcpy(rec + STORE_REC_HDR + 3, val, 5);
+	store_rec_seal(rec, len, 42, STORE_OP_SET, 3);
+	assert_int_equal(store_rec_parse(rec, len, &v), 0);
+	assert_int_equal(v.rev, 42);
+	assert_int_equal(v.op, STORE_OP_SET);
+	assert_int_equal(v.keylen, 3);
+	assert_memory_equal(v.key, "a/b", 3);
+	assert_int_equal(v.vlen, 5);
+	assert_memory_equal(v.value, "[1,2]", 5);
+	assert_int_equal(v.len, len);
+	/* Torn: fewer bytes than the record claims. */
+	assert_int_equal(store_rec_parse(rec, len - 1, &v), -EBADMSG);
+	/* Any flipped bit fails the checksum. */
+	for (size_t i = 0; i < len; i++) {
+		rec[i] ^= 0x10;
+		assert_int_equal(store_rec_parse(rec, len, &v), -EBADMSG);
+		rec[i] ^= 0x10;
+	}
+	memset(rec, 0, sizeof(rec));
+	assert_int_equal(store_rec_parse(rec, sizeof(rec), &v), -ENODATA);
+	assert_int_equal(store_rec_parse(rec, 0, &v), -ENODATA);
+}
+
+struct tree_item {
+	struct store_tree_link link;
+	char key[8];
+};
+
+static int32_t tree_check(const struct store_tree_link *l, const char **prev, size_t *prevlen,
+                          int *count)
+{
+	int32_t hl, hr;
+
+	if (!l)
+		return 0;
+	hl = tree_check(l->left, prev, prevlen, count);
+	if (*prev)
+		assert_true(store_tree_keycmp(*prev, *prevlen, l->key, l->keylen) < 0);
+	*prev = l->key;
+	*prevlen = l->keylen;
+	(*count)++;
+	hr = tree_check(l->right, prev, prevlen, count);
+	assert_true(hl - hr <= 1 && hr - hl <= 1);
+	assert_int_equal(l->height, (hl > hr ? hl : hr) + 1);
+	return l->height;
+}
+
+static int tree_count_visit(struct store_tree_link *l, void *arg)
+{
+	(*(int *)arg)++;
+	assert_memory_equal(l->key, "1", 1);
+	return 0;
+}
+
+static void test_tree_balanced_and_ordered(void **state)
+{
+	static struct tree_item items[2000];
+	struct store_tree_link *root = NULL, *old;
+	bool in[2000] = {false};
+	int present = 0;
+
+	srand(11);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(items[i].key, sizeof(items[i].key), "%d", i);
+		items[i].link.key = items[i].key;
+		items[i].link.keylen = (uint32_t)strlen(items[i].key);
+	}
+	for (int step = 0; step < 20000; step++) {
+		int i = rand() % 2000;
+
+		if (in[i]) {
+			root = store_tree_remove(root, items[i].key, strlen(items[i].key), &old);
+			assert_ptr_equal(old, &items[i].link);
+			present--;
+		} else {
+			root = store_tree_upsert(root, &items[i].link, &old);
+			assert_null(old);
+			present++;
+		}
+		in[i] = !in[i];
+		if (step % 997 == 0) {
+			const char *prev = NULL;
+			size_t prevlen = 0;
+			int count = 0;
+
+			tree_check(root, &prev, &prevlen, &count);
+			assert_int_equal(count, present);
+		}
+	}
+	for (int i = 0; i < 2000; i++) {
+		if (in[i])
+			assert_ptr_equal(store_tree_find(root, items[i].key, strlen(items[i].key)),
+			                 &items[i].link);
+		else
+			assert_null(store_tree_find(root, items[i].key, strlen(items[i].key)));
+	}
+	/* Prefix "1": 1, 10-19, 100-199, 1000-1999 that are present. */
+	{
+		int want = 0, got = 0;
+
+		for (int i = 0; i < 2000; i++)
+			if (in[i] && items[i].key[0] == '1')
+				want++;
+		store_tree_walk_prefix(root, "1", 1, tree_count_visit, &got);
+		assert_int_equal(got, want);
+	}
+}
+
+/* ---- map semantics ---- */
+
+static void test_key_valid(void **state)
+{
+	char big[258];
+
+	assert_true(store_key_valid(".", 1));
+	assert_true(store_key_valid("a//b", 4));
+	assert_true(store_key_valid("/x", 2));
+	assert_true(store_key_valid("A-z_0.9/", 8));
+	memset(big, 'k', sizeof(big));
+	assert_true(store_key_valid(big, 256));
+	assert_false(store_key_valid(big, 257));
+	assert_false(store_key_valid("", 0));
+	assert_false(store_key_valid("a b", 3));
+	assert_false(store_key_valid("\xc3\xa9", 2)); /* é */
+	assert_false(store_key_valid("a\0b", 3));
+	assert_false(store_key_valid("a:b", 3));
+}
+
+static void test_invalid_arguments(void **state)
+{
+	struct fx *f = *state;
+	struct result r = {.f = f};
+	json_t *v = json_true();
+
+	assert_int_equal(store_set(f->s, "a b", v, -1, done_cb, &r), -EINVAL);
+	assert_int_equal(store_set(f->s, "", v, -1, done_cb, &r), -EINVAL);
+	assert_int_equal(store_set(f->s, "k", NULL, -1, done_cb, &r), -EINVAL);
+	assert_int_equal(store_unset(f->s, "\xc3\xa9", -1, done_cb, &r), -EINVAL);
+	assert_int_equal(r.calls, 0);
+	assert_int_equal(store_revision(f->s), 0);
+}
+
+static void test_set_get_unset_list(void **state)
+{
+	struct fx *f = *state;
+	/* Submitted out of order; bytewise: '-' < '.' < '/' < '0' < 'B' < '_' < 'a'. */
+	const char *keys[] = {"ab", "a", "a_b", "a0", "a/b", "a.b", "a-b", "B", "b", "."};
+	const char *sorted_a[] = {"a", "a-b", "a.b", "a/b", "a0", "a_b", "ab"};
+	json_t *list;
+	uint64_t rev;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct result r = do_set(f, keys[i], json_string(keys[i]), -1);
+
+		assert_int_equal(r.st, STORE_OK);
+		assert_int_equal(r.rev, i + 1);
+	}
+	assert_string_equal(json_string_value(store_get(f->s, "a.b", &rev)), "a.b");
+	assert_int_equal(rev, 6);
+	assert_null(store_get(f->s, "a.", &rev));
+	assert_null(store_get(f->s, "zz", NULL));
+
+	list = store_list(f->s, "a");
+	assert_int_equal(json_array_size(list), 7);
+	for (size_t i = 0; i < 7; i++) {
+		json_t *item = json_array_get(list, i);
+
+		assert_string_equal(json_string_value(json_object_get(item, "key")), sorted_a[i]);
+		assert_string_equal(json_string_value(json_object_get(item, "value")), sorted_a[i]);
+		assert_true(json_integer_value(json_object_get(item, "revision")) > 0);
+		assert_int_equal(json_object_size(item), 3);
+	}
+	json_decref(list);
+
+	list = store_list(f->s, NULL);
+	assert_int_equal(json_array_size(list), 10);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "key")),
+	                    ".");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "key")),
+	                    "B");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 9), "key")),
+	                    "b");
+	json_decref(list);
+
+	list = store_list(f->s, "a/");
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	list = store_list(f->s, "nothing");
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+
+	assert_int_equal(do_unset(f, "a.b", -1).st, STORE_OK);
+	assert_null(store_get(f->s, "a.b", NULL));
+	list = store_list(f->s, "a.");
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+}
+
+static void test_revision_rules(void **state)
+{
+	struct fx *f = *state;
+	struct result r;
+	uint64_t rev;
+
+	assert_int_equal(store_revision(f->s), 0);
+	r = do_set(f, "x", json_integer(1), -1);
+	assert_int_equal(r.rev, 1);
+	assert_int_equal(store_revision(f->s), 1);
+	r = do_set(f, "y", json_integer(2), -1);
+	assert_int_equal(r.rev, 2);
+	r = do_set(f, "x", json_integer(3), -1);
+	assert_int_equal(r.rev, 3);
+	assert_int_value(f, "x", 3, 3);
+	assert_int_value(f, "y", 2, 2);
+
+	r = do_unset(f, "x", -1);
+	assert_int_equal(r.st, STORE_OK);
+	assert_int_equal(r.rev, 4);
+	assert_int_equal(store_revision(f->s), 4);
+	assert_null(store_get(f->s, "x", &rev));
+
+	/* A set after an unset gets a fresh revision, not the old one. */
+	r = do_set(f, "x", json_integer(5), 0);
+	assert_int_equal(r.st, STORE_OK);
+	assert_int_equal(r.rev, 5);
+	assert_int_value(f, "x", 5, 5);
+
+	/* Failed checks do not raise the counter. */
+	assert_int_equal(do_unset(f, "nope", -1).st, STORE_NOT_FOUND);
+	assert_int_equal(do_set(f, "x", json_null(), 1).st, STORE_CONFLICT);
+	assert_int_equal(store_revision(f->s), 5);
+	assert_int_equal(do_set(f, "z", json_null(), -1).rev, 6);
+}
+
+static void test_cas(void **state)
+{
+	struct fx *f = *state;
+	struct result r;
+
+	r = do_set(f, "k", json_string("a"), 0); /* expect 0 on absent: ok */
+	assert_int_equal(r.st, STORE_OK);
+	assert_int_equal(r.rev, 1);
+
+	r = do_set(f, "k", json_string("b"), 0); /* expect 0 on present: conflict */
+	assert_int_equal(r.st, STORE_CONFLICT);
+	assert_int_equal(r.rev, 1);
+	assert_string_equal(r.reason, "");
+
+	do_set(f, "other", json_true(), -1);     /* rev 2 */
+	r = do_set(f, "k", json_string("c"), 2); /* wrong expected revision */
+	assert_int_equal(r.st, STORE_CONFLICT);
+	assert_int_equal(r.rev, 1);
+	assert_string_equal(json_string_value(store_get(f->s, "k", NULL)), "a");
+
+	r = do_set(f, "k", json_string("d"), 1); /* right one */
+	assert_int_equal(r.st, STORE_OK);
+	assert_int_equal(r.rev, 3);
+
+	r = do_set(f, "absent", json_true(), 7); /* expecting a revision of an absent key */
+	assert_int_equal(r.st, STORE_CONFLICT);
+	assert_int_equal(r.rev, 0);
+
+	r = do_unset(f, "absent", -1);
+	assert_int_equal(r.st, STORE_NOT_FOUND);
+	assert_int_equal(r.rev, 0);
+	r = do_unset(f, "absent", 0);
+	assert_int_equal(r.st, STORE_NOT_FOUND);
+
+	r = do_unset(f, "k", 1);
+	assert_int_equal(r.st, STORE_CONFLICT);
+	assert_int_equal(r.rev, 3);
+	r = do_unset(f, "k", 3);
+	assert_int_equal(r.st, STORE_OK);
+	assert_int_equal(r.rev, 4);
+	assert_null(store_get(f->s, "k", NULL));
+}
+
+/* Checks made before the loop runs see the changes queued before them. */
+static void test_cas_sees_queued_changes(void **state)
+{
+	struct fx *f = *state;
+	struct result r[6];
+	json_t *v = json_string("v");
+
+	for (int i = 0; i < 6; i++)
+		r[i] = (struct result){.f = f};
+	assert_int_equal(store_set(f->s, "q", v, 0, done_cb, &r[0]), 0); /* ok, rev 1 */
+	assert_int_equal(store_set(f->s, "q", v, 0, done_cb, &r[1]), 0); /* conflict @1 */
+	assert_int_equal(store_set(f->s, "q", v, 1, done_cb, &r[2]), 0); /* ok, rev 2 */
+	assert_int_equal(store_unset(f->s, "q", 2, done_cb, &r[3]), 0);  /* ok, rev 3 */
+	assert_int_equal(store_unset(f->s, "q", -1, done_cb, &r[4]), 0); /* not found */
+	assert_int_equal(store_set(f->s, "q", v, 0, done_cb, &r[5]), 0); /* ok, rev 4 */
+	json_decref(v);
+	/* Nothing is visible before it is durable. */
+	assert_null(store_get(f->s, "q", NULL));
+	assert_int_equal(store_revision(f->s), 0);
+	for (int i = 0; i < 6; i++)
+		wait_calls(f, &r[i].calls, 1);
+
+	assert_int_equal(r[0].st, STORE_OK);
+	assert_int_equal(r[0].rev, 1);
+	assert_int_equal(r[1].st, STORE_CONFLICT);
+	assert_int_equal(r[1].rev, 1);
+	assert_int_equal(r[2].st, STORE_OK);
+	assert_int_equal(r[2].rev, 2);
+	assert_int_equal(r[3].st, STORE_OK);
+	assert_int_equal(r[3].rev, 3);
+	assert_int_equal(r[4].st, STORE_NOT_FOUND);
+	assert_int_equal(r[5].st, STORE_OK);
+	assert_int_equal(r[5].rev, 4);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(r[i].calls, 1);
+		assert_int_equal(r[i].at, i); /* submission order */
+	}
+	assert_int_equal(store_revision(f->s), 4);
+	assert_string_equal(json_string_value(store_get(f->s, "q", NULL)), "v");
+}
+
+/* A change is visible to its own callback, and a callback may queue another. */
+struct chain {
+	struct fx *f;
+	int step;
+	uint64_t seen_rev;
+};
+
+static void chain_cb(void *arg, enum store_status st, uint64_t rev, const char *reason)
+{
+	struct chain *c = arg;
+	uint64_t got = 0;
+
+	assert_int_equal(st, STORE_OK);
+	assert_non_null(store_get(c->f->s, "chain", &got));
+	assert_int_equal(got, rev);
+	c->seen_rev = rev;
+	if (++c->step < 5) {
+		json_t *v = json_integer(c->step);
+
+		assert_int_equal(store_set(c->f->s, "chain", v, (int64_t)rev, chain_cb, c), 0);
+		json_decref(v);
+	}
+}
+
+static void test_callback_chains(void **state)
+{
+	struct fx *f = *state;
+	struct chain c = {.f = f};
+	json_t *v = json_integer(0);
+
+	assert_int_equal(store_set(f->s, "chain", v, 0, chain_cb, &c), 0);
+	json_decref(v);
+	wait_calls(f, &c.step, 5);
+	assert_int_equal(c.seen_rev, 5);
+	assert_int_value(f, "chain", 4, 5);
+}
+
+static void test_group_commit(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 1000 };
+	static struct result r[N];
+	struct store_stats st;
+	char key[32];
+
+	/*
+	 * Hold the committer while the burst is queued, so the result does not
+	 * depend on how fast this build queues compared with one fdatasync
+	 * (sanitizers are slow); the bench shows the unheld case.
+	 */
+	store_debug_pause(f->s, true);
+	for (int i = 0; i < N; i++) {
+		json_t *v = json_integer(i);
+
+		r[i] = (struct result){.f = f};
+		snprintf(key, sizeof(key), "g/%04d", i % 100);
+		assert_int_equal(store_set(f->s, key, v, -1, done_cb, &r[i]), 0);
+		json_decref(v);
+	}
+	/* Nothing is durable (or answered) while held. */
+	assert_int_equal(event_base_loop(f->base, EVLOOP_NONBLOCK), 0);
+	assert_int_equal(r[0].calls, 0);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.groups, 0);
+	store_debug_pause(f->s, false);
+	wait_calls(f, &r[N - 1].calls, 1);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(r[i].calls, 1);
+		assert_int_equal(r[i].st, STORE_OK);
+		assert_int_equal(r[i].rev, (uint64_t)i + 1);
+		assert_int_equal(r[i].at, i);
+	}
+	/* One write and one fdatasync for the lot. */
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.records, N);
+	assert_int_equal(st.groups, 1);
+	assert_int_equal(store_revision(f->s), N);
+	assert_int_value(f, "g/0099", 999, 1000);
+	assert_int_value(f, "g/0000", 900, 901);
+}
+
+static void test_close_flushes_queued(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 100 };
+	static struct result r[N];
+	char key[32];
+
+	for (int i = 0; i < N; i++) {
+		json_t *v = json_integer(i * 10);
+
+		r[i] = (struct result){.f = f};
+		snprintf(key, sizeof(key), "c%d", i);
+		assert_int_equal(store_set(f->s, key, v, -1, done_cb, &r[i]), 0);
+		json_decref(v);
+	}
+	store_close(f->s); /* the loop never ran: close answers them */
+	f->s = NULL;
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(r[i].calls, 1);
+		assert_int_equal(r[i].st, STORE_OK);
+		assert_int_equal(r[i].at, i);
+	}
+	fx_open(f);
+	assert_int_equal(store_revision(f->s), N);
+	assert_int_value(f, "c42", 420, 43);
+}
+
+/* ---- persistence and recovery ---- */
+
+static void test_reopen_same_state(void **state)
+{
+	struct fx *f = *state;
+	json_t *before, *after;
+	struct store_stats st;
+
+	do_set(f, "a", json_integer(1), -1);
+	do_set(f, "b", json_pack("{s:[i,s]}", "x", 1, "y"), -1);
+	do_set(f, "c", json_integer(3), -1);
+	do_unset(f, "a", -1);
+	do_set(f, "c", json_integer(4), -1);
+	before = store_list(f->s, NULL);
+	fx_reopen(f);
+	after = store_list(f->s, NULL);
+	assert_true(json_equal(before, after));
+	assert_int_equal(json_array_size(after), 2);
+	assert_int_equal(store_revision(f->s), 5);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.replayed_records, 5);
+	assert_int_equal(st.dropped_bytes, 0);
+	json_decref(before);
+	json_decref(after);
+	/* The counter continues where it was. */
+	assert_int_equal(do_set(f, "d", json_true(), -1).rev, 6);
+}
+
+static void test_recovery_torn_last_record(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats st;
+	char p[256];
+	off_t size;
+
+	do_set(f, "t1", json_integer(1), -1);
+	do_set(f, "t2", json_integer(2), -1);
+	do_set(f, "t3", json_string("the last one"), -1);
+	store_close(f->s);
+	f->s = NULL;
+	size = file_size(f, "config.log");
+	assert_true(size > 0);
+	path_of(f, "config.log", p, sizeof(p));
+	assert_int_equal(truncate(p, size - 3), 0);
+
+	fx_open(f);
+	assert_int_value(f, "t1", 1, 1);
+	assert_int_value(f, "t2", 2, 2);
+	assert_null(store_get(f->s, "t3", NULL));
+	assert_int_equal(store_revision(f->s), 2);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.replayed_records, 2);
+	assert_true(st.dropped_bytes > 0);
+
+	/* New records must not land behind the torn bytes (or they would be lost). */
+	assert_int_equal(do_set(f, "t4", json_integer(4), -1).rev, 3);
+	fx_reopen(f);
+	assert_int_value(f, "t4", 4, 3);
+	assert_int_value(f, "t2", 2, 2);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.dropped_bytes, 0);
+}
+
+static void test_recovery_garbage_appended(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats st;
+	unsigned char junk[300];
+
+	do_set(f, "g1", json_integer(10), -1);
+	do_set(f, "g2", json_integer(20), -1);
+	store_close(f->s);
+	f->s = NULL;
+	srand(3);
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (unsigned char)(rand() | 1);
+	append_bytes(f, "config.log", junk, sizeof(junk));
+
+	fx_open(f);
+	assert_int_value(f, "g1", 10, 1);
+	assert_int_value(f, "g2", 20, 2);
+	assert_int_equal(store_revision(f->s), 2);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.dropped_bytes, sizeof(junk));
+	do_set(f, "g3", json_integer(30), -1);
+	fx_reopen(f);
+	assert_int_value(f, "g3", 30, 3);
+}
+
+/* A zero-filled tail is what preallocation leaves after a crash: not an error. */
+static void test_recovery_zero_tail(void **state)
+{
+	struct fx *f = *state;
+	static const unsigned char zeros[4096];
+	struct store_stats st;
+
+	do_set(f, "z", json_integer(1), -1);
+	store_close(f->s);
+	f->s = NULL;
+	append_bytes(f, "config.log", zeros, sizeof(zeros));
+	fx_open(f);
+	assert_int_value(f, "z", 1, 1);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.dropped_bytes, 0);
+	assert_int_equal(st.replayed_records, 1);
+}
+
+static void test_recovery_empty_log_and_new_dir(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats st;
+	char sub[200];
+
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(file_size(f, "config.log"), 0);
+	fx_open(f);
+	assert_int_equal(store_revision(f->s), 0);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.replayed_records, 0);
+
+	/* A missing state directory is created. */
+	store_close(f->s);
+	join_path(sub, sizeof(sub), f->dir, "sub");
+	memcpy(f->dir, sub, sizeof(f->dir));
+	fx_open(f);
+	assert_int_equal(file_size(f, "config.log"), 0);
+	assert_int_equal(do_set(f, "n", json_true(), -1).rev, 1);
+	store_close(f->s);
+	/* teardown removes the parent, so point back at it */
+	*strrchr(f->dir, '/') = '\0';
+	fx_open(f);
+}
+
+static void test_snapshot_plus_log(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats st;
+
+	do_set(f, "s1", json_integer(1), -1);
+	do_set(f, "s2", json_integer(2), -1);
+	do_set(f, "s3", json_integer(3), -1);
+	do_unset(f, "s2", -1);
+	assert_int_equal(store_debug_compact(f->s), 0);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.compactions, 1);
+	assert_int_equal(st.log_bytes, 0);
+	assert_true(st.snapshot_bytes > STORE_SNAP_HDR);
+	do_set(f, "s1", json_integer(11), -1); /* rev 5, in the log */
+	do_set(f, "s4", json_integer(4), -1);  /* rev 6 */
+	fx_reopen(f);
+	assert_int_value(f, "s1", 11, 5);
+	assert_int_value(f, "s3", 3, 3);
+	assert_int_value(f, "s4", 4, 6);
+	assert_null(store_get(f->s, "s2", NULL));
+	assert_int_equal(store_revision(f->s), 6);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.replayed_records, 2);
+}
+
+/* Compaction keeps the counter even when no key is left. */
+static void test_compaction_keeps_revision(void **state)
+{
+	struct fx *f = *state;
+	json_t *list;
+
+	do_set(f, "only", json_integer(1), -1);
+	do_unset(f, "only", -1);
+	assert_int_equal(store_debug_compact(f->s), 0);
+	fx_reopen(f);
+	assert_int_equal(file_size(f, "config.log"), 0);
+	assert_int_equal(file_size(f, "config.snap"), STORE_SNAP_HDR);
+	assert_int_equal(store_revision(f->s), 2);
+	list = store_list(f->s, NULL);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(do_set(f, "only", json_integer(2), 0).rev, 3);
+}
+
+static void test_compaction_by_size(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 300, BURST = 30 };
+	static struct result r[N];
+	struct store_stats st;
+	char *big = malloc(8192);
+	uint64_t rev;
+
+	memset(big, 'x', 8191);
+	big[8191] = '\0';
+	for (int i = 0; i < N; i += BURST) {
+		for (int j = i; j < i + BURST; j++) {
+			char key[16];
+			json_t *v = json_pack("{s:i,s:s}", "i", j, "pad", big);
+
+			r[j] = (struct result){.f = f};
+			snprintf(key, sizeof(key), "big%d", j % 3);
+			assert_int_equal(store_set(f->s, key, v, -1, done_cb, &r[j]), 0);
+			json_decref(v);
+		}
+		wait_calls(f, &r[i + BURST - 1].calls, 1);
+	}
+	free(big);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(r[i].st, STORE_OK);
+	/*
+	 * ~2.4 MiB of records went through a log that compacts past 1 MiB. The
+	 * last group may still be compacting now; close waits for it.
+	 */
+	store_get_stats(f->s, &st);
+	assert_true(st.compactions >= 1);
+	assert_int_equal(st.compaction_errors, 0);
+	assert_true(st.snapshot_bytes < 3 * 8400 + STORE_SNAP_HDR);
+	fx_reopen(f);
+	assert_true(file_size(f, "config.log") < (1 << 20));
+	assert_true(file_size(f, "config.snap") < 3 * 8400 + STORE_SNAP_HDR);
+	store_get_stats(f->s, &st);
+	assert_true(st.log_bytes < (1u << 20));
+	assert_true(st.replayed_records < 130); /* at most ~1 MiB of 8 KiB records */
+	for (int k = 0; k < 3; k++) {
+		char key[16];
+		const json_t *v;
+
+		snprintf(key, sizeof(key), "big%d", k);
+		v = store_get(f->s, key, &rev);
+		assert_non_null(v);
+		assert_int_equal(json_integer_value(json_object_get(v, "i")), N - 3 + k);
+		assert_int_equal(rev, N - 2 + k);
+		assert_int_equal(json_string_length(json_object_get(v, "pad")), 8191);
+	}
+	assert_int_equal(store_revision(f->s), N);
+}
+
+static void copy_file(const struct fx *from, const char *fname, const struct fx *to,
+                      const char *tname)
+{
+	char p[256], buf[65536];
+	ssize_t n;
+	int in, out;
+
+	path_of(from, fname, p, sizeof(p));
+	in = open(p, O_RDONLY);
+	assert_true(in >= 0);
+	path_of(to, tname, p, sizeof(p));
+	out = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+/* Crash after the temp snapshot was written but before the rename. */
+static void test_snapshot_tmp_is_ignored(void **state)
+{
+	struct fx *f = *state;
+	struct fx other = {.base = f->base};
+	static const char junk[] = "half a snapshot";
+
+	/* A complete, valid snapshot of some other state, left as .tmp. */
+	join_path(other.dir, sizeof(other.dir), f->dir, "other");
+	fx_open(&other);
+	do_set(&other, "foreign", json_integer(99), -1);
+	do_set(&other, "foreign2", json_integer(98), -1);
+	assert_int_equal(store_debug_compact(other.s), 0);
+	store_close(other.s);
+
+	do_set(f, "mine", json_integer(1), -1);
+	store_close(f->s);
+	f->s = NULL;
+	copy_file(&other, "config.snap", f, "config.snap.tmp");
+	fx_open(f);
+	assert_int_value(f, "mine", 1, 1);
+	assert_null(store_get(f->s, "foreign", NULL));
+	assert_int_equal(store_revision(f->s), 1);
+	assert_int_equal(file_size(f, "config.snap.tmp"), -1);
+
+	store_close(f->s);
+	f->s = NULL;
+	append_bytes(f, "config.snap.tmp", junk, sizeof(junk));
+	fx_open(f);
+	assert_int_value(f, "mine", 1, 1);
+	assert_int_equal(file_size(f, "config.snap.tmp"), -1);
+}
+
+/* Crash after the snapshot's rename but before the log was emptied. */
+static void test_log_older_than_snapshot(void **state)
+{
+	struct fx *f = *state;
+	struct fx save = {.base = f->base};
+	struct store_stats st;
+
+	join_path(save.dir, sizeof(save.dir), f->dir, "save");
+	assert_int_equal(mkdir(save.dir, 0700), 0);
+	do_set(f, "o1", json_integer(1), -1);
+	do_set(f, "o2", json_integer(2), -1);
+	do_set(f, "o1", json_integer(3), -1);
+	store_close(f->s);
+	f->s = NULL;
+	copy_file(f, "config.log", &save, "config.log");
+	fx_open(f);
+	assert_int_equal(store_debug_compact(f->s), 0);
+	store_close(f->s);
+	f->s = NULL;
+	copy_file(&save, "config.log", f, "config.log");
+
+	fx_open(f);
+	assert_int_value(f, "o1", 3, 3);
+	assert_int_value(f, "o2", 2, 2);
+	assert_int_equal(store_revision(f->s), 3);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.replayed_records, 0);
+	assert_int_equal(file_size(f, "config.log"), 0); /* superseded: started afresh */
+	assert_int_equal(do_set(f, "o3", json_integer(4), -1).rev, 4);
+	fx_reopen(f);
+	assert_int_value(f, "o3", 4, 4);
+	assert_int_value(f, "o1", 3, 3);
+}
+
+static void test_damaged_snapshot_refuses_open(void **state)
+{
+	struct fx *f = *state;
+	char p[256], err[512] = "";
+	struct store *s2 = NULL;
+	unsigned char byte;
+	int fd;
+
+	do_set(f, "d1", json_string("precious"), -1);
+	assert_int_equal(store_debug_compact(f->s), 0);
+	store_close(f->s);
+	f->s = NULL;
+	path_of(f, "config.snap", p, sizeof(p));
+	fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, STORE_SNAP_HDR + 25), 1);
+	byte ^= 0x40;
+	assert_int_equal(pwrite(fd, &byte, 1, STORE_SNAP_HDR + 25), 1);
+	close(fd);
+
+	assert_int_equal(store_open(f->dir, f->base, &s2, err, sizeof(err)), -EBADMSG);
+	assert_null(s2);
+	assert_non_null(strstr(err, "config.snap is damaged"));
+	/* Put it back so the store opens again and teardown can close it. */
+	fd = open(p, O_RDWR);
+	byte ^= 0x40;
+	assert_int_equal(pwrite(fd, &byte, 1, STORE_SNAP_HDR + 25), 1);
+	close(fd);
+	fx_open(f);
+	assert_string_equal(json_string_value(store_get(f->s, "d1", NULL)), "precious");
+}
+
+static void test_log_not_matching_snapshot_refuses_open(void **state)
+{
+	struct fx *f = *state;
+	char p[256], err[512] = "";
+	struct store *s2 = NULL;
+
+	for (int i = 0; i < 5; i++)
+		do_set(f, "m", json_integer(i), -1);
+	assert_int_equal(store_debug_compact(f->s), 0);
+	do_set(f, "m", json_integer(6), -1);
+	store_close(f->s);
+	f->s = NULL;
+	path_of(f, "config.snap", p, sizeof(p));
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(store_open(f->dir, f->base, &s2, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "do not belong together"));
+	/* Refusing must not have touched the log. */
+	assert_true(file_size(f, "config.log") > 0);
+	path_of(f, "config.log", p, sizeof(p));
+	assert_int_equal(unlink(p), 0);
+	fx_open(f);
+}
+
+static void test_second_open_is_refused(void **state)
+{
+	struct fx *f = *state;
+	char err[512] = "";
+	struct store *s2 = NULL;
+
+	assert_int_equal(store_open(f->dir, f->base, &s2, err, sizeof(err)), -EBUSY);
+	assert_null(s2);
+	assert_non_null(strstr(err, "in use by another process"));
+}
+
+static void test_write_failure(void **state)
+{
+	struct fx *f = *state;
+	struct result r[5];
+	struct store_stats before, after, st;
+	json_t *v;
+
+	assert_int_equal(do_set(f, "w", json_integer(1), -1).rev, 1);
+	store_get_stats(f->s, &before);
+
+	/* Held, so that all five travel in the one group whose write fails. */
+	store_debug_pause(f->s, true);
+	store_debug_fail_next_write(f->s, ENOSPC);
+	for (int i = 0; i < 5; i++)
+		r[i] = (struct result){.f = f};
+	/* Decided against durable state only: keeps its answer. */
+	v = json_integer(9);
+	assert_int_equal(store_set(f->s, "w", v, 7, done_cb, &r[0]), 0);
+	json_decref(v);
+	v = json_integer(2);
+	assert_int_equal(store_set(f->s, "w", v, -1, done_cb, &r[1]), 0); /* rev 2: fails */
+	json_decref(v);
+	/* Queued behind it and checked against it: must fail too. */
+	v = json_integer(3);
+	assert_int_equal(store_set(f->s, "w", v, 2, done_cb, &r[2]), 0);
+	json_decref(v);
+	assert_int_equal(store_unset(f->s, "w", -1, done_cb, &r[3]), 0);
+	v = json_true();
+	assert_int_equal(store_set(f->s, "other", v, 0, done_cb, &r[4]), 0);
+	json_decref(v);
+	store_debug_pause(f->s, false);
+	for (int i = 0; i < 5; i++)
+		wait_calls(f, &r[i].calls, 1);
+	assert_int_equal(r[0].st, STORE_CONFLICT);
+	assert_int_equal(r[0].rev, 1);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(r[i].calls, 1);
+		assert_int_equal(r[i].at, r[0].at + i);
+	}
+	for (int i = 1; i < 5; i++) {
+		assert_int_equal(r[i].st, STORE_IO_ERROR);
+		assert_int_equal(r[i].rev, 0);
+		assert_string_equal(r[i].reason, "write: No space left on device");
+	}
+	/* Not applied, and the counter is where it was. */
+	assert_int_value(f, "w", 1, 1);
+	assert_null(store_get(f->s, "other", NULL));
+	assert_int_equal(store_revision(f->s), 1);
+	store_get_stats(f->s, &after);
+	assert_int_equal(after.write_errors, 1);
+	assert_int_equal(after.groups, before.groups);
+	assert_int_equal(after.log_bytes, before.log_bytes);
+	/* The torn half-record was cut away, not left in the file. */
+	assert_int_equal(file_size(f, "config.log"), (off_t)before.log_bytes);
+
+	/* The store carries on, with checks against the committed state. */
+	assert_int_equal(do_set(f, "w", json_integer(4), 2).st, STORE_CONFLICT);
+	assert_int_equal(do_set(f, "w", json_integer(5), 1).rev, 2);
+	assert_int_equal(do_set(f, "other", json_integer(6), 0).rev, 3);
+	fx_reopen(f);
+	assert_int_value(f, "w", 5, 2);
+	assert_int_value(f, "other", 6, 3);
+	assert_int_equal(store_revision(f->s), 3);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.dropped_bytes, 0);
+	assert_int_equal(st.replayed_records, 3);
+}
+
+/* A failure with nothing queued behind it, then one in a later group. */
+static void test_write_failure_alone_and_repeated(void **state)
+{
+	struct fx *f = *state;
+	struct result r = {.f = f};
+	json_t *v = json_integer(1);
+
+	store_debug_fail_next_write(f->s, EIO);
+	assert_int_equal(store_set(f->s, "e", v, 0, done_cb, &r), 0);
+	json_decref(v);
+	wait_calls(f, &r.calls, 1);
+	assert_int_equal(r.st, STORE_IO_ERROR);
+	assert_string_equal(r.reason, "write: Input/output error");
+	assert_null(store_get(f->s, "e", NULL));
+	assert_int_equal(file_size(f, "config.log"), 0);
+	/* The same key and expectation succeed afterwards, with revision 1. */
+	assert_int_equal(do_set(f, "e", json_integer(2), 0).rev, 1);
+	store_debug_fail_next_write(f->s, ENOSPC);
+	assert_int_equal(do_unset(f, "e", 1).st, STORE_IO_ERROR);
+	assert_int_value(f, "e", 2, 1);
+	assert_int_equal(do_unset(f, "e", 1).rev, 2);
+	fx_reopen(f);
+	assert_null(store_get(f->s, "e", NULL));
+	assert_int_equal(store_revision(f->s), 2);
+}
+
+static void test_values_of_every_type(void **state)
+{
+	struct fx *f = *state;
+	json_error_t jerr;
+	const char *texts[] = {
+	    "null",
+	    "true",
+	    "false",
+	    "0",
+	    "-9223372036854775808",
+	    "9223372036854775807",
+	    "0.1",
+	    "-2.5e-300",
+	    "1.7976931348623157e308",
+	    "\"\"",
+	    "\"a\\u0000b\\u0000\"",
+	    "\"\\u00e9\\ud83d\\ude00 \\\"q\\\" \\\\ \\n\"",
+	    "[]",
+	    "{}",
+	    "[1,\"two\",[3,{\"four\":null}],false]",
+	    /* jansson refuses NUL in object keys, so only values carry it */
+	    "{\"z\":1,\"a\":{\"nested\":[{}]},\"k\":\"v\\u0000\"}",
+	};
+	enum { N = sizeof(texts) / sizeof(texts[0]) };
+	json_t *want[N];
+	char key[16];
+
+	for (int i = 0; i < N; i++) {
+		want[i] = json_loads(texts[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+		if (!want[i])
+			fail_msg("%s: %s", texts[i], jerr.text);
+		snprintf(key, sizeof(key), "v%02d", i);
+		assert_int_equal(do_set(f, key, json_incref(want[i]), -1).st, STORE_OK);
+	}
+	for (int pass = 0; pass < 3; pass++) {
+		/* live, replayed from the log, loaded from a snapshot */
+		for (int i = 0; i < N; i++) {
+			const json_t *got;
+
+			snprintf(key, sizeof(key), "v%02d", i);
+			got = store_get(f->s, key, NULL);
+			assert_non_null(got);
+			if (!json_equal(got, want[i]))
+				fail_msg("pass %d: %s changed", pass, texts[i]);
+		}
+		if (pass == 1)
+			assert_int_equal(store_debug_compact(f->s), 0);
+		fx_reopen(f);
+	}
+	assert_int_equal(json_string_length(store_get(f->s, "v10", NULL)), 4);
+	for (int i = 0; i < N; i++)
+		json_decref(want[i]);
+}
+
+/* Many keys through the map: removal, re-insertion and list stay consistent. */
+static void test_many_keys(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 3000 };
+	static struct result r[N];
+	char key[32];
+	json_t *list;
+	int present = 0;
+
+	for (int i = 0; i < N; i++) {
+		json_t *v = json_integer(i);
+
+		r[i] = (struct result){.f = f};
+		snprintf(key, sizeof(key), "m/%d", (i * 7919) % N);
+		assert_int_equal(store_set(f->s, key, v, -1, done_cb, &r[i]), 0);
+		json_decref(v);
+	}
+	wait_calls(f, &r[N - 1].calls, 1);
+	for (int i = 0; i < N; i += 2) {
+		r[i] = (struct result){.f = f};
+		snprintf(key, sizeof(key), "m/%d", i);
+		assert_int_equal(store_unset(f->s, key, -1, done_cb, &r[i]), 0);
+	}
+	wait_calls(f, &r[N - 2].calls, 1);
+	list = store_list(f->s, "m/");
+	for (size_t i = 1; i < json_array_size(list); i++) {
+		const char *a =
+		    json_string_value(json_object_get(json_array_get(list, i - 1), "key"));
+		const char *b = json_string_value(json_object_get(json_array_get(list, i), "key"));
+
+		assert_true(strcmp(a, b) < 0);
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "m/%d", i);
+		if (store_get(f->s, key, NULL)) {
+			assert_true(i % 2 == 1);
+			present++;
+		}
+	}
+	assert_int_equal(present, N / 2);
+	assert_int_equal(json_array_size(list), N / 2);
+	json_decref(list);
+	list = store_list(f->s, "m/29");
+	/* m/29, m/290-299, m/2900-2999 that are odd */
+	assert_int_equal(json_array_size(list), 1 + 5 + 50);
+	json_decref(list);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_crc32c),
+	    cmocka_unit_test(test_record_codec),
+	    cmocka_unit_test(test_tree_balanced_and_ordered),
+	    cmocka_unit_test(test_key_valid),
+	    cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_set_get_unset_list, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_revision_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cas, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cas_sees_queued_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_callback_chains, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_flushes_queued, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_same_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recovery_torn_last_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recovery_garbage_appended, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recovery_zero_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recovery_empty_log_and_new_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot_plus_log, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compaction_keeps_revision, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compaction_by_size, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot_tmp_is_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_log_older_than_snapshot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_snapshot_refuses_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_log_not_matching_snapshot_refuses_open, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_second_open_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_failure_alone_and_repeated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_values_of_every_type, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
