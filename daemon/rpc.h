@@ -28,6 +28,10 @@ struct rpc_session {
 	uint64_t requests;    /* requests seen (peer.list) */
 	uint64_t denied_seen; /* methods already audited as denied, by table index */
 	void *owner;	      /* the connection */
+	/* methods/config.c: this connection's store writes not yet answered, and
+	 * the reads that must wait for them (read-your-writes when pipelining). */
+	unsigned store_writes;
+	struct config_wait *store_waiters;
 	/* A deferred completion appended to out: the owner should write. */
 	void (*on_output)(struct rpc_session *s);
 	/* The last deferred call completed while detached: the owner may free. */

@@ -1,10 +1,12 @@
 /* config.c — the config.* methods over the durable store; writes answer once fsync'd. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "events.h"
 #include "methods.h"
 #include "peer.h"
+#include "rpc.h"
 #include "rpc_errors.h"
 #include "server.h"
 #include "store.h"
@@ -13,6 +15,7 @@
 struct config_write {
 	struct call *call;
 	struct server *srv;
+	struct rpc_session *session;
 	json_t *value; /* NULL for unset */
 	uid_t uid;
 	pid_t pid;
@@ -43,6 +46,58 @@ static int64_t config_expect(const json_t *params)
 	return e ? (int64_t)json_integer_value(e) : -1;
 }
 
+/*
+ * A read pipelined behind this connection's own unanswered write must see
+ * it: the write is applied only once durable, so the read waits for it.
+ * Reads never wait for other connections' writes.
+ */
+struct config_wait {
+	struct config_wait *next;
+	struct call *call;
+	json_t *params;
+	method_fn *fn;
+};
+
+static bool config_wait_for_writes(struct call *c, json_t *params, method_fn *fn)
+{
+	struct rpc_session *s = call_session(c);
+	struct config_wait *w, **tail;
+
+	if (s->store_writes == 0)
+		return false;
+	w = calloc(1, sizeof(*w));
+	if (!w || !(w->call = call_defer(c))) {
+		if (w)
+			free(w); /* call_defer answered -32603 */
+		else
+			call_error(c, RPC_INTERNAL_ERROR, NULL);
+		return true;
+	}
+	w->params = json_incref(params);
+	w->fn = fn;
+	for (tail = &s->store_waiters; *tail; tail = &(*tail)->next)
+		;
+	*tail = w;
+	return true;
+}
+
+static void config_run_waiters(struct rpc_session *s)
+{
+	struct config_wait *w;
+
+	while (s->store_writes == 0 && (w = s->store_waiters)) {
+		bool last = !w->next;
+		s->store_waiters = w->next;
+		json_t *params = w->params;
+		w->fn(w->call, params);
+		json_decref(params);
+		free(w);
+		/* Completing the last waiting call may have freed a detached session. */
+		if (last)
+			return;
+	}
+}
+
 static void config_get(struct call *c, json_t *params)
 {
 	size_t len;
@@ -50,7 +105,7 @@ static void config_get(struct call *c, json_t *params)
 	uint64_t rev;
 	const json_t *value;
 
-	if (!config_key_ok(c, key, len))
+	if (!config_key_ok(c, key, len) || config_wait_for_writes(c, params, config_get))
 		return;
 	value = store_get(call_server(c)->store, key, &rev);
 	if (!value) {
@@ -64,13 +119,22 @@ static void config_get(struct call *c, json_t *params)
 static void config_list(struct call *c, json_t *params)
 {
 	const char *prefix = json_string_value(json_object_get(params, "prefix"));
+
+	if (config_wait_for_writes(c, params, config_list))
+		return;
 	call_result(c, json_pack("{s:o}", "items", store_list(call_server(c)->store, prefix)));
 }
 
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
 {
 	struct config_write *w = arg;
+	struct rpc_session *session = w->session;
 	const char *type = w->value ? "set" : "unset";
+	/* Waiting reads hold deferred calls, so with any queued the session
+	 * survives this reply; without, it may not, and is not touched after. */
+	bool waiters = session->store_waiters != NULL;
+
+	session->store_writes--;
 
 	switch (st) {
 	case STORE_OK:
@@ -101,6 +165,8 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	}
 	json_decref(w->value);
 	free(w);
+	if (waiters)
+		config_run_waiters(session);
 }
 
 static void config_write(struct call *c, json_t *params, json_t *value)
@@ -124,17 +190,19 @@ static void config_write(struct call *c, json_t *params, json_t *value)
 	w->uid = p->uid;
 	w->pid = p->pid;
 	w->value = value ? json_incref(value) : NULL;
+	w->session = call_session(c);
 	if (!(w->call = call_defer(c))) {
 		json_decref(w->value);
 		free(w);
 		return;
 	}
+	w->session->store_writes++;
 	if (value)
 		r = store_set(srv->store, w->key, value, config_expect(params), config_done, w);
 	else
 		r = store_unset(srv->store, w->key, config_expect(params), config_done, w);
 	if (r < 0)
-		config_done(w, STORE_IO_ERROR, 0, "out of memory");
+		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
 }
 
 static void config_set(struct call *c, json_t *params)

@@ -15,7 +15,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
 #include "harness.h"
+#include "jsonschema.h"
+#include "schema.h"
 
 static void die(const char *what)
 {
@@ -226,6 +234,134 @@ struct rbuf {
 };
 static struct rbuf rbufs[4096];
 
+/* ---- result checking -------------------------------------------------- */
+
+/* Per fd: what was sent but is not a whole line yet, and id -> method of
+ * requests in flight (ids as their compact JSON text). */
+static struct rbuf sent[4096];
+static json_t *inflight[4096];
+static struct schema *h_schema;
+static const json_t *h_event_schema;
+static unsigned long h_checked;
+
+unsigned long harness_results_checked(void)
+{
+	return h_checked;
+}
+
+static void h_schema_load(void)
+{
+	char err[256];
+	if (h_schema)
+		return;
+	if (schema_load(NULL, 0, &h_schema, err, sizeof(err)) < 0) {
+		fprintf(stderr, "harness: embedded OpenRPC document: %s\n", err);
+		exit(99);
+	}
+	const json_t *doc = schema_document(h_schema);
+	h_event_schema = json_object_get(json_object_get(json_object_get(json_object_get(doc,
+		"x-udsrpc-notifications"), "event"), "params"), "schema");
+	if (!h_event_schema)
+		h_event_schema = json_object_get(json_object_get(json_object_get(doc,
+			"x-udsrpc-notifications"), "event"), "params");
+}
+
+static void h_note_request(int fd, const json_t *req)
+{
+	const json_t *id = json_object_get(req, "id");
+	const char *method = json_string_value(json_object_get(req, "method"));
+	if (!id || !method || fd >= 4096)
+		return;
+	char *key = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+	if (!inflight[fd])
+		inflight[fd] = json_object();
+	json_object_set_new(inflight[fd], key, json_string(method));
+	free(key);
+}
+
+static void h_note_sent(int fd, const char *buf, size_t len)
+{
+	struct rbuf *b;
+	if (fd < 0 || fd >= 4096)
+		return;
+	b = &sent[fd];
+	b->data = realloc(b->data, b->len + len);
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	char *nl;
+	while (b->len && (nl = memchr(b->data, '\n', b->len))) {
+		size_t n = (size_t)(nl - b->data);
+		json_t *req = json_loadb(b->data, n, JSON_ALLOW_NUL, NULL);
+		size_t i;
+		json_t *m;
+		if (json_is_array(req))
+			json_array_foreach(req, i, m) h_note_request(fd, m);
+		else if (req)
+			h_note_request(fd, req);
+		json_decref(req);
+		memmove(b->data, nl + 1, b->len - n - 1);
+		b->len -= n + 1;
+	}
+}
+
+static void h_check_reply(int fd, const json_t *r)
+{
+	char path[256], reason[256];
+	if (json_is_object(r) && !json_object_get(r, "id") &&
+	    json_is_string(json_object_get(r, "method"))) {
+		/* a server-push event */
+		const json_t *params = json_object_get(r, "params");
+		if (h_event_schema &&
+		    jsonschema_validate(h_event_schema, schema_document(h_schema), params, path,
+					sizeof(path), reason, sizeof(reason)) < 0)
+			fail_msg("event does not match the event schema at '%s': %s", path, reason);
+		h_checked++;
+		return;
+	}
+	const json_t *result = json_object_get(r, "result");
+	const json_t *id = json_object_get(r, "id");
+	if (!result || !id || fd >= 4096 || !inflight[fd])
+		return;
+	char *key = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+	const char *method = json_string_value(json_object_get(inflight[fd], key));
+	if (method) {
+		const struct method_schema *m = schema_method(h_schema, method);
+		if (m && schema_validate_result(h_schema, m, result, path, sizeof(path), reason,
+						sizeof(reason)) < 0)
+			fail_msg("%s result does not match its schema at '%s': %s", method, path,
+				 reason);
+		h_checked++;
+		json_object_del(inflight[fd], key);
+	}
+	free(key);
+}
+
+static void h_note_received(int fd, const char *line)
+{
+	json_t *r = json_loads(line, JSON_ALLOW_NUL, NULL);
+	size_t i;
+	json_t *m;
+	if (json_is_array(r))
+		json_array_foreach(r, i, m) h_check_reply(fd, m);
+	else if (r)
+		h_check_reply(fd, r);
+	json_decref(r);
+}
+
+static void h_forget(int fd)
+{
+	if (fd < 0 || fd >= 4096)
+		return;
+	free(rbufs[fd].data);
+	rbufs[fd].data = NULL;
+	rbufs[fd].len = 0;
+	free(sent[fd].data);
+	sent[fd].data = NULL;
+	sent[fd].len = 0;
+	json_decref(inflight[fd]);
+	inflight[fd] = NULL;
+}
+
 int client_connect(const char *sock)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -238,11 +374,8 @@ int client_connect(const char *sock)
 		close(fd);
 		return -1;
 	}
-	if (fd < 4096) {
-		free(rbufs[fd].data);
-		rbufs[fd].data = NULL;
-		rbufs[fd].len = 0;
-	}
+	h_schema_load();
+	h_forget(fd);
 	return fd;
 }
 
@@ -250,16 +383,13 @@ void client_close(int fd)
 {
 	if (fd < 0)
 		return;
-	if (fd < 4096) {
-		free(rbufs[fd].data);
-		rbufs[fd].data = NULL;
-		rbufs[fd].len = 0;
-	}
+	h_forget(fd);
 	close(fd);
 }
 
 int client_send(int fd, const char *buf, size_t len)
 {
+	h_note_sent(fd, buf, len);
 	while (len > 0) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
 		if (n < 0) {
@@ -292,6 +422,7 @@ char *client_recv_line(int fd, int timeout_ms)
 			line[n] = '\0';
 			memmove(b->data, nl + 1, b->len - n - 1);
 			b->len -= n + 1;
+			h_note_received(fd, line);
 			return line;
 		}
 		long left = deadline - now_ms();

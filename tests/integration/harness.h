@@ -53,6 +53,14 @@ bool client_silent(int fd, int timeout_ms);
 json_t *client_call(int fd, const char *request);
 void client_close(int fd);
 
+/*
+ * Every reply line the harness receives whose request it saw go out is
+ * checked against the method's result schema in the embedded OpenRPC
+ * document (and every event against the event schema); a mismatch fails
+ * the running cmocka test. How many were checked so far:
+ */
+unsigned long harness_results_checked(void);
+
 /* VmRSS of a process in KiB, or -1. */
 long proc_rss_kib(pid_t pid);
 /* Number of open fds of a process, or -1. */

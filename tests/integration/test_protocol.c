@@ -279,6 +279,14 @@ static void test_info_and_stats(void **state)
 	json_decref(r);
 }
 
+/* Every result above went through the schema check in the harness. */
+static void test_results_matched_their_schemas(void **state)
+{
+	print_message("%lu replies validated against their result schemas\n",
+		      harness_results_checked());
+	assert_true(harness_results_checked() > 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +307,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pipelined_in_order, conn_setup, conn_teardown),
 		cmocka_unit_test_setup_teardown(test_half_close, conn_setup, conn_teardown),
 		cmocka_unit_test_setup_teardown(test_info_and_stats, conn_setup, conn_teardown),
+		cmocka_unit_test(test_results_matched_their_schemas),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
