@@ -40,6 +40,17 @@ static void conn_maybe_free(struct conn *c)
 		conn_free(c);
 }
 
+void conn_hold(struct conn *c)
+{
+	c->in_callback++;
+}
+
+void conn_release(struct conn *c)
+{
+	c->in_callback--;
+	conn_maybe_free(c);
+}
+
 static void conn_on_output(struct rpc_session *s)
 {
 	struct conn *c = s->owner;

@@ -53,6 +53,12 @@ void conn_close(struct conn *c, const char *why);
 /* Graceful stop: answer what was read with -32004, send what is owed, then close. */
 void conn_shutdown(struct conn *c);
 /*
+ * Keep c allocated across calls that may close it (and, through events,
+ * close others): a held connection that closes is freed only at release.
+ */
+void conn_hold(struct conn *c);
+void conn_release(struct conn *c);
+/*
  * Append a server-push line (an event). If the peer's unread output would
  * pass max_output_bytes it is disconnected instead: false.
  */

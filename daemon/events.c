@@ -67,7 +67,7 @@ int events_wanted(const struct server *srv, unsigned topic)
 
 void events_publish(struct server *srv, unsigned topic, json_t *params)
 {
-	struct conn *c, *next;
+	struct conn *c;
 	json_t *note;
 	char *line;
 
@@ -82,13 +82,30 @@ void events_publish(struct server *srv, unsigned topic, json_t *params)
 		log_error("event on topic %u dropped: out of memory", topic);
 		return;
 	}
-	size_t len = strlen(line);
+	size_t len = strlen(line), n = 0, i;
 	line[len] = '\n'; /* json_dumps leaves room only for its NUL: swap it */
-	for (c = TAILQ_FIRST(&srv->subscribers); c; c = next) {
-		next = TAILQ_NEXT(c, sub_link);
-		if (c->topics & topic)
-			conn_push(c, line, len + 1);
+	/* A push can disconnect a subscriber, whose "peer" event is published
+	 * from inside this loop and can disconnect others: walk a held snapshot. */
+	TAILQ_FOREACH(c, &srv->subscribers, sub_link)
+		n++;
+	struct conn **subs = malloc(n * sizeof(*subs));
+	if (!subs) {
+		log_error("event on topic %u dropped: out of memory", topic);
+		free(line);
+		return;
 	}
+	n = 0;
+	TAILQ_FOREACH(c, &srv->subscribers, sub_link) {
+		if (c->topics & topic) {
+			conn_hold(c);
+			subs[n++] = c;
+		}
+	}
+	for (i = 0; i < n; i++)
+		conn_push(subs[i], line, len + 1);
+	for (i = 0; i < n; i++)
+		conn_release(subs[i]);
+	free(subs);
 	free(line);
 }
 

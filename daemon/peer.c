@@ -5,13 +5,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "names.h"
 
 /*
  * Linux 6.5; Debian 12's headers predate it. 77 is the asm-generic number
@@ -68,40 +69,6 @@ static int capture_groups(int fd, struct peer_ident *p)
 	}
 	free(buf);
 	return -EPROTO;
-}
-
-/* 0 with *ret set (NULL when the uid has no name), or -ENOMEM. */
-static int lookup_user(uid_t uid, char **ret)
-{
-	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
-	size_t size = hint > 0 ? (size_t)hint : 1024;
-
-	*ret = NULL;
-	for (;;) {
-		char *buf = malloc(size);
-		if (!buf)
-			return -ENOMEM;
-
-		struct passwd pw, *found = NULL;
-		int r = getpwuid_r(uid, &pw, buf, size, &found);
-		if (r == ERANGE && size < (1u << 20)) {
-			free(buf);
-			size *= 2;
-			continue;
-		}
-		/*
-		 * Any other failure (no entry, NSS unreachable, EMFILE while
-		 * opening /etc/passwd) only costs the display name: policy
-		 * decides on numbers resolved at load time.
-		 */
-		if (r == 0 && found) {
-			*ret = strdup(found->pw_name);
-			free(buf);
-			return *ret ? 0 : -ENOMEM;
-		}
-		free(buf);
-		return 0;
-	}
 }
 
 /*
@@ -264,7 +231,7 @@ int peer_ident_capture(int fd, unsigned long long id, struct peer_ident *ret)
 	 */
 	r = capture_groups(fd, &p);
 	if (r == 0)
-		r = lookup_user(p.uid, &p.user);
+		r = names_user_name(p.uid, &p.user);
 	if (r == 0)
 		r = capture_process(fd, &p);
 	if (r < 0) {

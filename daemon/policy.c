@@ -2,9 +2,7 @@
 #include "policy.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "names.h"
 
 /* A piece of a pattern between stars, pointing into glob.text. */
 struct span {
@@ -277,64 +277,6 @@ static int compile_methods(struct compile_ctx *c, json_t *v, struct rule *r)
 	return 0;
 }
 
-/*
- * Growing-buffer wrapper for getpwnam_r/getgrnam_r. 0 with *ret_id, -ENOENT
- * for no such name, other -errno for a lookup that could not be made.
- */
-static int resolve_user(const char *name, uid_t *ret_id)
-{
-	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
-	size_t size = hint > 0 ? (size_t)hint : 1024;
-
-	for (;;) {
-		char *buf = malloc(size);
-		if (!buf)
-			return -ENOMEM;
-		struct passwd pw, *found = NULL;
-		int r = getpwnam_r(name, &pw, buf, size, &found);
-		free(buf);
-		if (r == ERANGE && size < (1u << 24)) {
-			size *= 2;
-			continue;
-		}
-		if (r == 0 && found) {
-			*ret_id = pw.pw_uid;
-			return 0;
-		}
-		/* getpwnam_r(3) lists these as what some backends say for "not found". */
-		if (r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
-			return -ENOENT;
-		return -r;
-	}
-}
-
-static int resolve_group(const char *name, gid_t *ret_id)
-{
-	long hint = sysconf(_SC_GETGR_R_SIZE_MAX);
-	size_t size = hint > 0 ? (size_t)hint : 1024;
-
-	for (;;) {
-		char *buf = malloc(size);
-		if (!buf)
-			return -ENOMEM;
-		struct group gr, *found = NULL;
-		int r = getgrnam_r(name, &gr, buf, size, &found);
-		free(buf);
-		/* Groups with many members need big buffers. */
-		if (r == ERANGE && size < (1u << 24)) {
-			size *= 2;
-			continue;
-		}
-		if (r == 0 && found) {
-			*ret_id = gr.gr_gid;
-			return 0;
-		}
-		if (r == 0 || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
-			return -ENOENT;
-		return -r;
-	}
-}
-
 /* (uid_t)-1 and (gid_t)-1 mean "no id" to the kernel, so they can't name anyone. */
 static bool id_number(json_t *e, uint32_t *ret)
 {
@@ -369,7 +311,7 @@ static int compile_uids(struct compile_ctx *c, json_t *v, struct rule *r)
 		} else if (name && strcmp(name, "self") == 0) {
 			r->uids[i] = c->self_uid;
 		} else if (name) {
-			ret = resolve_user(name, &r->uids[i]);
+			ret = names_user_id(name, &r->uids[i]);
 			if (ret == -ENOENT)
 				return fail(c, -EINVAL, "uids: unknown user '%s'", quote(c, name));
 			if (ret < 0)
@@ -407,7 +349,7 @@ static int compile_gids(struct compile_ctx *c, const char *field, json_t *v, gid
 				            field, json_integer_value(e));
 			(*ret_ids)[i] = id;
 		} else if (name) {
-			ret = resolve_group(name, &(*ret_ids)[i]);
+			ret = names_group_id(name, &(*ret_ids)[i]);
 			if (ret == -ENOENT)
 				return fail(c, -EINVAL, "%s: unknown group '%s'", field,
 				            quote(c, name));

@@ -192,16 +192,30 @@ static void server_on_stop(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	struct timeval grace = {SERVER_GRACE_S, 0};
-	struct conn *c, *next;
+	struct conn *c;
 
 	log_info("stopping: %u connection(s) to finish", srv->nconns);
 	server_notify("STOPPING=1");
 	listener_close(srv->listener);
 	events_daemon(srv, "shutdown", NULL);
 	evtimer_add(srv->ev_grace, &grace);
-	for (c = TAILQ_FIRST(&srv->conns); c; c = next) {
-		next = TAILQ_NEXT(c, link);
-		conn_shutdown(c);
+	/* Closing one connection can close others (its "peer" event overflowing
+	 * a subscriber): walk a held snapshot. */
+	struct conn **all = malloc((srv->nconns + 1) * sizeof(*all));
+	size_t n = 0;
+	if (all) {
+		TAILQ_FOREACH(c, &srv->conns, link) {
+			conn_hold(c);
+			all[n++] = c;
+		}
+		for (size_t i = 0; i < n; i++)
+			conn_shutdown(all[i]);
+		for (size_t i = 0; i < n; i++)
+			conn_release(all[i]);
+		free(all);
+	} else {
+		while ((c = TAILQ_FIRST(&srv->conns)))
+			conn_close(c, "shutting down (out of memory)");
 	}
 	server_finish_if_idle(srv);
 }

@@ -322,6 +322,22 @@ static void test_sighup_keeps_serving(void **state)
 	daemon_cleanup(&d);
 }
 
+static void test_journal_prefixes(void **state)
+{
+	static const char *const env[] = {"JOURNAL_STREAM=8:12345", NULL};
+	struct daemon d = {.env = env};
+
+	daemon_start(&d, (const char *[]){"-l", "debug", NULL});
+	assert_int_equal(daemon_stop(&d), 0);
+	char *log = daemon_log(&d);
+	/* Under systemd the priority rides in "<N>", not in a word. */
+	assert_true(strncmp(log, "<6>serving on ", 14) == 0);
+	assert_non_null(strstr(log, "\n<6>stopped"));
+	assert_null(strstr(log, "udsrpcd: info:"));
+	free(log);
+	daemon_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_config_file_and_check),
 		cmocka_unit_test(test_sighup_keeps_serving),
+		cmocka_unit_test(test_journal_prefixes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
