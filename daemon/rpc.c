@@ -228,6 +228,9 @@ static void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t ind
 
 void rpc_reply_unsolicited(struct rpc_session *s, int code, json_t *data)
 {
+	/* Counted as a request that failed, so requests.errors <= requests.total. */
+	s->requests++;
+	s->srv->stats.req_total++;
 	s->srv->stats.req_errors++;
 	rpc_deliver(s, NULL, 0, NULL, NULL, code, data);
 	json_decref(data);
@@ -334,8 +337,23 @@ struct rpc_session *call_session(const struct call *c)
 static json_t *rpc_reason(const char *fmt, const char *arg)
 {
 	char buf[256];
-	snprintf(buf, sizeof(buf), fmt, arg);
-	return json_pack("{s:s}", "reason", buf);
+	int n = snprintf(buf, sizeof(buf), fmt, arg);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1;
+	/* A long member name may be cut inside a UTF-8 character, which
+	 * json_pack refuses: drop the partial character. */
+	size_t start = len;
+	while (start > 0 && ((unsigned char)buf[start - 1] & 0xc0) == 0x80)
+		start--;
+	if (start > 0) {
+		unsigned char lead = (unsigned char)buf[start - 1];
+		size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+		if (len - (start - 1) < need)
+			len = start - 1;
+	}
+	json_t *data = json_pack("{s:s%}", "reason", buf, len);
+	/* NULL would read as "valid envelope": on ENOMEM still refuse the
+	 * request, with data null (json_null() allocates nothing). */
+	return data ? data : json_null();
 }
 
 /* Envelope check: NULL when valid, else the -32600 data. *ret_id is the
@@ -466,8 +484,6 @@ static void rpc_batch(struct rpc_session *s, json_t *batch)
 	unsigned max = s->srv->cfg.limits.max_batch;
 
 	if (n == 0 || n > max) {
-		s->requests++;
-		s->srv->stats.req_total++;
 		char reason[96];
 		if (n == 0)
 			snprintf(reason, sizeof(reason), "empty batch");
@@ -497,8 +513,6 @@ void rpc_handle_line(struct rpc_session *s, const char *line, size_t len)
 	json_t *doc = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
 
 	if (!doc) {
-		s->requests++;
-		s->srv->stats.req_total++;
 		/* jansson's position is just past the byte it stopped at. */
 		rpc_reply_unsolicited(s, RPC_PARSE_ERROR,
 				      json_pack("{s:I}", "offset",

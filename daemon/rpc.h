@@ -42,7 +42,8 @@ void rpc_session_init(struct rpc_session *s, struct server *srv, const struct pe
 		      struct evbuffer *out, void *owner);
 /* Handle one request line (without its "\n"). Replies land in out or the queue. */
 void rpc_handle_line(struct rpc_session *s, const char *line, size_t len);
-/* Answer with an error and id null outside any request (e.g. -32002); data stolen. */
+/* Answer with an error and id null for input that is no request (parse error,
+ * -32002, a bad batch); counted as a failed request. data stolen. */
 void rpc_reply_unsolicited(struct rpc_session *s, int code, json_t *data);
 /* Replies still owed (queued slots). */
 bool rpc_session_busy(const struct rpc_session *s);

@@ -135,9 +135,10 @@ static int server_make_dirs(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int server_load_policy(struct server *srv, struct policy **ret, char *err, size_t errlen)
+int server_load_policy(struct server *srv, const char *path, struct policy **ret, char *err,
+		       size_t errlen)
 {
-	if (!srv->policy_path) {
+	if (!path) {
 		*ret = policy_default(srv->uid);
 		if (!*ret) {
 			snprintf(err, errlen, "out of memory");
@@ -145,7 +146,7 @@ int server_load_policy(struct server *srv, struct policy **ret, char *err, size_
 		}
 		return 0;
 	}
-	return policy_load_file(srv->policy_path, srv->uid, ret, err, errlen);
+	return policy_load_file(path, srv->uid, ret, err, errlen);
 }
 
 int server_init(struct server *srv, char *err, size_t errlen)
@@ -173,7 +174,7 @@ int server_init(struct server *srv, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < methods_count; i++)
 		srv->method_schemas[i] = schema_method(srv->schema, methods_table[i]->name);
-	return server_load_policy(srv, &srv->policy, err, errlen);
+	return server_load_policy(srv, srv->policy_path, &srv->policy, err, errlen);
 }
 
 static void server_finish_if_idle(struct server *srv)
@@ -246,33 +247,35 @@ int server_reload(struct server *srv, char *err, size_t errlen)
 {
 	struct config fresh;
 	struct policy *p;
-	char *policy_path = NULL;
+	const char *policy_path = srv->policy_path;
 	int r;
 
+	/* All or nothing: read both files, apply only when both are good. */
+	config_defaults(&fresh);
 	if (srv->config_path) {
-		config_defaults(&fresh);
 		if ((r = config_load_file(&fresh, srv->config_path, err, errlen)) < 0) {
 			config_free(&fresh);
 			log_error("reload: %s; keeping the running configuration", err);
 			return r;
 		}
+		if (fresh.policy && srv->policy_from_config)
+			policy_path = fresh.policy;
+	}
+	if ((r = server_load_policy(srv, policy_path, &p, err, errlen)) < 0) {
+		config_free(&fresh);
+		log_error("reload: %s; keeping the running policy", err);
+		return r;
+	}
+	if (srv->config_path) {
 		/* Socket, state dir and user are fixed for the life of the process;
 		 * limits, log level and the policy file can change. */
 		srv->cfg.limits = fresh.limits;
 		srv->cfg.log_level = fresh.log_level;
 		log_set_level(fresh.log_level);
-		if (fresh.policy && srv->policy_from_config)
-			policy_path = strdup(fresh.policy);
-		config_free(&fresh);
+		if (policy_path != srv->policy_path)
+			config_set_str(&srv->policy_path, policy_path);
 	}
-	if (policy_path) {
-		free(srv->policy_path);
-		srv->policy_path = policy_path;
-	}
-	if ((r = server_load_policy(srv, &p, err, errlen)) < 0) {
-		log_error("reload: %s; keeping the running policy", err);
-		return r;
-	}
+	config_free(&fresh);
 	policy_free(srv->policy);
 	srv->policy = p;
 	log_info("reloaded: %zu policy rule(s)", policy_rule_count(p));

@@ -63,8 +63,9 @@ void server_free(struct server *srv);
 void server_stop(struct server *srv);
 /* Re-read config limits and policy; keeps the old on error. 0 or -EINVAL + err. */
 int server_reload(struct server *srv, char *err, size_t errlen);
-/* Load the policy named by srv->policy_path (or the default) into *ret. */
-int server_load_policy(struct server *srv, struct policy **ret, char *err, size_t errlen);
+/* Load the policy file at path (NULL: the embedded default) into *ret. */
+int server_load_policy(struct server *srv, const char *path, struct policy **ret, char *err,
+		       size_t errlen);
 
 /* Connection bookkeeping (called by conn.c and listener.c). */
 unsigned server_uid_connections(struct server *srv, uid_t uid);
