@@ -134,7 +134,8 @@ json_t *config_to_json(const struct config *c)
 	const struct limits *l = &c->limits;
 
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)c->socket_mode);
-	return json_pack("{s:s?,s:s,s:s?,s:s?,s:s?,s:s,s:s?,s:s?,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
+	/* Unset members are left out, so the output is itself a valid config file. */
+	return json_pack("{s:s*,s:s,s:s*,s:s*,s:s*,s:s,s:s*,s:s*,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
 			 "socket", c->socket, "socket_mode", mode, "socket_group", c->socket_group,
 			 "state_dir", c->state_dir, "policy", c->policy, "log_level",
 			 log_level_name(c->log_level), "user", c->user, "group", c->group, "limits",
