@@ -1,11 +1,13 @@
-/* client.c — connecting to udsrpcd, with a bounded wait and messages that say what to do. */
+/* client.c — connect to udsrpcd, send request lines, read reply lines: every wait bounded. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -73,4 +75,136 @@ int client_connect(const char *path, int timeout_ms, char *err, size_t errlen)
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
+}
+
+static long long client_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What is left of timeout_ms since start; -1 stays "no bound". */
+static int client_left(int timeout_ms, long long start)
+{
+	long long left;
+
+	if (timeout_ms < 0)
+		return -1;
+	left = start + timeout_ms - client_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+/* One wait for events on fd: 1 ready, -ETIMEDOUT, -EINTR or -errno. */
+static int client_wait(int fd, short events, int timeout_ms, const sigset_t *sigmask)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	struct timespec ts, *tsp = NULL;
+	int r;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	r = ppoll(&p, 1, tsp, sigmask);
+	if (r < 0)
+		return -errno;
+	return r == 0 ? -ETIMEDOUT : 1;
+}
+
+int client_send(int fd, const char *buf, size_t len, int timeout_ms)
+{
+	long long start = client_ms();
+	size_t off = 0;
+
+	while (off < len) {
+		/* MSG_DONTWAIT: a daemon that stopped reading (backpressure)
+		 * must not hold us past the timeout inside send(). */
+		ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		int r = client_wait(fd, POLLOUT, client_left(timeout_ms, start), NULL);
+		if (r < 0 && r != -EINTR)
+			return r;
+	}
+	return 0;
+}
+
+void client_lines_init(struct client_lines *l)
+{
+	memset(l, 0, sizeof(*l));
+}
+
+void client_lines_free(struct client_lines *l)
+{
+	free(l->buf);
+	client_lines_init(l);
+}
+
+/* A complete line at the start of the buffer: hand it out. */
+static int client_take(struct client_lines *l, size_t end, size_t skip, char **ret_line,
+		       size_t *ret_len)
+{
+	l->buf[end] = '\0'; /* the "\n", or the spare byte kept past len */
+	l->used = end + skip;
+	*ret_line = l->buf;
+	*ret_len = end;
+	return 1;
+}
+
+int client_read_line(int fd, struct client_lines *l, int timeout_ms, char **ret_line,
+		     size_t *ret_len)
+{
+	long long start = client_ms();
+	size_t scanned;
+
+	if (l->used) {
+		memmove(l->buf, l->buf + l->used, l->len - l->used);
+		l->len -= l->used;
+		l->used = 0;
+	}
+	scanned = 0;
+	for (;;) {
+		char *nl = NULL;
+		if (l->len > scanned)
+			nl = memchr(l->buf + scanned, '\n', l->len - scanned);
+		if (nl)
+			return client_take(l, (size_t)(nl - l->buf), 1, ret_line, ret_len);
+		scanned = l->len;
+		if (l->len >= CLIENT_LINE_MAX)
+			return -EMSGSIZE;
+		/* Keep one spare byte so that a last line without "\n" can be terminated. */
+		if (l->cap - l->len < 4096 + 1) {
+			size_t cap = l->cap ? l->cap * 2 : 16384;
+			char *b = realloc(l->buf, cap);
+			if (!b)
+				return -ENOMEM;
+			l->buf = b;
+			l->cap = cap;
+		}
+		ssize_t n = recv(fd, l->buf + l->len, l->cap - l->len - 1, MSG_DONTWAIT);
+		if (n > 0) {
+			l->len += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			if (l->len)
+				return client_take(l, l->len, 0, ret_line, ret_len);
+			return 0;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		int r = client_wait(fd, POLLIN, client_left(timeout_ms, start), l->sigmask);
+		if (r < 0)
+			return r;
+	}
 }

@@ -25,6 +25,7 @@ enum { TIMER_NONE, TIMER_PARTIAL, TIMER_IDLE };
 static void conn_on_read(evutil_socket_t fd, short what, void *arg);
 static void conn_on_write(evutil_socket_t fd, short what, void *arg);
 static void conn_step(struct conn *c);
+static bool conn_flush(struct conn *c);
 
 static void conn_free(struct conn *c)
 {
@@ -47,6 +48,12 @@ void conn_hold(struct conn *c)
 
 void conn_release(struct conn *c)
 {
+	/* conn_push does not write while c is held (in_callback): if no
+	 * callback of c's own is on the stack to flush after us, the last
+	 * holder must, or an event waits for the peer's next request. Still
+	 * held here, so a write error that closes c cannot free it under us. */
+	if (c->in_callback == 1 && !c->closed)
+		conn_flush(c);
 	c->in_callback--;
 	conn_maybe_free(c);
 }

@@ -28,9 +28,11 @@ struct rpc_session {
 	uint64_t requests;    /* requests seen (peer.list) */
 	uint64_t denied_seen; /* methods already audited as denied, by table index */
 	void *owner;	      /* the connection */
-	/* methods/config.c: this connection's store writes not yet answered, and
-	 * the reads that must wait for them (read-your-writes when pipelining). */
-	unsigned store_writes;
+	/* methods/config.c: this connection's store writes submitted and answered
+	 * so far, and the reads waiting for the writes before them
+	 * (read-your-writes when pipelining). */
+	uint64_t store_writes_sent;
+	uint64_t store_writes_done;
 	struct config_wait *store_waiters;
 	/* A deferred completion appended to out: the owner should write. */
 	void (*on_output)(struct rpc_session *s);

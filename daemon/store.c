@@ -439,7 +439,7 @@ static void unwind_failed(struct store *s, struct store_op *op)
 	node_maybe_remove(s, n);
 }
 
-/* Apply what the committer made durable, then answer every op in submission order. */
+/* Apply what the committer made durable and answer every op, in submission order. */
 static void process_done(struct store *s)
 {
 	struct store_op *ops, *op, *next, *failed = NULL;
@@ -478,7 +478,22 @@ static void process_done(struct store *s)
 	s->d_head = s->d_tail = NULL;
 	pthread_mutex_unlock(&s->mu);
 
-	for (op = ops; op && op != failed; op = op->next)
+	if (!failed) {
+		/*
+		 * Each change is applied just before its own answer, not the whole
+		 * group first: a read its submitter queued behind it (methods/config.c)
+		 * then sees it, and not the changes submitted after the read.
+		 */
+		for (op = ops; op; op = next) {
+			next = op->next;
+			if (op->node)
+				apply_durable(s, op);
+			op->done(op->arg, op->st, op->rev, NULL);
+			op_put(s, op);
+		}
+		return;
+	}
+	for (op = ops; op != failed; op = op->next)
 		if (op->node)
 			apply_durable(s, op);
 	if (failed) {

@@ -56,6 +56,7 @@ struct config_wait {
 	struct call *call;
 	json_t *params;
 	method_fn *fn;
+	uint64_t after; /* run once this many of the session's writes are answered */
 };
 
 static bool config_wait_for_writes(struct call *c, json_t *params, method_fn *fn)
@@ -63,7 +64,7 @@ static bool config_wait_for_writes(struct call *c, json_t *params, method_fn *fn
 	struct rpc_session *s = call_session(c);
 	struct config_wait *w, **tail;
 
-	if (s->store_writes == 0)
+	if (s->store_writes_done == s->store_writes_sent)
 		return false;
 	w = calloc(1, sizeof(*w));
 	if (!w || !(w->call = call_defer(c))) {
@@ -75,6 +76,7 @@ static bool config_wait_for_writes(struct call *c, json_t *params, method_fn *fn
 	}
 	w->params = json_incref(params);
 	w->fn = fn;
+	w->after = s->store_writes_sent;
 	for (tail = &s->store_waiters; *tail; tail = &(*tail)->next)
 		;
 	*tail = w;
@@ -85,7 +87,8 @@ static void config_run_waiters(struct rpc_session *s)
 {
 	struct config_wait *w;
 
-	while (s->store_writes == 0 && (w = s->store_waiters)) {
+	/* Writes are answered in submission order, so waiters are ready in list order. */
+	while ((w = s->store_waiters) && w->after <= s->store_writes_done) {
 		bool last = !w->next;
 		s->store_waiters = w->next;
 		json_t *params = w->params;
@@ -98,16 +101,13 @@ static void config_run_waiters(struct rpc_session *s)
 	}
 }
 
-static void config_get(struct call *c, json_t *params)
+/* The reads proper, run at once or when the writes before them are answered. */
+static void config_get_now(struct call *c, json_t *params)
 {
-	size_t len;
-	const char *key = config_key(params, &len);
+	const char *key = json_string_value(json_object_get(params, "key"));
 	uint64_t rev;
-	const json_t *value;
+	const json_t *value = store_get(call_server(c)->store, key, &rev);
 
-	if (!config_key_ok(c, key, len) || config_wait_for_writes(c, params, config_get))
-		return;
-	value = store_get(call_server(c)->store, key, &rev);
 	if (!value) {
 		call_error(c, RPC_NOT_FOUND, json_pack("{s:s}", "key", key));
 		return;
@@ -116,13 +116,26 @@ static void config_get(struct call *c, json_t *params)
 				 (json_int_t)rev));
 }
 
-static void config_list(struct call *c, json_t *params)
+static void config_list_now(struct call *c, json_t *params)
 {
 	const char *prefix = json_string_value(json_object_get(params, "prefix"));
-
-	if (config_wait_for_writes(c, params, config_list))
-		return;
 	call_result(c, json_pack("{s:o}", "items", store_list(call_server(c)->store, prefix)));
+}
+
+static void config_get(struct call *c, json_t *params)
+{
+	size_t len;
+	const char *key = config_key(params, &len);
+
+	if (!config_key_ok(c, key, len) || config_wait_for_writes(c, params, config_get_now))
+		return;
+	config_get_now(c, params);
+}
+
+static void config_list(struct call *c, json_t *params)
+{
+	if (!config_wait_for_writes(c, params, config_list_now))
+		config_list_now(c, params);
 }
 
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
@@ -134,7 +147,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	 * survives this reply; without, it may not, and is not touched after. */
 	bool waiters = session->store_waiters != NULL;
 
-	session->store_writes--;
+	session->store_writes_done++;
 
 	switch (st) {
 	case STORE_OK:
@@ -196,7 +209,7 @@ static void config_write(struct call *c, json_t *params, json_t *value)
 		free(w);
 		return;
 	}
-	w->session->store_writes++;
+	w->session->store_writes_sent++;
 	if (value)
 		r = store_set(srv->store, w->key, value, config_expect(params), config_done, w);
 	else

@@ -1,0 +1,557 @@
+/* commands.c — the command table: params builders, human printers, help made from the table. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "ctl.h"
+#include "output.h"
+#include "stream.h"
+#include "table.h"
+
+/* ---- params builders ---- */
+
+json_t *commands_value(const char *text)
+{
+	json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+	return v ? v : json_string(text);
+}
+
+/* Positional argument i as a JSON string; a usage error when it is not UTF-8. */
+static int commands_string(struct ctl *c, int i, const char *what, json_t **ret)
+{
+	*ret = json_string(c->args[i]);
+	if (!*ret)
+		return commands_usage_error(c->cmd, "%s is not valid UTF-8", what);
+	return 0;
+}
+
+static int commands_key_params(struct ctl *c, json_t **ret)
+{
+	json_t *key, *params;
+	int r;
+
+	*ret = NULL;
+	if ((r = commands_string(c, 0, "KEY", &key)))
+		return r;
+	params = json_pack("{s:o}", "key", key);
+	if (!params)
+		return output_nomem();
+	if (c->cmd->flags & COMMAND_EXPECT_REVISION && c->expect_revision) {
+		/* The daemon checks the value; we only carry it over. */
+		json_t *rev = commands_value(c->expect_revision);
+		if (!rev) {
+			json_decref(params);
+			return commands_usage_error(c->cmd, "--expect-revision is not valid UTF-8");
+		}
+		json_object_set_new(params, "expect_revision", rev);
+	}
+	*ret = params;
+	return 0;
+}
+
+static int commands_set_params(struct ctl *c, json_t **ret)
+{
+	json_t *value = commands_value(c->args[1]);
+	int r;
+
+	if (!value)
+		return commands_usage_error(c->cmd, "VALUE is not valid UTF-8");
+	if ((r = commands_key_params(c, ret))) {
+		json_decref(value);
+		return r;
+	}
+	json_object_set_new(*ret, "value", value);
+	return 0;
+}
+
+static int commands_list_params(struct ctl *c, json_t **ret)
+{
+	json_t *prefix;
+	int r;
+
+	*ret = NULL;
+	if (c->nargs == 0)
+		return 0;
+	if ((r = commands_string(c, 0, "PREFIX", &prefix)))
+		return r;
+	*ret = json_pack("{s:o}", "prefix", prefix);
+	return *ret ? 0 : output_nomem();
+}
+
+static int commands_level_params(struct ctl *c, json_t **ret)
+{
+	json_t *level;
+	int r;
+
+	*ret = NULL;
+	if ((r = commands_string(c, 0, "LEVEL", &level)))
+		return r;
+	*ret = json_pack("{s:o}", "level", level);
+	return *ret ? 0 : output_nomem();
+}
+
+static int commands_watch_params(struct ctl *c, json_t **ret)
+{
+	static const char *const all[] = {"config", "peer", "daemon"};
+	json_t *topics = json_array();
+
+	*ret = NULL;
+	if (!topics)
+		return output_nomem();
+	for (int i = 0; i < (c->nargs ? c->nargs : 3); i++) {
+		json_t *t = json_string(c->nargs ? c->args[i] : all[i]);
+		if (!t) {
+			json_decref(topics);
+			return commands_usage_error(c->cmd, "TOPIC is not valid UTF-8");
+		}
+		json_array_append_new(topics, t);
+	}
+	*ret = json_pack("{s:o}", "topics", topics);
+	return *ret ? 0 : output_nomem();
+}
+
+static int commands_call_params(struct ctl *c, json_t **ret)
+{
+	json_error_t jerr;
+
+	*ret = NULL;
+	/* The method name goes into the request as a JSON string. */
+	json_t *method = json_string(c->args[0]);
+	if (!method)
+		return commands_usage_error(c->cmd, "METHOD is not valid UTF-8");
+	json_decref(method);
+	if (c->nargs < 2)
+		return 0;
+	/* Unlike a config VALUE there is no string fallback: params are an
+	 * object or an array, and a typo must not go out as something else. */
+	*ret = json_loads(c->args[1], JSON_DECODE_ANY, &jerr);
+	if (!*ret)
+		return commands_usage_error(c->cmd, "PARAMS_JSON is not JSON: %s (column %d)",
+					    jerr.text, jerr.column);
+	return 0;
+}
+
+/* ---- human printers ---- */
+
+static int commands_print_table(struct table *t, const char *sep)
+{
+	int r = table_print(t, stdout, sep);
+	table_free(t);
+	return r < 0 ? output_nomem() : 0;
+}
+
+static int commands_ping_human(struct ctl *c, const json_t *result)
+{
+	char *text = output_text(result);
+
+	if (!text)
+		return output_nomem();
+	printf("%s (%.2f ms)\n", text, c->rtt_ms);
+	free(text);
+	return 0;
+}
+
+/* "1d 02h 03m 04s", down to "4.2s": an uptime a person can read at a glance. */
+static void commands_duration(struct table *t, long long ms)
+{
+	long long s = ms / 1000, d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+
+	if (s < 60)
+		table_cellf(t, "%.1fs", (double)ms / 1000);
+	else if (d)
+		table_cellf(t, "%lldd %02lldh %02lldm %02llds", d, h, m, s % 60);
+	else if (h)
+		table_cellf(t, "%lldh %02lldm %02llds", h, m, s % 60);
+	else
+		table_cellf(t, "%lldm %02llds", m, s % 60);
+}
+
+/* Aligned "key: value" lines, one per member, in the daemon's order. */
+static int commands_kv_human(struct ctl *c, const json_t *result)
+{
+	struct table t;
+	const char *key;
+	json_t *v;
+
+	if (table_init(&t, 2, NULL, NULL) < 0)
+		return output_nomem();
+	json_object_foreach((json_t *)result, key, v) {
+		if (strcmp(key, "uptime_ms") == 0 && json_is_integer(v)) {
+			table_cell(&t, "uptime");
+			commands_duration(&t, json_integer_value(v));
+			continue;
+		}
+		table_cell(&t, key);
+		table_cell_take(&t, output_text(v));
+	}
+	return commands_print_table(&t, ":");
+}
+
+static long long commands_int(const json_t *obj, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(obj, a);
+	if (b)
+		v = json_object_get(v, b);
+	return json_integer_value(v);
+}
+
+static int commands_cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int commands_stats_human(struct ctl *c, const json_t *result)
+{
+	static const char *const head[] = {"METHOD", "CALLS",	"ERRORS", "DENIED",
+					   "P50_US", "P99_US", "MAX_US"};
+	static const bool right[] = {false, true, true, true, true, true, true};
+	const json_t *methods = json_object_get(result, "methods");
+	size_t n = json_object_size(methods), i = 0;
+	const char **names = calloc(n + 1, sizeof(*names));
+	struct table t;
+	const char *key;
+	json_t *v;
+	int r;
+
+	if (!names || table_init(&t, 2, NULL, NULL) < 0) {
+		free(names);
+		return output_nomem();
+	}
+	table_cell(&t, "connections");
+	table_cellf(&t, "%lld current, %lld peak, %lld accepted, %lld rejected",
+		    commands_int(result, "connections", "current"),
+		    commands_int(result, "connections", "peak"),
+		    commands_int(result, "connections", "accepted"),
+		    commands_int(result, "connections", "rejected"));
+	table_cell(&t, "requests");
+	table_cellf(&t, "%lld total, %lld errors, %lld denied",
+		    commands_int(result, "requests", "total"),
+		    commands_int(result, "requests", "errors"),
+		    commands_int(result, "requests", "denied"));
+	table_cell(&t, "bytes");
+	table_cellf(&t, "%lld in, %lld out", commands_int(result, "bytes", "in"),
+		    commands_int(result, "bytes", "out"));
+	if ((r = commands_print_table(&t, ":"))) {
+		free(names);
+		return r;
+	}
+
+	if (table_init(&t, 7, head, right) < 0) {
+		free(names);
+		return output_nomem();
+	}
+	json_object_foreach((json_t *)methods, key, v)
+		names[i++] = key;
+	qsort(names, n, sizeof(*names), commands_cmp_str);
+	for (i = 0; i < n; i++) {
+		const json_t *m = json_object_get(methods, names[i]);
+		table_cell(&t, names[i]);
+		table_cellf(&t, "%lld", commands_int(m, "calls", NULL));
+		table_cellf(&t, "%lld", commands_int(m, "errors", NULL));
+		table_cellf(&t, "%lld", commands_int(m, "denied", NULL));
+		table_cellf(&t, "%lld", commands_int(m, "latency_us", "p50"));
+		table_cellf(&t, "%lld", commands_int(m, "latency_us", "p99"));
+		table_cellf(&t, "%lld", commands_int(m, "latency_us", "max"));
+	}
+	free(names);
+	putchar('\n');
+	return commands_print_table(&t, NULL);
+}
+
+static int commands_peers_human(struct ctl *c, const json_t *result)
+{
+	static const char *const head[] = {"ID",   "UID",	   "GID",      "PID",	 "USER",
+					   "COMM", "CONNECTED", "REQUESTS", "TOPICS", "EXE"};
+	static const char *const member[] = {"id",   "uid",	"gid",	    "pid",    "user",
+					     "comm", "connected", "requests", "topics", "exe"};
+	static const bool right[] = {true,  true,  true, true,	false,
+				     false, false, true, false, false};
+	const json_t *peers = json_object_get(result, "peers");
+	struct table t;
+	size_t i;
+	json_t *p;
+
+	if (table_init(&t, 10, head, right) < 0)
+		return output_nomem();
+	json_array_foreach(peers, i, p) {
+		for (size_t k = 0; k < 10; k++)
+			table_cell_take(&t, output_text(json_object_get(p, member[k])));
+	}
+	return commands_print_table(&t, NULL);
+}
+
+static int commands_methods_human(struct ctl *c, const json_t *result)
+{
+	const json_t *methods = json_object_get(result, "methods");
+	struct table t;
+	size_t i;
+	json_t *m;
+
+	if (table_init(&t, 2, NULL, NULL) < 0)
+		return output_nomem();
+	json_array_foreach(methods, i, m) {
+		table_cell(&t, json_string_value(json_object_get(m, "name")));
+		table_cell(&t, json_string_value(json_object_get(m, "summary")));
+	}
+	return commands_print_table(&t, NULL);
+}
+
+static int commands_get_human(struct ctl *c, const json_t *result)
+{
+	return output_value(stdout, json_object_get(result, "value"));
+}
+
+static int commands_revision_human(struct ctl *c, const json_t *result)
+{
+	printf("revision %lld\n", commands_int(result, "revision", NULL));
+	return 0;
+}
+
+static int commands_list_human(struct ctl *c, const json_t *result)
+{
+	const json_t *items = json_object_get(result, "items");
+	size_t i;
+	json_t *item;
+	int r;
+
+	json_array_foreach(items, i, item) {
+		fputs(json_string_value(json_object_get(item, "key")), stdout);
+		putchar('\t');
+		if ((r = output_value(stdout, json_object_get(item, "value"))))
+			return r;
+	}
+	return 0;
+}
+
+static int commands_call_human(struct ctl *c, const json_t *result)
+{
+	return output_json_line(stdout, result, isatty(STDOUT_FILENO));
+}
+
+static int commands_reload_human(struct ctl *c, const json_t *result)
+{
+	printf("reloaded: %lld policy rules\n", commands_int(result, "policy_rules", NULL));
+	return 0;
+}
+
+static int commands_shutdown_human(struct ctl *c, const json_t *result)
+{
+	printf("udsrpcd is stopping\n");
+	return 0;
+}
+
+static int commands_level_human(struct ctl *c, const json_t *result)
+{
+	printf("log level: %s\n", json_string_value(json_object_get(result, "level")));
+	return 0;
+}
+
+/* ---- help: from the table, as JSON (-j) or text ---- */
+
+static json_t *commands_describe(const struct command *cmd)
+{
+	char *usage = NULL;
+	json_t *j;
+
+	if (asprintf(&usage, "%s%s%s", cmd->name, *cmd->args ? " " : "", cmd->args) < 0)
+		return NULL;
+	j = json_pack("{s:s,s:s,s:s,s:s?}", "name", cmd->name, "usage", usage, "summary",
+		      cmd->about, "method", cmd->method);
+	free(usage);
+	return j;
+}
+
+static int commands_help_exec(struct ctl *c)
+{
+	const struct command *cmd = NULL;
+	json_t *desc;
+	int r;
+
+	if (c->nargs && !(cmd = commands_find(c->args[0]))) {
+		fprintf(stderr, CTL_PROG ": help: unknown command '%s'; see " CTL_PROG " help\n",
+			c->args[0]);
+		return CTL_EXIT_USAGE;
+	}
+	if (cmd) {
+		desc = commands_describe(cmd);
+	} else {
+		desc = json_array();
+		for (size_t i = 0; desc && i < commands_count; i++)
+			json_array_append_new(desc, commands_describe(&commands_table[i]));
+	}
+	if (!desc)
+		return output_nomem();
+	r = c->out->result(c, desc);
+	json_decref(desc);
+	return r;
+}
+
+static void commands_usage_line(FILE *f, const struct command *cmd)
+{
+	fprintf(f, "usage: " CTL_PROG " [OPTIONS] %s%s%s\n", cmd->name, *cmd->args ? " " : "",
+		cmd->args);
+}
+
+static int commands_help_human(struct ctl *c, const json_t *result)
+{
+	const struct command *cmd;
+
+	if (json_is_array(result)) {
+		commands_help(stdout);
+		return 0;
+	}
+	cmd = commands_find(json_string_value(json_object_get(result, "name")));
+	commands_usage_line(stdout, cmd);
+	/* The list's lower-case phrase, as a sentence. */
+	printf("\n%c%s.\n", toupper((unsigned char)cmd->about[0]), cmd->about + 1);
+	if (cmd->help)
+		printf("%s\n", cmd->help);
+	if (cmd->method)
+		printf("Calls %s.\n", cmd->method);
+	return 0;
+}
+
+void commands_help(FILE *f)
+{
+	struct table t;
+
+	fprintf(f, "usage: " CTL_PROG " [-s PATH] [-j|--json] [-t|--timeout MS] [-q] COMMAND "
+		   "[ARG...]\n\n"
+		   "Control udsrpcd over its Unix socket.\n\nCommands:\n");
+	if (table_init(&t, 2, NULL, NULL) == 0) {
+		for (size_t i = 0; i < commands_count; i++) {
+			const struct command *cmd = &commands_table[i];
+			table_cellf(&t, "  %s%s%s", cmd->name, *cmd->args ? " " : "", cmd->args);
+			table_cell(&t, cmd->about);
+		}
+		table_print(&t, f, NULL);
+		table_free(&t);
+	}
+	fprintf(f,
+		"\nOptions:\n"
+		"  -s, --socket PATH   the daemon's socket (default: $UDSRPC_SOCKET,\n"
+		"                      $RUNTIME_DIRECTORY/udsrpcd.sock, /run/udsrpcd.sock\n"
+		"                      as root, $XDG_RUNTIME_DIR/udsrpcd.sock,\n"
+		"                      /tmp/udsrpcd-$UID.sock)\n"
+		"  -j, --json          print the JSON result, compact on one line\n"
+		"  -t, --timeout MS    give up after MS milliseconds (default 5000; 0: never);\n"
+		"                      watch waits for events without a timeout\n"
+		"  -q, --quiet         no output on success from ping, set, unset, reload,\n"
+		"                      shutdown and log-level\n"
+		"  -h, --help          this text; " CTL_PROG " help COMMAND for one command\n"
+		"      --version       print the version\n"
+		"\n"
+		"Options may also follow the command (" CTL_PROG " get KEY -j). An argument\n"
+		"that starts with '-' and is not a number needs -- before it\n"
+		"(" CTL_PROG " set -- -key value); negative numbers need none.\n"
+		"\n"
+		"Exit status: 0 success; 1 the daemon answered an error; 2 usage error;\n"
+		"3 cannot connect, I/O error or timeout; 4 permission denied.\n");
+}
+
+/* ---- the table ---- */
+
+const struct command commands_table[] = {
+	{"ping", "", "check that the daemon answers, how fast", NULL, "ping", 0, 0,
+	 COMMAND_QUIET, NULL, commands_ping_human, NULL},
+	{"info", "", "the daemon's version, pid, socket, uptime", NULL, "daemon.info", 0,
+	 0, 0, NULL, commands_kv_human, NULL},
+	{"stats", "", "counters; calls and latency per method", NULL,
+	 "daemon.stats", 0, 0, 0, NULL, commands_stats_human, NULL},
+	{"whoami", "", "who the daemon thinks you are", NULL, "peer.whoami", 0, 0, 0, NULL,
+	 commands_kv_human, NULL},
+	{"peers", "", "the connected clients (admin)", NULL, "peer.list", 0, 0, 0, NULL,
+	 commands_peers_human, NULL},
+	{"methods", "", "the daemon's methods, with summaries", NULL, "rpc.discover", 0,
+	 0, 0, NULL, commands_methods_human, NULL},
+	{"get", "KEY", "print a value (strings raw, else JSON)", NULL,
+	 "config.get", 1, 1, 0, commands_key_params, commands_get_human, NULL},
+	{"set", "KEY VALUE [--expect-revision N]", "set a value, durably (admin)",
+	 "VALUE is taken as JSON if it parses as JSON (42, true, {\"a\":1}, \"quoted\"), else as\n"
+	 "a string. --expect-revision N makes the change only if KEY's revision is N\n"
+	 "(0: only if KEY does not exist). Prints the new revision.",
+	 "config.set", 2, 2, COMMAND_QUIET | COMMAND_EXPECT_REVISION, commands_set_params,
+	 commands_revision_human, NULL},
+	{"unset", "KEY [--expect-revision N]", "remove a key, durably (admin)",
+	 "--expect-revision N removes KEY only if its revision is N. Prints the new revision.",
+	 "config.unset", 1, 1, COMMAND_QUIET | COMMAND_EXPECT_REVISION, commands_key_params,
+	 commands_revision_human, NULL},
+	{"list", "[PREFIX]", "KEY<TAB>VALUE lines, sorted by key",
+	 "Only keys that start with PREFIX, when given. Values are printed as get prints them.",
+	 "config.list", 0, 1, 0, commands_list_params, commands_list_human, NULL},
+	{"watch", "[TOPIC...] [--count N]", "print events, one JSON line each",
+	 "TOPICs: config, peer, daemon (default: all three). Runs until Ctrl-C or\n"
+	 "SIGTERM (exit 0), or until N events were printed.",
+	 "events.subscribe", 0, -1, COMMAND_COUNT, commands_watch_params, NULL, stream_watch},
+	{"call", "METHOD [PARAMS_JSON]", "call any method, print the result",
+	 "PARAMS_JSON is an object or an array. The result is indented on a terminal,\n"
+	 "one line otherwise (and always with -j).",
+	 NULL, 1, 2, 0, commands_call_params, commands_call_human, NULL},
+	{"raw", "", "JSON-RPC lines from stdin, replies out",
+	 "Requests are sent as they are read; when stdin ends, the replies still owed are\n"
+	 "printed and the command exits. Notifications get no reply. The timeout counts\n"
+	 "only after stdin ends: how long the daemon may stay silent.",
+	 NULL, 0, 0, 0, NULL, NULL, stream_raw},
+	{"reload", "", "re-read config and policy (admin)", NULL, "daemon.reload", 0,
+	 0, COMMAND_QUIET, NULL, commands_reload_human, NULL},
+	{"shutdown", "", "stop the daemon gracefully (admin)",
+	 "Waits (up to the timeout) until the daemon closes the connection.", "daemon.shutdown", 0,
+	 0, COMMAND_QUIET | COMMAND_AWAIT_CLOSE, NULL, commands_shutdown_human, NULL},
+	{"log-level", "LEVEL", "set the daemon's log level (admin)",
+	 "LEVEL: error, warning, info or debug (the daemon checks it).", "daemon.log_level", 1, 1,
+	 COMMAND_QUIET, commands_level_params, commands_level_human, NULL},
+	{"help", "[COMMAND]", "this list, or one command's usage", NULL, NULL, 0, 1,
+	 COMMAND_OFFLINE, NULL, commands_help_human, commands_help_exec},
+};
+
+const size_t commands_count = sizeof(commands_table) / sizeof(commands_table[0]);
+
+const struct command *commands_find(const char *name)
+{
+	for (size_t i = 0; name && i < commands_count; i++)
+		if (strcmp(commands_table[i].name, name) == 0)
+			return &commands_table[i];
+	return NULL;
+}
+
+int commands_usage_error(const struct command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, CTL_PROG ": %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	commands_usage_line(stderr, cmd);
+	return CTL_EXIT_USAGE;
+}
+
+int commands_call(struct ctl *c)
+{
+	const struct command *cmd = c->cmd;
+	const char *method = cmd->method ? cmd->method : c->args[0];
+	json_t *params = NULL, *result = NULL;
+	long long t0;
+	int r;
+
+	if (cmd->params && (r = cmd->params(c, &params)))
+		return r;
+	if ((r = session_open(&c->s, c->socket, c->timeout_ms))) {
+		json_decref(params);
+		return r;
+	}
+	t0 = session_now_ns();
+	r = session_call(&c->s, method, params, &result);
+	c->rtt_ms = (double)(session_now_ns() - t0) / 1e6;
+	if (r == 0 && !(c->quiet && cmd->flags & COMMAND_QUIET))
+		r = c->out->result(c, result);
+	if (r == 0 && cmd->flags & COMMAND_AWAIT_CLOSE)
+		session_await_close(&c->s);
+	json_decref(result);
+	session_close(&c->s);
+	return r;
+}

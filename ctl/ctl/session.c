@@ -1,0 +1,231 @@
+/* session.c — one udsrpcctl connection: requests out, replies matched by id, failures said. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "rpc_errors.h"
+#include "session.h"
+
+long long session_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+long long session_now_ms(void)
+{
+	return session_now_ns() / 1000000;
+}
+
+/* What the client layer wants: ms left until the deadline, -1 for none. */
+static int session_left(const struct session *s)
+{
+	long long left;
+
+	if (s->deadline < 0)
+		return -1;
+	left = s->deadline - session_now_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+int session_open(struct session *s, const char *path, int timeout_ms)
+{
+	char err[512];
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	client_lines_init(&s->lines);
+	s->fd = -1;
+	s->path = path;
+	s->timeout_ms = timeout_ms;
+	s->deadline = timeout_ms < 0 ? -1 : session_now_ms() + timeout_ms;
+	s->next_id = 1;
+	fd = client_connect(path, timeout_ms, err, sizeof(err));
+	if (fd < 0) {
+		fprintf(stderr, CTL_PROG ": %s\n", err);
+		return CTL_EXIT_IO;
+	}
+	s->fd = fd;
+	return 0;
+}
+
+void session_close(struct session *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	client_lines_free(&s->lines);
+}
+
+int session_io_failed(const struct session *s, const char *what, int r)
+{
+	switch (r) {
+	case -ETIMEDOUT:
+		fprintf(stderr,
+			CTL_PROG ": %s: no reply from %s within %d ms; is udsrpcd running and "
+				 "responsive? (or raise -t MS)\n",
+			what, s->path, s->timeout_ms);
+		break;
+	case 0:
+	case -EPIPE:
+	case -ECONNRESET:
+		fprintf(stderr,
+			CTL_PROG ": %s: udsrpcd closed the connection on %s; is udsrpcd still "
+				 "running? (see its log)\n",
+			what, s->path);
+		break;
+	case -EMSGSIZE:
+		fprintf(stderr,
+			CTL_PROG ": %s: a reply line from %s is over %zu MiB; is that udsrpcd?\n",
+			what, s->path, CLIENT_LINE_MAX >> 20);
+		break;
+	default:
+		fprintf(stderr, CTL_PROG ": %s: %s: %s; is udsrpcd running?\n", what, s->path,
+			strerror(-r));
+		break;
+	}
+	return CTL_EXIT_IO;
+}
+
+int session_read(struct session *s, const char *what, json_t **ret_msg)
+{
+	json_error_t jerr;
+	char *line;
+	size_t len;
+	int r;
+
+	/* Lines that hold only blanks are not messages (PROTOCOL.md §1); skip them. */
+	do {
+		r = client_read_line(s->fd, &s->lines, session_left(s), &line, &len);
+		if (r == -EINTR && s->lines.sigmask)
+			return -EINTR;
+		if (r <= 0)
+			return session_io_failed(s, what, r);
+	} while (strspn(line, " \t\r") == len);
+	*ret_msg = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
+	if (!*ret_msg) {
+		fprintf(stderr,
+			CTL_PROG ": %s: malformed reply from %s (%s at byte %d); is udsrpcd what "
+				 "listens there?\n",
+			what, s->path, jerr.text, jerr.position);
+		return CTL_EXIT_IO;
+	}
+	return 0;
+}
+
+/* The one-line verdict on an error object: CLI.md's format, exit 1 or 4. */
+static int session_error(const char *method, const json_t *error)
+{
+	const json_t *code = json_object_get(error, "code");
+	const char *message = json_string_value(json_object_get(error, "message"));
+	const json_t *data = json_object_get(error, "data");
+	const char *reason = json_string_value(json_object_get(data, "reason"));
+	const char *path = json_string_value(json_object_get(data, "path"));
+
+	if (!json_is_integer(code) || !message) {
+		fprintf(stderr, CTL_PROG ": %s: malformed error object from udsrpcd\n", method);
+		return CTL_EXIT_IO;
+	}
+	/* The contract's line first; the daemon's reason (which param, which
+	 * policy rule) after it, because without it the line says nothing
+	 * about what to fix. */
+	fprintf(stderr, CTL_PROG ": %s: %s (code %lld)", method, message,
+		(long long)json_integer_value(code));
+	if (path && reason)
+		fprintf(stderr, ": %s%s%s", *path ? path : "params", ": ", reason);
+	else if (reason)
+		fprintf(stderr, ": %s", reason);
+	fputc('\n', stderr);
+	return json_integer_value(code) == RPC_PERMISSION_DENIED ? CTL_EXIT_DENIED : CTL_EXIT_ERROR;
+}
+
+static int session_send(struct session *s, const char *method, long long id, json_t *params)
+{
+	json_t *req = json_pack("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t)id, "method",
+				method);
+	char *line = NULL;
+	int r;
+
+	if (req && params)
+		json_object_set(req, "params", params);
+	if (req)
+		line = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!line) {
+		fprintf(stderr, CTL_PROG ": %s: out of memory\n", method);
+		return CTL_EXIT_IO;
+	}
+	size_t len = strlen(line);
+	char *framed = realloc(line, len + 2);
+	if (!framed) {
+		free(line);
+		fprintf(stderr, CTL_PROG ": %s: out of memory\n", method);
+		return CTL_EXIT_IO;
+	}
+	framed[len] = '\n';
+	r = client_send(s->fd, framed, len + 1, session_left(s));
+	free(framed);
+	return r < 0 ? session_io_failed(s, method, r) : 0;
+}
+
+int session_call(struct session *s, const char *method, json_t *params, json_t **ret_result)
+{
+	long long id = s->next_id++;
+	json_t *msg;
+	int r;
+
+	*ret_result = NULL;
+	r = session_send(s, method, id, params);
+	json_decref(params);
+	if (r)
+		return r;
+	for (;;) {
+		if ((r = session_read(s, method, &msg)))
+			return r;
+		const json_t *mid = json_object_get(msg, "id");
+		if (!mid && json_object_get(msg, "method")) {
+			/* A push (an event) between replies: not ours to answer. */
+			if (s->on_notify)
+				s->on_notify(s->notify_arg, msg);
+			json_decref(msg);
+			continue;
+		}
+		const json_t *error = json_object_get(msg, "error");
+		/* id null with an error: the daemon's unsolicited verdict on this
+		 * connection (-32003 busy) or on an unframeable request. */
+		if (error && (json_is_null(mid) || json_integer_value(mid) == id)) {
+			r = session_error(method, error);
+			json_decref(msg);
+			return r;
+		}
+		if (!json_is_integer(mid) || json_integer_value(mid) != id ||
+		    !json_object_get(msg, "result")) {
+			fprintf(stderr,
+				CTL_PROG ": %s: unexpected reply from %s (not the answer to "
+					 "request %lld); is udsrpcd what listens there?\n",
+				method, s->path, id);
+			json_decref(msg);
+			return CTL_EXIT_IO;
+		}
+		*ret_result = json_incref(json_object_get(msg, "result"));
+		json_decref(msg);
+		return 0;
+	}
+}
+
+bool session_await_close(struct session *s)
+{
+	char *line;
+	size_t len;
+	int r;
+
+	/* Bounded by the deadline: at most a few replies' worth of lines. */
+	while ((r = client_read_line(s->fd, &s->lines, session_left(s), &line, &len)) > 0)
+		;
+	return r == 0 || r == -ECONNRESET;
+}

@@ -1,0 +1,232 @@
+/* stream.c — watch (events until told to stop) and raw (stdin to the daemon, replies out). */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "ctl.h"
+#include "output.h"
+#include "stream.h"
+
+/* ---- watch ---- */
+
+static volatile sig_atomic_t stream_stop, stream_printing;
+
+static void stream_on_signal(int sig)
+{
+	stream_stop = 1;
+	/* Stuck writing to a reader that stopped reading: a stop request
+	 * must still stop us, and the lines before this one are out. */
+	if (stream_printing)
+		_exit(CTL_EXIT_OK);
+}
+
+struct stream_watching {
+	struct ctl *c;
+	long long seen;
+	int status;		     /* the first output failure */
+	const sigset_t *unblocked; /* the mask while waiting or printing */
+};
+
+/* Print one message if it is an event and more are wanted. */
+static void stream_event(void *arg, json_t *msg)
+{
+	struct stream_watching *w = arg;
+	const char *method = json_string_value(json_object_get(msg, "method"));
+	const json_t *params = json_object_get(msg, "params");
+
+	if (!method || strcmp(method, "event") != 0 || !params || w->status)
+		return;
+	if (w->c->count && w->seen >= w->c->count)
+		return;
+	w->seen++;
+	sigset_t blocked;
+	stream_printing = 1;
+	sigprocmask(SIG_SETMASK, w->unblocked, &blocked);
+	w->status = w->c->out->event(w->c, params);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	stream_printing = 0;
+}
+
+int stream_watch(struct ctl *c)
+{
+	struct stream_watching w = {.c = c};
+	struct sigaction sa = {.sa_handler = stream_on_signal}, old_int, old_term;
+	sigset_t block, old_mask, wait_mask;
+	json_t *params = NULL, *result = NULL, *msg;
+	int r;
+
+	if ((r = c->cmd->params(c, &params)))
+		return r;
+	/*
+	 * SIGINT/SIGTERM stay blocked except inside the ppoll that waits for
+	 * the daemon (client_lines.sigmask) and while an event is printed: a
+	 * stop request is never lost between checking the flag and going to
+	 * sleep, and never waits for a reader that stopped reading.
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old_mask);
+	wait_mask = old_mask;
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
+	w.unblocked = &wait_mask;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	if ((r = session_open(&c->s, c->socket, c->timeout_ms))) {
+		json_decref(params);
+		goto out;
+	}
+	c->s.lines.sigmask = &wait_mask;
+	c->s.on_notify = stream_event;
+	c->s.notify_arg = &w;
+	/* The subscription itself is bounded by -t like any call; the events are not. */
+	r = session_call(&c->s, c->cmd->method, params, &result);
+	json_decref(result);
+	c->s.deadline = -1;
+	while (r == 0 && !w.status && !stream_stop && (!c->count || w.seen < c->count)) {
+		r = session_read(&c->s, "watch", &msg);
+		if (r == 0) {
+			stream_event(&w, msg);
+			json_decref(msg);
+		}
+		if (r == -EINTR && !stream_stop)
+			r = 0; /* a signal that is not a stop request */
+	}
+	/* Ctrl-C or SIGTERM is how a watch is meant to end. */
+	if (r == -EINTR)
+		r = 0;
+	if (r == 0)
+		r = w.status;
+	session_close(&c->s);
+out:
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	return r;
+}
+
+/* ---- raw ---- */
+
+static int stream_write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int stream_raw(struct ctl *c)
+{
+	char in[65536], out[65536];
+	size_t in_len = 0, in_off = 0;
+	bool in_eof = false, shut = false;
+	long long quiet_since = 0;
+	int r, fd;
+
+	if ((r = session_open(&c->s, c->socket, c->timeout_ms)))
+		return r;
+	fd = c->s.fd;
+	for (;;) {
+		struct pollfd p[2] = {
+			{.fd = STDIN_FILENO, .events = POLLIN},
+			{.fd = fd, .events = POLLIN},
+		};
+		int wait = -1;
+
+		/* Read stdin only when the last chunk is sent: the daemon's pace is ours. */
+		if (in_eof || in_off < in_len)
+			p[0].fd = -1;
+		if (in_off < in_len)
+			p[1].events |= POLLOUT;
+		if (in_eof && !shut) {
+			/* Half-close: the daemon answers what it has, then closes. */
+			shutdown(fd, SHUT_WR);
+			shut = true;
+			quiet_since = session_now_ms();
+		}
+		/* Before stdin ends, a person may be typing: no timeout. After,
+		 * the timeout is how long the daemon may stay silent. */
+		if (shut && c->timeout_ms >= 0) {
+			long long left = quiet_since + c->timeout_ms - session_now_ms();
+			wait = left > 0 ? (int)left : 0;
+		}
+		r = poll(p, 2, wait);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			r = session_io_failed(&c->s, "raw", -errno);
+			break;
+		}
+		if (r == 0) {
+			r = session_io_failed(&c->s, "raw", -ETIMEDOUT);
+			break;
+		}
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = recv(fd, out, sizeof(out), MSG_DONTWAIT);
+			if (n == 0) {
+				/* The daemon is done. Early (stdin not all sent) is an error. */
+				r = shut ? CTL_EXIT_OK : session_io_failed(&c->s, "raw", 0);
+				break;
+			}
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				r = session_io_failed(&c->s, "raw", -errno);
+				break;
+			}
+			if (n > 0) {
+				if ((r = stream_write_all(STDOUT_FILENO, out, (size_t)n)) < 0) {
+					fprintf(stderr, CTL_PROG ": raw: writing stdout: %s\n",
+						strerror(-r));
+					r = CTL_EXIT_IO;
+					break;
+				}
+				quiet_since = session_now_ms();
+			}
+		}
+		if (p[1].revents & POLLOUT) {
+			ssize_t n = send(fd, in + in_off, in_len - in_off,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				/* EPIPE: it closed on us; the replies it sent are still to read. */
+				if (errno == EPIPE || errno == ECONNRESET) {
+					in_off = in_len;
+					continue;
+				}
+				r = session_io_failed(&c->s, "raw", -errno);
+				break;
+			}
+			if (n > 0)
+				in_off += (size_t)n;
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = read(STDIN_FILENO, in, sizeof(in));
+			if (n < 0 && errno != EINTR && errno != EAGAIN) {
+				fprintf(stderr, CTL_PROG ": raw: reading stdin: %s\n",
+					strerror(errno));
+				r = CTL_EXIT_IO;
+				break;
+			}
+			if (n == 0)
+				in_eof = true;
+			if (n > 0) {
+				in_len = (size_t)n;
+				in_off = 0;
+			}
+		}
+	}
+	session_close(&c->s);
+	return r;
+}

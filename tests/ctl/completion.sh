@@ -1,0 +1,61 @@
+#!/bin/bash
+# completion.sh — contrib/bash-completion/udsrpcctl loads in bash and completes commands, topics, methods.
+. "$(dirname "$0")/../integration/lib.sh"
+command -v socat >/dev/null || skip "socat is not installed (apt-get install socat)"
+CTL=$(readlink -f "${UDSRPCCTL:-$UDSRPC_BINARY_DIR/ctl/udsrpcctl}")
+[ -x "$CTL" ] || { echo "udsrpcctl is not built at $CTL" >&2; exit 1; }
+COMPLETION=$(readlink -f "$(dirname "$0")/../../contrib/bash-completion/udsrpcctl")
+[ -r "$COMPLETION" ] || { echo "no completion script at $COMPLETION" >&2; exit 1; }
+
+# comp WORD...: what the completion offers for the last WORD, as bash would
+# call it (COMP_WORDS, COMP_CWORD), space-separated and sorted. The first
+# word is the program as typed; CTL gives the daemon-backed parts our build.
+comp() {
+	bash --norc --noprofile -c '
+		. "$1" || exit 99
+		shift
+		COMP_WORDS=("$@")
+		COMP_CWORD=$(($# - 1))
+		COMP_LINE="$*"
+		COMP_POINT=${#COMP_LINE}
+		"$(complete -p udsrpcctl | sed "s/.*-F \([^ ]*\) .*/\1/")" udsrpcctl \
+			"${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+		printf "%s\n" "${COMPREPLY[@]}"
+	' comp "$COMPLETION" "$@" | sed '/^$/d' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+check "loads in bash and registers a function for udsrpcctl" "complete -F _udsrpcctl udsrpcctl" \
+	"$(bash --norc --noprofile -c '. "$1" && complete -p udsrpcctl' _ "$COMPLETION")"
+check "udsrpcctl pi -> ping" "ping" "$(comp udsrpcctl pi)"
+check "udsrpcctl (nothing) -> every command" \
+	"call get help info list log-level methods peers ping raw reload set shutdown stats unset watch whoami" \
+	"$(comp udsrpcctl '')"
+check "the command list is the tool's own (udsrpcctl -j help)" \
+	"$(comp udsrpcctl '')" \
+	"$("$CTL" -j help | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
+check "options before the command are stepped over" "set shutdown stats" "$(comp udsrpcctl -j -t 100 s)"
+check "udsrpcctl watch -> topics" "config daemon peer" "$(comp udsrpcctl watch '')"
+check "udsrpcctl watch config p -> peer" "peer" "$(comp udsrpcctl watch config p)"
+check "udsrpcctl watch --c -> --count" "--count" "$(comp udsrpcctl watch --c)"
+check "udsrpcctl log-level d -> debug" "debug" "$(comp udsrpcctl log-level d)"
+check "udsrpcctl help s -> commands" "set shutdown stats" "$(comp udsrpcctl help s)"
+check "udsrpcctl set k --exp -> --expect-revision" "--expect-revision" "$(comp udsrpcctl set k --exp)"
+check "udsrpcctl --j -> --json" "--json" "$(comp udsrpcctl --j)"
+
+# From the daemon: methods (rpc.discover via udsrpcctl methods) and keys, with -s honoured.
+START=$(date +%s%N)
+check "call METHOD without a daemon: nothing offered" "" "$(comp "$CTL" -s "$SOCK" call '')"
+check "without a daemon: no wait" yes "$([ $((($(date +%s%N) - START) / 1000000)) -lt 3000 ] && echo yes || echo no)"
+
+start_daemon
+check "udsrpcctl -s SOCK call <tab> -> all 16 methods" \
+	"config.get config.list config.set config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover" \
+	"$(comp "$CTL" -s "$SOCK" call '')"
+check "udsrpcctl --socket=SOCK call daemon.s -> two" "daemon.shutdown daemon.stats" \
+	"$(comp "$CTL" "--socket=$SOCK" call daemon.s)"
+check "call METHOD PARAMS: no more methods" "" "$(comp "$CTL" -s "$SOCK" call ping '')"
+"$CTL" -s "$SOCK" -q set app.name x
+"$CTL" -s "$SOCK" -q set app.port 8080
+"$CTL" -s "$SOCK" -q set other 1
+check "udsrpcctl get app -> the keys" "app.name app.port" "$(comp "$CTL" -s "$SOCK" get app)"
+finish

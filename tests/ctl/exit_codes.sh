@@ -1,0 +1,131 @@
+#!/bin/bash
+# exit_codes.sh — udsrpcctl's exit statuses (CLI.md) and the one line on stderr that goes with each.
+. "$(dirname "$0")/../integration/lib.sh"
+command -v socat >/dev/null || skip "socat is not installed (apt-get install socat)"
+CTL=$(readlink -f "${UDSRPCCTL:-$UDSRPC_BINARY_DIR/ctl/udsrpcctl}")
+[ -x "$CTL" ] || { echo "udsrpcctl is not built at $CTL" >&2; exit 1; }
+
+# ctl ARGS...: sets OUT, ERR, RC.
+ctl() {
+	RC=0
+	OUT=$("$CTL" "$@" 2>"$DIR/ctl.err") || RC=$?
+	ERR=$(cat "$DIR/ctl.err")
+}
+
+# ---- 3: nothing listens ----
+ctl -s "$SOCK" ping
+check "no daemon: exit 3" 3 "$RC"
+check "no daemon: names the socket and the fix" \
+	"udsrpcctl: cannot connect to $SOCK: No such file or directory; is udsrpcd running? (or pass -s PATH / set UDSRPC_SOCKET)" \
+	"$ERR"
+check "no daemon: nothing on stdout" "" "$OUT"
+RC=0; ERR=$(UDSRPC_SOCKET="$DIR/env.sock" "$CTL" info 2>&1 >/dev/null) || RC=$?
+check "no daemon at \$UDSRPC_SOCKET: exit 3, and that path named" \
+	"3:udsrpcctl: cannot connect to $DIR/env.sock: No such file or directory; is udsrpcd running? (or pass -s PATH / set UDSRPC_SOCKET)" \
+	"$RC:$ERR"
+: >"$DIR/not-a-socket"
+ctl -s "$DIR/not-a-socket" ping
+check "a file that is not a socket: exit 3" 3 "$RC"
+ctl -s "$DIR/no-such-dir/x/$(printf 'y%.0s' $(seq 1 120)).sock" ping
+check "a path too long for a Unix socket: exit 3" 3 "$RC"
+case $ERR in *"socket path longer than"*) check "too long: says so" yes yes ;;
+*) check "too long: says so" "...socket path longer than..." "$ERR" ;; esac
+
+# ---- 3: it listens but never answers (timeout) ----
+socat -u "UNIX-LISTEN:$DIR/mute.sock" OPEN:/dev/null &
+MUTE=$!
+for _ in $(seq 1 100); do [ -S "$DIR/mute.sock" ] && break; sleep 0.02; done
+START=$(date +%s%N)
+ctl -s "$DIR/mute.sock" -t 300 ping
+ELAPSED=$((($(date +%s%N) - START) / 1000000))
+check "no reply: exit 3" 3 "$RC"
+check "no reply: the timeout named" \
+	"udsrpcctl: ping: no reply from $DIR/mute.sock within 300 ms; is udsrpcd running and responsive? (or raise -t MS)" \
+	"$ERR"
+check "no reply: gave up after about 300 ms" yes "$([ "$ELAPSED" -ge 290 ] && [ "$ELAPSED" -lt 3000 ] && echo yes || echo "no ($ELAPSED ms)")"
+kill "$MUTE" 2>/dev/null || true
+wait "$MUTE" 2>/dev/null || true
+
+start_daemon
+
+# ---- 2: usage ----
+for args in "" "frob" "get" "get a b" "set k" "unset" "log-level" "call" "watch --count 0" \
+	"watch --count x" "get --count 1 k" "ping extra" "help frob" "--frob ping" "get k --frob" \
+	"-t abc ping" "-t" "ping -s" "call echo {bad"; do
+	# shellcheck disable=SC2086 # word splitting of the argument list is the point
+	ctl -s "$SOCK" $args
+	check "usage error: udsrpcctl $args: exit 2" 2 "$RC"
+	check "usage error: udsrpcctl $args: nothing on stdout" "" "$OUT"
+done
+ctl -s "$SOCK" frob
+check "unknown command: the valid ones listed" \
+	"udsrpcctl: unknown command 'frob'; the commands are: ping info stats whoami peers methods get set unset list watch call raw reload shutdown log-level help
+Try 'udsrpcctl help' for the commands and options." "$ERR"
+ctl -s "$SOCK" set k
+check "missing argument: named, with the usage" \
+	"udsrpcctl: set: missing VALUE
+usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N]" "$ERR"
+ctl -s "$SOCK" get a b
+check "extra argument: named" "udsrpcctl: get: unexpected argument 'b'" "$(printf '%s\n' "$ERR" | sed -n 1p)"
+
+# ---- 1: the daemon answered an error ----
+ctl -s "$SOCK" get missing
+check "get of a missing key: exit 1" 1 "$RC"
+check "get of a missing key: one line" "udsrpcctl: config.get: Not found (code -32010)" "$ERR"
+ctl -s "$SOCK" call no.such.method
+check "a method the daemon lacks: exit 1" 1 "$RC"
+check "a method the daemon lacks: -32601" "udsrpcctl: no.such.method: Method not found (code -32601)" "$ERR"
+ctl -s "$SOCK" log-level loud
+check "a value only the daemon checks (log level): exit 1" 1 "$RC"
+case $ERR in "udsrpcctl: daemon.log_level: Invalid params (code -32602)"*) check "log-level loud: -32602" yes yes ;;
+*) check "log-level loud: -32602" "udsrpcctl: daemon.log_level: Invalid params (code -32602)..." "$ERR" ;; esac
+ctl -s "$SOCK" watch bogus
+check "an unknown topic is the daemon's to refuse: exit 1" 1 "$RC"
+ctl -s "$SOCK" set k v --expect-revision abc
+check "--expect-revision is the daemon's to check: exit 1" 1 "$RC"
+ctl -s "$SOCK" -j get missing
+check "-j: errors still on stderr, nothing on stdout" "1::udsrpcctl: config.get: Not found (code -32010)" "$RC:$OUT:$ERR"
+ctl -s "$SOCK" call echo 5
+check "call with params that are not object/array: the daemon's -32600" \
+	"1:udsrpcctl: echo: Invalid Request (code -32600)" "$RC:$(printf '%s' "$ERR" | cut -d: -f1-3)"
+
+# ---- 4: permission denied ----
+if [ "$(id -u)" -ne 0 ]; then
+	echo "# SKIP exit 4: not root, so this test cannot run udsrpcctl as another uid"
+elif ! command -v setpriv >/dev/null; then
+	echo "# SKIP exit 4: setpriv (util-linux) is not installed"
+else
+	# The daemon's socket is 0666; the temp dir must let uid 65534 reach it.
+	chmod 755 "$DIR"
+	RC=0
+	OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" -s "$SOCK" shutdown 2>"$DIR/ctl.err") || RC=$?
+	ERR=$(cat "$DIR/ctl.err")
+	check "denied peer: shutdown exits 4" 4 "$RC"
+	check "denied peer: one line" "udsrpcctl: daemon.shutdown: Permission denied (code -32001)" "$ERR"
+	check "denied peer: nothing on stdout" "" "$OUT"
+	RC=0
+	OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" -s "$SOCK" -j whoami 2>&1) || RC=$?
+	check "that peer is who the daemon sees" "0:65534" "$RC:$(printf '%s' "$OUT" | sed 's/.*"uid":\([0-9]*\).*/\1/')"
+	ctl -s "$SOCK" ping
+	check "denied shutdown: the daemon still runs" 0 "$RC"
+fi
+
+# ---- 3: the daemon goes away mid-watch ----
+"$CTL" -s "$SOCK" watch daemon >"$DIR/watch.out" 2>"$DIR/watch.err" &
+WATCH=$!
+for _ in $(seq 1 100); do
+	"$CTL" -s "$SOCK" -j peers | grep -q '"topics":\["daemon"\]' && break
+	sleep 0.05
+done
+stop_daemon
+WSTATUS=0
+for _ in $(seq 1 200); do kill -0 "$WATCH" 2>/dev/null || break; sleep 0.05; done
+kill "$WATCH" 2>/dev/null && echo "watch did not end with the daemon" >&2
+wait "$WATCH" || WSTATUS=$?
+check "daemon stopped under watch: exit 3" 3 "$WSTATUS"
+check "daemon stopped under watch: the shutdown event first" \
+	'{"topic":"daemon","type":"shutdown"}' "$(cat "$DIR/watch.out")"
+check "daemon stopped under watch: says the connection closed" \
+	"udsrpcctl: watch: udsrpcd closed the connection on $SOCK; is udsrpcd still running? (see its log)" \
+	"$(cat "$DIR/watch.err")"
+finish
