@@ -140,6 +140,11 @@ struct store {
 	pthread_cond_t work_cv; /* committer: queue or request */
 	pthread_cond_t idle_cv; /* close and debug hooks: a group or compaction finished */
 	struct store_op *q_head, *q_tail;
+	/* Loop thread only: changes submitted this loop iteration, handed to the
+	 * committer in one go by kick_ev (see store_handoff). */
+	struct store_op *l_head, *l_tail;
+	struct event *kick_ev;
+	bool kick_pending;
 	struct store_op *d_head, *d_tail;
 	bool busy;   /* a group is being written */
 	bool broken; /* a group failed; the committer waits for the loop to see it */
@@ -392,15 +397,52 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		op->rev = rev;
 		op->st = STORE_OK;
 	}
-	pthread_mutex_lock(&s->mu);
-	if (s->q_tail)
-		s->q_tail->next = op;
+	if (s->l_tail)
+		s->l_tail->next = op;
 	else
-		s->q_head = op;
-	s->q_tail = op;
+		s->l_head = op;
+	s->l_tail = op;
+	if (!s->kick_pending) {
+		s->kick_pending = true;
+		event_active(s->kick_ev, EV_TIMEOUT, 0);
+	}
+	return 0;
+}
+
+/* With mu held: move the loop's list to the end of the committer's queue. */
+static void store_merge_local(struct store *s)
+{
+	if (!s->l_head)
+		return;
+	if (s->q_tail)
+		s->q_tail->next = s->l_head;
+	else
+		s->q_head = s->l_head;
+	s->q_tail = s->l_tail;
+	s->l_head = s->l_tail = NULL;
+}
+
+/*
+ * Hand everything submitted since the last hand-off to the committer. It
+ * runs from an event made active by the first submit of a loop iteration,
+ * i.e. after the loop has dispatched every connection that was ready: all
+ * their changes then share one write and one fdatasync (as Redis does once
+ * per loop iteration), and the committer is woken once, not per change.
+ */
+static void store_handoff(struct store *s)
+{
+	s->kick_pending = false;
+	if (!s->l_head)
+		return;
+	pthread_mutex_lock(&s->mu);
+	store_merge_local(s);
 	pthread_cond_signal(&s->work_cv);
 	pthread_mutex_unlock(&s->mu);
-	return 0;
+}
+
+static void on_kick_event(evutil_socket_t fd, short what, void *arg)
+{
+	store_handoff(arg);
 }
 
 int store_set(struct store *s, const char *key, json_t *value, int64_t expect_revision,
@@ -469,6 +511,7 @@ static void process_done(struct store *s)
 		 * exist: fail it too, rather than re-deciding it against a
 		 * state its submitter never saw.
 		 */
+		store_merge_local(s);
 		if (s->q_head) {
 			s->d_tail->next = s->q_head;
 			s->q_head = s->q_tail = NULL;
@@ -1156,6 +1199,8 @@ static void store_free(struct store *s)
 
 	if (s->done_ev)
 		event_free(s->done_ev);
+	if (s->kick_ev)
+		event_free(s->kick_ev);
 	store_tree_clear(s->map, node_free_link);
 	store_tree_clear(s->image, rec_free_link);
 	while ((op = s->op_cache)) {
@@ -1229,7 +1274,8 @@ int store_open(const char *dir, struct event_base *base, struct store **ret, cha
 		goto fail;
 	}
 	s->done_ev = event_new(base, s->efd, EV_READ | EV_PERSIST, on_done_event, s);
-	if (!s->done_ev || event_add(s->done_ev, NULL) < 0) {
+	s->kick_ev = event_new(base, -1, 0, on_kick_event, s);
+	if (!s->done_ev || !s->kick_ev || event_add(s->done_ev, NULL) < 0) {
 		r = -ENOMEM;
 		snprintf(err, errlen, "cannot register the store's completion event");
 		goto fail;
@@ -1262,6 +1308,7 @@ void store_close(struct store *s)
 	for (;;) {
 		bool idle;
 
+		store_handoff(s);
 		pthread_mutex_lock(&s->mu);
 		while ((s->q_head && !s->broken) || s->busy)
 			pthread_cond_wait(&s->idle_cv, &s->mu);

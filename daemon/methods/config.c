@@ -151,8 +151,8 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 
 	switch (st) {
 	case STORE_OK:
-		call_result(w->call, json_pack("{s:s,s:I}", "key", w->key, "revision",
-					       (json_int_t)revision));
+		/* The event first: answering may close the writer's connection, and
+		 * its "peer disconnect" must not overtake the change it made. */
 		if (events_wanted(w->srv, EVENTS_CONFIG)) {
 			json_t *ev = json_pack("{s:s,s:s,s:s,s:I}", "topic", "config", "type", type,
 					       "key", w->key, "revision", (json_int_t)revision);
@@ -163,6 +163,8 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 						      (json_int_t)w->pid));
 			events_publish(w->srv, EVENTS_CONFIG, ev);
 		}
+		call_result(w->call, json_pack("{s:s,s:I}", "key", w->key, "revision",
+					       (json_int_t)revision));
 		break;
 	case STORE_CONFLICT:
 		call_error(w->call, RPC_CONFLICT,
