@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS="cmake make gcc pkg-config libjansson-dev libevent-dev"
-TEST_PKGS="libcmocka-dev socat netcat-openbsd procps"
+TEST_PKGS="libcmocka-dev socat netcat-openbsd procps mandoc groff-base man-db systemd dpkg-dev file strace python3"
 
 need() {
 	missing=""

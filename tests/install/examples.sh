@@ -1,0 +1,179 @@
+#!/bin/bash
+# examples.sh — every file under contrib/examples works against a real daemon:
+# the scripts, the Python client, and the example config and policy (the
+# daemon runs with them, and the policy does what its README says).
+. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/common.sh"
+need_tool socat socat
+need_tool nc netcat-openbsd
+need_tool python3 python3
+
+EX=$UDSRPC_SOURCE_DIR/contrib/examples
+chmod 0711 "$DIR" # other uids reach $SOCK (policy checks below)
+
+# Every example file is covered here; a new one needs a test.
+check "example files" "README.md batch.sh call.sh config.json policy.json socat-oneliners.sh udsrpc.py watch-events.sh" \
+	"$(cd "$EX" && ls | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
+
+# The example policy names a "deploy" user; stand in for it with nobody, and
+# point the example config at that copy. Everything else is used as shipped.
+sed 's/"deploy"/"nobody"/' "$EX/policy.json" >"$DIR/policy.json"
+sed "s|/etc/udsrpcd/policy.json|$DIR/policy.json|" "$EX/config.json" >"$DIR/config.json"
+if getent passwd deploy >/dev/null; then
+	echo "note: a deploy user exists here; not checking that the unmodified policy is refused"
+else
+	rc=0
+	out=$("$UDSRPCD" --check -p "$EX/policy.json" 2>&1) || rc=$?
+	check "shipped policy without a deploy user: refused" 1 "$rc"
+	contains "shipped policy: the message names rule 3" "rule 3" "$out"
+fi
+rc=0
+out=$("$UDSRPCD" --check -c "$DIR/config.json" 2>&1) || rc=$?
+check "example config + policy: --check" 0 "$rc"
+contains "example config: max_connections" '"max_connections": 1024' "$out"
+contains "example config: idle_timeout_ms" '"idle_timeout_ms": 600000' "$out"
+contains "example config: the policy" "\"policy\": \"$DIR/policy.json\"" "$out"
+
+norev() { sed -E 's/"revision":[0-9]+/"revision":N/g'; }
+
+start_daemon -c "$DIR/config.json"
+export UDSRPC_SOCKET=$SOCK
+
+# socat-oneliners.sh, with the socket as its argument.
+rc=0
+out=$(env -u UDSRPC_SOCKET sh "$EX/socat-oneliners.sh" "$SOCK" 2>&1) || rc=$?
+check "socat-oneliners.sh: exit 0" 0 "$rc"
+contains "oneliners: ping" '{"jsonrpc":"2.0","id":1,"result":"pong"}' "$out"
+contains "oneliners: whoami" '"comm":"socat"' "$out"
+contains "oneliners: set" '"result":{"key":"example/greeting","revision":' "$out"
+contains "oneliners: get" '"result":{"key":"example/greeting","value":"hello"' "$out"
+contains "oneliners: get after unset" '"id":3,"error":{"code":-32010,"message":"Not found"' "$out"
+contains "oneliners: notification unanswered, ping after it answered" \
+	'# a notification (no "id") gets no reply at all; the ping after it does
+{"jsonrpc":"2.0","id":"after","result":"pong"}' "$out"
+check "oneliners: nc -N line answered" 1 "$(printf '%s\n' "$out" | sed -n '/netcat-openbsd/,$p' | grep -c '"result":"pong"')"
+
+# call.sh: result, errors and their exit statuses.
+check "call.sh ping" '"pong"' "$(sh "$EX/call.sh" ping)"
+check "call.sh -s with params" '{"a":[1,"x"]}' "$(env -u UDSRPC_SOCKET sh "$EX/call.sh" -s "$SOCK" echo '{"a":[1,"x"]}')"
+check "call.sh config.set" '{"key":"app/mode","revision":N}' "$(sh "$EX/call.sh" config.set '{"key":"app/mode","value":"blue"}' | norev)"
+check "call.sh config.get" '{"key":"app/mode","value":"blue","revision":N}' \
+	"$(sh "$EX/call.sh" config.get '{"key":"app/mode"}' | norev)"
+rc=0
+err=$(sh "$EX/call.sh" config.get '{"key":"app/none"}' 2>&1 >/dev/null) || rc=$?
+check "call.sh error: exit 1" 1 "$rc"
+contains "call.sh error: the reply on stderr" '"code":-32010' "$err"
+rc=0
+sh "$EX/call.sh" -s "$DIR/nothing.sock" ping >/dev/null 2>&1 || rc=$?
+check "call.sh no daemon: exit 3" 3 "$rc"
+rc=0
+sh "$EX/call.sh" >/dev/null 2>&1 || rc=$?
+check "call.sh usage: exit 2" 2 "$rc"
+
+# batch.sh
+rc=0
+out=$(sh "$EX/batch.sh" 2>&1) || rc=$?
+check "batch.sh: exit 0" 0 "$rc"
+check "batch.sh: one reply line" 1 "$(printf '%s\n' "$out" | grep -c .)"
+check "batch.sh: answers in order, none for the notification" '1 2 3 4 ' \
+	"$(printf '%s' "$out" | grep -o '{"jsonrpc":"2.0","id":[0-9]*' | cut -d: -f3 | tr '\n' ' ')"
+contains "batch.sh: list sees both writes" \
+	'"items":[{"key":"app/example/colour","value":"blue","revision":' "$out"
+contains "batch.sh: second key" '{"key":"app/example/replicas","value":3,' "$out"
+
+# watch-events.sh: two events, then it stops by itself.
+bash "$EX/watch-events.sh" -n 2 config >"$DIR/watch.out" 2>"$DIR/watch.err" &
+WPID=$!
+on_exit "kill $WPID"
+wait_for "watch-events.sh subscribed" grep -q subscribed "$DIR/watch.err" || true
+sh "$EX/call.sh" config.set '{"key":"app/watched","value":[1,2]}' >/dev/null
+sh "$EX/call.sh" config.unset '{"key":"app/watched"}' >/dev/null
+rc=0
+timeout 10 tail --pid="$WPID" -f /dev/null || rc=$?
+check "watch-events.sh stopped after 2 events" 0 "$rc"
+rc=0
+wait "$WPID" || rc=$?
+check "watch-events.sh: exit 0" 0 "$rc"
+check "watch-events.sh: the two events" \
+	'{"topic":"config","type":"set","key":"app/watched","value":[1,2]}
+{"topic":"config","type":"unset","key":"app/watched"}' \
+	"$(sed -E 's/,"revision":[0-9]+//; s/,"peer":\{[^}]*\}//' "$DIR/watch.out")"
+
+# udsrpc.py: the demo, the CLI, and the module.
+rc=0
+out=$(python3 "$EX/udsrpc.py" demo 2>&1) || rc=$?
+check "udsrpc.py demo: exit 0" 0 "$rc"
+contains "demo: ping" "ping -> pong" "$out"
+contains "demo: conflict" "Conflict -32011" "$out"
+contains "demo: batch" "batch -> pong | ['demo/colour'] | Method not found (code -32601)" "$out"
+contains "demo: event from another connection" "event -> unset demo/colour revision" "$out"
+check "udsrpc.py call" '{"x":[1,"a"]}' "$(python3 "$EX/udsrpc.py" -s "$SOCK" call echo '{"x":[1,"a"]}')"
+rc=0
+python3 "$EX/udsrpc.py" call config.get '{"key":"nope"}' >/dev/null 2>"$DIR/py.err" || rc=$?
+check "udsrpc.py call error: exit 1" 1 "$rc"
+check "udsrpc.py call error: one line" "udsrpc.py: config.get: Not found (code -32010)" "$(cat "$DIR/py.err")"
+timeout 10 python3 "$EX/udsrpc.py" watch --count 1 daemon >"$DIR/pywatch.out" &
+PWPID=$!
+on_exit "kill $PWPID"
+wait_for "udsrpc.py watch subscribed" subscribed daemon || true
+kill -HUP "$PID"
+rc=0
+wait "$PWPID" || rc=$?
+check "udsrpc.py watch: exit 0" 0 "$rc"
+check "udsrpc.py watch: the reload event" '{"topic":"daemon","type":"reload","policy_rules":4}' "$(cat "$DIR/pywatch.out")"
+# The module resolves the default socket as udsrpcd does (the daemon's
+# --check prints the socket it would use).
+for env in "UDSRPC_SOCKET=/x/a.sock" "RUNTIME_DIRECTORY=/run/one:/run/two" "XDG_RUNTIME_DIR=/run/user/7" ""; do
+	daemon=$(env -u UDSRPC_SOCKET -u RUNTIME_DIRECTORY -u XDG_RUNTIME_DIR $env "$UDSRPCD" --check -S "$DIR/s" |
+		sed -n 's/^ *"socket": "\(.*\)",$/\1/p')
+	py=$(cd "$EX" && env -u UDSRPC_SOCKET -u RUNTIME_DIRECTORY -u XDG_RUNTIME_DIR $env \
+		python3 -c 'import udsrpc; print(udsrpc.default_socket_path())')
+	check "default socket like udsrpcd (${env:-no environment})" "$daemon" "$py"
+done
+
+# The example policy, judged on real connections from other uids.
+if [ "$(id -u)" = 0 ] && getent group adm >/dev/null && command -v setpriv >/dev/null; then
+	adm=$(getent group adm | cut -d: -f3)
+	# as UID GID [GROUPS] -- CMD...: CMD with those credentials.
+	as() {
+		local uid=$1 gid=$2 groups=$3
+		shift 3
+		if [ -n "$groups" ]; then
+			setpriv --reuid="$uid" --regid="$gid" --groups="$groups" "$@"
+		else
+			setpriv --reuid="$uid" --regid="$gid" --clear-groups "$@"
+		fi
+	}
+	code() { grep -o '"code":-[0-9]*' | cut -d: -f2; }
+	# rule 1: anyone may ping
+	check "policy rule 1: anyone pings" '"pong"' "$(as 2 2 "" sh "$EX/call.sh" ping)"
+	# rule 2: adm reads and watches, but does not write
+	check "policy rule 2: adm may config.get" '{"key":"app/mode","value":"blue","revision":N}' \
+		"$(as 2 2 "$adm" sh "$EX/call.sh" config.get '{"key":"app/mode"}' | norev)"
+	check "policy rule 2: adm may subscribe" '{"topics":["config"]}' \
+		"$(as 2 2 "$adm" sh "$EX/call.sh" events.subscribe '{"topics":["config"]}')"
+	rc=0
+	err=$(as 2 2 "$adm" sh "$EX/call.sh" config.set '{"key":"app/x","value":1}' 2>&1) || rc=$?
+	check "policy rule 2: adm may not config.set (exit 4)" 4 "$rc"
+	check "policy rule 2: -32001" -32001 "$(printf '%s' "$err" | code)"
+	# rule 3: deploy (here nobody) writes keys: any key, since rules select methods only
+	check "policy rule 3: deploy sets app/ keys" '{"key":"app/release","revision":N}' \
+		"$(as 65534 65534 "" sh "$EX/call.sh" config.set '{"key":"app/release","value":"v2"}' | norev)"
+	check "policy rule 3: ... and, honestly, any other key" '{"key":"other/key","revision":N}' \
+		"$(as 65534 65534 "" sh "$EX/call.sh" config.set '{"key":"other/key","value":1}' | norev)"
+	rc=0
+	as 65534 65534 "" sh "$EX/call.sh" peer.list >/dev/null 2>&1 || rc=$?
+	check "policy rule 3: deploy may not peer.list (exit 4)" 4 "$rc"
+	# nobody else reads config
+	rc=0
+	as 2 2 "" sh "$EX/call.sh" config.get '{"key":"app/mode"}' >/dev/null 2>&1 || rc=$?
+	check "policy: others may not config.get (exit 4)" 4 "$rc"
+	# rule 4: root does everything
+	check "policy rule 4: root reloads" '{"policy_rules":4}' "$(sh "$EX/call.sh" daemon.reload)"
+else
+	echo "note: not root, or no adm group or setpriv: the policy is not checked from other uids"
+fi
+
+stop_daemon
+check "daemon: exit 0" 0 "$STATUS"
+finish
