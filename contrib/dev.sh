@@ -1,12 +1,13 @@
 #!/bin/sh
 # contrib/dev.sh — the README's two commands, for a fresh Debian 12 machine as root.
 #   contrib/dev.sh run    install what is missing, build, run udsrpcd in the foreground
-#   contrib/dev.sh test   install what is missing, build, run the whole suite (plain and ASan+UBSan)
+#   contrib/dev.sh test   install what is missing, build, run the whole suite (plain, under
+#                         valgrind, ASan+UBSan, and a short libFuzzer smoke run per target)
 set -eu
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS="cmake make gcc pkg-config libjansson-dev libevent-dev"
-TEST_PKGS="libcmocka-dev socat netcat-openbsd procps mandoc groff-base man-db systemd dpkg-dev file strace python3"
+TEST_PKGS="libcmocka-dev socat netcat-openbsd procps valgrind clang libclang-rt-14-dev mandoc groff-base man-db systemd dpkg-dev file strace python3"
 
 need() {
 	missing=""
@@ -45,11 +46,18 @@ test)
 	# (some images ship one outside Debian's packages).
 	command -v npm >/dev/null 2>&1 || need nodejs npm
 	build build
-	ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600 -LE soak
+	ctest --test-dir build --output-on-failure -j"$jobs" --timeout 600 -LE 'soak|valgrind'
+	# The C integration tests again with the daemon under valgrind memcheck:
+	# a memory error or a definite leak fails them.
+	ctest --test-dir build --output-on-failure -j"$jobs" --timeout 1200 -L valgrind
 	# The same suite again with AddressSanitizer and UndefinedBehaviorSanitizer.
 	build build-asan -DUDSRPC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 600 -LE soak
+		ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 600 -LE 'soak|valgrind'
+	# libFuzzer (clang): each target for ~5 s on its corpus (tests/fuzz/run.sh runs longer).
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DUDSRPC_FUZZ=ON >/dev/null
+	cmake --build build-fuzz --target udsrpc_fuzz -j"$jobs"
+	ctest --test-dir build-fuzz --output-on-failure -j"$jobs" --timeout 600 -L fuzz
 	;;
 *)
 	echo "usage: contrib/dev.sh run [udsrpcd options] | contrib/dev.sh test" >&2

@@ -65,6 +65,18 @@ static void config_take_size(const json_t *obj, const char *name, size_t *slot)
 		*slot = (size_t)json_integer_value(v);
 }
 
+/*
+ * Messages quote the file (a member name, jansson's view of the text near an
+ * error), which may hold newlines and other control bytes: keep them to
+ * one line.
+ */
+static void config_one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 int config_apply_json(struct config *c, const json_t *doc, char *err, size_t errlen)
 {
 	static json_t *schema;
@@ -83,6 +95,7 @@ int config_apply_json(struct config *c, const json_t *doc, char *err, size_t err
 	 * so that a typo cannot silently fall back to a default. */
 	if (jsonschema_validate(schema, schema, doc, path, sizeof(path), reason, sizeof(reason)) < 0) {
 		snprintf(err, errlen, "%s: %s", *path ? path : "/", reason);
+		config_one_line(err);
 		return -EINVAL;
 	}
 	config_take_str(doc, "socket", &c->socket);
@@ -119,6 +132,7 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 			snprintf(err, errlen, "%s: %s", path, jerr.text);
 		else
 			snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+		config_one_line(err);
 		return -EINVAL;
 	}
 	int r = config_apply_json(c, doc, sub, sizeof(sub));

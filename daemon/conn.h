@@ -25,25 +25,36 @@ struct server;
 struct conn {
 	TAILQ_ENTRY(conn) link;	    /* server->conns */
 	TAILQ_ENTRY(conn) sub_link; /* events subscribers, while topics != 0 */
+	TAILQ_ENTRY(conn) flush_link; /* read this turn of the loop, written at its end */
 	struct server *srv;
-	int fd;
-	struct event ev_read; /* its timeout doubles as the partial-line/idle timer */
-	struct event ev_write;
-	struct evbuffer *in;
+	/* One event for both directions: read interest while requests are
+	 * wanted, write interest while output waits; its timeout is the
+	 * partial-line/idle timer. */
+	struct event ev;
+	/* Input read but not handled yet: an unfinished line, or lines held
+	 * back while paused. Complete lines are handled where they were read
+	 * (a shared buffer); only leftovers are copied here. NULL when empty. */
+	char *in;
+	size_t in_len, in_cap;
+	/* Replies and events not written yet. Allocated while output is owed
+	 * or can arrive (processing, deferred calls, queued slots), else NULL:
+	 * an idle connection holds no buffers. */
 	struct evbuffer *out;
 	struct framing framing;
 	struct rpc_session rpc;
 	struct peer_ident peer;
 	struct timespec connected; /* CLOCK_REALTIME */
 	uint64_t partial_since_ms; /* when the unfinished line in `in` started; 0: none */
-	unsigned topics;	   /* events subscriptions (events.h bits) */
-	unsigned char timer;	   /* which timeout ev_read carries now */
-	bool reading;
-	bool writing;
-	bool paused; /* unread output above max_output_bytes: not reading requests */
-	bool eof;    /* the peer shut down its write side */
+	int fd;
+	unsigned topics;      /* events subscriptions (events.h bits) */
+	unsigned in_callback; /* callbacks of its own (or holders) on the stack */
+	short armed;	      /* EV_READ/EV_WRITE the event is added with; 0: not added */
+	unsigned char timer;  /* which timeout the event carries now */
+	bool paused;	 /* unread output above max_output_bytes: not reading requests */
+	bool eof;	 /* the peer shut down its write side */
 	bool closed;
-	unsigned in_callback;
+	bool processing; /* handling its lines: a completion arriving meanwhile only writes */
+	bool flush_queued; /* on the end-of-turn queue (and held by it) */
 };
 
 /* Take over fd and the identity (moved: *peer is cleared). NULL on ENOMEM (fd closed). */

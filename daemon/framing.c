@@ -19,57 +19,74 @@ static bool framing_blank(const char *p, size_t n)
 	return true;
 }
 
-enum framing_event framing_next(struct framing *f, struct evbuffer *in, bool eof,
-				char **ret_line, size_t *ret_len)
+enum framing_event framing_scan(struct framing *f, const char *buf, size_t len, bool eof,
+				size_t *ret_used, const char **ret_line, size_t *ret_len)
 {
-	size_t avail = evbuffer_get_length(in);
-	struct evbuffer_ptr nl;
-	size_t len, take;
+	const char *p = buf, *nl;
+	size_t avail = len, line, take;
 
-	if (avail == 0)
-		return FRAMING_NONE;
-	nl = evbuffer_search(in, "\n", 1, NULL);
 	if (f->discarding) {
 		/* The -32002 was sent when the line crossed the cap; eat the rest silently. */
-		if (nl.pos < 0) {
-			evbuffer_drain(in, avail);
+		nl = memchr(buf, '\n', len);
+		if (!nl) {
 			if (eof)
 				f->discarding = false;
+			*ret_used = len;
 			return FRAMING_NONE;
 		}
-		evbuffer_drain(in, (size_t)nl.pos + 1);
 		f->discarding = false;
-		return framing_next(f, in, eof, ret_line, ret_len);
+		p = nl + 1;
+		avail = len - (size_t)(p - buf);
 	}
-	if (nl.pos < 0) {
+	*ret_used = (size_t)(p - buf);
+	if (avail == 0)
+		return FRAMING_NONE;
+	nl = memchr(p, '\n', avail);
+	if (!nl) {
 		if (avail > f->max) {
-			evbuffer_drain(in, avail);
 			f->discarding = !eof;
+			*ret_used = len;
 			return FRAMING_OVERSIZE;
 		}
 		if (!eof)
 			return FRAMING_NONE;
-		len = avail; /* half-close: a trailing request without "\n" is complete */
-		take = avail;
+		line = take = avail; /* half-close: a trailing request without "\n" is complete */
 	} else {
-		len = (size_t)nl.pos;
-		take = len + 1;
-		if (len > f->max) {
-			evbuffer_drain(in, take);
+		line = (size_t)(nl - p);
+		take = line + 1;
+		if (line > f->max) {
+			*ret_used += take;
 			return FRAMING_OVERSIZE;
 		}
 	}
-	char *p = (char *)evbuffer_pullup(in, (ev_ssize_t)take);
-	if (len > 0 && p[len - 1] == '\r')
-		len--;
-	if (framing_blank(p, len)) {
-		evbuffer_drain(in, take);
+	*ret_used += take;
+	if (line > 0 && p[line - 1] == '\r')
+		line--;
+	if (framing_blank(p, line))
 		return FRAMING_BLANK;
-	}
-	f->pending = take;
 	*ret_line = p;
-	*ret_len = len;
+	*ret_len = line;
 	return FRAMING_LINE;
+}
+
+enum framing_event framing_next(struct framing *f, struct evbuffer *in, bool eof,
+				char **ret_line, size_t *ret_len)
+{
+	size_t avail = evbuffer_get_length(in), used;
+	const char *line;
+
+	if (avail == 0)
+		return FRAMING_NONE;
+	/* Never more than a line and a read's worth (framing_read_budget): cheap to make contiguous. */
+	const char *p = (const char *)evbuffer_pullup(in, -1);
+	enum framing_event e = framing_scan(f, p, avail, eof, &used, &line, ret_len);
+	if (e == FRAMING_LINE) {
+		f->pending = used;
+		*ret_line = (char *)line;
+		return e;
+	}
+	evbuffer_drain(in, used);
+	return e;
 }
 
 void framing_done(struct framing *f, struct evbuffer *in)
@@ -78,14 +95,18 @@ void framing_done(struct framing *f, struct evbuffer *in)
 	f->pending = 0;
 }
 
-size_t framing_read_budget(const struct framing *f, const struct evbuffer *in, size_t chunk)
+size_t framing_budget(const struct framing *f, size_t have, size_t chunk)
 {
-	/* Called when the buffer holds at most a partial line: reading more than
-	 * the rest of the cap plus one byte (to see it crossed) would buffer an
+	/* Called when at most a partial line is held: reading more than the
+	 * rest of the cap plus one byte (to see it crossed) would buffer an
 	 * oversize line. While discarding, the cap does not apply. */
-	size_t have = evbuffer_get_length(in);
 	if (f->discarding || have > f->max)
 		return chunk;
 	size_t room = f->max + 1 - have;
 	return room < chunk ? room : chunk;
+}
+
+size_t framing_read_budget(const struct framing *f, const struct evbuffer *in, size_t chunk)
+{
+	return framing_budget(f, evbuffer_get_length(in), chunk);
 }

@@ -22,6 +22,19 @@ enum framing_event {
 
 void framing_init(struct framing *f, size_t max);
 /*
+ * The rules below over bytes the caller keeps itself (conn.c reads into its
+ * own buffers and hands each line to the parser where it lies). buf/len:
+ * the input not consumed yet; eof as for framing_next. Returns the next
+ * event and in *ret_used how many bytes of buf it consumed: for a LINE,
+ * through its "\n" (ret_line/ret_len point into buf: the line without
+ * "\r\n"); for NONE, bytes dropped while discarding an oversize line (0
+ * otherwise: wait for more). Never needs more than max + 1 bytes of a line.
+ */
+enum framing_event framing_scan(struct framing *f, const char *buf, size_t len, bool eof,
+				size_t *ret_used, const char **ret_line, size_t *ret_len);
+/* How many bytes may be read when have bytes of an unfinished line are held. */
+size_t framing_budget(const struct framing *f, size_t have, size_t chunk);
+/*
  * Take the next event from in. eof says no more input will come: a trailing
  * line without "\n" is then complete. A LINE's bytes stay in the buffer
  * (contiguous, valid until framing_done) so the parser reads them in place;

@@ -112,6 +112,42 @@ static int listener_probe(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Whoever owns the socket's directory can rename our socket away and put
+ * their own in its place, and clients would talk to them: only root or the
+ * user udsrpcd serves as may own it.
+ */
+static int listener_check_dir(const struct server *srv, const char *path, char *err,
+			      size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (stat(dir, &st) < 0)
+		return 0; /* bind says what is wrong with it */
+	if (st.st_uid != 0 && st.st_uid != srv->uid && srv->uid == 0) {
+		snprintf(err, errlen,
+			 "socket directory %s is owned by uid %u, not root, so its owner could "
+			 "replace the socket; chown root %s, or use a directory owned by root",
+			 dir, (unsigned)st.st_uid, dir);
+		return -EPERM;
+	}
+	if (st.st_uid != 0 && st.st_uid != srv->uid) {
+		snprintf(err, errlen,
+			 "socket directory %s is owned by uid %u, neither root nor uid %u that "
+			 "udsrpcd runs as, so its owner could replace the socket; chown it to root "
+			 "or uid %u, or use a directory owned by either",
+			 dir, (unsigned)st.st_uid, (unsigned)srv->uid, (unsigned)srv->uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int listener_bind(struct listener *l, const char *path, char *err, size_t errlen)
 {
 	const struct config *cfg = &l->srv->cfg;
@@ -124,6 +160,8 @@ static int listener_bind(struct listener *l, const char *path, char *err, size_t
 			 path, sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
+	if ((r = listener_check_dir(l->srv, path, err, errlen)) < 0)
+		return r;
 	if ((r = listener_probe(path, err, errlen)) < 0)
 		return r;
 	strcpy(sa.sun_path, path);
@@ -216,9 +254,12 @@ void listener_close(struct listener *l)
 		return;
 	event_free(l->ev_accept);
 	event_free(l->ev_backoff);
+	/* After a switch to a user that may not write the socket's directory
+	 * (/run), the file stays; the next start replaces it as stale. */
 	if (!l->activated && l->ino && stat(l->srv->socket_path, &st) == 0 &&
-	    st.st_dev == l->dev && st.st_ino == l->ino)
-		unlink(l->srv->socket_path);
+	    st.st_dev == l->dev && st.st_ino == l->ino && unlink(l->srv->socket_path) < 0)
+		log_info("cannot remove %s: %s; the next start replaces it", l->srv->socket_path,
+			 strerror(errno));
 	close(l->fd);
 	l->srv->listener = NULL;
 	free(l);

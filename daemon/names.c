@@ -12,7 +12,7 @@ enum names_query { BY_USER_NAME, BY_GROUP_NAME, BY_UID };
 
 /* 0 with *ret_id / *ret_name filled; -ENOENT for "no such entry"; other -errno. */
 static int names_lookup(enum names_query q, const char *name, uid_t uid, unsigned *ret_id,
-			char **ret_name)
+			gid_t *ret_gid, char **ret_name)
 {
 	long hint = sysconf(q == BY_GROUP_NAME ? _SC_GETGR_R_SIZE_MAX : _SC_GETPW_R_SIZE_MAX);
 	size_t size = hint > 0 ? (size_t)hint : 1024;
@@ -41,6 +41,8 @@ static int names_lookup(enum names_query q, const char *name, uid_t uid, unsigne
 			r = 0;
 			if (ret_id)
 				*ret_id = grf ? grf->gr_gid : pwf->pw_uid;
+			if (ret_gid && pwf)
+				*ret_gid = pwf->pw_gid;
 			if (ret_name && !(*ret_name = strdup(pwf->pw_name)))
 				r = -ENOMEM;
 			free(buf);
@@ -57,16 +59,25 @@ static int names_lookup(enum names_query q, const char *name, uid_t uid, unsigne
 int names_user_id(const char *name, uid_t *ret_id)
 {
 	unsigned id;
-	int r = names_lookup(BY_USER_NAME, name, 0, &id, NULL);
+	int r = names_lookup(BY_USER_NAME, name, 0, &id, NULL, NULL);
 	if (r == 0)
 		*ret_id = id;
+	return r;
+}
+
+int names_user_ids(const char *name, uid_t *ret_uid, gid_t *ret_gid)
+{
+	unsigned id;
+	int r = names_lookup(BY_USER_NAME, name, 0, &id, ret_gid, NULL);
+	if (r == 0)
+		*ret_uid = id;
 	return r;
 }
 
 int names_group_id(const char *name, gid_t *ret_id)
 {
 	unsigned id;
-	int r = names_lookup(BY_GROUP_NAME, name, 0, &id, NULL);
+	int r = names_lookup(BY_GROUP_NAME, name, 0, &id, NULL, NULL);
 	if (r == 0)
 		*ret_id = id;
 	return r;
@@ -77,6 +88,6 @@ int names_user_name(uid_t uid, char **ret)
 	*ret = NULL;
 	/* Any failure but ENOMEM (no entry, NSS unreachable, EMFILE opening
 	 * /etc/passwd) only costs the display name. */
-	int r = names_lookup(BY_UID, NULL, uid, NULL, ret);
+	int r = names_lookup(BY_UID, NULL, uid, NULL, NULL, ret);
 	return r == -ENOMEM ? r : 0;
 }

@@ -554,9 +554,15 @@ int policy_load_file(const char *path, uid_t self_uid, struct policy **ret, char
 	doc = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
 	fclose(f);
 	if (!doc) {
-		if (err && errlen)
+		if (err && errlen) {
 			snprintf(err, errlen, "%s: line %d column %d: %s", path, jerr.line,
 			         jerr.column, jerr.text);
+			/* jansson quotes the input near the error, newlines and all:
+			 * keep the message on one line, as quote() does for names. */
+			for (char *p = err; *p; p++)
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = '?';
+		}
 		return -EINVAL;
 	}
 	r = policy_compile(doc, self_uid, ret, inner, sizeof(inner));

@@ -34,12 +34,33 @@ struct call {
 	struct rpc_slot *slot; /* NULL: a single request answered at once */
 	size_t index;	       /* position in slot->batch */
 	json_t *id;	       /* NULL for a notification; borrowed until deferred */
+	/* The fast path's id: its JSON text as the request spelled it (which is
+	 * how it is written back), borrowed from the line; call_defer turns it
+	 * into id. NULL when id is used. */
+	const char *raw_id;
+	size_t raw_id_len;
 	int method;	       /* methods_table index, -1 before it is known */
 	uint64_t t0;
 	bool done;
 	bool moved; /* call_defer took it: this stack copy is dead */
 	bool heap;
 };
+
+/*
+ * Byte classes for the fast paths: 1 JSON whitespace; 2 may stand in a
+ * fast-path request string (printable ASCII but '"' and '\\'); 4 is written
+ * between quotes unchanged (the same, and DEL, which jansson leaves alone).
+ * Filled once, by rpc_session_init (before any line is handled).
+ */
+static unsigned char rpc_class[256];
+
+static void rpc_class_init(void)
+{
+	rpc_class[' '] = rpc_class['\t'] = rpc_class['\n'] = rpc_class['\r'] = 1;
+	for (int c = 0x20; c <= 0x7f; c++)
+		if (c != '"' && c != '\\')
+			rpc_class[c] |= c < 0x7f ? 6 : 4;
+}
 
 const char *rpc_error_message(int code)
 {
@@ -63,6 +84,8 @@ const char *rpc_error_message(int code)
 void rpc_session_init(struct rpc_session *s, struct server *srv, const struct peer_ident *peer,
 		      struct evbuffer *out, void *owner)
 {
+	if (!rpc_class[' '])
+		rpc_class_init();
 	memset(s, 0, sizeof(*s));
 	s->srv = srv;
 	s->peer = peer;
@@ -73,49 +96,233 @@ void rpc_session_init(struct rpc_session *s, struct server *srv, const struct pe
 
 /* ---- serialisation ---------------------------------------------------- */
 
-static int rpc_dump_cb(const char *buf, size_t size, void *data)
+
+/*
+ * Replies are written in one pass through a stack buffer, which goes to the
+ * evbuffer when full and at the end: a small reply is one evbuffer_add, a
+ * large one a few big ones. Values are written as json_dump* with
+ * JSON_COMPACT | JSON_ENCODE_ANY writes them (jansson keeps objects in
+ * insertion order and escapes, in strings, only '"', '\\' and bytes below
+ * 0x20). Objects, arrays, integers, literals and strings of printable ASCII
+ * are written here; reals and strings that need escapes or hold other bytes
+ * are handed to jansson one value at a time, which gives the same text as
+ * inside their container.
+ */
+#define RPC_OUT_BUF 4096
+
+struct rpc_out {
+	struct evbuffer *out;
+	size_t len;
+	char buf[RPC_OUT_BUF];
+};
+
+static void rpc_out_flush(struct rpc_out *o)
 {
-	return evbuffer_add(data, buf, size);
+	if (o->len) {
+		evbuffer_add(o->out, o->buf, o->len);
+		o->len = 0;
+	}
 }
 
-static void rpc_dump(struct evbuffer *out, const json_t *v)
+static void rpc_out_put(struct rpc_out *o, const char *p, size_t n)
 {
-	/* Integer ids and string results are most of the traffic: skip the
-	 * generic encoder's per-call setup for them. */
-	if (json_is_integer(v)) {
-		char num[24];
-		int n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		evbuffer_add(out, num, (size_t)n);
-		return;
+	if (n > sizeof(o->buf) - o->len) {
+		rpc_out_flush(o);
+		if (n > sizeof(o->buf)) {
+			evbuffer_add(o->out, p, n);
+			return;
+		}
 	}
-	json_dump_callback(v, rpc_dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY);
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+}
+
+static int rpc_out_cb(const char *buf, size_t size, void *data)
+{
+	rpc_out_put(data, buf, size);
+	return 0;
 }
 
 #define LIT(s) s, sizeof(s) - 1
 
+/* Decimal, as jansson writes a json_int_t. */
+static void rpc_out_int(struct rpc_out *o, json_int_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	rpc_out_put(o, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/*
+ * Eight bytes at once: true if one of them is '"', '\\' or below 0x20 (the
+ * classic zero-byte test: it never reports a byte that is not there).
+ */
+static inline bool rpc_special8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
+	return ((((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs) != 0;
+}
+
+/* True if jansson would write these bytes between quotes unchanged (ASCII from 0x20, no '"' '\\'). */
+static bool rpc_plain(const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t i = 0;
+	uint64_t w;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, u + i, 8);
+		if (rpc_special8(w) || (w & 0x8080808080808080ull))
+			return false;
+	}
+	for (; i < n; i++)
+		if (!(rpc_class[u[i]] & 4))
+			return false;
+	return true;
+}
+
+static void rpc_out_string(struct rpc_out *o, const char *p, size_t n)
+{
+	if (n + 2 <= sizeof(o->buf) - o->len) {
+		o->buf[o->len] = '"';
+		memcpy(o->buf + o->len + 1, p, n);
+		o->buf[o->len + 1 + n] = '"';
+		o->len += n + 2;
+		return;
+	}
+	rpc_out_put(o, "\"", 1);
+	rpc_out_put(o, p, n);
+	rpc_out_put(o, "\"", 1);
+}
+
+static void rpc_out_value(struct rpc_out *o, const json_t *v)
+{
+	const char *key, *p;
+	json_t *m;
+	size_t i, n;
+
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+		rpc_out_int(o, json_integer_value(v));
+		return;
+	case JSON_TRUE:
+		rpc_out_put(o, LIT("true"));
+		return;
+	case JSON_FALSE:
+		rpc_out_put(o, LIT("false"));
+		return;
+	case JSON_NULL:
+		rpc_out_put(o, LIT("null"));
+		return;
+	case JSON_STRING:
+		p = json_string_value(v);
+		n = json_string_length(v);
+		if (!rpc_plain(p, n))
+			break;
+		rpc_out_string(o, p, n);
+		return;
+	case JSON_ARRAY:
+		rpc_out_put(o, "[", 1);
+		for (i = 0, n = json_array_size(v); i < n; i++) {
+			if (i)
+				rpc_out_put(o, ",", 1);
+			rpc_out_value(o, json_array_get(v, i));
+		}
+		rpc_out_put(o, "]", 1);
+		return;
+	case JSON_OBJECT:
+		rpc_out_put(o, "{", 1);
+		i = 0;
+		json_object_keylen_foreach((json_t *)v, key, n, m) {
+			if (i++)
+				rpc_out_put(o, ",", 1);
+			if (rpc_plain(key, n)) {
+				rpc_out_string(o, key, n);
+			} else {
+				/* A key that needs escapes: jansson writes it, as a string. */
+				json_t *k = json_stringn_nocheck(key, n);
+				if (k)
+					json_dump_callback(k, rpc_out_cb, o, JSON_COMPACT | JSON_ENCODE_ANY);
+				json_decref(k);
+			}
+			rpc_out_put(o, ":", 1);
+			rpc_out_value(o, m);
+		}
+		rpc_out_put(o, "}", 1);
+		return;
+	default: /* JSON_REAL */
+		break;
+	}
+	json_dump_callback(v, rpc_out_cb, o, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static void rpc_dump(struct evbuffer *out, const json_t *v)
+{
+	struct rpc_out o;
+
+	o.out = out;
+	o.len = 0;
+	rpc_out_value(&o, v);
+	rpc_out_flush(&o);
+}
+
+/* One reply line; raw_id (the request's id text, fast path) or else id names it. */
+static void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_t raw_id_len,
+		      const json_t *result, int code, const json_t *data)
+{
+	struct rpc_out o;
+
+	o.out = out;
+	o.len = 0;
+	/* Written field by field rather than building an envelope object: the
+	 * member order is fixed and nothing is allocated. */
+	rpc_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
+	if (raw_id)
+		rpc_out_put(&o, raw_id, raw_id_len);
+	else
+		rpc_out_value(&o, id ? id : json_null());
+	if (code == 0) {
+		rpc_out_put(&o, LIT(",\"result\":"));
+		rpc_out_value(&o, result ? result : json_null());
+		rpc_out_put(&o, LIT("}\n"));
+	} else {
+		const char *msg = rpc_error_message(code);
+		rpc_out_put(&o, LIT(",\"error\":{\"code\":"));
+		rpc_out_int(&o, code);
+		rpc_out_put(&o, LIT(",\"message\":\""));
+		rpc_out_put(&o, msg, strlen(msg));
+		rpc_out_put(&o, "\"", 1);
+		if (data) {
+			rpc_out_put(&o, LIT(",\"data\":"));
+			rpc_out_value(&o, data);
+		}
+		rpc_out_put(&o, LIT("}}\n"));
+	}
+	rpc_out_flush(&o);
+}
+
 void rpc_write_reply(struct evbuffer *out, const json_t *id, const json_t *result, int code,
 		     const json_t *data)
 {
-	/* Written field by field rather than building an envelope object: the
-	 * member order is fixed and nothing is allocated. */
-	evbuffer_add(out, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
-	if (id)
-		rpc_dump(out, id);
-	else
-		evbuffer_add(out, LIT("null"));
-	if (code == 0) {
-		evbuffer_add(out, LIT(",\"result\":"));
-		rpc_dump(out, result ? result : json_null());
-		evbuffer_add(out, LIT("}\n"));
-		return;
-	}
-	evbuffer_add_printf(out, ",\"error\":{\"code\":%d,\"message\":\"%s\"", code,
-			    rpc_error_message(code));
-	if (data) {
-		evbuffer_add(out, LIT(",\"data\":"));
-		rpc_dump(out, data);
-	}
-	evbuffer_add(out, LIT("}}\n"));
+	rpc_write(out, id, NULL, 0, result, code, data);
+}
+
+/* A new reference for an id the fast path kept as text (null, an integer or a plain string). */
+static json_t *rpc_raw_id_json(const char *raw, size_t len)
+{
+	if (raw[0] == '"')
+		return json_stringn(raw + 1, len - 2);
+	if (raw[0] == 'n')
+		return json_null();
+	return json_integer((json_int_t)strtoll(raw, NULL, 10));
 }
 
 static json_t *rpc_reply_object(const json_t *id, const json_t *result, int code,
@@ -202,27 +409,29 @@ bool rpc_session_detach(struct rpc_session *s)
 	return s->deferred == 0;
 }
 
-/* Deliver one reply to where its request's answer belongs. */
+/* Deliver one reply to where its request's answer belongs. raw_id (or else id) names it. */
 static void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t index, const json_t *id,
-			const json_t *result, int code, const json_t *data)
+			const char *raw_id, size_t raw_id_len, const json_t *result, int code,
+			const json_t *data)
 {
 	if (!slot) {
 		if (TAILQ_EMPTY(&s->slots)) {
 			if (!s->detached)
-				rpc_write_reply(s->out, id, result, code, data);
+				rpc_write(s->out, id, raw_id, raw_id_len, result, code, data);
 			return;
 		}
 		/* Earlier replies are still owed: this one waits its turn. */
 		slot = rpc_slot_new(s, false);
 		if (!slot)
 			return; /* ENOMEM: nothing sane left to send */
-		rpc_write_reply(slot->buf, id, result, code, data);
+		rpc_write(slot->buf, id, raw_id, raw_id_len, result, code, data);
 		return;
 	}
+	/* Batch members never come from the fast path: they always have a json_t id. */
 	if (slot->batch)
 		json_array_set_new(slot->batch, index, rpc_reply_object(id, result, code, data));
 	else
-		rpc_write_reply(slot->buf, id, result, code, data);
+		rpc_write(slot->buf, id, raw_id, raw_id_len, result, code, data);
 	slot->pending--;
 }
 
@@ -232,7 +441,7 @@ void rpc_reply_unsolicited(struct rpc_session *s, int code, json_t *data)
 	s->requests++;
 	s->srv->stats.req_total++;
 	s->srv->stats.req_errors++;
-	rpc_deliver(s, NULL, 0, NULL, NULL, code, data);
+	rpc_deliver(s, NULL, 0, NULL, NULL, 0, NULL, code, data);
 	json_decref(data);
 }
 
@@ -258,8 +467,9 @@ static void call_finish(struct call *c, json_t *result, int code, json_t *data)
 		srv->stats.req_denied++;
 	if (c->method >= 0)
 		stats_method_record(&srv->method_stats[c->method], clock_now_ns() - c->t0, code);
-	if (c->id) /* a notification is never answered, not even with an error */
-		rpc_deliver(s, c->slot, c->index, c->id, result, code, data);
+	if (c->id || c->raw_id) /* a notification is never answered, not even with an error */
+		rpc_deliver(s, c->slot, c->index, c->id, c->raw_id, c->raw_id_len, result, code,
+			    data);
 	json_decref(result);
 	json_decref(data);
 	if (!c->heap)
@@ -299,8 +509,19 @@ struct call *call_defer(struct call *c)
 	}
 	*h = *c;
 	h->heap = true;
-	if (h->id) {
+	if (h->raw_id) {
+		/* The line it points into is gone once the handler returns. */
+		h->id = rpc_raw_id_json(h->raw_id, h->raw_id_len);
+		h->raw_id = NULL;
+		if (!h->id) {
+			free(h);
+			call_error(c, RPC_INTERNAL_ERROR, NULL);
+			return NULL;
+		}
+	} else if (h->id) {
 		json_incref(h->id);
+	}
+	if (h->id) {
 		if (!h->slot) {
 			h->slot = rpc_slot_new(s, false);
 			if (!h->slot) {
@@ -416,6 +637,51 @@ static void rpc_audit_denial(struct rpc_session *s, int m)
 		    (unsigned)p->uid, (unsigned)p->gid, (int)p->pid, p->exe ? p->exe : "(unknown)");
 }
 
+/* From the method on: exists → allowed → params valid → handler (PROTOCOL.md §2). */
+static void rpc_call(struct rpc_session *s, struct call *c, const char *name, size_t name_len,
+		     json_t *params)
+{
+	/* Clients call the same method over and over: one compare instead of a bisection. */
+	static int last = -1;
+	struct server *srv = s->srv;
+	json_t *data;
+	int m;
+
+	if (name_len != strlen(name)) /* a NUL inside: no method has one */
+		m = -1;
+	else if (last >= 0 && strcmp(name, methods_table[last]->name) == 0)
+		m = last;
+	else if ((m = methods_lookup(name)) >= 0)
+		last = m;
+
+	if (m < 0) {
+		call_error(c, RPC_METHOD_NOT_FOUND, json_pack("{s:s%}", "method", name, name_len));
+		return;
+	}
+	c->method = m;
+	if (srv->shutting_down) {
+		call_error(c, RPC_SHUTTING_DOWN, NULL);
+		return;
+	}
+	if (!policy_allows(srv->policy, s->peer, name)) {
+		rpc_audit_denial(s, m);
+		call_error(c, RPC_PERMISSION_DENIED,
+			   json_pack("{s:s,s:I,s:I,s:I}", "method", name, "uid",
+				     (json_int_t)s->peer->uid, "gid", (json_int_t)s->peer->gid,
+				     "pid", (json_int_t)s->peer->pid));
+		return;
+	}
+	if (schema_validate_params(srv->method_schemas[m], params, &data) < 0) {
+		call_error(c, RPC_INVALID_PARAMS, data);
+		return;
+	}
+	methods_table[m]->fn(c, params);
+	if (!c->done && !c->moved) {
+		log_error("internal: method %s returned without answering", name);
+		call_error(c, RPC_INTERNAL_ERROR, NULL);
+	}
+}
+
 /* One request object (alone or a batch member). */
 static void rpc_dispatch(struct rpc_session *s, json_t *req, struct rpc_slot *slot)
 {
@@ -446,36 +712,8 @@ static void rpc_dispatch(struct rpc_session *s, json_t *req, struct rpc_slot *sl
 		c.id = NULL;
 
 	const json_t *jm = json_object_get(req, "method");
-	const char *name = json_string_value(jm);
-	int m = json_string_length(jm) == strlen(name) ? methods_lookup(name) : -1;
-	if (m < 0) {
-		call_error(&c, RPC_METHOD_NOT_FOUND, json_pack("{s:s%}", "method", name,
-							       json_string_length(jm)));
-		return;
-	}
-	c.method = m;
-	if (srv->shutting_down) {
-		call_error(&c, RPC_SHUTTING_DOWN, NULL);
-		return;
-	}
-	if (!policy_allows(srv->policy, s->peer, name)) {
-		rpc_audit_denial(s, m);
-		call_error(&c, RPC_PERMISSION_DENIED,
-			   json_pack("{s:s,s:I,s:I,s:I}", "method", name, "uid",
-				     (json_int_t)s->peer->uid, "gid", (json_int_t)s->peer->gid,
-				     "pid", (json_int_t)s->peer->pid));
-		return;
-	}
-	json_t *params = json_object_get(req, "params");
-	if (schema_validate_params(srv->method_schemas[m], params, &data) < 0) {
-		call_error(&c, RPC_INVALID_PARAMS, data);
-		return;
-	}
-	methods_table[m]->fn(&c, params);
-	if (!c.done && !c.moved) {
-		log_error("internal: method %s returned without answering", name);
-		call_error(&c, RPC_INTERNAL_ERROR, NULL);
-	}
+	rpc_call(s, &c, json_string_value(jm), json_string_length(jm),
+		 json_object_get(req, "params"));
 }
 
 static void rpc_batch(struct rpc_session *s, json_t *batch)
@@ -507,16 +745,365 @@ static void rpc_batch(struct rpc_session *s, json_t *batch)
 	rpc_flush(s);
 }
 
+/* ---- the fast path ------------------------------------------------------ */
+
+/*
+ * The shape nearly every request has, taken apart without building it: one
+ * object with the members "jsonrpc":"2.0", "method" (a string of printable
+ * ASCII without escapes), maybe "id" (null, an integer written plainly, or
+ * such a string) and maybe "params" (an object or array, parsed alone by
+ * jansson), each at most once, in any order. Such a line means exactly what
+ * the generic path would make of it, and its id text is exactly what
+ * jansson would write back. Anything else (escapes, duplicates, other
+ * members or types, bad syntax) is left to the generic path, which owns
+ * every error answer and parse error offset.
+ */
+#define RPC_FAST_DEPTH 2000  /* params nested deeper: let jansson's own limit (2048) judge */
+#define RPC_FAST_METHOD 128  /* longer names exist nowhere: the generic path says so */
+#define RPC_FAST_INT_DIGITS 18 /* always fits json_int_t */
+
+struct rpc_fast {
+	const char *p, *end;
+	const char *id, *method, *params; /* id: raw text with quotes; method: without */
+	size_t id_len, method_len, params_len;
+	json_t *params_json; /* params already built (the plain subset); owned */
+};
+
+static json_t *rpc_fast_value(struct rpc_fast *f, unsigned depth);
+
+static inline void rpc_fast_ws(struct rpc_fast *f)
+{
+	while (f->p < f->end && (rpc_class[(unsigned char)*f->p] & 1))
+		f->p++;
+}
+
+/* A string of printable ASCII, no escapes; f->p at its opening quote. Returns its end or NULL. */
+static inline const char *rpc_fast_string(struct rpc_fast *f)
+{
+	const char *q = f->p + 1;
+
+	while (q < f->end && (rpc_class[(unsigned char)*q] & 2))
+		q++;
+	return q < f->end && *q == '"' ? q + 1 : NULL;
+}
+
+/* The end of an object or array at f->p, or NULL; its content is checked when it is built. */
+static const char *rpc_fast_skip(struct rpc_fast *f)
+{
+	const char *q = f->p;
+	unsigned depth = 0;
+
+	for (; q < f->end; q++) {
+		switch (*q) {
+		case '"':
+			for (q++; q < f->end && *q != '"'; q++)
+				if (*q == '\\' && ++q >= f->end)
+					return NULL;
+			if (q >= f->end)
+				return NULL;
+			break;
+		case '{':
+		case '[':
+			if (++depth > RPC_FAST_DEPTH)
+				return NULL;
+			break;
+		case '}':
+		case ']':
+			if (--depth == 0)
+				return q + 1;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static bool rpc_fast_parse(struct rpc_fast *f)
+{
+	bool version = false;
+
+	rpc_fast_ws(f);
+	if (f->p >= f->end || *f->p != '{')
+		return false;
+	f->p++;
+	for (;;) {
+		const char *key, *v, *e;
+		size_t klen, left;
+
+		rpc_fast_ws(f);
+		left = (size_t)(f->end - f->p);
+		if (left < 5 || *f->p != '"')
+			return false;
+		/* The four names, whole and quoted, are matched in place; anything else is not ours. */
+		key = f->p + 1;
+		if (left >= 9 && memcmp(key, "jsonrpc\"", 8) == 0)
+			klen = 7;
+		else if (left >= 8 && (memcmp(key, "method\"", 7) == 0 || memcmp(key, "params\"", 7) == 0))
+			klen = 6;
+		else if (memcmp(key, "id\"", 3) == 0)
+			klen = 2;
+		else
+			return false;
+		f->p = key + klen + 1;
+		rpc_fast_ws(f);
+		if (f->p >= f->end || *f->p != ':')
+			return false;
+		f->p++;
+		rpc_fast_ws(f);
+		if (f->p >= f->end)
+			return false;
+		v = f->p;
+		if (klen == 7 && memcmp(key, "jsonrpc", 7) == 0) {
+			if (version || f->end - v < 5 || memcmp(v, "\"2.0\"", 5) != 0)
+				return false;
+			version = true;
+			e = v + 5;
+		} else if (klen == 6 && memcmp(key, "method", 6) == 0) {
+			if (f->method || *v != '"' || !(e = rpc_fast_string(f)))
+				return false;
+			f->method = v + 1;
+			f->method_len = (size_t)(e - v - 2);
+		} else if (klen == 2 && memcmp(key, "id", 2) == 0) {
+			if (f->id)
+				return false;
+			if (*v == '"') {
+				if (!(e = rpc_fast_string(f)))
+					return false;
+			} else if (*v == 'n') {
+				if (f->end - v < 4 || memcmp(v, "null", 4) != 0)
+					return false;
+				e = v + 4;
+			} else {
+				/* -?(0|[1-9][0-9]*), short enough for json_int_t; "-0" comes back as 0. */
+				e = v + (*v == '-');
+				if (e >= f->end || *e < '0' || *e > '9' || (*e == '0' && e != v))
+					return false;
+				const char *d = e;
+				if (*e == '0')
+					e++;
+				else
+					while (e < f->end && *e >= '0' && *e <= '9')
+						e++;
+				if (e - d > RPC_FAST_INT_DIGITS ||
+				    (e < f->end && (*e == '.' || *e == 'e' || *e == 'E')))
+					return false;
+			}
+			f->id = v;
+			f->id_len = (size_t)(e - v);
+		} else if (klen == 6 && memcmp(key, "params", 6) == 0) {
+			if (f->params || f->params_json || (*v != '{' && *v != '['))
+				return false;
+			/* Built at once when plain; else only delimited, and jansson parses it. */
+			if ((f->params_json = rpc_fast_value(f, 1))) {
+				e = f->p;
+			} else {
+				f->p = v;
+				if (!(e = rpc_fast_skip(f)))
+					return false;
+				f->params = v;
+				f->params_len = (size_t)(e - v);
+			}
+		} else {
+			return false;
+		}
+		f->p = e;
+		rpc_fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			continue;
+		}
+		if (f->p >= f->end || *f->p != '}')
+			return false;
+		f->p++;
+		rpc_fast_ws(f);
+		return f->p == f->end && version && f->method;
+	}
+}
+
+/*
+ * params built from their text, for the plain subset: objects and arrays,
+ * strings without escapes, integers written plainly (up to 18 digits),
+ * true, false, null. Built with the calls jansson's own parser makes
+ * (json_object_setn_new_nocheck, json_array_append_new), so the value is
+ * the one json_loadb would give, duplicate names included; strings are
+ * checked for UTF-8 as jansson's lexer checks them. NULL for anything
+ * outside the subset, or malformed: jansson then parses the text itself
+ * and owns every error. A 64 KiB string costs a scan and a copy here,
+ * against about 140 instructions a byte through jansson's lexer.
+ */
+/* The bytes of a plain string at f->p (its opening quote); false if it has escapes or control bytes. */
+static bool rpc_fast_raw(struct rpc_fast *f, const char **ret_p, size_t *ret_n, bool *ret_ascii)
+{
+	const uint64_t highs = 0x8080808080808080ull;
+	const char *q = f->p + 1;
+	uint64_t high = 0, w;
+
+	/* Eight bytes at a time while none is '"', '\\' or a control byte. */
+	while (f->end - q >= 8) {
+		memcpy(&w, q, 8);
+		if (rpc_special8(w))
+			break;
+		high |= w;
+		q += 8;
+	}
+	for (; q < f->end && *q != '"'; q++) {
+		if (*q == '\\' || (unsigned char)*q < 0x20)
+			return false;
+		high |= (unsigned char)*q;
+	}
+	if (q >= f->end)
+		return false;
+	*ret_p = f->p + 1;
+	*ret_n = (size_t)(q - f->p - 1);
+	*ret_ascii = !(high & highs);
+	f->p = q + 1;
+	return true;
+}
+
+static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
+{
+	bool object = *f->p == '{';
+	char close = object ? '}' : ']';
+	json_t *c = object ? json_object() : json_array();
+
+	if (!c)
+		return NULL;
+	f->p++;
+	rpc_fast_ws(f);
+	if (f->p < f->end && *f->p == close) {
+		f->p++;
+		return c;
+	}
+	for (;;) {
+		const char *key = NULL;
+		size_t klen = 0;
+		bool ascii;
+		json_t *v;
+
+		if (object) {
+			if (f->p >= f->end || *f->p != '"' || !rpc_fast_raw(f, &key, &klen, &ascii) ||
+			    !ascii)
+				goto fail;
+			rpc_fast_ws(f);
+			if (f->p >= f->end || *f->p != ':')
+				goto fail;
+			f->p++;
+		}
+		if (!(v = rpc_fast_value(f, depth + 1)))
+			goto fail;
+		if (object ? json_object_setn_new_nocheck(c, key, klen, v) : json_array_append_new(c, v))
+			goto fail;
+		rpc_fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			continue;
+		}
+		if (f->p < f->end && *f->p == close) {
+			f->p++;
+			return c;
+		}
+		goto fail;
+	}
+fail:
+	json_decref(c);
+	return NULL;
+}
+
+static json_t *rpc_fast_value(struct rpc_fast *f, unsigned depth)
+{
+	const char *p;
+	size_t n;
+	bool ascii;
+
+	rpc_fast_ws(f);
+	if (f->p >= f->end || depth > RPC_FAST_DEPTH)
+		return NULL;
+	switch (*f->p) {
+	case '{':
+	case '[':
+		return rpc_fast_container(f, depth);
+	case '"':
+		if (!rpc_fast_raw(f, &p, &n, &ascii))
+			return NULL;
+		return ascii ? json_stringn_nocheck(p, n) : json_stringn(p, n);
+	case 't':
+		if (f->end - f->p < 4 || memcmp(f->p, "true", 4) != 0)
+			return NULL;
+		f->p += 4;
+		return json_true();
+	case 'f':
+		if (f->end - f->p < 5 || memcmp(f->p, "false", 5) != 0)
+			return NULL;
+		f->p += 5;
+		return json_false();
+	case 'n':
+		if (f->end - f->p < 4 || memcmp(f->p, "null", 4) != 0)
+			return NULL;
+		f->p += 4;
+		return json_null();
+	}
+	/* -?(0|[1-9][0-9]*), at most 18 digits: always a json_int_t, as strtoll gives it. */
+	bool neg = *f->p == '-';
+	const char *d = f->p + neg;
+	uint64_t u = 0; /* unsigned: a long digit run wraps harmlessly before it is refused */
+	if (d >= f->end || *d < '0' || *d > '9')
+		return NULL;
+	const char *e = d;
+	if (*e == '0')
+		e++;
+	else
+		while (e < f->end && *e >= '0' && *e <= '9')
+			u = u * 10 + (uint64_t)(*e++ - '0');
+	if (e - d > RPC_FAST_INT_DIGITS || (e < f->end && (*e == '.' || *e == 'e' || *e == 'E' ||
+							   (*e >= '0' && *e <= '9'))))
+		return NULL;
+	f->p = e;
+	return json_integer(neg ? -(json_int_t)u : (json_int_t)u);
+}
+
+/* Handle the line if it has the common shape; false: the generic path must. */
+static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
+{
+	struct rpc_fast f = {.p = line, .end = line + len};
+	char name[RPC_FAST_METHOD];
+	json_t *params = NULL;
+
+	if (!rpc_fast_parse(&f) || f.method_len >= sizeof(name)) {
+		json_decref(f.params_json);
+		return false;
+	}
+	params = f.params_json;
+	/* Object or array only, no trailing text: the same as parsing it inside the request. */
+	if (f.params && !(params = json_loadb(f.params, f.params_len, JSON_ALLOW_NUL, NULL)))
+		return false;
+	memcpy(name, f.method, f.method_len);
+	name[f.method_len] = '\0';
+
+	struct call c = {.session = s, .method = -1, .raw_id = f.id, .raw_id_len = f.id_len};
+	s->requests++;
+	s->srv->stats.req_total++;
+	c.t0 = clock_now_ns();
+	rpc_call(s, &c, name, f.method_len, params);
+	json_decref(params);
+	return true;
+}
+
 void rpc_handle_line(struct rpc_session *s, const char *line, size_t len)
 {
 	json_error_t err;
-	json_t *doc = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
+	json_t *doc;
+
+	if (rpc_fast(s, line, len))
+		return;
+	doc = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
 
 	if (!doc) {
-		/* jansson's position is just past the byte it stopped at. */
+		/* jansson's position is just past the byte it stopped at, except
+		 * for invalid UTF-8, where it is the offending byte itself. */
+		size_t at = json_error_code(&err) == json_error_invalid_utf8 ? (size_t)err.position
+		            : err.position > 0                               ? (size_t)err.position - 1
+		                                                             : 0;
 		rpc_reply_unsolicited(s, RPC_PARSE_ERROR,
-				      json_pack("{s:I}", "offset",
-						(json_int_t)(err.position > 0 ? err.position - 1 : 0)));
+				      json_pack("{s:I}", "offset", (json_int_t)at));
 		return;
 	}
 	if (json_is_array(doc))

@@ -1,10 +1,12 @@
 /* server.c — the daemon's lifecycle: start-up checks, the loop, reload, graceful stop. */
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -19,6 +21,7 @@
 #include "listener.h"
 #include "log.h"
 #include "methods.h"
+#include "names.h"
 #include "policy.h"
 #include "schema.h"
 #include "server.h"
@@ -105,8 +108,101 @@ static void server_notify(const char *msg)
 	close(fd);
 }
 
-/* mkdir -p with mode 0700 for what we create. */
-static int server_make_dirs(const char *path, char *err, size_t errlen)
+/*
+ * Who serves: config "user"/"group" when set, else whoever started us.
+ * switch_ids: started as root with either set, so the ids change once the
+ * socket is bound and the store open, before the first request is read.
+ */
+struct server_runas {
+	uid_t uid;
+	gid_t gid;
+	bool switch_ids;
+};
+
+static int server_runas(const struct config *cfg, struct server_runas *ret, char *err,
+			size_t errlen)
+{
+	int r = 0;
+
+	ret->uid = geteuid();
+	ret->gid = getegid();
+	ret->switch_ids = (cfg->user || cfg->group) && geteuid() == 0;
+	/* Without "group", the user's own primary group. */
+	if (cfg->user && (r = names_user_ids(cfg->user, &ret->uid, &ret->gid)) < 0) {
+		snprintf(err, errlen, "user '%s': %s; create the user or fix \"user\" in the config",
+			 cfg->user, r == -ENOENT ? "no such user" : strerror(-r));
+		return r;
+	}
+	if (cfg->group && (r = names_group_id(cfg->group, &ret->gid)) < 0) {
+		snprintf(err, errlen, "group '%s': %s; create the group or fix \"group\" in the config",
+			 cfg->group, r == -ENOENT ? "no such group" : strerror(-r));
+		return r;
+	}
+	if (!ret->switch_ids && (ret->uid != geteuid() || (cfg->group && ret->gid != getegid()))) {
+		snprintf(err, errlen,
+			 "the config says to run as %s%s%s but udsrpcd was started as uid %u, not "
+			 "root, so it cannot switch; start it as root or remove \"user\"/\"group\"",
+			 cfg->user ? cfg->user : "", cfg->user && cfg->group ? ":" : "",
+			 cfg->group ? cfg->group : "", (unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * The switch itself, after everything that needs root is done. Supplementary
+ * groups go first (only root may set them), then the gid, then the uid; a
+ * switch that could be undone is refused rather than trusted.
+ */
+static int server_drop_privileges(const struct config *cfg, const struct server_runas *ra,
+				  char *err, size_t errlen)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	int e;
+
+	if ((cfg->user ? initgroups(cfg->user, ra->gid) : setgroups(1, &ra->gid)) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot set the supplementary groups of %s: %s",
+			 cfg->user ? cfg->user : cfg->group, strerror(e));
+		return -e;
+	}
+	if (setresgid(ra->gid, ra->gid, ra->gid) < 0 || setresuid(ra->uid, ra->uid, ra->uid) < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot switch to uid %u gid %u: %s", (unsigned)ra->uid,
+			 (unsigned)ra->gid, strerror(e));
+		return -e;
+	}
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0 || ru != ra->uid ||
+	    eu != ra->uid || su != ra->uid || rg != ra->gid || eg != ra->gid || sg != ra->gid ||
+	    (ra->uid != 0 && (setuid(0) == 0 || setgid(0) == 0))) {
+		snprintf(err, errlen, "switching to uid %u gid %u did not stick (root can be "
+				      "regained); refusing to serve", (unsigned)ra->uid, (unsigned)ra->gid);
+		return -EPERM;
+	}
+	log_info("running as uid %u gid %u (%s%s%s)", (unsigned)ra->uid, (unsigned)ra->gid,
+		 cfg->user ? cfg->user : "", cfg->user && cfg->group ? ":" : "",
+		 cfg->group ? cfg->group : "");
+	return 0;
+}
+
+/* Reload re-reads these files as the user we switched to. */
+static void server_check_readable(const char *path, uid_t uid)
+{
+	if (path && access(path, R_OK) < 0)
+		log_warning("%s is not readable by uid %u (%s): daemon.reload and SIGHUP will fail "
+			    "until it is; make it readable by that user or group",
+			    path, (unsigned)uid, strerror(errno));
+}
+
+/*
+ * mkdir -p with mode 0700 for what we create; what we create before
+ * switching ids is chowned to the user that will use it. The state dir must
+ * not be world-writable, and after a switch it must be that user's.
+ */
+static int server_make_dirs(const char *path, const struct server_runas *ra, char *err,
+			    size_t errlen)
 {
 	char tmp[PATH_MAX];
 	struct stat st;
@@ -120,7 +216,14 @@ static int server_make_dirs(const char *path, char *err, size_t errlen)
 			continue;
 		char save = *p;
 		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST) {
+		if (mkdir(tmp, 0700) == 0) {
+			if (ra->switch_ids && chown(tmp, ra->uid, ra->gid) < 0) {
+				int e = errno;
+				snprintf(err, errlen, "cannot chown state dir %.512s to %u:%u: %s", tmp,
+					 (unsigned)ra->uid, (unsigned)ra->gid, strerror(e));
+				return -e;
+			}
+		} else if (errno != EEXIST) {
 			snprintf(err, errlen, "cannot create state dir %.512s: %s", tmp, strerror(errno));
 			return -errno;
 		}
@@ -131,6 +234,20 @@ static int server_make_dirs(const char *path, char *err, size_t errlen)
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "state dir %s is not a directory", path);
 		return -ENOTDIR;
+	}
+	/* Anyone could swap the store's files for their own. */
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, errlen,
+			 "state dir %s is world-writable (mode %04o); chmod o-w %s, or pick another "
+			 "--state-dir", path, (unsigned)(st.st_mode & 07777), path);
+		return -EPERM;
+	}
+	if (ra->switch_ids && st.st_uid != ra->uid) {
+		snprintf(err, errlen,
+			 "state dir %s is owned by uid %u, not by uid %u that udsrpcd runs as; "
+			 "chown -R %u:%u %s, or pick another --state-dir", path, (unsigned)st.st_uid,
+			 (unsigned)ra->uid, (unsigned)ra->uid, (unsigned)ra->gid, path);
+		return -EPERM;
 	}
 	return 0;
 }
@@ -152,9 +269,13 @@ int server_load_policy(struct server *srv, const char *path, struct policy **ret
 int server_init(struct server *srv, char *err, size_t errlen)
 {
 	const char *names[64];
+	struct server_runas ra;
 	int r;
 
-	srv->uid = geteuid();
+	/* "self" in the policy and daemon.info's uid: the uid that serves. */
+	if ((r = server_runas(&srv->cfg, &ra, err, errlen)) < 0)
+		return r;
+	srv->uid = ra.uid;
 	srv->pid = getpid();
 	TAILQ_INIT(&srv->conns);
 	TAILQ_INIT(&srv->subscribers);
@@ -299,6 +420,7 @@ static void server_on_signal(evutil_socket_t sig, short what, void *arg)
 int server_run(struct server *srv, char *err, size_t errlen)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	struct server_runas ra;
 	int r;
 
 	/* The store's committer thread hands completions to the loop. */
@@ -317,13 +439,29 @@ int server_run(struct server *srv, char *err, size_t errlen)
 		srv->ev_signals[i] = evsignal_new(srv->base, sigs[i], server_on_signal, srv);
 		event_add(srv->ev_signals[i], NULL);
 	}
+	if ((r = server_runas(&srv->cfg, &ra, err, errlen)) < 0)
+		return r;
+	/* Per thread and inherited: set before the store starts its committer. */
+	if (ra.switch_ids && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(-r));
+		return r;
+	}
 	/* The socket first: a live daemon there must find its state dir untouched. */
 	if ((r = listener_open(srv, &srv->listener, err, errlen)) < 0)
 		return r;
-	if ((r = server_make_dirs(srv->cfg.state_dir, err, errlen)) < 0)
+	if ((r = server_make_dirs(srv->cfg.state_dir, &ra, err, errlen)) < 0)
 		return r;
 	if ((r = store_open(srv->cfg.state_dir, srv->base, &srv->store, err, errlen)) < 0)
 		return r;
+	/* Root was needed for the socket (bind in /run, chown to socket_group)
+	 * and the state dir; nothing after this needs it. */
+	if (ra.switch_ids) {
+		if ((r = server_drop_privileges(&srv->cfg, &ra, err, errlen)) < 0)
+			return r;
+		server_check_readable(srv->config_path, ra.uid);
+		server_check_readable(srv->policy_path, ra.uid);
+	}
 	listener_start(srv->listener);
 	log_info("serving on %s (pid %d, %zu methods, %zu policy rules, state in %s)",
 		 srv->socket_path, (int)srv->pid, methods_count, policy_rule_count(srv->policy),

@@ -1,0 +1,119 @@
+/*
+ * fuzz_policy.c — libFuzzer target for the policy loader: the input is a
+ * policy file. It is compiled twice, once parsed here and handed to
+ * policy_compile, once written to a temp file for policy_load_file, and the
+ * two must agree. A policy that compiles must survive the trip through
+ * policy_to_json (--check prints it; it "compiles back to the same policy")
+ * and judge a few peers the same way before and after.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "fuzzutil.h"
+#include "peer.h"
+#include "policy.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define SELF_UID 4321
+
+static char file[128];
+
+static const char *const methods[] = {
+    "ping", "echo", "daemon.shutdown", "config.set", "events.subscribe", "", "x.y.z",
+};
+static gid_t groups[] = {4, 100};
+static const struct peer_ident peers[] = {
+    {.uid = 0, .gid = 0, .pid = 1, .exe = "/usr/bin/udsrpcctl"},
+    {.uid = SELF_UID, .gid = 100, .pid = 4242, .groups = groups, .ngroups = 2},
+    {.uid = 65534, .gid = 65534, .pid = 77, .exe = "/bin/sh"},
+    {.uid = 1000, .gid = 1000, .pid = 1000, .groups = groups, .ngroups = 1, .exe = "/usr/bin/x"},
+};
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	snprintf(file, sizeof(file), "%s/policy.json", fuzz_scratch_dir());
+	return 0;
+}
+
+static void check_err(int r, const char *err, size_t errlen, const char *who)
+{
+	if (r == 0)
+		return;
+	if (r > 0)
+		fuzz_fail("%s returned %d: 0 or -errno", who, r);
+	if (!memchr(err, '\0', errlen) || err[0] == '\0')
+		fuzz_fail("%s failed (%d) without a message", who, r);
+	if (strchr(err, '\n'))
+		fuzz_fail("%s message spans lines: %s", who, err);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char err[512], ferr[1024];
+	struct policy *p = NULL, *pf = NULL, *back = NULL;
+	json_t *doc, *out, *out2;
+	int r, rf;
+
+	/* The same parse flags as policy_load_file, so the two can be compared. */
+	doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+	fuzz_write_file(file, data, size);
+	rf = policy_load_file(file, SELF_UID, &pf, ferr, sizeof(ferr));
+	check_err(rf, ferr, sizeof(ferr), "policy_load_file");
+	if (rf < 0 && strncmp(ferr, file, strlen(file)) != 0)
+		fuzz_fail("policy_load_file message does not start with the path: %s", ferr);
+	if (!doc) {
+		/* jansson reads a file and a buffer alike (NUL bytes aside: the
+		 * buffer parser sees past one, fgetc-based reading too). */
+		if (rf == 0)
+			fuzz_fail("file compiled but the buffer does not parse");
+		goto out;
+	}
+	r = policy_compile(doc, SELF_UID, &p, err, sizeof(err));
+	check_err(r, err, sizeof(err), "policy_compile");
+	if ((r == 0) != (rf == 0))
+		fuzz_fail("policy_compile %d but policy_load_file %d (%s)", r, rf, rf ? ferr : err);
+	if (r < 0) {
+		if (p)
+			fuzz_fail("policy_compile failed but returned a policy");
+		goto out;
+	}
+
+	out = policy_to_json(p);
+	if (!out)
+		fuzz_fail("policy_to_json: NULL");
+	if (json_array_size(json_object_get(out, "rules")) != policy_rule_count(p))
+		fuzz_fail("policy_to_json has %zu rules, the policy %zu",
+		          json_array_size(json_object_get(out, "rules")), policy_rule_count(p));
+	r = policy_compile(out, SELF_UID, &back, err, sizeof(err));
+	if (r < 0) {
+		char *text = json_dumps(out, JSON_COMPACT);
+		fuzz_fail("policy_to_json output does not compile: %s: %.400s", err, text);
+	}
+	out2 = policy_to_json(back);
+	if (!json_equal(out, out2))
+		fuzz_fail("policy_to_json is not stable across a compile");
+	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++)
+		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
+			if (policy_allows(p, &peers[i], methods[m]) !=
+			        policy_allows(back, &peers[i], methods[m]) ||
+			    policy_allows(p, &peers[i], methods[m]) !=
+			        policy_allows(pf, &peers[i], methods[m]))
+				fuzz_fail("the same policy judges peer %zu method '%s' two ways", i,
+				          methods[m]);
+	json_decref(out);
+	json_decref(out2);
+out:
+	policy_free(p);
+	policy_free(pf);
+	policy_free(back);
+	json_decref(doc);
+	return 0;
+}

@@ -1,0 +1,336 @@
+/*
+ * fuzz_rpc.c — libFuzzer target for the line → reply path: the input is the
+ * byte stream a peer sends. It is read in chunks no larger than
+ * framing_budget allows, split by framing_scan with the leftovers kept, as
+ * conn.c does, and each line goes to rpc_handle_line of a session on a real
+ * server. Every reply line and every event must then be one compact
+ * JSON-RPC text of the shape PROTOCOL.md §2 gives.
+ *
+ * Each line is handed over in a buffer of exactly its length (no "\n", no
+ * NUL after it), so a parser that reads past the line trips ASan.
+ *
+ * The peer is uid 0, so the default policy lets it call every method:
+ *  - config.* run against a real store in a tmpfs scratch dir; an input that
+ *    changed it gets a fresh, empty store afterwards, so inputs do not
+ *    depend on each other and a crash replays from its input alone;
+ *  - daemon.shutdown sets the stopping flag and activates ev_stop, which here
+ *    only counts (the real one drains every connection and ends the loop);
+ *    requests after it in the same input get -32004, and the flag is
+ *    cleared before the next input;
+ *  - daemon.reload re-reads the embedded default policy (there is no config
+ *    or policy file); daemon.log_level is put back to "error" afterwards;
+ *  - the session's owner is a real connection (conn_new on a socketpair), so
+ *    events.subscribe subscribes it, peer.list lists it, and the events it
+ *    is sent come out of the socketpair, where they are checked too.
+ * Each input is fed twice: whole (max_message_bytes 1 MiB, max_batch 1024),
+ * then in reads of 1-7 bytes with max_message_bytes 128 and max_batch 3, so
+ * that lines split across reads, oversize lines, the discard state and
+ * the batch limit are all reached by short inputs.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "events.h"
+#include "framing.h"
+#include "fuzzutil.h"
+#include "log.h"
+#include "rpc.h"
+#include "rpc_errors.h"
+#include "server.h"
+#include "store.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct server srv;
+static struct conn *conn; /* the session's owner: events and peer.list */
+static struct rpc_session sess;
+static struct evbuffer *out;  /* the session's replies */
+static int peer_end = -1;     /* the client's side of conn's socketpair: events land here */
+static struct evbuffer *seen; /* events read back but not yet a whole line */
+static char store_dir[128];
+static unsigned long stops;
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	stops++;
+}
+
+/* Replies of deferred calls are in out already; nothing to write here. */
+static void on_output(struct rpc_session *s)
+{
+}
+
+static void store_fresh(void)
+{
+	char err[512], path[256];
+	static const char *const files[] = {"config.log", "config.snap", "config.snap.tmp"};
+
+	if (srv.store) {
+		store_close(srv.store);
+		srv.store = NULL;
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", store_dir, files[i]);
+		unlink(path);
+	}
+	if (store_open(store_dir, srv.base, &srv.store, err, sizeof(err)) < 0)
+		fuzz_fail("store_open: %s", err);
+}
+
+/* A connection as listener.c makes one, from root, with every identity field set. */
+static void conn_fresh(void)
+{
+	int sv[2];
+	struct peer_ident peer = {.id = ++srv.next_conn_id, .uid = 0, .gid = 0, .pid = getpid()};
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		fuzz_fail("socketpair: %s", strerror(errno));
+	peer.groups = malloc(2 * sizeof(*peer.groups));
+	peer.groups[0] = 0;
+	peer.groups[1] = 4;
+	peer.ngroups = 2;
+	peer.user = strdup("root");
+	peer.comm = strdup("fuzz_rpc");
+	peer.exe = strdup("/usr/bin/fuzz_rpc");
+	conn = conn_new(&srv, sv[0], &peer);
+	if (!conn)
+		fuzz_fail("conn_new: out of memory");
+	if (peer_end >= 0)
+		close(peer_end);
+	peer_end = sv[1];
+	rpc_session_init(&sess, &srv, &conn->peer, out, conn);
+	sess.on_output = on_output;
+	sess.on_release = on_output;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char err[1024];
+
+	log_init("fuzz_rpc", LOG_LVL_ERROR);
+	config_defaults(&srv.cfg);
+	config_set_str(&srv.cfg.socket, "/nonexistent/udsrpcd.sock");
+	snprintf(srv.socket_path, sizeof(srv.socket_path), "%s", srv.cfg.socket);
+	if (server_init(&srv, err, sizeof(err)) < 0)
+		fuzz_fail("server_init: %s", err);
+	srv.base = event_base_new();
+	srv.ev_stop = event_new(srv.base, -1, 0, on_stop, NULL);
+	if (!srv.base || !srv.ev_stop)
+		fuzz_fail("event_base_new: out of memory");
+	clock_gettime(CLOCK_REALTIME, &srv.started);
+	snprintf(store_dir, sizeof(store_dir), "%s/state", fuzz_scratch_dir());
+	store_fresh();
+	out = evbuffer_new();
+	seen = evbuffer_new();
+	conn_fresh();
+	return 0;
+}
+
+/* One reply (or batch member, or event) as PROTOCOL.md §2 shapes it. */
+static void check_message(const json_t *m, bool in_batch, bool event, const char *line)
+{
+	const json_t *v = json_object_get(m, "jsonrpc");
+	const json_t *id = json_object_get(m, "id");
+	const json_t *result = json_object_get(m, "result");
+	const json_t *error = json_object_get(m, "error");
+
+	if (!json_is_object(m) || !json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0)
+		fuzz_fail("not a JSON-RPC 2.0 object: %.300s", line);
+	if (event) {
+		const json_t *method = json_object_get(m, "method");
+		if (id || !json_is_string(method) ||
+		    strcmp(json_string_value(method), "event") != 0 ||
+		    !json_is_object(json_object_get(m, "params")) || json_object_size(m) != 3)
+			fuzz_fail("an event is jsonrpc, method \"event\" and params: %.300s", line);
+		return;
+	}
+	if (!id)
+		fuzz_fail("a reply without an id%s: %.300s", in_batch ? " in a batch" : "", line);
+	if (!json_is_string(id) && !json_is_number(id) && !json_is_null(id))
+		fuzz_fail("reply id of the wrong type: %.300s", line);
+	if (!result == !error || json_object_size(m) != 3)
+		fuzz_fail("a reply has exactly jsonrpc, id and one of result/error: %.300s", line);
+	if (error) {
+		const json_t *code = json_object_get(error, "code");
+		const json_t *msg = json_object_get(error, "message");
+		if (!json_is_integer(code) || !json_is_string(msg) ||
+		    strcmp(json_string_value(msg),
+		           rpc_error_message((int)json_integer_value(code))) != 0)
+			fuzz_fail("error without its code and exact message: %.300s", line);
+		if (strcmp(json_string_value(msg), "Server error") == 0)
+			fuzz_fail("error code outside the protocol's table: %.300s", line);
+	}
+}
+
+/* Check and drop every whole line in buf. */
+static void check_lines(struct evbuffer *buf, bool events)
+{
+	for (;;) {
+		struct evbuffer_ptr nl = evbuffer_search(buf, "\n", 1, NULL);
+		if (nl.pos < 0)
+			return;
+		size_t len = (size_t)nl.pos;
+		const char *line = (const char *)evbuffer_pullup(buf, (ev_ssize_t)len + 1);
+		json_error_t jerr;
+		json_t *m = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
+		if (!m)
+			fuzz_fail("%s line is not JSON (%s at %d): %.300s",
+			          events ? "event" : "reply", jerr.text, jerr.position, line);
+		if (json_is_array(m) && !events) {
+			size_t i;
+			json_t *member;
+			if (json_array_size(m) == 0)
+				fuzz_fail("empty batch reply: an all-notification batch gets none");
+			json_array_foreach(m, i, member) check_message(member, true, false, line);
+		} else {
+			check_message(m, false, events, line);
+		}
+		json_decref(m);
+		evbuffer_drain(buf, len + 1);
+	}
+}
+
+/* What reached the peer's end of the socketpair: events only. */
+static void check_events(void)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(peer_end, buf, sizeof(buf))) > 0)
+		evbuffer_add(seen, buf, (size_t)n);
+	if (n < 0 && errno != EAGAIN)
+		fuzz_fail("read: %s", strerror(errno));
+	check_lines(seen, true);
+}
+
+/* conn_feed: frame and dispatch what buf holds; returns the bytes used. */
+static size_t process(struct framing *f, const char *buf, size_t len, bool eof)
+{
+	const char *line;
+	size_t off = 0, used, n;
+
+	for (;;) {
+		enum framing_event e = framing_scan(f, buf + off, len - off, eof, &used, &line, &n);
+		if (used > len - off)
+			fuzz_fail("framing_scan used %zu of %zu bytes", used, len - off);
+		off += used;
+		if (e == FRAMING_NONE)
+			return off;
+		if (e == FRAMING_BLANK)
+			continue;
+		if (e == FRAMING_OVERSIZE) {
+			rpc_reply_unsolicited(&sess, RPC_REQUEST_TOO_LARGE,
+			                      json_pack("{s:I}", "limit", (json_int_t)f->max));
+		} else {
+			if (n == 0 || n > f->max || memchr(line, '\n', n) || line < buf ||
+			    line + n > buf + off)
+				fuzz_fail(
+				    "framing handed out a line of %zu bytes (cap %zu) outside "
+				    "what it used, or with a newline",
+				    n, f->max);
+			/* Exactly the line: a read past it is an ASan report. */
+			char *copy = malloc(n);
+			memcpy(copy, line, n);
+			rpc_handle_line(&sess, copy, n);
+			free(copy);
+		}
+		/* As a peer reading now and then would: the output cap stays far. */
+		if (evbuffer_get_length(out) > 65536)
+			check_lines(out, false);
+	}
+}
+
+/* conn_read: reads of at most framing_budget bytes, leftovers kept for the next. */
+static void feed(const uint8_t *data, size_t size, size_t max_message, unsigned max_batch,
+                 size_t chunk)
+{
+	struct framing f;
+	char *pend = malloc(size + 1); /* what is kept never exceeds what was read */
+	size_t plen = 0, off = 0;
+
+	srv.cfg.limits.max_message_bytes = max_message;
+	srv.cfg.limits.max_batch = max_batch;
+	framing_init(&f, max_message);
+	for (;;) {
+		bool eof = off == size;
+		size_t used = process(&f, pend, plen, eof);
+		memmove(pend, pend + used, plen - used);
+		plen -= used;
+		if (eof) {
+			if (plen > 0)
+				fuzz_fail("framing left %zu bytes at EOF", plen);
+			break;
+		}
+		/* framing.h: never needs more than max + 1 bytes of a line. */
+		if (plen > f.max + 1)
+			fuzz_fail("framing keeps %zu bytes of a line, cap %zu", plen, f.max);
+		size_t want = framing_budget(&f, plen, chunk);
+		if (want == 0)
+			fuzz_fail("read budget 0 with %zu bytes kept", plen);
+		if (want > size - off)
+			want = size - off;
+		memcpy(pend + plen, data + off, want);
+		plen += want;
+		off += want;
+	}
+	free(pend);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* Held, so that a close (event overflow) leaves the struct for us to
+	 * look at until the release frees it. */
+	conn_hold(conn);
+	feed(data, size, 1024 * 1024, 1024, size ? size : 1);
+	check_lines(out, false);
+	feed(data, size, 128, 3, 1 + size % 7);
+
+	/* Durable writes answer from the loop once the committer is done. */
+	while (sess.deferred > 0)
+		event_base_loop(srv.base, EVLOOP_ONCE);
+	event_base_loop(srv.base, EVLOOP_NONBLOCK); /* ev_stop, if shutdown was called */
+	check_lines(out, false);
+	if (evbuffer_get_length(out) > 0)
+		fuzz_fail("replies end inside a line (%zu bytes)", evbuffer_get_length(out));
+	if (rpc_session_busy(&sess))
+		fuzz_fail("replies still owed after every call completed");
+
+	/* Back to the state every input starts from. */
+	bool closed = conn->closed;
+	if (!closed)
+		events_unsubscribe_all(conn);
+	conn_release(conn); /* flushes held events; frees it if closed */
+	if (closed) {
+		evbuffer_drain(seen, evbuffer_get_length(seen));
+		conn_fresh();
+	} else {
+		/* Events beyond the socket buffer wait for the loop to write them. */
+		for (int i = 0; i < 1000; i++) {
+			size_t before = evbuffer_get_length(seen);
+			check_events();
+			event_base_loop(srv.base, EVLOOP_NONBLOCK);
+			if (evbuffer_get_length(seen) == before && i > 0)
+				break;
+		}
+		check_events();
+		if (evbuffer_get_length(seen) > 0)
+			fuzz_fail("events end inside a line (%zu bytes)",
+			          evbuffer_get_length(seen));
+	}
+	srv.shutting_down = false;
+	log_set_level(LOG_LVL_ERROR);
+	if (store_revision(srv.store) != 0)
+		store_fresh();
+	return 0;
+}
