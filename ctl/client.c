@@ -53,25 +53,31 @@ int client_connect(const char *path, int timeout_ms, char *err, size_t errlen)
 		snprintf(err, errlen, "socket: %s", strerror(e));
 		return -e;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	/*
+	 * A Unix socket connects at once or not at all, except when the
+	 * listener's backlog is full: then EAGAIN, and nothing will say when
+	 * there is room (poll reports an unconnected socket writable at once).
+	 * So try again, a millisecond apart, until the timeout.
+	 */
+	for (int waited = 0;; waited++) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			e = 0;
+			break;
+		}
 		e = errno;
-		/* A Unix socket connects at once or not at all, except when the
-		 * listener's backlog is full: then EAGAIN, and we wait for room. */
-		if (e == EAGAIN || e == EINPROGRESS) {
-			struct pollfd p = {.fd = fd, .events = POLLOUT};
-			int r = poll(&p, 1, timeout_ms);
-			socklen_t el = sizeof(e);
-			if (r <= 0)
-				e = r == 0 ? ETIMEDOUT : errno;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
-				e = errno;
+		if (e != EAGAIN && e != EINTR)
+			break;
+		if (timeout_ms >= 0 && waited >= timeout_ms) {
+			e = ETIMEDOUT;
+			break;
 		}
-		if (e) {
-			close(fd);
-			snprintf(err, errlen, "cannot connect to %s: %s%s", path, strerror(e),
-				 client_hint(e));
-			return -e;
-		}
+		poll(NULL, 0, 1);
+	}
+	if (e) {
+		close(fd);
+		snprintf(err, errlen, "cannot connect to %s: %s%s", path, strerror(e),
+			 client_hint(e));
+		return -e;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;

@@ -3,12 +3,12 @@
  * order (read, frame and dispatch, write, re-arm, maybe close), sd-varlink
  * style, so that every state change is handled in one place.
  *
- * The request path allocates nothing per request: a read lands in one
- * buffer shared by all connections and its complete lines are parsed where
- * they lie; only an unfinished line (or lines held back by backpressure) is
- * copied into the connection. Replies go to an output buffer that exists
- * only while something is owed, and an idle connection holds no buffer at
- * all (Redis and the yardstick's ceiling server do the same).
+ * Input is not copied on the way in: a read lands in one buffer shared by
+ * all connections and its complete lines are parsed where they lie; only
+ * an unfinished line (or lines held back by backpressure) is copied into
+ * the connection. Replies go to an output buffer that exists only while
+ * something is owed, so an idle connection holds no buffer at all (Redis
+ * and the yardstick's ceiling server do the same).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -42,10 +42,11 @@ static unsigned conn_nspare;
  * (Redis writes in beforeSleep the same way): every readable connection is
  * read and handled first, then all replies go out, so a client waiting on
  * several of them is woken once per turn, not once per reply. Measured
- * side by side: 3% less CPU per request at 50 clients, 11% at depth 32, the
- * same latency for one client. The event is an internal one, activated
- * after the reads of the turn and so run after them; each queued
- * connection is held until its step has run.
+ * side by side: 3-5% less CPU per request at 50 clients, 8-11% at depth 32
+ * (and a fifth more throughput there). A connection alone in its turn is
+ * stepped at once, so one busy client pays no extra callback. The event is
+ * an internal one, activated after the reads of the turn and so run after
+ * them; each queued connection is held until its step has run.
  */
 static struct event *conn_flush_ev;
 static TAILQ_HEAD(conn_flushq, conn) conn_flushq = TAILQ_HEAD_INITIALIZER(conn_flushq);
@@ -433,7 +434,17 @@ static bool conn_step_later(struct conn *c)
 {
 	if (c->flush_queued)
 		return true;
+	/* Alone in this turn (one busy client): nothing to wait for, so no extra callback. */
+	if (TAILQ_EMPTY(&conn_flushq) && !conn_flushing &&
+	    event_base_get_num_events(c->srv->base, EVENT_BASE_COUNT_ACTIVE) == 0)
+		return false;
+	/* One event loop per process; a test that makes another gets another event. */
+	if (conn_flush_ev && event_get_base(conn_flush_ev) != c->srv->base &&
+	    TAILQ_EMPTY(&conn_flushq) && !conn_flushing)
+		conn_flush_ev = NULL; /* not freed: its loop may be gone already */
 	if (!conn_flush_ev && !(conn_flush_ev = event_new(c->srv->base, -1, 0, conn_on_flush, NULL)))
+		return false;
+	if (event_get_base(conn_flush_ev) != c->srv->base)
 		return false;
 	if (TAILQ_EMPTY(&conn_flushq) && !conn_flushing)
 		event_active(conn_flush_ev, 0, 0);

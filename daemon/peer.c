@@ -170,6 +170,10 @@ static int read_exe(pid_t pid, char **ret)
 		}
 		/* readlink truncates silently; a full buffer may be a cut path. */
 		if ((size_t)n < size) {
+			/* Kept for the connection's life: give back the rest of PATH_MAX. */
+			char *fit = realloc(buf, (size_t)n + 1);
+			if (fit)
+				buf = fit;
 			buf[n] = '\0';
 			*ret = buf;
 			return 0;

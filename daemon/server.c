@@ -7,6 +7,7 @@
 #include <string.h>
 #include <limits.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -364,6 +365,28 @@ void server_stop(struct server *srv)
 	event_active(srv->ev_stop, EV_TIMEOUT, 0);
 }
 
+/*
+ * Every connection is a descriptor: a max_connections above what the fd
+ * limit allows would turn into accept() failures instead of a clean -32003.
+ * Keep a reserve for the listener, the store, pidfds and /proc reads.
+ */
+#define SERVER_FD_RESERVE 64
+static void server_clamp_limits(struct server *srv)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur <= 2 * SERVER_FD_RESERVE)
+		return;
+	rlim_t cap = rl.rlim_cur - SERVER_FD_RESERVE;
+	if (srv->cfg.limits.max_connections > cap) {
+		log_warning("max_connections %u is above the fd limit %llu less a reserve of %d; "
+			    "using %llu (raise the hard RLIMIT_NOFILE, e.g. LimitNOFILE=, for more)",
+			    srv->cfg.limits.max_connections, (unsigned long long)rl.rlim_cur,
+			    SERVER_FD_RESERVE, (unsigned long long)cap);
+		srv->cfg.limits.max_connections = (unsigned)cap;
+	}
+}
+
 int server_reload(struct server *srv, char *err, size_t errlen)
 {
 	struct config fresh;
@@ -391,6 +414,7 @@ int server_reload(struct server *srv, char *err, size_t errlen)
 		/* Socket, state dir and user are fixed for the life of the process;
 		 * limits, log level and the policy file can change. */
 		srv->cfg.limits = fresh.limits;
+		server_clamp_limits(srv);
 		srv->cfg.log_level = fresh.log_level;
 		log_set_level(fresh.log_level);
 		if (policy_path != srv->policy_path)
@@ -447,6 +471,7 @@ int server_run(struct server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(-r));
 		return r;
 	}
+	server_clamp_limits(srv);
 	/* The socket first: a live daemon there must find its state dir untouched. */
 	if ((r = listener_open(srv, &srv->listener, err, errlen)) < 0)
 		return r;

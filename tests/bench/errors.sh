@@ -89,6 +89,41 @@ OUT=$(cat "$DIR/bench.out")
 check "daemon killed under -w 1 -P 4: exit 1" 1 "$RC"
 check "daemon killed under -w 1 -P 4: errors counted" yes "$(yes_if test "$(jnum errors)" -ge 1)"
 
+# A worker killed mid-run: reported by pid and signal, counted as an error, the rest still reported.
+if command -v pgrep >/dev/null; then
+	start_daemon
+	bench_bg -s "$SOCK" -d 30 -c 3 --json
+	wait_for_pings 200
+	parent=$(pgrep -P "$BPID" -x udsrpc-bench) # bench_bg runs it under timeout(1)
+	victim=$(pgrep -P "$parent" -x udsrpc-bench | head -1)
+	kill -KILL "$victim"
+	sleep 0.5
+	kill -INT "$parent" # end the run early; the summary still comes
+	RC=0
+	wait "$BPID" || RC=$?
+	OUT=$(cat "$DIR/bench.out")
+	ERR=$(cat "$DIR/bench.err")
+	check "worker killed: exit 1" 1 "$RC"
+	check "worker killed: named with its signal" yes \
+		"$(yes_if grep -q "worker [0-9]* (pid $victim) died: killed by signal 9" <<<"$ERR")"
+	check "worker killed: counted" yes "$(yes_if grep -q 'workers that died or hung' <<<"$ERR")"
+	check "worker killed: the others' requests still counted" yes \
+		"$(yes_if test "$(jnum requests)" -ge 1)"
+
+	# Ctrl-C (SIGINT to the parent): everyone stops, the summary so far is printed, 130.
+	bench_bg -s "$SOCK" -d 30 -c 3 -w 1 --hold 5 --json
+	wait_for_pings 400
+	kill -INT "$(pgrep -P "$BPID" -x udsrpc-bench)"
+	RC=0
+	wait "$BPID" || RC=$?
+	OUT=$(cat "$DIR/bench.out")
+	check "interrupted: exit 130" 130 "$RC"
+	check "interrupted: the summary so far" yes "$(yes_if test "$(jnum requests)" -ge 1)"
+	check "interrupted: no error" 0 "$(jnum errors)"
+	check "interrupted: the held connections still checked" 5 "$(jnum held)"
+	stop_daemon
+fi
+
 # No daemon at all: every client fails to connect, said once per client, exit 1.
 bench -s "$DIR/nobody.sock" -n 10 -c 3 --json
 check "no daemon: exit 1" 1 "$RC"

@@ -103,9 +103,9 @@ measure() { # label, udsrpc-bench args...
 	local cpu
 	cpu=$(awk -v t=$((t1 - t0)) -v clk="$CLK" -v n="$req" \
 		'BEGIN { if (n > 0) printf "%.2f%s", t * 1e6 / clk / n, (t < 20 ? " (coarse)" : ""); else print "-" }')
-	row "$(printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' "$label" "$req" \
-		"$(jnum rps "$out" | awk '{ printf "%.0f", $1 }')" "$(jnum p50 "$out")" \
-		"$(jnum p99 "$out")" "$(jnum p999 "$out")" "$err" "$cpu" "-" "$note")"
+	row "$(printf '| %s | %s | %.0f | %.1f | %.1f | %.1f | %s | %s | %s | %s |' "$label" "$req" \
+		"$(jnum rps "$out")" "$(jnum p50 "$out")" "$(jnum p99 "$out")" "$(jnum p999 "$out")" \
+		"$err" "$cpu" "-" "$note")"
 	echo "  $label: $out" >&2
 }
 
