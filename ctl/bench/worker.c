@@ -28,7 +28,10 @@
 
 #define W_TICK_NS 100000000ull     /* timeouts, progress and the end are looked at this often */
 #define W_PROGRESS_NS 200000000ull /* progress (and proof of life) to the parent */
-#define W_DRAIN_NS 1000000000ull   /* after Ctrl-C: how long in-flight replies may still take */
+/* After Ctrl-C: how long in-flight replies may still take. A healthy daemon
+ * answers in microseconds; this covers one slowed down by a sanitizer or
+ * valgrind on a loaded machine, where 1 s was seen to cut a reply short. */
+#define W_DRAIN_NS 3000000000ull
 #define W_NOTES_PER_KIND 3         /* notes per error kind and worker: the first ones say enough */
 #define W_RBUF (256 * 1024)        /* shared receive buffer: many replies per recv() */
 #define W_READ_MIN 65536           /* room a partial line's own buffer gets for the next read */
@@ -550,8 +553,8 @@ static void w_tick(uint64_t now)
 		if (drained) {
 			W.counts.err[WIRE_ERR_MISSING] += c->inflight;
 			w_note(WIRE_ERR_MISSING,
-			       "client %u: %u request(s) unanswered 1 s after the interrupt",
-			       c->index, c->inflight);
+			       "client %u: %u request(s) unanswered %llu s after the interrupt",
+			       c->index, c->inflight, W_DRAIN_NS / 1000000000ull);
 			w_close(c, "interrupted");
 		} else if (now - c->waiting_since >= W.timeout_ns) {
 			W.counts.err[WIRE_ERR_MISSING] += c->inflight;
