@@ -28,18 +28,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void check_err(int r, const char *err, size_t errlen, const char *who)
-{
-	if (r == 0)
-		return;
-	if (r > 0)
-		fuzz_fail("%s returned %d: 0 or -errno", who, r);
-	if (!memchr(err, '\0', errlen) || err[0] == '\0')
-		fuzz_fail("%s failed (%d) without a message", who, r);
-	if (strchr(err, '\n'))
-		fuzz_fail("%s message spans lines: %s", who, err);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[512], ferr[1024];
@@ -56,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	any = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	if (any) {
 		r = config_apply_json(&c, any, err, sizeof(err));
-		check_err(r, err, sizeof(err), "config_apply_json");
+		fuzz_check_err(r, err, sizeof(err), "config_apply_json");
 		if (!json_is_object(any) && r == 0)
 			fuzz_fail("a config that is not an object was accepted");
 		config_free(&c);
@@ -68,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	fuzz_write_file(file, data, size);
 	rf = config_load_file(&cf, file, ferr, sizeof(ferr));
-	check_err(rf, ferr, sizeof(ferr), "config_load_file");
+	fuzz_check_err(rf, ferr, sizeof(ferr), "config_load_file");
 	if (rf < 0 && strncmp(ferr, file, strlen(file)) != 0)
 		fuzz_fail("config_load_file message does not start with the path: %s", ferr);
 	if (!doc) {
@@ -77,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	r = config_apply_json(&c, doc, err, sizeof(err));
-	check_err(r, err, sizeof(err), "config_apply_json");
+	fuzz_check_err(r, err, sizeof(err), "config_apply_json");
 	if ((r == 0) != (rf == 0))
 		fuzz_fail("config_apply_json %d but config_load_file %d (%s)", r, rf,
 		          rf ? ferr : err);

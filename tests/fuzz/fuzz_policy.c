@@ -43,18 +43,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void check_err(int r, const char *err, size_t errlen, const char *who)
-{
-	if (r == 0)
-		return;
-	if (r > 0)
-		fuzz_fail("%s returned %d: 0 or -errno", who, r);
-	if (!memchr(err, '\0', errlen) || err[0] == '\0')
-		fuzz_fail("%s failed (%d) without a message", who, r);
-	if (strchr(err, '\n'))
-		fuzz_fail("%s message spans lines: %s", who, err);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[512], ferr[1024];
@@ -66,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	fuzz_write_file(file, data, size);
 	rf = policy_load_file(file, SELF_UID, &pf, ferr, sizeof(ferr));
-	check_err(rf, ferr, sizeof(ferr), "policy_load_file");
+	fuzz_check_err(rf, ferr, sizeof(ferr), "policy_load_file");
 	if (rf < 0 && strncmp(ferr, file, strlen(file)) != 0)
 		fuzz_fail("policy_load_file message does not start with the path: %s", ferr);
 	if (!doc) {
@@ -77,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	}
 	r = policy_compile(doc, SELF_UID, &p, err, sizeof(err));
-	check_err(r, err, sizeof(err), "policy_compile");
+	fuzz_check_err(r, err, sizeof(err), "policy_compile");
 	if ((r == 0) != (rf == 0))
 		fuzz_fail("policy_compile %d but policy_load_file %d (%s)", r, rf, rf ? ferr : err);
 	if (r < 0) {

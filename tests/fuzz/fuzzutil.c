@@ -83,3 +83,15 @@ void fuzz_write_file(const char *path, const uint8_t *data, size_t len)
 	}
 	close(fd);
 }
+
+void fuzz_check_err(int r, const char *err, size_t errlen, const char *who)
+{
+	if (r == 0)
+		return;
+	if (r > 0)
+		fuzz_fail("%s returned %d: 0 or -errno", who, r);
+	if (!memchr(err, '\0', errlen) || err[0] == '\0')
+		fuzz_fail("%s failed (%d) without a message", who, r);
+	if (strchr(err, '\n'))
+		fuzz_fail("%s message spans lines: %s", who, err);
+}

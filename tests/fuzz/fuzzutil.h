@@ -18,5 +18,7 @@ void fuzz_write_file(const char *path, const uint8_t *data, size_t len);
  * as a crash (a plain return would be taken as "input handled").
  */
 void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* A loader's contract: 0, or -errno with a one-line, non-empty message in err. */
+void fuzz_check_err(int r, const char *err, size_t errlen, const char *who);
 
 #endif

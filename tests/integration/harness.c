@@ -464,6 +464,20 @@ json_t *client_call(int fd, const char *request)
 	return reply;
 }
 
+json_t *harness_take_result(json_t *r, const char *method)
+{
+	json_t *res = json_object_get(r, "result");
+	if (!res) {
+		char *s = json_dumps(r, JSON_COMPACT);
+		print_error("%s failed: %s\n", method, s);
+		free(s);
+		fail();
+	}
+	json_incref(res);
+	json_decref(r);
+	return res;
+}
+
 /* ---- /proc ------------------------------------------------------------ */
 
 long proc_rss_kib(pid_t pid)

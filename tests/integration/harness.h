@@ -52,6 +52,9 @@ bool client_silent(int fd, int timeout_ms);
 /* Send one request line and return the parsed reply (new reference), NULL on failure. */
 json_t *client_call(int fd, const char *request);
 void client_close(int fd);
+/* The result of a reply that must be a success (new reference; reply is
+ * stolen); fails the running cmocka test, printing the reply, otherwise. */
+json_t *harness_take_result(json_t *reply, const char *method);
 
 /*
  * Every reply line the harness receives whose request it saw go out is

@@ -80,16 +80,7 @@ static json_t *rpc(const char *method, json_t *params)
 static json_t *ok(const char *method, json_t *params)
 {
 	json_t *r = rpc(method, params);
-	json_t *res = json_object_get(r, "result");
-	if (!res) {
-		char *s = json_dumps(r, JSON_COMPACT);
-		print_error("%s failed: %s\n", method, s);
-		free(s);
-		fail();
-	}
-	json_incref(res);
-	json_decref(r);
-	return res;
+	return harness_take_result(r, method);
 }
 
 /* The error of a call that must fail with code (new reference to the error object). */

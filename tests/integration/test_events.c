@@ -61,16 +61,7 @@ static json_t *ok_on(int conn, const char *method, json_t *params)
 	assert_non_null(r);
 	assert_int_equal(json_integer_value(json_object_get(r, "id")), id);
 	id++;
-	json_t *res = json_object_get(r, "result");
-	if (!res) {
-		char *s = json_dumps(r, JSON_COMPACT);
-		print_error("%s failed: %s\n", method, s);
-		free(s);
-		fail();
-	}
-	json_incref(res);
-	json_decref(r);
-	return res;
+	return harness_take_result(r, method);
 }
 
 /* A connection subscribed to topics (a JSON array text), its reply checked. */
