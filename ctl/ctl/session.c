@@ -170,6 +170,11 @@ static int session_send(struct session *s, const char *method, long long id, jso
 	framed[len] = '\n';
 	r = client_send(s->fd, framed, len + 1, session_left(s));
 	free(framed);
+	/* A daemon at max_connections writes its -32003 verdict and closes, so
+	 * the send can fail while that line waits to be read: the read says
+	 * which it was, the verdict or a plain close. */
+	if (r == -EPIPE || r == -ECONNRESET)
+		return 0;
 	return r < 0 ? session_io_failed(s, method, r) : 0;
 }
 

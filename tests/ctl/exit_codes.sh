@@ -128,4 +128,28 @@ check "daemon stopped under watch: the shutdown event first" \
 check "daemon stopped under watch: says the connection closed" \
 	"udsrpcctl: watch: udsrpcd closed the connection on $SOCK; is udsrpcd still running? (see its log)" \
 	"$(cat "$DIR/watch.err")"
+
+# ---- 1: the daemon is full (max_connections) ----
+printf '{"limits":{"max_connections":1}}\n' >"$DIR/full.json"
+start_daemon -c "$DIR/full.json"
+# The one slot goes to a holder that has had its pong, so it is surely in.
+mkfifo "$DIR/hold.in"
+socat - "UNIX-CONNECT:$SOCK" <"$DIR/hold.in" >"$DIR/hold.out" &
+HOLD=$!
+exec 9>"$DIR/hold.in"
+printf '{"jsonrpc":"2.0","id":1,"method":"ping"}\n' >&9
+for _ in $(seq 1 200); do grep -q pong "$DIR/hold.out" && break; sleep 0.02; done
+ctl -s "$SOCK" ping
+check "daemon full: exit 1" 1 "$RC"
+check "daemon full: its -32003 verdict, not a bare close" \
+	"udsrpcctl: ping: Server busy (code -32003)" "$ERR"
+exec 9>&-
+wait "$HOLD"
+for _ in $(seq 1 100); do
+	ctl -s "$SOCK" ping
+	[ "$RC" -eq 0 ] && break
+	sleep 0.05
+done
+check "daemon full: served again once the holder left" "0:pong" "$RC:${OUT%% *}"
+stop_daemon
 finish
