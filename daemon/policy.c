@@ -230,6 +230,7 @@ void policy_free(struct policy *p)
 static int member_list(struct compile_ctx *c, const char *field, json_t *v, const char *what,
                        size_t *ret_n)
 {
+	*ret_n = 0; /* set on every path: -O3 cannot see that fail() is negative */
 	if (!json_is_array(v))
 		return fail(c, -EINVAL, "%s: expected an array of %s", field, what);
 	if (json_array_size(v) == 0)

@@ -208,7 +208,7 @@ static int opts_params(struct opts *o, const char *text)
 
 int opts_parse(int argc, char **argv, struct opts *o)
 {
-	unsigned long long v;
+	unsigned long long v = 0;
 	const char *params = NULL;
 	bool have_n = false, have_w = false, have_m = false;
 	int c, r;
