@@ -23,23 +23,6 @@
 /* Member names quoted in a reason are cut here: a reply must not echo a megabyte key back. */
 #define NAME_IN_REASON_MAX 128
 
-/*
- * Compiled patterns, per thread so the validator needs no lock and stays
- * usable from any thread. regcomp costs far more than one match, and the
- * same few patterns (config keys) are checked on every call. Bounded,
- * because callers may validate against schemas that come and go.
- */
-#define REGEX_CACHE_SIZE 32
-
-struct regex_slot {
-	char *pattern; /* NULL: slot unused */
-	size_t len;
-	regex_t re;
-};
-
-static _Thread_local struct regex_slot regex_cache[REGEX_CACHE_SIZE];
-static _Thread_local unsigned regex_next_victim;
-
 /* ---- JSON helpers ---- */
 
 /* jansson's iteration macros take a non-const object; validation never modifies one. */
@@ -67,21 +50,6 @@ static const char *type_name(const json_t *v)
 		return "null";
 	}
 	return "unknown";
-}
-
-/*
- * "integer" is a JSON number written without fraction or exponent (a
- * jansson integer). JSON Schema would also call 1.0 an integer, but handlers
- * read such members with json_integer_value(), which gives 0 for a real:
- * accepting 1.0 here would hand them a value they misread.
- */
-static bool type_matches(const char *name, const json_t *v)
-{
-	if (strcmp(name, "number") == 0)
-		return json_is_number(v);
-	if (strcmp(name, "boolean") == 0)
-		return json_is_boolean(v);
-	return strcmp(name, type_name(v)) == 0;
 }
 
 static bool is_type_name(const char *name)
@@ -247,55 +215,7 @@ static void ptr_seal(struct ptr *p)
 	utf8_fix_tail(p->buf);
 }
 
-/* ---- validation ---- */
-
-struct vctx {
-	const json_t *root;
-	struct ptr path;
-	char *reason;
-	size_t reasonlen;
-	/* >0 inside anyOf/oneOf alternatives: their failures are not the answer. */
-	unsigned quiet;
-};
-
-static void vreport(struct vctx *c, const char *fmt, va_list ap)
-{
-	ptr_seal(&c->path);
-	if (c->reasonlen == 0)
-		return;
-	vsnprintf(c->reason, c->reasonlen, fmt, ap);
-	utf8_fix_tail(c->reason);
-}
-
-__attribute__((format(printf, 2, 3))) static int fail(struct vctx *c, const char *fmt, ...)
-{
-	if (c->quiet == 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vreport(c, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-/* The schema, not the value, is at fault: always reported, never taken as "no match". */
-__attribute__((format(printf, 3, 4))) static int broken(struct vctx *c, int err, const char *fmt,
-                                                        ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vreport(c, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-/* How much of a member name to quote, cut on a character boundary. */
-static int quoted_len(const char *name, size_t len)
-{
-	if (len <= NAME_IN_REASON_MAX)
-		return (int)len;
-	return (int)utf8_boundary(name, NAME_IN_REASON_MAX);
-}
+/* ---- $ref ---- */
 
 /*
  * Resolve "#" or "#/a/b" (a JSON Pointer inside a URI fragment: %XX is
@@ -357,79 +277,564 @@ static const json_t *resolve_ref(const json_t *root, const char *ref)
 	return cur;
 }
 
+/* ---- compiling ---- */
+
 /*
- * Compiled form of pattern from the per-thread cache, compiling on a miss.
- * 0, or -EBADMSG (does not compile; msg says why) or -ENOMEM.
+ * A schema is compiled once into nodes that hold what validation asks for:
+ * the keywords already looked up, $ref already resolved, patterns already
+ * compiled, type names as a bit mask. Validating a request is then a walk of
+ * pointers instead of a dozen hash lookups per schema object. Keywords keep
+ * their JSON (borrowed from the documents) for the messages that quote them.
+ * What is malformed is remembered and reported when validation reaches it,
+ * exactly where the interpreter used to: a schema that jsonschema_check
+ * refuses still validates everything its sound parts can decide.
  */
-static int regex_get(const char *pattern, size_t len, regex_t **ret, char *msg, size_t msglen)
+enum {
+	T_NULL = 1 << 0,
+	T_BOOL = 1 << 1,
+	T_INT = 1 << 2,
+	T_REAL = 1 << 3,
+	T_STR = 1 << 4,
+	T_ARR = 1 << 5,
+	T_OBJ = 1 << 6,
+};
+
+enum node_kind { N_TRUE, N_FALSE, N_OBJECT, N_NOT_SCHEMA };
+
+struct node;
+
+struct prop {
+	const char *name;
+	size_t len;
+	struct node *node;
+	bool required;
+};
+
+struct alts {
+	const json_t *json; /* NULL: the keyword is absent */
+	struct node **nodes;
+	size_t n;
+};
+
+/*
+ * "^[set]{min,max}$" and its '*' '+' '{m}' '{m,}' forms — what key and name
+ * patterns look like — decided by a table instead of regexec. Only sets of
+ * letters, digits, and printable punctuation other than \ [ ] ^ are taken,
+ * ranges only within digits, lower or upper case: in the C locale regexec
+ * reads exactly those the same way, and the test suite compares the two.
+ */
+struct charset {
+	bool on;
+	uint8_t bits[32];
+	size_t min, max;
+};
+
+struct node {
+	enum node_kind kind;
+	struct node *next; /* every node of a compiler, for freeing */
+	const json_t *schema;
+
+	const json_t *ref;     /* the $ref text (any JSON: a non-string is reported) */
+	struct node *ref_node; /* NULL: ref does not resolve */
+	const json_t *type;    /* as written, for messages */
+	unsigned type_mask;    /* types it admits */
+	const char *type_broken;
+	const json_t *enum_values, *const_value, *minimum, *maximum;
+	const json_t *min_length, *max_length, *min_items, *max_items;
+	const json_t *pattern;
+	int pattern_err; /* 0, or -EBADMSG / -ENOMEM from regcomp */
+	char pattern_msg[128];
+	bool pattern_compiled;
+	regex_t re;
+	struct charset fast;
+	struct node *items;
+	struct prop *props;
+	size_t n_props;
+	struct node *addl; /* NULL: absent */
+	const json_t *required;
+	/* Every required name is a property: seeing that many of them proves none is missing. */
+	bool required_counted;
+	size_t n_required;
+	struct alts any_of, one_of;
+};
+
+struct jsonschema {
+	const json_t *root;
+	struct node *nodes;
+	/* Open addressing, schema object -> node: $ref cycles and shared definitions compile once.
+	 */
+	struct node **slots;
+	size_t cap, used;
+};
+
+static struct node node_true = {.kind = N_TRUE};
+static struct node node_false = {.kind = N_FALSE};
+
+static size_t slot_of(const struct jsonschema *js, const json_t *schema)
 {
-	for (unsigned i = 0; i < REGEX_CACHE_SIZE; i++) {
-		struct regex_slot *s = &regex_cache[i];
-		if (s->pattern && s->len == len && memcmp(s->pattern, pattern, len) == 0) {
-			*ret = &s->re;
-			return 0;
+	uintptr_t h = (uintptr_t)schema;
+	h ^= h >> 17;
+	h *= 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 7) & (js->cap - 1);
+}
+
+static struct node *memo_find(const struct jsonschema *js, const json_t *schema)
+{
+	if (js->cap == 0)
+		return NULL;
+	for (size_t i = slot_of(js, schema);; i = (i + 1) & (js->cap - 1)) {
+		if (!js->slots[i])
+			return NULL;
+		if (js->slots[i]->schema == schema)
+			return js->slots[i];
+	}
+}
+
+static int memo_add(struct jsonschema *js, struct node *n)
+{
+	if ((js->used + 1) * 2 > js->cap) {
+		size_t cap = js->cap ? js->cap * 2 : 64;
+		struct node **old = js->slots;
+		size_t oldcap = js->cap;
+		js->slots = calloc(cap, sizeof(*js->slots));
+		if (!js->slots) {
+			js->slots = old;
+			return -ENOMEM;
 		}
+		js->cap = cap;
+		for (size_t k = 0; k < oldcap; k++) {
+			if (!old[k])
+				continue;
+			size_t i = slot_of(js, old[k]->schema);
+			while (js->slots[i])
+				i = (i + 1) & (cap - 1);
+			js->slots[i] = old[k];
+		}
+		free(old);
 	}
-	struct regex_slot *s = &regex_cache[regex_next_victim];
-	regex_next_victim = (regex_next_victim + 1) % REGEX_CACHE_SIZE;
-	if (s->pattern) {
-		regfree(&s->re);
-		free(s->pattern);
-		s->pattern = NULL;
-	}
-	char *copy = strndup(pattern, len);
-	if (!copy)
-		return -ENOMEM;
-	int rc = regcomp(&s->re, copy, REG_EXTENDED | REG_NOSUB);
-	if (rc != 0) {
-		regerror(rc, &s->re, msg, msglen);
-		free(copy);
-		return rc == REG_ESPACE ? -ENOMEM : -EBADMSG;
-	}
-	s->pattern = copy;
-	s->len = len;
-	*ret = &s->re;
+	size_t i = slot_of(js, n->schema);
+	while (js->slots[i])
+		i = (i + 1) & (js->cap - 1);
+	js->slots[i] = n;
+	js->used++;
 	return 0;
 }
 
-static int validate(struct vctx *c, const json_t *schema, const json_t *inst, unsigned same);
-
-/* Step into a member or item: the same-value chain starts over. */
-static int validate_child(struct vctx *c, const json_t *schema, const json_t *inst)
+/*
+ * "integer" is a JSON number written without fraction or exponent (a
+ * jansson integer). JSON Schema would also call 1.0 an integer, but handlers
+ * read such members with json_integer_value(), which gives 0 for a real:
+ * accepting 1.0 here would hand them a value they misread.
+ */
+static unsigned type_bits(const char *name)
 {
-	return validate(c, schema, inst, 0);
+	static const struct {
+		const char *name;
+		unsigned bits;
+	} types[] = {{"null", T_NULL},           {"boolean", T_BOOL}, {"integer", T_INT},
+	             {"number", T_INT | T_REAL}, {"string", T_STR},   {"array", T_ARR},
+	             {"object", T_OBJ}};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(name, types[i].name) == 0)
+			return types[i].bits;
+	return 0; /* an unknown name admits nothing, as its message will say */
 }
 
-static int check_type(struct vctx *c, const json_t *type, const json_t *inst)
+static unsigned inst_bit(const json_t *v)
 {
-	if (!json_is_string(type) && !json_is_array(type))
-		return broken(c, -EBADMSG, "'type' is neither a type name nor an array");
-	if (json_is_string(type)) {
-		if (type_matches(json_string_value(type), inst))
-			return 0;
-		return fail(c, "expected %s, got %s", json_string_value(type), type_name(inst));
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return T_OBJ;
+	case JSON_ARRAY:
+		return T_ARR;
+	case JSON_STRING:
+		return T_STR;
+	case JSON_INTEGER:
+		return T_INT;
+	case JSON_REAL:
+		return T_REAL;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return T_BOOL;
+	case JSON_NULL:
+		return T_NULL;
 	}
+	return 0;
+}
+
+static void compile_type(struct node *n, const json_t *type)
+{
 	size_t i;
 	const json_t *t;
+
+	n->type = type;
+	if (json_is_string(type)) {
+		n->type_mask = type_bits(json_string_value(type));
+		return;
+	}
+	if (!json_is_array(type)) {
+		n->type_broken = "'type' is neither a type name nor an array";
+		return;
+	}
 	json_array_foreach(type, i, t)
 	{
-		if (!json_is_string(t))
-			return broken(c, -EBADMSG,
-			              "'type' lists something that is not a type name");
-		if (type_matches(json_string_value(t), inst))
-			return 0;
+		if (!json_is_string(t)) {
+			n->type_broken = "'type' lists something that is not a type name";
+			return;
+		}
+		n->type_mask |= type_bits(json_string_value(t));
 	}
+}
+
+static bool charset_class_char(char ch)
+{
+	return ch > 0x20 && ch < 0x7f && ch != '\\' && ch != '[' && ch != ']' && ch != '^';
+}
+
+static bool same_run(char a, char b)
+{
+	return (a >= '0' && a <= '9' && b >= '0' && b <= '9') ||
+	       (a >= 'a' && a <= 'z' && b >= 'a' && b <= 'z') ||
+	       (a >= 'A' && a <= 'Z' && b >= 'A' && b <= 'Z');
+}
+
+/* Parse "m" or "m," or "m,n" up to '}'; false if it is anything else. */
+static bool charset_bounds(const char **pp, size_t *min, size_t *max)
+{
+	const char *p = *pp;
+	char *end;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	*min = strtoul(p, &end, 10);
+	p = end;
+	if (*p == '}') {
+		*max = *min;
+	} else if (p[0] == ',' && p[1] == '}') {
+		*max = SIZE_MAX;
+		p++;
+	} else if (*p == ',' && p[1] >= '0' && p[1] <= '9') {
+		*max = strtoul(p + 1, &end, 10);
+		p = end;
+		if (*p != '}' || *max < *min)
+			return false;
+	} else {
+		return false;
+	}
+	*pp = p + 1;
+	return *min <= 0x7fff; /* RE_DUP_MAX: beyond it regcomp refuses */
+}
+
+static void compile_charset(struct charset *cs, const char *p)
+{
+	struct charset c = {.on = true};
+
+	if (p[0] != '^' || p[1] != '[')
+		return;
+	p += 2;
+	if (*p == ']' || *p == '^')
+		return;
+	while (*p != ']') {
+		if (!charset_class_char(*p))
+			return;
+		if (p[1] == '-' && p[2] != ']' && p[2] != '\0') {
+			if (!same_run(p[0], p[2]) || p[0] > p[2])
+				return;
+			for (int ch = p[0]; ch <= p[2]; ch++)
+				c.bits[ch >> 3] |= (uint8_t)(1u << (ch & 7));
+			p += 3;
+		} else {
+			c.bits[(unsigned char)*p >> 3] |= (uint8_t)(1u << (*p & 7));
+			p++;
+		}
+	}
+	p++;
+	if (*p == '*') {
+		c.min = 0, c.max = SIZE_MAX;
+		p++;
+	} else if (*p == '+') {
+		c.min = 1, c.max = SIZE_MAX;
+		p++;
+	} else if (*p == '{') {
+		p++;
+		if (!charset_bounds(&p, &c.min, &c.max))
+			return;
+	} else {
+		return;
+	}
+	if (p[0] != '$' || p[1] != '\0')
+		return;
+	*cs = c;
+}
+
+static bool charset_match(const struct charset *c, const char *s, size_t len)
+{
+	if (len < c->min || len > c->max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!(c->bits[ch >> 3] & (1u << (ch & 7))))
+			return false;
+	}
+	return true;
+}
+
+static void compile_pattern(struct node *n, const json_t *pattern)
+{
+	n->pattern = pattern;
+	if (!json_is_string(pattern))
+		return; /* reported when reached */
+	/* The whole text, as regcomp sees it; one with a NUL in it is cut there, as before. */
+	int rc = regcomp(&n->re, json_string_value(pattern), REG_EXTENDED | REG_NOSUB);
+	if (rc != 0) {
+		regerror(rc, &n->re, n->pattern_msg, sizeof(n->pattern_msg));
+		n->pattern_err = rc == REG_ESPACE ? -ENOMEM : -EBADMSG;
+		return;
+	}
+	n->pattern_compiled = true;
+	if (strlen(json_string_value(pattern)) == json_string_length(pattern))
+		compile_charset(&n->fast, json_string_value(pattern));
+}
+
+static struct node *compile_node(struct jsonschema *js, const json_t *schema);
+
+static int compile_alts(struct jsonschema *js, struct alts *a, const json_t *list)
+{
+	size_t i;
+	const json_t *alt;
+
+	a->json = list;
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return 0;
+	if (!(a->nodes = calloc(json_array_size(list), sizeof(*a->nodes))))
+		return -ENOMEM;
+	json_array_foreach(list, i, alt)
+	{
+		if (!(a->nodes[i] = compile_node(js, alt)))
+			return -ENOMEM;
+	}
+	a->n = json_array_size(list);
+	return 0;
+}
+
+static int compile_props(struct jsonschema *js, struct node *n, const json_t *props)
+{
+	if (!json_is_object(props) || json_object_size(props) == 0)
+		return 0;
+	if (!(n->props = calloc(json_object_size(props), sizeof(*n->props))))
+		return -ENOMEM;
+	OBJECT_FOREACH(props, it)
+	{
+		struct prop *p = &n->props[n->n_props++];
+		p->name = json_object_iter_key(it);
+		p->len = json_object_iter_key_len(it);
+		if (!(p->node = compile_node(js, json_object_iter_value(it))))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static struct prop *prop_named(const struct node *n, const char *key, size_t len)
+{
+	for (size_t i = 0; i < n->n_props; i++)
+		if (n->props[i].len == len && memcmp(n->props[i].name, key, len) == 0)
+			return &n->props[i];
+	return NULL;
+}
+
+static void compile_required(struct node *n)
+{
+	size_t i;
+	const json_t *name;
+	struct prop *p;
+
+	json_array_foreach(n->required, i, name)
+	{
+		if (!json_is_string(name) ||
+		    !(p = prop_named(n, json_string_value(name), json_string_length(name))))
+			return; /* the slow way then, which also reports what is wrong */
+		if (!p->required)
+			n->n_required++;
+		p->required = true;
+	}
+	n->required_counted = true;
+}
+
+static int compile_keywords(struct jsonschema *js, struct node *n, const json_t *schema)
+{
+	const json_t *kw;
+
+	if ((kw = json_object_get(schema, "$ref"))) {
+		n->ref = kw;
+		const json_t *target =
+		    json_is_string(kw) ? resolve_ref(js->root, json_string_value(kw)) : NULL;
+		if (target && !(n->ref_node = compile_node(js, target)))
+			return -ENOMEM;
+	}
+	if ((kw = json_object_get(schema, "type")))
+		compile_type(n, kw);
+	n->enum_values = json_object_get(schema, "enum");
+	n->const_value = json_object_get(schema, "const");
+	n->minimum = json_object_get(schema, "minimum");
+	n->maximum = json_object_get(schema, "maximum");
+	n->min_length = json_object_get(schema, "minLength");
+	n->max_length = json_object_get(schema, "maxLength");
+	if ((kw = json_object_get(schema, "pattern")))
+		compile_pattern(n, kw);
+	n->min_items = json_object_get(schema, "minItems");
+	n->max_items = json_object_get(schema, "maxItems");
+	n->required = json_object_get(schema, "required");
+	if ((kw = json_object_get(schema, "items")) && !(n->items = compile_node(js, kw)))
+		return -ENOMEM;
+	if ((kw = json_object_get(schema, "additionalProperties")) &&
+	    !(n->addl = compile_node(js, kw)))
+		return -ENOMEM;
+	if (compile_props(js, n, json_object_get(schema, "properties")) < 0)
+		return -ENOMEM;
+	compile_required(n);
+	if (compile_alts(js, &n->any_of, json_object_get(schema, "anyOf")) < 0 ||
+	    compile_alts(js, &n->one_of, json_object_get(schema, "oneOf")) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* NULL only on ENOMEM. */
+static struct node *compile_node(struct jsonschema *js, const json_t *schema)
+{
+	struct node *n;
+
+	if (json_is_true(schema))
+		return &node_true;
+	if (json_is_false(schema))
+		return &node_false;
+	if ((n = memo_find(js, schema)))
+		return n;
+	if (!(n = calloc(1, sizeof(*n))))
+		return NULL;
+	n->schema = schema;
+	n->kind = json_is_object(schema) ? N_OBJECT : N_NOT_SCHEMA;
+	n->next = js->nodes;
+	js->nodes = n;
+	/* In the table before its children, so a $ref back to it finds it. */
+	if (memo_add(js, n) < 0)
+		return NULL;
+	if (n->kind == N_OBJECT && compile_keywords(js, n, schema) < 0)
+		return NULL;
+	return n;
+}
+
+int jsonschema_open(const json_t *root, struct jsonschema **ret)
+{
+	struct jsonschema *js = calloc(1, sizeof(*js));
+
+	*ret = js;
+	if (!js)
+		return -ENOMEM;
+	js->root = root;
+	return 0;
+}
+
+const struct jsonschema_node *jsonschema_compile(struct jsonschema *js, const json_t *schema)
+{
+	return (const struct jsonschema_node *)compile_node(js, schema);
+}
+
+void jsonschema_close(struct jsonschema *js)
+{
+	struct node *n, *next;
+
+	if (!js)
+		return;
+	for (n = js->nodes; n; n = next) {
+		next = n->next;
+		if (n->pattern_compiled)
+			regfree(&n->re);
+		free(n->props);
+		free(n->any_of.nodes);
+		free(n->one_of.nodes);
+		free(n);
+	}
+	free(js->slots);
+	free(js);
+}
+
+/* ---- validation ---- */
+
+struct vctx {
+	struct ptr path;
+	char *reason;
+	size_t reasonlen;
+	/* >0 inside anyOf/oneOf alternatives: their failures are not the answer. */
+	unsigned quiet;
+};
+
+static void vreport(struct vctx *c, const char *fmt, va_list ap)
+{
+	ptr_seal(&c->path);
+	if (c->reasonlen == 0)
+		return;
+	vsnprintf(c->reason, c->reasonlen, fmt, ap);
+	utf8_fix_tail(c->reason);
+}
+
+__attribute__((format(printf, 2, 3))) static int fail(struct vctx *c, const char *fmt, ...)
+{
+	if (c->quiet == 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vreport(c, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* The schema, not the value, is at fault: always reported, never taken as "no match". */
+__attribute__((format(printf, 3, 4))) static int broken(struct vctx *c, int err, const char *fmt,
+                                                        ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(c, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* How much of a member name to quote, cut on a character boundary. */
+static int quoted_len(const char *name, size_t len)
+{
+	if (len <= NAME_IN_REASON_MAX)
+		return (int)len;
+	return (int)utf8_boundary(name, NAME_IN_REASON_MAX);
+}
+
+static int validate(struct vctx *c, const struct node *n, const json_t *inst, unsigned same);
+
+/* Step into a member or item: the same-value chain starts over. */
+static int validate_child(struct vctx *c, const struct node *n, const json_t *inst)
+{
+	return validate(c, n, inst, 0);
+}
+
+static int check_type(struct vctx *c, const struct node *n, const json_t *inst)
+{
+	if (n->type_broken)
+		return broken(c, -EBADMSG, "%s", n->type_broken);
+	if (n->type_mask & inst_bit(inst))
+		return 0;
+	if (json_is_string(n->type))
+		return fail(c, "expected %s, got %s", json_string_value(n->type), type_name(inst));
 	if (c->quiet)
 		return -EINVAL;
 	char list[128] = "";
-	size_t used = 0;
-	json_array_foreach(type, i, t)
+	size_t used = 0, i;
+	const json_t *t;
+	json_array_foreach(n->type, i, t)
 	{
-		int n = snprintf(list + used, sizeof(list) - used, "%s%s", i == 0 ? "" : " or ",
+		int k = snprintf(list + used, sizeof(list) - used, "%s%s", i == 0 ? "" : " or ",
 		                 json_string_value(t));
-		if (n < 0 || (size_t)n >= sizeof(list) - used)
+		if (k < 0 || (size_t)k >= sizeof(list) - used)
 			break;
-		used += (size_t)n;
+		used += (size_t)k;
 	}
 	return fail(c, "expected %s, got %s", list, type_name(inst));
 }
@@ -464,68 +869,72 @@ static int fail_number(struct vctx *c, const char *what, const json_t *bound)
 	return fail(c, "must be %s %.17g", what, json_real_value(bound));
 }
 
-static int check_string(struct vctx *c, const json_t *schema, const json_t *inst)
+static int check_pattern(struct vctx *c, const struct node *n, const char *s, size_t len)
 {
-	const char *s = json_string_value(inst);
-	size_t len = json_string_length(inst);
-	const json_t *min = json_object_get(schema, "minLength");
-	const json_t *max = json_object_get(schema, "maxLength");
-	if (min || max) {
-		size_t n = utf8_codepoints(s, len);
-		if (min && n < (size_t)json_integer_value(min))
-			return fail(c, "must be at least %" JSON_INTEGER_FORMAT " characters long",
-			            json_integer_value(min));
-		if (max && n > (size_t)json_integer_value(max))
-			return fail(c, "must be at most %" JSON_INTEGER_FORMAT " characters long",
-			            json_integer_value(max));
-	}
-	const json_t *pattern = json_object_get(schema, "pattern");
-	if (!pattern)
-		return 0;
-	if (!json_is_string(pattern))
+	const char *pattern = json_string_value(n->pattern);
+
+	if (!json_is_string(n->pattern))
 		return broken(c, -EBADMSG, "'pattern' is not a string");
 	/*
 	 * regexec sees a C string and would stop at an embedded NUL, matching
 	 * only the prefix; a "^...$" whitelist must not pass "ok\u0000junk".
 	 */
 	if (memchr(s, '\0', len))
-		return fail(c, "does not match pattern '%s' (contains U+0000)",
-		            json_string_value(pattern));
-	regex_t *re;
-	char msg[128];
-	int r = regex_get(json_string_value(pattern), json_string_length(pattern), &re, msg,
-	                  sizeof(msg));
-	if (r == -EBADMSG)
-		return broken(c, r, "pattern '%s' does not compile: %s", json_string_value(pattern),
-		              msg);
-	if (r < 0)
-		return broken(c, r, "out of memory compiling pattern");
-	r = regexec(re, s, 0, NULL, 0);
+		return fail(c, "does not match pattern '%s' (contains U+0000)", pattern);
+	if (n->pattern_err == -EBADMSG)
+		return broken(c, -EBADMSG, "pattern '%s' does not compile: %s", pattern,
+		              n->pattern_msg);
+	if (n->pattern_err < 0)
+		return broken(c, n->pattern_err, "out of memory compiling pattern");
+	if (n->fast.on) {
+		if (charset_match(&n->fast, s, len))
+			return 0;
+		return fail(c, "does not match pattern '%s'", pattern);
+	}
+	int r = regexec(&n->re, s, 0, NULL, 0);
 	if (r == REG_NOMATCH)
-		return fail(c, "does not match pattern '%s'", json_string_value(pattern));
+		return fail(c, "does not match pattern '%s'", pattern);
 	if (r != 0)
-		return broken(c, -ENOMEM, "out of memory matching pattern '%s'",
-		              json_string_value(pattern));
+		return broken(c, -ENOMEM, "out of memory matching pattern '%s'", pattern);
 	return 0;
 }
 
-static int check_array(struct vctx *c, const json_t *schema, const json_t *inst)
+/* minLength/maxLength, minItems/maxItems: "must be at least 3 characters long". */
+static int check_count(struct vctx *c, size_t k, const json_t *min, const json_t *max,
+                       const char *verb, const char *unit)
 {
-	size_t n = json_array_size(inst);
-	const json_t *min = json_object_get(schema, "minItems");
-	const json_t *max = json_object_get(schema, "maxItems");
-	if (min && n < (size_t)json_integer_value(min))
-		return fail(c, "must have at least %" JSON_INTEGER_FORMAT " items",
-		            json_integer_value(min));
-	if (max && n > (size_t)json_integer_value(max))
-		return fail(c, "must have at most %" JSON_INTEGER_FORMAT " items",
-		            json_integer_value(max));
-	const json_t *items = json_object_get(schema, "items");
-	if (!items)
+	if (min && k < (size_t)json_integer_value(min))
+		return fail(c, "must %s at least %" JSON_INTEGER_FORMAT " %s", verb,
+		            json_integer_value(min), unit);
+	if (max && k > (size_t)json_integer_value(max))
+		return fail(c, "must %s at most %" JSON_INTEGER_FORMAT " %s", verb,
+		            json_integer_value(max), unit);
+	return 0;
+}
+
+static int check_string(struct vctx *c, const struct node *n, const json_t *inst)
+{
+	const char *s = json_string_value(inst);
+	size_t len = json_string_length(inst);
+	int r;
+	if ((n->min_length || n->max_length) &&
+	    (r = check_count(c, utf8_codepoints(s, len), n->min_length, n->max_length, "be",
+	                     "characters long")))
+		return r;
+	return n->pattern ? check_pattern(c, n, s, len) : 0;
+}
+
+static int check_array(struct vctx *c, const struct node *n, const json_t *inst)
+{
+	size_t k = json_array_size(inst);
+	int r = check_count(c, k, n->min_items, n->max_items, "have", "items");
+	if (r)
+		return r;
+	if (!n->items)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < k; i++) {
 		size_t old = ptr_push_index(&c->path, i);
-		int r = validate_child(c, items, json_array_get(inst, i));
+		r = validate_child(c, n->items, json_array_get(inst, i));
 		ptr_pop(&c->path, old);
 		if (r)
 			return r;
@@ -538,22 +947,23 @@ static int check_array(struct vctx *c, const json_t *schema, const json_t *inst)
  * problem reported is the first one the caller wrote; missing members come
  * after, since an unknown member is often the misspelt required one.
  */
-static int check_object(struct vctx *c, const json_t *schema, const json_t *inst)
+static int check_object(struct vctx *c, const struct node *n, const json_t *inst)
 {
-	const json_t *props = json_object_get(schema, "properties");
-	const json_t *addl = json_object_get(schema, "additionalProperties");
+	size_t required_seen = 0;
 	OBJECT_FOREACH(inst, it)
 	{
 		const char *key = json_object_iter_key(it);
 		size_t klen = json_object_iter_key_len(it);
-		const json_t *sub = props ? json_object_getn(props, key, klen) : NULL;
-		if (!sub)
-			sub = addl;
-		if (!sub || json_is_true(sub))
+		const struct prop *p = prop_named(n, key, klen);
+		const struct node *sub = p ? p->node : n->addl;
+		bool additional = !p;
+		if (p && p->required)
+			required_seen++;
+		if (!sub || sub->kind == N_TRUE)
 			continue;
 		size_t old = ptr_push_key(&c->path, key, klen);
 		int r;
-		if (json_is_false(sub) && sub == addl)
+		if (sub->kind == N_FALSE && additional)
 			r = fail(c, "unknown member '%.*s'", quoted_len(key, klen), key);
 		else
 			r = validate_child(c, sub, json_object_iter_value(it));
@@ -561,10 +971,11 @@ static int check_object(struct vctx *c, const json_t *schema, const json_t *inst
 		if (r)
 			return r;
 	}
-	const json_t *required = json_object_get(schema, "required");
+	if (n->required_counted && required_seen == n->n_required)
+		return 0;
 	size_t i;
 	const json_t *name;
-	json_array_foreach(required, i, name)
+	json_array_foreach(n->required, i, name)
 	{
 		if (!json_is_string(name))
 			return broken(c, -EBADMSG,
@@ -578,15 +989,13 @@ static int check_object(struct vctx *c, const json_t *schema, const json_t *inst
 	return 0;
 }
 
-static int check_alternatives(struct vctx *c, const json_t *alts, const json_t *inst, unsigned same,
-                              bool exactly_one)
+static int check_alternatives(struct vctx *c, const struct alts *a, const json_t *inst,
+                              unsigned same, bool exactly_one)
 {
-	size_t i, matches = 0;
-	const json_t *alt;
-	json_array_foreach(alts, i, alt)
-	{
+	size_t matches = 0;
+	for (size_t i = 0; i < a->n; i++) {
 		c->quiet++;
-		int r = validate(c, alt, inst, same + 1);
+		int r = validate(c, a->nodes[i], inst, same + 1);
 		c->quiet--;
 		if (r == 0) {
 			matches++;
@@ -598,20 +1007,20 @@ static int check_alternatives(struct vctx *c, const json_t *alts, const json_t *
 	}
 	const char *kw = exactly_one ? "oneOf" : "anyOf";
 	if (matches == 0)
-		return fail(c, "matches none of the %zu alternatives of %s", json_array_size(alts),
-		            kw);
+		return fail(c, "matches none of the %zu alternatives of %s",
+		            json_array_size(a->json), kw);
 	if (exactly_one && matches > 1)
 		return fail(c, "matches more than one alternative of oneOf");
 	return 0;
 }
 
-static int validate(struct vctx *c, const json_t *schema, const json_t *inst, unsigned same)
+static int validate(struct vctx *c, const struct node *n, const json_t *inst, unsigned same)
 {
-	if (json_is_true(schema))
+	if (n->kind == N_TRUE)
 		return 0;
-	if (json_is_false(schema))
+	if (n->kind == N_FALSE)
 		return fail(c, "no value is allowed here");
-	if (!json_is_object(schema))
+	if (n->kind == N_NOT_SCHEMA)
 		return broken(c, -EBADMSG, "schema is not an object or a boolean");
 	if (same > SAME_VALUE_DEPTH_MAX)
 		return broken(
@@ -620,36 +1029,34 @@ static int validate(struct vctx *c, const json_t *schema, const json_t *inst, un
 		    SAME_VALUE_DEPTH_MAX);
 
 	int r;
-	const json_t *kw = json_object_get(schema, "$ref");
-	if (kw) {
-		if (!json_is_string(kw))
+	if (n->ref) {
+		if (!json_is_string(n->ref))
 			return broken(c, -EBADMSG, "'$ref' is not a string");
-		const json_t *target = resolve_ref(c->root, json_string_value(kw));
-		if (!target)
+		if (!n->ref_node)
 			return broken(c, -ENOENT, "$ref '%s' does not resolve",
-			              json_string_value(kw));
+			              json_string_value(n->ref));
 		/* As in draft 2020-12, keywords beside $ref apply too. */
-		if ((r = validate(c, target, inst, same + 1)))
+		if ((r = validate(c, n->ref_node, inst, same + 1)))
 			return r;
 	}
-	if ((kw = json_object_get(schema, "type")) && (r = check_type(c, kw, inst)))
+	if (n->type && (r = check_type(c, n, inst)))
 		return r;
-	if ((kw = json_object_get(schema, "enum"))) {
+	if (n->enum_values) {
 		size_t i;
 		const json_t *v;
 		bool found = false;
-		json_array_foreach(kw, i, v)
+		json_array_foreach(n->enum_values, i, v)
 		{
 			if ((found = values_equal(v, inst)))
 				break;
 		}
 		if (!found)
-			return fail_enum(c, kw);
+			return fail_enum(c, n->enum_values);
 	}
-	if ((kw = json_object_get(schema, "const")) && !values_equal(kw, inst)) {
+	if (n->const_value && !values_equal(n->const_value, inst)) {
 		if (c->quiet)
 			return -EINVAL;
-		char *text = json_dumps(kw, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *text = json_dumps(n->const_value, JSON_COMPACT | JSON_ENCODE_ANY);
 		r = fail(c, "must be %.200s", text ? text : "the constant");
 		free(text);
 		return r;
@@ -658,41 +1065,38 @@ static int validate(struct vctx *c, const json_t *schema, const json_t *inst, un
 	switch (json_typeof(inst)) {
 	case JSON_INTEGER:
 	case JSON_REAL:
-		if ((kw = json_object_get(schema, "minimum")) && number_cmp(inst, kw) < 0)
-			return fail_number(c, ">=", kw);
-		if ((kw = json_object_get(schema, "maximum")) && number_cmp(inst, kw) > 0)
-			return fail_number(c, "<=", kw);
+		if (n->minimum && number_cmp(inst, n->minimum) < 0)
+			return fail_number(c, ">=", n->minimum);
+		if (n->maximum && number_cmp(inst, n->maximum) > 0)
+			return fail_number(c, "<=", n->maximum);
 		break;
 	case JSON_STRING:
-		if ((r = check_string(c, schema, inst)))
+		if ((r = check_string(c, n, inst)))
 			return r;
 		break;
 	case JSON_ARRAY:
-		if ((r = check_array(c, schema, inst)))
+		if ((r = check_array(c, n, inst)))
 			return r;
 		break;
 	case JSON_OBJECT:
-		if ((r = check_object(c, schema, inst)))
+		if ((r = check_object(c, n, inst)))
 			return r;
 		break;
 	default:
 		break;
 	}
 
-	if ((kw = json_object_get(schema, "anyOf")) &&
-	    (r = check_alternatives(c, kw, inst, same, false)))
+	if (n->any_of.json && (r = check_alternatives(c, &n->any_of, inst, same, false)))
 		return r;
-	if ((kw = json_object_get(schema, "oneOf")) &&
-	    (r = check_alternatives(c, kw, inst, same, true)))
+	if (n->one_of.json && (r = check_alternatives(c, &n->one_of, inst, same, true)))
 		return r;
 	return 0;
 }
 
-int jsonschema_validate(const json_t *schema, const json_t *root, const json_t *instance,
-                        char *path, size_t pathlen, char *reason, size_t reasonlen)
+int jsonschema_run(const struct jsonschema_node *node, const json_t *instance, char *path,
+                   size_t pathlen, char *reason, size_t reasonlen)
 {
 	struct vctx c = {
-	    .root = root ? root : schema,
 	    .path = {.buf = path, .cap = path ? pathlen : 0},
 	    .reason = reason,
 	    .reasonlen = reason ? reasonlen : 0,
@@ -701,7 +1105,29 @@ int jsonschema_validate(const json_t *schema, const json_t *root, const json_t *
 		path[0] = '\0';
 	if (c.reasonlen)
 		reason[0] = '\0';
-	return validate(&c, schema, instance, 0);
+	return validate(&c, (const struct node *)node, instance, 0);
+}
+
+int jsonschema_validate(const json_t *schema, const json_t *root, const json_t *instance,
+                        char *path, size_t pathlen, char *reason, size_t reasonlen)
+{
+	struct jsonschema *js;
+	const struct jsonschema_node *node;
+	int r = jsonschema_open(root ? root : schema, &js);
+
+	if (r < 0)
+		return r;
+	if (!(node = jsonschema_compile(js, schema))) {
+		jsonschema_close(js);
+		if (reason && reasonlen)
+			snprintf(reason, reasonlen, "out of memory compiling the schema");
+		if (path && pathlen)
+			path[0] = '\0';
+		return -ENOMEM;
+	}
+	r = jsonschema_run(node, instance, path, pathlen, reason, reasonlen);
+	jsonschema_close(js);
+	return r;
 }
 
 /* ---- checking that a schema stays inside the subset ---- */

@@ -48,9 +48,27 @@ int jsonschema_check(const json_t *schema, char *err, size_t errlen);
  * Other negative codes mean the schema, not the instance, is at fault, and
  * reason says how: -ENOENT a $ref that does not resolve, -ELOOP a $ref loop,
  * -EBADMSG a malformed keyword (jsonschema_check rules those out), -ENOMEM.
- * Compiled patterns are cached per thread. All json_t are borrowed.
+ * All json_t are borrowed. It compiles the schema (below) for this one call.
  */
 int jsonschema_validate(const json_t *schema, const json_t *root, const json_t *instance,
                         char *path, size_t pathlen, char *reason, size_t reasonlen);
+
+/*
+ * The same, compiled once for many calls: jsonschema_open takes the root
+ * that "$ref": "#/..." resolves against; jsonschema_compile turns a schema
+ * (inside root or not) and everything it reaches into nodes, sharing the
+ * ones already compiled, and returns the schema's node, which lives until
+ * jsonschema_close (NULL on ENOMEM). jsonschema_run validates as
+ * jsonschema_validate does, with the same results and messages. Every
+ * json_t is borrowed and must outlive the compiler. The compiled form is
+ * read-only: any thread may run it.
+ */
+struct jsonschema;
+struct jsonschema_node;
+int jsonschema_open(const json_t *root, struct jsonschema **ret);
+const struct jsonschema_node *jsonschema_compile(struct jsonschema *js, const json_t *schema);
+int jsonschema_run(const struct jsonschema_node *node, const json_t *instance, char *path,
+                   size_t pathlen, char *reason, size_t reasonlen);
+void jsonschema_close(struct jsonschema *js);
 
 #endif

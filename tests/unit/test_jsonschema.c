@@ -1,7 +1,9 @@
 /* test_jsonschema.c — every keyword of the validator's subset, passing and failing. */
 #include <errno.h>
+#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -219,6 +221,65 @@ static void test_pattern(void **state)
 	valid(s, "\"x.y\"");
 }
 
+/*
+ * Anchored character-set patterns are decided by a table, the rest by
+ * regexec: both must give regexec's answer for every string, so every
+ * string of up to 3 symbols from an alphabet that straddles each range's
+ * ends is checked against regexec itself.
+ */
+static void test_pattern_table_agrees_with_regexec(void **state)
+{
+	(void)state;
+	static const char *const patterns[] = {
+	    "^[A-Za-z0-9._/-]+$",
+	    "^[A-Za-z0-9._/-]*$",
+	    "^[a-c]{2}$",
+	    "^[a-c]{1,2}$",
+	    "^[a-c]{2,}$",
+	    "^[0-9]{0,1}$",
+	    "^[-a]+$",
+	    "^[a-]+$",
+	    "^[.]+$",
+	    "^[b-b]+$",
+	    "^[a-c]+",
+	    "[a-c]+$",
+	    "^[^a]+$",
+	    "^[]a]+$",
+	    "^[a-c]{0}$",
+	    "^[a-c]{1,1}$",
+	};
+	static const char *const alphabet[] = {"a", "b", "c", "d", "-",       ".", "/",
+	                                       "0", "9", "_", "A", "Z",       "@", "[",
+	                                       "`", "{", " ", "]", "\xc3\xa9"};
+	const size_t na = sizeof(alphabet) / sizeof(alphabet[0]);
+	size_t checked = 0;
+
+	for (size_t p = 0; p < sizeof(patterns) / sizeof(patterns[0]); p++) {
+		regex_t re;
+		json_t *schema = json_pack("{s:s}", "pattern", patterns[p]);
+		assert_int_equal(regcomp(&re, patterns[p], REG_EXTENDED | REG_NOSUB), 0);
+		for (size_t n = 0; n <= na * na * na + na * na + na; n++) {
+			/* n enumerates the strings of 0..3 symbols. */
+			char str[16] = "";
+			size_t k = n, len = k == 0 ? 0 : k <= na ? 1 : k <= na + na * na ? 2 : 3;
+			k -= len == 0 ? 0 : len == 1 ? 1 : len == 2 ? 1 + na : 1 + na + na * na;
+			for (size_t i = 0; i < len; i++, k /= na)
+				strcat(str, alphabet[k % na]);
+			json_t *inst = json_string(str);
+			bool want = regexec(&re, str, 0, NULL, 0) == 0;
+			bool got = jsonschema_validate(schema, NULL, inst, NULL, 0, NULL, 0) == 0;
+			if (want != got)
+				fail_msg("pattern %s, string '%s': regexec says %d, validator %d",
+				         patterns[p], str, want, got);
+			json_decref(inst);
+			checked++;
+		}
+		regfree(&re);
+		json_decref(schema);
+	}
+	assert_int_equal(checked, 16 * (1 + 19 + 19 * 19 + 19 * 19 * 19));
+}
+
 static void test_min_max_items(void **state)
 {
 	(void)state;
@@ -415,6 +476,7 @@ int main(void)
 	    cmocka_unit_test(test_minimum_maximum),
 	    cmocka_unit_test(test_min_max_length),
 	    cmocka_unit_test(test_pattern),
+	    cmocka_unit_test(test_pattern_table_agrees_with_regexec),
 	    cmocka_unit_test(test_min_max_items),
 	    cmocka_unit_test(test_one_of),
 	    cmocka_unit_test(test_any_of),
