@@ -32,6 +32,12 @@ int methods_lookup(const char *name);
 
 /* Complete the call: result is stolen (a new reference the caller gives up). */
 void call_result(struct call *c, json_t *result);
+/*
+ * Complete the call with a result already serialised: text is the compact
+ * JSON of one value, as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) would
+ * write it (borrowed; copied before the call returns).
+ */
+void call_result_text(struct call *c, const char *text, size_t len);
 /* Complete with an error of the §2 table; data is stolen and may be NULL. */
 void call_error(struct call *c, int code, json_t *data);
 /*

@@ -274,9 +274,22 @@ static void rpc_dump(struct evbuffer *out, const json_t *v)
 	rpc_out_flush(&o);
 }
 
+/*
+ * What a reply says: a result, given as a value or as its compact JSON
+ * text (a handler that keeps its answer serialised skips building and
+ * walking a tree per request), or an error code with its data.
+ */
+struct rpc_body {
+	const json_t *result;
+	const char *text; /* the result, when result is NULL and text is set */
+	size_t text_len;
+	int code;
+	const json_t *data;
+};
+
 /* One reply line; raw_id (the request's id text, fast path) or else id names it. */
 static void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_t raw_id_len,
-		      const json_t *result, int code, const json_t *data)
+		      const struct rpc_body *b)
 {
 	struct rpc_out o;
 
@@ -289,30 +302,27 @@ static void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id
 		rpc_out_put(&o, raw_id, raw_id_len);
 	else
 		rpc_out_value(&o, id ? id : json_null());
-	if (code == 0) {
+	if (b->code == 0) {
 		rpc_out_put(&o, LIT(",\"result\":"));
-		rpc_out_value(&o, result ? result : json_null());
+		if (!b->result && b->text)
+			rpc_out_put(&o, b->text, b->text_len);
+		else
+			rpc_out_value(&o, b->result ? b->result : json_null());
 		rpc_out_put(&o, LIT("}\n"));
 	} else {
-		const char *msg = rpc_error_message(code);
+		const char *msg = rpc_error_message(b->code);
 		rpc_out_put(&o, LIT(",\"error\":{\"code\":"));
-		rpc_out_int(&o, code);
+		rpc_out_int(&o, b->code);
 		rpc_out_put(&o, LIT(",\"message\":\""));
 		rpc_out_put(&o, msg, strlen(msg));
 		rpc_out_put(&o, "\"", 1);
-		if (data) {
+		if (b->data) {
 			rpc_out_put(&o, LIT(",\"data\":"));
-			rpc_out_value(&o, data);
+			rpc_out_value(&o, b->data);
 		}
 		rpc_out_put(&o, LIT("}}\n"));
 	}
 	rpc_out_flush(&o);
-}
-
-void rpc_write_reply(struct evbuffer *out, const json_t *id, const json_t *result, int code,
-		     const json_t *data)
-{
-	rpc_write(out, id, NULL, 0, result, code, data);
 }
 
 /* A new reference for an id the fast path kept as text (null, an integer or a plain string). */
@@ -325,18 +335,21 @@ static json_t *rpc_raw_id_json(const char *raw, size_t len)
 	return json_integer((json_int_t)strtoll(raw, NULL, 10));
 }
 
-static json_t *rpc_reply_object(const json_t *id, const json_t *result, int code,
-				const json_t *data)
+static json_t *rpc_reply_object(const json_t *id, const struct rpc_body *b)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "jsonrpc", json_string("2.0"));
 	json_object_set_new(o, "id", id ? json_incref((json_t *)id) : json_null());
-	if (code == 0) {
-		json_object_set_new(o, "result", result ? json_incref((json_t *)result) : json_null());
+	if (b->code == 0) {
+		json_t *r = b->result ? json_incref((json_t *)b->result)
+			    : b->text ? json_loadb(b->text, b->text_len, JSON_DECODE_ANY, NULL)
+				      : NULL;
+		json_object_set_new(o, "result", r ? r : json_null());
 	} else {
-		json_t *e = json_pack("{s:i,s:s}", "code", code, "message", rpc_error_message(code));
-		if (data)
-			json_object_set(e, "data", (json_t *)data);
+		json_t *e = json_pack("{s:i,s:s}", "code", b->code, "message",
+				      rpc_error_message(b->code));
+		if (b->data)
+			json_object_set(e, "data", (json_t *)b->data);
 		json_object_set_new(o, "error", e);
 	}
 	return o;
@@ -349,9 +362,9 @@ static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
 	struct rpc_slot *slot = calloc(1, sizeof(*slot));
 	if (!slot)
 		return NULL;
-	slot->batch = batch ? json_array() : NULL;
-	slot->buf = batch ? NULL : evbuffer_new();
-	if (batch ? !slot->batch : !slot->buf) {
+	/* A single reply's buffer comes when it is needed: a deferred reply
+	 * that completes at the head of the queue goes straight out. */
+	if (batch && !(slot->batch = json_array())) {
 		free(slot);
 		return NULL;
 	}
@@ -411,27 +424,30 @@ bool rpc_session_detach(struct rpc_session *s)
 
 /* Deliver one reply to where its request's answer belongs. raw_id (or else id) names it. */
 static void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t index, const json_t *id,
-			const char *raw_id, size_t raw_id_len, const json_t *result, int code,
-			const json_t *data)
+			const char *raw_id, size_t raw_id_len, const struct rpc_body *b)
 {
 	if (!slot) {
 		if (TAILQ_EMPTY(&s->slots)) {
 			if (!s->detached)
-				rpc_write(s->out, id, raw_id, raw_id_len, result, code, data);
+				rpc_write(s->out, id, raw_id, raw_id_len, b);
 			return;
 		}
 		/* Earlier replies are still owed: this one waits its turn. */
 		slot = rpc_slot_new(s, false);
-		if (!slot)
+		if (!slot || !(slot->buf = evbuffer_new()))
 			return; /* ENOMEM: nothing sane left to send */
-		rpc_write(slot->buf, id, raw_id, raw_id_len, result, code, data);
+		rpc_write(slot->buf, id, raw_id, raw_id_len, b);
 		return;
 	}
 	/* Batch members never come from the fast path: they always have a json_t id. */
 	if (slot->batch)
-		json_array_set_new(slot->batch, index, rpc_reply_object(id, result, code, data));
-	else
-		rpc_write(slot->buf, id, raw_id, raw_id_len, result, code, data);
+		json_array_set_new(slot->batch, index, rpc_reply_object(id, b));
+	else if (s->detached)
+		; /* nobody left to read it */
+	else if (slot == TAILQ_FIRST(&s->slots))
+		rpc_write(s->out, id, raw_id, raw_id_len, b); /* nothing owed before it */
+	else if (slot->buf || (slot->buf = evbuffer_new()))
+		rpc_write(slot->buf, id, raw_id, raw_id_len, b);
 	slot->pending--;
 }
 
@@ -441,16 +457,19 @@ void rpc_reply_unsolicited(struct rpc_session *s, int code, json_t *data)
 	s->requests++;
 	s->srv->stats.req_total++;
 	s->srv->stats.req_errors++;
-	rpc_deliver(s, NULL, 0, NULL, NULL, 0, NULL, code, data);
+	rpc_deliver(s, NULL, 0, NULL, NULL, 0, &(struct rpc_body){.code = code, .data = data});
 	json_decref(data);
 }
 
 /* ---- calls ------------------------------------------------------------ */
 
-static void call_finish(struct call *c, json_t *result, int code, json_t *data)
+/* Answers c with b, whose result and data are references it takes. */
+static void call_finish(struct call *c, const struct rpc_body *b)
 {
 	struct rpc_session *s = c->session;
 	struct server *srv = s->srv;
+	json_t *result = (json_t *)b->result, *data = (json_t *)b->data;
+	int code = b->code;
 
 	if (c->done) {
 		/* A handler answering twice is a bug; the first answer stands. */
@@ -468,8 +487,7 @@ static void call_finish(struct call *c, json_t *result, int code, json_t *data)
 	if (c->method >= 0)
 		stats_method_record(&srv->method_stats[c->method], clock_now_ns() - c->t0, code);
 	if (c->id || c->raw_id) /* a notification is never answered, not even with an error */
-		rpc_deliver(s, c->slot, c->index, c->id, c->raw_id, c->raw_id_len, result, code,
-			    data);
+		rpc_deliver(s, c->slot, c->index, c->id, c->raw_id, c->raw_id_len, b);
 	json_decref(result);
 	json_decref(data);
 	if (!c->heap)
@@ -490,12 +508,17 @@ static void call_finish(struct call *c, json_t *result, int code, json_t *data)
 
 void call_result(struct call *c, json_t *result)
 {
-	call_finish(c, result, 0, NULL);
+	call_finish(c, &(struct rpc_body){.result = result, .code = 0});
+}
+
+void call_result_text(struct call *c, const char *text, size_t len)
+{
+	call_finish(c, &(struct rpc_body){.text = text, .text_len = len});
 }
 
 void call_error(struct call *c, int code, json_t *data)
 {
-	call_finish(c, NULL, code, data);
+	call_finish(c, &(struct rpc_body){.code = code, .data = data});
 }
 
 struct call *call_defer(struct call *c)

@@ -54,8 +54,4 @@ bool rpc_session_busy(const struct rpc_session *s);
  * fires when the last one completes). */
 bool rpc_session_detach(struct rpc_session *s);
 
-/* Serialise one complete reply line into out (exposed for events and tests). */
-void rpc_write_reply(struct evbuffer *out, const json_t *id, const json_t *result, int code,
-		     const json_t *data);
-
 #endif

@@ -76,7 +76,6 @@
 #define SNAP_NAME "config.snap"
 #define SNAP_TMP_NAME "config.snap.tmp"
 
-#define KEY_MAX 256
 #define PREALLOC_CHUNK (1u << 20)
 /* Compact once the log passes this and twice the snapshot's size. */
 #define COMPACT_MIN (1u << 20)
@@ -90,8 +89,10 @@ struct store_node {
 	struct store_tree_link link; /* key points at key[] */
 	json_t *value;               /* committed value; NULL while only queued changes name it */
 	uint64_t rev;                /* committed revision of value */
-	uint64_t latest_rev;         /* once every queued change is durable; 0 = absent */
-	uint32_t pending;            /* queued changes naming this node */
+	char *item; /* {"key","value","revision"} of it as JSON, made on first read */
+	size_t item_len;
+	uint64_t latest_rev; /* once every queued change is durable; 0 = absent */
+	uint32_t pending;    /* queued changes naming this node */
 	char key[];
 };
 
@@ -176,7 +177,7 @@ struct store {
 
 bool store_key_valid(const char *key, size_t len)
 {
-	if (!key || len == 0 || len > KEY_MAX)
+	if (!key || len == 0 || len > STORE_KEY_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)key[i];
@@ -215,8 +216,40 @@ static void node_free_link(struct store_tree_link *l)
 {
 	struct store_node *n = (struct store_node *)l;
 
+	free(n->item);
 	json_decref(n->value);
 	free(n);
+}
+
+/* The committed state changes: value (a reference it takes; NULL = absent) at rev. */
+static void node_commit(struct store_node *n, json_t *value, uint64_t rev)
+{
+	free(n->item);
+	n->item = NULL;
+	json_decref(n->value);
+	n->value = value;
+	n->rev = rev;
+}
+
+static json_t *node_item(const struct store_node *n)
+{
+	return json_pack("{s:s%,s:O,s:I}", "key", n->key, (size_t)n->link.keylen, "value", n->value,
+	                 "revision", (json_int_t)n->rev);
+}
+
+/*
+ * Reads hand out the same text until the key changes: a config.get is then
+ * a copy, not an object built, serialised and torn down per request.
+ */
+static const char *node_item_text(struct store_node *n)
+{
+	if (!n->item) {
+		json_t *item = node_item(n);
+		n->item = item ? json_dumps(item, JSON_COMPACT) : NULL;
+		n->item_len = n->item ? strlen(n->item) : 0;
+		json_decref(item);
+	}
+	return n->item;
 }
 
 /* Drop the node once nothing needs it: no committed value, no queued change. */
@@ -230,20 +263,6 @@ static void node_maybe_remove(struct store *s, struct store_node *n)
 	free(n);
 }
 
-const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision)
-{
-	struct store_node *n;
-
-	if (!key)
-		return NULL;
-	n = node_find(s, key, strnlen(key, KEY_MAX + 1));
-	if (!n || !n->value)
-		return NULL;
-	if (ret_revision)
-		*ret_revision = n->rev;
-	return n->value;
-}
-
 static int list_visit(struct store_tree_link *l, void *arg)
 {
 	struct store_node *n = (struct store_node *)l;
@@ -251,11 +270,40 @@ static int list_visit(struct store_tree_link *l, void *arg)
 
 	if (!n->value)
 		return 0;
-	item = json_pack("{s:s%,s:O,s:I}", "key", n->key, (size_t)n->link.keylen, "value", n->value,
-	                 "revision", (json_int_t)n->rev);
+	item = node_item(n);
 	if (!item || json_array_append_new(arg, item) != 0)
 		return -ENOMEM;
 	return 0;
+}
+
+const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision)
+{
+	struct store_node *n;
+
+	if (!key)
+		return NULL;
+	n = node_find(s, key, strnlen(key, STORE_KEY_MAX + 1));
+	if (!n || !n->value)
+		return NULL;
+	if (ret_revision)
+		*ret_revision = n->rev;
+	return n->value;
+}
+
+const char *store_get_item(struct store *s, const char *key, size_t *ret_len, int *ret_err)
+{
+	struct store_node *n;
+
+	*ret_err = 0;
+	n = key ? node_find(s, key, strnlen(key, STORE_KEY_MAX + 1)) : NULL;
+	if (!n || !n->value) {
+		*ret_err = -ENOENT;
+		return NULL;
+	}
+	if (!node_item_text(n))
+		*ret_err = -ENOMEM;
+	*ret_len = n->item_len;
+	return n->item;
 }
 
 json_t *store_list(const struct store *s, const char *prefix)
@@ -360,7 +408,7 @@ static int encode(struct store *s, const char *key, size_t keylen, const json_t 
 static int submit(struct store *s, const char *key, json_t *value, bool is_set,
                   int64_t expect_revision, store_done_fn done, void *arg)
 {
-	size_t keylen = key ? strnlen(key, KEY_MAX + 1) : 0;
+	size_t keylen = key ? strnlen(key, STORE_KEY_MAX + 1) : 0;
 	struct store_node *n;
 	struct store_op *op;
 	uint64_t cur;
@@ -436,8 +484,10 @@ static void store_handoff(struct store *s)
 		return;
 	pthread_mutex_lock(&s->mu);
 	store_merge_local(s);
-	pthread_cond_signal(&s->work_cv);
 	pthread_mutex_unlock(&s->mu);
+	/* After the unlock: woken under the lock, the committer would only
+	 * block again on the mutex we hold, two more futex calls per group. */
+	pthread_cond_signal(&s->work_cv);
 }
 
 static void on_kick_event(evutil_socket_t fd, short what, void *arg)
@@ -463,10 +513,8 @@ static void apply_durable(struct store *s, struct store_op *op)
 {
 	struct store_node *n = op->node;
 
-	json_decref(n->value);
-	n->value = op->value; /* NULL for an unset */
+	node_commit(n, op->value, op->rev); /* NULL for an unset */
 	op->value = NULL;
-	n->rev = op->rev;
 	s->rev = op->rev;
 	n->pending--;
 	node_maybe_remove(s, n);
@@ -957,8 +1005,7 @@ static int load_record(struct store *s, const struct store_rec_view *v)
 
 	if (v->op == STORE_OP_UNSET) {
 		if (n) {
-			json_decref(n->value);
-			n->value = NULL;
+			node_commit(n, NULL, 0);
 			node_maybe_remove(s, n);
 		}
 		s->image = store_tree_remove(s->image, v->key, v->keylen, &old);
@@ -987,9 +1034,8 @@ static int load_record(struct store *s, const struct store_rec_view *v)
 		free(old);
 	else
 		s->image_count++;
-	json_decref(n->value);
-	n->value = value;
-	n->rev = n->latest_rev = v->rev;
+	node_commit(n, value, v->rev);
+	n->latest_rev = v->rev;
 	return 0;
 }
 

@@ -53,6 +53,7 @@ int store_open(const char *dir, struct event_base *base, struct store **ret, cha
 void store_close(struct store *s);
 
 /* Key syntax of PROTOCOL.md §3: 1–256 bytes of [A-Za-z0-9._/-]. */
+#define STORE_KEY_MAX 256
 bool store_key_valid(const char *key, size_t len);
 
 /*
@@ -61,6 +62,13 @@ bool store_key_valid(const char *key, size_t len);
  * to its own callback). No allocation, O(log n).
  */
 const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision);
+/*
+ * What store_get sees as {"key","value","revision"} in compact JSON text
+ * (*ret_len bytes, NUL-terminated), kept until the key changes: borrowed,
+ * valid until the next change is applied. NULL with *ret_err -ENOENT
+ * (absent) or -ENOMEM.
+ */
+const char *store_get_item(struct store *s, const char *key, size_t *ret_len, int *ret_err);
 /*
  * New reference: [{"key","value","revision"}...] sorted bytewise (values are
  * shared references); prefix may be NULL. NULL on ENOMEM.

@@ -105,21 +105,27 @@ static void config_run_waiters(struct rpc_session *s)
 static void config_get_now(struct call *c, json_t *params)
 {
 	const char *key = json_string_value(json_object_get(params, "key"));
-	uint64_t rev;
-	const json_t *value = store_get(call_server(c)->store, key, &rev);
+	int err;
+	size_t len;
+	const char *item = store_get_item(call_server(c)->store, key, &len, &err);
 
-	if (!value) {
+	if (err == -ENOENT)
 		call_error(c, RPC_NOT_FOUND, json_pack("{s:s}", "key", key));
-		return;
-	}
-	call_result(c, json_pack("{s:s,s:O,s:I}", "key", key, "value", value, "revision",
-				 (json_int_t)rev));
+	else if (err)
+		call_error(c, RPC_INTERNAL_ERROR, NULL);
+	else
+		call_result_text(c, item, len);
 }
 
 static void config_list_now(struct call *c, json_t *params)
 {
 	const char *prefix = json_string_value(json_object_get(params, "prefix"));
-	call_result(c, json_pack("{s:o}", "items", store_list(call_server(c)->store, prefix)));
+	json_t *items = store_list(call_server(c)->store, prefix);
+
+	if (items)
+		call_result(c, json_pack("{s:o}", "items", items));
+	else
+		call_error(c, RPC_INTERNAL_ERROR, NULL);
 }
 
 static void config_get(struct call *c, json_t *params)
@@ -136,6 +142,28 @@ static void config_list(struct call *c, json_t *params)
 {
 	if (!config_wait_for_writes(c, params, config_list_now))
 		config_list_now(c, params);
+}
+
+/* {"key","revision"} written out: a key needs no escaping, and this runs per durable write. */
+static void config_result(struct call *c, const char *key, uint64_t revision)
+{
+	static const char head[] = "{\"key\":\"", mid[] = "\",\"revision\":";
+	char text[sizeof(head) + STORE_KEY_MAX + sizeof(mid) + 24], digits[20];
+	size_t n = 0, len = strlen(key), d = 0;
+
+	memcpy(text, head, sizeof(head) - 1);
+	n += sizeof(head) - 1;
+	memcpy(text + n, key, len);
+	n += len;
+	memcpy(text + n, mid, sizeof(mid) - 1);
+	n += sizeof(mid) - 1;
+	do
+		digits[d++] = (char)('0' + revision % 10);
+	while ((revision /= 10));
+	while (d)
+		text[n++] = digits[--d];
+	text[n++] = '}';
+	call_result_text(c, text, n);
 }
 
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
@@ -163,8 +191,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 						      (json_int_t)w->pid));
 			events_publish(w->srv, EVENTS_CONFIG, ev);
 		}
-		call_result(w->call, json_pack("{s:s,s:I}", "key", w->key, "revision",
-					       (json_int_t)revision));
+		config_result(w->call, w->key, revision);
 		break;
 	case STORE_CONFLICT:
 		call_error(w->call, RPC_CONFLICT,

@@ -628,6 +628,33 @@ static void test_notification_applied_not_answered(void **state)
 	assert_true(client_silent(fd, 200));
 }
 
+/* In a batch, the answers of config.set and config.get are values like any other. */
+static void test_batch_of_writes_and_reads(void **state)
+{
+	json_t *r = client_call(
+	    fd,
+	    "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"config.set\","
+	    "\"params\":{\"key\":\"b/1\",\"value\":{\"x\":[1,null,\"\\u00e9\"]}}},"
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"config.get\",\"params\":{\"key\":\"b/1\"}},"
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"three\",\"method\":\"config.get\","
+	    "\"params\":{\"key\":\"b/none\"}}]");
+	json_t *want = json_loads(
+	    "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"key\":\"b/1\",\"revision\":1}},"
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"key\":\"b/1\","
+	    "\"value\":{\"x\":[1,null,\"\\u00e9\"]},\"revision\":1}},"
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"three\",\"error\":{\"code\":-32010,"
+	    "\"message\":\"Not found\",\"data\":{\"key\":\"b/none\"}}}]",
+	    0, NULL);
+	assert_non_null(want);
+	assert_non_null(r);
+	if (!json_equal(r, want)) {
+		char *got = json_dumps(r, JSON_COMPACT);
+		fail_msg("batch reply: %s", got);
+	}
+	json_decref(want);
+	json_decref(r);
+}
+
 /* A peer that is neither root nor the daemon's uid: config.* denied by the default policy. */
 static void test_non_admin_denied(void **state)
 {
@@ -824,6 +851,7 @@ int main(void)
 	    T(test_restart_keeps_values_and_revision),
 	    T(test_concurrent_writers),
 	    T(test_notification_applied_not_answered),
+	    T(test_batch_of_writes_and_reads),
 	    T(test_non_admin_denied),
 	    T(test_pipelined_read_sees_own_write),
 	    T(test_pipelined_read_not_from_later_write),

@@ -401,8 +401,22 @@ static void test_set_get_unset_list(void **state)
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
 
+	/* Reads share one text until the key changes. */
+	int err;
+	size_t len;
+	const char *item = store_get_item(f->s, "a", &len, &err);
+	assert_int_equal(err, 0);
+	assert_string_equal(item, "{\"key\":\"a\",\"value\":\"a\",\"revision\":2}");
+	assert_int_equal(len, strlen(item));
+	assert_ptr_equal(store_get_item(f->s, "a", &len, &err), item);
+	assert_int_equal(do_set(f, "a", json_pack("{s:[i,n]}", "x", 7), -1).st, STORE_OK);
+	item = store_get_item(f->s, "a", &len, &err);
+	assert_string_equal(item, "{\"key\":\"a\",\"value\":{\"x\":[7,null]},\"revision\":11}");
+
 	assert_int_equal(do_unset(f, "a.b", -1).st, STORE_OK);
 	assert_null(store_get(f->s, "a.b", NULL));
+	assert_null(store_get_item(f->s, "a.b", &len, &err));
+	assert_int_equal(err, -ENOENT);
 	list = store_list(f->s, "a.");
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
