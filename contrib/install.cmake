@@ -150,7 +150,7 @@ if(UDSRPC_DPKG_SHLIBDEPS AND UDSRPC_FILE)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-      "libc6 (>= 2.34), libjansson4 (>= 2.14), libevent-core-2.1-7 (>= 2.1.8-stable), libevent-pthreads-2.1-7 (>= 2.1.8-stable)")
+      "libc6 (>= 2.34), libjansson4 (>= 2.14), libevent-core-2.1-7 (>= 2.1.8-stable)")
 endif()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${UDSRPC_CONTRIB}/deb/postinst ${UDSRPC_CONTRIB}/deb/prerm ${UDSRPC_CONTRIB}/deb/postrm)

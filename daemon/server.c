@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/thread.h>
 
 #include "clock.h"
 #include "conn.h"
@@ -447,8 +446,9 @@ int server_run(struct server *srv, char *err, size_t errlen)
 	struct server_runas ra;
 	int r;
 
-	/* The store's committer thread hands completions to the loop. */
-	evthread_use_pthreads();
+	/* No evthread_use_pthreads(): only the loop thread touches libevent (the
+	 * store's committer wakes it through an eventfd), and with it every event
+	 * and evbuffer call would take a mutex. */
 	signal(SIGPIPE, SIG_IGN);
 	srv->base = event_base_new();
 	if (!srv->base) {

@@ -38,10 +38,10 @@ typedef void (*store_done_fn)(void *arg, enum store_status st, uint64_t revision
  *
  * Completions reach the loop through an eventfd that the store registers on
  * base (EV_READ|EV_PERSIST); the committer thread only write()s to it, it
- * never touches base. So libevent's threading support is NOT required
- * (calling evthread_use_pthreads() anyway is harmless). base must outlive the
- * store: call store_close() before event_base_free(). Every other function
- * here is for the loop thread only.
+ * never touches base, so libevent needs no threading support (the daemon
+ * does not call evthread_use_pthreads()). base must outlive the store: call
+ * store_close() before event_base_free(). Every other function here is for
+ * the loop thread only.
  */
 int store_open(const char *dir, struct event_base *base, struct store **ret, char *err,
                size_t errlen);

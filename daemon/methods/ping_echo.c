@@ -3,7 +3,8 @@
 
 static void ping(struct call *c, json_t *params)
 {
-	call_result(c, json_string("pong"));
+	/* The cheapest answer there is: ping measures the path, not a string's allocation. */
+	call_result_text(c, "\"pong\"", 6);
 }
 
 static void echo(struct call *c, json_t *params)
