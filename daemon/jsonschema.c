@@ -178,6 +178,8 @@ static void ptr_puts(struct ptr *p, const char *s)
 static size_t ptr_push_key(struct ptr *p, const char *key, size_t len)
 {
 	size_t old = p->pos;
+	if (!p->buf)
+		return old; /* not tracking */
 	ptr_putc(p, '/');
 	for (size_t i = 0; i < len; i++) {
 		if (key[i] == '~')
@@ -196,6 +198,8 @@ static size_t ptr_push_index(struct ptr *p, size_t index)
 {
 	char num[24];
 	size_t old = p->pos;
+	if (!p->buf)
+		return old;
 	snprintf(num, sizeof(num), "/%zu", index);
 	ptr_puts(p, num);
 	return old;
@@ -1105,6 +1109,15 @@ int jsonschema_run(const struct jsonschema_node *node, const json_t *instance, c
 		path[0] = '\0';
 	if (c.reasonlen)
 		reason[0] = '\0';
+	/*
+	 * Most values pass: check without tracking the pointer first, and only
+	 * for a failure walk again, building the path and the reason (the walk
+	 * is deterministic, so the second one fails at the same place).
+	 */
+	struct vctx bare = {.path = {.buf = NULL}};
+	int r = validate(&bare, (const struct node *)node, instance, 0);
+	if (r == 0 || (!c.path.cap && !c.reasonlen))
+		return r;
 	return validate(&c, (const struct node *)node, instance, 0);
 }
 

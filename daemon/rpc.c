@@ -660,6 +660,29 @@ static void rpc_audit_denial(struct rpc_session *s, int m)
 		    (unsigned)p->uid, (unsigned)p->gid, (int)p->pid, p->exe ? p->exe : "(unknown)");
 }
 
+/*
+ * A connection's identity is fixed at accept and the policy changes only on
+ * reload, so each (connection, method) is decided once per policy, not per
+ * request.
+ */
+static bool rpc_allowed(struct rpc_session *s, int m, const char *name)
+{
+	uint64_t bit = m < 64 ? 1ull << m : 0;
+	bool ok;
+
+	if (s->policy_gen != s->srv->policy_gen) {
+		s->policy_gen = s->srv->policy_gen;
+		s->decided = s->allowed = 0;
+	}
+	if (s->decided & bit)
+		return s->allowed & bit;
+	ok = policy_allows(s->srv->policy, s->peer, name);
+	s->decided |= bit;
+	if (ok)
+		s->allowed |= bit;
+	return ok;
+}
+
 /* From the method on: exists → allowed → params valid → handler (PROTOCOL.md §2). */
 static void rpc_call(struct rpc_session *s, struct call *c, const char *name, size_t name_len,
 		     json_t *params)
@@ -686,7 +709,7 @@ static void rpc_call(struct rpc_session *s, struct call *c, const char *name, si
 		call_error(c, RPC_SHUTTING_DOWN, NULL);
 		return;
 	}
-	if (!policy_allows(srv->policy, s->peer, name)) {
+	if (!rpc_allowed(s, m, name)) {
 		rpc_audit_denial(s, m);
 		call_error(c, RPC_PERMISSION_DENIED,
 			   json_pack("{s:s,s:I,s:I,s:I}", "method", name, "uid",
@@ -982,11 +1005,25 @@ static bool rpc_fast_raw(struct rpc_fast *f, const char **ret_p, size_t *ret_n, 
 	return true;
 }
 
+/*
+ * The params object of the last request, emptied, when nothing kept a
+ * reference to it: the next request's params fill it instead of a new object
+ * and hash table being allocated and freed around every call.
+ */
+static json_t *rpc_spare_params;
+
 static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 {
 	bool object = *f->p == '{';
 	char close = object ? '}' : ']';
-	json_t *c = object ? json_object() : json_array();
+	json_t *c;
+
+	if (object && depth == 1 && rpc_spare_params) {
+		c = rpc_spare_params;
+		rpc_spare_params = NULL;
+	} else {
+		c = object ? json_object() : json_array();
+	}
 
 	if (!c)
 		return NULL;
@@ -1106,7 +1143,12 @@ static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
 	s->srv->stats.req_total++;
 	c.t0 = clock_now_ns();
 	rpc_call(s, &c, name, f.method_len, params);
-	json_decref(params);
+	/* Only ours and empty of references into it: keep it for the next request. */
+	if (params && params == f.params_json && json_is_object(params) && params->refcount == 1 &&
+	    !rpc_spare_params && json_object_clear(params) == 0)
+		rpc_spare_params = params;
+	else
+		json_decref(params);
 	return true;
 }
 

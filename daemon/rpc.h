@@ -27,6 +27,8 @@ struct rpc_session {
 	bool detached;	      /* the connection is gone: replies are dropped */
 	uint64_t requests;    /* requests seen (peer.list) */
 	uint64_t denied_seen; /* methods already audited as denied, by table index */
+	/* The policy's verdicts for this peer, by table index, under policy_gen. */
+	uint64_t policy_gen, decided, allowed;
 	void *owner;	      /* the connection */
 	/* methods/config.c: this connection's store writes submitted and answered
 	 * so far, and the reads waiting for the writes before them

@@ -422,6 +422,7 @@ int server_reload(struct server *srv, char *err, size_t errlen)
 	config_free(&fresh);
 	policy_free(srv->policy);
 	srv->policy = p;
+	srv->policy_gen++;
 	log_info("reloaded: %zu policy rule(s)", policy_rule_count(p));
 	events_daemon(srv, "reload", json_pack("{s:I}", "policy_rules", (json_int_t)policy_rule_count(p)));
 	return 0;

@@ -29,6 +29,7 @@ struct server {
 	char *policy_path; /* -p or config "policy"; NULL = embedded default */
 	bool policy_from_config; /* reload may take a new path from the config file */
 	struct policy *policy;
+	uint64_t policy_gen; /* bumped when policy is replaced: cached decisions go stale */
 	struct schema *schema;
 	const struct method_schema **method_schemas; /* by methods_table index */
 	struct method_stats *method_stats;	     /* by methods_table index */

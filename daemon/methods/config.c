@@ -102,9 +102,8 @@ static void config_run_waiters(struct rpc_session *s)
 }
 
 /* The reads proper, run at once or when the writes before them are answered. */
-static void config_get_now(struct call *c, json_t *params)
+static void config_get_key(struct call *c, const char *key)
 {
-	const char *key = json_string_value(json_object_get(params, "key"));
 	int err;
 	size_t len;
 	const char *item = store_get_item(call_server(c)->store, key, &len, &err);
@@ -115,6 +114,11 @@ static void config_get_now(struct call *c, json_t *params)
 		call_error(c, RPC_INTERNAL_ERROR, NULL);
 	else
 		call_result_text(c, item, len);
+}
+
+static void config_get_now(struct call *c, json_t *params)
+{
+	config_get_key(c, json_string_value(json_object_get(params, "key")));
 }
 
 static void config_list_now(struct call *c, json_t *params)
@@ -135,7 +139,7 @@ static void config_get(struct call *c, json_t *params)
 
 	if (!config_key_ok(c, key, len) || config_wait_for_writes(c, params, config_get_now))
 		return;
-	config_get_now(c, params);
+	config_get_key(c, key);
 }
 
 static void config_list(struct call *c, json_t *params)
