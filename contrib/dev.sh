@@ -54,6 +54,9 @@ test)
 	build build-asan -DUDSRPC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 600 -LE 'soak|valgrind'
+	# A Release build (gcc -O3) only has to compile: -O3 inlines enough to
+	# find -Wmaybe-uninitialized cases that -O2 misses, and -Werror is on.
+	build build-release -DCMAKE_BUILD_TYPE=Release
 	# libFuzzer (clang): each target for ~5 s on its corpus (tests/fuzz/run.sh runs longer).
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DUDSRPC_FUZZ=ON >/dev/null
 	cmake --build build-fuzz --target udsrpc_fuzz -j"$jobs"

@@ -1011,6 +1011,7 @@ static bool rpc_fast_raw(struct rpc_fast *f, const char **ret_p, size_t *ret_n, 
  * and hash table being allocated and freed around every call.
  */
 static json_t *rpc_spare_params;
+#define RPC_SPARE_MEMBERS 16
 
 static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 {
@@ -1143,9 +1144,11 @@ static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
 	s->srv->stats.req_total++;
 	c.t0 = clock_now_ns();
 	rpc_call(s, &c, name, f.method_len, params);
-	/* Only ours and empty of references into it: keep it for the next request. */
+	/* Only ours, and small (a cleared object keeps its hash table's size):
+	 * keep it for the next request. */
 	if (params && params == f.params_json && json_is_object(params) && params->refcount == 1 &&
-	    !rpc_spare_params && json_object_clear(params) == 0)
+	    json_object_size(params) <= RPC_SPARE_MEMBERS && !rpc_spare_params &&
+	    json_object_clear(params) == 0)
 		rpc_spare_params = params;
 	else
 		json_decref(params);
