@@ -226,15 +226,19 @@ void policy_free(struct policy *p)
 /*
  * The array a rule member must be: present lists are never empty, because an
  * empty list would match nobody, which is never what a rule's author meant.
+ * Allocates *ret_arr for its n entries of size elem.
  */
 static int member_list(struct compile_ctx *c, const char *field, json_t *v, const char *what,
-                       size_t *ret_n)
+                       size_t elem, void **ret_arr, size_t *ret_n)
 {
 	*ret_n = 0; /* set on every path: -O3 cannot see that fail() is negative */
 	if (!json_is_array(v))
 		return fail(c, -EINVAL, "%s: expected an array of %s", field, what);
 	if (json_array_size(v) == 0)
 		return fail(c, -EINVAL, "%s: empty list (omit the member to match anyone)", field);
+	*ret_arr = calloc(json_array_size(v), elem);
+	if (!*ret_arr)
+		return fail(c, -ENOMEM, "out of memory");
 	*ret_n = json_array_size(v);
 	return 0;
 }
@@ -249,6 +253,7 @@ static const char *entry_string(json_t *e)
 
 static int compile_methods(struct compile_ctx *c, json_t *v, struct rule *r)
 {
+	void *arr = NULL;
 	size_t n;
 	int ret;
 
@@ -256,12 +261,10 @@ static int compile_methods(struct compile_ctx *c, json_t *v, struct rule *r)
 		return fail(c, -EINVAL, "methods: missing (a list of method names or patterns)");
 	if (json_is_array(v) && json_array_size(v) == 0)
 		return fail(c, -EINVAL, "methods: empty list (a rule needs at least one method)");
-	ret = member_list(c, "methods", v, "method patterns", &n);
+	ret = member_list(c, "methods", v, "method patterns", sizeof(*r->methods), &arr, &n);
+	r->methods = arr;
 	if (ret < 0)
 		return ret;
-	r->methods = calloc(n, sizeof(*r->methods));
-	if (!r->methods)
-		return fail(c, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(v, i);
 		const char *s = entry_string(e);
@@ -289,77 +292,61 @@ static bool id_number(json_t *e, uint32_t *ret)
 	return true;
 }
 
-static int compile_uids(struct compile_ctx *c, json_t *v, struct rule *r)
-{
-	size_t n;
-	int ret = member_list(c, "uids", v, "uids, user names or \"self\"", &n);
+/* Users or groups: the words of their messages and how a name becomes an id. */
+struct id_kind {
+	const char *id, *name, *what, *expected;
+	int (*lookup)(const char *name, uint32_t *ret_id);
+	bool self; /* "self": the uid the daemon serves */
+};
 
+static const struct id_kind users = {
+    .id = "uid",
+    .name = "user",
+    .what = "uids, user names or \"self\"",
+    .expected = "a number, a user name or \"self\"",
+    .lookup = names_user_id,
+    .self = true,
+};
+static const struct id_kind groups = {
+    .id = "gid",
+    .name = "group",
+    .what = "gids or group names",
+    .expected = "a number or a group name",
+    .lookup = names_group_id,
+};
+
+static int compile_ids(struct compile_ctx *c, const char *field, json_t *v, const struct id_kind *k,
+                       uint32_t **ret_ids, size_t *ret_n)
+{
+	void *arr = NULL;
+	size_t n;
+	int ret = member_list(c, field, v, k->what, sizeof(**ret_ids), &arr, &n);
+
+	*ret_ids = arr;
 	if (ret < 0)
 		return ret;
-	r->uids = calloc(n, sizeof(*r->uids));
-	if (!r->uids)
-		return fail(c, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(v, i);
 		const char *name = entry_string(e);
-		uint32_t id;
+		uint32_t *id = &(*ret_ids)[i];
 
 		if (json_is_integer(e)) {
-			if (!id_number(e, &id))
-				return fail(c, -EINVAL, "uids: invalid uid %" JSON_INTEGER_FORMAT,
-				            json_integer_value(e));
-			r->uids[i] = id;
-		} else if (name && strcmp(name, "self") == 0) {
-			r->uids[i] = c->self_uid;
+			if (!id_number(e, id))
+				return fail(c, -EINVAL, "%s: invalid %s %" JSON_INTEGER_FORMAT,
+				            field, k->id, json_integer_value(e));
+		} else if (name && k->self && strcmp(name, "self") == 0) {
+			*id = c->self_uid;
 		} else if (name) {
-			ret = names_user_id(name, &r->uids[i]);
+			ret = k->lookup(name, id);
 			if (ret == -ENOENT)
-				return fail(c, -EINVAL, "uids: unknown user '%s'", quote(c, name));
-			if (ret < 0)
-				return fail(c, ret, "uids: cannot look up user '%s': %s",
-				            quote(c, name), strerror(-ret));
-		} else {
-			return fail(c, -EINVAL,
-			            "uids: expected a number, a user name or \"self\" (entry %zu)",
-			            i + 1);
-		}
-		r->nuids++;
-	}
-	return 0;
-}
-
-static int compile_gids(struct compile_ctx *c, const char *field, json_t *v, gid_t **ret_ids,
-                        size_t *ret_n)
-{
-	size_t n;
-	int ret = member_list(c, field, v, "gids or group names", &n);
-
-	if (ret < 0)
-		return ret;
-	*ret_ids = calloc(n, sizeof(**ret_ids));
-	if (!*ret_ids)
-		return fail(c, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		json_t *e = json_array_get(v, i);
-		const char *name = entry_string(e);
-		uint32_t id;
-
-		if (json_is_integer(e)) {
-			if (!id_number(e, &id))
-				return fail(c, -EINVAL, "%s: invalid gid %" JSON_INTEGER_FORMAT,
-				            field, json_integer_value(e));
-			(*ret_ids)[i] = id;
-		} else if (name) {
-			ret = names_group_id(name, &(*ret_ids)[i]);
-			if (ret == -ENOENT)
-				return fail(c, -EINVAL, "%s: unknown group '%s'", field,
+				return fail(c, -EINVAL, "%s: unknown %s '%s'", field, k->name,
 				            quote(c, name));
 			if (ret < 0)
-				return fail(c, ret, "%s: cannot look up group '%s': %s", field,
-				            quote(c, name), strerror(-ret));
+				return fail(c, ret, "%s: cannot look up %s '%s': %s", field,
+				            k->name, quote(c, name), strerror(-ret));
 		} else {
-			return fail(c, -EINVAL, "%s: expected a number or a group name (entry %zu)",
-			            field, i + 1);
+			return fail(c, -EINVAL, "%s: expected %s (entry %zu)", field, k->expected,
+			            i + 1);
 		}
 		(*ret_n)++;
 	}
@@ -368,14 +355,13 @@ static int compile_gids(struct compile_ctx *c, const char *field, json_t *v, gid
 
 static int compile_pids(struct compile_ctx *c, json_t *v, struct rule *r)
 {
+	void *arr = NULL;
 	size_t n;
-	int ret = member_list(c, "pids", v, "pids", &n);
+	int ret = member_list(c, "pids", v, "pids", sizeof(*r->pids), &arr, &n);
 
+	r->pids = arr;
 	if (ret < 0)
 		return ret;
-	r->pids = calloc(n, sizeof(*r->pids));
-	if (!r->pids)
-		return fail(c, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(v, i);
 
@@ -392,14 +378,13 @@ static int compile_pids(struct compile_ctx *c, json_t *v, struct rule *r)
 
 static int compile_exes(struct compile_ctx *c, json_t *v, struct rule *r)
 {
+	void *arr = NULL;
 	size_t n;
-	int ret = member_list(c, "exe", v, "absolute paths", &n);
+	int ret = member_list(c, "exe", v, "absolute paths", sizeof(*r->exes), &arr, &n);
 
+	r->exes = arr;
 	if (ret < 0)
 		return ret;
-	r->exes = calloc(n, sizeof(*r->exes));
-	if (!r->exes)
-		return fail(c, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		const char *path = entry_string(json_array_get(v, i));
 		struct exe_path *x = &r->exes[i];
@@ -470,11 +455,11 @@ static int compile_rule(struct compile_ctx *c, json_t *obj, struct rule *r)
 	if (ret == 0)
 		ret = compile_methods(c, json_object_get(obj, "methods"), r);
 	if (ret == 0 && (v = json_object_get(obj, "uids")))
-		ret = compile_uids(c, v, r);
+		ret = compile_ids(c, "uids", v, &users, &r->uids, &r->nuids);
 	if (ret == 0 && (v = json_object_get(obj, "gids")))
-		ret = compile_gids(c, "gids", v, &r->gids, &r->ngids);
+		ret = compile_ids(c, "gids", v, &groups, &r->gids, &r->ngids);
 	if (ret == 0 && (v = json_object_get(obj, "groups")))
-		ret = compile_gids(c, "groups", v, &r->groups, &r->ngroups);
+		ret = compile_ids(c, "groups", v, &groups, &r->groups, &r->ngroups);
 	if (ret == 0 && (v = json_object_get(obj, "pids")))
 		ret = compile_pids(c, v, r);
 	if (ret == 0 && (v = json_object_get(obj, "exe")))
