@@ -90,6 +90,63 @@ static void reap(struct listener *l)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * A child that runs setup (nonzero: it failed), connects, and keeps the
+ * connection until release_child(); the parent gets the pipe end that
+ * releases it.
+ */
+static pid_t spawn_held(struct listener *l, int (*setup)(void), int *ret_go)
+{
+	int go[2];
+
+	assert_int_equal(pipe(go), 0);
+	pid_t child = l->child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		char b;
+		close(go[1]);
+		if (setup && setup() != 0)
+			_exit(93);
+		int c = child_connect(l);
+		if (read(go[0], &b, 1) != 1)
+			_exit(92);
+		close(c);
+		_exit(0);
+	}
+	close(go[0]);
+	*ret_go = go[1];
+	return child;
+}
+
+static void release_child(struct listener *l, int go)
+{
+	assert_int_equal(write(go, "x", 1), 1);
+	close(go);
+	reap(l);
+}
+
+/* A child that connects and exits at once (its connection still queued). */
+static pid_t spawn_gone(struct listener *l)
+{
+	pid_t child = l->child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		child_connect(l);
+		_exit(0);
+	}
+	return child;
+}
+
+/* Accept the next queued connection and capture its peer as connection id. */
+static int accept_capture(struct listener *l, uint64_t id, struct peer_ident *p)
+{
+	int s = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+
+	assert_true(s >= 0);
+	assert_int_equal(peer_ident_capture(s, id, p), 0);
+	return s;
+}
+
 static char *self_exe(void)
 {
 	char buf[PATH_MAX];
@@ -167,32 +224,20 @@ static void test_socketpair_is_self(void **state)
 }
 
 /* A live child that is not us: pid, exe and comm are the child's. */
+/* A distinct comm proves it is read from the child, not from us. */
+static int name_child(void)
+{
+	return prctl(PR_SET_NAME, "peerchild", 0, 0, 0);
+}
+
 static void test_live_child(void **state)
 {
 	struct listener *l = *state;
 	struct peer_ident p;
-	int go[2];
+	int go;
 
-	assert_int_equal(pipe(go), 0);
-	pid_t child = l->child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		char b;
-		close(go[1]);
-		/* A distinct comm proves it is read from the child, not from us. */
-		if (prctl(PR_SET_NAME, "peerchild", 0, 0, 0) < 0)
-			_exit(91);
-		int c = child_connect(l);
-		if (read(go[0], &b, 1) != 1)
-			_exit(92);
-		close(c);
-		_exit(0);
-	}
-	close(go[0]);
-
-	int s = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(s >= 0);
-	assert_int_equal(peer_ident_capture(s, 7, &p), 0);
+	pid_t child = spawn_held(l, name_child, &go);
+	int s = accept_capture(l, 7, &p);
 	assert_int_equal(p.pid, child);
 	assert_int_equal(p.uid, getuid());
 	assert_non_null(p.comm);
@@ -209,9 +254,7 @@ static void test_live_child(void **state)
 	assert_non_null(p.exe);
 	assert_string_equal(p.exe, exe);
 
-	assert_int_equal(write(go[1], "x", 1), 1);
-	close(go[1]);
-	reap(l);
+	release_child(l, go);
 	peer_ident_clear(&p);
 	close(s);
 }
@@ -222,17 +265,10 @@ static void test_child_gone_before_capture(void **state)
 	struct listener *l = *state;
 	struct peer_ident p;
 
-	pid_t child = l->child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		child_connect(l);
-		_exit(0);
-	}
+	pid_t child = spawn_gone(l);
 	reap(l);
 
-	int s = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(s >= 0);
-	assert_int_equal(peer_ident_capture(s, 1, &p), 0);
+	int s = accept_capture(l, 1, &p);
 	assert_int_equal(p.pid, child);
 	assert_int_equal(p.uid, getuid());
 	assert_int_equal(p.gid, getgid());
@@ -252,12 +288,7 @@ static void test_zombie_child(void **state)
 	struct listener *l = *state;
 	struct peer_ident p;
 
-	pid_t child = l->child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		child_connect(l);
-		_exit(0);
-	}
+	pid_t child = spawn_gone(l);
 	/* Wait for the exit but leave the zombie in place. */
 	siginfo_t si = {0};
 	assert_int_equal(waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT), 0);
@@ -267,9 +298,7 @@ static void test_zombie_child(void **state)
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)child);
 	assert_int_equal(access(path, R_OK), 0); /* the zombie is still in /proc */
 
-	int s = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(s >= 0);
-	assert_int_equal(peer_ident_capture(s, 1, &p), 0);
+	int s = accept_capture(l, 1, &p);
 	assert_int_equal(p.pid, child);
 	assert_null(p.comm);
 	assert_null(p.exe);
@@ -345,34 +374,22 @@ static void test_emfile(void **state)
 	free(comm);
 }
 
+static int three_groups(void)
+{
+	static const gid_t groups[] = {1234, 5678, 65534};
+	return setgroups(3, groups);
+}
+
 static void test_supplementary_groups(void **state)
 {
 	struct listener *l = *state;
 	struct peer_ident p;
-	int go[2];
+	int go;
 
 	if (geteuid() != 0)
 		skip(); /* setgroups needs CAP_SETGID */
-	assert_int_equal(pipe(go), 0);
-	pid_t child = l->child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		const gid_t groups[] = {1234, 5678, 65534};
-		char b;
-		close(go[1]);
-		if (setgroups(3, groups) < 0)
-			_exit(93);
-		int c = child_connect(l);
-		if (read(go[0], &b, 1) != 1)
-			_exit(92);
-		close(c);
-		_exit(0);
-	}
-	close(go[0]);
-
-	int s = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(s >= 0);
-	assert_int_equal(peer_ident_capture(s, 9, &p), 0);
+	pid_t child = spawn_held(l, three_groups, &go);
+	int s = accept_capture(l, 9, &p);
 	assert_int_equal(p.pid, child);
 	assert_int_equal(p.ngroups, 3);
 	assert_non_null(p.groups);
@@ -388,53 +405,40 @@ static void test_supplementary_groups(void **state)
 	assert_true(peer_in_group(&p, p.gid)); /* primary */
 	assert_false(peer_in_group(&p, 4321));
 
-	assert_int_equal(write(go[1], "x", 1), 1);
-	close(go[1]);
-	reap(l);
+	release_child(l, go);
 	peer_ident_clear(&p);
 	close(s);
 }
 
 /* More groups than the first guess: the ERANGE path must size the buffer exactly. */
+enum { MANY_GROUPS = 300 };
+
+static int many_groups(void)
+{
+	gid_t groups[MANY_GROUPS];
+
+	for (int i = 0; i < MANY_GROUPS; i++)
+		groups[i] = 10000 + (gid_t)i;
+	return setgroups(MANY_GROUPS, groups);
+}
+
 static void test_many_groups(void **state)
 {
 	struct listener *l = *state;
 	struct peer_ident p;
-	int go[2];
-	enum { N = 300 };
+	int go;
+	enum { N = MANY_GROUPS };
 
 	if (geteuid() != 0)
 		skip();
-	assert_int_equal(pipe(go), 0);
-	pid_t child = l->child = fork();
-	assert_true(child >= 0);
-	if (child == 0) {
-		gid_t groups[N];
-		char b;
-		close(go[1]);
-		for (int i = 0; i < N; i++)
-			groups[i] = 10000 + (gid_t)i;
-		if (setgroups(N, groups) < 0)
-			_exit(93);
-		int c = child_connect(l);
-		if (read(go[0], &b, 1) != 1)
-			_exit(92);
-		close(c);
-		_exit(0);
-	}
-	close(go[0]);
-
-	int s = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(s >= 0);
-	assert_int_equal(peer_ident_capture(s, 9, &p), 0);
+	spawn_held(l, many_groups, &go);
+	int s = accept_capture(l, 9, &p);
 	assert_int_equal(p.ngroups, N);
 	for (int i = 0; i < N; i++)
 		assert_true(peer_in_group(&p, 10000 + (gid_t)i));
 	assert_false(peer_in_group(&p, 10000 + N));
 
-	assert_int_equal(write(go[1], "x", 1), 1);
-	close(go[1]);
-	reap(l);
+	release_child(l, go);
 	peer_ident_clear(&p);
 	close(s);
 }
