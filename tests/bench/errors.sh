@@ -60,15 +60,20 @@ bench_bg() {
 	timeout -k 5 120 "$BENCH" "$@" >"$DIR/bench.out" 2>"$DIR/bench.err" &
 	BPID=$!
 }
-bench_bg -s "$SOCK" -d 30 -c 4 --json
-wait_for_pings 200
-kill -KILL "$PID"
-wait "$PID" 2>/dev/null || true
-PID=""
-RC=0
-wait "$BPID" || RC=$?
-OUT=$(cat "$DIR/bench.out")
-ERR=$(cat "$DIR/bench.err")
+# kill_daemon_under_bench BENCH_ARGS...: SIGKILL the daemon once the bench is
+# under way; sets RC, OUT and ERR from the bench.
+kill_daemon_under_bench() {
+	bench_bg -s "$SOCK" "$@"
+	wait_for_pings 200
+	kill -KILL "$PID"
+	wait "$PID" 2>/dev/null || true
+	PID=""
+	RC=0
+	wait "$BPID" || RC=$?
+	OUT=$(cat "$DIR/bench.out")
+	ERR=$(cat "$DIR/bench.err")
+}
+kill_daemon_under_bench -d 30 -c 4 --json
 check "daemon killed mid-run: exit 1 (not a timeout)" 1 "$RC"
 check "daemon killed mid-run: errors counted" yes "$(yes_if test "$(jnum errors)" -ge 1)"
 check "daemon killed mid-run: requests before it are still counted" yes \
@@ -78,14 +83,7 @@ check "daemon killed mid-run: the lost connections are named" yes \
 
 # Same, with one worker multiplexing.
 start_daemon
-bench_bg -s "$SOCK" -d 30 -c 8 -w 1 -P 4 --json
-wait_for_pings 200
-kill -KILL "$PID"
-wait "$PID" 2>/dev/null || true
-PID=""
-RC=0
-wait "$BPID" || RC=$?
-OUT=$(cat "$DIR/bench.out")
+kill_daemon_under_bench -d 30 -c 8 -w 1 -P 4 --json
 check "daemon killed under -w 1 -P 4: exit 1" 1 "$RC"
 check "daemon killed under -w 1 -P 4: errors counted" yes "$(yes_if test "$(jnum errors)" -ge 1)"
 

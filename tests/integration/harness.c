@@ -51,6 +51,7 @@ void daemon_prepare(struct daemon *d)
 	snprintf(d->sock, sizeof(d->sock), "%s/udsrpcd.sock", d->dir);
 	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/stderr", d->dir);
+	snprintf(d->config, sizeof(d->config), "%s/udsrpcd.json", d->dir);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -122,6 +123,17 @@ int daemon_spawn(struct daemon *d, const char *const *extra, int *ret_status)
 	waitpid(d->pid, NULL, 0);
 	d->pid = 0;
 	return -1;
+}
+
+int daemon_spawn_config(struct daemon *d, const char *config_json, mode_t mode,
+			int *ret_status)
+{
+	const char *args[] = {"-c", d->config, NULL};
+	FILE *f = fopen(d->config, "w");
+
+	if (!f || fputs(config_json, f) < 0 || fclose(f) != 0 || chmod(d->config, mode) < 0)
+		die("writing the config file");
+	return daemon_spawn(d, args, ret_status);
 }
 
 void daemon_start(struct daemon *d, const char *const *extra)
@@ -462,6 +474,28 @@ json_t *client_call(int fd, const char *request)
 	reply = json_loads(line, JSON_ALLOW_NUL, NULL);
 	free(line);
 	return reply;
+}
+
+char *request_line(long id, const char *method, json_t *params)
+{
+	json_t *req =
+	    json_pack("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t)id, "method", method);
+	if (params)
+		json_object_set_new(req, "params", params);
+	char *line = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	assert_non_null(line);
+	return line;
+}
+
+json_t *client_call_method(int fd, long id, const char *method, json_t *params)
+{
+	char *line = request_line(id, method, params);
+	json_t *r = client_call(fd, line);
+	free(line);
+	assert_non_null(r);
+	assert_int_equal(json_integer_value(json_object_get(r, "id")), id);
+	return r;
 }
 
 json_t *harness_take_result(json_t *r, const char *method)

@@ -13,6 +13,7 @@ struct daemon {
 	char sock[108];	  /* dir/udsrpcd.sock */
 	char state[128];  /* dir/state */
 	char log[128];	  /* dir/stderr: the daemon's log */
+	char config[128]; /* dir/udsrpcd.json, for daemon_spawn_config */
 	long nofile;	  /* when > 0: RLIMIT_NOFILE (soft and hard) for the daemon */
 	const char *const *env; /* extra NAME=VALUE for the daemon, NULL-terminated */
 };
@@ -26,6 +27,12 @@ void daemon_prepare(struct daemon *d);
  * (its exit status in *ret_status when given).
  */
 int daemon_spawn(struct daemon *d, const char *const *extra, int *ret_status);
+/*
+ * Write config_json to d->config with mode (d prepared), then daemon_spawn
+ * with "-c d->config"; returns as daemon_spawn.
+ */
+int daemon_spawn_config(struct daemon *d, const char *config_json, mode_t mode,
+			int *ret_status);
 /* daemon_prepare + daemon_spawn, asserting success. */
 void daemon_start(struct daemon *d, const char *const *extra);
 /* SIGTERM and wait (up to 20 s, then SIGKILL): the exit status as waitpid gives it. */
@@ -52,6 +59,10 @@ bool client_silent(int fd, int timeout_ms);
 /* Send one request line and return the parsed reply (new reference), NULL on failure. */
 json_t *client_call(int fd, const char *request);
 void client_close(int fd);
+/* A request line (no "\n", malloc'd) for method with id and params (stolen, may be NULL). */
+char *request_line(long id, const char *method, json_t *params);
+/* Send that request on fd; the reply, whose id must be id (fails the test otherwise). */
+json_t *client_call_method(int fd, long id, const char *method, json_t *params);
 /* The result of a reply that must be a success (new reference; reply is
  * stolen); fails the running cmocka test, printing the reply, otherwise. */
 json_t *harness_take_result(json_t *reply, const char *method);

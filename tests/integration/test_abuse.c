@@ -44,16 +44,11 @@ static bool under_wrapper(void)
 
 static void start_with_limits(struct daemon *d, const char *limits_json)
 {
-	char cfg[160];
-	const char *args[] = {"-c", cfg, NULL};
+	char cfg[256];
 
 	daemon_prepare(d);
-	snprintf(cfg, sizeof(cfg), "%s/udsrpcd.json", d->dir);
-	FILE *f = fopen(cfg, "w");
-	assert_non_null(f);
-	fprintf(f, "{\"limits\":%s}", limits_json);
-	fclose(f);
-	assert_int_equal(daemon_spawn(d, args, NULL), 0);
+	snprintf(cfg, sizeof(cfg), "{\"limits\":%s}", limits_json);
+	assert_int_equal(daemon_spawn_config(d, cfg, 0644, NULL), 0);
 }
 
 static json_int_t stat_at(const json_t *s, const char *group, const char *name)

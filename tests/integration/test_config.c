@@ -43,32 +43,10 @@ static int daemon_teardown(void **state)
 	return status == 0 ? 0 : -1;
 }
 
-/* A request line for method with params (stolen, may be NULL); id from next_id. */
-static char *request_line(const char *method, json_t *params, long *ret_id)
-{
-	long id = next_id++;
-	json_t *req =
-	    json_pack("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t)id, "method", method);
-	if (params)
-		json_object_set_new(req, "params", params);
-	char *line = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	assert_non_null(line);
-	if (ret_id)
-		*ret_id = id;
-	return line;
-}
-
 /* Call method on conn and return the whole reply (new reference); asserts the id matches. */
 static json_t *rpc_on(int conn, const char *method, json_t *params)
 {
-	long id;
-	char *line = request_line(method, params, &id);
-	json_t *r = client_call(conn, line);
-	free(line);
-	assert_non_null(r);
-	assert_int_equal(json_integer_value(json_object_get(r, "id")), id);
-	return r;
+	return client_call_method(conn, next_id++, method, params);
 }
 
 static json_t *rpc(const char *method, json_t *params)
@@ -740,7 +718,8 @@ static json_t **pipelined(size_t n, const char *const methods[], json_t *params[
 
 	assert_true(n <= 16);
 	for (size_t i = 0; i < n; i++) {
-		char *line = request_line(methods[i], params[i], &ids[i]);
+		ids[i] = next_id++;
+		char *line = request_line(ids[i], methods[i], params[i]);
 		size_t l = strlen(line);
 		buf = realloc(buf, len + l + 1);
 		memcpy(buf + len, line, l);

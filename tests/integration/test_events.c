@@ -50,18 +50,7 @@ static long now_ms(void)
 static json_t *ok_on(int conn, const char *method, json_t *params)
 {
 	static long id = 1;
-	json_t *req =
-	    json_pack("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t)id, "method", method);
-	if (params)
-		json_object_set_new(req, "params", params);
-	char *line = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	json_t *r = client_call(conn, line);
-	free(line);
-	assert_non_null(r);
-	assert_int_equal(json_integer_value(json_object_get(r, "id")), id);
-	id++;
-	return harness_take_result(r, method);
+	return harness_take_result(client_call_method(conn, id++, method, params), method);
 }
 
 /* A connection subscribed to topics (a JSON array text), its reply checked. */
@@ -549,15 +538,9 @@ static void reading_subscriber(int ack, int want)
  */
 static void test_slow_subscriber_disconnected(void **state)
 {
-	char cfg[160];
-	const char *args[] = {"-c", cfg, NULL};
-
 	daemon_prepare(&d);
-	snprintf(cfg, sizeof(cfg), "%s/udsrpcd.json", d.dir);
-	FILE *f = fopen(cfg, "w");
-	fprintf(f, "{\"limits\":{\"max_output_bytes\":65536}}");
-	fclose(f);
-	assert_int_equal(daemon_spawn(&d, args, NULL), 0);
+	assert_int_equal(
+	    daemon_spawn_config(&d, "{\"limits\":{\"max_output_bytes\":65536}}", 0644, NULL), 0);
 
 	int slow = subscriber("[\"config\"]");
 	int p[2];

@@ -23,15 +23,11 @@
 
 static void start_with_limits(struct daemon *d, const char *limits_json)
 {
-	char cfg[160];
-	const char *args[] = {"-c", cfg, NULL};
+	char cfg[256];
 
 	daemon_prepare(d);
-	snprintf(cfg, sizeof(cfg), "%s/udsrpcd.json", d->dir);
-	FILE *f = fopen(cfg, "w");
-	fprintf(f, "{\"limits\":%s}", limits_json);
-	fclose(f);
-	assert_int_equal(daemon_spawn(d, args, NULL), 0);
+	snprintf(cfg, sizeof(cfg), "{\"limits\":%s}", limits_json);
+	assert_int_equal(daemon_spawn_config(d, cfg, 0644, NULL), 0);
 }
 
 static void assert_pong(int fd)

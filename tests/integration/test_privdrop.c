@@ -29,22 +29,6 @@
 static uid_t nobody_uid;
 static gid_t nogroup_gid;
 
-/* Prepare d with a config file holding cfg_json (mode 0644 or as given) and start it. */
-static int spawn_with_config(struct daemon *d, const char *cfg_json, mode_t cfg_mode,
-                             int *ret_status)
-{
-	static char cfg[160];
-	const char *args[] = {"-c", cfg, NULL};
-
-	snprintf(cfg, sizeof(cfg), "%s/udsrpcd.json", d->dir);
-	FILE *f = fopen(cfg, "w");
-	assert_non_null(f);
-	fputs(cfg_json, f);
-	fclose(f);
-	assert_int_equal(chmod(cfg, cfg_mode), 0);
-	return daemon_spawn(d, args, ret_status);
-}
-
 /* The socket's directory must be searchable by the other uids this test connects as. */
 static void prepare(struct daemon *d)
 {
@@ -143,7 +127,7 @@ static void test_serves_as_nobody(void **state)
 
 	prepare(&d);
 	assert_int_equal(
-	    spawn_with_config(&d, "{\"user\":\"nobody\",\"group\":\"nogroup\"}", 0644, NULL), 0);
+	    daemon_spawn_config(&d, "{\"user\":\"nobody\",\"group\":\"nogroup\"}", 0644, NULL), 0);
 
 	/* daemon.info names the uid that serves, and the kernel agrees. */
 	r = call(d.sock, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.info\"}");
@@ -220,23 +204,20 @@ static void test_serves_as_nobody(void **state)
 static void test_unreadable_config_is_reported(void **state)
 {
 	struct daemon d = {0};
-	char cfg[160];
-
 	prepare(&d);
-	assert_int_equal(spawn_with_config(&d, "{\"user\":\"nobody\"}", 0600, NULL), 0);
-	snprintf(cfg, sizeof(cfg), "%s/udsrpcd.json", d.dir);
+	assert_int_equal(daemon_spawn_config(&d, "{\"user\":\"nobody\"}", 0600, NULL), 0);
 	/* Answered once serving, which is after the check (connect alone is not). */
 	json_t *r = call(d.sock, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
 	json_decref(r);
 	char *log = daemon_log(&d);
-	assert_non_null(strstr(log, cfg));
+	assert_non_null(strstr(log, d.config));
 	assert_non_null(strstr(log, "not readable by uid"));
 	free(log);
 	r = call(d.sock, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.reload\"}");
 	assert_int_equal(error_code(r), -32603);
 	assert_non_null(strstr(json_string_value(json_object_get(
 	                           json_object_get(json_object_get(r, "error"), "data"), "reason")),
-	                       cfg));
+	                       d.config));
 	json_decref(r);
 	r = call(d.sock, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
 	assert_string_equal(json_string_value(json_object_get(r, "result")), "pong");
@@ -283,7 +264,7 @@ static void test_state_dir_of_another_user_refused(void **state)
 
 	prepare(&d);
 	assert_int_equal(mkdir(d.state, 0700), 0);
-	int rc = spawn_with_config(&d, "{\"user\":\"nobody\"}", 0644, &status);
+	int rc = daemon_spawn_config(&d, "{\"user\":\"nobody\"}", 0644, &status);
 	assert_refused(&d, rc, status, d.state, "chown");
 	daemon_cleanup(&d);
 }
@@ -308,7 +289,7 @@ static void test_socket_dir_ownership(void **state)
 	/* Owned by the user udsrpcd serves as: fine, and that user can remove
 	 * the socket on the way out. */
 	assert_int_equal(chown(sockdir, nobody_uid, nogroup_gid), 0);
-	assert_int_equal(spawn_with_config(&d, "{\"user\":\"nobody\"}", 0644, NULL), 0);
+	assert_int_equal(daemon_spawn_config(&d, "{\"user\":\"nobody\"}", 0644, NULL), 0);
 	json_t *r = call(d.sock, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
 	assert_string_equal(json_string_value(json_object_get(r, "result")), "pong");
 	json_decref(r);
