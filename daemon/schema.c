@@ -483,11 +483,9 @@ int schema_validate_params(const struct method_schema *m, const json_t *params, 
 	return validate_object(m, params, ret_data);
 }
 
-int schema_validate_result(const struct schema *s, const struct method_schema *m,
-                           const json_t *result, char *path, size_t pathlen, char *reason,
-                           size_t reasonlen)
+int schema_validate_result(const struct method_schema *m, const json_t *result, char *path,
+                           size_t pathlen, char *reason, size_t reasonlen)
 {
-	(void)s; /* the method's compiled schema is enough */
 	if (!m->result_node) {
 		if (path && pathlen)
 			path[0] = '\0';

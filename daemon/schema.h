@@ -69,8 +69,7 @@ int schema_validate_params(const struct method_schema *m, const json_t *params, 
  * none); else -EINVAL, path/reason filled as jsonschema_validate does. For
  * tests and debug checks: the request path does not need it.
  */
-int schema_validate_result(const struct schema *s, const struct method_schema *m,
-                           const json_t *result, char *path, size_t pathlen, char *reason,
-                           size_t reasonlen);
+int schema_validate_result(const struct method_schema *m, const json_t *result, char *path,
+                           size_t pathlen, char *reason, size_t reasonlen);
 
 #endif

@@ -276,14 +276,19 @@ static int list_visit(struct store_tree_link *l, void *arg)
 	return 0;
 }
 
+/* The node of key when it has a committed value, else NULL. */
+static struct store_node *node_committed(const struct store *s, const char *key)
+{
+	struct store_node *n = key ? node_find(s, key, strnlen(key, STORE_KEY_MAX + 1)) : NULL;
+
+	return n && n->value ? n : NULL;
+}
+
 const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision)
 {
-	struct store_node *n;
+	struct store_node *n = node_committed(s, key);
 
-	if (!key)
-		return NULL;
-	n = node_find(s, key, strnlen(key, STORE_KEY_MAX + 1));
-	if (!n || !n->value)
+	if (!n)
 		return NULL;
 	if (ret_revision)
 		*ret_revision = n->rev;
@@ -292,11 +297,10 @@ const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_re
 
 const char *store_get_item(struct store *s, const char *key, size_t *ret_len, int *ret_err)
 {
-	struct store_node *n;
+	struct store_node *n = node_committed(s, key);
 
 	*ret_err = 0;
-	n = key ? node_find(s, key, strnlen(key, STORE_KEY_MAX + 1)) : NULL;
-	if (!n || !n->value) {
+	if (!n) {
 		*ret_err = -ENOENT;
 		return NULL;
 	}

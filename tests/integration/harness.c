@@ -338,7 +338,7 @@ static void h_check_reply(int fd, const json_t *r)
 	const char *method = json_string_value(json_object_get(inflight[fd], key));
 	if (method) {
 		const struct method_schema *m = schema_method(h_schema, method);
-		if (m && schema_validate_result(h_schema, m, result, path, sizeof(path), reason,
+		if (m && schema_validate_result(m, result, path, sizeof(path), reason,
 						sizeof(reason)) < 0)
 			fail_msg("%s result does not match its schema at '%s': %s", method, path,
 				 reason);

@@ -370,7 +370,7 @@ static void test_examples_validate(void **state)
 			json_decref(params);
 			char path[128], reason[256];
 			const json_t *res = json_object_get(json_object_get(ex, "result"), "value");
-			if (schema_validate_result(doc, ms, res, path, sizeof(path), reason,
+			if (schema_validate_result(ms, res, path, sizeof(path), reason,
 			                           sizeof(reason)) != 0)
 				fail_msg("%s example %zu: result refused at '%s': %s", mname, j,
 				         path, reason);
@@ -384,8 +384,7 @@ static void result_ok(const char *name, const char *text)
 {
 	json_t *v = parse(text);
 	char path[128], reason[256];
-	int r = schema_validate_result(doc, method(name), v, path, sizeof(path), reason,
-	                               sizeof(reason));
+	int r = schema_validate_result(method(name), v, path, sizeof(path), reason, sizeof(reason));
 	json_decref(v);
 	if (r != 0)
 		fail_msg("%s result %s refused at '%s': %s", name, text, path, reason);
@@ -396,8 +395,7 @@ static void result_bad(const char *name, const char *text, const char *want_path
 {
 	json_t *v = parse(text);
 	char path[128], reason[256];
-	int r = schema_validate_result(doc, method(name), v, path, sizeof(path), reason,
-	                               sizeof(reason));
+	int r = schema_validate_result(method(name), v, path, sizeof(path), reason, sizeof(reason));
 	json_decref(v);
 	if (r != -EINVAL)
 		fail_msg("%s result %s accepted", name, text);
@@ -446,8 +444,8 @@ static void test_results(void **state)
 	result_bad("daemon.shutdown", "{\"stopping\":false}", "/stopping", "must be true");
 	/* rpc.discover returns the document itself. */
 	char path[64], reason[128];
-	assert_int_equal(schema_validate_result(doc, method("rpc.discover"), schema_document(doc),
-	                                        path, sizeof(path), reason, sizeof(reason)),
+	assert_int_equal(schema_validate_result(method("rpc.discover"), schema_document(doc), path,
+	                                        sizeof(path), reason, sizeof(reason)),
 	                 0);
 }
 
