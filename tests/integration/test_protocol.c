@@ -82,6 +82,13 @@ static void test_spec_positional_and_named(void **state)
 		 "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"subtrahend\":23,\"minuend\":42}}");
 	exchange("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":\"x\"}",
 		 "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"result\":null}");
+	/* The daemon reuses the last params object: each request must see only its own. */
+	exchange("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"a\":1},\"id\":4}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"a\":1}}");
+	exchange("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"b\":2},\"id\":5}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"b\":2}}");
+	exchange("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{},\"id\":6}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{}}");
 }
 
 static void test_spec_notifications(void **state)
