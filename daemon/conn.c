@@ -24,6 +24,7 @@
 #include "log.h"
 #include "rpc_errors.h"
 #include "server.h"
+#include "store.h"
 
 /* One read at most: large enough that a 64 KiB request usually arrives whole. */
 #define CONN_READ_CHUNK (256 * 1024)
@@ -215,6 +216,8 @@ void conn_close(struct conn *c, const char *why)
 	if (c->armed)
 		event_del(&c->ev);
 	c->armed = 0;
+	if (c->ack)
+		conn_ack_settle(c, c->ack); /* so the committer never sends to a reused fd */
 	close(c->fd);
 	c->fd = -1;
 	events_unsubscribe_all(c);
@@ -286,6 +289,33 @@ static void conn_process(struct conn *c)
 	}
 }
 
+bool conn_ack_ready(const struct conn *c, const struct rpc_session *s)
+{
+	return s == &c->rpc && !c->closed && !c->ack && c->topics == 0 && conn_out_len(c) == 0;
+}
+
+void conn_ack_arm(struct conn *c, struct store_ack *ack)
+{
+	ack->fd = c->fd;
+	c->ack = ack;
+}
+
+bool conn_ack_settle(struct conn *c, struct store_ack *ack)
+{
+	size_t sent;
+
+	if (ack->state == STORE_ACK_NONE)
+		return false;
+	if (c->ack != ack) /* settled before */
+		return ack->state == STORE_ACK_SENT;
+	c->ack = NULL;
+	sent = store_ack_settle(c->srv->store, ack);
+	c->srv->stats.bytes_out += sent;
+	if (sent > 0 && sent < ack->len && !c->closed && conn_out(c))
+		evbuffer_prepend(c->out, ack->text + sent, ack->len - sent);
+	return sent > 0;
+}
+
 /* Write what is owed; false if the peer is gone. */
 static bool conn_flush(struct conn *c)
 {
@@ -293,6 +323,12 @@ static bool conn_flush(struct conn *c)
 
 	if (left > 0) {
 		ssize_t n;
+
+		if (c->ack) {
+			/* The committer may be about to write to the socket too. */
+			conn_ack_settle(c, c->ack);
+			left = conn_out_len(c);
+		}
 		/* The usual case, one contiguous run of replies: a plain write(),
 		 * measurably cheaper in the kernel than evbuffer_write's writev(). */
 		if (evbuffer_get_contiguous_space(c->out) == left) {
@@ -461,10 +497,18 @@ static bool conn_step_later(struct conn *c)
  */
 static void conn_read(struct conn *c)
 {
-	size_t budget = framing_budget(&c->framing, c->in_len, CONN_READ_CHUNK);
-	bool own = c->in_len > 0;
+	size_t budget;
+	bool own;
 	ssize_t n;
 
+	/* A change acked by the committer is applied before anything it caused is read. */
+	if (c->srv->store) {
+		store_poll(c->srv->store);
+		if (c->closed)
+			return;
+	}
+	budget = framing_budget(&c->framing, c->in_len, CONN_READ_CHUNK);
+	own = c->in_len > 0;
 	if (own) {
 		/* Grow with the line, not by a full chunk per unfinished line. */
 		if (budget > c->in_len && c->in_len >= 65536)

@@ -15,6 +15,7 @@
 #include "rpc.h"
 
 struct server;
+struct store_ack;
 
 /*
  * Lifetime: OPEN → (peer half-closes) READ_DONE → CLOSED → freed.
@@ -41,6 +42,9 @@ struct conn {
 	 * an idle connection holds no buffers. */
 	struct evbuffer *out;
 	struct framing framing;
+	/* A reply the store's committer may write to fd (store.h), armed by
+	 * methods/config.c: settled before the loop writes or closes. */
+	struct store_ack *ack;
 	struct rpc_session rpc;
 	struct peer_ident peer;
 	struct timespec connected; /* CLOCK_REALTIME */
@@ -69,6 +73,20 @@ void conn_shutdown(struct conn *c);
  */
 void conn_hold(struct conn *c);
 void conn_release(struct conn *c);
+/*
+ * A durable write's reply in session s may be armed for the store's
+ * committer to send (store_ack): s is c's own (its replies go to c's
+ * socket), c is open, owes nothing and takes no events (whose order against
+ * the writer's own reply is promised).
+ */
+bool conn_ack_ready(const struct conn *c, const struct rpc_session *s);
+/* ack is armed (store_ack_arm) and its text filled in: c settles it before writing. */
+void conn_ack_arm(struct conn *c, struct store_ack *ack);
+/*
+ * No more sends from the committer on c; if it sent only part of the line,
+ * the rest goes first in c's output. Idempotent; true if it sent any of it.
+ */
+bool conn_ack_settle(struct conn *c, struct store_ack *ack);
 /*
  * Append a server-push line (an event). If the peer's unread output would
  * pass max_output_bytes it is disconnected instead: false.

@@ -38,6 +38,15 @@ void call_result(struct call *c, json_t *result);
  * write it (borrowed; copied before the call returns).
  */
 void call_result_text(struct call *c, const char *text, size_t len);
+/*
+ * For a deferred call that owes the only reply on its connection (nothing
+ * before it, nothing behind it, not in a batch): its whole reply line, as
+ * call_result_text(text) would write it, into buf. The length, or 0 when the
+ * call does not qualify or the line is longer than cap.
+ */
+size_t call_reply_line(const struct call *c, const char *text, size_t len, char *buf, size_t cap);
+/* Complete the call whose reply line (call_reply_line) someone else wrote. */
+void call_result_sent(struct call *c);
 /* Complete with an error of the §2 table; data is stolen and may be NULL. */
 void call_error(struct call *c, int code, json_t *data);
 /*

@@ -285,6 +285,7 @@ struct rpc_body {
 	size_t text_len;
 	int code;
 	const json_t *data;
+	bool sent; /* another thread wrote it already (call_result_sent) */
 };
 
 /* One reply line; raw_id (the request's id text, fast path) or else id names it. */
@@ -442,8 +443,8 @@ static void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t ind
 	/* Batch members never come from the fast path: they always have a json_t id. */
 	if (slot->batch)
 		json_array_set_new(slot->batch, index, rpc_reply_object(id, b));
-	else if (s->detached)
-		; /* nobody left to read it */
+	else if (s->detached || b->sent)
+		; /* nobody left to read it, or it is written */
 	else if (slot == TAILQ_FIRST(&s->slots))
 		rpc_write(s->out, id, raw_id, raw_id_len, b); /* nothing owed before it */
 	else if (slot->buf || (slot->buf = evbuffer_new()))
@@ -519,6 +520,30 @@ void call_result_text(struct call *c, const char *text, size_t len)
 void call_error(struct call *c, int code, json_t *data)
 {
 	call_finish(c, &(struct rpc_body){.code = code, .data = data});
+}
+
+void call_result_sent(struct call *c)
+{
+	call_finish(c, &(struct rpc_body){.sent = true});
+}
+
+size_t call_reply_line(const struct call *c, const char *text, size_t len, char *buf, size_t cap)
+{
+	struct rpc_session *s = c->session;
+	struct evbuffer *line;
+	size_t n = 0;
+
+	/* Alone at the head: nothing owed before it, nothing that must wait behind it. */
+	if (!c->heap || !c->id || !c->slot || c->slot->batch || s->detached ||
+	    TAILQ_FIRST(&s->slots) != c->slot || TAILQ_NEXT(c->slot, link))
+		return 0;
+	if (!(line = evbuffer_new()))
+		return 0;
+	rpc_write(line, c->id, NULL, 0, &(struct rpc_body){.text = text, .text_len = len});
+	if (evbuffer_get_length(line) <= cap)
+		n = (size_t)evbuffer_remove(line, buf, cap);
+	evbuffer_free(line);
+	return n;
 }
 
 struct call *call_defer(struct call *c)

@@ -40,6 +40,17 @@
  * Nothing is malloc'd on the committer path: records are allocated by the
  * loop and the ones made obsolete are handed back to it to free.
  *
+ * Acks. For a writer alone on its connection, the loop arms a store_ack with
+ * the reply line, and the committer sends it right after the fdatasync, under
+ * the lock and after handing the group back, so that the loop cannot take the
+ * group before the send is done, and sees the hand-off (store_poll) before
+ * any request the ack can have caused. With one writer that takes a wake-up of the loop thread out
+ * of every round trip. Only small groups (STORE_ACK_GROUP): with many writers the loop is awake
+ * anyway, and sends here would delay the next group's write. The send is all or nothing: a reply
+ * line is far smaller than one socket buffer, which AF_UNIX stream sockets queue as a single skb,
+ * so a non-blocking send either queues it whole or fails with EAGAIN (then the loop writes it); a
+ * short count is handled anyway (store_ack_settle's caller writes the rest before anything else).
+ *
  * The image costs a second copy of the state (as encoded bytes); for a
  * config store that is cheaper than making the loop stop for a snapshot.
  *
@@ -62,11 +73,13 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -78,6 +91,8 @@
 #define SNAP_TMP_NAME "config.snap.tmp"
 
 #define PREALLOC_CHUNK (1u << 20)
+/* Acks are sent by the committer only for groups of at most this many changes. */
+#define STORE_ACK_GROUP 4
 /* Compact once the log passes this and twice the snapshot's size. */
 #define COMPACT_MIN (1u << 20)
 /* Ops kept for reuse after a burst; beyond this they are freed. */
@@ -123,6 +138,7 @@ struct store_op {
 	enum store_status st;
 	int err;          /* committer: errno of the failed group, else 0 */
 	const char *what; /* committer: the call that failed */
+	struct store_ack *ack;
 };
 
 struct store {
@@ -148,9 +164,10 @@ struct store {
 	struct event *kick_ev;
 	bool kick_pending;
 	struct store_op *d_head, *d_tail;
-	bool busy;   /* a group is being written */
-	bool broken; /* a group failed; the committer waits for the loop to see it */
-	bool paused; /* test hook: the committer leaves the queue alone */
+	atomic_bool done_ready; /* d_head is set: store_poll's cheap test */
+	bool busy;              /* a group is being written */
+	bool broken;            /* a group failed; the committer waits for the loop to see it */
+	bool paused;            /* test hook: the committer leaves the queue alone */
 	bool stop;
 	int inject_err;
 	uint64_t compact_req, compact_done;
@@ -166,7 +183,7 @@ struct store {
 	char *dir;
 	uint64_t log_off;   /* end of the durable records */
 	uint64_t log_alloc; /* preallocated up to here */
-	uint64_t wrev; /* revision of the last durable record */
+	uint64_t wrev;      /* revision of the last durable record */
 	struct store_tree_link *image;
 	uint64_t image_count;
 	uint64_t snap_size;
@@ -511,6 +528,31 @@ int store_unset(struct store *s, const char *key, int64_t expect_revision, store
 	return submit(s, key, NULL, false, expect_revision, done, arg);
 }
 
+bool store_ack_arm(struct store *s, struct store_ack *ack, uint64_t *ret_revision)
+{
+	struct store_op *op = s->l_tail;
+
+	if (!op || !op->node)
+		return false;
+	ack->state = STORE_ACK_ARMED;
+	ack->sent = 0;
+	op->ack = ack;
+	*ret_revision = op->rev;
+	return true;
+}
+
+size_t store_ack_settle(struct store *s, struct store_ack *ack)
+{
+	size_t sent;
+
+	pthread_mutex_lock(&s->mu);
+	if (ack->state == STORE_ACK_ARMED)
+		ack->state = STORE_ACK_REVOKED;
+	sent = ack->state == STORE_ACK_SENT ? ack->sent : 0;
+	pthread_mutex_unlock(&s->mu);
+	return sent;
+}
+
 /* ---- completions (loop thread) ---- */
 
 static void apply_durable(struct store *s, struct store_op *op)
@@ -547,6 +589,7 @@ static void process_done(struct store *s)
 	 * EAGAIN (nothing to reset, e.g. when called from store_close) is fine.
 	 */
 	(void)!read(s->efd, &count, sizeof(count));
+	atomic_store_explicit(&s->done_ready, false, memory_order_relaxed);
 
 	pthread_mutex_lock(&s->mu);
 	ops = s->d_head;
@@ -614,6 +657,12 @@ static void process_done(struct store *s)
 static void on_done_event(evutil_socket_t fd, short what, void *arg)
 {
 	process_done(arg);
+}
+
+void store_poll(struct store *s)
+{
+	if (atomic_load_explicit(&s->done_ready, memory_order_acquire))
+		process_done(s);
 }
 
 /* ---- the committer thread ---- */
@@ -891,6 +940,27 @@ static void wake_loop(struct store *s)
 	while (n < 0 && errno == EINTR);
 }
 
+/* With mu held, the group handed back: send the acks armed in it (see "Acks"). */
+static void send_acks(struct store_op *ops)
+{
+	for (struct store_op *op = ops; op; op = op->next) {
+		struct store_ack *a = op->ack;
+		ssize_t n;
+
+		if (!a || a->state != STORE_ACK_ARMED)
+			continue;
+		do
+			n = send(a->fd, a->text, a->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n > 0) {
+			a->state = STORE_ACK_SENT;
+			a->sent = (size_t)n;
+		} else {
+			a->state = STORE_ACK_REVOKED; /* full or gone: the loop's write will tell */
+		}
+	}
+}
+
 static void *committer_main(void *arg)
 {
 	struct store *s = arg;
@@ -954,6 +1024,9 @@ static void *committer_main(void *arg)
 		for (op = ops; op->next; op = op->next)
 			;
 		s->d_tail = op;
+		atomic_store_explicit(&s->done_ready, true, memory_order_release);
+		if (r > 0 && r <= STORE_ACK_GROUP)
+			send_acks(ops);
 		if (r < 0) {
 			s->broken = true;
 			s->stats.write_errors++;

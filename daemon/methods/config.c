@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn.h"
 #include "events.h"
 #include "methods.h"
 #include "peer.h"
@@ -19,6 +20,7 @@ struct config_write {
 	json_t *value; /* NULL for unset */
 	uid_t uid;
 	pid_t pid;
+	struct store_ack ack; /* the reply, if the committer may send it */
 	char key[];
 };
 
@@ -139,11 +141,13 @@ static void config_list(struct call *c, json_t *params)
 		config_list_now(c, params);
 }
 
+#define CONFIG_RESULT_MAX (STORE_KEY_MAX + 48)
+
 /* {"key","revision"} written out: a key needs no escaping, and this runs per durable write. */
-static void config_result(struct call *c, const char *key, uint64_t revision)
+static size_t config_result_text(char text[CONFIG_RESULT_MAX], const char *key, uint64_t revision)
 {
 	static const char head[] = "{\"key\":\"", mid[] = "\",\"revision\":";
-	char text[sizeof(head) + STORE_KEY_MAX + sizeof(mid) + 24], digits[20];
+	char digits[20];
 	size_t n = 0, len = strlen(key), d = 0;
 
 	memcpy(text, head, sizeof(head) - 1);
@@ -158,7 +162,38 @@ static void config_result(struct call *c, const char *key, uint64_t revision)
 	while (d)
 		text[n++] = digits[--d];
 	text[n++] = '}';
-	call_result_text(c, text, n);
+	return n;
+}
+
+static void config_result(struct call *c, const char *key, uint64_t revision)
+{
+	char text[CONFIG_RESULT_MAX];
+
+	call_result_text(c, text, config_result_text(text, key, revision));
+}
+
+/*
+ * The write just queued is its connection's only business: let the store's
+ * committer send the reply as soon as it is durable (store.h, store_ack).
+ */
+static void config_arm_ack(struct config_write *w)
+{
+	struct conn *conn = w->session->owner;
+	struct store *store = w->srv->store;
+	char text[CONFIG_RESULT_MAX];
+	uint64_t revision;
+
+	/* A session without a connection (unit tests drive rpc alone) has no socket. */
+	if (!conn || !conn_ack_ready(conn, w->session) ||
+	    !store_ack_arm(store, &w->ack, &revision))
+		return;
+	w->ack.len = call_reply_line(w->call, text,
+				     config_result_text(text, w->key, revision), w->ack.text,
+				     sizeof(w->ack.text));
+	if (w->ack.len == 0)
+		w->ack.state = STORE_ACK_NONE; /* the committer sees it only after this turn */
+	else
+		conn_ack_arm(conn, &w->ack);
 }
 
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
@@ -169,6 +204,8 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	/* Waiting reads hold deferred calls, so with any queued the session
 	 * survives this reply; without, it may not, and is not touched after. */
 	bool waiters = session->store_waiters != NULL;
+	/* Settled whatever the outcome: the connection must not keep a pointer to it. */
+	bool acked = w->ack.state != STORE_ACK_NONE && conn_ack_settle(session->owner, &w->ack);
 
 	session->store_writes_done++;
 
@@ -186,7 +223,10 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 						      (json_int_t)w->pid));
 			events_publish(w->srv, EVENTS_CONFIG, ev);
 		}
-		config_result(w->call, w->key, revision);
+		if (acked)
+			call_result_sent(w->call);
+		else
+			config_result(w->call, w->key, revision);
 		break;
 	case STORE_CONFLICT:
 		call_error(w->call, RPC_CONFLICT,
@@ -221,6 +261,7 @@ static void config_write(struct call *c, json_t *params, json_t *value)
 		return;
 	}
 	memcpy(w->key, key, len + 1);
+	w->ack.state = STORE_ACK_NONE;
 	w->srv = srv;
 	w->uid = p->uid;
 	w->pid = p->pid;
@@ -238,6 +279,8 @@ static void config_write(struct call *c, json_t *params, json_t *value)
 		r = store_unset(srv->store, w->key, config_expect(params), config_done, w);
 	if (r < 0)
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
+	else
+		config_arm_ack(w);
 }
 
 static void config_set(struct call *c, json_t *params)

@@ -818,6 +818,57 @@ static void test_pipelined_read_not_from_later_write(void **state)
 	free_replies(r, 4);
 }
 
+/*
+ * Once a writer has its answer, every connection reads the change: the
+ * daemon may send the answer from its commit thread before the event loop
+ * has applied the change, and must apply it before reading anything the
+ * answer can have caused. One reader, racing each answer, 300 times.
+ */
+static json_int_t bytes_out(void)
+{
+	json_t *st = ok("daemon.stats", NULL);
+	json_int_t n = json_integer_value(json_object_get(json_object_get(st, "bytes"), "out"));
+
+	json_decref(st);
+	return n;
+}
+
+static void test_acked_write_visible_to_others(void **state)
+{
+	int reader = client_connect(d.sock);
+	json_int_t out0 = bytes_out(), replies = 0;
+
+	assert_true(reader >= 0);
+	for (int i = 1; i <= 300; i++) {
+		long id = next_id;
+		json_t *set = ok("config.set", json_pack("{s:s,s:i}", "key", "seen", "value", i));
+		json_int_t rev = json_integer_value(json_object_get(set, "revision"));
+		char line[128];
+
+		/* However it was sent, the answer counts in daemon.stats bytes.out. */
+		replies += snprintf(line, sizeof(line),
+		                    "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"result\":{\"key\":\"seen\","
+		                    "\"revision\":%lld}}\n",
+		                    id, (long long)rev);
+		json_t *g = rpc_on(reader, "config.get", json_pack("{s:s}", "key", "seen"));
+		json_t *item = harness_take_result(g, "config.get");
+
+		if (json_integer_value(json_object_get(item, "revision")) != rev)
+			print_error(
+			    "round %d: config.set answered revision %lld, then another "
+			    "connection's config.get read revision %lld\n",
+			    i, (long long)rev,
+			    (long long)json_integer_value(json_object_get(item, "revision")));
+		assert_int_equal(json_integer_value(json_object_get(item, "revision")), rev);
+		assert_int_equal(json_integer_value(json_object_get(item, "value")), i);
+		json_decref(item);
+		json_decref(set);
+	}
+	client_close(reader);
+	/* The answers above, the reads', and the first daemon.stats answer. */
+	assert_true(bytes_out() - out0 > replies * 2);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -834,6 +885,7 @@ int main(void)
 	    T(test_non_admin_denied),
 	    T(test_pipelined_read_sees_own_write),
 	    T(test_pipelined_read_not_from_later_write),
+	    T(test_acked_write_visible_to_others),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -271,6 +271,40 @@ static void test_config_events_from_another_connection(void **state)
 	client_close(sub);
 }
 
+/*
+ * A subscriber that writes gets the event of its own change before the
+ * answer: the answer then means "all that this change caused is in front
+ * of you" (the daemon answers lone writers from its commit thread, but not
+ * subscribed ones, which would put the answer first).
+ */
+static void test_own_change_event_before_answer(void **state)
+{
+	int sub = subscriber("[\"config\"]");
+
+	for (int i = 1; i <= 3; i++) {
+		char req[160];
+		snprintf(req, sizeof(req),
+		         "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"config.set\",\"params\":"
+		         "{\"key\":\"own\",\"value\":%d}}\n",
+		         i, i);
+		assert_int_equal(client_send(sub, req, strlen(req)), 0);
+		json_t *ev = next_event(sub);
+		assert_string_equal(json_string_value(json_object_get(ev, "key")), "own");
+		assert_int_equal(json_integer_value(json_object_get(ev, "value")), i);
+		char *line = client_recv_line(sub, 10000);
+		assert_non_null(line);
+		json_t *r = json_loads(line, 0, NULL);
+		free(line);
+		assert_int_equal(json_integer_value(json_object_get(r, "id")), i);
+		assert_int_equal(
+		    json_integer_value(json_object_get(json_object_get(r, "result"), "revision")),
+		    json_integer_value(json_object_get(ev, "revision")));
+		json_decref(r);
+		json_decref(ev);
+	}
+	client_close(sub);
+}
+
 static void test_peer_events(void **state)
 {
 	int sub = subscriber("[\"peer\"]");
@@ -653,6 +687,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_subscribe_unsubscribe_results),
 	    T(test_config_events_from_another_connection),
+	    T(test_own_change_event_before_answer),
 	    T(test_peer_events),
 	    T(test_daemon_events),
 	    T(test_events_between_responses),
