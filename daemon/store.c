@@ -40,16 +40,19 @@
  * Nothing is malloc'd on the committer path: records are allocated by the
  * loop and the ones made obsolete are handed back to it to free.
  *
- * Acks. For a writer alone on its connection, the loop arms a store_ack with
- * the reply line, and the committer sends it right after the fdatasync, under
- * the lock and after handing the group back, so that the loop cannot take the
- * group before the send is done, and sees the hand-off (store_poll) before
- * any request the ack can have caused. With one writer that takes a wake-up of the loop thread out
- * of every round trip. Only small groups (STORE_ACK_GROUP): with many writers the loop is awake
- * anyway, and sends here would delay the next group's write. The send is all or nothing: a reply
- * line is far smaller than one socket buffer, which AF_UNIX stream sockets queue as a single skb,
- * so a non-blocking send either queues it whole or fails with EAGAIN (then the loop writes it); a
- * short count is handled anyway (store_ack_settle's caller writes the rest before anything else).
+ * Acks. For a writer alone on its connection, the loop arms a store_ack
+ * with the reply line, and the committer sends it right after the
+ * fdatasync, under the lock and after handing the group back: the loop
+ * cannot take the group before the send is done, and applies it
+ * (store_poll) before it reads any request the ack can have caused. One
+ * writer's round trip then has one thread hand-off (loop -> committer), not
+ * two. Only for small groups (STORE_ACK_GROUP): with many writers the loop
+ * is awake anyway, and sends here would delay the next group's write. The
+ * send is all or nothing in practice: a reply line is far smaller than a
+ * socket buffer, and an AF_UNIX stream socket queues it as one skb, so a
+ * non-blocking send queues it whole or fails with EAGAIN (then the loop
+ * writes it); a short count is handled anyway (conn_ack_settle puts the
+ * rest first in the output).
  *
  * The image costs a second copy of the state (as encoded bytes); for a
  * config store that is cheaper than making the loop stop for a snapshot.
