@@ -304,9 +304,8 @@ bool conn_ack_settle(struct conn *c, struct store_ack *ack)
 {
 	size_t sent;
 
-	if (ack->state == STORE_ACK_NONE)
-		return false;
-	if (c->ack != ack) /* settled before */
+	/* Never armed, or settled before: the committer is done with it. */
+	if (c->ack != ack)
 		return ack->state == STORE_ACK_SENT;
 	c->ack = NULL;
 	sent = store_ack_settle(c->srv->store, ack);
