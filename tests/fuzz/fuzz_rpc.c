@@ -25,7 +25,11 @@
  * Each input is fed twice: whole (max_message_bytes 1 MiB, max_batch 1024),
  * then in reads of 1-7 bytes with max_message_bytes 128 and max_batch 3, so
  * that lines split across reads, oversize lines, the discard state and
- * the batch limit are all reached by short inputs.
+ * the batch limit are all reached by short inputs. Then a third time, as a
+ * peer sends it, on a second connection's socket, which the connection
+ * reads, answers and (at the end of input) closes as in the daemon: its
+ * replies, including those the store's committer writes itself, and its
+ * events come back mixed on that socket and are checked the same way.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -39,6 +43,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "events.h"
 #include "framing.h"
@@ -89,10 +94,11 @@ static void store_fresh(void)
 }
 
 /* A connection as listener.c makes one, from root, with every identity field set. */
-static void conn_fresh(void)
+static struct conn *root_conn(int *ret_peer_end)
 {
 	int sv[2];
 	struct peer_ident peer = {.id = ++srv.next_conn_id, .uid = 0, .gid = 0, .pid = getpid()};
+	struct conn *c;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		fuzz_fail("socketpair: %s", strerror(errno));
@@ -103,12 +109,21 @@ static void conn_fresh(void)
 	peer.user = strdup("root");
 	peer.comm = strdup("fuzz_rpc");
 	peer.exe = strdup("/usr/bin/fuzz_rpc");
-	conn = conn_new(&srv, sv[0], &peer);
-	if (!conn)
+	c = conn_new(&srv, sv[0], &peer);
+	if (!c)
 		fuzz_fail("conn_new: out of memory");
+	*ret_peer_end = sv[1];
+	return c;
+}
+
+static void conn_fresh(void)
+{
+	int end;
+
+	conn = root_conn(&end);
 	if (peer_end >= 0)
 		close(peer_end);
-	peer_end = sv[1];
+	peer_end = end;
 	rpc_session_init(&sess, &srv, &conn->peer, out, conn);
 	sess.on_output = on_output;
 	sess.on_release = on_output;
@@ -173,8 +188,10 @@ static void check_message(const json_t *m, bool in_batch, bool event, const char
 	}
 }
 
-/* Check and drop every whole line in buf. */
-static void check_lines(struct evbuffer *buf, bool events)
+enum line_kind { REPLIES, EVENTS, EITHER };
+
+/* Check and drop every whole line in buf. EITHER: an object without an id is an event. */
+static void check_lines(struct evbuffer *buf, enum line_kind kind)
 {
 	for (;;) {
 		struct evbuffer_ptr nl = evbuffer_search(buf, "\n", 1, NULL);
@@ -186,7 +203,10 @@ static void check_lines(struct evbuffer *buf, bool events)
 		json_t *m = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
 		if (!m)
 			fuzz_fail("%s line is not JSON (%s at %d): %.300s",
-			          events ? "event" : "reply", jerr.text, jerr.position, line);
+			          kind == EVENTS ? "event" : "reply", jerr.text, jerr.position,
+			          line);
+		bool events = kind == EVENTS ||
+		              (kind == EITHER && json_is_object(m) && !json_object_get(m, "id"));
 		if (json_is_array(m) && !events) {
 			size_t i;
 			json_t *member;
@@ -211,7 +231,7 @@ static void check_events(void)
 		evbuffer_add(seen, buf, (size_t)n);
 	if (n < 0 && errno != EAGAIN)
 		fuzz_fail("read: %s", strerror(errno));
-	check_lines(seen, true);
+	check_lines(seen, EVENTS);
 }
 
 /* conn_feed: frame and dispatch what buf holds; returns the bytes used. */
@@ -247,7 +267,7 @@ static size_t process(struct framing *f, const char *buf, size_t len, bool eof)
 		}
 		/* As a peer reading now and then would: the output cap stays far. */
 		if (evbuffer_get_length(out) > 65536)
-			check_lines(out, false);
+			check_lines(out, REPLIES);
 	}
 }
 
@@ -287,20 +307,71 @@ static void feed(const uint8_t *data, size_t size, size_t max_message, unsigned 
 	free(pend);
 }
 
+/*
+ * The input once more, through a connection's own path: sent on a socket
+ * that conn_read reads, then shut, so the connection answers everything and
+ * closes. Replies and events come back on the one socket; this is where the
+ * store's committer may send a write's answer itself (store_ack).
+ */
+static void feed_socket(const uint8_t *data, size_t size)
+{
+	struct conn *c;
+	int end;
+	struct evbuffer *got = evbuffer_new();
+	uint64_t deadline = clock_now_ms() + 10000;
+	size_t off = 0;
+	bool shut = false;
+	char buf[65536];
+	ssize_t n;
+
+	srv.cfg.limits.max_message_bytes = 1024 * 1024;
+	srv.cfg.limits.max_batch = 1024;
+	c = root_conn(&end);
+	conn_hold(c); /* to look at after it closed */
+	for (;;) {
+		if (off < size && (n = write(end, data + off, size - off)) > 0)
+			off += (size_t)n;
+		if (off == size && !shut) {
+			shutdown(end, SHUT_WR);
+			shut = true;
+		}
+		event_base_loop(srv.base, EVLOOP_NONBLOCK);
+		while ((n = read(end, buf, sizeof(buf))) > 0)
+			evbuffer_add(got, buf, (size_t)n);
+		bool ended = n == 0 || errno != EAGAIN;
+		check_lines(got, EITHER);
+		if (ended)
+			break; /* closed: everything answered */
+		if (clock_now_ms() > deadline)
+			fuzz_fail("a connection fed %zu bytes and shut did not close within 10 s",
+			          size);
+	}
+	if (!c->closed)
+		fuzz_fail("the peer saw the end, but the connection is not closed (in %zu, eof %d, "
+		          "owed %d, deferred %u, shutting down %d)",
+		          c->in_len, c->eof, rpc_session_busy(&c->rpc), c->rpc.deferred,
+		          srv.shutting_down);
+	conn_release(c);
+	if (evbuffer_get_length(got) > 0)
+		fuzz_fail("replies end inside a line (%zu bytes)", evbuffer_get_length(got));
+	evbuffer_free(got);
+	close(end);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* Held, so that a close (event overflow) leaves the struct for us to
 	 * look at until the release frees it. */
 	conn_hold(conn);
 	feed(data, size, 1024 * 1024, 1024, size ? size : 1);
-	check_lines(out, false);
+	check_lines(out, REPLIES);
 	feed(data, size, 128, 3, 1 + size % 7);
 
 	/* Durable writes answer from the loop once the committer is done. */
 	while (sess.deferred > 0)
 		event_base_loop(srv.base, EVLOOP_ONCE);
 	event_base_loop(srv.base, EVLOOP_NONBLOCK); /* ev_stop, if shutdown was called */
-	check_lines(out, false);
+	check_lines(out, REPLIES);
 	if (evbuffer_get_length(out) > 0)
 		fuzz_fail("replies end inside a line (%zu bytes)", evbuffer_get_length(out));
 	if (rpc_session_busy(&sess))
@@ -328,6 +399,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_fail("events end inside a line (%zu bytes)",
 			          evbuffer_get_length(seen));
 	}
+	srv.shutting_down = false;
+	feed_socket(data, size);
 	srv.shutting_down = false;
 	log_set_level(LOG_LVL_ERROR);
 	if (store_revision(srv.store) != 0)
