@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "sockpath.h"
 
 static const char *client_hint(int e)
@@ -83,13 +84,6 @@ int client_connect(const char *path, int timeout_ms, char *err, size_t errlen)
 	return fd;
 }
 
-static long long client_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* What is left of timeout_ms since start; -1 stays "no bound". */
 static int client_left(int timeout_ms, long long start)
 {
@@ -97,7 +91,7 @@ static int client_left(int timeout_ms, long long start)
 
 	if (timeout_ms < 0)
 		return -1;
-	left = start + timeout_ms - client_ms();
+	left = start + timeout_ms - (long long)clock_now_ms();
 	return left > 0 ? (int)left : 0;
 }
 
@@ -121,7 +115,7 @@ static int client_wait(int fd, short events, int timeout_ms, const sigset_t *sig
 
 int client_send(int fd, const char *buf, size_t len, int timeout_ms)
 {
-	long long start = client_ms();
+	long long start = (long long)clock_now_ms();
 	size_t off = 0;
 
 	while (off < len) {
@@ -168,7 +162,7 @@ static int client_take(struct client_lines *l, size_t end, size_t skip, char **r
 int client_read_line(int fd, struct client_lines *l, int timeout_ms, char **ret_line,
 		     size_t *ret_len)
 {
-	long long start = client_ms();
+	long long start = (long long)clock_now_ms();
 	size_t scanned;
 
 	if (l->used) {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hist.h"
 #include "opts.h"
 #include "report.h"
@@ -56,13 +57,6 @@ static volatile sig_atomic_t m_signalled;
 static void m_on_signal(int sig)
 {
 	m_signalled = 1;
-}
-
-static uint64_t m_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Connections are descriptors, in every worker: take all the kernel allows. */
@@ -245,7 +239,7 @@ static int m_fork_workers(int go[2], int end[2])
 		close(rp[1]);
 		w->fd = rp[0];
 		fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK);
-		w->heard = m_now();
+		w->heard = clock_now_ns();
 	}
 	return 0;
 }
@@ -253,7 +247,7 @@ static int m_fork_workers(int go[2], int end[2])
 /* Wait for every worker process; say what happened to the ones that did not report. */
 static void m_reap(void)
 {
-	uint64_t deadline = m_now() + 2000000000ull;
+	uint64_t deadline = clock_now_ns() + 2000000000ull;
 
 	for (unsigned i = 0; i < M.n; i++) {
 		struct m_worker *w = &M.w[i];
@@ -261,7 +255,7 @@ static void m_reap(void)
 		pid_t r;
 		if (w->pid <= 0)
 			continue;
-		while ((r = waitpid(w->pid, &st, WNOHANG)) == 0 && m_now() < deadline)
+		while ((r = waitpid(w->pid, &st, WNOHANG)) == 0 && clock_now_ns() < deadline)
 			usleep(10000);
 		if (r == 0) {
 			kill(w->pid, SIGKILL);
@@ -296,7 +290,7 @@ static void m_run(int go[2], int end[2])
 {
 	const struct opts *o = &M.o;
 	struct pollfd *pf = calloc(M.n, sizeof(*pf));
-	uint64_t t_go = 0, t_interrupt = 0, last_shown = m_now(), last_done = 0;
+	uint64_t t_go = 0, t_interrupt = 0, last_shown = clock_now_ns(), last_done = 0;
 	uint64_t silence = (uint64_t)(o->timeout * 1e9) + M_SILENCE_GRACE_NS;
 	uint64_t hold_end = 0, hard = 0;
 	bool end_closed = false;
@@ -308,7 +302,7 @@ static void m_run(int go[2], int end[2])
 		return;
 	}
 	while (!m_all(m_is_over)) {
-		uint64_t now = m_now();
+		uint64_t now = clock_now_ns();
 		if (m_signalled && !t_interrupt) {
 			t_interrupt = now;
 			for (unsigned i = 0; i < M.n; i++)
@@ -351,7 +345,7 @@ static void m_run(int go[2], int end[2])
 				pf[k++] = (struct pollfd){.fd = M.w[i].fd, .events = POLLIN};
 		if (poll(pf, k, M_TICK_MS) <= 0)
 			continue;
-		now = m_now();
+		now = clock_now_ns();
 		for (unsigned i = 0; i < M.n; i++)
 			if (M.w[i].fd >= 0)
 				m_read(&M.w[i], now);

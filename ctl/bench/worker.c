@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "hist.h"
 #include "reply.h"
 #include "wire.h"
@@ -89,13 +90,6 @@ static volatile sig_atomic_t w_signalled;
 static void w_on_signal(int sig)
 {
 	w_signalled = 1;
-}
-
-static uint64_t w_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 __attribute__((format(printf, 2, 3))) static void w_note(enum wire_err kind, const char *fmt, ...)
@@ -317,7 +311,7 @@ static ssize_t w_recv(struct wconn *c, int flags)
 		return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
 	if (n == 0)
 		return 0;
-	uint64_t now = w_now();
+	uint64_t now = clock_now_ns();
 	if (carried) {
 		size_t scanned = c->carry_len;
 		c->carry_len += (size_t)n;
@@ -360,7 +354,7 @@ static void w_lost(struct wconn *c, const char *why, bool drain)
 		c->carry_len = 0;
 	}
 	if (c->hold == HOLD_NONE && !c->rejected) {
-		uint64_t now = w_now();
+		uint64_t now = clock_now_ns();
 		if (c->inflight) {
 			W.counts.err[WIRE_ERR_MISSING] += c->inflight;
 			w_note(WIRE_ERR_MISSING,
@@ -492,7 +486,7 @@ static void w_read(struct wconn *c, int flags)
 		w_lost(c, n == 0 ? "end of file" : strerror((int)-n), false);
 		return;
 	}
-	w_fill(c, w_now());
+	w_fill(c, clock_now_ns());
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -626,7 +620,7 @@ static int w_connect(uint64_t deadline, char *err, size_t errlen)
 	unsigned pause_us = 500;
 
 	for (;;) {
-		uint64_t now = w_now();
+		uint64_t now = clock_now_ns();
 		int left = deadline > now ? (int)((deadline - now) / 1000000) : 0;
 		int fd = client_connect(W.o->socket, left, err, errlen);
 		if (fd >= 0) {
@@ -644,7 +638,7 @@ static int w_connect(uint64_t deadline, char *err, size_t errlen)
 		}
 		if (fd != -EAGAIN && fd != -ETIMEDOUT)
 			return fd;
-		now = w_now();
+		now = clock_now_ns();
 		if (now >= deadline || w_signalled)
 			return -ETIMEDOUT;
 		if (now - W.last_progress >= W_PROGRESS_NS)
@@ -675,12 +669,12 @@ static bool w_conn_init(struct wconn *c, unsigned index, unsigned depth, bool ho
 
 static void w_connect_all(void)
 {
-	uint64_t deadline = w_now() + W.timeout_ns;
+	uint64_t deadline = clock_now_ns() + W.timeout_ns;
 	char err[400];
 
 	for (unsigned i = 0; i < W.nconns; i++) {
 		struct wconn *c = &W.conns[i];
-		uint64_t now = w_now();
+		uint64_t now = clock_now_ns();
 		if (now - W.last_progress >= W_PROGRESS_NS)
 			w_progress(now);
 		int fd = w_signalled ? -EINTR : w_connect(deadline, err, sizeof(err));
@@ -761,7 +755,7 @@ _Noreturn void worker_main(const struct opts *o, const struct worker_plan *p)
 		;
 	close(p->go_fd);
 
-	now = w_now();
+	now = clock_now_ns();
 	W.t_measure = now + (uint64_t)(o->warmup * 1e9);
 	W.t_stop = o->duration > 0 ? W.t_measure + (uint64_t)(o->duration * 1e9) : UINT64_MAX;
 	W.counts.t_measure = W.t_measure;
@@ -786,7 +780,7 @@ _Noreturn void worker_main(const struct opts *o, const struct worker_plan *p)
 			w_fill(&W.conns[i], now);
 
 	for (uint64_t last_tick = now;;) {
-		now = w_now();
+		now = clock_now_ns();
 		if (w_signalled && !W.t_interrupt)
 			W.t_interrupt = now;
 		if (now - last_tick >= W_TICK_NS) {
@@ -818,7 +812,7 @@ _Noreturn void worker_main(const struct opts *o, const struct worker_plan *p)
 	}
 
 	w_hold_account();
-	W.counts.t_end = w_now();
+	W.counts.t_end = clock_now_ns();
 	static struct wire_final fin;
 	fin.counts = W.counts;
 	fin.latency_ns = W.hist;

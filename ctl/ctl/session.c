@@ -6,15 +6,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "rpc_errors.h"
 #include "session.h"
 
 long long session_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (long long)clock_now_ns();
 }
 
 long long session_now_ms(void)

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "client.h"
+#include "clock.h"
 #include "ctl.h"
 #include "session.h"
 
@@ -38,13 +39,6 @@ static int teardown(void **state)
 static void put(const char *s)
 {
 	assert_int_equal(write(fds[1], s, strlen(s)), (ssize_t)strlen(s));
-}
-
-static long long ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void test_lines_split_and_joined(void **state)
@@ -110,11 +104,11 @@ static void test_lines_timeout_is_bounded(void **state)
 	struct client_lines l;
 	char *line;
 	size_t len;
-	long long t0 = ms();
+	long long t0 = (long long)clock_now_ms();
 
 	client_lines_init(&l);
 	assert_int_equal(client_read_line(fds[0], &l, 120, &line, &len), -ETIMEDOUT);
-	long long took = ms() - t0;
+	long long took = (long long)clock_now_ms() - t0;
 	assert_true(took >= 110 && took < 2000);
 	client_lines_free(&l);
 }
@@ -189,7 +183,7 @@ static void session_on_pair(struct session *s, int timeout_ms)
 	s->fd = fds[0];
 	s->path = "/test.sock";
 	s->timeout_ms = timeout_ms;
-	s->deadline = ms() + timeout_ms;
+	s->deadline = (long long)clock_now_ms() + timeout_ms;
 	s->next_id = 1;
 }
 

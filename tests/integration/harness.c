@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "jsonschema.h"
 #include "schema.h"
@@ -31,11 +32,9 @@ static void die(const char *what)
 	exit(99);
 }
 
-static long now_ms(void)
+long now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long)clock_now_ms();
 }
 
 void daemon_prepare(struct daemon *d)
@@ -510,6 +509,19 @@ json_t *harness_take_result(json_t *r, const char *method)
 	json_incref(res);
 	json_decref(r);
 	return res;
+}
+
+json_t *client_recv_result(int fd, long id, int timeout_ms)
+{
+	char *line = client_recv_line(fd, timeout_ms);
+	json_t *r;
+
+	assert_non_null(line);
+	r = json_loads(line, JSON_ALLOW_NUL, NULL);
+	free(line);
+	assert_non_null(r);
+	assert_int_equal(json_integer_value(json_object_get(r, "id")), id);
+	return harness_take_result(r, "pipelined request");
 }
 
 /* ---- /proc ------------------------------------------------------------ */

@@ -44,6 +44,9 @@ void daemon_cleanup(struct daemon *d);
 /* The daemon's stderr so far (malloc'd). */
 char *daemon_log(const struct daemon *d);
 
+/* CLOCK_MONOTONIC in milliseconds, for the tests' deadlines. */
+long now_ms(void);
+
 /* A connected, blocking client socket, or -1. */
 int client_connect(const char *sock);
 /* Write all of buf. 0 or -1. */
@@ -66,6 +69,9 @@ json_t *client_call_method(int fd, long id, const char *method, json_t *params);
 /* The result of a reply that must be a success (new reference; reply is
  * stolen); fails the running cmocka test, printing the reply, otherwise. */
 json_t *harness_take_result(json_t *reply, const char *method);
+/* The next line on fd, which must be a success reply to id (pipelined
+ * requests): its result (new reference); fails the running test otherwise. */
+json_t *client_recv_result(int fd, long id, int timeout_ms);
 
 /*
  * Every reply line the harness receives whose request it saw go out is

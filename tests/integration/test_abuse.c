@@ -29,13 +29,6 @@
 static struct daemon shared;
 static json_t *last_stats; /* the previous daemon.stats result of the daemon being checked */
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool under_wrapper(void)
 {
 	const char *w = getenv("UDSRPCD_WRAPPER");
@@ -149,6 +142,21 @@ static int shared_teardown(void **state)
 	return status != 0;
 }
 
+/*
+ * The end of a test with its own daemon: healthy with the one connection
+ * kept through the abuse, and after it closes; then a clean stop.
+ */
+static void own_daemon_end(struct daemon *d, int kept)
+{
+	check_healthy(d->sock, 1);
+	client_close(kept);
+	check_healthy(d->sock, 0);
+	assert_int_equal(daemon_stop(d), 0);
+	daemon_cleanup(d);
+	json_decref(last_stats);
+	last_stats = NULL;
+}
+
 /* True once the daemon has hung up on fd (EOF or reset); data would be a failure. */
 static bool hung_up(int fd)
 {
@@ -206,13 +214,7 @@ static void test_slowloris(void **state)
 	char *log = daemon_log(&d);
 	assert_non_null(strstr(log, "incomplete request for 500 ms"));
 	free(log);
-	check_healthy(d.sock, 1);
-	client_close(normal);
-	check_healthy(d.sock, 0);
-	assert_int_equal(daemon_stop(&d), 0);
-	daemon_cleanup(&d);
-	json_decref(last_stats);
-	last_stats = NULL;
+	own_daemon_end(&d, normal);
 }
 
 /* 5,000 connections in a row, gone as soon as made: some mid-line, some with a reply owed. */
@@ -513,15 +515,8 @@ static void test_subscriber_vanishes(void **state)
 				client_close(sub); /* mid-stream, events unread */
 		}
 		/* The writer gets every reply, in order. */
-		for (int i = 0; i < N; i++) {
-			char *reply = client_recv_line(writer, 60000);
-			assert_non_null(reply);
-			json_t *rr = json_loads(reply, 0, NULL);
-			free(reply);
-			assert_int_equal(json_integer_value(json_object_get(rr, "id")), i);
-			assert_non_null(json_object_get(rr, "result"));
-			json_decref(rr);
-		}
+		for (int i = 0; i < N; i++)
+			json_decref(client_recv_result(writer, i, 60000));
 	}
 	client_close(writer);
 	check_healthy(shared.sock, 0);
@@ -576,13 +571,7 @@ static void test_held_at_fd_limit(void **state)
 	json_decref(r);
 	for (int i = N - 10; i < N; i++)
 		client_close(fds[i]);
-	check_healthy(d.sock, 1);
-	client_close(caller);
-	check_healthy(d.sock, 0);
-	assert_int_equal(daemon_stop(&d), 0);
-	daemon_cleanup(&d);
-	json_decref(last_stats);
-	last_stats = NULL;
+	own_daemon_end(&d, caller);
 }
 
 int main(void)

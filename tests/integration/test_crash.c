@@ -53,13 +53,6 @@ struct ack {
 	uint64_t rev;
 };
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The pad of a value is a function of its seq, so a value read back can be checked whole. */
 static size_t pad_len(uint64_t seq)
 {

@@ -95,13 +95,6 @@ struct kid_hello {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void write_file(const char *path, const char *text)
 {
 	char tmp[200];
