@@ -888,6 +888,35 @@ static const char *rpc_fast_skip(struct rpc_fast *f)
 	return NULL;
 }
 
+/*
+ * -?(0|[1-9][0-9]*) at p, of at most RPC_FAST_INT_DIGITS digits and not the
+ * start of a real: always a json_int_t, as strtoll gives it. Its end, or
+ * NULL; its value in *ret unless ret is NULL (then it is not computed).
+ */
+static inline const char *rpc_fast_int(const char *p, const char *end, json_int_t *ret)
+{
+	bool neg = p < end && *p == '-';
+	const char *d = p + neg, *e = d;
+	uint64_t u = 0; /* unsigned: a long digit run wraps harmlessly before it is refused */
+
+	if (d >= end || *d < '0' || *d > '9')
+		return NULL;
+	if (*e == '0')
+		e++;
+	else
+		while (e < end && *e >= '0' && *e <= '9') {
+			if (ret)
+				u = u * 10 + (uint64_t)(*e - '0');
+			e++;
+		}
+	if (e - d > RPC_FAST_INT_DIGITS ||
+	    (e < end && (*e == '.' || *e == 'e' || *e == 'E' || (*e >= '0' && *e <= '9'))))
+		return NULL;
+	if (ret)
+		*ret = neg ? -(json_int_t)u : (json_int_t)u;
+	return e;
+}
+
 static bool rpc_fast_parse(struct rpc_fast *f)
 {
 	bool version = false;
@@ -944,18 +973,8 @@ static bool rpc_fast_parse(struct rpc_fast *f)
 					return false;
 				e = v + 4;
 			} else {
-				/* -?(0|[1-9][0-9]*), short enough for json_int_t; "-0" comes back as 0. */
-				e = v + (*v == '-');
-				if (e >= f->end || *e < '0' || *e > '9' || (*e == '0' && e != v))
-					return false;
-				const char *d = e;
-				if (*e == '0')
-					e++;
-				else
-					while (e < f->end && *e >= '0' && *e <= '9')
-						e++;
-				if (e - d > RPC_FAST_INT_DIGITS ||
-				    (e < f->end && (*e == '.' || *e == 'e' || *e == 'E')))
+				/* Echoed as written: "-0", which comes back as 0, goes the generic way. */
+				if (!(e = rpc_fast_int(v, f->end, NULL)) || (*v == '-' && v[1] == '0'))
 					return false;
 			}
 			f->id = v;
@@ -1127,23 +1146,12 @@ static json_t *rpc_fast_value(struct rpc_fast *f, unsigned depth)
 		f->p += 4;
 		return json_null();
 	}
-	/* -?(0|[1-9][0-9]*), at most 18 digits: always a json_int_t, as strtoll gives it. */
-	bool neg = *f->p == '-';
-	const char *d = f->p + neg;
-	uint64_t u = 0; /* unsigned: a long digit run wraps harmlessly before it is refused */
-	if (d >= f->end || *d < '0' || *d > '9')
-		return NULL;
-	const char *e = d;
-	if (*e == '0')
-		e++;
-	else
-		while (e < f->end && *e >= '0' && *e <= '9')
-			u = u * 10 + (uint64_t)(*e++ - '0');
-	if (e - d > RPC_FAST_INT_DIGITS || (e < f->end && (*e == '.' || *e == 'e' || *e == 'E' ||
-							   (*e >= '0' && *e <= '9'))))
+	json_int_t value;
+	const char *e = rpc_fast_int(f->p, f->end, &value);
+	if (!e)
 		return NULL;
 	f->p = e;
-	return json_integer(neg ? -(json_int_t)u : (json_int_t)u);
+	return json_integer(value);
 }
 
 /* Handle the line if it has the common shape; false: the generic path must. */

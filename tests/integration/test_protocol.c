@@ -73,6 +73,32 @@ static void test_ping(void **state)
 		 "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":\"pong\"}");
 }
 
+/*
+ * Integer ids come back as the same JSON number, and integers in params as
+ * jansson reads them, whichever parser (the daemon has a fast one for the
+ * common shape) took the line.
+ */
+static void test_integer_ids_and_params(void **state)
+{
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"ping\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":\"pong\"}");
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":-0,\"method\":\"ping\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":\"pong\"}");
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":-12,\"method\":\"ping\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":-12,\"result\":\"pong\"}");
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":123456789012345678,\"method\":\"ping\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":123456789012345678,\"result\":\"pong\"}");
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":-1234567890123456789,\"method\":\"ping\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":-1234567890123456789,\"result\":\"pong\"}");
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":01,\"method\":\"ping\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":"
+		 "\"Parse error\",\"data\":{\"offset\":22}}}");
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"echo\","
+		 "\"params\":[-0,0,7,-8,123456789012345678,1234567890123456789]}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":"
+		 "[0,0,7,-8,123456789012345678,1234567890123456789]}");
+}
+
 static void test_spec_positional_and_named(void **state)
 {
 	exchange("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[42,23],\"id\":1}",
@@ -290,6 +316,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ping, conn_setup, conn_teardown),
+		cmocka_unit_test_setup_teardown(test_integer_ids_and_params, conn_setup,
+						conn_teardown),
 		cmocka_unit_test_setup_teardown(test_spec_positional_and_named, conn_setup, conn_teardown),
 		cmocka_unit_test_setup_teardown(test_spec_notifications, conn_setup, conn_teardown),
 		cmocka_unit_test_setup_teardown(test_spec_method_not_found, conn_setup, conn_teardown),
