@@ -8,8 +8,13 @@ need_tool socat socat
 need_tool nc netcat-openbsd
 need_tool python3 python3
 
-EX=$UDSRPC_SOURCE_DIR/contrib/examples
 chmod 0711 "$DIR" # other uids reach $SOCK (policy checks below)
+# The examples run from a copy that every uid can read: the checkout may sit
+# in a directory only root can enter (mktemp -d, /root/src), and the policy
+# checks below run call.sh as other uids.
+EX=$DIR/examples
+cp -R "$UDSRPC_SOURCE_DIR/contrib/examples" "$EX"
+chmod -R a+rX "$EX"
 
 # Every example file is covered here; a new one needs a test.
 check "example files" "README.md batch.sh call.sh config.json policy.json socat-oneliners.sh udsrpc.py watch-events.sh" \
