@@ -2,7 +2,8 @@
 # contrib/dev.sh — the README's two commands, for a fresh Debian 12 machine as root.
 #   contrib/dev.sh run    install what is missing, build, run udsrpcd in the foreground
 #   contrib/dev.sh test   install what is missing, build, run the whole suite (plain, under
-#                         valgrind, ASan+UBSan, and a short libFuzzer smoke run per target)
+#                         valgrind, ASan+UBSan, ThreadSanitizer for the library's threads,
+#                         and a short libFuzzer smoke run per target)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -54,6 +55,11 @@ test)
 	build build-asan -DUDSRPC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 600 -LE 'soak|valgrind'
+	# The library's threads (answers from other threads, direct replies,
+	# posted functions) under ThreadSanitizer: its own tests, label tsan.
+	cmake -S . -B build-tsan -DUDSRPC_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build-tsan -j"$jobs" --target test_api
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure --timeout 600 -L tsan
 	# A Release build (gcc -O3) only has to compile: -O3 inlines enough to
 	# find -Wmaybe-uninitialized cases that -O2 misses, and -Werror is on.
 	build build-release -DCMAKE_BUILD_TYPE=Release

@@ -1,4 +1,4 @@
-# udsrpcctl: the control tool (CLI.md), on the shared client layer.
+# udsrpcctl: the control tool (udsrpcctl(1)), on libudsrpc's public client API.
 # Installed by contrib/install.cmake with the other programs.
 add_executable(udsrpcctl
   ctl/main.c
@@ -8,4 +8,4 @@ add_executable(udsrpcctl
   ctl/stream.c
   ctl/table.c)
 target_compile_options(udsrpcctl PRIVATE ${UDSRPC_WARNINGS})
-target_link_libraries(udsrpcctl PRIVATE udsrpc_client)
+target_link_libraries(udsrpcctl PRIVATE udsrpc)

@@ -6,22 +6,13 @@
 
 #include "config.h"
 #include "jsonschema.h"
-#include "schema.h"
+#include "documents.h"
 
 void config_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->socket_mode = 0666;
-	c->log_level = LOG_LVL_INFO;
-	c->limits = (struct limits){
-		.max_connections = 4096,
-		.max_connections_per_uid = 256,
-		.max_message_bytes = 1024 * 1024,
-		.max_batch = 1024,
-		.max_output_bytes = 8 * 1024 * 1024,
-		.partial_timeout_ms = 10000,
-		.idle_timeout_ms = 0,
-	};
+	c->log_level = UDSRPC_LOG_INFO;
 }
 
 void config_free(struct config *c)
@@ -32,6 +23,7 @@ void config_free(struct config *c)
 	free(c->policy);
 	free(c->user);
 	free(c->group);
+	json_decref(c->limits);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -49,20 +41,6 @@ static void config_take_str(const json_t *doc, const char *name, char **slot)
 	const json_t *v = json_object_get(doc, name);
 	if (v)
 		config_set_str(slot, json_string_value(v));
-}
-
-static void config_take_uint(const json_t *obj, const char *name, unsigned *slot)
-{
-	const json_t *v = json_object_get(obj, name);
-	if (v)
-		*slot = (unsigned)json_integer_value(v);
-}
-
-static void config_take_size(const json_t *obj, const char *name, size_t *slot)
-{
-	const json_t *v = json_object_get(obj, name);
-	if (v)
-		*slot = (size_t)json_integer_value(v);
 }
 
 /*
@@ -107,16 +85,10 @@ int config_apply_json(struct config *c, const json_t *doc, char *err, size_t err
 	if ((v = json_object_get(doc, "socket_mode")))
 		c->socket_mode = (mode_t)strtoul(json_string_value(v), NULL, 8);
 	if ((v = json_object_get(doc, "log_level")))
-		log_level_parse(json_string_value(v), &c->log_level);
+		udsrpc_log_level_parse(json_string_value(v), &c->log_level);
 	if ((v = json_object_get(doc, "limits"))) {
-		struct limits *l = &c->limits;
-		config_take_uint(v, "max_connections", &l->max_connections);
-		config_take_uint(v, "max_connections_per_uid", &l->max_connections_per_uid);
-		config_take_size(v, "max_message_bytes", &l->max_message_bytes);
-		config_take_uint(v, "max_batch", &l->max_batch);
-		config_take_size(v, "max_output_bytes", &l->max_output_bytes);
-		config_take_uint(v, "partial_timeout_ms", &l->partial_timeout_ms);
-		config_take_uint(v, "idle_timeout_ms", &l->idle_timeout_ms);
+		json_decref(c->limits);
+		c->limits = json_copy((json_t *)v);
 	}
 	return 0;
 }
@@ -142,21 +114,15 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 	return r;
 }
 
-json_t *config_to_json(const struct config *c)
+json_t *config_to_json(const struct config *c, const json_t *limits)
 {
 	char mode[16];
-	const struct limits *l = &c->limits;
 
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)c->socket_mode);
 	/* Unset members are left out, so the output is itself a valid config file. */
-	return json_pack("{s:s*,s:s,s:s*,s:s*,s:s*,s:s,s:s*,s:s*,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
-			 "socket", c->socket, "socket_mode", mode, "socket_group", c->socket_group,
-			 "state_dir", c->state_dir, "policy", c->policy, "log_level",
-			 log_level_name(c->log_level), "user", c->user, "group", c->group, "limits",
-			 "max_connections", (json_int_t)l->max_connections, "max_connections_per_uid",
-			 (json_int_t)l->max_connections_per_uid, "max_message_bytes",
-			 (json_int_t)l->max_message_bytes, "max_batch", (json_int_t)l->max_batch,
-			 "max_output_bytes", (json_int_t)l->max_output_bytes, "partial_timeout_ms",
-			 (json_int_t)l->partial_timeout_ms, "idle_timeout_ms",
-			 (json_int_t)l->idle_timeout_ms);
+	return json_pack("{s:s*,s:s,s:s*,s:s*,s:s*,s:s,s:s*,s:s*,s:O*}", "socket", c->socket,
+			 "socket_mode", mode, "socket_group", c->socket_group, "state_dir",
+			 c->state_dir, "policy", c->policy, "log_level",
+			 udsrpc_log_level_name(c->log_level), "user", c->user, "group", c->group,
+			 "limits", limits);
 }

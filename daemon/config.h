@@ -1,4 +1,4 @@
-/* config.h — the daemon's settings: embedded defaults, the JSON config file, limits. */
+/* config.h — udsrpcd's settings: embedded defaults and the JSON config file. */
 #ifndef UDSRPC_CONFIG_H
 #define UDSRPC_CONFIG_H
 
@@ -7,18 +7,7 @@
 #include <sys/types.h>
 #include <jansson.h>
 
-#include "log.h"
-
-/* PROTOCOL.md §5; defaults live in config_defaults() and nowhere else. */
-struct limits {
-	unsigned max_connections;
-	unsigned max_connections_per_uid;
-	size_t max_message_bytes;
-	unsigned max_batch;
-	size_t max_output_bytes;
-	unsigned partial_timeout_ms;
-	unsigned idle_timeout_ms;
-};
+#include <udsrpc/server.h>
 
 /* Strings are owned (malloc'd) by the struct; NULL means "not set, use the default". */
 struct config {
@@ -27,10 +16,13 @@ struct config {
 	char *socket_group;
 	char *state_dir;
 	char *policy;
-	enum log_level log_level;
+	enum udsrpc_log_level log_level;
 	char *user;
 	char *group;
-	struct limits limits;
+	/* The file's "limits" object as it was validated (NULL: none): each
+	 * member is applied by name, and the defaults live with the limits
+	 * themselves (the library's and the store's). */
+	json_t *limits;
 };
 
 void config_defaults(struct config *c);
@@ -44,7 +36,7 @@ int config_apply_json(struct config *c, const json_t *doc, char *err, size_t err
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
 /* Replace a string member, freeing the old value. */
 void config_set_str(char **slot, const char *value);
-/* New reference: the effective settings, as --check prints them. */
-json_t *config_to_json(const struct config *c);
+/* New reference: the settings, as --check prints them, with limits (borrowed; NULL: left out) the ones in force. */
+json_t *config_to_json(const struct config *c, const json_t *limits);
 
 #endif

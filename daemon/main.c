@@ -9,11 +9,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <udsrpc/udsrpc.h>
+
 #include "config.h"
-#include "log.h"
-#include "policy.h"
-#include "server.h"
-#include "sockpath.h"
+#include "udsrpcd.h"
 
 static void usage(FILE *f)
 {
@@ -33,7 +32,7 @@ static void usage(FILE *f)
 		   "      --version          print the version\n");
 }
 
-/* CLI.md: $STATE_DIRECTORY, /var/lib/udsrpcd as root, else the XDG state home. */
+/* udsrpcd(8): $STATE_DIRECTORY, /var/lib/udsrpcd as root, else the XDG state home. */
 static int default_state_dir(char *buf, size_t len)
 {
 	const char *v;
@@ -64,8 +63,8 @@ static void raise_nofile(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			log_warning("cannot raise RLIMIT_NOFILE to %llu: %s",
-				    (unsigned long long)rl.rlim_max, strerror(errno));
+			udsrpc_server_log(NULL, UDSRPC_LOG_WARNING, "cannot raise RLIMIT_NOFILE to %llu: %s",
+					  (unsigned long long)rl.rlim_max, strerror(errno));
 	}
 }
 
@@ -84,15 +83,14 @@ int main(int argc, char **argv)
 	};
 	const char *opt_socket = NULL, *opt_config = NULL, *opt_policy = NULL,
 		   *opt_state = NULL, *opt_level = NULL;
-	struct server srv;
-	enum log_level level;
+	struct udsrpcd srv;
+	enum udsrpc_log_level level;
 	bool check = false;
 	char err[1024], path[PATH_MAX];
 	int c;
 
 	memset(&srv, 0, sizeof(srv));
 	config_defaults(&srv.cfg);
-	log_init("udsrpcd", LOG_LVL_INFO);
 	while ((c = getopt_long(argc, argv, "s:c:p:S:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': opt_socket = optarg; break;
@@ -110,7 +108,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "udsrpcd: unexpected argument '%s'; see udsrpcd --help\n", argv[optind]);
 		return 2;
 	}
-	if (opt_level && log_level_parse(opt_level, &level) < 0) {
+	if (opt_level && udsrpc_log_level_parse(opt_level, &level) < 0) {
 		fprintf(stderr, "udsrpcd: unknown log level '%s'; use error, warning, info or debug\n",
 			opt_level);
 		return 2;
@@ -119,7 +117,7 @@ int main(int argc, char **argv)
 	/* The file first, then the command line over it. */
 	if (opt_config) {
 		if (config_load_file(&srv.cfg, opt_config, err, sizeof(err)) < 0) {
-			log_error("%s", err);
+			udsrpc_server_log(NULL, UDSRPC_LOG_ERROR, "%s", err);
 			return 1;
 		}
 		config_set_str(&srv.config_path, opt_config);
@@ -135,48 +133,42 @@ int main(int argc, char **argv)
 		config_set_str(&srv.cfg.state_dir, opt_state);
 	if (opt_level)
 		srv.cfg.log_level = level;
-	log_set_level(srv.cfg.log_level);
 
 	if (!srv.cfg.socket) {
-		if (sockpath_default(path, sizeof(path)) < 0) {
-			log_error("default socket path too long; pass --socket");
+		if (udsrpc_default_socket_path(path, sizeof(path)) < 0) {
+			udsrpc_server_log(NULL, UDSRPC_LOG_ERROR,
+					  "default socket path too long; pass --socket");
 			return 1;
 		}
 		config_set_str(&srv.cfg.socket, path);
 	}
-	if (snprintf(srv.socket_path, sizeof(srv.socket_path), "%s", srv.cfg.socket) >=
-	    (int)sizeof(srv.socket_path)) {
-		log_error("%s: socket path longer than %zu bytes; pick a shorter --socket",
-			  srv.cfg.socket, sizeof(srv.socket_path) - 1);
-		return 1;
-	}
 	if (!srv.cfg.state_dir) {
 		if (default_state_dir(path, sizeof(path)) < 0) {
-			log_error("no state dir: set $HOME or pass --state-dir");
+			udsrpc_server_log(NULL, UDSRPC_LOG_ERROR,
+					  "no state dir: set $HOME or pass --state-dir");
 			return 1;
 		}
 		config_set_str(&srv.cfg.state_dir, path);
 	}
 	config_set_str(&srv.policy_path, srv.cfg.policy);
 
-	if (server_init(&srv, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		server_free(&srv);
+	if (udsrpcd_init(&srv, err, sizeof(err)) < 0) {
+		udsrpc_server_log(NULL, UDSRPC_LOG_ERROR, "%s", err);
+		udsrpcd_free(&srv);
 		return 1;
 	}
 	if (check) {
-		json_t *out = json_pack("{s:o,s:o}", "config", config_to_json(&srv.cfg), "policy",
-					policy_to_json(srv.policy));
+		json_t *out = udsrpcd_check_json(&srv);
 		json_dumpf(out, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(out);
-		server_free(&srv);
+		udsrpcd_free(&srv);
 		return 0;
 	}
 	raise_nofile();
-	int r = server_run(&srv, err, sizeof(err));
+	int r = udsrpcd_run(&srv, err, sizeof(err));
 	if (r < 0)
-		log_error("%s", err);
-	server_free(&srv);
+		udsrpc_server_log(srv.srv, UDSRPC_LOG_ERROR, "%s", err);
+	udsrpcd_free(&srv);
 	return r < 0 ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 /* store.c — owns the durable config store: key map, change log, snapshot, committer thread. */
 
 /*
- * Design: DESIGN.md's "store" sketch, with these choices.
+ * Design: a map in memory, an append-only log and a snapshot, with these choices.
  *
  * Memory. The loop thread owns an AVL tree of nodes (store_tree.c), one per
  * key: store_get is a walk of pointers, store_list an in-order walk that skips
@@ -40,19 +40,17 @@
  * Nothing is malloc'd on the committer path: records are allocated by the
  * loop and the ones made obsolete are handed back to it to free.
  *
- * Acks. For a writer alone on its connection, the loop arms a store_ack
- * with the reply line, and the committer sends it right after the
- * fdatasync, under the lock and after handing the group back: the loop
- * cannot take the group before the send is done, and applies it
- * (store_poll) before it reads any request the ack can have caused. One
- * writer's round trip then has one thread hand-off (loop -> committer), not
- * two. Only for small groups (STORE_ACK_GROUP): with many writers the loop
- * is awake anyway, and sends here would delay the next group's write. The
- * send is all or nothing in practice: a reply line is far smaller than a
- * socket buffer, and an AF_UNIX stream socket queues it as one skb, so a
- * non-blocking send queues it whole or fails with EAGAIN (then the loop
- * writes it); a short count is handled anyway (conn_ack_settle puts the
- * rest first in the output).
+ * Early answers. A submitter may mark a change (store_mark_early) so that
+ * the committer tells it, on the committer's thread, the moment the change
+ * is durable: right after the fdatasync, under the lock and after handing
+ * the group back, so the loop cannot take the group (and run the change's
+ * callback) before the early hook is done, and the submitter can answer its
+ * client from there (udsrpcd writes the reply straight to the socket).
+ * The loop applies the group (store_poll) before it reads any request the
+ * answer can have caused. One writer's round trip then has one thread
+ * hand-off (loop -> committer), not two. Only for small groups
+ * (STORE_EARLY_GROUP): with many writers the loop is awake anyway, and
+ * answers here would delay the next group's write.
  *
  * The image costs a second copy of the state (as encoded bytes); for a
  * config store that is cheaper than making the loop stop for a snapshot.
@@ -94,8 +92,8 @@
 #define SNAP_TMP_NAME "config.snap.tmp"
 
 #define PREALLOC_CHUNK (1u << 20)
-/* Acks are sent by the committer only for groups of at most this many changes. */
-#define STORE_ACK_GROUP 4
+/* Early answers come from the committer only for groups of at most this many changes. */
+#define STORE_EARLY_GROUP 4
 /* Compact once the log passes this and twice the snapshot's size. */
 #define COMPACT_MIN (1u << 20)
 /* Ops kept for reuse after a burst; beyond this they are freed. */
@@ -141,7 +139,7 @@ struct store_op {
 	enum store_status st;
 	int err;          /* committer: errno of the failed group, else 0 */
 	const char *what; /* committer: the call that failed */
-	struct store_ack *ack;
+	bool early; /* store_mark_early: tell early_fn once durable */
 };
 
 struct store {
@@ -173,6 +171,7 @@ struct store {
 	bool paused;            /* test hook: the committer leaves the queue alone */
 	bool stop;
 	int inject_err;
+	store_early_fn early_fn; /* set before the first change; read by the committer */
 	uint64_t compact_req, compact_done;
 	int compact_result;
 	struct store_stats stats;
@@ -531,29 +530,19 @@ int store_unset(struct store *s, const char *key, int64_t expect_revision, store
 	return submit(s, key, NULL, false, expect_revision, done, arg);
 }
 
-bool store_ack_arm(struct store *s, struct store_ack *ack, uint64_t *ret_revision)
+void store_set_early(struct store *s, store_early_fn fn)
+{
+	s->early_fn = fn;
+}
+
+bool store_mark_early(struct store *s)
 {
 	struct store_op *op = s->l_tail;
 
-	if (!op || !op->node)
+	if (!op || !op->node || !s->early_fn)
 		return false;
-	ack->state = STORE_ACK_ARMED;
-	ack->sent = 0;
-	op->ack = ack;
-	*ret_revision = op->rev;
+	op->early = true;
 	return true;
-}
-
-size_t store_ack_settle(struct store *s, struct store_ack *ack)
-{
-	size_t sent;
-
-	pthread_mutex_lock(&s->mu);
-	if (ack->state == STORE_ACK_ARMED)
-		ack->state = STORE_ACK_REVOKED;
-	sent = ack->state == STORE_ACK_SENT ? ack->sent : 0;
-	pthread_mutex_unlock(&s->mu);
-	return sent;
 }
 
 /* ---- completions (loop thread) ---- */
@@ -943,25 +932,12 @@ static void wake_loop(struct store *s)
 	while (n < 0 && errno == EINTR);
 }
 
-/* With mu held, the group handed back: send the acks armed in it (see "Acks"). */
-static void send_acks(struct store_op *ops)
+/* With mu held, the group handed back: the early answers marked in it (see "Early answers"). */
+static void send_early(struct store *s, struct store_op *ops)
 {
-	for (struct store_op *op = ops; op; op = op->next) {
-		struct store_ack *a = op->ack;
-		ssize_t n;
-
-		if (!a || a->state != STORE_ACK_ARMED)
-			continue;
-		do
-			n = send(a->fd, a->text, a->len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
-		if (n > 0) {
-			a->state = STORE_ACK_SENT;
-			a->sent = (size_t)n;
-		} else {
-			a->state = STORE_ACK_REVOKED; /* full or gone: the loop's write will tell */
-		}
-	}
+	for (struct store_op *op = ops; op; op = op->next)
+		if (op->early && op->err == 0)
+			s->early_fn(op->arg, op->rev);
 }
 
 static void *committer_main(void *arg)
@@ -1028,8 +1004,8 @@ static void *committer_main(void *arg)
 			;
 		s->d_tail = op;
 		atomic_store_explicit(&s->done_ready, true, memory_order_release);
-		if (r > 0 && r <= STORE_ACK_GROUP)
-			send_acks(ops);
+		if (r > 0 && r <= STORE_EARLY_GROUP)
+			send_early(s, ops);
 		if (r < 0) {
 			s->broken = true;
 			s->stats.write_errors++;

@@ -52,7 +52,7 @@ int store_open(const char *dir, struct event_base *base, struct store **ret, cha
  */
 void store_close(struct store *s);
 
-/* Key syntax of PROTOCOL.md §3: 1–256 bytes of [A-Za-z0-9._/-]. */
+/* Key syntax of udsrpc(7): 1–256 bytes of [A-Za-z0-9._/-]. */
 #define STORE_KEY_MAX 256
 bool store_key_valid(const char *key, size_t len);
 
@@ -96,44 +96,25 @@ int store_unset(struct store *s, const char *key, int64_t expect_revision, store
                 void *arg);
 
 /*
- * A reply the committer sends itself, the moment its change's group is
- * durable, instead of handing the change back to the loop first: one
- * thread hand-off fewer between a writer and its answer (see store.c).
- * The change is still applied and its callback still run on the loop, as
- * for any change; the callback learns from state whether the reply went.
+ * An early answer (see store.c): fn(arg, revision) runs on the committer's
+ * thread, with the store's lock held, right after the change marked by
+ * store_mark_early is durable (for small groups only), with the arg its
+ * store_set/unset was given. The change is still applied and its callback
+ * still run on the loop, after fn has returned. fn must not call into the
+ * store. Set it before the first change.
  */
-#define STORE_ACK_MAX 512
-enum store_ack_state {
-	STORE_ACK_NONE = 0,
-	STORE_ACK_ARMED,   /* the committer may send it */
-	STORE_ACK_SENT,    /* it did: sent bytes of text are on the socket */
-	STORE_ACK_REVOKED, /* it will not: the loop answers */
-};
-struct store_ack {
-	int fd;
-	enum store_ack_state state; /* under the store's lock once armed */
-	size_t len;                 /* of text */
-	size_t sent;
-	char text[STORE_ACK_MAX];
-};
+typedef void (*store_early_fn)(void *arg, uint64_t revision);
+void store_set_early(struct store *s, store_early_fn fn);
 /*
- * Arm ack for the change the last store_set/unset queued: false if that was
- * an answer decided at submission (a conflict, not found). The caller fills
- * in fd, text and len before the loop's turn ends (the committer sees the
- * change only then) and keeps ack alive until the change's callback ran.
- * *ret_revision: the change's revision, for the text.
+ * Mark the change the last store_set/unset queued for an early answer:
+ * false if that was an answer decided at submission (a conflict, not
+ * found) or no hook is set.
  */
-bool store_ack_arm(struct store *s, struct store_ack *ack, uint64_t *ret_revision);
-/*
- * From now on the committer leaves ack alone: needed before the loop writes
- * anything else to ack->fd or closes it. Returns the bytes it sent (0: none,
- * and it never will). Takes the store's lock, so a send in progress ends first.
- */
-size_t store_ack_settle(struct store *s, struct store_ack *ack);
+bool store_mark_early(struct store *s);
 /*
  * Apply and answer what the committer has handed back, if anything (one
  * atomic load when nothing). Called before requests just read are handled:
- * a client that saw an ack may tell another, whose read must see the change.
+ * a client told of a change early may tell another, whose read must see it.
  */
 void store_poll(struct store *s);
 

@@ -34,7 +34,7 @@ PERMISSION_DENIED = -32001
 
 
 def default_socket_path():
-    """The daemon's default socket, resolved as udsrpcd does (PROTOCOL.md 1)."""
+    """The daemon's default socket, resolved as udsrpcd does (udsrpc(7), TRANSPORT)."""
     if os.environ.get("UDSRPC_SOCKET"):
         return os.environ["UDSRPC_SOCKET"]
     if os.environ.get("RUNTIME_DIRECTORY"):

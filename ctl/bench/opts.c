@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "opts.h"
-#include "sockpath.h"
+#include <udsrpc/client.h>
 
 #define OPTS_MAX_DEPTH 65536
 #define OPTS_MAX_CONNS 1000000
@@ -334,7 +334,7 @@ int opts_parse(int argc, char **argv, struct opts *o)
 			return opts_fail("-s: socket path longer than %zu bytes",
 			                 sizeof(o->socket_path) - 1);
 		strcpy(o->socket_path, o->socket);
-	} else if (sockpath_default(o->socket_path, sizeof(o->socket_path)) < 0) {
+	} else if (udsrpc_default_socket_path(o->socket_path, sizeof(o->socket_path)) < 0) {
 		return opts_fail("the default socket path is too long; pass -s PATH");
 	}
 

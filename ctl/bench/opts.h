@@ -1,4 +1,4 @@
-/* opts.h — udsrpc-bench's command line (CLI.md) and the request text every worker sends. */
+/* opts.h — udsrpc-bench's command line (udsrpc-bench(1)) and the request every worker sends. */
 #ifndef UDSRPC_BENCH_OPTS_H
 #define UDSRPC_BENCH_OPTS_H
 
@@ -18,7 +18,7 @@ enum {
 };
 
 struct opts {
-	const char *socket; /* -s; NULL: the default of PROTOCOL.md §1 */
+	const char *socket; /* -s; NULL: the default of udsrpc(7) */
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* resolved, for messages */
 	unsigned clients;   /* -c: load connections (0 only with --hold) */
 	unsigned workers;   /* -w, after defaults: processes */

@@ -20,7 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include <udsrpc/client.h>
+
 #include "clock.h"
 #include "hist.h"
 #include "reply.h"
@@ -37,12 +38,14 @@
 #define W_RBUF (256 * 1024)        /* shared receive buffer: many replies per recv() */
 #define W_READ_MIN 65536           /* room a partial line's own buffer gets for the next read */
 #define W_EVENTS 256
+#define W_LINE_MAX ((size_t)256 << 20) /* a reply longer than any daemon sends */
 #define W_SERVER_BUSY (-32003)
 
 enum hold_state { HOLD_NONE, HOLD_OPEN, HOLD_PINGED, HOLD_HELD };
 
 struct wconn {
 	int fd;
+	struct udsrpc_client *client; /* owns fd */
 	unsigned index; /* global, among clients or among --hold connections */
 	unsigned depth;
 	unsigned char hold; /* enum hold_state; HOLD_NONE: a load connection */
@@ -162,7 +165,8 @@ static void w_close(struct wconn *c, const char *why)
 		return;
 	if (W.ep >= 0)
 		epoll_ctl(W.ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	udsrpc_client_free(c->client);
+	c->client = NULL;
 	c->fd = -1;
 	c->dead = true;
 	c->lost = why;
@@ -328,7 +332,7 @@ static ssize_t w_recv(struct wconn *c, int flags)
 			c->carry_len = keep;
 		}
 	}
-	if (c->carry_len > CLIENT_LINE_MAX)
+	if (c->carry_len > W_LINE_MAX)
 		return -EMSGSIZE;
 	return n;
 }
@@ -610,25 +614,26 @@ static void w_hold_account(void)
 /* ---- setup -------------------------------------------------------------- */
 
 /*
- * client_connect, retried while the daemon's listen backlog is full. It can
- * return a socket that never connected in that case (the poll for room
- * reports at once on an unconnected AF_UNIX socket), so the connection is
- * checked with getpeername() and retried like EAGAIN.
+ * udsrpc_client_connect, retried while the daemon's listen backlog is full.
+ * The connection is checked with getpeername() and retried like EAGAIN if
+ * it never connected. The default path (no -s) is resolved, and its daemon
+ * checked, by the library.
  */
-static int w_connect(uint64_t deadline, char *err, size_t errlen)
+static int w_connect(uint64_t deadline, struct udsrpc_client **ret, char *err, size_t errlen)
 {
 	unsigned pause_us = 500;
 
 	for (;;) {
 		uint64_t now = clock_now_ns();
 		int left = deadline > now ? (int)((deadline - now) / 1000000) : 0;
-		int fd = client_connect(W.o->socket, left, err, errlen);
-		if (fd >= 0) {
+		int fd = udsrpc_client_connect(ret, W.o->socket, left, err, errlen);
+		if (fd == 0) {
 			struct sockaddr_un sa;
 			socklen_t sl = sizeof(sa);
+			fd = udsrpc_client_fd(*ret);
 			if (getpeername(fd, (struct sockaddr *)&sa, &sl) == 0)
 				return fd;
-			close(fd);
+			udsrpc_client_free(*ret);
 			snprintf(
 			    err, errlen,
 			    "cannot connect to %s: its listen backlog stayed full for %g s; is "
@@ -677,7 +682,7 @@ static void w_connect_all(void)
 		uint64_t now = clock_now_ns();
 		if (now - W.last_progress >= W_PROGRESS_NS)
 			w_progress(now);
-		int fd = w_signalled ? -EINTR : w_connect(deadline, err, sizeof(err));
+		int fd = w_signalled ? -EINTR : w_connect(deadline, &c->client, err, sizeof(err));
 		if (fd >= 0) {
 			c->fd = fd;
 			if (c->hold == HOLD_NONE)

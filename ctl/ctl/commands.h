@@ -44,7 +44,7 @@ struct command {
 
 /* One run of the tool: the options, the command and its arguments, the connection. */
 struct ctl {
-	const char *socket;	     /* -s, else the default of PROTOCOL.md §1 */
+	const char *socket;	     /* -s, else the default of udsrpc(7) */
 	int timeout_ms;		     /* -t; < 0: none */
 	bool json;		     /* -j */
 	bool quiet;		     /* -q */

@@ -1,4 +1,4 @@
-/* ctl.h — what every part of udsrpcctl shares: its name and its exit statuses (CLI.md). */
+/* ctl.h — what every part of udsrpcctl shares: its name and its exit statuses (udsrpcctl(1)). */
 #ifndef UDSRPCCTL_CTL_H
 #define UDSRPCCTL_CTL_H
 

@@ -10,7 +10,6 @@
 #include "commands.h"
 #include "ctl.h"
 #include "output.h"
-#include "sockpath.h"
 
 /* The options every command takes, before or after it. */
 enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT };
@@ -243,7 +242,6 @@ static int main_unknown_command(const char *name)
 
 static int main_run(struct ctl *c, int argc, char **argv)
 {
-	char defpath[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	bool help = false;
 	int opt, r;
 
@@ -296,14 +294,7 @@ static int main_run(struct ctl *c, int argc, char **argv)
 	}
 	if ((r = main_arity(c)))
 		return r;
-	if (!c->socket && !(c->cmd->flags & COMMAND_OFFLINE)) {
-		if (sockpath_default(defpath, sizeof(defpath)) < 0) {
-			fprintf(stderr, CTL_PROG ": the default socket path is too long for a Unix "
-					       "socket; pass -s PATH\n");
-			return CTL_EXIT_IO;
-		}
-		c->socket = defpath;
-	}
+	/* Without -s the library resolves the default path (and checks who serves it). */
 	return c->cmd->exec ? c->cmd->exec(c) : commands_call(c);
 }
 

@@ -84,6 +84,6 @@ static int output_event(struct ctl *c, const json_t *params)
 	return r;
 }
 
-/* An event is already JSON, and CLI.md gives it the same one-line form in both. */
+/* An event is already JSON, and udsrpcctl(1) gives it the same one-line form in both. */
 const struct output output_human = {output_human_result, output_event};
 const struct output output_json = {output_json_result, output_event};

@@ -6,14 +6,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "ctl.h"
-#include "rpc_errors.h"
 #include "session.h"
 
 long long session_now_ns(void)
 {
-	return (long long)clock_now_ns();
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 long long session_now_ms(void)
@@ -35,30 +35,36 @@ static int session_left(const struct session *s)
 int session_open(struct session *s, const char *path, int timeout_ms)
 {
 	char err[512];
-	int fd;
+	int r;
 
 	memset(s, 0, sizeof(*s));
-	client_lines_init(&s->lines);
 	s->fd = -1;
 	s->path = path;
 	s->timeout_ms = timeout_ms;
 	s->deadline = timeout_ms < 0 ? -1 : session_now_ms() + timeout_ms;
 	s->next_id = 1;
-	fd = client_connect(path, timeout_ms, err, sizeof(err));
-	if (fd < 0) {
+	/* path NULL: the default path, whose daemon the library checks is root's or ours. */
+	r = udsrpc_client_connect(&s->client, path, timeout_ms, err, sizeof(err));
+	if (r < 0) {
 		fprintf(stderr, CTL_PROG ": %s\n", err);
 		return CTL_EXIT_IO;
 	}
-	s->fd = fd;
+	s->fd = udsrpc_client_fd(s->client);
+	s->path = udsrpc_client_path(s->client);
 	return 0;
+}
+
+void session_set_sigmask(struct session *s, const sigset_t *mask)
+{
+	udsrpc_client_set_sigmask(s->client, mask);
+	s->interruptible = mask != NULL;
 }
 
 void session_close(struct session *s)
 {
-	if (s->fd >= 0)
-		close(s->fd);
+	udsrpc_client_free(s->client);
+	s->client = NULL;
 	s->fd = -1;
-	client_lines_free(&s->lines);
 }
 
 int session_io_failed(const struct session *s, const char *what, int r)
@@ -81,7 +87,7 @@ int session_io_failed(const struct session *s, const char *what, int r)
 	case -EMSGSIZE:
 		fprintf(stderr,
 			CTL_PROG ": %s: a reply line from %s is over %zu MiB; is that udsrpcd?\n",
-			what, s->path, CLIENT_LINE_MAX >> 20);
+			what, s->path, (size_t)256);
 		break;
 	default:
 		fprintf(stderr, CTL_PROG ": %s: %s: %s; is udsrpcd running?\n", what, s->path,
@@ -94,14 +100,14 @@ int session_io_failed(const struct session *s, const char *what, int r)
 int session_read(struct session *s, const char *what, json_t **ret_msg)
 {
 	json_error_t jerr;
-	char *line;
+	const char *line;
 	size_t len;
 	int r;
 
-	/* Lines that hold only blanks are not messages (PROTOCOL.md §1); skip them. */
+	/* Lines that hold only blanks are not messages (udsrpc(7)); skip them. */
 	do {
-		r = client_read_line(s->fd, &s->lines, session_left(s), &line, &len);
-		if (r == -EINTR && s->lines.sigmask)
+		r = udsrpc_client_read_line(s->client, session_left(s), &line, &len);
+		if (r == -EINTR && s->interruptible)
 			return -EINTR;
 		if (r <= 0)
 			return session_io_failed(s, what, r);
@@ -117,7 +123,7 @@ int session_read(struct session *s, const char *what, json_t **ret_msg)
 	return 0;
 }
 
-/* The one-line verdict on an error object: CLI.md's format, exit 1 or 4. */
+/* The one-line verdict on an error object: udsrpcctl(1)'s format, exit 1 or 4. */
 static int session_error(const char *method, const json_t *error)
 {
 	const json_t *code = json_object_get(error, "code");
@@ -140,7 +146,7 @@ static int session_error(const char *method, const json_t *error)
 	else if (reason)
 		fprintf(stderr, ": %s", reason);
 	fputc('\n', stderr);
-	return json_integer_value(code) == RPC_PERMISSION_DENIED ? CTL_EXIT_DENIED : CTL_EXIT_ERROR;
+	return json_integer_value(code) == UDSRPC_PERMISSION_DENIED ? CTL_EXIT_DENIED : CTL_EXIT_ERROR;
 }
 
 static int session_send(struct session *s, const char *method, long long id, json_t *params)
@@ -159,16 +165,8 @@ static int session_send(struct session *s, const char *method, long long id, jso
 		fprintf(stderr, CTL_PROG ": %s: out of memory\n", method);
 		return CTL_EXIT_IO;
 	}
-	size_t len = strlen(line);
-	char *framed = realloc(line, len + 2);
-	if (!framed) {
-		free(line);
-		fprintf(stderr, CTL_PROG ": %s: out of memory\n", method);
-		return CTL_EXIT_IO;
-	}
-	framed[len] = '\n';
-	r = client_send(s->fd, framed, len + 1, session_left(s));
-	free(framed);
+	r = udsrpc_client_send_raw(s->client, line, strlen(line), session_left(s));
+	free(line);
 	/* A daemon at max_connections writes its -32003 verdict and closes, so
 	 * the send can fail while that line waits to be read: the read says
 	 * which it was, the verdict or a plain close. */
@@ -224,12 +222,12 @@ int session_call(struct session *s, const char *method, json_t *params, json_t *
 
 bool session_await_close(struct session *s)
 {
-	char *line;
+	const char *line;
 	size_t len;
 	int r;
 
 	/* Bounded by the deadline: at most a few replies' worth of lines. */
-	while ((r = client_read_line(s->fd, &s->lines, session_left(s), &line, &len)) > 0)
+	while ((r = udsrpc_client_read_line(s->client, session_left(s), &line, &len)) > 0)
 		;
 	return r == 0 || r == -ECONNRESET;
 }

@@ -2,25 +2,27 @@
 #ifndef UDSRPCCTL_SESSION_H
 #define UDSRPCCTL_SESSION_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <jansson.h>
 
-#include "client.h"
+#include <udsrpc/udsrpc.h>
 
 /*
  * Every function that can fail returns 0, or an exit status of ctl.h after
  * printing the one line a person needs on stderr: transport problems
  * (CTL_EXIT_IO) name the socket and the likely fix; daemon errors print
  * "udsrpcctl: METHOD: MESSAGE (code N)" (CTL_EXIT_ERROR, CTL_EXIT_DENIED).
- * The one exception is -EINTR: a signal arrived while waiting with
- * lines.sigmask set; nothing is printed.
+ * The one exception is -EINTR: a signal arrived while waiting with a
+ * sigmask set (session_set_sigmask); nothing is printed.
  */
 struct session {
 	const char *path;    /* borrowed: the socket, for messages */
-	int fd;              /* -1 when closed */
+	struct udsrpc_client *client;
+	int fd;              /* the client's socket; -1 when closed */
+	bool interruptible;  /* a sigmask is set: -EINTR ends a wait */
 	long long deadline;  /* CLOCK_MONOTONIC ms for every wait; < 0: none */
 	int timeout_ms;      /* what deadline came from, for messages */
-	struct client_lines lines;
 	long long next_id;
 	/*
 	 * Notifications that arrive while a reply is awaited: message borrowed
@@ -37,6 +39,8 @@ long long session_now_ms(void);
 /* Connect to path; timeout_ms < 0: no bound. Sets the deadline the later calls share. */
 int session_open(struct session *s, const char *path, int timeout_ms);
 void session_close(struct session *s);
+/* While waiting, ppoll with this mask: a signal it lets through ends the wait with -EINTR. */
+void session_set_sigmask(struct session *s, const sigset_t *mask);
 
 /*
  * Call method with params (stolen; NULL: no params member) and wait for its

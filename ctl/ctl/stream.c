@@ -64,7 +64,7 @@ int stream_watch(struct ctl *c)
 		return r;
 	/*
 	 * SIGINT/SIGTERM stay blocked except inside the ppoll that waits for
-	 * the daemon (client_lines.sigmask) and while an event is printed: a
+	 * the daemon (session_set_sigmask) and while an event is printed: a
 	 * stop request is never lost between checking the flag and going to
 	 * sleep, and never waits for a reader that stopped reading.
 	 */
@@ -84,7 +84,7 @@ int stream_watch(struct ctl *c)
 		json_decref(params);
 		goto out;
 	}
-	c->s.lines.sigmask = &wait_mask;
+	session_set_sigmask(&c->s, &wait_mask);
 	c->s.on_notify = stream_event;
 	c->s.notify_arg = &w;
 	/* The subscription itself is bounded by -t like any call; the events are not. */

@@ -3,24 +3,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
-#include "events.h"
-#include "methods.h"
-#include "peer.h"
-#include "rpc.h"
-#include "rpc_errors.h"
-#include "server.h"
+#include <udsrpc/udsrpc.h>
+
 #include "store.h"
+#include "udsrpcd.h"
+
+/*
+ * What a connection that wrote has in flight: its writes submitted and
+ * answered so far, and the reads waiting for the writes before them
+ * (read-your-writes when pipelining). Made on its first write; freed when
+ * the connection has closed and nothing of it is pending.
+ */
+struct config_conn {
+	uint64_t writes_sent, writes_done;
+	struct config_wait *waiters;
+	bool closed;
+	bool running; /* config_done is on the stack: an answer may close the connection */
+};
 
 /* What a write needs after its request is gone: the reply and the event. */
 struct config_write {
-	struct call *call;
-	struct server *srv;
-	struct rpc_session *session;
+	struct udsrpc_call *call;
+	struct udsrpcd *d;
+	struct config_conn *cc;
 	json_t *value; /* NULL for unset */
 	uid_t uid;
 	pid_t pid;
-	struct store_ack ack; /* the reply, if the committer may send it */
 	char key[];
 };
 
@@ -40,6 +48,22 @@ static int64_t config_expect(const json_t *params)
 	return e ? (int64_t)json_integer_value(e) : -1;
 }
 
+static void config_conn_maybe_free(struct config_conn *cc)
+{
+	if (cc->closed && !cc->running && cc->writes_done == cc->writes_sent && !cc->waiters)
+		free(cc);
+}
+
+void config_conn_closed(struct udsrpcd *d, void *conn_data)
+{
+	struct config_conn *cc = conn_data;
+
+	if (cc) {
+		cc->closed = true;
+		config_conn_maybe_free(cc);
+	}
+}
+
 /*
  * A read pipelined behind this connection's own unanswered write must see
  * it: the write is applied only once durable, so the read waits for it.
@@ -47,98 +71,89 @@ static int64_t config_expect(const json_t *params)
  */
 struct config_wait {
 	struct config_wait *next;
-	struct call *call;
+	struct udsrpc_call *call;
 	json_t *params;
-	method_fn *fn;
-	uint64_t after; /* run once this many of the session's writes are answered */
+	void (*fn)(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params);
+	uint64_t after; /* run once this many of the connection's writes are answered */
 };
 
-static bool config_wait_for_writes(struct call *c, json_t *params, method_fn *fn)
+static bool config_wait_for_writes(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params,
+                                   void (*fn)(struct udsrpcd *, struct udsrpc_call *,
+                                              const json_t *))
 {
-	struct rpc_session *s = call_session(c);
+	struct config_conn *cc = udsrpc_call_conn_data(c);
 	struct config_wait *w, **tail;
 
-	if (s->store_writes_done == s->store_writes_sent)
+	if (!cc || cc->writes_done == cc->writes_sent)
 		return false;
-	w = calloc(1, sizeof(*w));
-	if (!w || !(w->call = call_defer(c))) {
-		if (w)
-			free(w); /* call_defer answered -32603 */
-		else
-			call_error(c, RPC_INTERNAL_ERROR, NULL);
+	if (!(w = calloc(1, sizeof(*w)))) {
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 		return true;
 	}
-	w->params = json_incref(params);
+	if (!(w->call = udsrpc_call_defer(c, 0))) {
+		free(w); /* the call was answered -32603 */
+		return true;
+	}
+	w->params = json_incref((json_t *)params);
 	w->fn = fn;
-	w->after = s->store_writes_sent;
-	for (tail = &s->store_waiters; *tail; tail = &(*tail)->next)
+	w->after = cc->writes_sent;
+	for (tail = &cc->waiters; *tail; tail = &(*tail)->next)
 		;
 	*tail = w;
 	return true;
 }
 
-static void config_run_waiters(struct rpc_session *s)
+static void config_run_waiters(struct udsrpcd *d, struct config_conn *cc)
 {
 	struct config_wait *w;
 
 	/* Writes are answered in submission order, so waiters are ready in list order. */
-	while ((w = s->store_waiters) && w->after <= s->store_writes_done) {
-		bool last = !w->next;
-		s->store_waiters = w->next;
-		json_t *params = w->params;
-		w->fn(w->call, params);
-		json_decref(params);
+	while ((w = cc->waiters) && w->after <= cc->writes_done) {
+		cc->waiters = w->next;
+		w->fn(d, w->call, w->params);
+		udsrpc_call_unref(w->call);
+		json_decref(w->params);
 		free(w);
-		/* Completing the last waiting call may have freed a detached session. */
-		if (last)
-			return;
 	}
 }
 
 /* The reads proper, run at once or when the writes before them are answered. */
-static void config_get_key(struct call *c, const char *key)
-{
-	int err;
-	size_t len;
-	const char *item = store_get_item(call_server(c)->store, key, &len, &err);
-
-	if (err == -ENOENT)
-		call_error(c, RPC_NOT_FOUND, json_pack("{s:s}", "key", key));
-	else if (err)
-		call_error(c, RPC_INTERNAL_ERROR, NULL);
-	else
-		call_result_text(c, item, len);
-}
-
-static void config_get_now(struct call *c, json_t *params)
-{
-	config_get_key(c, config_key(params));
-}
-
-static void config_list_now(struct call *c, json_t *params)
-{
-	const char *prefix = json_string_value(json_object_get(params, "prefix"));
-	json_t *items = store_list(call_server(c)->store, prefix);
-
-	if (items)
-		call_result(c, json_pack("{s:o}", "items", items));
-	else
-		call_error(c, RPC_INTERNAL_ERROR, NULL);
-}
-
-static void config_get(struct call *c, json_t *params)
+static void config_get_now(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params)
 {
 	const char *key = config_key(params);
+	size_t len;
+	int err;
+	const char *item = store_get_item(d->store, key, &len, &err);
 
-	if (config_wait_for_writes(c, params, config_get_now))
-		return;
-	config_get_key(c, key);
+	if (err == -ENOENT)
+		udsrpc_call_error(c, UDSRPC_NOT_FOUND, NULL, json_pack("{s:s}", "key", key));
+	else if (err)
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+	else
+		udsrpc_call_result_text(c, item, len);
 }
 
-static void config_list(struct call *c, json_t *params)
+static void config_list_now(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params)
 {
-	if (!config_wait_for_writes(c, params, config_list_now))
-		config_list_now(c, params);
+	const char *prefix = json_string_value(json_object_get(params, "prefix"));
+	json_t *items = store_list(d->store, prefix);
+
+	if (items)
+		udsrpc_call_result(c, json_pack("{s:o}", "items", items));
+	else
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+}
+
+static void config_get(struct udsrpc_call *c, const json_t *params, void *userdata)
+{
+	if (!config_wait_for_writes(userdata, c, params, config_get_now))
+		config_get_now(userdata, c, params);
+}
+
+static void config_list(struct udsrpc_call *c, const json_t *params, void *userdata)
+{
+	if (!config_wait_for_writes(userdata, c, params, config_list_now))
+		config_list_now(userdata, c, params);
 }
 
 #define CONFIG_RESULT_MAX (STORE_KEY_MAX + 48)
@@ -165,135 +180,142 @@ static size_t config_result_text(char text[CONFIG_RESULT_MAX], const char *key, 
 	return n;
 }
 
-static void config_result(struct call *c, const char *key, uint64_t revision)
+static void config_result(struct udsrpc_call *c, const char *key, uint64_t revision)
 {
 	char text[CONFIG_RESULT_MAX];
 
-	call_result_text(c, text, config_result_text(text, key, revision));
+	udsrpc_call_result_text(c, text, config_result_text(text, key, revision));
 }
 
 /*
- * The write just queued is its connection's only business: let the store's
- * committer send the reply as soon as it is durable (store.h, store_ack).
+ * On the store's committer thread, the moment the write is durable (store.h,
+ * store_mark_early): answer from there. With UDSRPC_DEFER_DIRECT the
+ * library writes the reply to the caller's socket at once when nothing else
+ * is owed on that connection; otherwise the answer waits for the loop.
  */
-static void config_arm_ack(struct config_write *w)
+static void config_early(void *arg, uint64_t revision)
 {
-	struct conn *conn = w->session->owner;
-	struct store *store = w->srv->store;
-	char text[CONFIG_RESULT_MAX];
-	uint64_t revision;
-
-	/* A session without a connection (unit tests drive rpc alone) has no socket. */
-	if (!conn || !conn_ack_ready(conn, w->session) ||
-	    !store_ack_arm(store, &w->ack, &revision))
-		return;
-	w->ack.len = call_reply_line(w->call, text,
-				     config_result_text(text, w->key, revision), w->ack.text,
-				     sizeof(w->ack.text));
-	if (w->ack.len == 0)
-		w->ack.state = STORE_ACK_NONE; /* the committer sees it only after this turn */
-	else
-		conn_ack_arm(conn, &w->ack);
+	struct config_write *w = arg;
+	config_result(w->call, w->key, revision);
 }
 
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
 {
 	struct config_write *w = arg;
-	struct rpc_session *session = w->session;
+	struct udsrpcd *d = w->d;
+	struct config_conn *cc = w->cc;
 	const char *type = w->value ? "set" : "unset";
-	/* Waiting reads hold deferred calls, so with any queued the session
-	 * survives this reply; without, it may not, and is not touched after. */
-	bool waiters = session->store_waiters != NULL;
-	/* Settled whatever the outcome: the connection must not keep a pointer to it. */
-	bool acked = w->ack.state != STORE_ACK_NONE && conn_ack_settle(session->owner, &w->ack);
 
-	session->store_writes_done++;
-
+	cc->writes_done++;
+	cc->running = true;
 	switch (st) {
 	case STORE_OK:
 		/* The event first: answering may close the writer's connection, and
 		 * its "peer disconnect" must not overtake the change it made. */
-		if (events_wanted(w->srv, EVENTS_CONFIG)) {
-			json_t *ev = json_pack("{s:s,s:s,s:s,s:I}", "topic", "config", "type", type,
-					       "key", w->key, "revision", (json_int_t)revision);
-			if (w->value)
+		if (udsrpc_server_wanted(d->srv, "config")) {
+			json_t *ev = json_pack("{s:s,s:s,s:I}", "type", type, "key", w->key,
+			                       "revision", (json_int_t)revision);
+			if (ev && w->value)
 				json_object_set(ev, "value", w->value);
-			json_object_set_new(ev, "peer",
-					    json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid, "pid",
-						      (json_int_t)w->pid));
-			events_publish(w->srv, EVENTS_CONFIG, ev);
+			if (ev)
+				json_object_set_new(ev, "peer",
+				                    json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid, "pid",
+				                              (json_int_t)w->pid));
+			udsrpc_server_publish_keyed(d->srv, "config", w->key, ev);
 		}
-		if (acked)
-			call_result_sent(w->call);
-		else
-			config_result(w->call, w->key, revision);
+		/* Answered already when the committer did it early: then a no-op. */
+		config_result(w->call, w->key, revision);
 		break;
 	case STORE_CONFLICT:
-		call_error(w->call, RPC_CONFLICT,
-			   json_pack("{s:s,s:I}", "key", w->key, "revision", (json_int_t)revision));
+		udsrpc_call_error(w->call, UDSRPC_CONFLICT, NULL,
+		                  json_pack("{s:s,s:I}", "key", w->key, "revision",
+		                            (json_int_t)revision));
 		break;
 	case STORE_NOT_FOUND:
-		call_error(w->call, RPC_NOT_FOUND, json_pack("{s:s}", "key", w->key));
+		udsrpc_call_error(w->call, UDSRPC_NOT_FOUND, NULL, json_pack("{s:s}", "key", w->key));
 		break;
 	case STORE_IO_ERROR:
-		call_error(w->call, RPC_STORAGE_ERROR,
-			   json_pack("{s:s}", "reason", reason ? reason : "write failed"));
+		udsrpc_call_error(w->call, UDSRPC_STORAGE_ERROR, NULL,
+		                  json_pack("{s:s}", "reason", reason ? reason : "write failed"));
 		break;
 	}
+	udsrpc_call_unref(w->call);
 	json_decref(w->value);
 	free(w);
-	if (waiters)
-		config_run_waiters(session);
+	config_run_waiters(d, cc);
+	cc->running = false;
+	config_conn_maybe_free(cc);
 }
 
-static void config_write(struct call *c, json_t *params, json_t *value)
+static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params,
+                         json_t *value)
 {
-	struct server *srv = call_server(c);
-	const struct peer_ident *p = call_peer(c);
+	const struct udsrpc_peer *p = udsrpc_call_peer(c);
 	const char *key = config_key(params);
+	struct config_conn *cc = udsrpc_call_conn_data(c);
 	size_t len = strlen(key);
 	struct config_write *w;
 	int r;
 
-	w = malloc(sizeof(*w) + len + 1);
-	if (!w) {
-		call_error(c, RPC_INTERNAL_ERROR, NULL);
+	if (!cc) {
+		if (!(cc = calloc(1, sizeof(*cc))) || udsrpc_call_set_conn_data(c, cc) < 0) {
+			free(cc);
+			udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+			return;
+		}
+	}
+	if (!(w = malloc(sizeof(*w) + len + 1))) {
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
 	memcpy(w->key, key, len + 1);
-	w->ack.state = STORE_ACK_NONE;
-	w->srv = srv;
-	w->uid = p->uid;
-	w->pid = p->pid;
+	w->d = d;
+	w->cc = cc;
+	w->uid = udsrpc_peer_uid(p);
+	w->pid = udsrpc_peer_pid(p);
 	w->value = value ? json_incref(value) : NULL;
-	w->session = call_session(c);
-	if (!(w->call = call_defer(c))) {
+	if (!(w->call = udsrpc_call_defer(c, UDSRPC_DEFER_DIRECT))) {
 		json_decref(w->value);
 		free(w);
 		return;
 	}
-	w->session->store_writes_sent++;
+	cc->writes_sent++;
 	if (value)
-		r = store_set(srv->store, w->key, value, config_expect(params), config_done, w);
+		r = store_set(d->store, w->key, value, config_expect(params), config_done, w);
 	else
-		r = store_unset(srv->store, w->key, config_expect(params), config_done, w);
+		r = store_unset(d->store, w->key, config_expect(params), config_done, w);
 	if (r < 0)
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
 	else
-		config_arm_ack(w);
+		store_mark_early(d->store);
 }
 
-static void config_set(struct call *c, json_t *params)
+static void config_set(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
-	config_write(c, params, json_object_get(params, "value"));
+	config_write(userdata, c, params, json_object_get(params, "value"));
 }
 
-static void config_unset(struct call *c, json_t *params)
+static void config_unset(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
-	config_write(c, params, NULL);
+	config_write(userdata, c, params, NULL);
 }
 
-const struct method method_config_get = {"config.get", config_get};
-const struct method method_config_list = {"config.list", config_list};
-const struct method method_config_set = {"config.set", config_set};
-const struct method method_config_unset = {"config.unset", config_unset};
+/* The store's committer answers writes early; the loop applies them before reading on. */
+static void config_sync(void *arg)
+{
+	store_poll(arg);
+}
+
+void config_attach_store(struct udsrpcd *d)
+{
+	store_set_early(d->store, config_early);
+	udsrpc_server_set_sync(d->srv, config_sync, d->store);
+}
+
+const struct udsrpc_method config_methods[] = {
+	{"config.get", config_get, UDSRPC_METHOD_KEYED},
+	{"config.list", config_list, 0},
+	{"config.set", config_set, UDSRPC_METHOD_KEYED},
+	{"config.unset", config_unset, UDSRPC_METHOD_KEYED},
+};
+const size_t config_methods_count = sizeof(config_methods) / sizeof(config_methods[0]);

@@ -1,5 +1,5 @@
 #!/bin/bash
-# exit_codes.sh — udsrpcctl's exit statuses (CLI.md) and the one line on stderr that goes with each.
+# exit_codes.sh — udsrpcctl's exit statuses (udsrpcctl(1)) and the one line on stderr that goes with each.
 . "$(dirname "$0")/../integration/lib.sh"
 command -v socat >/dev/null || skip "socat is not installed (apt-get install socat)"
 CTL=$(readlink -f "${UDSRPCCTL:-$UDSRPC_BINARY_DIR/ctl/udsrpcctl}")

@@ -55,7 +55,7 @@ check "watch -j: the event's params" '{"topic":"daemon","type":"log_level","leve
 # ---- default topics: all three; each line is out (flushed) before the watch ends; SIGTERM: 0 ----
 "$CTL" -s "$SOCK" watch >"$DIR/w3.out" &
 W=$!
-await_topics '["config","peer","daemon"]'
+await_topics '["config","daemon","peer"]'
 "$CTL" -s "$SOCK" -q set c 3
 "$CTL" -s "$SOCK" -q log-level info
 for _ in $(seq 1 200); do grep -q '"topic":"daemon"' "$DIR/w3.out" && break; sleep 0.05; done

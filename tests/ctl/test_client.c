@@ -1,4 +1,7 @@
-/* test_client.c — ctl/client.c and udsrpcctl's session over a socketpair, with no daemon. */
+/*
+ * test_client.c — libudsrpc's client API and udsrpcctl's session on it,
+ * against a socket the test listens on and answers itself (no daemon).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -15,24 +18,56 @@
 
 #include <cmocka.h>
 
-#include "client.h"
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <udsrpc/client.h>
+
 #include "clock.h"
 #include "ctl.h"
 #include "session.h"
 
+static char dir[64], path[96];
+static int listen_fd = -1;
+static struct udsrpc_client *cl;
 static int fds[2]; /* [0]: the client's end, [1]: the test plays the daemon */
+
+static int listen_on(const char *at)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", at);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	return fd;
+}
 
 static int setup(void **state)
 {
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+	char err[256];
+
+	snprintf(dir, sizeof(dir), "/tmp/udsrpc-client-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s.sock", dir);
+	listen_fd = listen_on(path);
+	assert_int_equal(udsrpc_client_connect(&cl, path, 1000, err, sizeof(err)), 0);
+	fds[0] = udsrpc_client_fd(cl);
+	fds[1] = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(fds[1] >= 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	close(fds[0]);
+	udsrpc_client_free(cl);
+	cl = NULL;
 	if (fds[1] >= 0)
 		close(fds[1]);
+	close(listen_fd);
+	unlink(path);
+	rmdir(dir);
 	return 0;
 }
 
@@ -43,39 +78,34 @@ static void put(const char *s)
 
 static void test_lines_split_and_joined(void **state)
 {
-	struct client_lines l;
-	char *line;
+	const char *line;
 	size_t len;
 
-	client_lines_init(&l);
 	/* Two lines in one write, then one line in two writes. */
 	put("{\"a\":1}\n{\"b\":2}\n{\"c\"");
-	assert_int_equal(client_read_line(fds[0], &l, 1000, &line, &len), 1);
+	assert_int_equal(udsrpc_client_read_line(cl, 1000, &line, &len), 1);
 	assert_string_equal(line, "{\"a\":1}");
 	assert_int_equal(len, 7);
-	assert_int_equal(client_read_line(fds[0], &l, 1000, &line, &len), 1);
+	assert_int_equal(udsrpc_client_read_line(cl, 1000, &line, &len), 1);
 	assert_string_equal(line, "{\"b\":2}");
 	/* The third is incomplete: nothing yet. */
-	assert_int_equal(client_read_line(fds[0], &l, 50, &line, &len), -ETIMEDOUT);
+	assert_int_equal(udsrpc_client_read_line(cl, 50, &line, &len), -ETIMEDOUT);
 	put(":3}\r\n");
-	assert_int_equal(client_read_line(fds[0], &l, 1000, &line, &len), 1);
+	assert_int_equal(udsrpc_client_read_line(cl, 1000, &line, &len), 1);
 	assert_string_equal(line, "{\"c\":3}\r"); /* "\r" is the caller's to judge */
-	client_lines_free(&l);
 }
 
 static void test_lines_long_and_eof(void **state)
 {
 	size_t big = 200000;
 	char *s = malloc(big + 2);
-	struct client_lines l;
-	char *line;
+	const char *line;
 	size_t len;
 
 	assert_non_null(s);
 	memset(s, 'x', big);
 	s[big] = '\n';
 	s[big + 1] = '\0';
-	client_lines_init(&l);
 	/* Longer than a socket buffer: written by a child while we read. */
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -86,31 +116,27 @@ static void test_lines_long_and_eof(void **state)
 	}
 	close(fds[1]);
 	fds[1] = -1;
-	assert_int_equal(client_read_line(fds[0], &l, 5000, &line, &len), 1);
+	assert_int_equal(udsrpc_client_read_line(cl, 5000, &line, &len), 1);
 	assert_int_equal(len, big);
 	assert_int_equal(strspn(line, "x"), big);
 	/* At EOF the unterminated rest is a last line, then EOF for good. */
-	assert_int_equal(client_read_line(fds[0], &l, 5000, &line, &len), 1);
+	assert_int_equal(udsrpc_client_read_line(cl, 5000, &line, &len), 1);
 	assert_string_equal(line, "tail without newline");
-	assert_int_equal(client_read_line(fds[0], &l, 5000, &line, &len), 0);
-	assert_int_equal(client_read_line(fds[0], &l, 5000, &line, &len), 0);
+	assert_int_equal(udsrpc_client_read_line(cl, 5000, &line, &len), 0);
+	assert_int_equal(udsrpc_client_read_line(cl, 5000, &line, &len), 0);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
-	client_lines_free(&l);
 	free(s);
 }
 
 static void test_lines_timeout_is_bounded(void **state)
 {
-	struct client_lines l;
-	char *line;
+	const char *line;
 	size_t len;
 	long long t0 = (long long)clock_now_ms();
 
-	client_lines_init(&l);
-	assert_int_equal(client_read_line(fds[0], &l, 120, &line, &len), -ETIMEDOUT);
+	assert_int_equal(udsrpc_client_read_line(cl, 120, &line, &len), -ETIMEDOUT);
 	long long took = (long long)clock_now_ms() - t0;
 	assert_true(took >= 110 && took < 2000);
-	client_lines_free(&l);
 }
 
 static volatile sig_atomic_t got_signal;
@@ -124,8 +150,7 @@ static void test_lines_sigmask_interrupts(void **state)
 {
 	struct sigaction sa = {.sa_handler = on_alarm}, old;
 	sigset_t block, prev, wait_mask;
-	struct client_lines l;
-	char *line;
+	const char *line;
 	size_t len;
 
 	sigemptyset(&block);
@@ -136,11 +161,10 @@ static void test_lines_sigmask_interrupts(void **state)
 	sigaction(SIGALRM, &sa, &old);
 	/* Pending before the wait starts: still seen, because ppoll unblocks it. */
 	raise(SIGALRM);
-	client_lines_init(&l);
-	l.sigmask = &wait_mask;
-	assert_int_equal(client_read_line(fds[0], &l, 5000, &line, &len), -EINTR);
+	udsrpc_client_set_sigmask(cl, &wait_mask);
+	assert_int_equal(udsrpc_client_read_line(cl, 5000, &line, &len), -EINTR);
 	assert_int_equal(got_signal, 1);
-	client_lines_free(&l);
+	udsrpc_client_set_sigmask(cl, NULL);
 	sigaction(SIGALRM, &old, NULL);
 	sigprocmask(SIG_SETMASK, &prev, NULL);
 }
@@ -153,7 +177,7 @@ static void test_send_times_out_when_not_read(void **state)
 	/* Nobody reads fds[1]: the socket buffer fills and send must give up. */
 	memset(chunk, 'y', sizeof(chunk));
 	for (int i = 0; i < 1000 && r == 0; i++)
-		r = client_send(fds[0], chunk, sizeof(chunk), 100);
+		r = udsrpc_client_send_raw(cl, chunk, sizeof(chunk), 100);
 	assert_int_equal(r, -ETIMEDOUT);
 }
 
@@ -162,7 +186,121 @@ static void test_send_to_closed_peer(void **state)
 	close(fds[1]);
 	fds[1] = -1;
 	/* EPIPE, not SIGPIPE: the test would die otherwise. */
-	assert_int_equal(client_send(fds[0], "x\n", 2, 1000), -EPIPE);
+	assert_int_equal(udsrpc_client_send_raw(cl, "x\n", 2, 1000), -EPIPE);
+}
+
+/* ---- calls: the reply by its id, events and other replies kept for later ---- */
+
+static void test_client_call_keeps_the_rest(void **state)
+{
+	json_t *result, *msg;
+	int64_t id;
+
+	/* A pipelined request whose reply comes after an event and before ours. */
+	assert_int_equal(udsrpc_client_send(cl, "a", NULL, 1000, &id), 0);
+	assert_int_equal(id, 1);
+	put("{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"topic\":\"x\"}}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"first\"}\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"n\":2}}\n");
+	assert_int_equal(udsrpc_client_call(cl, "b", NULL, 1000, &result), 0);
+	assert_int_equal(json_integer_value(json_object_get(result, "n")), 2);
+	json_decref(result);
+	assert_true(udsrpc_client_pending(cl));
+	assert_int_equal(udsrpc_client_receive(cl, 0, &msg), 1);
+	assert_string_equal(json_string_value(json_object_get(msg, "method")), "event");
+	json_decref(msg);
+	assert_int_equal(udsrpc_client_receive(cl, 0, &msg), 1);
+	assert_string_equal(json_string_value(json_object_get(msg, "result")), "first");
+	json_decref(msg);
+	assert_false(udsrpc_client_pending(cl));
+	/* The requests as sent: ids 1 and 2, one line each. */
+	char buf[512];
+	ssize_t n = read(fds[1], buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"id\":1}\n"
+	                         "{\"jsonrpc\":\"2.0\",\"method\":\"b\",\"id\":2}\n");
+}
+
+static void test_client_call_error_and_junk(void **state)
+{
+	json_t *result;
+
+	put("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32010,\"message\":\"Not found\"}}\n");
+	assert_int_equal(udsrpc_client_call(cl, "m", NULL, 1000, &result), UDSRPC_CLIENT_ERROR);
+	assert_int_equal(json_integer_value(json_object_get(result, "code")), -32010);
+	json_decref(result);
+	/* The server's verdict on a line it could not take (id null) answers the call. */
+	put("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32002,\"message\":\"Request too large\"}}\n");
+	assert_int_equal(udsrpc_client_call(cl, "m", NULL, 1000, &result), UDSRPC_CLIENT_ERROR);
+	assert_int_equal(json_integer_value(json_object_get(result, "code")), -32002);
+	json_decref(result);
+	put("[1]\n");
+	assert_int_equal(udsrpc_client_call(cl, "m", NULL, 1000, &result), -EPROTO);
+	assert_null(result);
+	assert_int_equal(udsrpc_client_call(cl, "m", NULL, 100, &result), -ETIMEDOUT);
+	close(fds[1]);
+	fds[1] = -1;
+	int r = udsrpc_client_call(cl, "m", NULL, 1000, &result);
+	assert_true(r == -EPIPE || r == -ECONNRESET);
+}
+
+/*
+ * On the default path, a daemon run by another user is refused: anyone could
+ * bind /tmp/udsrpcd-UID.sock first. With -s (a path given), it is trusted.
+ */
+static void test_default_path_refuses_another_uid(void **state)
+{
+	char err[256], other[100], sub[80];
+	struct udsrpc_client *c = NULL;
+	int ready[2], status;
+
+	if (geteuid() != 0) {
+		print_message("not root: cannot listen as another uid\n");
+		skip();
+	}
+	/* A directory of the other user's, where it may bind. */
+	snprintf(sub, sizeof(sub), "%s/other", dir);
+	snprintf(other, sizeof(other), "%s/other.sock", sub);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(chown(sub, 65534, 65534), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", other);
+		/* Not cmocka's asserts in the child: say "n" and the parent fails. */
+		char ok = setgid(65534) == 0 && setuid(65534) == 0 &&
+		                  bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 8) == 0
+		              ? 'x'
+		              : 'n';
+		if (write(ready[1], &ok, 1) != 1 || ok != 'x')
+			_exit(1);
+		int a = accept(fd, NULL, NULL), b = accept(fd, NULL, NULL);
+		(void)a;
+		(void)b;
+		pause();
+		_exit(0);
+	}
+	char x = 0;
+	assert_int_equal(read(ready[0], &x, 1), 1);
+	assert_int_equal(x, 'x');
+	setenv("UDSRPC_SOCKET", other, 1);
+	assert_int_equal(udsrpc_client_connect(&c, NULL, 1000, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "is served by uid 65534"));
+	assert_non_null(strstr(err, other));
+	assert_int_equal(udsrpc_client_connect(&c, other, 1000, err, sizeof(err)), 0);
+	udsrpc_client_free(c);
+	unsetenv("UDSRPC_SOCKET");
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(other);
+	rmdir(sub);
+	close(ready[0]);
+	close(ready[1]);
 }
 
 /* ---- session: replies matched by id, pushes set aside, verdicts as exit statuses ---- */
@@ -179,7 +317,7 @@ static void on_notify(void *arg, json_t *msg)
 static void session_on_pair(struct session *s, int timeout_ms)
 {
 	memset(s, 0, sizeof(*s));
-	client_lines_init(&s->lines);
+	s->client = cl;
 	s->fd = fds[0];
 	s->path = "/test.sock";
 	s->timeout_ms = timeout_ms;
@@ -189,7 +327,8 @@ static void session_on_pair(struct session *s, int timeout_ms)
 
 static void session_done(struct session *s)
 {
-	client_lines_free(&s->lines);
+	/* The client is the fixture's: teardown frees it. */
+	s->client = NULL;
 }
 
 /* The request the session sent, parsed. */
@@ -316,6 +455,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lines_sigmask_interrupts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_times_out_when_not_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_to_closed_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_call_keeps_the_rest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_call_error_and_junk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_path_refuses_another_uid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_call_result, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_verdicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_eof, setup, teardown),

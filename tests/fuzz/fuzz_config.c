@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	config_defaults(&c);
 	config_defaults(&cf);
 	config_defaults(&back);
-	defaults = config_to_json(&c);
+	defaults = config_to_json(&c, c.limits);
 
 	/* Any JSON text, not just a document: the schema must refuse the rest. */
 	any = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((r == 0) != (rf == 0))
 		fuzz_fail("config_apply_json %d but config_load_file %d (%s)", r, rf,
 		          rf ? ferr : err);
-	out = config_to_json(&c);
+	out = config_to_json(&c, c.limits);
 	if (!out)
 		fuzz_fail("config_to_json: NULL");
 	if (r < 0) {
@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(out);
 		goto out;
 	}
-	if (!json_equal(out, (out2 = config_to_json(&cf))))
+	if (!json_equal(out, (out2 = config_to_json(&cf, cf.limits))))
 		fuzz_fail("the buffer and the file gave different settings");
 	json_decref(out2);
 	/* What --check prints is a config file in its own right. */
@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *text = json_dumps(out, JSON_COMPACT);
 		fuzz_fail("config_to_json output does not apply: %s: %.400s", err, text);
 	}
-	out2 = config_to_json(&back);
+	out2 = config_to_json(&back, back.limits);
 	if (!json_equal(out, out2))
 		fuzz_fail("config_to_json is not stable across an apply");
 	json_decref(out);

@@ -30,7 +30,7 @@ static const char *const methods[] = {
     "ping", "echo", "daemon.shutdown", "config.set", "events.subscribe", "", "x.y.z",
 };
 static gid_t groups[] = {4, 100};
-static const struct peer_ident peers[] = {
+static const struct udsrpc_peer peers[] = {
     {.uid = 0, .gid = 0, .pid = 1, .exe = "/usr/bin/udsrpcctl"},
     {.uid = SELF_UID, .gid = 100, .pid = 4242, .groups = groups, .ngroups = 2},
     {.uid = 65534, .gid = 65534, .pid = 77, .exe = "/bin/sh"},
@@ -90,10 +90,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("policy_to_json is not stable across a compile");
 	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++)
 		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
-			if (policy_allows(p, &peers[i], methods[m]) !=
-			        policy_allows(back, &peers[i], methods[m]) ||
-			    policy_allows(p, &peers[i], methods[m]) !=
-			        policy_allows(pf, &peers[i], methods[m]))
+			if (policy_allows(p, &peers[i], methods[m], NULL) !=
+			        policy_allows(back, &peers[i], methods[m], NULL) ||
+			    policy_allows(p, &peers[i], methods[m], NULL) !=
+			        policy_allows(pf, &peers[i], methods[m], NULL))
 				fuzz_fail("the same policy judges peer %zu method '%s' two ways", i,
 				          methods[m]);
 	json_decref(out);

@@ -3,8 +3,10 @@
  * byte stream a peer sends. It is read in chunks no larger than
  * framing_budget allows, split by framing_scan with the leftovers kept, as
  * conn.c does, and each line goes to rpc_handle_line of a session on a real
- * server. Every reply line and every event must then be one compact
- * JSON-RPC text of the shape PROTOCOL.md §2 gives.
+ * server: udsrpcd's own (its config.* and daemon.* on libudsrpc, the
+ * library's built-ins), attached to a loop this target drives. Every reply
+ * line and every event must then be one compact JSON-RPC text of the shape
+ * udsrpc(7) gives.
  *
  * Each line is handed over in a buffer of exactly its length (no "\n", no
  * NUL after it), so a parser that reads past the line trips ASan.
@@ -13,10 +15,9 @@
  *  - config.* run against a real store in a tmpfs scratch dir; an input that
  *    changed it gets a fresh, empty store afterwards, so inputs do not
  *    depend on each other and a crash replays from its input alone;
- *  - daemon.shutdown sets the stopping flag and activates ev_stop, which here
- *    only counts (the real one drains every connection and ends the loop);
- *    requests after it in the same input get -32004, and the flag is
- *    cleared before the next input;
+ *  - daemon.shutdown starts the graceful stop, which closes the listener and
+ *    drains connections; requests after it in the same input get -32004,
+ *    and the stopping state is cleared before the next input;
  *  - daemon.reload re-reads the embedded default policy (there is no config
  *    or policy file); daemon.log_level is put back to "error" afterwards;
  *  - the session's owner is a real connection (conn_new on a socketpair), so
@@ -28,7 +29,8 @@
  * the batch limit are all reached by short inputs. Then a third time, as a
  * peer sends it, on a second connection's socket, which the connection
  * reads, answers and (at the end of input) closes as in the daemon: its
- * replies, including those the store's committer writes itself, and its
+ * replies, including those the store's committer writes itself (the
+ * library's direct replies), and its
  * events come back mixed on that socket and are checked the same way.
  */
 #include <errno.h>
@@ -43,33 +45,32 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include <udsrpc/event.h>
+
 #include "clock.h"
 #include "conn.h"
 #include "events.h"
 #include "framing.h"
 #include "fuzzutil.h"
+#include "listener.h"
 #include "log.h"
 #include "rpc.h"
-#include "rpc_errors.h"
 #include "server.h"
 #include "store.h"
+#include "udsrpcd.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct server srv;
+static struct udsrpcd d;
+static struct udsrpc_server *srv;
+static struct event_base *base;
 static struct conn *conn; /* the session's owner: events and peer.list */
 static struct rpc_session sess;
 static struct evbuffer *out;  /* the session's replies */
 static int peer_end = -1;     /* the client's side of conn's socketpair: events land here */
 static struct evbuffer *seen; /* events read back but not yet a whole line */
 static char store_dir[128];
-static unsigned long stops;
-
-static void on_stop(evutil_socket_t fd, short what, void *arg)
-{
-	stops++;
-}
 
 /* Replies of deferred calls are in out already; nothing to write here. */
 static void on_output(struct rpc_session *s)
@@ -81,23 +82,24 @@ static void store_fresh(void)
 	char err[512], path[256];
 	static const char *const files[] = {"config.log", "config.snap", "config.snap.tmp"};
 
-	if (srv.store) {
-		store_close(srv.store);
-		srv.store = NULL;
+	if (d.store) {
+		store_close(d.store);
+		d.store = NULL;
 	}
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", store_dir, files[i]);
 		unlink(path);
 	}
-	if (store_open(store_dir, srv.base, &srv.store, err, sizeof(err)) < 0)
+	if (store_open(store_dir, base, &d.store, err, sizeof(err)) < 0)
 		fuzz_fail("store_open: %s", err);
+	config_attach_store(&d);
 }
 
 /* A connection as listener.c makes one, from root, with every identity field set. */
 static struct conn *root_conn(int *ret_peer_end)
 {
 	int sv[2];
-	struct peer_ident peer = {.id = ++srv.next_conn_id, .uid = 0, .gid = 0, .pid = getpid()};
+	struct udsrpc_peer peer = {.id = ++srv->next_conn_id, .uid = 0, .gid = 0, .pid = getpid()};
 	struct conn *c;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
@@ -109,7 +111,7 @@ static struct conn *root_conn(int *ret_peer_end)
 	peer.user = strdup("root");
 	peer.comm = strdup("fuzz_rpc");
 	peer.exe = strdup("/usr/bin/fuzz_rpc");
-	c = conn_new(&srv, sv[0], &peer);
+	c = conn_new(srv, sv[0], &peer);
 	if (!c)
 		fuzz_fail("conn_new: out of memory");
 	*ret_peer_end = sv[1];
@@ -124,26 +126,26 @@ static void conn_fresh(void)
 	if (peer_end >= 0)
 		close(peer_end);
 	peer_end = end;
-	rpc_session_init(&sess, &srv, &conn->peer, out, conn);
+	rpc_session_free(&sess); /* the last one's verdict cache */
+	rpc_session_init(&sess, srv, &conn->peer, out, conn);
 	sess.on_output = on_output;
 	sess.on_release = on_output;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char err[1024];
+	char err[1024], path[256];
 
-	log_init("fuzz_rpc", LOG_LVL_ERROR);
-	config_defaults(&srv.cfg);
-	config_set_str(&srv.cfg.socket, "/nonexistent/udsrpcd.sock");
-	snprintf(srv.socket_path, sizeof(srv.socket_path), "%s", srv.cfg.socket);
-	if (server_init(&srv, err, sizeof(err)) < 0)
-		fuzz_fail("server_init: %s", err);
-	srv.base = event_base_new();
-	srv.ev_stop = event_new(srv.base, -1, 0, on_stop, NULL);
-	if (!srv.base || !srv.ev_stop)
-		fuzz_fail("event_base_new: out of memory");
-	clock_gettime(CLOCK_REALTIME, &srv.started);
+	config_defaults(&d.cfg);
+	d.cfg.log_level = UDSRPC_LOG_ERROR;
+	snprintf(path, sizeof(path), "%s/udsrpcd.sock", fuzz_scratch_dir());
+	config_set_str(&d.cfg.socket, path);
+	if (udsrpcd_init(&d, err, sizeof(err)) < 0)
+		fuzz_fail("udsrpcd_init: %s", err);
+	srv = d.srv;
+	/* The loop is this thread's: answers from the store's committer go through it. */
+	if (!(base = event_base_new()) || udsrpc_server_attach(srv, base, err, sizeof(err)) < 0)
+		fuzz_fail("attach: %s", err);
 	snprintf(store_dir, sizeof(store_dir), "%s/state", fuzz_scratch_dir());
 	store_fresh();
 	out = evbuffer_new();
@@ -152,7 +154,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* One reply (or batch member, or event) as PROTOCOL.md §2 shapes it. */
+/*
+ * After a daemon.shutdown: as if it had not come, so the next input starts
+ * like the first (a stop that ran closed the listener; it is not needed).
+ */
+static void server_unstop(void)
+{
+	srv->shutting_down = false;
+	srv->stopped = false;
+	if (srv->ev_grace)
+		evtimer_del(srv->ev_grace);
+}
+
+/* One reply (or batch member, or event) as udsrpc(7) shapes it. */
 static void check_message(const json_t *m, bool in_batch, bool event, const char *line)
 {
 	const json_t *v = json_object_get(m, "jsonrpc");
@@ -181,7 +195,7 @@ static void check_message(const json_t *m, bool in_batch, bool event, const char
 		const json_t *msg = json_object_get(error, "message");
 		if (!json_is_integer(code) || !json_is_string(msg) ||
 		    strcmp(json_string_value(msg),
-		           rpc_error_message((int)json_integer_value(code))) != 0)
+		           udsrpc_error_message((int)json_integer_value(code))) != 0)
 			fuzz_fail("error without its code and exact message: %.300s", line);
 		if (strcmp(json_string_value(msg), "Server error") == 0)
 			fuzz_fail("error code outside the protocol's table: %.300s", line);
@@ -250,7 +264,7 @@ static size_t process(struct framing *f, const char *buf, size_t len, bool eof)
 		if (e == FRAMING_BLANK)
 			continue;
 		if (e == FRAMING_OVERSIZE) {
-			rpc_reply_unsolicited(&sess, RPC_REQUEST_TOO_LARGE,
+			rpc_reply_unsolicited(&sess, UDSRPC_REQUEST_TOO_LARGE,
 			                      json_pack("{s:I}", "limit", (json_int_t)f->max));
 		} else {
 			if (n == 0 || n > f->max || memchr(line, '\n', n) || line < buf ||
@@ -279,8 +293,8 @@ static void feed(const uint8_t *data, size_t size, size_t max_message, unsigned 
 	char *pend = malloc(size + 1); /* what is kept never exceeds what was read */
 	size_t plen = 0, off = 0;
 
-	srv.cfg.limits.max_message_bytes = max_message;
-	srv.cfg.limits.max_batch = max_batch;
+	srv->limits.max_message_bytes = max_message;
+	srv->limits.max_batch = max_batch;
 	framing_init(&f, max_message);
 	for (;;) {
 		bool eof = off == size;
@@ -311,7 +325,7 @@ static void feed(const uint8_t *data, size_t size, size_t max_message, unsigned 
  * The input once more, through a connection's own path: sent on a socket
  * that conn_read reads, then shut, so the connection answers everything and
  * closes. Replies and events come back on the one socket; this is where the
- * store's committer may send a write's answer itself (store_ack).
+ * store's committer may send a write's answer itself (a direct reply).
  */
 static void feed_socket(const uint8_t *data, size_t size)
 {
@@ -324,8 +338,8 @@ static void feed_socket(const uint8_t *data, size_t size)
 	char buf[65536];
 	ssize_t n;
 
-	srv.cfg.limits.max_message_bytes = 1024 * 1024;
-	srv.cfg.limits.max_batch = 1024;
+	srv->limits.max_message_bytes = 1024 * 1024;
+	srv->limits.max_batch = 1024;
 	c = root_conn(&end);
 	conn_hold(c); /* to look at after it closed */
 	for (;;) {
@@ -335,7 +349,7 @@ static void feed_socket(const uint8_t *data, size_t size)
 			shutdown(end, SHUT_WR);
 			shut = true;
 		}
-		event_base_loop(srv.base, EVLOOP_NONBLOCK);
+		event_base_loop(base, EVLOOP_NONBLOCK);
 		while ((n = read(end, buf, sizeof(buf))) > 0)
 			evbuffer_add(got, buf, (size_t)n);
 		bool ended = n == 0 || errno != EAGAIN;
@@ -350,7 +364,7 @@ static void feed_socket(const uint8_t *data, size_t size)
 		fuzz_fail("the peer saw the end, but the connection is not closed (in %zu, eof %d, "
 		          "owed %d, deferred %u, shutting down %d)",
 		          c->in_len, c->eof, rpc_session_busy(&c->rpc), c->rpc.deferred,
-		          srv.shutting_down);
+		          srv->shutting_down);
 	conn_release(c);
 	if (evbuffer_get_length(got) > 0)
 		fuzz_fail("replies end inside a line (%zu bytes)", evbuffer_get_length(got));
@@ -369,8 +383,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Durable writes answer from the loop once the committer is done. */
 	while (sess.deferred > 0)
-		event_base_loop(srv.base, EVLOOP_ONCE);
-	event_base_loop(srv.base, EVLOOP_NONBLOCK); /* ev_stop, if shutdown was called */
+		event_base_loop(base, EVLOOP_ONCE);
+	event_base_loop(base, EVLOOP_NONBLOCK); /* the stop, if shutdown was called */
 	check_lines(out, REPLIES);
 	if (evbuffer_get_length(out) > 0)
 		fuzz_fail("replies end inside a line (%zu bytes)", evbuffer_get_length(out));
@@ -390,7 +404,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int i = 0; i < 1000; i++) {
 			size_t before = evbuffer_get_length(seen);
 			check_events();
-			event_base_loop(srv.base, EVLOOP_NONBLOCK);
+			event_base_loop(base, EVLOOP_NONBLOCK);
 			if (evbuffer_get_length(seen) == before && i > 0)
 				break;
 		}
@@ -399,11 +413,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_fail("events end inside a line (%zu bytes)",
 			          evbuffer_get_length(seen));
 	}
-	srv.shutting_down = false;
+	server_unstop();
 	feed_socket(data, size);
-	srv.shutting_down = false;
-	log_set_level(LOG_LVL_ERROR);
-	if (store_revision(srv.store) != 0)
+	server_unstop();
+	udsrpc_server_set_log_level(srv, UDSRPC_LOG_ERROR);
+	if (store_revision(d.store) != 0)
 		store_fresh();
 	return 0;
 }

@@ -16,8 +16,9 @@ EX=$DIR/examples
 cp -R "$UDSRPC_SOURCE_DIR/contrib/examples" "$EX"
 chmod -R a+rX "$EX"
 
-# Every example file is covered here; a new one needs a test.
-check "example files" "README.md batch.sh call.sh config.json policy.json socat-oneliners.sh udsrpc.py watch-events.sh" \
+# Every example file is covered here (embed/, the library example, by
+# embed_counterd.sh); a new one needs a test.
+check "example files" "README.md batch.sh call.sh config.json embed policy.json socat-oneliners.sh udsrpc.py watch-events.sh" \
 	"$(cd "$EX" && ls | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
 
 # The example policy names a "deploy" user; stand in for it with nobody, and

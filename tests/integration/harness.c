@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "harness.h"
 #include "jsonschema.h"
+#include "documents.h"
 #include "schema.h"
 
 static void die(const char *what)
@@ -265,7 +266,7 @@ static void h_schema_load(void)
 	char err[256];
 	if (h_schema)
 		return;
-	if (schema_load(NULL, 0, &h_schema, err, sizeof(err)) < 0) {
+	if (schema_load(udsrpc_openrpc_json, udsrpc_openrpc_json_len, &h_schema, err, sizeof(err)) < 0) {
 		fprintf(stderr, "harness: embedded OpenRPC document: %s\n", err);
 		exit(99);
 	}

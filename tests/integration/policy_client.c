@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	/* The daemon answers everything already sent, then closes (PROTOCOL.md §1). */
+	/* The daemon answers everything already sent, then closes (udsrpc(7)). */
 	shutdown(fd, SHUT_WR);
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};

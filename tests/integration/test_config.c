@@ -1,5 +1,5 @@
 /*
- * test_config.c — the config.* methods of PROTOCOL.md §3 on a real udsrpcd:
+ * test_config.c — the config.* methods of udsrpc(7) on a real udsrpcd:
  * values of every JSON type, key syntax, the revision counter, CAS, restart
  * persistence, concurrent writers, notifications, policy, pipelined reads.
  *

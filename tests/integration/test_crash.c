@@ -1,5 +1,5 @@
 /*
- * test_crash.c — PROTOCOL.md §3 "Durability" through the real daemon: kill -9
+ * test_crash.c — udsrpc(7) "Durability" through the real daemon: kill -9
  * udsrpcd at a random moment while writers are busy, restart it on the same
  * state dir, and check that every answered config.set is there.
  *

@@ -1,6 +1,6 @@
 /*
- * test_events.c — events.* and server push (PROTOCOL.md §1 "Server push", §3
- * "Event notification") on a real udsrpcd: what each topic carries, order,
+ * test_events.c — events.* and server push (udsrpc(7), "Server push" and EVENTS)
+ * on a real udsrpcd: what each topic carries, order,
  * interleaving with responses, unsubscribe, and the subscriber that never
  * reads (disconnected at max_output_bytes, writers unaffected).
  */
@@ -93,13 +93,22 @@ static void test_subscribe_unsubscribe_results(void **state)
 	assert_true(json_equal(res, want));
 	json_decref(want);
 	json_decref(res);
-	/* The result lists all topics now subscribed, in a fixed order. */
+	/* The result lists all topics now subscribed, by name. */
 	res = ok_on(c, "events.subscribe",
-	            json_pack("{s:[s,s,s]}", "topics", "daemon", "peer", "daemon"));
-	want = json_pack("{s:[s,s,s]}", "topics", "config", "peer", "daemon");
+	            json_pack("{s:[s,s,s]}", "topics", "peer", "daemon", "peer"));
+	want = json_pack("{s:[s,s,s]}", "topics", "config", "daemon", "peer");
 	assert_true(json_equal(res, want));
 	json_decref(want);
 	json_decref(res);
+	/* A topic nobody declared: -32602 naming it, and nothing changes. */
+	json_t *reply = client_call(c, "{\"jsonrpc\":\"2.0\",\"id\":77,\"method\":\"events.subscribe\","
+	                               "\"params\":{\"topics\":[\"peer\",\"weather\"]}}");
+	want = json_pack("{s:s,s:i,s:{s:i,s:s,s:{s:s,s:s}}}", "jsonrpc", "2.0", "id", 77, "error",
+	                 "code", -32602, "message", "Invalid params", "data", "path", "/topics/1",
+	                 "reason", "unknown topic 'weather'");
+	assert_true(json_equal(reply, want));
+	json_decref(want);
+	json_decref(reply);
 	res = ok_on(c, "events.unsubscribe", json_pack("{s:[s]}", "topics", "peer"));
 	want = json_pack("{s:[s,s]}", "topics", "config", "daemon");
 	assert_true(json_equal(res, want));

@@ -1,6 +1,6 @@
 /*
  * test_lifecycle.c — start-up safety, socket activation, readiness,
- * graceful stop, options and config files (PROTOCOL.md §5, CLI.md).
+ * graceful stop, options and config files (udsrpc(7), udsrpcd(8)).
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /*
- * test_limits.c — every limit of PROTOCOL.md §5 driven past its value on a
+ * test_limits.c — every limit of udsrpc(7) driven past its value on a
  * real daemon: connections, message size, batch, output, timeouts, fds.
  */
 #include <setjmp.h>

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "jsonschema.h"
+#include "documents.h"
 #include "schema.h"
 
 /*
@@ -73,7 +74,7 @@ int main(void)
 	char err[512];
 	struct schema *s;
 	int bad = 0;
-	if (schema_load(NULL, 0, &s, err, sizeof(err)) < 0) {
+	if (schema_load(udsrpc_openrpc_json, udsrpc_openrpc_json_len, &s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "schema/udsrpc.openrpc.json: %s\n", err);
 		bad = 1;
 	} else {

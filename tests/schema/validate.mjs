@@ -117,7 +117,7 @@ if (doc) {
 }
 
 // 3. The config and policy schemas, strict 2020-12, with the examples of
-// PROTOCOL.md §6 and §4 accepted and a misspelt member refused.
+// udsrpc(7) (CONFIGURATION FILE, POLICY) accepted and a misspelt member refused.
 const samples = {
   "config.schema.json": {
     good: {
@@ -156,7 +156,7 @@ for (const [file, { good, bad }] of Object.entries(samples)) {
     problems.push(`${file}: ${e.message}`);
     continue;
   }
-  if (!validate(good)) report(`${file} PROTOCOL.md example`, validate.errors);
+  if (!validate(good)) report(`${file} udsrpc(7) example`, validate.errors);
   if (validate(bad)) problems.push(`${file}: accepts a misspelt member: ${JSON.stringify(bad)}`);
 }
 

@@ -138,12 +138,12 @@ static pid_t spawn_gone(struct listener *l)
 }
 
 /* Accept the next queued connection and capture its peer as connection id. */
-static int accept_capture(struct listener *l, uint64_t id, struct peer_ident *p)
+static int accept_capture(struct listener *l, uint64_t id, struct udsrpc_peer *p)
 {
 	int s = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
 
 	assert_true(s >= 0);
-	assert_int_equal(peer_ident_capture(s, id, p), 0);
+	assert_int_equal(peer_capture(s, id, p), 0);
 	return s;
 }
 
@@ -171,14 +171,14 @@ static char *self_comm(void)
 
 static void test_socketpair_is_self(void **state)
 {
-	struct peer_ident p;
+	struct udsrpc_peer p;
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	int lowest_free = dup(sv[1]);
 	assert_true(lowest_free >= 0);
 	close(lowest_free);
-	assert_int_equal(peer_ident_capture(sv[0], 42, &p), 0);
+	assert_int_equal(peer_capture(sv[0], 42, &p), 0);
 
 	assert_int_equal(p.id, 42);
 	assert_int_equal(p.uid, getuid());
@@ -212,13 +212,13 @@ static void test_socketpair_is_self(void **state)
 	assert_int_equal(probe, lowest_free);
 	close(probe);
 
-	peer_ident_clear(&p);
+	peer_clear(&p);
 	assert_null(p.exe);
 	assert_null(p.comm);
 	assert_null(p.user);
 	assert_null(p.groups);
 	assert_int_equal(p.ngroups, 0);
-	peer_ident_clear(&p); /* clearing twice is harmless */
+	peer_clear(&p); /* clearing twice is harmless */
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -233,7 +233,7 @@ static int name_child(void)
 static void test_live_child(void **state)
 {
 	struct listener *l = *state;
-	struct peer_ident p;
+	struct udsrpc_peer p;
 	int go;
 
 	pid_t child = spawn_held(l, name_child, &go);
@@ -255,7 +255,7 @@ static void test_live_child(void **state)
 	assert_string_equal(p.exe, exe);
 
 	release_child(l, go);
-	peer_ident_clear(&p);
+	peer_clear(&p);
 	close(s);
 }
 
@@ -263,7 +263,7 @@ static void test_live_child(void **state)
 static void test_child_gone_before_capture(void **state)
 {
 	struct listener *l = *state;
-	struct peer_ident p;
+	struct udsrpc_peer p;
 
 	pid_t child = spawn_gone(l);
 	reap(l);
@@ -274,7 +274,7 @@ static void test_child_gone_before_capture(void **state)
 	assert_int_equal(p.gid, getgid());
 	assert_null(p.comm);
 	assert_null(p.exe);
-	peer_ident_clear(&p);
+	peer_clear(&p);
 	close(s);
 }
 
@@ -286,7 +286,7 @@ static void test_child_gone_before_capture(void **state)
 static void test_zombie_child(void **state)
 {
 	struct listener *l = *state;
-	struct peer_ident p;
+	struct udsrpc_peer p;
 
 	pid_t child = spawn_gone(l);
 	/* Wait for the exit but leave the zombie in place. */
@@ -302,7 +302,7 @@ static void test_zombie_child(void **state)
 	assert_int_equal(p.pid, child);
 	assert_null(p.comm);
 	assert_null(p.exe);
-	peer_ident_clear(&p);
+	peer_clear(&p);
 	close(s);
 	reap(l);
 }
@@ -325,7 +325,7 @@ static void test_emfile(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
 
 	for (int spare = 0; spare <= 3; spare++) {
-		struct peer_ident p;
+		struct udsrpc_peer p;
 		int n = 0;
 
 		for (;;) {
@@ -340,7 +340,7 @@ static void test_emfile(void **state)
 		for (int i = 0; i < spare; i++)
 			close(fds[--n]);
 
-		int r = peer_ident_capture(sv[0], 3, &p);
+		int r = peer_capture(sv[0], 3, &p);
 		for (int i = 0; i < n; i++)
 			close(fds[i]);
 
@@ -364,7 +364,7 @@ static void test_emfile(void **state)
 			assert_string_equal(p.comm, comm);
 		if (p.exe)
 			assert_string_equal(p.exe, exe);
-		peer_ident_clear(&p);
+		peer_clear(&p);
 	}
 
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
@@ -383,7 +383,7 @@ static int three_groups(void)
 static void test_supplementary_groups(void **state)
 {
 	struct listener *l = *state;
-	struct peer_ident p;
+	struct udsrpc_peer p;
 	int go;
 
 	if (geteuid() != 0)
@@ -406,7 +406,7 @@ static void test_supplementary_groups(void **state)
 	assert_false(peer_in_group(&p, 4321));
 
 	release_child(l, go);
-	peer_ident_clear(&p);
+	peer_clear(&p);
 	close(s);
 }
 
@@ -425,7 +425,7 @@ static int many_groups(void)
 static void test_many_groups(void **state)
 {
 	struct listener *l = *state;
-	struct peer_ident p;
+	struct udsrpc_peer p;
 	int go;
 	enum { N = MANY_GROUPS };
 
@@ -439,37 +439,37 @@ static void test_many_groups(void **state)
 	assert_false(peer_in_group(&p, 10000 + N));
 
 	release_child(l, go);
-	peer_ident_clear(&p);
+	peer_clear(&p);
 	close(s);
 }
 
 static void test_not_a_peer(void **state)
 {
-	struct peer_ident p;
+	struct udsrpc_peer p;
 	int pfd[2];
 
 	/* An unconnected socket has no peer credentials. */
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(s >= 0);
-	assert_int_equal(peer_ident_capture(s, 5, &p), -ENOTCONN);
+	assert_int_equal(peer_capture(s, 5, &p), -ENOTCONN);
 	assert_null(p.groups);
 	assert_null(p.user);
 	assert_null(p.comm);
 	assert_null(p.exe);
-	peer_ident_clear(&p);
+	peer_clear(&p);
 	close(s);
 
 	assert_int_equal(pipe(pfd), 0);
-	assert_int_equal(peer_ident_capture(pfd[0], 5, &p), -ENOTSOCK);
+	assert_int_equal(peer_capture(pfd[0], 5, &p), -ENOTSOCK);
 	assert_null(p.groups);
-	peer_ident_clear(&p);
+	peer_clear(&p);
 	close(pfd[0]);
 	close(pfd[1]);
 }
 
 static void test_in_group_primary_only(void **state)
 {
-	struct peer_ident p = {.uid = 1000, .gid = 100, .pid = 1};
+	struct udsrpc_peer p = {.uid = 1000, .gid = 100, .pid = 1};
 
 	assert_true(peer_in_group(&p, 100));
 	assert_false(peer_in_group(&p, 0));

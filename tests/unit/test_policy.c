@@ -51,21 +51,21 @@ static void expect_error(const char *text, const char *message)
 	assert_null(strchr(err, '\n'));
 }
 
-static struct peer_ident peer(uid_t uid, gid_t gid, pid_t pid)
+static struct udsrpc_peer peer(uid_t uid, gid_t gid, pid_t pid)
 {
-	return (struct peer_ident){.uid = uid, .gid = gid, .pid = pid};
+	return (struct udsrpc_peer){.uid = uid, .gid = gid, .pid = pid};
 }
 
 static void test_uids_by_number(void **state)
 {
 	struct policy *p = compile(
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"uids\":[1000, 1002]}]}", SELF);
-	struct peer_ident a = peer(1000, 1000, 10), b = peer(1001, 1000, 10), c = peer(1002, 5, 11);
+	struct udsrpc_peer a = peer(1000, 1000, 10), b = peer(1001, 1000, 10), c = peer(1002, 5, 11);
 
-	assert_true(policy_allows(p, &a, "m"));
-	assert_false(policy_allows(p, &b, "m"));
-	assert_true(policy_allows(p, &c, "m"));
-	assert_false(policy_allows(p, &a, "n")); /* the method must match too */
+	assert_true(policy_allows(p, &a, "m", NULL));
+	assert_false(policy_allows(p, &b, "m", NULL));
+	assert_true(policy_allows(p, &c, "m", NULL));
+	assert_false(policy_allows(p, &a, "n", NULL)); /* the method must match too */
 	policy_free(p);
 }
 
@@ -79,14 +79,14 @@ static void test_uids_by_name(void **state)
 	    compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"uids\":[\"root\"]},"
 	            "{\"effect\":\"allow\",\"methods\":[\"n\"],\"uids\":[\"nobody\"]}]}",
 	            SELF);
-	struct peer_ident root = peer(0, 0, 1), nob = peer(nobody_uid, 1, 2), other = peer(1, 1, 3);
+	struct udsrpc_peer root = peer(0, 0, 1), nob = peer(nobody_uid, 1, 2), other = peer(1, 1, 3);
 
-	assert_true(policy_allows(p, &root, "m"));
-	assert_false(policy_allows(p, &nob, "m"));
-	assert_false(policy_allows(p, &other, "m"));
-	assert_true(policy_allows(p, &nob, "n"));
-	assert_false(policy_allows(p, &root, "n"));
-	assert_false(policy_allows(p, &other, "n"));
+	assert_true(policy_allows(p, &root, "m", NULL));
+	assert_false(policy_allows(p, &nob, "m", NULL));
+	assert_false(policy_allows(p, &other, "m", NULL));
+	assert_true(policy_allows(p, &nob, "n", NULL));
+	assert_false(policy_allows(p, &root, "n", NULL));
+	assert_false(policy_allows(p, &other, "n", NULL));
 	policy_free(p);
 }
 
@@ -95,18 +95,18 @@ static void test_uids_self(void **state)
 	const char *doc =
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"uids\":[\"self\"]}]}";
 	struct policy *p = compile(doc, SELF);
-	struct peer_ident me = peer(SELF, 1, 1), root = peer(0, 0, 1);
+	struct udsrpc_peer me = peer(SELF, 1, 1), root = peer(0, 0, 1);
 
-	assert_true(policy_allows(p, &me, "m"));
-	assert_false(policy_allows(p, &root, "m"));
+	assert_true(policy_allows(p, &me, "m", NULL));
+	assert_false(policy_allows(p, &root, "m", NULL));
 	policy_free(p);
 
 	/* "self" is whatever uid the caller passes at compile time. */
 	p = compile(doc, 77);
 	me = peer(77, 1, 1);
-	struct peer_ident old = peer(SELF, 1, 1);
-	assert_true(policy_allows(p, &me, "m"));
-	assert_false(policy_allows(p, &old, "m"));
+	struct udsrpc_peer old = peer(SELF, 1, 1);
+	assert_true(policy_allows(p, &me, "m", NULL));
+	assert_false(policy_allows(p, &old, "m", NULL));
 	policy_free(p);
 }
 
@@ -115,7 +115,7 @@ static void test_gids_by_number(void **state)
 	struct policy *p = compile(
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"gids\":[100]}]}", SELF);
 	gid_t supp[] = {4, 100};
-	struct peer_ident primary = peer(1000, 100, 1), supplementary = peer(1000, 1000, 1),
+	struct udsrpc_peer primary = peer(1000, 100, 1), supplementary = peer(1000, 1000, 1),
 	                  neither = peer(1000, 1000, 1);
 	supplementary.groups = supp;
 	supplementary.ngroups = 2;
@@ -123,9 +123,9 @@ static void test_gids_by_number(void **state)
 	neither.groups = other;
 	neither.ngroups = 2;
 
-	assert_true(policy_allows(p, &primary, "m"));
-	assert_true(policy_allows(p, &supplementary, "m"));
-	assert_false(policy_allows(p, &neither, "m"));
+	assert_true(policy_allows(p, &primary, "m", NULL));
+	assert_true(policy_allows(p, &supplementary, "m", NULL));
+	assert_false(policy_allows(p, &neither, "m", NULL));
 	policy_free(p);
 }
 
@@ -141,7 +141,7 @@ static void test_groups_by_name(void **state)
 	            SELF);
 	gid_t supp_nogroup[] = {27, nogroup};
 	gid_t supp_root[] = {0};
-	struct peer_ident root_primary = peer(1000, 0, 1), root_supp = peer(1000, 1000, 1),
+	struct udsrpc_peer root_primary = peer(1000, 0, 1), root_supp = peer(1000, 1000, 1),
 	                  nogroup_supp = peer(1000, 1000, 1),
 	                  nogroup_primary = peer(1000, nogroup, 1), none = peer(1000, 1000, 1);
 	root_supp.groups = supp_root;
@@ -149,14 +149,14 @@ static void test_groups_by_name(void **state)
 	nogroup_supp.groups = supp_nogroup;
 	nogroup_supp.ngroups = 2;
 
-	assert_true(policy_allows(p, &root_primary, "m"));
-	assert_true(policy_allows(p, &root_supp, "m"));
-	assert_false(policy_allows(p, &nogroup_supp, "m"));
-	assert_false(policy_allows(p, &none, "m"));
-	assert_true(policy_allows(p, &nogroup_supp, "n"));
-	assert_true(policy_allows(p, &nogroup_primary, "n"));
-	assert_false(policy_allows(p, &root_primary, "n"));
-	assert_false(policy_allows(p, &none, "n"));
+	assert_true(policy_allows(p, &root_primary, "m", NULL));
+	assert_true(policy_allows(p, &root_supp, "m", NULL));
+	assert_false(policy_allows(p, &nogroup_supp, "m", NULL));
+	assert_false(policy_allows(p, &none, "m", NULL));
+	assert_true(policy_allows(p, &nogroup_supp, "n", NULL));
+	assert_true(policy_allows(p, &nogroup_primary, "n", NULL));
+	assert_false(policy_allows(p, &root_primary, "n", NULL));
+	assert_false(policy_allows(p, &none, "n", NULL));
 	policy_free(p);
 }
 
@@ -167,7 +167,7 @@ static void test_gids_and_groups_together(void **state)
 	                           "\"gids\":[10],\"groups\":[\"root\", 20]}]}",
 	                           SELF);
 	gid_t both[] = {10, 20}, only10[] = {10}, only20[] = {20};
-	struct peer_ident a = peer(1, 1, 1), b = peer(1, 1, 1), c = peer(1, 1, 1),
+	struct udsrpc_peer a = peer(1, 1, 1), b = peer(1, 1, 1), c = peer(1, 1, 1),
 	                  d = peer(1, 0, 1);
 	a.groups = both;
 	a.ngroups = 2;
@@ -178,10 +178,10 @@ static void test_gids_and_groups_together(void **state)
 	d.groups = only10; /* primary 0 = "root" satisfies "groups" */
 	d.ngroups = 1;
 
-	assert_true(policy_allows(p, &a, "m"));
-	assert_false(policy_allows(p, &b, "m"));
-	assert_false(policy_allows(p, &c, "m"));
-	assert_true(policy_allows(p, &d, "m"));
+	assert_true(policy_allows(p, &a, "m", NULL));
+	assert_false(policy_allows(p, &b, "m", NULL));
+	assert_false(policy_allows(p, &c, "m", NULL));
+	assert_true(policy_allows(p, &d, "m", NULL));
 	policy_free(p);
 }
 
@@ -189,11 +189,11 @@ static void test_pids(void **state)
 {
 	struct policy *p = compile(
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"pids\":[4242, 1]}]}", SELF);
-	struct peer_ident a = peer(1000, 1000, 4242), b = peer(1000, 1000, 4243), c = peer(0, 0, 1);
+	struct udsrpc_peer a = peer(1000, 1000, 4242), b = peer(1000, 1000, 4243), c = peer(0, 0, 1);
 
-	assert_true(policy_allows(p, &a, "m"));
-	assert_false(policy_allows(p, &b, "m"));
-	assert_true(policy_allows(p, &c, "m"));
+	assert_true(policy_allows(p, &a, "m", NULL));
+	assert_false(policy_allows(p, &b, "m", NULL));
+	assert_true(policy_allows(p, &c, "m", NULL));
 	policy_free(p);
 }
 
@@ -202,13 +202,13 @@ static void test_exe(void **state)
 	struct policy *p = compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],"
 	                           "\"exe\":[\"/nonexistent/udsrpc/tool\"]}]}",
 	                           SELF);
-	struct peer_ident a = peer(1, 1, 1), b = peer(1, 1, 1), unknown = peer(1, 1, 1);
+	struct udsrpc_peer a = peer(1, 1, 1), b = peer(1, 1, 1), unknown = peer(1, 1, 1);
 	a.exe = "/nonexistent/udsrpc/tool";
 	b.exe = "/nonexistent/udsrpc/tool2";
 
-	assert_true(policy_allows(p, &a, "m"));
-	assert_false(policy_allows(p, &b, "m"));
-	assert_false(policy_allows(p, &unknown, "m"));
+	assert_true(policy_allows(p, &a, "m", NULL));
+	assert_false(policy_allows(p, &b, "m", NULL));
+	assert_false(policy_allows(p, &unknown, "m", NULL));
 	policy_free(p);
 }
 
@@ -220,11 +220,11 @@ static void test_exe_unknown_skips_deny(void **state)
 	            "{\"effect\":\"deny\",\"methods\":[\"*\"],\"exe\":[\"/usr/bin/x\"]},"
 	            "{\"effect\":\"allow\",\"methods\":[\"*\"]}]}",
 	            SELF);
-	struct peer_ident known = peer(1, 1, 1), unknown = peer(1, 1, 1);
+	struct udsrpc_peer known = peer(1, 1, 1), unknown = peer(1, 1, 1);
 	known.exe = "/usr/bin/x";
 
-	assert_false(policy_allows(p, &known, "ping"));
-	assert_true(policy_allows(p, &unknown, "ping"));
+	assert_false(policy_allows(p, &known, "ping", NULL));
+	assert_true(policy_allows(p, &unknown, "ping", NULL));
 	policy_free(p);
 }
 
@@ -243,13 +243,13 @@ static void test_exe_symlink(void **state)
 	snprintf(doc, sizeof(doc),
 	         "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"exe\":[\"%s\"]}]}", link);
 	struct policy *p = compile(doc, SELF);
-	struct peer_ident target = peer(1, 1, 1), literal = peer(1, 1, 1), other = peer(1, 1, 1);
+	struct udsrpc_peer target = peer(1, 1, 1), literal = peer(1, 1, 1), other = peer(1, 1, 1);
 	target.exe = real;
 	literal.exe = link;
 	other.exe = "/usr/bin/true";
-	assert_true(policy_allows(p, &target, "m"));
-	assert_true(policy_allows(p, &literal, "m"));
-	assert_false(policy_allows(p, &other, "m"));
+	assert_true(policy_allows(p, &target, "m", NULL));
+	assert_true(policy_allows(p, &literal, "m", NULL));
+	assert_false(policy_allows(p, &other, "m", NULL));
 
 	/* The rendered policy keeps the path as written. */
 	json_t *j = policy_to_json(p);
@@ -267,12 +267,12 @@ static void test_exe_symlink(void **state)
 static bool method_allowed(const char *pattern, const char *method)
 {
 	char doc[512];
-	struct peer_ident anyone = peer(1000, 1000, 1000);
+	struct udsrpc_peer anyone = peer(1000, 1000, 1000);
 
 	snprintf(doc, sizeof(doc), "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"%s\"]}]}",
 	         pattern);
 	struct policy *p = compile(doc, SELF);
-	bool r = policy_allows(p, &anyone, method);
+	bool r = policy_allows(p, &anyone, method, NULL);
 	policy_free(p);
 	return r;
 }
@@ -337,7 +337,7 @@ static void test_glob_general(void **state)
 
 static void test_first_match_wins(void **state)
 {
-	struct peer_ident p = peer(1000, 1000, 4242);
+	struct udsrpc_peer p = peer(1000, 1000, 4242);
 	struct policy *deny_first = compile(
 	    "{\"rules\":[{\"effect\":\"deny\",\"methods\":[\"daemon.shutdown\"],\"pids\":[4242]},"
 	    "{\"effect\":\"allow\",\"methods\":[\"*\"]}]}",
@@ -347,9 +347,9 @@ static void test_first_match_wins(void **state)
 	            "{\"effect\":\"deny\",\"methods\":[\"daemon.shutdown\"],\"pids\":[4242]}]}",
 	            SELF);
 
-	assert_false(policy_allows(deny_first, &p, "daemon.shutdown"));
-	assert_true(policy_allows(deny_first, &p, "ping"));
-	assert_true(policy_allows(allow_first, &p, "daemon.shutdown"));
+	assert_false(policy_allows(deny_first, &p, "daemon.shutdown", NULL));
+	assert_true(policy_allows(deny_first, &p, "ping", NULL));
+	assert_true(policy_allows(allow_first, &p, "daemon.shutdown", NULL));
 	policy_free(deny_first);
 	policy_free(allow_first);
 }
@@ -359,27 +359,27 @@ static void test_all_selectors_must_match(void **state)
 	struct policy *p = compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],"
 	                           "\"uids\":[1000],\"pids\":[7],\"gids\":[50]}]}",
 	                           SELF);
-	struct peer_ident all = peer(1000, 50, 7), no_uid = peer(1001, 50, 7),
+	struct udsrpc_peer all = peer(1000, 50, 7), no_uid = peer(1001, 50, 7),
 	                  no_pid = peer(1000, 50, 8), no_gid = peer(1000, 51, 7);
 
-	assert_true(policy_allows(p, &all, "m"));
-	assert_false(policy_allows(p, &no_uid, "m"));
-	assert_false(policy_allows(p, &no_pid, "m"));
-	assert_false(policy_allows(p, &no_gid, "m"));
+	assert_true(policy_allows(p, &all, "m", NULL));
+	assert_false(policy_allows(p, &no_uid, "m", NULL));
+	assert_false(policy_allows(p, &no_pid, "m", NULL));
+	assert_false(policy_allows(p, &no_gid, "m", NULL));
 	policy_free(p);
 }
 
 static void test_default_deny(void **state)
 {
-	struct peer_ident p = peer(1000, 1000, 1);
+	struct udsrpc_peer p = peer(1000, 1000, 1);
 	struct policy *some = compile(
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"ping\"],\"uids\":[0]}]}", SELF);
 	struct policy *none = compile("{\"rules\":[]}", SELF);
 
-	assert_false(policy_allows(some, &p, "ping"));
-	assert_false(policy_allows(none, &p, "ping"));
+	assert_false(policy_allows(some, &p, "ping", NULL));
+	assert_false(policy_allows(none, &p, "ping", NULL));
 	assert_int_equal(policy_rule_count(none), 0);
-	assert_false(policy_allows(NULL, &p, "ping"));
+	assert_false(policy_allows(NULL, &p, "ping", NULL));
 	policy_free(some);
 	policy_free(none);
 }
@@ -392,8 +392,8 @@ static void test_embedded_default(void **state)
 	    "daemon.stats", "daemon.reload",    "daemon.shutdown",   "daemon.log_level",
 	    "peer.list",    "config.get",       "config.set",        "config.unset",
 	    "config.list",  "events.subscribe", "events.unsubscribe"};
-	struct policy *p = policy_default(SELF);
-	struct peer_ident root = peer(0, 0, 1), self = peer(SELF, 100, 2),
+	struct policy *p = policy_default(SELF, basic, sizeof(basic) / sizeof(basic[0]));
+	struct udsrpc_peer root = peer(0, 0, 1), self = peer(SELF, 100, 2),
 	                  other = peer(1000, 1000, 3);
 	gid_t adm[] = {0, 4}; /* even in root's groups, only the uid counts */
 	other.groups = adm;
@@ -402,16 +402,16 @@ static void test_embedded_default(void **state)
 	assert_non_null(p);
 	assert_int_equal(policy_rule_count(p), 2);
 	for (size_t i = 0; i < sizeof(basic) / sizeof(basic[0]); i++) {
-		assert_true(policy_allows(p, &root, basic[i]));
-		assert_true(policy_allows(p, &self, basic[i]));
-		assert_true(policy_allows(p, &other, basic[i]));
+		assert_true(policy_allows(p, &root, basic[i], NULL));
+		assert_true(policy_allows(p, &self, basic[i], NULL));
+		assert_true(policy_allows(p, &other, basic[i], NULL));
 	}
 	for (size_t i = 0; i < sizeof(admin) / sizeof(admin[0]); i++) {
-		assert_true(policy_allows(p, &root, admin[i]));
-		assert_true(policy_allows(p, &self, admin[i]));
-		assert_false(policy_allows(p, &other, admin[i]));
+		assert_true(policy_allows(p, &root, admin[i], NULL));
+		assert_true(policy_allows(p, &self, admin[i], NULL));
+		assert_false(policy_allows(p, &other, admin[i], NULL));
 	}
-	assert_false(policy_allows(p, &other, "pingx"));
+	assert_false(policy_allows(p, &other, "pingx", NULL));
 	policy_free(p);
 }
 

@@ -10,35 +10,77 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include <udsrpc/udsrpc.h>
+
 #include "peer.h"
 #include "rpc.h"
 #include "server.h"
-#include "store.h"
+
+/*
+ * A service of the tests' own beside the built-ins: test.later answers
+ * when the test says (a stand-in for a durable write), test.level checks an
+ * enum param, test.admin is for uid 0 and the server's own uid only.
+ */
+static const char test_doc[] =
+    "{\"openrpc\":\"1.2.6\",\"info\":{\"title\":\"t\",\"version\":\"1\"},\"methods\":["
+    "{\"name\":\"test.later\",\"params\":[],\"paramStructure\":\"by-name\","
+    "\"result\":{\"name\":\"r\",\"schema\":{}}},"
+    "{\"name\":\"test.level\",\"paramStructure\":\"by-name\",\"params\":[{\"name\":\"level\","
+    "\"required\":true,\"schema\":{\"enum\":[\"error\",\"warning\",\"info\",\"debug\"]}}],"
+    "\"result\":{\"name\":\"r\",\"schema\":{}}},"
+    "{\"name\":\"test.admin\",\"params\":[],\"paramStructure\":\"by-name\","
+    "\"result\":{\"name\":\"r\",\"schema\":{}}}]}";
+
+static struct udsrpc_call *later[8];
+static size_t nlater;
+
+static void test_later(struct udsrpc_call *c, const json_t *params, void *userdata)
+{
+	later[nlater++] = udsrpc_call_defer(c, 0);
+}
+
+static void test_answer(struct udsrpc_call *c, const json_t *params, void *userdata)
+{
+	udsrpc_call_result(c, json_string("done"));
+}
+
+static const struct udsrpc_method test_methods[] = {
+	{"test.later", test_later, UDSRPC_METHOD_PUBLIC},
+	{"test.level", test_answer, UDSRPC_METHOD_PUBLIC},
+	{"test.admin", test_answer, 0},
+};
 
 struct fx {
-	struct server srv;
-	struct peer_ident peer;
+	struct udsrpc_server *srv;
+	struct udsrpc_peer peer;
 	struct evbuffer *out;
 	struct rpc_session s;
-	char dir[64];
 };
 
 static int fx_setup_as(void **state, uid_t uid)
 {
 	struct fx *x = calloc(1, sizeof(*x));
+	struct udsrpc_server_options o;
 	char err[512];
 
-	config_defaults(&x->srv.cfg);
-	assert_int_equal(server_init(&x->srv, err, sizeof(err)), 0);
-	x->peer = (struct peer_ident){.id = 1, .uid = uid, .gid = uid, .pid = 4242};
+	udsrpc_server_options_init(&o);
+	o.builtins = UDSRPC_BUILTIN_ALL;
+	o.socket_path = "/nonexistent/t.sock";
+	assert_int_equal(udsrpc_server_new(&x->srv, &o, err, sizeof(err)), 0);
+	assert_int_equal(udsrpc_server_add_methods(x->srv, test_doc, strlen(test_doc), test_methods,
+	                                           3, NULL, err, sizeof(err)),
+	                 0);
+	x->peer = (struct udsrpc_peer){.id = 1, .uid = uid, .gid = uid, .pid = 4242};
 	x->out = evbuffer_new();
-	rpc_session_init(&x->s, &x->srv, &x->peer, x->out, NULL);
+	rpc_session_init(&x->s, x->srv, &x->peer, x->out, NULL);
+	nlater = 0;
 	*state = x;
 	return 0;
 }
@@ -50,24 +92,19 @@ static int fx_setup(void **state)
 
 static int fx_setup_stranger(void **state)
 {
-	/* Not root and not the daemon's uid: the default policy's plain peer. */
+	/* Not root and not the server's uid: the default policy's plain peer. */
 	return fx_setup_as(state, getuid() == 12345 ? 12346 : 12345);
 }
 
 static int fx_teardown(void **state)
 {
 	struct fx *x = *state;
-	if (x->srv.store) {
-		store_close(x->srv.store);
-		x->srv.store = NULL;
-	}
+	for (size_t i = 0; i < nlater; i++)
+		udsrpc_call_unref(later[i]);
+	rpc_session_detach(&x->s);
+	rpc_session_free(&x->s);
 	evbuffer_free(x->out);
-	server_free(&x->srv);
-	if (x->dir[0]) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", x->dir);
-		assert_int_equal(system(cmd), 0);
-	}
+	udsrpc_server_free(x->srv);
 	free(x);
 	return 0;
 }
@@ -129,7 +166,7 @@ static void test_check_order(void **state)
 	expect(x, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"nosuch\",\"params\":{\"x\":1}}",
 	       "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32601,\"message\":\"Method not "
 	       "found\",\"data\":{\"method\":\"nosuch\"}}}\n");
-	expect(x, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"daemon.log_level\",\"params\":{\"level\":\"loud\"}}",
+	expect(x, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"test.level\",\"params\":{\"level\":\"loud\"}}",
 	       "{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-32602,\"message\":\"Invalid "
 	       "params\",\"data\":{\"path\":\"/level\",\"reason\":\"must be one of \\\"error\\\", "
 	       "\\\"warning\\\", \\\"info\\\", \\\"debug\\\"\"}}}\n");
@@ -139,16 +176,15 @@ static void test_denied_before_params(void **state)
 {
 	struct fx *x = *state;
 	char want[512];
-	/* A plain peer may not shut the daemon down, whatever its params. */
+	/* A plain peer may not call an admin method, whatever its params. */
 	snprintf(want, sizeof(want),
 		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32001,\"message\":\"Permission "
-		 "denied\",\"data\":{\"method\":\"daemon.shutdown\",\"uid\":%u,\"gid\":%u,\"pid\":4242}}}\n",
+		 "denied\",\"data\":{\"method\":\"test.admin\",\"uid\":%u,\"gid\":%u,\"pid\":4242}}}\n",
 		 (unsigned)x->peer.uid, (unsigned)x->peer.gid);
-	expect(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.shutdown\",\"params\":{\"bad\":1}}", want);
-	assert_false(x->srv.shutting_down);
+	expect(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test.admin\",\"params\":{\"bad\":1}}", want);
 	expect(x, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}",
 	       "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":\"pong\"}\n");
-	assert_int_equal(x->srv.stats.req_denied, 1);
+	assert_int_equal(x->srv->stats.req_denied, 1);
 }
 
 static void test_batches(void **state)
@@ -161,7 +197,7 @@ static void test_batches(void **state)
 		  "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"echo\",\"params\":[2]}]",
 	       "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"pong\"},{\"jsonrpc\":\"2.0\",\"id\":2,"
 	       "\"result\":[2]}]\n");
-	x->srv.cfg.limits.max_batch = 2;
+	assert_int_equal(udsrpc_server_set_limit(x->srv, "max_batch", 2), 0);
 	expect(x, "[1,2,3]", "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":"
 			     "\"Invalid Request\",\"data\":{\"reason\":\"batch of 3 requests exceeds "
 			     "max_batch 2\"}}}\n");
@@ -170,7 +206,7 @@ static void test_batches(void **state)
 static void test_shutting_down(void **state)
 {
 	struct fx *x = *state;
-	x->srv.shutting_down = true;
+	x->srv->shutting_down = true;
 	expect(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
 	       "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32004,\"message\":\"Shutting down\"}}\n");
 }
@@ -185,31 +221,47 @@ static void test_method_nul_is_not_found(void **state)
 	free(got);
 }
 
-/* A write answered later holds its place: a ping behind it waits for it. */
+/* A call answered later holds its place: what comes behind it waits for it. */
 static void test_deferred_reply_keeps_order(void **state)
 {
 	struct fx *x = *state;
-	char err[256];
 
-	snprintf(x->dir, sizeof(x->dir), "/tmp/udsrpc-rpc-XXXXXX");
-	assert_non_null(mkdtemp(x->dir));
-	x->srv.base = event_base_new();
-	assert_int_equal(store_open(x->dir, x->srv.base, &x->srv.store, err, sizeof(err)), 0);
-
-	feed(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"config.set\",\"params\":{\"key\":\"k\",\"value\":\"v\"}}");
+	feed(x, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test.later\"}");
 	feed(x, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
-	feed(x, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"config.get\",\"params\":{\"key\":\"k\"}}");
-	assert_int_equal(evbuffer_get_length(x->out), 0); /* nothing before the write is durable */
+	feed(x, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"test.later\"}");
+	feed(x, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"}");
+	assert_int_equal(evbuffer_get_length(x->out), 0); /* nothing before the first is answered */
 	assert_true(rpc_session_busy(&x->s));
-	for (int i = 0; i < 1000 && rpc_session_busy(&x->s); i++)
-		event_base_loop(x->srv.base, EVLOOP_ONCE);
+	assert_int_equal(nlater, 2);
+	/* The second answered first: still nothing goes out. */
+	assert_int_equal(udsrpc_call_result(later[1], json_integer(3)), 0);
+	assert_int_equal(evbuffer_get_length(x->out), 0);
+	assert_int_equal(udsrpc_call_result(later[0], json_integer(1)), 0);
 	char *got = take(x);
-	assert_string_equal(got, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"key\":\"k\",\"revision\":1}}\n"
+	assert_string_equal(got, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1}\n"
 				 "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":\"pong\"}\n"
-				 "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"key\":\"k\",\"value\":\"v\",\"revision\":1}}\n");
+				 "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":3}\n"
+				 "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":\"pong\"}\n");
 	free(got);
-	store_close(x->srv.store);
-	x->srv.store = NULL;
+	assert_false(rpc_session_busy(&x->s));
+	/* Answering again is reported, and changes nothing. */
+	assert_int_equal(udsrpc_call_result(later[0], json_integer(9)), -EALREADY);
+	assert_int_equal(udsrpc_call_error(later[1], -1, "x", NULL), -EALREADY);
+	assert_int_equal(evbuffer_get_length(x->out), 0);
+}
+
+/* A service's own error code and message reach the caller as given, escaped. */
+static void test_service_error(void **state)
+{
+	struct fx *x = *state;
+
+	feed(x, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"test.later\"}");
+	assert_int_equal(udsrpc_call_error(later[0], 17, "no \"disk\"\n", json_pack("{s:i}", "n", 1)),
+	                 0);
+	char *got = take(x);
+	assert_string_equal(got, "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":17,\"message\":"
+	                         "\"no \\\"disk\\\"\\n\",\"data\":{\"n\":1}}}\n");
+	free(got);
 }
 
 int main(void)
@@ -223,6 +275,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shutting_down, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_method_nul_is_not_found, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_reply_keeps_order, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_service_error, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

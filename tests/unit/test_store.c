@@ -1130,130 +1130,117 @@ static void test_write_failure_alone_and_repeated(void **state)
 	assert_int_equal(store_revision(f->s), 2);
 }
 
-/* An armed change: what its callback saw of the ack and of the peer's socket. */
-struct acked {
+/* A change marked early: what its hook did, and what its callback saw on the peer's socket. */
+struct early {
 	struct result r;
-	struct store_ack ack;
-	int peer;
-	enum store_ack_state state_at_done;
+	int fd, peer;
+	int hooked;           /* times the early hook ran */
+	int hooked_at_done;   /* ... when the callback ran */
 	char got[64];
 	ssize_t got_len; /* read by the peer when the callback ran; -1: nothing there */
 };
 
-static void acked_cb(void *arg, enum store_status st, uint64_t rev, const char *reason)
+/* The committer's thread: answer as udsrpcd does, on the socket, "ack REV\n". */
+static void early_hook(void *arg, uint64_t rev)
 {
-	struct acked *a = arg;
+	struct early *e = arg;
+	char line[32];
+	int n = snprintf(line, sizeof(line), "ack %llu\n", (unsigned long long)rev);
 
-	done_cb(&a->r, st, rev, reason);
-	a->state_at_done = a->ack.state;
-	a->got_len = recv(a->peer, a->got, sizeof(a->got) - 1, MSG_DONTWAIT);
+	e->hooked++;
+	assert_int_equal(send(e->fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL), n);
 }
 
-/* store_set + store_ack_arm with text "ack <revision>\n" to fd; false if not armed. */
-static bool acked_set(struct fx *f, struct acked *a, const char *key, int64_t expect, int fd,
+static void early_cb(void *arg, enum store_status st, uint64_t rev, const char *reason)
+{
+	struct early *e = arg;
+
+	done_cb(&e->r, st, rev, reason);
+	e->hooked_at_done = e->hooked;
+	e->got_len = recv(e->peer, e->got, sizeof(e->got) - 1, MSG_DONTWAIT);
+}
+
+/* store_set + store_mark_early; false if it could not be marked. */
+static bool early_set(struct fx *f, struct early *e, const char *key, int64_t expect, int fd,
                       int peer)
 {
 	json_t *v = json_string(key);
-	uint64_t rev = 0;
 
-	*a = (struct acked){.r = {.f = f}, .peer = peer, .got_len = -1};
-	assert_int_equal(store_set(f->s, key, v, expect, acked_cb, a), 0);
+	*e = (struct early){.r = {.f = f}, .fd = fd, .peer = peer, .got_len = -1};
+	assert_int_equal(store_set(f->s, key, v, expect, early_cb, e), 0);
 	json_decref(v);
-	if (!store_ack_arm(f->s, &a->ack, &rev))
-		return false;
-	a->ack.fd = fd;
-	a->ack.len = (size_t)snprintf(a->ack.text, sizeof(a->ack.text), "ack %llu\n",
-	                              (unsigned long long)rev);
-	return true;
+	return store_mark_early(f->s);
 }
 
-static void test_ack(void **state)
+static void test_early(void **state)
 {
 	struct fx *f = *state;
-	struct acked a[6];
-	char buf[64];
+	struct early e[6];
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	/* No hook, nothing to mark. */
+	assert_false(early_set(f, &e[0], "z", -1, sv[0], sv[1]));
+	wait_calls(f, &e[0].r.calls, 1);
+	store_set_early(f->s, early_hook);
 
-	/* Sent by the committer once durable: on the socket before the callback runs. */
-	assert_true(acked_set(f, &a[0], "a", -1, sv[0], sv[1]));
-	wait_calls(f, &a[0].r.calls, 1);
-	assert_int_equal(a[0].r.st, STORE_OK);
-	assert_int_equal(a[0].state_at_done, STORE_ACK_SENT);
-	assert_int_equal(a[0].got_len, 6);
-	assert_memory_equal(a[0].got, "ack 1\n", 6);
-	assert_int_equal(store_ack_settle(f->s, &a[0].ack), 6);
+	/* Told on the committer once durable: on the socket before the callback runs. */
+	assert_true(early_set(f, &e[0], "a", -1, sv[0], sv[1]));
+	wait_calls(f, &e[0].r.calls, 1);
+	assert_int_equal(e[0].r.st, STORE_OK);
+	assert_int_equal(e[0].hooked_at_done, 1);
+	assert_int_equal(e[0].got_len, 6);
+	assert_memory_equal(e[0].got, "ack 2\n", 6);
 
-	/* An answer decided at submission is never armed. */
-	assert_false(acked_set(f, &a[1], "a", 7, sv[0], sv[1]));
-	wait_calls(f, &a[1].r.calls, 1);
-	assert_int_equal(a[1].r.st, STORE_CONFLICT);
+	/* An answer decided at submission is never marked. */
+	assert_false(early_set(f, &e[1], "a", 7, sv[0], sv[1]));
+	wait_calls(f, &e[1].r.calls, 1);
+	assert_int_equal(e[1].r.st, STORE_CONFLICT);
+	assert_int_equal(e[1].hooked, 0);
 
-	/* Settled before the committer took it: never sent. */
-	store_debug_pause(f->s, true);
-	assert_true(acked_set(f, &a[2], "b", -1, sv[0], sv[1]));
-	assert_int_equal(event_base_loop(f->base, EVLOOP_NONBLOCK), 0); /* handed off, held */
-	assert_int_equal(store_ack_settle(f->s, &a[2].ack), 0);
-	assert_int_equal(a[2].ack.state, STORE_ACK_REVOKED);
-	store_debug_pause(f->s, false);
-	wait_calls(f, &a[2].r.calls, 1);
-	assert_int_equal(a[2].r.st, STORE_OK);
-	assert_int_equal(a[2].r.rev, 2);
-	assert_int_equal(a[2].got_len, -1);
-
-	/* A failed write sends nothing. */
+	/* A failed write is not told early. */
 	store_debug_fail_next_write(f->s, ENOSPC);
-	assert_true(acked_set(f, &a[3], "c", -1, sv[0], sv[1]));
-	wait_calls(f, &a[3].r.calls, 1);
-	assert_int_equal(a[3].r.st, STORE_IO_ERROR);
-	assert_int_equal(a[3].state_at_done, STORE_ACK_ARMED);
-	assert_int_equal(a[3].got_len, -1);
-	assert_int_equal(store_ack_settle(f->s, &a[3].ack), 0);
-	assert_int_equal(a[3].ack.state, STORE_ACK_REVOKED);
+	assert_true(early_set(f, &e[3], "c", -1, sv[0], sv[1]));
+	wait_calls(f, &e[3].r.calls, 1);
+	assert_int_equal(e[3].r.st, STORE_IO_ERROR);
+	assert_int_equal(e[3].hooked, 0);
+	assert_int_equal(e[3].got_len, -1);
 
-	/* Two in one group: both, in order. */
+	/* Two in one group: both, in order, before the first callback. */
 	store_debug_pause(f->s, true);
-	assert_true(acked_set(f, &a[4], "d", -1, sv[0], sv[1]));
-	assert_true(acked_set(f, &a[5], "e", -1, sv[0], sv[1]));
+	assert_true(early_set(f, &e[4], "d", -1, sv[0], sv[1]));
+	assert_true(early_set(f, &e[5], "e", -1, sv[0], sv[1]));
 	store_debug_pause(f->s, false);
-	wait_calls(f, &a[5].r.calls, 1);
-	assert_int_equal(a[4].state_at_done, STORE_ACK_SENT);
-	assert_int_equal(a[5].state_at_done, STORE_ACK_SENT);
-	assert_int_equal(a[4].got_len, 12); /* the first callback finds both lines */
-	assert_memory_equal(a[4].got, "ack 3\nack 4\n", 12);
-
-	/* A peer that is gone: not sent, left to the loop, which will see the error. */
-	close(sv[1]);
-	assert_true(acked_set(f, &a[0], "f", -1, sv[0], sv[0]));
-	wait_calls(f, &a[0].r.calls, 1);
-	assert_int_equal(a[0].r.st, STORE_OK);
-	assert_int_equal(a[0].state_at_done, STORE_ACK_REVOKED);
-	assert_int_equal(recv(sv[0], buf, sizeof(buf), MSG_DONTWAIT), 0);
+	wait_calls(f, &e[5].r.calls, 1);
+	assert_int_equal(e[4].hooked_at_done, 1);
+	assert_int_equal(e[5].hooked_at_done, 1);
+	assert_int_equal(e[4].got_len, 12); /* the first callback finds both lines */
+	assert_memory_equal(e[4].got, "ack 3\nack 4\n", 12);
 	close(sv[0]);
+	close(sv[1]);
 }
 
 /* Many changes in one group are answered by the loop: the committer writes on. */
-static void test_ack_not_in_big_groups(void **state)
+static void test_early_not_in_big_groups(void **state)
 {
 	struct fx *f = *state;
-	struct acked a[5];
+	struct early e[5];
 	char key[8];
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	store_set_early(f->s, early_hook);
 	store_debug_pause(f->s, true);
 	for (int i = 0; i < 5; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		assert_true(acked_set(f, &a[i], key, -1, sv[0], sv[1]));
+		assert_true(early_set(f, &e[i], key, -1, sv[0], sv[1]));
 	}
 	store_debug_pause(f->s, false);
-	wait_calls(f, &a[4].r.calls, 1);
+	wait_calls(f, &e[4].r.calls, 1);
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(a[i].r.st, STORE_OK);
-		assert_int_equal(a[i].state_at_done, STORE_ACK_ARMED);
-		assert_int_equal(a[i].got_len, -1);
-		assert_int_equal(store_ack_settle(f->s, &a[i].ack), 0);
+		assert_int_equal(e[i].r.st, STORE_OK);
+		assert_int_equal(e[i].hooked, 0);
+		assert_int_equal(e[i].got_len, -1);
 	}
 	close(sv[0]);
 	close(sv[1]);
@@ -1393,8 +1380,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_second_open_is_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_failure_alone_and_repeated, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ack, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ack_not_in_big_groups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_early, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_early_not_in_big_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_values_of_every_type, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
 	};

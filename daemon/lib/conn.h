@@ -1,0 +1,95 @@
+/* conn.h — one client connection: socket I/O, framing, backpressure, timeouts, lifetime. */
+#ifndef UDSRPC_CONN_H
+#define UDSRPC_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event_struct.h>
+
+#include "events.h"
+#include "framing.h"
+#include "peer.h"
+#include "rpc.h"
+
+struct udsrpc_server;
+struct deferred;
+
+/*
+ * Lifetime: OPEN → (peer half-closes) READ_DONE → CLOSED → freed.
+ * CLOSED means the socket is gone; the struct lives on while a deferred call
+ * (a durable write) still points at its session, or while a callback of its
+ * own is on the stack, and is freed by whichever of those ends last.
+ */
+struct conn {
+	TAILQ_ENTRY(conn) link;	    /* server->conns */
+	TAILQ_ENTRY(conn) sub_link; /* events subscribers, while topics != 0 */
+	TAILQ_ENTRY(conn) flush_link; /* read this turn of the loop, written at its end */
+	struct udsrpc_server *srv;
+	/* One event for both directions: read interest while requests are
+	 * wanted, write interest while output waits; its timeout is the
+	 * partial-line/idle timer. */
+	struct event ev;
+	/* Input read but not handled yet: an unfinished line, or lines held
+	 * back while paused. Complete lines are handled where they were read
+	 * (a shared buffer); only leftovers are copied here. NULL when empty. */
+	char *in;
+	size_t in_len, in_cap;
+	/* Replies and events not written yet. Allocated while output is owed
+	 * or can arrive (processing, deferred calls, queued slots), else NULL:
+	 * an idle connection holds no buffers. */
+	struct evbuffer *out;
+	struct framing framing;
+	/* A deferred call's reply another thread may write to fd itself
+	 * (UDSRPC_DEFER_DIRECT): settled before the loop writes or closes. */
+	struct deferred *direct;
+	struct rpc_session rpc;
+	struct udsrpc_peer peer;
+	struct topic_set topics; /* events subscriptions */
+	void *service_data;	 /* udsrpc_call_set_conn_data */
+	struct timespec connected; /* CLOCK_REALTIME */
+	uint64_t partial_since_ms; /* when the unfinished line in `in` started; 0: none */
+	int fd;
+	unsigned in_callback; /* callbacks of its own (or holders) on the stack */
+	short armed;	      /* EV_READ/EV_WRITE the event is added with; 0: not added */
+	unsigned char timer;  /* which timeout the event carries now */
+	bool paused;	 /* unread output above max_output_bytes: not reading requests */
+	bool eof;	 /* the peer shut down its write side */
+	bool closed;
+	bool processing; /* handling its lines: a completion arriving meanwhile only writes */
+	bool flush_queued; /* on the end-of-turn queue (and held by it) */
+};
+
+/* Take over fd and the identity (moved: *peer is cleared). NULL on ENOMEM (fd closed). */
+struct conn *conn_new(struct udsrpc_server *srv, int fd, struct udsrpc_peer *peer);
+/* Close now, dropping unsent output (peer gone, limit broken, forced stop). */
+void conn_close(struct conn *c, const char *why);
+/* Graceful stop: answer what was read with -32004, send what is owed, then close. */
+void conn_shutdown(struct conn *c);
+/*
+ * Keep c allocated across calls that may close it (and, through events,
+ * close others): a held connection that closes is freed only at release.
+ */
+void conn_hold(struct conn *c);
+void conn_release(struct conn *c);
+/*
+ * Another thread may write a reply of session s to c's socket directly only
+ * while s is c's own (its replies go to c's socket), c is open, owes
+ * nothing else, has nothing unwritten and takes no events (whose order
+ * against the reply is promised).
+ */
+bool conn_direct_ready(const struct conn *c, const struct rpc_session *s);
+/* d is armed (call.c): c settles it before it writes or closes. */
+void conn_direct_arm(struct conn *c, struct deferred *d);
+/* d's answer is in: if c still has it armed, settle it now. */
+void conn_direct_done(struct conn *c, struct deferred *d);
+/*
+ * Append a server-push line (an event). If the peer's unread output would
+ * pass max_output_bytes it is disconnected instead: false.
+ */
+bool conn_push(struct conn *c, const char *line, size_t len);
+
+#endif

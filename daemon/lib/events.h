@@ -1,0 +1,65 @@
+/* events.h — topics, subscriptions, and server-push notifications (udsrpc(7), "EVENTS"). */
+#ifndef UDSRPC_LIB_EVENTS_H
+#define UDSRPC_LIB_EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+struct conn;
+struct udsrpc_server;
+struct udsrpc_peer;
+
+/* A topic subscribers may ask for. Ids are small and reused after removal. */
+struct topic {
+	char *name;
+	char *read_method; /* events published with a key reach only peers allowed this on it */
+	unsigned id;
+	void *owner; /* the providing connection (rpc.provide), NULL for the server's own */
+};
+
+struct topics {
+	struct topic **v; /* by id; NULL: a free id */
+	size_t n;	  /* ids in use or free, v's length */
+	size_t count;	  /* topics in use */
+};
+
+/* The topics a connection subscribed to, a bit per topic id; words == 0: none. */
+struct topic_set {
+	uint64_t *bits;
+	unsigned words;
+	unsigned count;
+};
+
+void topics_free(struct topics *t);
+/* A new topic: 0 and *ret, -EEXIST, -EINVAL (bad name), -ENOMEM. */
+int topics_add(struct topics *t, const char *name, const char *read_method, void *owner,
+               struct topic **ret);
+struct topic *topics_find(const struct topics *t, const char *name);
+/* Unsubscribes every connection from it, then frees it. */
+void topics_remove(struct udsrpc_server *srv, struct topic *tp);
+bool topic_name_valid(const char *name);
+
+bool topic_set_has(const struct topic_set *s, unsigned id);
+/* New reference: the names subscribed, in topic id order. */
+json_t *events_topics_json(const struct udsrpc_server *srv, const struct topic_set *s);
+/* 0, or -ENOMEM. */
+int events_subscribe(struct conn *c, const struct topic *tp);
+void events_unsubscribe(struct conn *c, const struct topic *tp);
+void events_unsubscribe_all(struct conn *c);
+bool events_wanted(const struct udsrpc_server *srv, const struct topic *tp);
+/*
+ * Send {"jsonrpc":"2.0","method":"event","params":params} to every subscriber
+ * of tp (and, with key, only those tp's read_method allows on key). params
+ * is stolen. Serialised once for all; a subscriber that does not keep up is
+ * disconnected, never waited for. Returns how many got it.
+ */
+int events_publish(struct udsrpc_server *srv, const struct topic *tp, const char *key,
+                   json_t *params);
+/* The "peer" topic's connect/disconnect event. */
+void events_peer(struct udsrpc_server *srv, const struct udsrpc_peer *p, const char *type);
+/* The "daemon" topic: type, with extra members (stolen, may be NULL). */
+void events_daemon(struct udsrpc_server *srv, const char *type, json_t *extra);
+
+#endif

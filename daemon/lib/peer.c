@@ -1,0 +1,331 @@
+/* peer.c — the kernel's account of who is on the other end of a Unix socket. */
+#include "peer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "export.h"
+#include "names.h"
+
+#include <udsrpc/call.h>
+
+/*
+ * Linux 6.5; Debian 12's headers predate it. 77 is the asm-generic number
+ * (x86, arm, riscv, ...); parisc and sparc number socket options their own
+ * way, so there it has to come from the system headers.
+ */
+#ifndef SO_PEERPIDFD
+#if defined(__hppa__) || defined(__sparc__)
+#error "SO_PEERPIDFD: this architecture needs kernel headers from Linux 6.5 or later"
+#endif
+#define SO_PEERPIDFD 77
+#endif
+
+/* Most peers are in a handful of groups; one getsockopt usually suffices. */
+#define PEER_GROUPS_GUESS 32
+
+/* Room for any /proc/PID/comm: TASK_COMM_LEN is 16, kernel threads show up to 64. */
+#define PEER_COMM_MAX 128
+
+static int capture_groups(int fd, struct udsrpc_peer *p)
+{
+	socklen_t cap = PEER_GROUPS_GUESS * sizeof(gid_t);
+	gid_t *buf = NULL;
+
+	/*
+	 * The peer's credentials are fixed at connect(), so one ERANGE round
+	 * gives the exact size; the bound only guards against a kernel that
+	 * keeps answering ERANGE with a length that doesn't grow.
+	 */
+	for (int round = 0; round < 4; round++) {
+		gid_t *nbuf = realloc(buf, cap);
+		if (!nbuf) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nbuf;
+
+		socklen_t len = cap;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, buf, &len) == 0) {
+			p->ngroups = (int)(len / sizeof(gid_t));
+			if (p->ngroups == 0) {
+				free(buf);
+				buf = NULL;
+			}
+			p->groups = buf;
+			return 0;
+		}
+		if (errno != ERANGE || len <= cap) {
+			int r = errno == ERANGE ? -EPROTO : -errno;
+			free(buf);
+			return r;
+		}
+		cap = len;
+	}
+	free(buf);
+	return -EPROTO;
+}
+
+/*
+ * A pidfd for the peer's process. SO_PEERPIDFD names the process that did
+ * connect() itself, so it cannot be a recycled pid. pidfd_open(pid) is only
+ * used when the kernel lacks the option (ENOPROTOOPT: before 6.5; ENODATA: a
+ * socket type without it); it leaves a window in which the pid could be
+ * reused, which is the best an older kernel allows.
+ *
+ * EINVAL/ESRCH from SO_PEERPIDFD mean the kernel has the option but the peer
+ * is already gone (before 6.16 a reaped peer could not be pinned); falling back
+ * to pidfd_open(pid) then would pin whatever process holds that pid now, which
+ * is exactly the mistake the pidfd is there to prevent, so there is no fallback.
+ */
+static int open_peer_pidfd(int fd, pid_t pid, int *ret_pidfd)
+{
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0) {
+		*ret_pidfd = pidfd;
+		return 0;
+	}
+	if (errno != ENOPROTOOPT && errno != ENODATA)
+		return -errno;
+
+	long r = syscall(SYS_pidfd_open, pid, 0);
+	if (r < 0)
+		return -errno;
+	*ret_pidfd = (int)r;
+	return 0;
+}
+
+/*
+ * True while the pinned process has not exited. A pidfd polls readable once
+ * the process has exited (zombie or reaped); unlike pidfd_send_signal(0) this
+ * needs no permission to signal the peer, which an unprivileged daemon lacks
+ * for other users' processes.
+ */
+static bool pidfd_alive(int pidfd)
+{
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+
+	for (;;) {
+		int n = poll(&pfd, 1, 0);
+		if (n == 0)
+			return true;
+		if (n > 0)
+			return !(pfd.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL));
+		if (errno != EINTR)
+			return false;
+	}
+}
+
+/* 0 with *ret set (NULL when unreadable), or -ENOMEM. */
+static int read_comm(pid_t pid, char **ret)
+{
+	char path[64], buf[PEER_COMM_MAX];
+	ssize_t n;
+
+	*ret = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return 0;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return 0;
+
+	buf[n] = '\0';
+	if (buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	*ret = strdup(buf);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/*
+ * 0 with *ret set (NULL when unreadable: gone, or no ptrace read access, which
+ * an unprivileged daemon lacks for other users' processes), or -ENOMEM.
+ */
+static int read_exe(pid_t pid, char **ret)
+{
+	char path[64];
+	size_t size = PATH_MAX;
+
+	*ret = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	for (;;) {
+		char *buf = malloc(size);
+		if (!buf)
+			return -ENOMEM;
+		ssize_t n = readlink(path, buf, size);
+		if (n < 0) {
+			free(buf);
+			return 0;
+		}
+		/* readlink truncates silently; a full buffer may be a cut path. */
+		if ((size_t)n < size) {
+			/* Kept for the connection's life: give back the rest of PATH_MAX. */
+			char *fit = realloc(buf, (size_t)n + 1);
+			if (fit)
+				buf = fit;
+			buf[n] = '\0';
+			*ret = buf;
+			return 0;
+		}
+		free(buf);
+		if (size >= (1u << 20))
+			return 0;
+		size *= 2;
+	}
+}
+
+/*
+ * comm and exe are read by pid from /proc and believed only if the pidfd's
+ * process is still alive afterwards: a live process keeps its pid, so the
+ * /proc entries read in between were its own. The pidfd is closed before
+ * returning so that a connection holds one descriptor, not two.
+ */
+static int capture_process(int fd, struct udsrpc_peer *p)
+{
+	int pidfd = -1, r;
+
+	if (p->pid <= 0)
+		return 0; /* the peer is outside our pid namespace */
+	if (open_peer_pidfd(fd, p->pid, &pidfd) < 0)
+		return 0; /* gone, EMFILE, no pidfd support: unknown, not fatal */
+
+	r = read_comm(p->pid, &p->comm);
+	if (r == 0)
+		r = read_exe(p->pid, &p->exe);
+	if (r == 0 && !pidfd_alive(pidfd)) {
+		free(p->comm);
+		free(p->exe);
+		p->comm = p->exe = NULL;
+	}
+	close(pidfd);
+	return r;
+}
+
+int peer_capture(int fd, unsigned long long id, struct udsrpc_peer *ret)
+{
+	struct udsrpc_peer p = {.id = id};
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int r;
+
+	*ret = p;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	/* The kernel reports uid -1 for a socket without a peer. */
+	if (cred.uid == (uid_t)-1)
+		return -ENOTCONN;
+	p.uid = cred.uid;
+	p.gid = cred.gid;
+	p.pid = cred.pid;
+
+	/*
+	 * Missing groups would let a peer slip past a deny rule on a group, so
+	 * unlike comm/exe they are not optional.
+	 */
+	r = capture_groups(fd, &p);
+	if (r == 0)
+		r = names_user_name(p.uid, &p.user);
+	if (r == 0)
+		r = capture_process(fd, &p);
+	if (r < 0) {
+		peer_clear(&p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+void peer_clear(struct udsrpc_peer *p)
+{
+	if (!p)
+		return;
+	free(p->groups);
+	free(p->user);
+	free(p->comm);
+	free(p->exe);
+	p->groups = NULL;
+	p->ngroups = 0;
+	p->user = p->comm = p->exe = NULL;
+}
+
+bool peer_in_group(const struct udsrpc_peer *p, gid_t gid)
+{
+	if (p->gid == gid)
+		return true;
+	for (int i = 0; i < p->ngroups; i++)
+		if (p->groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* ---- the public face ------------------------------------------------------ */
+
+UDSRPC_EXPORT uint64_t udsrpc_peer_id(const struct udsrpc_peer *p)
+{
+	return p->id;
+}
+
+UDSRPC_EXPORT uid_t udsrpc_peer_uid(const struct udsrpc_peer *p)
+{
+	return p->uid;
+}
+
+UDSRPC_EXPORT gid_t udsrpc_peer_gid(const struct udsrpc_peer *p)
+{
+	return p->gid;
+}
+
+UDSRPC_EXPORT pid_t udsrpc_peer_pid(const struct udsrpc_peer *p)
+{
+	return p->pid;
+}
+
+UDSRPC_EXPORT const gid_t *udsrpc_peer_groups(const struct udsrpc_peer *p, size_t *ret_n)
+{
+	*ret_n = p->ngroups > 0 ? (size_t)p->ngroups : 0;
+	return p->groups;
+}
+
+UDSRPC_EXPORT const char *udsrpc_peer_user(const struct udsrpc_peer *p)
+{
+	return p->user;
+}
+
+UDSRPC_EXPORT const char *udsrpc_peer_comm(const struct udsrpc_peer *p)
+{
+	return p->comm;
+}
+
+UDSRPC_EXPORT const char *udsrpc_peer_exe(const struct udsrpc_peer *p)
+{
+	return p->exe;
+}
+
+UDSRPC_EXPORT bool udsrpc_peer_in_group(const struct udsrpc_peer *p, gid_t gid)
+{
+	return peer_in_group(p, gid);
+}
+
+UDSRPC_EXPORT json_t *udsrpc_peer_json(const struct udsrpc_peer *p)
+{
+	json_t *groups = json_array();
+	for (int i = 0; groups && i < p->ngroups; i++)
+		json_array_append_new(groups, json_integer(p->groups[i]));
+	return json_pack("{s:I,s:I,s:I,s:I,s:o,s:s?,s:s?,s:s?}", "id", (json_int_t)p->id, "uid",
+	                 (json_int_t)p->uid, "gid", (json_int_t)p->gid, "pid", (json_int_t)p->pid,
+	                 "groups", groups, "user", p->user, "comm", p->comm, "exe", p->exe);
+}

@@ -1,0 +1,722 @@
+/* policy.c — compiles policy documents (udsrpc(7)) and judges calls against them. */
+#include "policy.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "names.h"
+
+/* A piece of a pattern between stars, pointing into glob.text. */
+struct span {
+	size_t off;
+	size_t len;
+};
+
+/*
+ * A method pattern split at its stars: "a*b*c" is prefix "a", floating
+ * middles ["b"], suffix "c". Since '*' is the only metacharacter, anchoring
+ * the ends and finding each middle leftmost-first decides a match in one
+ * pass, with no backtracking and no allocation.
+ */
+struct glob {
+	char *text; /* as written, NUL-free */
+	size_t len;
+	bool exact;    /* no '*': a plain comparison */
+	size_t minlen; /* literal characters: shorter names cannot match */
+	struct span prefix, suffix;
+	struct span *mids;
+	size_t nmids;
+};
+
+struct exe_path {
+	char *path; /* as written */
+	char *real; /* realpath at load when it differs (e.g. /bin -> /usr/bin), else NULL */
+};
+
+/*
+ * A selector with n == 0 is absent (anyone); empty lists are rejected at load,
+ * so "present" and "n > 0" are the same thing.
+ */
+struct rule {
+	bool allow;
+	struct glob *methods;
+	size_t nmethods;
+	uid_t *uids;
+	size_t nuids;
+	gid_t *gids; /* "gids" and "groups" are separate selectors: both must match */
+	size_t ngids;
+	gid_t *groups;
+	size_t ngroups;
+	pid_t *pids;
+	size_t npids;
+	struct exe_path *exes;
+	size_t nexes;
+};
+
+struct policy {
+	size_t nrules;
+	bool has_keys; /* some rule has a keys selector: verdicts depend on the key */
+	struct rule rules[];
+};
+
+/* Where compile errors go, and what the rule being compiled is called in them. */
+struct compile_ctx {
+	char *err;
+	size_t errlen;
+	size_t rule_no; /* 1-based; 0 outside any rule */
+	uid_t self_uid;
+	char quoted[128]; /* see quote() */
+};
+
+/*
+ * Text from the document, made fit for a one-line message: control bytes
+ * (a member name may hold "\n") become \xNN and long text is cut with "...".
+ * Valid until the next call; one quoted string per message.
+ */
+static const char *quote(struct compile_ctx *c, const char *s)
+{
+	const size_t cap = sizeof(c->quoted);
+	size_t o = 0;
+
+	/* Leaves room for one escape, the ellipsis and the NUL. */
+	for (; *s && o + 8 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x20 || ch == 0x7f)
+			o += (size_t)snprintf(c->quoted + o, cap - o, "\\x%02x", ch);
+		else
+			c->quoted[o++] = (char)ch;
+	}
+	if (*s) {
+		memcpy(c->quoted + o, "...", 3);
+		o += 3;
+	}
+	c->quoted[o] = '\0';
+	return c->quoted;
+}
+
+/* Writes "rule N: " (inside a rule) and the message to the error buffer; returns r. */
+static int fail(struct compile_ctx *c, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct compile_ctx *c, int r, const char *fmt, ...)
+{
+	va_list ap;
+	int n = 0;
+
+	if (!c->err || c->errlen == 0)
+		return r;
+	if (c->rule_no > 0)
+		n = snprintf(c->err, c->errlen, "rule %zu: ", c->rule_no);
+	if (n < 0 || (size_t)n >= c->errlen)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static void glob_free(struct glob *g)
+{
+	free(g->text);
+	free(g->mids);
+}
+
+static int glob_compile(const char *pattern, size_t len, struct glob *ret)
+{
+	struct glob g = {.len = len};
+	size_t nstars = 0;
+
+	g.text = strdup(pattern);
+	if (!g.text)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++)
+		nstars += pattern[i] == '*';
+	g.minlen = len - nstars;
+	if (nstars == 0) {
+		g.exact = true;
+		*ret = g;
+		return 0;
+	}
+
+	const char *first = strchr(pattern, '*');
+	const char *last = strrchr(pattern, '*');
+	g.prefix = (struct span){0, (size_t)(first - pattern)};
+	g.suffix = (struct span){(size_t)(last + 1 - pattern), len - (size_t)(last + 1 - pattern)};
+
+	/* Runs of stars collapse: the empty pieces between them match anything. */
+	g.mids = calloc(nstars, sizeof(*g.mids));
+	if (!g.mids) {
+		free(g.text);
+		return -ENOMEM;
+	}
+	for (const char *s = first + 1; s < last;) {
+		const char *star = strchr(s, '*');
+		if (star > s)
+			g.mids[g.nmids++] =
+			    (struct span){(size_t)(s - pattern), (size_t)(star - s)};
+		s = star + 1;
+	}
+	*ret = g;
+	return 0;
+}
+
+static bool glob_match(const struct glob *g, const char *s, size_t n)
+{
+	if (g->exact)
+		return n == g->len && memcmp(s, g->text, n) == 0;
+	if (n < g->minlen)
+		return false;
+	/* minlen covers prefix + suffix, so the two cannot overlap here. */
+	if (memcmp(s, g->text + g->prefix.off, g->prefix.len) != 0)
+		return false;
+	if (memcmp(s + n - g->suffix.len, g->text + g->suffix.off, g->suffix.len) != 0)
+		return false;
+
+	const char *pos = s + g->prefix.len;
+	const char *end = s + n - g->suffix.len;
+	for (size_t i = 0; i < g->nmids; i++) {
+		const struct span *m = &g->mids[i];
+		const char *hit = memmem(pos, (size_t)(end - pos), g->text + m->off, m->len);
+		if (!hit)
+			return false;
+		pos = hit + m->len;
+	}
+	return true;
+}
+
+static void rule_free(struct rule *r)
+{
+	for (size_t i = 0; i < r->nmethods; i++)
+		glob_free(&r->methods[i]);
+	free(r->methods);
+	free(r->uids);
+	free(r->gids);
+	free(r->groups);
+	free(r->pids);
+	for (size_t i = 0; i < r->nexes; i++) {
+		free(r->exes[i].path);
+		free(r->exes[i].real);
+	}
+	free(r->exes);
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nrules; i++)
+		rule_free(&p->rules[i]);
+	free(p);
+}
+
+/*
+ * The array a rule member must be: present lists are never empty, because an
+ * empty list would match nobody, which is never what a rule's author meant.
+ * Allocates *ret_arr for its n entries of size elem.
+ */
+static int member_list(struct compile_ctx *c, const char *field, json_t *v, const char *what,
+                       size_t elem, void **ret_arr, size_t *ret_n)
+{
+	*ret_n = 0; /* set on every path: -O3 cannot see that fail() is negative */
+	if (!json_is_array(v))
+		return fail(c, -EINVAL, "%s: expected an array of %s", field, what);
+	if (json_array_size(v) == 0)
+		return fail(c, -EINVAL, "%s: empty list (omit the member to match anyone)", field);
+	*ret_arr = calloc(json_array_size(v), elem);
+	if (!*ret_arr)
+		return fail(c, -ENOMEM, "out of memory");
+	*ret_n = json_array_size(v);
+	return 0;
+}
+
+/* A string entry without NUL bytes, which C-string comparison would silently cut short. */
+static const char *entry_string(json_t *e)
+{
+	if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e))
+		return NULL;
+	return json_string_value(e);
+}
+
+static int compile_methods(struct compile_ctx *c, json_t *v, struct rule *r)
+{
+	void *arr = NULL;
+	size_t n;
+	int ret;
+
+	if (!v)
+		return fail(c, -EINVAL, "methods: missing (a list of method names or patterns)");
+	if (json_is_array(v) && json_array_size(v) == 0)
+		return fail(c, -EINVAL, "methods: empty list (a rule needs at least one method)");
+	ret = member_list(c, "methods", v, "method patterns", sizeof(*r->methods), &arr, &n);
+	r->methods = arr;
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(v, i);
+		const char *s = entry_string(e);
+		if (!s)
+			return fail(c, -EINVAL,
+			            "methods: not a string without NUL bytes (entry %zu)", i + 1);
+		if (*s == '\0')
+			return fail(c, -EINVAL, "methods: empty pattern (entry %zu)", i + 1);
+		ret = glob_compile(s, strlen(s), &r->methods[i]);
+		if (ret < 0)
+			return fail(c, ret, "out of memory");
+		r->nmethods++;
+	}
+	return 0;
+}
+
+/* (uid_t)-1 and (gid_t)-1 mean "no id" to the kernel, so they can't name anyone. */
+static bool id_number(json_t *e, uint32_t *ret)
+{
+	json_int_t v = json_integer_value(e);
+
+	if (v < 0 || v >= (json_int_t)UINT32_MAX)
+		return false;
+	*ret = (uint32_t)v;
+	return true;
+}
+
+/* Users or groups: the words of their messages and how a name becomes an id. */
+struct id_kind {
+	const char *id, *name, *what, *expected;
+	int (*lookup)(const char *name, uint32_t *ret_id);
+	bool self; /* "self": the uid the daemon serves */
+};
+
+static const struct id_kind users = {
+    .id = "uid",
+    .name = "user",
+    .what = "uids, user names or \"self\"",
+    .expected = "a number, a user name or \"self\"",
+    .lookup = names_user_id,
+    .self = true,
+};
+static const struct id_kind groups = {
+    .id = "gid",
+    .name = "group",
+    .what = "gids or group names",
+    .expected = "a number or a group name",
+    .lookup = names_group_id,
+};
+
+static int compile_ids(struct compile_ctx *c, const char *field, json_t *v, const struct id_kind *k,
+                       uint32_t **ret_ids, size_t *ret_n)
+{
+	void *arr = NULL;
+	size_t n;
+	int ret = member_list(c, field, v, k->what, sizeof(**ret_ids), &arr, &n);
+
+	*ret_ids = arr;
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(v, i);
+		const char *name = entry_string(e);
+		uint32_t *id = &(*ret_ids)[i];
+
+		if (json_is_integer(e)) {
+			if (!id_number(e, id))
+				return fail(c, -EINVAL, "%s: invalid %s %" JSON_INTEGER_FORMAT,
+				            field, k->id, json_integer_value(e));
+		} else if (name && k->self && strcmp(name, "self") == 0) {
+			*id = c->self_uid;
+		} else if (name) {
+			ret = k->lookup(name, id);
+			if (ret == -ENOENT)
+				return fail(c, -EINVAL, "%s: unknown %s '%s'", field, k->name,
+				            quote(c, name));
+			if (ret < 0)
+				return fail(c, ret, "%s: cannot look up %s '%s': %s", field,
+				            k->name, quote(c, name), strerror(-ret));
+		} else {
+			return fail(c, -EINVAL, "%s: expected %s (entry %zu)", field, k->expected,
+			            i + 1);
+		}
+		(*ret_n)++;
+	}
+	return 0;
+}
+
+static int compile_pids(struct compile_ctx *c, json_t *v, struct rule *r)
+{
+	void *arr = NULL;
+	size_t n;
+	int ret = member_list(c, "pids", v, "pids", sizeof(*r->pids), &arr, &n);
+
+	r->pids = arr;
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(v, i);
+
+		if (!json_is_integer(e))
+			return fail(c, -EINVAL, "pids: expected a number (entry %zu)", i + 1);
+		json_int_t pid = json_integer_value(e);
+		if (pid <= 0 || pid > INT_MAX)
+			return fail(c, -EINVAL, "pids: invalid pid %" JSON_INTEGER_FORMAT, pid);
+		r->pids[i] = (pid_t)pid;
+		r->npids++;
+	}
+	return 0;
+}
+
+static int compile_exes(struct compile_ctx *c, json_t *v, struct rule *r)
+{
+	void *arr = NULL;
+	size_t n;
+	int ret = member_list(c, "exe", v, "absolute paths", sizeof(*r->exes), &arr, &n);
+
+	r->exes = arr;
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		const char *path = entry_string(json_array_get(v, i));
+		struct exe_path *x = &r->exes[i];
+
+		if (!path)
+			return fail(c, -EINVAL, "exe: not a string without NUL bytes (entry %zu)",
+			            i + 1);
+		if (path[0] != '/')
+			return fail(c, -EINVAL, "exe: relative path '%s' (must start with '/')",
+			            quote(c, path));
+		x->path = strdup(path);
+		if (!x->path)
+			return fail(c, -ENOMEM, "out of memory");
+		r->nexes++;
+		/*
+		 * The kernel reports the resolved binary (/usr/bin/bash for a
+		 * process started as /bin/bash on merged-/usr systems), so the
+		 * rule also matches the path its author's one resolves to now.
+		 * A path that does not exist yet still matches literally.
+		 */
+		x->real = realpath(path, NULL);
+		if (x->real && strcmp(x->real, path) == 0) {
+			free(x->real);
+			x->real = NULL;
+		}
+	}
+	return 0;
+}
+
+static int compile_effect(struct compile_ctx *c, json_t *v, struct rule *r)
+{
+	const char *s = entry_string(v);
+
+	if (!v)
+		return fail(c, -EINVAL, "effect: missing (\"allow\" or \"deny\")");
+	if (s && strcmp(s, "allow") == 0)
+		r->allow = true;
+	else if (s && strcmp(s, "deny") == 0)
+		r->allow = false;
+	else if (s)
+		return fail(c, -EINVAL, "effect: '%s' is not \"allow\" or \"deny\"", quote(c, s));
+	else
+		return fail(c, -EINVAL, "effect: expected \"allow\" or \"deny\"");
+	return 0;
+}
+
+static const char *const rule_members[] = {"effect", "methods", "uids", "gids",
+                                           "groups", "pids",    "exe"};
+
+static int compile_rule(struct compile_ctx *c, json_t *obj, struct rule *r)
+{
+	const char *key;
+	json_t *v;
+	int ret;
+
+	if (!json_is_object(obj))
+		return fail(c, -EINVAL, "expected an object with \"effect\" and \"methods\"");
+	json_object_foreach(obj, key, v)
+	{
+		bool known = false;
+		for (size_t i = 0; i < sizeof(rule_members) / sizeof(rule_members[0]); i++)
+			known = known || strcmp(key, rule_members[i]) == 0;
+		if (!known)
+			return fail(c, -EINVAL, "unknown member '%s'", quote(c, key));
+	}
+
+	ret = compile_effect(c, json_object_get(obj, "effect"), r);
+	if (ret == 0)
+		ret = compile_methods(c, json_object_get(obj, "methods"), r);
+	if (ret == 0 && (v = json_object_get(obj, "uids")))
+		ret = compile_ids(c, "uids", v, &users, &r->uids, &r->nuids);
+	if (ret == 0 && (v = json_object_get(obj, "gids")))
+		ret = compile_ids(c, "gids", v, &groups, &r->gids, &r->ngids);
+	if (ret == 0 && (v = json_object_get(obj, "groups")))
+		ret = compile_ids(c, "groups", v, &groups, &r->groups, &r->ngroups);
+	if (ret == 0 && (v = json_object_get(obj, "pids")))
+		ret = compile_pids(c, v, r);
+	if (ret == 0 && (v = json_object_get(obj, "exe")))
+		ret = compile_exes(c, v, r);
+	return ret;
+}
+
+int policy_compile(const json_t *doc, uid_t self_uid, struct policy **ret, char *err, size_t errlen)
+{
+	struct compile_ctx c = {.err = err, .errlen = errlen, .self_uid = self_uid};
+	/* jansson's getters take non-const pointers but do not modify. */
+	json_t *root = (json_t *)doc;
+	const char *key;
+	json_t *v, *rules;
+	struct policy *p;
+	int r = 0;
+
+	*ret = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!json_is_object(root))
+		return fail(&c, -EINVAL, "expected an object {\"rules\": [...]}");
+	json_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "rules") != 0)
+			return fail(&c, -EINVAL, "unknown top-level member '%s'", quote(&c, key));
+	}
+	rules = json_object_get(root, "rules");
+	if (!rules)
+		return fail(&c, -EINVAL, "missing member 'rules'");
+	if (!json_is_array(rules))
+		return fail(&c, -EINVAL, "rules: expected an array of rules");
+
+	size_t n = json_array_size(rules);
+	p = calloc(1, sizeof(*p) + n * sizeof(p->rules[0]));
+	if (!p)
+		return fail(&c, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && r == 0; i++) {
+		c.rule_no = i + 1;
+		/* Counted before compiling so a half-built rule is freed with the rest. */
+		p->nrules++;
+		r = compile_rule(&c, json_array_get(rules, i), &p->rules[i]);
+	}
+	if (r < 0) {
+		policy_free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+int policy_load_file(const char *path, uid_t self_uid, struct policy **ret, char *err,
+                     size_t errlen)
+{
+	char inner[512];
+	json_error_t jerr;
+	struct stat st;
+	json_t *doc;
+	FILE *f;
+	int r;
+
+	*ret = NULL;
+	f = fopen(path, "re");
+	if (!f) {
+		r = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-r));
+		return r;
+	}
+	/* fopen() happily opens a directory; the read error after would be obscure. */
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		if (err && errlen)
+			snprintf(err, errlen, "%s: is a directory, not a policy file", path);
+		return -EISDIR;
+	}
+	/* A duplicated member ("effect" twice) is a mistake, not a choice of the last one. */
+	doc = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(f);
+	if (!doc) {
+		if (err && errlen) {
+			snprintf(err, errlen, "%s: line %d column %d: %s", path, jerr.line,
+			         jerr.column, jerr.text);
+			/* jansson quotes the input near the error, newlines and all:
+			 * keep the message on one line, as quote() does for names. */
+			for (char *p = err; *p; p++)
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = '?';
+		}
+		return -EINVAL;
+	}
+	r = policy_compile(doc, self_uid, ret, inner, sizeof(inner));
+	json_decref(doc);
+	if (r < 0 && err && errlen)
+		snprintf(err, errlen, "%s: %s", path, inner);
+	return r;
+}
+
+struct policy *policy_default(uid_t self_uid, const char *const *public_methods, size_t n)
+{
+	struct policy *p = NULL;
+	json_t *names = json_array();
+	json_t *doc = json_pack("{s:[{s:s,s:o},{s:s,s:[s],s:[i,s]}]}", "rules", "effect", "allow",
+	                        "methods", names, "effect", "allow", "methods", "*", "uids", 0,
+	                        "self");
+
+	for (size_t i = 0; doc && i < n; i++)
+		json_array_append_new(names, json_string(public_methods[i]));
+	/* Without public methods, only the admin rule. */
+	if (doc && n == 0)
+		json_array_remove(json_object_get(doc, "rules"), 0);
+	if (!doc)
+		return NULL;
+	if (policy_compile(doc, self_uid, &p, NULL, 0) < 0)
+		p = NULL;
+	json_decref(doc);
+	return p;
+}
+
+/* uids and gids share the id helpers. */
+_Static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint32_t),
+               "uid_t and gid_t are 32 bits");
+
+static bool has_id(const uint32_t *ids, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+static bool any_group(const gid_t *gids, size_t n, const struct udsrpc_peer *peer)
+{
+	for (size_t i = 0; i < n; i++)
+		if (peer_in_group(peer, gids[i]))
+			return true;
+	return false;
+}
+
+static bool has_pid(const pid_t *pids, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+static bool exe_match(const struct rule *r, const char *exe)
+{
+	if (!exe)
+		return false;
+	for (size_t i = 0; i < r->nexes; i++)
+		if (strcmp(exe, r->exes[i].path) == 0 ||
+		    (r->exes[i].real && strcmp(exe, r->exes[i].real) == 0))
+			return true;
+	return false;
+}
+
+static bool rule_matches(const struct rule *r, const struct udsrpc_peer *peer, const char *method,
+                         size_t mlen)
+{
+	if (r->nuids && !has_id(r->uids, r->nuids, peer->uid))
+		return false;
+	if (r->npids && !has_pid(r->pids, r->npids, peer->pid))
+		return false;
+	if (r->ngids && !any_group(r->gids, r->ngids, peer))
+		return false;
+	if (r->ngroups && !any_group(r->groups, r->ngroups, peer))
+		return false;
+	if (r->nexes && !exe_match(r, peer->exe))
+		return false;
+	for (size_t i = 0; i < r->nmethods; i++)
+		if (glob_match(&r->methods[i], method, mlen))
+			return true;
+	return false;
+}
+
+bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
+                   const char *key)
+{
+	(void)key; /* keys selectors: not in the policy language yet */
+	if (!p || !peer || !method)
+		return false;
+	size_t mlen = strlen(method);
+	for (size_t i = 0; i < p->nrules; i++)
+		if (rule_matches(&p->rules[i], peer, method, mlen))
+			return p->rules[i].allow;
+	return false;
+}
+
+bool policy_has_keys(const struct policy *p)
+{
+	return p && p->has_keys;
+}
+
+size_t policy_rule_count(const struct policy *p)
+{
+	return p ? p->nrules : 0;
+}
+
+/* Appends n ids to a new array under key; false on ENOMEM. */
+static bool put_ids(json_t *obj, const char *key, const uint32_t *ids, size_t n)
+{
+	json_t *a;
+
+	if (n == 0)
+		return true;
+	a = json_array();
+	if (!a || json_object_set_new(obj, key, a) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(a, json_integer(ids[i])) < 0)
+			return false;
+	return true;
+}
+
+static json_t *rule_to_json(const struct rule *r)
+{
+	json_t *o = json_object(), *a;
+	bool ok;
+
+	if (!o)
+		return NULL;
+	ok = json_object_set_new(o, "effect", json_string(r->allow ? "allow" : "deny")) == 0;
+	a = json_array();
+	ok = ok && a && json_object_set_new(o, "methods", a) == 0;
+	for (size_t i = 0; ok && i < r->nmethods; i++)
+		ok = json_array_append_new(a, json_string(r->methods[i].text)) == 0;
+	ok = ok && put_ids(o, "uids", r->uids, r->nuids);
+	ok = ok && put_ids(o, "gids", r->gids, r->ngids);
+	ok = ok && put_ids(o, "groups", r->groups, r->ngroups);
+	if (ok && r->npids) {
+		a = json_array();
+		ok = a && json_object_set_new(o, "pids", a) == 0;
+		for (size_t i = 0; ok && i < r->npids; i++)
+			ok = json_array_append_new(a, json_integer(r->pids[i])) == 0;
+	}
+	if (ok && r->nexes) {
+		a = json_array();
+		ok = a && json_object_set_new(o, "exe", a) == 0;
+		for (size_t i = 0; ok && i < r->nexes; i++)
+			ok = json_array_append_new(a, json_string(r->exes[i].path)) == 0;
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *policy_to_json(const struct policy *p)
+{
+	json_t *doc = json_object(), *rules;
+
+	/* set_new takes the reference even when it fails, so rules never leaks. */
+	if (!doc || json_object_set_new(doc, "rules", rules = json_array()) < 0) {
+		json_decref(doc);
+		return NULL;
+	}
+	for (size_t i = 0; p && i < p->nrules; i++) {
+		if (json_array_append_new(rules, rule_to_json(&p->rules[i])) < 0) {
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	return doc;
+}

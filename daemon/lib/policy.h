@@ -1,0 +1,62 @@
+/* policy.h — compiled access rules: may this peer call this method? */
+#ifndef UDSRPC_POLICY_H
+#define UDSRPC_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "peer.h"
+
+struct policy;
+
+/*
+ * Compile a policy document (udsrpc(7)). self_uid is what "self" means.
+ * User and group names are resolved now (getpwnam_r/getgrnam_r), never at
+ * call time. On error returns -EINVAL (-ENOMEM, or the -errno of a name
+ * service that could not be asked) and writes a one-line message naming the
+ * rule by its 1-based position and the field into err (may be NULL):
+ *   rule 3: uids: unknown user 'bob'
+ *   rule 2: unknown member 'method'
+ *   rule 1: methods: empty pattern (entry 2)
+ *   unknown top-level member 'rule'
+ * doc is borrowed. On success the caller owns *ret (policy_free).
+ * A compiled policy is immutable: share it freely, swap it whole on reload.
+ */
+int policy_compile(const json_t *doc, uid_t self_uid, struct policy **ret, char *err,
+                   size_t errlen);
+/*
+ * Load and compile a file; err starts with the path: "/etc/x.json: rule 3: …",
+ * or for bad JSON "/etc/x.json: line 4 column 7: <jansson's text>". Returns
+ * -EINVAL for a bad document (duplicate members included), or the -errno of
+ * opening it (-ENOENT, -EACCES, -EISDIR, …). The caller owns *ret.
+ */
+int policy_load_file(const char *path, uid_t self_uid, struct policy **ret, char *err,
+                     size_t errlen);
+/*
+ * The embedded default: anyone may call the public methods (names
+ * borrowed), uid 0 and self_uid may call everything. NULL on ENOMEM.
+ */
+struct policy *policy_default(uid_t self_uid, const char *const *public_methods, size_t n);
+/*
+ * First matching rule's effect; no match (or p NULL) is deny. A short scan:
+ * no allocation, no lookups, no system calls. exe rules never match a peer
+ * whose exe is NULL. An exe entry matches the path as written or what it
+ * resolved to (realpath) when the policy was loaded.
+ */
+bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
+                   const char *key);
+size_t policy_rule_count(const struct policy *p);
+/* True when a rule selects keys: then a verdict on a key cannot be cached per method. */
+bool policy_has_keys(const struct policy *p);
+/*
+ * The compiled policy as a policy document, for `udsrpcd --check`: names and
+ * "self" appear as the numbers they resolved to, exe paths as written, and
+ * absent selectors stay absent. New reference (NULL on ENOMEM); it compiles
+ * back to the same policy.
+ */
+json_t *policy_to_json(const struct policy *p);
+void policy_free(struct policy *p);
+
+#endif

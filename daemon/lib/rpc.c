@@ -1,0 +1,1114 @@
+/*
+ * rpc.c — JSON-RPC 2.0 on one connection's lines: parse, envelope, batch,
+ * the checks of udsrpc(7) in their fixed order, dispatch, and replies
+ * kept in request order even when a handler completes later.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "clock.h"
+#include "export.h"
+#include "log.h"
+#include "peer.h"
+#include "policy.h"
+#include "registry.h"
+#include "rpc.h"
+#include "schema.h"
+#include "server.h"
+
+/* A reply (or a batch's replies) still owed, in the connection's order. */
+struct rpc_slot {
+	TAILQ_ENTRY(rpc_slot) link;
+	unsigned pending;     /* members not yet answered */
+	json_t *batch;	      /* batch: the response objects; NULL for a single request */
+	struct evbuffer *buf; /* single request: its serialised reply once answered */
+};
+
+/*
+ * Byte classes for the fast paths: 1 JSON whitespace; 2 may stand in a
+ * fast-path request string (printable ASCII but '"' and '\\'); 4 is written
+ * between quotes unchanged (the same, and DEL, which jansson leaves alone).
+ * Filled once, by rpc_session_init (before any line is handled).
+ */
+static unsigned char rpc_class[256];
+static pthread_once_t rpc_class_once = PTHREAD_ONCE_INIT;
+
+static void rpc_class_fill(void)
+{
+	rpc_class[' '] = rpc_class['\t'] = rpc_class['\n'] = rpc_class['\r'] = 1;
+	for (int c = 0x20; c <= 0x7f; c++)
+		if (c != '"' && c != '\\')
+			rpc_class[c] |= c < 0x7f ? 6 : 4;
+}
+
+UDSRPC_EXPORT const char *udsrpc_error_message(int code)
+{
+	switch (code) {
+	case UDSRPC_PARSE_ERROR: return "Parse error";
+	case UDSRPC_INVALID_REQUEST: return "Invalid Request";
+	case UDSRPC_METHOD_NOT_FOUND: return "Method not found";
+	case UDSRPC_INVALID_PARAMS: return "Invalid params";
+	case UDSRPC_INTERNAL_ERROR: return "Internal error";
+	case UDSRPC_PERMISSION_DENIED: return "Permission denied";
+	case UDSRPC_REQUEST_TOO_LARGE: return "Request too large";
+	case UDSRPC_SERVER_BUSY: return "Server busy";
+	case UDSRPC_SHUTTING_DOWN: return "Shutting down";
+	case UDSRPC_PROVIDER_UNAVAILABLE: return "Provider unavailable";
+	case UDSRPC_PROVIDER_TIMEOUT: return "Provider timeout";
+	case UDSRPC_PROVIDER_BUSY: return "Provider busy";
+	case UDSRPC_NOT_FOUND: return "Not found";
+	case UDSRPC_CONFLICT: return "Conflict";
+	case UDSRPC_STORAGE_ERROR: return "Storage error";
+	case UDSRPC_NAME_TAKEN: return "Name taken";
+	case UDSRPC_QUOTA_EXCEEDED: return "Quota exceeded";
+	case UDSRPC_HISTORY_COMPACTED: return "History compacted";
+	}
+	return "Server error";
+}
+
+void rpc_session_init(struct rpc_session *s, struct udsrpc_server *srv,
+		      const struct udsrpc_peer *peer, struct evbuffer *out, void *owner)
+{
+	pthread_once(&rpc_class_once, rpc_class_fill);
+	memset(s, 0, sizeof(*s));
+	s->srv = srv;
+	s->peer = peer;
+	s->out = out;
+	s->owner = owner;
+	TAILQ_INIT(&s->slots);
+	TAILQ_INIT(&s->pending);
+}
+
+void rpc_session_free(struct rpc_session *s)
+{
+	free(s->verdicts);
+	s->verdicts = NULL;
+	s->nverdicts = 0;
+}
+
+/* ---- serialisation ---------------------------------------------------- */
+
+
+/*
+ * Replies are written in one pass through a stack buffer, which goes to the
+ * evbuffer when full and at the end: a small reply is one evbuffer_add, a
+ * large one a few big ones. Values are written as json_dump* with
+ * JSON_COMPACT | JSON_ENCODE_ANY writes them (jansson keeps objects in
+ * insertion order and escapes, in strings, only '"', '\\' and bytes below
+ * 0x20). Objects, arrays, integers, literals and strings of printable ASCII
+ * are written here; reals and strings that need escapes or hold other bytes
+ * are handed to jansson one value at a time, which gives the same text as
+ * inside their container.
+ */
+#define RPC_OUT_BUF 4096
+
+struct rpc_out {
+	struct evbuffer *out;
+	size_t len;
+	char buf[RPC_OUT_BUF];
+};
+
+static void rpc_out_flush(struct rpc_out *o)
+{
+	if (o->len) {
+		evbuffer_add(o->out, o->buf, o->len);
+		o->len = 0;
+	}
+}
+
+static void rpc_out_put(struct rpc_out *o, const char *p, size_t n)
+{
+	if (n > sizeof(o->buf) - o->len) {
+		rpc_out_flush(o);
+		if (n > sizeof(o->buf)) {
+			evbuffer_add(o->out, p, n);
+			return;
+		}
+	}
+	memcpy(o->buf + o->len, p, n);
+	o->len += n;
+}
+
+static int rpc_out_cb(const char *buf, size_t size, void *data)
+{
+	rpc_out_put(data, buf, size);
+	return 0;
+}
+
+#define LIT(s) s, sizeof(s) - 1
+
+/* Decimal, as jansson writes a json_int_t. */
+static void rpc_out_int(struct rpc_out *o, json_int_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	rpc_out_put(o, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/*
+ * Eight bytes at once: true if one of them is '"', '\\' or below 0x20 (the
+ * classic zero-byte test: it never reports a byte that is not there).
+ */
+static inline bool rpc_special8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
+	return ((((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs) != 0;
+}
+
+/* True if jansson would write these bytes between quotes unchanged (ASCII from 0x20, no '"' '\\'). */
+static bool rpc_plain(const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t i = 0;
+	uint64_t w;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, u + i, 8);
+		if (rpc_special8(w) || (w & 0x8080808080808080ull))
+			return false;
+	}
+	for (; i < n; i++)
+		if (!(rpc_class[u[i]] & 4))
+			return false;
+	return true;
+}
+
+static void rpc_out_string(struct rpc_out *o, const char *p, size_t n)
+{
+	if (n + 2 <= sizeof(o->buf) - o->len) {
+		o->buf[o->len] = '"';
+		memcpy(o->buf + o->len + 1, p, n);
+		o->buf[o->len + 1 + n] = '"';
+		o->len += n + 2;
+		return;
+	}
+	rpc_out_put(o, "\"", 1);
+	rpc_out_put(o, p, n);
+	rpc_out_put(o, "\"", 1);
+}
+
+static void rpc_out_value(struct rpc_out *o, const json_t *v)
+{
+	const char *key, *p;
+	json_t *m;
+	size_t i, n;
+
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+		rpc_out_int(o, json_integer_value(v));
+		return;
+	case JSON_TRUE:
+		rpc_out_put(o, LIT("true"));
+		return;
+	case JSON_FALSE:
+		rpc_out_put(o, LIT("false"));
+		return;
+	case JSON_NULL:
+		rpc_out_put(o, LIT("null"));
+		return;
+	case JSON_STRING:
+		p = json_string_value(v);
+		n = json_string_length(v);
+		if (!rpc_plain(p, n))
+			break;
+		rpc_out_string(o, p, n);
+		return;
+	case JSON_ARRAY:
+		rpc_out_put(o, "[", 1);
+		for (i = 0, n = json_array_size(v); i < n; i++) {
+			if (i)
+				rpc_out_put(o, ",", 1);
+			rpc_out_value(o, json_array_get(v, i));
+		}
+		rpc_out_put(o, "]", 1);
+		return;
+	case JSON_OBJECT:
+		rpc_out_put(o, "{", 1);
+		i = 0;
+		json_object_keylen_foreach((json_t *)v, key, n, m) {
+			if (i++)
+				rpc_out_put(o, ",", 1);
+			if (rpc_plain(key, n)) {
+				rpc_out_string(o, key, n);
+			} else {
+				/* A key that needs escapes: jansson writes it, as a string. */
+				json_t *k = json_stringn_nocheck(key, n);
+				if (k)
+					json_dump_callback(k, rpc_out_cb, o, JSON_COMPACT | JSON_ENCODE_ANY);
+				json_decref(k);
+			}
+			rpc_out_put(o, ":", 1);
+			rpc_out_value(o, m);
+		}
+		rpc_out_put(o, "}", 1);
+		return;
+	default: /* JSON_REAL */
+		break;
+	}
+	json_dump_callback(v, rpc_out_cb, o, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* A C string as a JSON string; text that is not UTF-8 is replaced, never written raw. */
+static void rpc_out_text_json(struct rpc_out *o, const char *text)
+{
+	json_t *v = json_string(text);
+	rpc_out_value(o, v ? v : json_string_nocheck("Server error"));
+	json_decref(v);
+}
+
+static void rpc_dump(struct evbuffer *out, const json_t *v)
+{
+	struct rpc_out o;
+
+	o.out = out;
+	o.len = 0;
+	rpc_out_value(&o, v);
+	rpc_out_flush(&o);
+}
+
+/* One reply line; raw_id (the request's id text, fast path) or else id names it. */
+void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_t raw_id_len,
+	       const struct rpc_body *b)
+{
+	struct rpc_out o;
+
+	o.out = out;
+	o.len = 0;
+	/* Written field by field rather than building an envelope object: the
+	 * member order is fixed and nothing is allocated. */
+	rpc_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
+	if (raw_id)
+		rpc_out_put(&o, raw_id, raw_id_len);
+	else
+		rpc_out_value(&o, id ? id : json_null());
+	if (b->code == 0) {
+		rpc_out_put(&o, LIT(",\"result\":"));
+		if (!b->result && b->text)
+			rpc_out_put(&o, b->text, b->text_len);
+		else
+			rpc_out_value(&o, b->result ? b->result : json_null());
+		rpc_out_put(&o, LIT("}\n"));
+	} else {
+		const char *msg = b->message ? b->message : udsrpc_error_message(b->code);
+		rpc_out_put(&o, LIT(",\"error\":{\"code\":"));
+		rpc_out_int(&o, b->code);
+		rpc_out_put(&o, LIT(",\"message\":"));
+		if (rpc_plain(msg, strlen(msg)))
+			rpc_out_string(&o, msg, strlen(msg));
+		else
+			rpc_out_text_json(&o, msg);
+		if (b->data) {
+			rpc_out_put(&o, LIT(",\"data\":"));
+			rpc_out_value(&o, b->data);
+		}
+		rpc_out_put(&o, LIT("}}\n"));
+	}
+	rpc_out_flush(&o);
+}
+
+void rpc_write_result_head(struct evbuffer *out, const json_t *id)
+{
+	struct rpc_out o;
+
+	o.out = out;
+	o.len = 0;
+	rpc_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
+	rpc_out_value(&o, id ? id : json_null());
+	rpc_out_put(&o, LIT(",\"result\":"));
+	rpc_out_flush(&o);
+}
+
+json_t *rpc_raw_id_json(const char *raw, size_t len)
+{
+	if (raw[0] == '"')
+		return json_stringn(raw + 1, len - 2);
+	if (raw[0] == 'n')
+		return json_null();
+	return json_integer((json_int_t)strtoll(raw, NULL, 10));
+}
+
+static json_t *rpc_reply_object(const json_t *id, const struct rpc_body *b)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "jsonrpc", json_string("2.0"));
+	json_object_set_new(o, "id", id ? json_incref((json_t *)id) : json_null());
+	if (b->code == 0) {
+		json_t *r = b->result ? json_incref((json_t *)b->result)
+			    : b->text ? json_loadb(b->text, b->text_len, JSON_DECODE_ANY, NULL)
+				      : NULL;
+		json_object_set_new(o, "result", r ? r : json_null());
+	} else {
+		json_t *e = json_pack("{s:i,s:s}", "code", b->code, "message",
+				      b->message ? b->message : udsrpc_error_message(b->code));
+		if (b->data)
+			json_object_set(e, "data", (json_t *)b->data);
+		json_object_set_new(o, "error", e);
+	}
+	return o;
+}
+
+/* ---- the reply queue -------------------------------------------------- */
+
+static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
+{
+	struct rpc_slot *slot = calloc(1, sizeof(*slot));
+	if (!slot)
+		return NULL;
+	/* A single reply's buffer comes when it is needed: a deferred reply
+	 * that completes at the head of the queue goes straight out. */
+	if (batch && !(slot->batch = json_array())) {
+		free(slot);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&s->slots, slot, link);
+	return slot;
+}
+
+static void rpc_slot_free(struct rpc_session *s, struct rpc_slot *slot)
+{
+	TAILQ_REMOVE(&s->slots, slot, link);
+	json_decref(slot->batch);
+	if (slot->buf)
+		evbuffer_free(slot->buf);
+	free(slot);
+}
+
+struct rpc_slot *rpc_slot_single(struct rpc_session *s)
+{
+	struct rpc_slot *slot = rpc_slot_new(s, false);
+	if (slot)
+		slot->pending = 1;
+	return slot;
+}
+
+bool rpc_flush(struct rpc_session *s)
+{
+	struct rpc_slot *slot;
+	bool wrote = false;
+
+	while ((slot = TAILQ_FIRST(&s->slots)) && slot->pending == 0) {
+		if (!s->detached) {
+			if (slot->buf) {
+				evbuffer_add_buffer(s->out, slot->buf);
+				wrote = true;
+			} else if (json_array_size(slot->batch) > 0) {
+				/* An all-notification batch leaves an empty array: no reply at all. */
+				rpc_dump(s->out, slot->batch);
+				evbuffer_add(s->out, "\n", 1);
+				wrote = true;
+			}
+		}
+		rpc_slot_free(s, slot);
+	}
+	return wrote;
+}
+
+bool rpc_session_busy(const struct rpc_session *s)
+{
+	return !TAILQ_EMPTY(&s->slots);
+}
+
+bool rpc_session_only(const struct rpc_session *s, const struct rpc_slot *slot)
+{
+	return !slot->batch && TAILQ_FIRST(&s->slots) == slot && !TAILQ_NEXT(slot, link);
+}
+
+bool rpc_session_detach(struct rpc_session *s)
+{
+	s->detached = true;
+	/* Slots with deferred members stay until those complete; the rest go now. */
+	struct rpc_slot *slot, *next;
+	for (slot = TAILQ_FIRST(&s->slots); slot; slot = next) {
+		next = TAILQ_NEXT(slot, link);
+		if (slot->pending == 0)
+			rpc_slot_free(s, slot);
+	}
+	return s->deferred == 0;
+}
+
+void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t index, const json_t *id,
+		 const char *raw_id, size_t raw_id_len, const struct rpc_body *b)
+{
+	if (!slot) {
+		if (TAILQ_EMPTY(&s->slots)) {
+			if (!s->detached)
+				rpc_write(s->out, id, raw_id, raw_id_len, b);
+			return;
+		}
+		/* Earlier replies are still owed: this one waits its turn. */
+		slot = rpc_slot_new(s, false);
+		if (!slot || !(slot->buf = evbuffer_new()))
+			return; /* ENOMEM: nothing sane left to send */
+		rpc_write(slot->buf, id, raw_id, raw_id_len, b);
+		return;
+	}
+	/* Batch members never come from the fast path: they always have a json_t id. */
+	if (slot->batch)
+		json_array_set_new(slot->batch, index, rpc_reply_object(id, b));
+	else if (s->detached || b->sent)
+		; /* nobody left to read it, or it is written */
+	else if (slot == TAILQ_FIRST(&s->slots))
+		rpc_write(s->out, id, raw_id, raw_id_len, b); /* nothing owed before it */
+	else if (slot->buf || (slot->buf = evbuffer_new()))
+		rpc_write(slot->buf, id, raw_id, raw_id_len, b);
+	slot->pending--;
+}
+
+void rpc_reply_unsolicited(struct rpc_session *s, int code, json_t *data)
+{
+	/* Counted as a request that failed, so requests.errors <= requests.total. */
+	s->requests++;
+	s->srv->stats.req_total++;
+	s->srv->stats.req_errors++;
+	rpc_deliver(s, NULL, 0, NULL, NULL, 0, &(struct rpc_body){.code = code, .data = data});
+	json_decref(data);
+}
+
+/* ---- checks and dispatch ---------------------------------------------- */
+
+static json_t *rpc_reason(const char *fmt, const char *arg)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), fmt, arg);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1;
+	/* A long member name may be cut inside a UTF-8 character, which
+	 * json_pack refuses: drop the partial character. */
+	size_t start = len;
+	while (start > 0 && ((unsigned char)buf[start - 1] & 0xc0) == 0x80)
+		start--;
+	if (start > 0) {
+		unsigned char lead = (unsigned char)buf[start - 1];
+		size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+		if (len - (start - 1) < need)
+			len = start - 1;
+	}
+	json_t *data = json_pack("{s:s%}", "reason", buf, len);
+	/* NULL would read as "valid envelope": on ENOMEM still refuse the
+	 * request, with data null (json_null() allocates nothing). */
+	return data ? data : json_null();
+}
+
+/* Envelope check: NULL when valid, else the -32600 data. *ret_id is the
+ * request's id when it has a valid one (even if the rest is invalid). */
+static json_t *rpc_envelope(const json_t *req, json_t **ret_id, bool *ret_has_id)
+{
+	const char *key, *unknown = NULL;
+	json_t *v, *id = NULL, *version = NULL, *method = NULL, *params = NULL;
+
+	*ret_id = NULL;
+	*ret_has_id = false;
+	if (!json_is_object(req))
+		return rpc_reason("%s", "a request must be a JSON object");
+	json_object_foreach((json_t *)req, key, v) {
+		if (strcmp(key, "id") == 0)
+			id = v;
+		else if (strcmp(key, "jsonrpc") == 0)
+			version = v;
+		else if (strcmp(key, "method") == 0)
+			method = v;
+		else if (strcmp(key, "params") == 0)
+			params = v;
+		else if (!unknown)
+			unknown = key;
+	}
+	/* The id first: every later error can then carry it. */
+	if (id) {
+		if (!json_is_string(id) && !json_is_number(id) && !json_is_null(id))
+			return rpc_reason("%s", "\"id\" must be a string, a number or null");
+		*ret_id = id;
+		*ret_has_id = true;
+	}
+	if (unknown)
+		return rpc_reason("unknown member '%s'", unknown);
+	if (!version)
+		return rpc_reason("%s", "missing \"jsonrpc\": \"2.0\"");
+	if (!json_is_string(version) || strcmp(json_string_value(version), "2.0") != 0 ||
+	    json_string_length(version) != 3)
+		return rpc_reason("%s", "\"jsonrpc\" must be exactly \"2.0\"");
+	if (!method)
+		return rpc_reason("%s", "missing \"method\"");
+	if (!json_is_string(method))
+		return rpc_reason("%s", "\"method\" must be a string");
+	if (params && !json_is_object(params) && !json_is_array(params))
+		return rpc_reason("%s", "\"params\" must be an object or an array");
+	return NULL;
+}
+
+static void rpc_audit_denial(struct rpc_session *s, struct method_entry *e)
+{
+	const struct udsrpc_peer *p = s->peer;
+
+	/* Once per (connection, method): a client retrying in a loop must not
+	 * flood the log, and the first denial is the one an operator needs. */
+	if (e->index < s->nverdicts) {
+		if (s->verdicts[e->index] & VERDICT_AUDITED)
+			return;
+		s->verdicts[e->index] |= VERDICT_AUDITED;
+	}
+	log_warning(s->srv, "denied %s to uid %u gid %u pid %d exe %s", e->name, (unsigned)p->uid,
+		    (unsigned)p->gid, (int)p->pid, p->exe ? p->exe : "(unknown)");
+}
+
+/* Room for method index i in the verdict cache, reset when the generation moved. */
+static bool rpc_verdicts(struct rpc_session *s, unsigned i)
+{
+	if (s->verdict_gen != s->srv->verdict_gen) {
+		s->verdict_gen = s->srv->verdict_gen;
+		if (s->verdicts)
+			memset(s->verdicts, 0, s->nverdicts);
+	}
+	if (i < s->nverdicts)
+		return true;
+	unsigned n = (i + 16) & ~15u;
+	unsigned char *v = realloc(s->verdicts, n);
+	if (!v)
+		return false;
+	memset(v + s->nverdicts, 0, n - s->nverdicts);
+	s->verdicts = v;
+	s->nverdicts = n;
+	return true;
+}
+
+/*
+ * A connection's identity is fixed at accept and the policy changes only on
+ * reload, so each (connection, method) is decided once per policy, not per
+ * request; a call on a key is decided each time.
+ */
+bool rpc_allowed(struct rpc_session *s, struct method_entry *e, const char *key)
+{
+	bool cache = (!key || !policy_has_keys(s->srv->policy)) && rpc_verdicts(s, e->index), ok;
+
+	if (cache && (s->verdicts[e->index] & VERDICT_DECIDED))
+		return s->verdicts[e->index] & VERDICT_ALLOWED;
+	ok = policy_allows(s->srv->policy, s->peer, e->name, key);
+	if (cache)
+		s->verdicts[e->index] |= VERDICT_DECIDED | (ok ? VERDICT_ALLOWED : 0);
+	return ok;
+}
+
+/* The policy key of a call: a keyed method's "key" param, when some rule looks at keys. */
+static const char *rpc_key(struct rpc_session *s, const struct method_entry *e,
+			   const json_t *params)
+{
+	if (!(e->flags & UDSRPC_METHOD_KEYED) || !policy_has_keys(s->srv->policy))
+		return NULL;
+	return json_string_value(json_object_get(params, "key"));
+}
+
+/* From the method on: exists → allowed → params valid → handler (udsrpc(7), "ERRORS"). */
+static void rpc_call(struct rpc_session *s, struct udsrpc_call *c, const char *name,
+		     size_t name_len, json_t *params)
+{
+	struct udsrpc_server *srv = s->srv;
+	struct method_entry *e = registry_find(&srv->reg, name, name_len);
+	json_t *data;
+
+	if (!e) {
+		call_fail(c, UDSRPC_METHOD_NOT_FOUND, json_pack("{s:s%}", "method", name, name_len));
+		return;
+	}
+	c->method = e;
+	if (srv->shutting_down) {
+		call_fail(c, UDSRPC_SHUTTING_DOWN, NULL);
+		return;
+	}
+	if (!rpc_allowed(s, e, rpc_key(s, e, params))) {
+		rpc_audit_denial(s, e);
+		call_fail(c, UDSRPC_PERMISSION_DENIED,
+			  json_pack("{s:s,s:I,s:I,s:I}", "method", e->name, "uid",
+				    (json_int_t)s->peer->uid, "gid", (json_int_t)s->peer->gid, "pid",
+				    (json_int_t)s->peer->pid));
+		return;
+	}
+	if (schema_validate_params(e->schema, params, &data) < 0) {
+		call_fail(c, UDSRPC_INVALID_PARAMS, data);
+		return;
+	}
+	/* [] for a method that takes none means none: the handler sees NULL. */
+	if (json_is_array(params) && json_array_size(params) == 0 &&
+	    schema_method_empty_array_ok(e->schema))
+		params = NULL;
+	/* The handler may remove its own method: the entry stays until it returns. */
+	method_entry_ref(e);
+	e->handler(c, params, e->userdata);
+	if (!atomic_load_explicit(&c->done, memory_order_relaxed) && !c->moved) {
+		log_error(srv, "internal: method %s returned without answering", e->name);
+		call_fail(c, UDSRPC_INTERNAL_ERROR, NULL);
+	}
+	method_entry_unref(e);
+}
+
+/* One request object (alone or a batch member). */
+static void rpc_dispatch(struct rpc_session *s, json_t *req, struct rpc_slot *slot)
+{
+	struct udsrpc_server *srv = s->srv;
+	struct udsrpc_call c = {.session = s, .slot = slot};
+	json_t *id, *data;
+	bool has_id;
+
+	s->requests++;
+	srv->stats.req_total++;
+	data = rpc_envelope(req, &id, &has_id);
+	c.t0 = clock_now_ns();
+	/* Invalid requests are answered even without an id (spec §5: id null),
+	 * so reserve the batch position before knowing what they are. */
+	if (data || has_id) {
+		c.id = id ? id : json_null();
+		if (slot) {
+			c.index = json_array_size(slot->batch);
+			json_array_append_new(slot->batch, json_null());
+			slot->pending++;
+		}
+	}
+	if (data) {
+		call_fail(&c, UDSRPC_INVALID_REQUEST, data);
+		return;
+	}
+	if (!has_id)
+		c.id = NULL;
+
+	const json_t *jm = json_object_get(req, "method");
+	rpc_call(s, &c, json_string_value(jm), json_string_length(jm),
+		 json_object_get(req, "params"));
+}
+
+static void rpc_batch(struct rpc_session *s, json_t *batch)
+{
+	size_t n = json_array_size(batch);
+	uint64_t max = s->srv->limits.max_batch;
+
+	if (n == 0 || n > max) {
+		char reason[96];
+		if (n == 0)
+			snprintf(reason, sizeof(reason), "empty batch");
+		else
+			snprintf(reason, sizeof(reason), "batch of %zu requests exceeds max_batch %llu",
+				 n, (unsigned long long)max);
+		rpc_reply_unsolicited(s, UDSRPC_INVALID_REQUEST, json_pack("{s:s}", "reason", reason));
+		return;
+	}
+	struct rpc_slot *slot = rpc_slot_new(s, true);
+	if (!slot) {
+		rpc_reply_unsolicited(s, UDSRPC_INTERNAL_ERROR, NULL);
+		return;
+	}
+	/* Held while the members run, so a member that completes at once cannot
+	 * flush the batch before the later ones have taken their places. */
+	slot->pending = 1;
+	for (size_t i = 0; i < n; i++)
+		rpc_dispatch(s, json_array_get(batch, i), slot);
+	slot->pending--;
+	rpc_flush(s);
+}
+
+/* ---- the fast path ------------------------------------------------------ */
+
+/*
+ * The shape nearly every request has, taken apart without building it: one
+ * object with the members "jsonrpc":"2.0", "method" (a string of printable
+ * ASCII without escapes), maybe "id" (null, an integer written plainly, or
+ * such a string) and maybe "params" (an object or array, parsed alone by
+ * jansson), each at most once, in any order. Such a line means exactly what
+ * the generic path would make of it, and its id text is exactly what
+ * jansson would write back. Anything else (escapes, duplicates, other
+ * members or types, bad syntax) is left to the generic path, which owns
+ * every error answer and parse error offset.
+ */
+#define RPC_FAST_DEPTH 2000  /* params nested deeper: let jansson's own limit (2048) judge */
+#define RPC_FAST_METHOD 128  /* longer names exist nowhere: the generic path says so */
+#define RPC_FAST_INT_DIGITS 18 /* always fits json_int_t */
+
+struct rpc_fast {
+	const char *p, *end;
+	const char *id, *method, *params; /* id: raw text with quotes; method: without */
+	size_t id_len, method_len, params_len;
+	json_t *params_json; /* params already built (the plain subset); owned */
+	struct udsrpc_server *srv;
+};
+
+static json_t *rpc_fast_value(struct rpc_fast *f, unsigned depth);
+
+static inline void rpc_fast_ws(struct rpc_fast *f)
+{
+	while (f->p < f->end && (rpc_class[(unsigned char)*f->p] & 1))
+		f->p++;
+}
+
+/* A string of printable ASCII, no escapes; f->p at its opening quote. Returns its end or NULL. */
+static inline const char *rpc_fast_string(struct rpc_fast *f)
+{
+	const char *q = f->p + 1;
+
+	while (q < f->end && (rpc_class[(unsigned char)*q] & 2))
+		q++;
+	return q < f->end && *q == '"' ? q + 1 : NULL;
+}
+
+/* The end of an object or array at f->p, or NULL; its content is checked when it is built. */
+static const char *rpc_fast_skip(struct rpc_fast *f)
+{
+	const char *q = f->p;
+	unsigned depth = 0;
+
+	for (; q < f->end; q++) {
+		switch (*q) {
+		case '"':
+			for (q++; q < f->end && *q != '"'; q++)
+				if (*q == '\\' && ++q >= f->end)
+					return NULL;
+			if (q >= f->end)
+				return NULL;
+			break;
+		case '{':
+		case '[':
+			if (++depth > RPC_FAST_DEPTH)
+				return NULL;
+			break;
+		case '}':
+		case ']':
+			if (--depth == 0)
+				return q + 1;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * -?(0|[1-9][0-9]*) at p, of at most RPC_FAST_INT_DIGITS digits and not the
+ * start of a real: always a json_int_t, as strtoll gives it. Its end, or
+ * NULL; its value in *ret unless ret is NULL (then it is not computed).
+ */
+static inline const char *rpc_fast_int(const char *p, const char *end, json_int_t *ret)
+{
+	bool neg = p < end && *p == '-';
+	const char *d = p + neg, *e = d;
+	uint64_t u = 0; /* unsigned: a long digit run wraps harmlessly before it is refused */
+
+	if (d >= end || *d < '0' || *d > '9')
+		return NULL;
+	if (*e == '0')
+		e++;
+	else
+		while (e < end && *e >= '0' && *e <= '9') {
+			if (ret)
+				u = u * 10 + (uint64_t)(*e - '0');
+			e++;
+		}
+	if (e - d > RPC_FAST_INT_DIGITS ||
+	    (e < end && (*e == '.' || *e == 'e' || *e == 'E' || (*e >= '0' && *e <= '9'))))
+		return NULL;
+	if (ret)
+		*ret = neg ? -(json_int_t)u : (json_int_t)u;
+	return e;
+}
+
+static bool rpc_fast_parse(struct rpc_fast *f)
+{
+	bool version = false;
+
+	rpc_fast_ws(f);
+	if (f->p >= f->end || *f->p != '{')
+		return false;
+	f->p++;
+	for (;;) {
+		const char *key, *v, *e;
+		size_t klen, left;
+
+		rpc_fast_ws(f);
+		left = (size_t)(f->end - f->p);
+		if (left < 5 || *f->p != '"')
+			return false;
+		/* The four names, whole and quoted, are matched in place; anything else is not ours. */
+		key = f->p + 1;
+		if (left >= 9 && memcmp(key, "jsonrpc\"", 8) == 0)
+			klen = 7;
+		else if (left >= 8 && (memcmp(key, "method\"", 7) == 0 || memcmp(key, "params\"", 7) == 0))
+			klen = 6;
+		else if (memcmp(key, "id\"", 3) == 0)
+			klen = 2;
+		else
+			return false;
+		f->p = key + klen + 1;
+		rpc_fast_ws(f);
+		if (f->p >= f->end || *f->p != ':')
+			return false;
+		f->p++;
+		rpc_fast_ws(f);
+		if (f->p >= f->end)
+			return false;
+		v = f->p;
+		if (klen == 7 && memcmp(key, "jsonrpc", 7) == 0) {
+			if (version || f->end - v < 5 || memcmp(v, "\"2.0\"", 5) != 0)
+				return false;
+			version = true;
+			e = v + 5;
+		} else if (klen == 6 && memcmp(key, "method", 6) == 0) {
+			if (f->method || *v != '"' || !(e = rpc_fast_string(f)))
+				return false;
+			f->method = v + 1;
+			f->method_len = (size_t)(e - v - 2);
+		} else if (klen == 2 && memcmp(key, "id", 2) == 0) {
+			if (f->id)
+				return false;
+			if (*v == '"') {
+				if (!(e = rpc_fast_string(f)))
+					return false;
+			} else if (*v == 'n') {
+				if (f->end - v < 4 || memcmp(v, "null", 4) != 0)
+					return false;
+				e = v + 4;
+			} else {
+				/* Echoed as written: "-0", which comes back as 0, goes the generic way. */
+				if (!(e = rpc_fast_int(v, f->end, NULL)) || (*v == '-' && v[1] == '0'))
+					return false;
+			}
+			f->id = v;
+			f->id_len = (size_t)(e - v);
+		} else if (klen == 6 && memcmp(key, "params", 6) == 0) {
+			if (f->params || f->params_json || (*v != '{' && *v != '['))
+				return false;
+			/* Built at once when plain; else only delimited, and jansson parses it. */
+			if ((f->params_json = rpc_fast_value(f, 1))) {
+				e = f->p;
+			} else {
+				f->p = v;
+				if (!(e = rpc_fast_skip(f)))
+					return false;
+				f->params = v;
+				f->params_len = (size_t)(e - v);
+			}
+		} else {
+			return false;
+		}
+		f->p = e;
+		rpc_fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			continue;
+		}
+		if (f->p >= f->end || *f->p != '}')
+			return false;
+		f->p++;
+		rpc_fast_ws(f);
+		return f->p == f->end && version && f->method;
+	}
+}
+
+/*
+ * params built from their text, for the plain subset: objects and arrays,
+ * strings without escapes, integers written plainly (up to 18 digits),
+ * true, false, null. Built with the calls jansson's own parser makes
+ * (json_object_setn_new_nocheck, json_array_append_new), so the value is
+ * the one json_loadb would give, duplicate names included; strings are
+ * checked for UTF-8 as jansson's lexer checks them. NULL for anything
+ * outside the subset, or malformed: jansson then parses the text itself
+ * and owns every error. A 64 KiB string costs a scan and a copy here,
+ * against about 140 instructions a byte through jansson's lexer.
+ */
+/* The bytes of a plain string at f->p (its opening quote); false if it has escapes or control bytes. */
+static bool rpc_fast_raw(struct rpc_fast *f, const char **ret_p, size_t *ret_n, bool *ret_ascii)
+{
+	const uint64_t highs = 0x8080808080808080ull;
+	const char *q = f->p + 1;
+	uint64_t high = 0, w;
+
+	/* Eight bytes at a time while none is '"', '\\' or a control byte. */
+	while (f->end - q >= 8) {
+		memcpy(&w, q, 8);
+		if (rpc_special8(w))
+			break;
+		high |= w;
+		q += 8;
+	}
+	for (; q < f->end && *q != '"'; q++) {
+		if (*q == '\\' || (unsigned char)*q < 0x20)
+			return false;
+		high |= (unsigned char)*q;
+	}
+	if (q >= f->end)
+		return false;
+	*ret_p = f->p + 1;
+	*ret_n = (size_t)(q - f->p - 1);
+	*ret_ascii = !(high & highs);
+	f->p = q + 1;
+	return true;
+}
+
+/*
+ * The params object of the last request, emptied, when nothing kept a
+ * reference to it: the next request's params fill it instead of a new object
+ * and hash table being allocated and freed around every call.
+ */
+#define RPC_SPARE_MEMBERS 16
+
+static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
+{
+	bool object = *f->p == '{';
+	char close = object ? '}' : ']';
+	json_t *c;
+
+	if (object && depth == 1 && f->srv->spare_params) {
+		c = f->srv->spare_params;
+		f->srv->spare_params = NULL;
+	} else {
+		c = object ? json_object() : json_array();
+	}
+
+	if (!c)
+		return NULL;
+	f->p++;
+	rpc_fast_ws(f);
+	if (f->p < f->end && *f->p == close) {
+		f->p++;
+		return c;
+	}
+	for (;;) {
+		const char *key = NULL;
+		size_t klen = 0;
+		bool ascii;
+		json_t *v;
+
+		if (object) {
+			if (f->p >= f->end || *f->p != '"' || !rpc_fast_raw(f, &key, &klen, &ascii) ||
+			    !ascii)
+				goto fail;
+			rpc_fast_ws(f);
+			if (f->p >= f->end || *f->p != ':')
+				goto fail;
+			f->p++;
+		}
+		if (!(v = rpc_fast_value(f, depth + 1)))
+			goto fail;
+		if (object ? json_object_setn_new_nocheck(c, key, klen, v) : json_array_append_new(c, v))
+			goto fail;
+		rpc_fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			continue;
+		}
+		if (f->p < f->end && *f->p == close) {
+			f->p++;
+			return c;
+		}
+		goto fail;
+	}
+fail:
+	json_decref(c);
+	return NULL;
+}
+
+static json_t *rpc_fast_value(struct rpc_fast *f, unsigned depth)
+{
+	const char *p;
+	size_t n;
+	bool ascii;
+
+	rpc_fast_ws(f);
+	if (f->p >= f->end || depth > RPC_FAST_DEPTH)
+		return NULL;
+	switch (*f->p) {
+	case '{':
+	case '[':
+		return rpc_fast_container(f, depth);
+	case '"':
+		if (!rpc_fast_raw(f, &p, &n, &ascii))
+			return NULL;
+		return ascii ? json_stringn_nocheck(p, n) : json_stringn(p, n);
+	case 't':
+		if (f->end - f->p < 4 || memcmp(f->p, "true", 4) != 0)
+			return NULL;
+		f->p += 4;
+		return json_true();
+	case 'f':
+		if (f->end - f->p < 5 || memcmp(f->p, "false", 5) != 0)
+			return NULL;
+		f->p += 5;
+		return json_false();
+	case 'n':
+		if (f->end - f->p < 4 || memcmp(f->p, "null", 4) != 0)
+			return NULL;
+		f->p += 4;
+		return json_null();
+	}
+	json_int_t value;
+	const char *e = rpc_fast_int(f->p, f->end, &value);
+	if (!e)
+		return NULL;
+	f->p = e;
+	return json_integer(value);
+}
+
+/* Handle the line if it has the common shape; false: the generic path must. */
+static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
+{
+	struct rpc_fast f = {.p = line, .end = line + len, .srv = s->srv};
+	char name[RPC_FAST_METHOD];
+	json_t *params = NULL;
+
+	if (!rpc_fast_parse(&f) || f.method_len >= sizeof(name)) {
+		json_decref(f.params_json);
+		return false;
+	}
+	params = f.params_json;
+	/* Object or array only, no trailing text: the same as parsing it inside the request. */
+	if (f.params && !(params = json_loadb(f.params, f.params_len, JSON_ALLOW_NUL, NULL)))
+		return false;
+	memcpy(name, f.method, f.method_len);
+	name[f.method_len] = '\0';
+
+	struct udsrpc_call c = {.session = s, .raw_id = f.id, .raw_id_len = f.id_len};
+	s->requests++;
+	s->srv->stats.req_total++;
+	c.t0 = clock_now_ns();
+	rpc_call(s, &c, name, f.method_len, params);
+	/* Only ours, and small (a cleared object keeps its hash table's size):
+	 * keep it for the next request. */
+	if (params && params == f.params_json && json_is_object(params) && params->refcount == 1 &&
+	    json_object_size(params) <= RPC_SPARE_MEMBERS && !s->srv->spare_params &&
+	    json_object_clear(params) == 0)
+		s->srv->spare_params = params;
+	else
+		json_decref(params);
+	return true;
+}
+
+void rpc_handle_line(struct rpc_session *s, const char *line, size_t len)
+{
+	json_error_t err;
+	json_t *doc;
+
+	if (rpc_fast(s, line, len))
+		return;
+	doc = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
+
+	if (!doc) {
+		/* jansson's position is just past the byte it stopped at, except
+		 * for invalid UTF-8, where it is the offending byte itself. */
+		size_t at = json_error_code(&err) == json_error_invalid_utf8 ? (size_t)err.position
+		            : err.position > 0                               ? (size_t)err.position - 1
+		                                                             : 0;
+		rpc_reply_unsolicited(s, UDSRPC_PARSE_ERROR,
+				      json_pack("{s:I}", "offset", (json_int_t)at));
+		return;
+	}
+	if (json_is_array(doc))
+		rpc_batch(s, doc);
+	else
+		rpc_dispatch(s, doc, NULL);
+	json_decref(doc);
+}

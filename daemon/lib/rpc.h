@@ -1,0 +1,92 @@
+/* rpc.h — JSON-RPC 2.0 over lines: envelope, batches, checks, dispatch, ordered replies. No I/O. */
+#ifndef UDSRPC_RPC_H
+#define UDSRPC_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <jansson.h>
+
+#include "call.h"
+
+struct udsrpc_server;
+struct udsrpc_peer;
+struct evbuffer;
+struct rpc_slot;
+struct method_entry;
+
+/* Per-connection verdict cache entry bits, by method index. */
+enum {
+	VERDICT_DECIDED = 1,
+	VERDICT_ALLOWED = 2,
+	VERDICT_AUDITED = 4, /* its denial was logged on this connection */
+};
+
+/*
+ * One per connection. Replies are appended to out in request order; a
+ * request whose reply is not ready yet (a deferred call, a batch with one)
+ * holds a slot in the queue and everything behind it waits there.
+ */
+struct rpc_session {
+	struct udsrpc_server *srv;
+	const struct udsrpc_peer *peer; /* borrowed from the connection */
+	struct evbuffer *out;		/* owned by the connection */
+	TAILQ_HEAD(rpc_slotq, rpc_slot) slots;
+	struct deferred_list pending; /* deferred calls not answered yet */
+	unsigned deferred;	      /* deferred calls not answered yet */
+	bool detached;		      /* the connection is gone: replies are dropped */
+	uint64_t requests;	      /* requests seen (peer.list) */
+	/*
+	 * The policy's verdicts for this peer by method index, valid while
+	 * verdict_gen is the server's; allocated on the first call, as long as
+	 * the highest index called.
+	 */
+	uint64_t verdict_gen;
+	unsigned char *verdicts;
+	unsigned nverdicts;
+	void *owner; /* the connection */
+	/* A deferred completion appended to out: the owner should write. */
+	void (*on_output)(struct rpc_session *s);
+	/* The last deferred call completed while detached: the owner may free. */
+	void (*on_release)(struct rpc_session *s);
+};
+
+void rpc_session_init(struct rpc_session *s, struct udsrpc_server *srv,
+                      const struct udsrpc_peer *peer, struct evbuffer *out, void *owner);
+/* Frees the verdict cache (after detach, when the session is freed). */
+void rpc_session_free(struct rpc_session *s);
+/* Handle one request line (without its "\n"). Replies land in out or the queue. */
+void rpc_handle_line(struct rpc_session *s, const char *line, size_t len);
+/* Answer with an error and id null for input that is no request (parse error,
+ * -32002, a bad batch); counted as a failed request. data stolen. */
+void rpc_reply_unsolicited(struct rpc_session *s, int code, json_t *data);
+/* Replies still owed (queued slots). */
+bool rpc_session_busy(const struct rpc_session *s);
+/* slot is a single request's, and nothing is queued before or after it. */
+bool rpc_session_only(const struct rpc_session *s, const struct rpc_slot *slot);
+/* The connection is going away: drop queued replies. True if the session
+ * may be freed now; false if deferred calls still point at it (on_release
+ * fires when the last one completes). */
+bool rpc_session_detach(struct rpc_session *s);
+/* Would the policy let this session's peer call e (on key)? Cached when it can be. */
+bool rpc_allowed(struct rpc_session *s, struct method_entry *e, const char *key);
+
+/* ---- for call.c ---- */
+
+/* Deliver one reply to where its request's answer belongs. raw_id (or else id) names it. */
+void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t index, const json_t *id,
+                 const char *raw_id, size_t raw_id_len, const struct rpc_body *b);
+/* Move every finished reply at the head of the queue to out. */
+bool rpc_flush(struct rpc_session *s);
+/* A slot for a single deferred reply, at the tail; NULL on ENOMEM. */
+struct rpc_slot *rpc_slot_single(struct rpc_session *s);
+/* A new reference for an id the fast path kept as text (null, an integer or a plain string). */
+json_t *rpc_raw_id_json(const char *raw, size_t len);
+/* The head of a reply line, {"jsonrpc":"2.0","id":ID,"result":, into out. */
+void rpc_write_result_head(struct evbuffer *out, const json_t *id);
+/* One reply line; raw_id (the request's id text, fast path) or else id names it. */
+void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_t raw_id_len,
+               const struct rpc_body *b);
+
+#endif

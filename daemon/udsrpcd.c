@@ -1,0 +1,226 @@
+/*
+ * udsrpcd.c — udsrpcd on libudsrpc: the options its config gives the
+ * server, its methods registered like any service's, then the order of
+ * start-up (socket as root, state dir, store, the switch to its user).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <udsrpc/event.h>
+
+#include "documents.h"
+#include "privileges.h"
+#include "state_dir.h"
+#include "store.h"
+#include "udsrpcd.h"
+
+static void udsrpcd_on_reload(struct udsrpc_server *srv, void *userdata)
+{
+	char err[512];
+	udsrpcd_reload(userdata, err, sizeof(err));
+}
+
+static void udsrpcd_on_disconnect(struct udsrpc_server *srv, const struct udsrpc_peer *peer,
+                                  void *conn_data, void *userdata)
+{
+	config_conn_closed(userdata, conn_data);
+}
+
+/* Every member of the config's "limits" (validated by its schema) into the server. */
+static int udsrpcd_apply_limits(struct udsrpc_server *srv, const json_t *limits, char *err,
+                                size_t errlen)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach((json_t *)limits, name, v)
+	{
+		int r = udsrpc_server_set_limit(srv, name, (uint64_t)json_integer_value(v));
+		if (r < 0) {
+			snprintf(err, errlen, "limits: %s %lld: %s", name,
+			         (long long)json_integer_value(v),
+			         r == -ERANGE ? "out of range" : "no such limit");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int udsrpcd_load_policy(struct udsrpcd *d, const char *path, char *err, size_t errlen)
+{
+	if (!path) {
+		udsrpc_server_set_policy_default(d->srv);
+		return 0;
+	}
+	return udsrpc_server_set_policy_file(d->srv, path, err, errlen);
+}
+
+int udsrpcd_init(struct udsrpcd *d, char *err, size_t errlen)
+{
+	struct udsrpc_server_options o;
+	struct udsrpc_method table[32];
+	struct runas ra;
+	size_t n = 0;
+	int r;
+
+	/* "self" in the policy and daemon.info's uid: the uid that serves. */
+	if ((r = runas_resolve(&d->cfg, &ra, err, errlen)) < 0)
+		return r;
+	udsrpc_server_options_init(&o);
+	o.name = "udsrpcd";
+	o.version = UDSRPC_VERSION;
+	o.socket_path = d->cfg.socket;
+	o.socket_mode = d->cfg.socket_mode;
+	o.socket_group = d->cfg.socket_group;
+	o.builtins = UDSRPC_BUILTIN_ALL;
+	o.flags = UDSRPC_SERVER_SIGNALS | UDSRPC_SERVER_NOTIFY | UDSRPC_SERVER_SOCKET_ACTIVATION;
+	o.log_level = d->cfg.log_level;
+	o.userdata = d;
+	o.self_uid = ra.uid;
+	o.on_reload = udsrpcd_on_reload;
+	o.on_disconnect = udsrpcd_on_disconnect;
+	if ((r = udsrpc_server_new(&d->srv, &o, err, errlen)) < 0)
+		return r;
+	if ((r = udsrpcd_apply_limits(d->srv, d->cfg.limits, err, errlen)) < 0)
+		return r;
+	if ((r = udsrpc_server_add_topic(d->srv, "config", "config.get")) < 0) {
+		snprintf(err, errlen, "topic config: %s", strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < config_methods_count; i++)
+		table[n++] = config_methods[i];
+	for (size_t i = 0; i < daemon_methods_count; i++)
+		table[n++] = daemon_methods[i];
+	/* The contract document describes the built-ins too; the library serves those. */
+	if ((r = udsrpc_server_add_methods(d->srv, udsrpc_openrpc_json, udsrpc_openrpc_json_len,
+	                                   table, n, d, err, errlen)) < 0)
+		return r;
+	return udsrpcd_load_policy(d, d->policy_path, err, errlen);
+}
+
+/* Reload re-reads these files as the user we switched to. */
+static void udsrpcd_check_readable(struct udsrpcd *d, const char *path, uid_t uid)
+{
+	if (path && access(path, R_OK) < 0)
+		udsrpc_server_log(d->srv, UDSRPC_LOG_WARNING,
+		                  "%s is not readable by uid %u (%s): daemon.reload and SIGHUP will "
+		                  "fail until it is; make it readable by that user or group",
+		                  path, (unsigned)uid, strerror(errno));
+}
+
+int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen)
+{
+	struct runas ra;
+	int r;
+
+	if ((r = runas_resolve(&d->cfg, &ra, err, errlen)) < 0)
+		return r;
+	/* Per thread and inherited: set before the store starts its committer. */
+	if (ra.switch_ids && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(-r));
+		return r;
+	}
+	/* The socket first: a live daemon there must find its state dir untouched. */
+	if ((r = udsrpc_server_listen(d->srv, err, errlen)) < 0)
+		return r;
+	if ((r = state_dir_make(d->cfg.state_dir, &ra, err, errlen)) < 0)
+		return r;
+	if ((r = store_open(d->cfg.state_dir, udsrpc_server_event_base(d->srv), &d->store, err,
+	                    errlen)) < 0)
+		return r;
+	config_attach_store(d);
+	/* Root was needed for the socket (bind in /run, chown to socket_group)
+	 * and the state dir; nothing after this needs it. */
+	if (ra.switch_ids) {
+		if ((r = runas_switch(&d->cfg, &ra, err, errlen)) < 0)
+			return r;
+		udsrpc_server_log(d->srv, UDSRPC_LOG_INFO, "running as uid %u gid %u (%s%s%s)",
+		                  (unsigned)ra.uid, (unsigned)ra.gid, d->cfg.user ? d->cfg.user : "",
+		                  d->cfg.user && d->cfg.group ? ":" : "",
+		                  d->cfg.group ? d->cfg.group : "");
+		udsrpcd_check_readable(d, d->config_path, ra.uid);
+		udsrpcd_check_readable(d, d->policy_path, ra.uid);
+	}
+	if ((r = udsrpc_server_run(d->srv, err, errlen)) < 0)
+		return r;
+	/* Every answered write is durable before the process goes. */
+	store_close(d->store);
+	d->store = NULL;
+	return 0;
+}
+
+int udsrpcd_reload(struct udsrpcd *d, char *err, size_t errlen)
+{
+	struct config fresh;
+	const char *policy_path = d->policy_path;
+	int r;
+
+	/* All or nothing: read both files, apply only when both are good. */
+	config_defaults(&fresh);
+	if (d->config_path) {
+		if ((r = config_load_file(&fresh, d->config_path, err, errlen)) < 0) {
+			config_free(&fresh);
+			udsrpc_server_log(d->srv, UDSRPC_LOG_ERROR,
+			                  "reload: %s; keeping the running configuration", err);
+			return r;
+		}
+		if (fresh.policy && d->policy_from_config)
+			policy_path = fresh.policy;
+	}
+	if ((r = udsrpcd_load_policy(d, policy_path, err, errlen)) < 0) {
+		config_free(&fresh);
+		udsrpc_server_log(d->srv, UDSRPC_LOG_ERROR, "reload: %s; keeping the running policy",
+		                  err);
+		return r;
+	}
+	if (d->config_path) {
+		/* Socket, state dir and user are fixed for the life of the process;
+		 * limits, log level and the policy file can change. */
+		udsrpcd_apply_limits(d->srv, fresh.limits, err, errlen);
+		udsrpc_server_set_log_level(d->srv, fresh.log_level);
+		d->cfg.log_level = fresh.log_level;
+		json_decref(d->cfg.limits);
+		d->cfg.limits = json_incref(fresh.limits);
+		if (policy_path != d->policy_path)
+			config_set_str(&d->policy_path, policy_path);
+	}
+	config_free(&fresh);
+	size_t rules = udsrpc_server_policy_rules(d->srv);
+	udsrpc_server_log(d->srv, UDSRPC_LOG_INFO, "reloaded: %zu policy rule(s)", rules);
+	udsrpc_server_publish(d->srv, "daemon",
+	                      json_pack("{s:s,s:I}", "type", "reload", "policy_rules",
+	                                (json_int_t)rules));
+	return 0;
+}
+
+json_t *udsrpcd_check_json(struct udsrpcd *d)
+{
+	json_t *limits = json_object();
+	uint64_t v;
+
+	for (size_t i = 0; udsrpc_limit_name(i); i++)
+		if (udsrpc_server_get_limit(d->srv, udsrpc_limit_name(i), &v) == 0)
+			json_object_set_new(limits, udsrpc_limit_name(i), json_integer((json_int_t)v));
+	json_t *out = json_pack("{s:o,s:o}", "config", config_to_json(&d->cfg, limits), "policy",
+	                        udsrpc_server_policy_json(d->srv));
+	json_decref(limits);
+	return out;
+}
+
+void udsrpcd_free(struct udsrpcd *d)
+{
+	/* The store first: the writes still queued answer calls on the server. */
+	if (d->store)
+		store_close(d->store);
+	d->store = NULL;
+	udsrpc_server_free(d->srv);
+	d->srv = NULL;
+	free(d->config_path);
+	free(d->policy_path);
+	config_free(&d->cfg);
+}

@@ -1,0 +1,45 @@
+/* udsrpcd.h — the daemon: its settings, the library server it runs, and the store behind config.*. */
+#ifndef UDSRPCD_H
+#define UDSRPCD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <udsrpc/udsrpc.h>
+
+#include "config.h"
+
+struct store;
+
+struct udsrpcd {
+	struct config cfg;
+	char *config_path;	 /* -c, re-read on reload */
+	char *policy_path;	 /* -p or config "policy"; NULL = embedded default */
+	bool policy_from_config; /* reload may take a new path from the config file */
+	struct udsrpc_server *srv;
+	struct store *store;
+};
+
+/*
+ * The server with udsrpcd's options, limits, methods and policy, not
+ * listening yet (--check stops here). -errno with a message.
+ */
+int udsrpcd_init(struct udsrpcd *d, char *err, size_t errlen);
+/* Bind, open the state, drop privileges, serve until stopped. 0 on a clean stop. */
+int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen);
+/* Re-read the config file's limits and log level, and the policy; all or nothing. */
+int udsrpcd_reload(struct udsrpcd *d, char *err, size_t errlen);
+/* New reference: the settings and the policy in force, as --check prints them. */
+json_t *udsrpcd_check_json(struct udsrpcd *d);
+void udsrpcd_free(struct udsrpcd *d);
+
+/* The daemon's own methods (methods/config.c, methods/daemon.c); userdata is the udsrpcd. */
+extern const struct udsrpc_method config_methods[];
+extern const size_t config_methods_count;
+extern const struct udsrpc_method daemon_methods[];
+extern const size_t daemon_methods_count;
+/* methods/config.c: the store's hooks (early answers, per-connection state). */
+void config_attach_store(struct udsrpcd *d);
+void config_conn_closed(struct udsrpcd *d, void *conn_data);
+
+#endif

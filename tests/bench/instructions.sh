@@ -1,0 +1,53 @@
+#!/bin/bash
+# instructions.sh — the daemon's instructions per request, counted by callgrind
+# (repeatable whatever else the machine does): a server under
+# valgrind --tool=callgrind answers N and then 2N requests of one kind from
+# one udsrpc-bench client; the difference of the two totals over N is the
+# cost of one request, start-up and shut-down cancelling out.
+# Not part of the test suite.
+#
+#   tests/bench/instructions.sh                      # ping and config.get on build/
+#   BUILD=build-old tests/bench/instructions.sh      # another build, for before/after
+#   SERVER="path/to/counterd -s" tests/bench/instructions.sh counter.get '{"name":"x"}'
+#
+# Env: BUILD (default <repo>/build), N (requests, default 20000), SERVER (a command
+# that takes the socket path as its last argument; default: udsrpcd -S STATE -s).
+# Arguments: METHOD PARAMS_JSON pairs (default: ping, and config.get of a key set first).
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+N=${N:-20000}
+BENCH=$BUILD/ctl/udsrpc-bench
+CTL=$BUILD/ctl/udsrpcctl
+command -v valgrind >/dev/null || { echo "instructions.sh: needs valgrind" >&2; exit 2; }
+DIR=$(mktemp -d /tmp/udsrpc-instr-XXXXXX)
+trap 'rm -rf "$DIR"' EXIT
+SERVER=${SERVER:-$BUILD/daemon/udsrpcd -S $DIR/state -s}
+
+# total METHOD PARAMS COUNT: instructions of a whole server run that answered COUNT of them.
+total() {
+	local sock=$DIR/s.sock out=$DIR/cg.out pid
+	rm -f "$sock" "$out"
+	# shellcheck disable=SC2086
+	valgrind --tool=callgrind --callgrind-out-file="$out" $SERVER "$sock" 2>"$DIR/log" &
+	pid=$!
+	for _ in $(seq 300); do [ -S "$sock" ] && break; sleep 0.1; done
+	[ -S "$sock" ] || { cat "$DIR/log" >&2; echo "instructions.sh: the server did not start" >&2; exit 1; }
+	# A key for config.get to find (udsrpcd only; harmless elsewhere).
+	"$CTL" -s "$sock" -q set bench/key 1 >/dev/null 2>&1
+	"$BENCH" -s "$sock" -c 1 -n "$3" -m "$1" -p "$2" -q >/dev/null ||
+		{ echo "instructions.sh: udsrpc-bench failed" >&2; exit 1; }
+	kill -TERM "$pid"
+	wait "$pid"
+	sed -n 's/^summary: //p; s/^totals: //p' "$out" | head -1
+}
+
+[ $# -eq 0 ] && set -- ping '{}' config.get '{"key":"bench/key"}'
+printf '| method | instructions per request |\n|---|---|\n'
+while [ $# -ge 2 ]; do
+	a=$(total "$1" "$2" "$N")
+	b=$(total "$1" "$2" $((2 * N)))
+	printf '| %s | %s |\n' "$1" "$(((b - a) / N))"
+	shift 2
+done
