@@ -95,16 +95,19 @@ if [ "$(id -u)" -ne 0 ]; then
 elif ! command -v setpriv >/dev/null; then
 	echo "# SKIP exit 4: setpriv (util-linux) is not installed"
 else
-	# The daemon's socket is 0666; the temp dir must let uid 65534 reach it.
+	# The daemon's socket is 0666; the temp dir must let uid 65534 reach it,
+	# and the tool it runs must be a copy it can load.
 	chmod 755 "$DIR"
+	stage "$CTL"
+	nobody() { env LD_LIBRARY_PATH="$DIR/bin" setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 	RC=0
-	OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" -s "$SOCK" shutdown 2>"$DIR/ctl.err") || RC=$?
+	OUT=$(nobody "$DIR/bin/udsrpcctl" -s "$SOCK" shutdown 2>"$DIR/ctl.err") || RC=$?
 	ERR=$(cat "$DIR/ctl.err")
 	check "denied peer: shutdown exits 4" 4 "$RC"
 	check "denied peer: one line" "udsrpcctl: daemon.shutdown: Permission denied (code -32001)" "$ERR"
 	check "denied peer: nothing on stdout" "" "$OUT"
 	RC=0
-	OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" -s "$SOCK" -j whoami 2>&1) || RC=$?
+	OUT=$(nobody "$DIR/bin/udsrpcctl" -s "$SOCK" -j whoami 2>&1) || RC=$?
 	check "that peer is who the daemon sees" "0:65534" "$RC:$(printf '%s' "$OUT" | sed 's/.*"uid":\([0-9]*\).*/\1/')"
 	ctl -s "$SOCK" ping
 	check "denied shutdown: the daemon still runs" 0 "$RC"

@@ -5,6 +5,7 @@
 #   rpc LINE...                      send lines via socat (half-close at EOF), print the replies
 #   check NAME WANT GOT              compare, count, report
 #   finish                           print the tally, exit 1 on any failure
+#   stage PROGRAM...                 copies in $DIR/bin that any uid may run (see below)
 set -eu
 
 : "${UDSRPCD:?run through ctest, or export UDSRPCD=path/to/udsrpcd}"
@@ -63,6 +64,20 @@ check() {
 		echo "  want: $2"
 		echo "  got:  $3"
 	fi
+}
+
+# The checkout may sit in a directory only root can enter (mktemp -d,
+# /root/src), and the build's programs load libudsrpc.so.0 from it: a
+# program run as another uid is a copy in $DIR/bin, with the library beside
+# it, found through LD_LIBRARY_PATH. Run it as: env LD_LIBRARY_PATH="$DIR/bin" ...
+stage() {
+	mkdir -p "$DIR/bin"
+	for p in "$@"; do
+		cp -L "$p" "$DIR/bin/"
+	done
+	cp -L "${UDSRPC_BINARY_DIR:?}/daemon/lib/libudsrpc.so.0" "$DIR/bin/"
+	chmod 0711 "$DIR"
+	chmod -R a+rX "$DIR/bin"
 }
 
 finish() {
