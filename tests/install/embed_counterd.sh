@@ -62,18 +62,22 @@ for f in "$UDSRPC_SOURCE_DIR"/contrib/examples/embed/*; do
 	check "installed ${f##*/} is contrib/examples/embed/${f##*/}" same "$(cmp "$f" "$S/${f##*/}" && echo same)"
 done
 
+# A sanitizer build installs a sanitized library: its users link the runtimes too.
+SAN=()
+[ -z "${UDSRPC_SANITIZED:-}" ] || SAN=(-fsanitize=address,undefined -fno-omit-frame-pointer)
+
 # cc and pkg-config, as the README says.
 (cd "$S" && od -An -v -tx1 counterd.openrpc.json | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g' >counterd.openrpc.h)
 # shellcheck disable=SC2086 # the flags are words
 run "cc counterd.c \$(pkg-config --cflags --libs udsrpc)" \
-	cc -O2 -g -Wall -Wextra -Werror -o "$S/counterd" "$S/counterd.c" -I"$S" $CFLAGS_UDSRPC $LIBS_UDSRPC
+	cc "${SAN[@]}" -O2 -g -Wall -Wextra -Werror -o "$S/counterd" "$S/counterd.c" -I"$S" $CFLAGS_UDSRPC $LIBS_UDSRPC
 found=$(ldd "$S/counterd" | awk '$1 == "libudsrpc.so.0" {print $3}')
 check "counterd loads libudsrpc.so.0 of the prefix" "$LIB/libudsrpc.so.0" "$found"
 
 # Statically: libudsrpc.a, with Requires.private and Libs.private.
 # shellcheck disable=SC2046
 run "cc counterd.c libudsrpc.a \$(pkg-config --static --libs udsrpc)" \
-	cc -O2 -Wall -Wextra -Werror -o "$S/counterd-static" "$S/counterd.c" -I"$S" $CFLAGS_UDSRPC \
+	cc "${SAN[@]}" -O2 -Wall -Wextra -Werror -o "$S/counterd-static" "$S/counterd.c" -I"$S" $CFLAGS_UDSRPC \
 	$(pkg-config --static --libs udsrpc | sed 's/-ludsrpc\b/-Wl,-Bstatic -ludsrpc -Wl,-Bdynamic/')
 check "counterd-static needs no libudsrpc.so.0" "" \
 	"$(readelf -d "$S/counterd-static" | grep 'libudsrpc' || true)"
@@ -91,7 +95,7 @@ target_include_directories(counterd PRIVATE $S)
 target_link_libraries(counterd udsrpc::udsrpc)
 EOF
 	run "find_package(udsrpc): configure" env -u PKG_CONFIG_PATH \
-		cmake -S "$DIR/fp" -B "$DIR/fp/build" -DCMAKE_PREFIX_PATH="$P"
+		cmake -S "$DIR/fp" -B "$DIR/fp/build" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_C_FLAGS="${SAN[*]}"
 	contains "find_package(udsrpc): found in the prefix" "udsrpc 0.1.0 in $LIB/cmake/udsrpc" "$(cat "$DIR/log")"
 	run "find_package(udsrpc): build" cmake --build "$DIR/fp/build"
 	found=$(env -u LD_LIBRARY_PATH ldd "$DIR/fp/build/counterd" | awk '$1 == "libudsrpc.so.0" {print $3}')
@@ -103,7 +107,7 @@ EOF
 	mkdir "$DIR/ex"
 	cp "$EX"/* "$DIR/ex"/
 	run "the example's CMakeLists.txt: configure" env -u PKG_CONFIG_PATH \
-		cmake -S "$DIR/ex" -B "$DIR/ex/build" -DCMAKE_PREFIX_PATH="$P"
+		cmake -S "$DIR/ex" -B "$DIR/ex/build" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_C_FLAGS="${SAN[*]}"
 	run "the example's CMakeLists.txt: build" cmake --build "$DIR/ex/build"
 	check "the example's CMakeLists.txt embeds the same bytes as od" same \
 		"$([ "$(tr -d ' \n' <"$S/counterd.openrpc.h")" = "$(tr -d ' \n' <"$DIR/ex/build/counterd.openrpc.h")" ] && echo same)"
