@@ -26,7 +26,15 @@
 struct rpc_slot {
 	TAILQ_ENTRY(rpc_slot) link;
 	unsigned pending;     /* members not yet answered */
-	json_t *batch;	      /* batch: the response objects; NULL for a single request */
+	bool batch;
+	/*
+	 * A batch: each answered member's reply, serialised as it comes (so its
+	 * size is known while the batch runs, and no reply object is kept),
+	 * with the line's "\n" that rpc_write ends it with; NULL until answered.
+	 */
+	struct evbuffer **parts;
+	size_t nparts, capparts;
+	size_t bytes;         /* a batch: what its parts hold so far */
 	struct evbuffer *buf; /* single request: its serialised reply once answered */
 };
 
@@ -270,16 +278,6 @@ static void rpc_out_text_json(struct rpc_out *o, const char *text)
 	json_decref(v);
 }
 
-static void rpc_dump(struct evbuffer *out, const json_t *v)
-{
-	struct rpc_out o;
-
-	o.out = out;
-	o.len = 0;
-	rpc_out_value(&o, v);
-	rpc_out_flush(&o);
-}
-
 /* One reply line; raw_id (the request's id text, fast path) or else id names it. */
 void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_t raw_id_len,
 	       const struct rpc_body *b)
@@ -341,26 +339,6 @@ json_t *rpc_raw_id_json(const char *raw, size_t len)
 	return json_integer((json_int_t)strtoll(raw, NULL, 10));
 }
 
-static json_t *rpc_reply_object(const json_t *id, const struct rpc_body *b)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "jsonrpc", json_string("2.0"));
-	json_object_set_new(o, "id", id ? json_incref((json_t *)id) : json_null());
-	if (b->code == 0) {
-		json_t *r = b->result ? json_incref((json_t *)b->result)
-			    : b->text ? json_loadb(b->text, b->text_len, JSON_DECODE_ANY, NULL)
-				      : NULL;
-		json_object_set_new(o, "result", r ? r : json_null());
-	} else {
-		json_t *e = json_pack("{s:i,s:s}", "code", b->code, "message",
-				      b->message ? b->message : udsrpc_error_message(b->code));
-		if (b->data)
-			json_object_set(e, "data", (json_t *)b->data);
-		json_object_set_new(o, "error", e);
-	}
-	return o;
-}
-
 /* ---- the reply queue -------------------------------------------------- */
 
 static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
@@ -370,10 +348,7 @@ static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
 		return NULL;
 	/* A single reply's buffer comes when it is needed: a deferred reply
 	 * that completes at the head of the queue goes straight out. */
-	if (batch && !(slot->batch = json_array())) {
-		free(slot);
-		return NULL;
-	}
+	slot->batch = batch;
 	TAILQ_INSERT_TAIL(&s->slots, slot, link);
 	return slot;
 }
@@ -381,7 +356,10 @@ static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
 static void rpc_slot_free(struct rpc_session *s, struct rpc_slot *slot)
 {
 	TAILQ_REMOVE(&s->slots, slot, link);
-	json_decref(slot->batch);
+	for (size_t i = 0; i < slot->nparts; i++)
+		if (slot->parts[i])
+			evbuffer_free(slot->parts[i]);
+	free(slot->parts);
 	if (slot->buf)
 		evbuffer_free(slot->buf);
 	free(slot);
@@ -395,6 +373,40 @@ struct rpc_slot *rpc_slot_single(struct rpc_session *s)
 	return slot;
 }
 
+/* "[" the members' replies, in order, "," between them "]\n": each part loses its "\n". */
+static void rpc_batch_write(struct evbuffer *out, struct rpc_slot *slot)
+{
+	evbuffer_add(out, "[", 1);
+	for (size_t i = 0; i < slot->nparts; i++) {
+		struct evbuffer *part = slot->parts[i];
+		size_t n = part ? evbuffer_get_length(part) : 0;
+
+		if (i > 0)
+			evbuffer_add(out, ",", 1);
+		if (n > 1)
+			evbuffer_remove_buffer(part, out, n - 1);
+		else
+			evbuffer_add(out, "null", 4); /* ENOMEM when it was answered */
+	}
+	evbuffer_add(out, "]\n", 2);
+}
+
+/* Reserve the next member's place in a batch's reply; false on ENOMEM. */
+static bool rpc_batch_reserve(struct rpc_slot *slot, size_t *ret_index)
+{
+	if (slot->nparts == slot->capparts) {
+		size_t cap = slot->capparts ? slot->capparts * 2 : 16;
+		struct evbuffer **p = realloc(slot->parts, cap * sizeof(*p));
+		if (!p)
+			return false;
+		slot->parts = p;
+		slot->capparts = cap;
+	}
+	slot->parts[slot->nparts] = NULL;
+	*ret_index = slot->nparts++;
+	return true;
+}
+
 bool rpc_flush(struct rpc_session *s)
 {
 	struct rpc_slot *slot;
@@ -405,10 +417,9 @@ bool rpc_flush(struct rpc_session *s)
 			if (slot->buf) {
 				evbuffer_add_buffer(s->out, slot->buf);
 				wrote = true;
-			} else if (json_array_size(slot->batch) > 0) {
+			} else if (slot->nparts > 0) {
 				/* An all-notification batch leaves an empty array: no reply at all. */
-				rpc_dump(s->out, slot->batch);
-				evbuffer_add(s->out, "\n", 1);
+				rpc_batch_write(s->out, slot);
 				wrote = true;
 			}
 		}
@@ -457,9 +468,14 @@ void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t index, con
 		return;
 	}
 	/* Batch members never come from the fast path: they always have a json_t id. */
-	if (slot->batch)
-		json_array_set_new(slot->batch, index, rpc_reply_object(id, b));
-	else if (s->detached || b->sent)
+	if (slot->batch) {
+		struct evbuffer *part = index < slot->nparts ? evbuffer_new() : NULL;
+		if (part) {
+			rpc_write(part, id, NULL, 0, b);
+			slot->bytes += evbuffer_get_length(part);
+			slot->parts[index] = part;
+		}
+	} else if (s->detached || b->sent)
 		; /* nobody left to read it, or it is written */
 	else if (slot == TAILQ_FIRST(&s->slots))
 		rpc_write(s->out, id, raw_id, raw_id_len, b); /* nothing owed before it */
@@ -669,13 +685,29 @@ static void rpc_dispatch(struct rpc_session *s, json_t *req, struct rpc_slot *sl
 	if (data || has_id) {
 		c.id = id ? id : json_null();
 		if (slot) {
-			c.index = json_array_size(slot->batch);
-			json_array_append_new(slot->batch, json_null());
+			if (!rpc_batch_reserve(slot, &c.index)) {
+				json_decref(data);
+				return; /* ENOMEM: the member goes unanswered */
+			}
 			slot->pending++;
 		}
 	}
 	if (data) {
 		call_fail(&c, UDSRPC_INVALID_REQUEST, data);
+		return;
+	}
+	/*
+	 * A batch's reply is one line, built whole before any of it is sent, so
+	 * the pause on unread output cannot bound it: once its replies pass
+	 * max_output_bytes the rest of the batch is not run (notifications
+	 * included) and each member with an id gets this error instead.
+	 */
+	if (slot && slot->bytes >= srv->limits.max_output_bytes) {
+		if (has_id)
+			call_fail(&c, UDSRPC_INTERNAL_ERROR,
+				  json_pack("{s:s,s:I}", "reason",
+					    "batch reply over max_output_bytes; member not run",
+					    "limit", (json_int_t)srv->limits.max_output_bytes));
 		return;
 	}
 	if (!has_id)
