@@ -135,6 +135,13 @@ int events_subscribe(struct conn *c, const struct topic *tp)
 	struct topic_set *s = &c->topics;
 	unsigned w = tp->id / 64;
 
+	/*
+	 * A batch keeps running after its connection was closed under it (event
+	 * overflow): a closed connection is off the subscriber list for good,
+	 * and putting it back would leave it there after it is freed.
+	 */
+	if (c->closed)
+		return -ENOTCONN;
 	if (topic_set_has(s, tp->id))
 		return 0;
 	if (w >= s->words) {

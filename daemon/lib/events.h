@@ -44,7 +44,7 @@ bool topic_name_valid(const char *name);
 bool topic_set_has(const struct topic_set *s, unsigned id);
 /* New reference: the names subscribed, in topic id order. */
 json_t *events_topics_json(const struct udsrpc_server *srv, const struct topic_set *s);
-/* 0, or -ENOMEM. */
+/* 0, -ENOTCONN (c is closed: it never subscribes again), or -ENOMEM. */
 int events_subscribe(struct conn *c, const struct topic *tp);
 void events_unsubscribe(struct conn *c, const struct topic *tp);
 void events_unsubscribe_all(struct conn *c);
