@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -189,6 +190,43 @@ static int read_exe(pid_t pid, char **ret)
 }
 
 /*
+ * True if the process pid is in the same namespace of kind ns ("mnt", "user")
+ * as the process ref ("1", "self"). A path in another mount namespace names a
+ * file of that namespace (a bind mount of python3 over an allowed path shows
+ * as the allowed path), and a user namespace can make any mount namespace it
+ * likes, so exe is only believed when both are the host's.
+ */
+static bool same_ns(pid_t pid, const char *ns, const char *ref)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/%s", ref, ns);
+	if (stat(path, &b) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns);
+	if (stat(path, &a) < 0)
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * The host's mount namespace is PID 1's, not necessarily the daemon's: under
+ * its systemd unit (ProtectSystem= and friends) the daemon has a private one,
+ * and comparing with its own would leave every peer without an exe. A daemon
+ * that may not look at PID 1 (not root, no CAP_SYS_PTRACE) compares with its
+ * own, the only one it can see.
+ */
+static bool host_mount_ns(pid_t pid)
+{
+	struct stat st;
+
+	if (stat("/proc/1/ns/mnt", &st) == 0)
+		return same_ns(pid, "mnt", "1");
+	return same_ns(pid, "mnt", "self");
+}
+
+/*
  * comm and exe are read by pid from /proc and believed only if the pidfd's
  * process is still alive afterwards: a live process keeps its pid, so the
  * /proc entries read in between were its own. The pidfd is closed before
@@ -204,7 +242,7 @@ static int capture_process(int fd, struct udsrpc_peer *p)
 		return 0; /* gone, EMFILE, no pidfd support: unknown, not fatal */
 
 	r = read_comm(p->pid, &p->comm);
-	if (r == 0)
+	if (r == 0 && host_mount_ns(p->pid) && same_ns(p->pid, "user", "self"))
 		r = read_exe(p->pid, &p->exe);
 	if (r == 0 && !pidfd_alive(pidfd)) {
 		free(p->comm);

@@ -457,6 +457,12 @@ static int compile_rule(struct compile_ctx *c, json_t *obj, struct rule *r)
 		ret = compile_pids(c, v, r);
 	if (ret == 0 && (v = json_object_get(obj, "exe")))
 		ret = compile_exes(c, v, r);
+	/* Any program of a uid can run as another of that uid's programs
+	 * (LD_PRELOAD, fork before exec): exe narrows a rule, never opens one. */
+	if (ret == 0 && r->allow && r->nexes && !r->nuids && !r->ngids && !r->ngroups)
+		ret = fail(c, -EINVAL,
+			   "exe: an allow rule with exe must also have uids, gids or groups "
+			   "(exe does not separate programs of one uid)");
 	return ret;
 }
 
@@ -600,10 +606,12 @@ static bool has_pid(const pid_t *pids, size_t n, pid_t pid)
 	return false;
 }
 
+/* An unknown exe (peer gone, another mount namespace) never passes an allow
+ * and never slips past a deny: deny rules fail closed. */
 static bool exe_match(const struct rule *r, const char *exe)
 {
 	if (!exe)
-		return false;
+		return !r->allow;
 	for (size_t i = 0; i < r->nexes; i++)
 		if (strcmp(exe, r->exes[i].path) == 0 ||
 		    (r->exes[i].real && strcmp(exe, r->exes[i].real) == 0))

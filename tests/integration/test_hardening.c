@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -71,7 +73,7 @@ static void assert_ping(const struct daemon *d, int timeout_ms)
  */
 static void test_batch_reply_obeys_max_output_bytes(void **state)
 {
-	struct daemon d;
+	struct daemon d = {0};
 	char *batch = batch_of("rpc.discover", 1024);
 
 	(void)state;
@@ -112,7 +114,7 @@ static void test_batch_reply_obeys_max_output_bytes(void **state)
 static void test_unread_batches_stay_bounded(void **state)
 {
 	enum { CONNS = 40 };
-	struct daemon d;
+	struct daemon d = {0};
 	int fds[CONNS];
 	char *batch = batch_of("rpc.discover", 1024);
 
@@ -155,7 +157,7 @@ static void test_unread_batches_stay_bounded(void **state)
 static void test_subscribe_after_overflow_close(void **state)
 {
 	enum { LEVELS = 100 };
-	struct daemon d;
+	struct daemon d = {0};
 	char *buf = malloc(LEVELS * 100 + 256);
 	size_t n = 0;
 
@@ -190,9 +192,70 @@ static void test_subscribe_after_overflow_close(void **state)
 	free(buf);
 }
 
+/*
+ * peer.whoami's exe as seen by a child in a mount namespace of its own
+ * (unshare(CLONE_NEWNS), flags as given): 0 when it was null, 1 when a path,
+ * 77 when the namespace could not be made, 2 on any other failure.
+ */
+static int whoami_exe_in_ns(const struct daemon *d, int flags)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (unshare(flags) < 0)
+			_exit(77);
+		int fd = client_connect(d->sock);
+		if (fd < 0)
+			_exit(2);
+		if (client_send_str(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"peer.whoami\"}\n") < 0)
+			_exit(2);
+		char *line = client_recv_line(fd, 10000);
+		json_t *r = line ? json_loads(line, 0, NULL) : NULL;
+		json_t *res = json_object_get(r, "result");
+		if (!res)
+			_exit(2);
+		printf("# whoami in a new namespace (flags %#x): exe %s\n", flags,
+		       json_string_value(json_object_get(res, "exe")) ?: "null");
+		fflush(stdout);
+		_exit(json_is_null(json_object_get(res, "exe")) ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * The finding: a bind mount in a mount namespace of one's own makes
+ * /proc/PID/exe show any path. Such a peer has no exe, and neither has one
+ * in a user namespace of its own; a peer in the host's namespaces keeps it.
+ */
+static void test_exe_null_in_other_namespace(void **state)
+{
+	struct daemon d = {0};
+	int r;
+
+	(void)state;
+	daemon_start(&d, NULL);
+	assert_int_equal(whoami_exe_in_ns(&d, 0), 1);
+	r = whoami_exe_in_ns(&d, geteuid() == 0 ? CLONE_NEWNS : CLONE_NEWUSER | CLONE_NEWNS);
+	if (r == 77) {
+		daemon_stop(&d);
+		daemon_cleanup(&d);
+		skip(); /* no mount namespace for us here (no root, no unprivileged user namespaces) */
+	}
+	assert_int_equal(r, 0);
+	r = whoami_exe_in_ns(&d, CLONE_NEWUSER);
+	if (r != 77)
+		assert_int_equal(r, 0);
+	assert_int_equal(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_exe_null_in_other_namespace),
 	    cmocka_unit_test(test_batch_reply_obeys_max_output_bytes),
 	    cmocka_unit_test(test_unread_batches_stay_bounded),
 	    cmocka_unit_test(test_subscribe_after_overflow_close),

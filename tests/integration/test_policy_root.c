@@ -693,9 +693,10 @@ static void test_exe_rule(void **state)
 	/* The real path: the kernel reports the resolved binary in /proc/PID/exe. */
 	snprintf(policy, sizeof(policy),
 	         "{\"rules\":["
-	         "{\"effect\":\"allow\",\"methods\":[\"config.list\"],\"exe\":[\"%s\"]},"
+	         "{\"effect\":\"allow\",\"methods\":[\"config.list\"],\"uids\":[%u],"
+	         "\"exe\":[\"%s\"]},"
 	         "{\"effect\":\"allow\",\"methods\":[\"peer.whoami\"]}]}",
-	         client);
+	         (unsigned)nobody_uid, client);
 	fx_start(f, NULL, policy);
 
 	const char *reqs[] = {WHOAMI, CONFIG_LIST, NULL};
@@ -760,9 +761,10 @@ static void test_exe_rule_peer_gone(void **state)
 
 	snprintf(policy, sizeof(policy),
 	         "{\"rules\":["
-	         "{\"effect\":\"allow\",\"methods\":[\"config.list\"],\"exe\":[\"%s\"]},"
+	         "{\"effect\":\"allow\",\"methods\":[\"config.list\"],\"uids\":[%u],"
+	         "\"exe\":[\"%s\"]},"
 	         "{\"effect\":\"allow\",\"methods\":[\"peer.whoami\"]}]}",
-	         self_exe);
+	         (unsigned)nobody_uid, self_exe);
 	fx_start(f, NULL, policy);
 	struct kid *live = kid_nobody(f);
 	int fl = kid_connect(f, live);

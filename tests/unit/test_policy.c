@@ -200,7 +200,7 @@ static void test_pids(void **state)
 static void test_exe(void **state)
 {
 	struct policy *p = compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],"
-	                           "\"exe\":[\"/nonexistent/udsrpc/tool\"]}]}",
+	                           "\"uids\":[1],\"exe\":[\"/nonexistent/udsrpc/tool\"]}]}",
 	                           SELF);
 	struct udsrpc_peer a = peer(1, 1, 1), b = peer(1, 1, 1), unknown = peer(1, 1, 1);
 	a.exe = "/nonexistent/udsrpc/tool";
@@ -212,8 +212,9 @@ static void test_exe(void **state)
 	policy_free(p);
 }
 
-/* A rule that needs exe does not match an unknown exe, so a deny rule doesn't either. */
-static void test_exe_unknown_skips_deny(void **state)
+/* Deny rules fail closed: a peer whose exe is unknown (gone, or a child kept
+ * the socket) is denied by a deny rule on exe, not let through. */
+static void test_exe_unknown_matches_deny(void **state)
 {
 	struct policy *p =
 	    compile("{\"rules\":["
@@ -223,8 +224,12 @@ static void test_exe_unknown_skips_deny(void **state)
 	struct udsrpc_peer known = peer(1, 1, 1), unknown = peer(1, 1, 1);
 	known.exe = "/usr/bin/x";
 
+	struct udsrpc_peer other = peer(1, 1, 1);
+	other.exe = "/usr/bin/y";
+
 	assert_false(policy_allows(p, &known, "ping", NULL));
-	assert_true(policy_allows(p, &unknown, "ping", NULL));
+	assert_false(policy_allows(p, &unknown, "ping", NULL));
+	assert_true(policy_allows(p, &other, "ping", NULL));
 	policy_free(p);
 }
 
@@ -241,7 +246,7 @@ static void test_exe_symlink(void **state)
 	assert_int_equal(symlink(real, link), 0);
 
 	snprintf(doc, sizeof(doc),
-	         "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"exe\":[\"%s\"]}]}", link);
+	         "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"uids\":[1],\"exe\":[\"%s\"]}]}", link);
 	struct policy *p = compile(doc, SELF);
 	struct udsrpc_peer target = peer(1, 1, 1), literal = peer(1, 1, 1), other = peer(1, 1, 1);
 	target.exe = real;
@@ -503,6 +508,11 @@ static void test_errors_methods(void **state)
 
 static void test_errors_selectors(void **state)
 {
+	/* exe alone would let any uid that can run (or fake) the program in. */
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"]},"
+		     "{\"effect\":\"allow\",\"methods\":[\"x\"],\"exe\":[\"/usr/bin/x\"]}]}",
+		     "rule 2: exe: an allow rule with exe must also have uids, gids or groups "
+		     "(exe does not separate programs of one uid)");
 	expect_error(
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"exe\":[\"bin/foo\"]}]}",
 	    "rule 1: exe: relative path 'bin/foo' (must start with '/')");
@@ -670,7 +680,7 @@ int main(void)
 	    cmocka_unit_test(test_gids_and_groups_together),
 	    cmocka_unit_test(test_pids),
 	    cmocka_unit_test(test_exe),
-	    cmocka_unit_test(test_exe_unknown_skips_deny),
+	    cmocka_unit_test(test_exe_unknown_matches_deny),
 	    cmocka_unit_test(test_exe_symlink),
 	    cmocka_unit_test(test_glob_dots),
 	    cmocka_unit_test(test_glob_star_matches_all),
