@@ -190,18 +190,15 @@ static int read_exe(pid_t pid, char **ret)
 }
 
 /*
- * True if the process pid is in the same namespace of kind ns ("mnt", "user")
- * as the process ref ("1", "self"). A path in another mount namespace names a
- * file of that namespace (a bind mount of python3 over an allowed path shows
- * as the allowed path), and a user namespace can make any mount namespace it
- * likes, so exe is only believed when both are the host's.
+ * True if the process pid is in the daemon's namespace of kind ns. A user
+ * namespace of its own lets a peer build any mount namespace it likes.
  */
-static bool same_ns(pid_t pid, const char *ns, const char *ref)
+static bool same_ns(pid_t pid, const char *ns)
 {
 	char path[64];
 	struct stat a, b;
 
-	snprintf(path, sizeof(path), "/proc/%s/ns/%s", ref, ns);
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", ns);
 	if (stat(path, &b) < 0)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns);
@@ -211,19 +208,24 @@ static bool same_ns(pid_t pid, const char *ns, const char *ref)
 }
 
 /*
- * The host's mount namespace is PID 1's, not necessarily the daemon's: under
- * its systemd unit (ProtectSystem= and friends) the daemon has a private one,
- * and comparing with its own would leave every peer without an exe. A daemon
- * that may not look at PID 1 (not root, no CAP_SYS_PTRACE) compares with its
- * own, the only one it can see.
+ * True if exe, the path /proc/PID/exe names in the peer's mount namespace,
+ * is the peer's very program in the daemon's: a bind mount of python3 over
+ * an allowed path in a namespace of the peer's own shows the allowed path.
+ * The file itself (stat through the magic link) must be the one the path
+ * names here. This, not a comparison of mount namespaces, is what the path
+ * is worth: under its systemd unit the daemon has a private mount namespace
+ * (the same files, read-only), and PID 1's, the host's, is not always
+ * readable (a container's supervisor hides it).
  */
-static bool host_mount_ns(pid_t pid)
+static bool exe_is_ours(pid_t pid, const char *exe)
 {
-	struct stat st;
+	char path[64];
+	struct stat a, b;
 
-	if (stat("/proc/1/ns/mnt", &st) == 0)
-		return same_ns(pid, "mnt", "1");
-	return same_ns(pid, "mnt", "self");
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (stat(path, &a) < 0 || stat(exe, &b) < 0)
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 /*
@@ -242,8 +244,12 @@ static int capture_process(int fd, struct udsrpc_peer *p)
 		return 0; /* gone, EMFILE, no pidfd support: unknown, not fatal */
 
 	r = read_comm(p->pid, &p->comm);
-	if (r == 0 && host_mount_ns(p->pid) && same_ns(p->pid, "user", "self"))
+	if (r == 0 && same_ns(p->pid, "user"))
 		r = read_exe(p->pid, &p->exe);
+	if (p->exe && !exe_is_ours(p->pid, p->exe)) {
+		free(p->exe);
+		p->exe = NULL;
+	}
 	if (r == 0 && !pidfd_alive(pidfd)) {
 		free(p->comm);
 		free(p->exe);
