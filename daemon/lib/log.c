@@ -51,27 +51,64 @@ bool log_journal(void)
 	return journal;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
+ * no surrogates, nothing above U+10FFFF), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		unsigned char lo = p[0] == 0xe0 ? 0xa0 : 0x80, hi = p[0] == 0xed ? 0x9f : 0xbf;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		unsigned char lo = p[0] == 0xf0 ? 0x90 : 0x80, hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80
+			   ? 4
+			   : 0;
+	}
+	return 0;
+}
+
 size_t log_escape(char *buf, size_t len, const char *msg)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t n = 0;
 
-	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
+	for (const unsigned char *p = (const unsigned char *)msg; *p;) {
+		size_t k = *p < 0x20 || *p == 0x7f ? 0 : utf8_len(p);
+		if (k == 0) {
 			if (n + 4 >= len)
 				break;
 			buf[n++] = '\\';
 			buf[n++] = 'x';
 			buf[n++] = hex[*p >> 4];
 			buf[n++] = hex[*p & 15];
+			p++;
 		} else {
-			if (n + 1 >= len)
+			if (n + k >= len)
 				break;
-			buf[n++] = (char)*p;
+			memcpy(buf + n, p, k);
+			n += k;
+			p += k;
 		}
 	}
 	buf[n] = '\0';
 	return n;
+}
+
+char *log_escape_dup(const char *s)
+{
+	size_t len = strlen(s) * 4 + 1;
+	char *buf = malloc(len);
+
+	if (!buf)
+		return NULL;
+	log_escape(buf, len, s);
+	char *fit = realloc(buf, strlen(buf) + 1);
+	return fit ? fit : buf;
 }
 
 UDSRPC_EXPORT void udsrpc_server_logv(struct udsrpc_server *srv, enum udsrpc_log_level level,

@@ -18,12 +18,16 @@ struct logger {
 /* Read once: with $JOURNAL_STREAM set, lines carry "<N>" and no timestamp. */
 bool log_journal(void);
 /*
- * Into buf (len bytes, at least 2): the message with every byte below 0x20
- * and 0x7f written as \xNN, so that nothing a peer controls (an exe path
- * with a newline, a method name) can start a line or a journald prefix.
- * Returns the length (cut to fit).
+ * Into buf (len bytes, at least 2): the message with every byte below 0x20,
+ * 0x7f and every byte that is not part of well-formed UTF-8 written as
+ * \xNN, so that nothing a peer controls (an exe path with a newline, a
+ * method name, a process name of raw bytes) can start a line or a journald
+ * prefix, or make the line unreadable as text. Returns the length (cut to
+ * fit, never inside a character).
  */
 size_t log_escape(char *buf, size_t len, const char *msg);
+/* The same, whole, malloc'd (the caller frees it); NULL on ENOMEM. */
+char *log_escape_dup(const char *s);
 
 #define log_error(srv, ...) udsrpc_server_log((srv), UDSRPC_LOG_ERROR, __VA_ARGS__)
 #define log_warning(srv, ...) udsrpc_server_log((srv), UDSRPC_LOG_WARNING, __VA_ARGS__)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "export.h"
+#include "log.h"
 #include "names.h"
 
 #include <udsrpc/call.h>
@@ -148,7 +149,10 @@ static int read_comm(pid_t pid, char **ret)
 	buf[n] = '\0';
 	if (buf[n - 1] == '\n')
 		buf[n - 1] = '\0';
-	*ret = strdup(buf);
+	/* Any bytes a process likes (prctl PR_SET_NAME): kept as text, escaped,
+	 * or its whoami, its peer.list entry and its events would have no comm
+	 * JSON can carry, and the peer would vanish from all three. */
+	*ret = log_escape_dup(buf);
 	return *ret ? 0 : -ENOMEM;
 }
 
@@ -369,7 +373,11 @@ UDSRPC_EXPORT json_t *udsrpc_peer_json(const struct udsrpc_peer *p)
 	json_t *groups = json_array();
 	for (int i = 0; groups && i < p->ngroups; i++)
 		json_array_append_new(groups, json_integer(p->groups[i]));
-	return json_pack("{s:I,s:I,s:I,s:I,s:o,s:s?,s:s?,s:s?}", "id", (json_int_t)p->id, "uid",
-	                 (json_int_t)p->uid, "gid", (json_int_t)p->gid, "pid", (json_int_t)p->pid,
-	                 "groups", groups, "user", p->user, "comm", p->comm, "exe", p->exe);
+	/* exe stays raw for the policy to compare; JSON gets it as text. */
+	char *exe = p->exe ? log_escape_dup(p->exe) : NULL;
+	json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:o,s:s?,s:s?,s:s?}", "id", (json_int_t)p->id, "uid",
+	                      (json_int_t)p->uid, "gid", (json_int_t)p->gid, "pid", (json_int_t)p->pid,
+	                      "groups", groups, "user", p->user, "comm", p->comm, "exe", exe);
+	free(exe);
+	return j;
 }

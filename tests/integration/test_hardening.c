@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -270,6 +271,72 @@ static void test_exe_null_when_faked(void **state)
 	daemon_cleanup(&d);
 }
 
+#define RAW_NAME "\xff\xfeh\nx"
+#define ESCAPED_NAME "\\xff\\xfeh\\x0ax"
+
+/*
+ * The finding: a process that names itself with bytes that are not UTF-8
+ * (prctl PR_SET_NAME) had a null whoami, no peer.list entry and peer events
+ * without uid or pid. Its name is now escaped and it shows in all three.
+ */
+static void test_raw_name_peer_shows(void **state)
+{
+	struct daemon d = {0};
+	int go[2];
+
+	(void)state;
+	daemon_start(&d, NULL);
+	int sub = client_connect(d.sock);
+	json_t *r = client_call_method(sub, 1, "events.subscribe", json_pack("{s:[s]}", "topics", "peer"));
+	assert_non_null(json_object_get(r, "result"));
+	json_decref(r);
+	assert_int_equal(pipe(go), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		prctl(PR_SET_NAME, RAW_NAME);
+		int fd = client_connect(d.sock);
+		if (fd < 0 || client_send_str(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"peer.whoami\"}\n") < 0)
+			_exit(2);
+		char *line = client_recv_line(fd, 10000);
+		json_t *who = line ? json_loads(line, 0, NULL) : NULL;
+		const char *comm = json_string_value(json_object_get(json_object_get(who, "result"), "comm"));
+		printf("# whoami of a peer named with raw bytes: %s\n", line ? line : "(nothing)");
+		fflush(stdout);
+		char c;
+		(void)!read(go[0], &c, 1); /* stay connected until the parent has looked */
+		_exit(comm && strcmp(comm, ESCAPED_NAME) == 0 ? 0 : 1);
+	}
+	close(go[0]);
+	char *line = client_recv_line(sub, 10000);
+	assert_non_null(line);
+	printf("# its peer event: %s\n", line);
+	json_t *ev = json_object_get(json_loads(line, 0, NULL), "params");
+	free(line);
+	assert_int_equal(json_integer_value(json_object_get(ev, "pid")), pid);
+	assert_int_equal(json_integer_value(json_object_get(ev, "uid")), getuid());
+	assert_string_equal(json_string_value(json_object_get(ev, "comm")), ESCAPED_NAME);
+	json_decref(ev);
+	json_t *list = client_call_method(sub, 2, "peer.list", NULL);
+	size_t i;
+	json_t *p;
+	int found = 0;
+	json_array_foreach(json_object_get(json_object_get(list, "result"), "peers"), i, p)
+		found += json_integer_value(json_object_get(p, "pid")) == pid &&
+			 strcmp(json_string_value(json_object_get(p, "comm")) ?: "", ESCAPED_NAME) == 0;
+	json_decref(list);
+	assert_int_equal(found, 1);
+	close(go[1]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	client_close(sub);
+	assert_int_equal(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--whoami") == 0)
@@ -279,6 +346,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_batch_reply_obeys_max_output_bytes),
 	    cmocka_unit_test(test_unread_batches_stay_bounded),
 	    cmocka_unit_test(test_subscribe_after_overflow_close),
+	    cmocka_unit_test(test_raw_name_peer_shows),
 	};
 	return cmocka_run_group_tests_name("hardening", tests, NULL, NULL) ? 1 : 0;
 }
