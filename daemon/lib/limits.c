@@ -45,6 +45,12 @@ static uint64_t *limit_slot(const struct limits *l, const struct limit_def *d)
 	return (uint64_t *)((char *)l + d->field);
 }
 
+uint64_t limits_root_reserve(const struct limits *l)
+{
+	uint64_t quarter = l->max_connections / 4;
+	return quarter < 16 ? quarter : 16;
+}
+
 void limits_defaults(struct udsrpc_server_options *o, size_t size)
 {
 	for (size_t i = 0; i < NLIMITS; i++)

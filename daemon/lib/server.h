@@ -41,6 +41,8 @@ struct limits {
 	uint64_t max_provider_inflight;
 };
 
+/* Connections of max_connections only root may take: min(16, max_connections / 4). */
+uint64_t limits_root_reserve(const struct limits *l);
 /* Defaults into *o (size bytes of it, the limits only). */
 void limits_defaults(struct udsrpc_server_options *o, size_t size);
 /* The limits of the options (size bytes of them) into *l; -ERANGE with the name in err. */

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -337,6 +338,85 @@ static void test_raw_name_peer_shows(void **state)
 	daemon_cleanup(&d);
 }
 
+/* Connects n times and pings on each: how many were served (not -32003). */
+static int served_of(const char *sock, int n, int *fds)
+{
+	int served = 0;
+	for (int i = 0; i < n; i++) {
+		fds[i] = client_connect(sock);
+		if (fds[i] < 0 || client_send_str(fds[i], PING "\n") < 0)
+			continue;
+		char *line = client_recv_line(fds[i], 10000);
+		served += line && strstr(line, "\"result\"") != NULL;
+		free(line);
+	}
+	return served;
+}
+
+/*
+ * The finding: root is exempt from max_connections_per_uid but not from
+ * max_connections, so other users holding connections locked it out.
+ * max_connections 8 keeps 2 (a quarter, at most 16) for root: a user
+ * trying for all 8 gets 6, and root still gets in.
+ */
+static void test_root_reserve(void **state)
+{
+	enum { MAX = 8 };
+	struct daemon d = {0};
+	int go[2], fds[MAX];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs root: connections of another uid, and root's own */
+	daemon_prepare(&d);
+	assert_int_equal(chmod(d.dir, 0755), 0); /* so uid 65534 can reach the socket */
+	assert_int_equal(daemon_spawn_config(&d, "{\"limits\":{\"max_connections\":8}}", 0644, NULL), 0);
+	assert_int_equal(pipe(go), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(100);
+		int served = served_of(d.sock, MAX, fds);
+		printf("# uid 65534 asked for %d connections, served on %d\n", MAX, served);
+		fflush(stdout);
+		char c;
+		(void)!read(go[0], &c, 1); /* hold them while root connects */
+		_exit(served);
+	}
+	close(go[0]);
+	/* Root waits until the user holds what it could get: its pings were answered. */
+	long deadline = now_ms() + 20000;
+	int held = 0;
+	while (now_ms() < deadline) {
+		json_t *st = NULL;
+		int fd = client_connect(d.sock);
+		if (fd >= 0) {
+			st = client_call_method(fd, 1, "daemon.stats", NULL);
+			client_close(fd);
+		}
+		json_t *conns = json_object_get(json_object_get(st, "result"), "connections");
+		held = (int)json_integer_value(json_object_get(conns, "current")) - 1;
+		json_decref(st);
+		if (fd < 0 || held >= MAX - 2 || held < 0)
+			break;
+		usleep(20000);
+	}
+	int mine = served_of(d.sock, 2, fds);
+	printf("# root asked for 2 more, served on %d\n", mine);
+	for (int i = 0; i < 2; i++)
+		client_close(fds[i]);
+	close(go[1]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), MAX - 2);
+	assert_int_equal(mine, 2);
+	assert_int_equal(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--whoami") == 0)
@@ -347,6 +427,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_unread_batches_stay_bounded),
 	    cmocka_unit_test(test_subscribe_after_overflow_close),
 	    cmocka_unit_test(test_raw_name_peer_shows),
+	    cmocka_unit_test(test_root_reserve),
 	};
 	return cmocka_run_group_tests_name("hardening", tests, NULL, NULL) ? 1 : 0;
 }
