@@ -38,7 +38,10 @@ fake() {
 		wait "$FAKE" 2>/dev/null || true
 	fi
 	rm -f "$DIR/fake.sock"
-	socat "UNIX-LISTEN:$DIR/fake.sock,fork" "SYSTEM:bash $DIR/fake.sh $1" 2>/dev/null &
+	# unlink-close=0: by default every forked socat child unlinks the socket
+	# path when it closes, so a late one of the previous fake removed the
+	# next fake's socket (rm -f above does the cleanup instead).
+	socat "UNIX-LISTEN:$DIR/fake.sock,fork,unlink-close=0" "SYSTEM:bash $DIR/fake.sh $1" 2>/dev/null &
 	FAKE=$!
 	for _ in $(seq 1 250); do
 		[ -S "$DIR/fake.sock" ] && return 0
