@@ -41,18 +41,20 @@ int state_dir_make(const char *path, const struct runas *ra, char *err, size_t e
 		snprintf(err, errlen, "state dir %s is not a directory", path);
 		return -ENOTDIR;
 	}
-	/* Anyone could swap the store's files for their own. */
-	if (st.st_mode & S_IWOTH) {
+	/* Anyone who may write it could swap the store's files for their own. */
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(err, errlen,
-			 "state dir %s is world-writable (mode %04o); chmod o-w %s, or pick another "
-			 "--state-dir", path, (unsigned)(st.st_mode & 07777), path);
+			 "state dir %s is writable by group or others (mode %04o); chmod go-w %s, or "
+			 "pick another --state-dir", path, (unsigned)(st.st_mode & 07777), path);
 		return -EPERM;
 	}
-	if (ra->switch_ids && st.st_uid != ra->uid) {
+	/* After a switch the store is written as that uid: root's would not do. */
+	uid_t self = ra->switch_ids ? ra->uid : geteuid();
+	if (st.st_uid != self && (ra->switch_ids || st.st_uid != 0)) {
 		snprintf(err, errlen,
-			 "state dir %s is owned by uid %u, not by uid %u that udsrpcd runs as; "
-			 "chown -R %u:%u %s, or pick another --state-dir", path, (unsigned)st.st_uid,
-			 (unsigned)ra->uid, (unsigned)ra->uid, (unsigned)ra->gid, path);
+			 "state dir %s is owned by uid %u, not by uid %u that udsrpcd runs as (or root); "
+			 "chown -R %u %s, or pick another --state-dir", path, (unsigned)st.st_uid,
+			 (unsigned)self, (unsigned)self, path);
 		return -EPERM;
 	}
 	return 0;

@@ -871,7 +871,7 @@ static int compact(struct store *s)
 	struct snap_writer w = {.s = s, .fd = -1};
 	int r;
 
-	w.fd = openat(s->dirfd, SNAP_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	w.fd = openat(s->dirfd, SNAP_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (w.fd < 0)
 		return -errno;
 	store_snap_header(hdr, s->wrev, s->image_count);
@@ -1112,7 +1112,7 @@ static int load_snapshot(struct store *s, char *err, size_t errlen)
 	size_t len, off = STORE_SNAP_HDR;
 	int fd, r;
 
-	fd = openat(s->dirfd, SNAP_NAME, O_RDONLY | O_CLOEXEC);
+	fd = openat(s->dirfd, SNAP_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -1267,13 +1267,18 @@ static int open_dir(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Every file of the store is opened with O_NOFOLLOW: a symlink planted as
+ * config.log would otherwise have the daemon truncate or write whatever file
+ * it points at (a root-owned one, when the daemon is root).
+ */
 static int open_log(struct store *s, char *err, size_t errlen)
 {
 	bool created = false;
 
-	s->logfd = openat(s->dirfd, LOG_NAME, O_RDWR | O_CLOEXEC);
+	s->logfd = openat(s->dirfd, LOG_NAME, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (s->logfd < 0 && errno == ENOENT) {
-		s->logfd = openat(s->dirfd, LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		s->logfd = openat(s->dirfd, LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		created = true;
 	}
 	if (s->logfd < 0) {

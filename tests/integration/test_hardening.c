@@ -446,6 +446,63 @@ static void test_root_reserve(void **state)
 	daemon_cleanup(&d);
 }
 
+/* Starts a daemon on state dir d->state as it is now: its exit status (-1 if it serves). */
+static int start_on_state(struct daemon *d)
+{
+	int status = 0;
+	if (daemon_spawn(d, NULL, &status) == 0) {
+		daemon_stop(d);
+		return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/*
+ * The findings: a state dir owned by another user was accepted, and a
+ * symlink planted as config.log truncated the file it pointed at. Now a
+ * state dir must be the daemon's (or root's) and not group/other-writable,
+ * and the store's files are opened without following symlinks.
+ */
+static void test_state_dir_checks(void **state)
+{
+	struct daemon d = {0};
+	char victim[160], log[160];
+
+	(void)state;
+	daemon_prepare(&d);
+	assert_int_equal(mkdir(d.state, 0700), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(d.state, 65534, 65534), 0);
+		assert_int_equal(start_on_state(&d), 1);
+		char *text = daemon_log(&d);
+		printf("# owned by uid 65534: %s", strstr(text, "state dir") ? strstr(text, "state dir") : text);
+		assert_non_null(strstr(text, "owned by uid 65534"));
+		free(text);
+		assert_int_equal(chown(d.state, 0, 0), 0);
+	}
+	assert_int_equal(chmod(d.state, 0770), 0);
+	assert_int_equal(start_on_state(&d), 1);
+	char *text = daemon_log(&d);
+	assert_non_null(strstr(text, "writable by group or others"));
+	free(text);
+	assert_int_equal(chmod(d.state, 0700), 0);
+	/* The victim: a file of the daemon's user outside the state dir. */
+	snprintf(victim, sizeof(victim), "%s/victim", d.dir);
+	FILE *f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+	snprintf(log, sizeof(log), "%s/config.log", d.state);
+	assert_int_equal(symlink(victim, log), 0);
+	int rc = start_on_state(&d);
+	struct stat st;
+	assert_int_equal(stat(victim, &st), 0);
+	printf("# config.log a symlink: daemon exit %d, victim %lld bytes\n", rc, (long long)st.st_size);
+	assert_int_equal(rc, 1);
+	assert_int_equal(st.st_size, 9);
+	daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--whoami") == 0)
@@ -457,6 +514,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_subscribe_after_overflow_close),
 	    cmocka_unit_test(test_raw_name_peer_shows),
 	    cmocka_unit_test(test_root_reserve),
+	    cmocka_unit_test(test_state_dir_checks),
 	};
 	return cmocka_run_group_tests_name("hardening", tests, NULL, NULL) ? 1 : 0;
 }

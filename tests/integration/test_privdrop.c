@@ -252,7 +252,7 @@ static void test_world_writable_state_dir_refused(void **state)
 	assert_int_equal(mkdir(d.state, 0700), 0);
 	assert_int_equal(chmod(d.state, 0777), 0);
 	int rc = daemon_spawn(&d, NULL, &status);
-	assert_refused(&d, rc, status, d.state, "world-writable");
+	assert_refused(&d, rc, status, d.state, "writable by group or others");
 	daemon_cleanup(&d);
 }
 
