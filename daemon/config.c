@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "file_trust.h"
 #include "jsonschema.h"
 #include "documents.h"
 
@@ -97,6 +98,10 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 {
 	json_error_t jerr;
 	char sub[512];
+	/* It names the user to run as: as root, only root's own file says so. */
+	int r = file_trust_check(path, 0, err, errlen);
+	if (r < 0)
+		return r;
 	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 
 	if (!doc) {
@@ -107,7 +112,7 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 		config_one_line(err);
 		return -EINVAL;
 	}
-	int r = config_apply_json(c, doc, sub, sizeof(sub));
+	r = config_apply_json(c, doc, sub, sizeof(sub));
 	if (r < 0)
 		snprintf(err, errlen, "%s: %s", path, sub);
 	json_decref(doc);

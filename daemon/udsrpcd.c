@@ -16,6 +16,7 @@
 #include "privileges.h"
 #include "state_dir.h"
 #include "store.h"
+#include "file_trust.h"
 #include "udsrpcd.h"
 
 static void udsrpcd_on_reload(struct udsrpc_server *srv, void *userdata)
@@ -56,6 +57,9 @@ static int udsrpcd_load_policy(struct udsrpcd *d, const char *path, char *err, s
 		udsrpc_server_set_policy_default(d->srv);
 		return 0;
 	}
+	int r = file_trust_check(path, d->self_uid, err, errlen);
+	if (r < 0)
+		return r;
 	return udsrpc_server_set_policy_file(d->srv, path, err, errlen);
 }
 
@@ -81,6 +85,7 @@ int udsrpcd_init(struct udsrpcd *d, char *err, size_t errlen)
 	o.log_level = d->cfg.log_level;
 	o.userdata = d;
 	o.self_uid = ra.uid;
+	d->self_uid = ra.uid;
 	o.on_reload = udsrpcd_on_reload;
 	o.on_disconnect = udsrpcd_on_disconnect;
 	if ((r = udsrpc_server_new(&d->srv, &o, err, errlen)) < 0)

@@ -18,6 +18,7 @@ struct udsrpcd {
 	bool policy_from_config; /* reload may take a new path from the config file */
 	struct udsrpc_server *srv;
 	struct store *store;
+	uid_t self_uid; /* the uid that serves (after any switch) */
 };
 
 /*

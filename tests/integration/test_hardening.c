@@ -503,6 +503,63 @@ static void test_state_dir_checks(void **state)
 	daemon_cleanup(&d);
 }
 
+/*
+ * The finding: run as root, the daemon obeyed a policy or config file that
+ * another user owned or could write. Each is refused, naming the file and
+ * the fix; a root-owned 0644 file is still read.
+ */
+static void test_files_of_others(void **state)
+{
+	struct daemon d = {0};
+	char policy[160], extra[200];
+	int status = 0;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs root: the check applies to a daemon running as root */
+	daemon_prepare(&d);
+	/* The config file: another user's, then group-writable. */
+	FILE *f = fopen(d.config, "w");
+	assert_non_null(f);
+	fputs("{}\n", f);
+	fclose(f);
+	assert_int_equal(chown(d.config, 65534, 65534), 0);
+	const char *const with_config[] = {"-c", d.config, NULL};
+	assert_int_equal(daemon_spawn(&d, with_config, &status), -1);
+	char *text = daemon_log(&d);
+	printf("# %s", text);
+	assert_non_null(strstr(text, "owned by uid 65534"));
+	assert_non_null(strstr(text, d.config));
+	free(text);
+	assert_int_equal(chown(d.config, 0, 0), 0);
+	assert_int_equal(chmod(d.config, 0664), 0);
+	assert_int_equal(daemon_spawn(&d, with_config, &status), -1);
+	text = daemon_log(&d);
+	assert_non_null(strstr(text, "chmod go-w"));
+	free(text);
+	/* The policy file, another user's. */
+	snprintf(policy, sizeof(policy), "%s/policy.json", d.dir);
+	f = fopen(policy, "w");
+	assert_non_null(f);
+	fputs("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"*\"]}]}\n", f);
+	fclose(f);
+	assert_int_equal(chmod(policy, 0644), 0);
+	assert_int_equal(chown(policy, 65534, 65534), 0);
+	snprintf(extra, sizeof(extra), "%s", policy);
+	const char *const with_policy[] = {"-p", extra, NULL};
+	assert_int_equal(daemon_spawn(&d, with_policy, &status), -1);
+	text = daemon_log(&d);
+	assert_non_null(strstr(text, "policy.json: owned by uid 65534"));
+	printf("# %s", strstr(text, "policy.json: owned"));
+	free(text);
+	/* Root's own, 0644: served. */
+	assert_int_equal(chown(policy, 0, 0), 0);
+	assert_int_equal(daemon_spawn(&d, with_policy, &status), 0);
+	assert_ping(&d, 10000);
+	assert_int_equal(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--whoami") == 0)
@@ -515,6 +572,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_raw_name_peer_shows),
 	    cmocka_unit_test(test_root_reserve),
 	    cmocka_unit_test(test_state_dir_checks),
+	    cmocka_unit_test(test_files_of_others),
 	};
 	return cmocka_run_group_tests_name("hardening", tests, NULL, NULL) ? 1 : 0;
 }
