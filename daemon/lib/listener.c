@@ -144,6 +144,16 @@ static int listener_check_dir(const struct udsrpc_server *srv, const char *path,
 			 dir, (unsigned)st.st_uid, (unsigned)srv->self_uid, (unsigned)srv->self_uid);
 		return -EPERM;
 	}
+	/* Anyone else who may write it can do the same; a sticky directory
+	 * (/tmp) lets only a file's owner rename or remove it. */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, errlen,
+			 "socket directory %s is writable by group or others (mode %04o) and not "
+			 "sticky, so they could replace the socket; chmod go-w %s (or +t), or use "
+			 "another directory",
+			 dir, (unsigned)(st.st_mode & 07777), dir);
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -169,9 +179,14 @@ static int listener_bind(struct listener *l, const char *path, char *err, size_t
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -errno;
 	}
-	/* Created owner-only and opened up by chmod after: no window in which a
-	 * stranger could connect before the mode and group are in place. */
-	mode_t old = umask(0177);
+	/*
+	 * The mode comes from the umask at bind, so nothing changes it by path
+	 * after (a chmod would follow a symlink someone swapped in). With a
+	 * socket_group it is created owner-only, and group and mode are set
+	 * after through an O_PATH descriptor of the very socket file: no
+	 * window in which the wrong group could connect, no symlink followed.
+	 */
+	mode_t old = umask(srv->socket_group ? 0177 : (~srv->socket_mode & 0777));
 	r = bind(l->fd, (struct sockaddr *)&sa, sizeof(sa));
 	int e = errno;
 	umask(old);
@@ -180,27 +195,35 @@ static int listener_bind(struct listener *l, const char *path, char *err, size_t
 			 e == ENOENT ? " (does the directory exist?)" : "");
 		return -e;
 	}
-	if (stat(path, &st) == 0) {
-		l->dev = st.st_dev;
-		l->ino = st.st_ino;
+	int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s: replaced right after bind; is the directory shared?", path);
+		if (pfd >= 0)
+			close(pfd);
+		return -EPERM;
 	}
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
 	if (srv->socket_group) {
 		struct group *g = getgrnam(srv->socket_group);
+		char self[64];
+
 		if (!g) {
+			close(pfd);
 			snprintf(err, errlen, "socket_group '%s': no such group", srv->socket_group);
 			return -ENOENT;
 		}
-		if (chown(path, (uid_t)-1, g->gr_gid) < 0) {
-			snprintf(err, errlen, "%s: chown to group %s: %s", path, srv->socket_group,
-				 strerror(errno));
-			return -errno;
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+		if (fchownat(pfd, "", (uid_t)-1, g->gr_gid, AT_EMPTY_PATH) < 0 ||
+		    chmod(self, srv->socket_mode) < 0) {
+			e = errno;
+			close(pfd);
+			snprintf(err, errlen, "%s: group %s, mode %04o: %s", path, srv->socket_group,
+				 (unsigned)srv->socket_mode, strerror(e));
+			return -e;
 		}
 	}
-	if (chmod(path, srv->socket_mode) < 0) {
-		snprintf(err, errlen, "%s: chmod %04o: %s", path, (unsigned)srv->socket_mode,
-			 strerror(errno));
-		return -errno;
-	}
+	close(pfd);
 	if (listen(l->fd, SOMAXCONN) < 0) {
 		snprintf(err, errlen, "%s: listen: %s", path, strerror(errno));
 		return -errno;

@@ -560,6 +560,36 @@ static void test_files_of_others(void **state)
 	daemon_cleanup(&d);
 }
 
+/*
+ * The finding: a socket directory writable by others (root's, mode 0777)
+ * was accepted, and anyone could move the socket aside and listen in its
+ * place. Refused unless sticky; the socket gets its mode at bind.
+ */
+static void test_socket_dir_checks(void **state)
+{
+	struct daemon d = {0};
+	int status = 0;
+	struct stat st;
+
+	(void)state;
+	daemon_prepare(&d);
+	assert_int_equal(chmod(d.dir, 0777), 0);
+	assert_int_equal(daemon_spawn(&d, NULL, &status), -1);
+	char *text = daemon_log(&d);
+	printf("# %s", text);
+	assert_non_null(strstr(text, "writable by group or others (mode 0777) and not sticky"));
+	free(text);
+	assert_int_equal(chmod(d.dir, 01777), 0);
+	assert_int_equal(daemon_spawn_config(&d, "{\"socket_mode\":\"0600\"}", 0644, &status), 0);
+	assert_int_equal(lstat(d.sock, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_ping(&d, 10000);
+	assert_int_equal(daemon_stop(&d), 0);
+	assert_int_equal(chmod(d.dir, 0700), 0);
+	daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--whoami") == 0)
@@ -573,6 +603,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_root_reserve),
 	    cmocka_unit_test(test_state_dir_checks),
 	    cmocka_unit_test(test_files_of_others),
+	    cmocka_unit_test(test_socket_dir_checks),
 	};
 	return cmocka_run_group_tests_name("hardening", tests, NULL, NULL) ? 1 : 0;
 }
