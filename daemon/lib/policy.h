@@ -17,15 +17,21 @@ struct policy;
  * call time. On error returns -EINVAL (-ENOMEM, or the -errno of a name
  * service that could not be asked) and writes a one-line message naming the
  * rule by its 1-based position and the field into err (may be NULL):
- *   rule 3: uids: unknown user 'bob'
  *   rule 2: unknown member 'method'
  *   rule 1: methods: empty pattern (entry 2)
  *   unknown top-level member 'rule'
- * doc is borrowed. On success the caller owns *ret (policy_free).
+ * An unknown user or group name is no error: it matches no one and becomes a
+ * warning (policy_warnings). doc is borrowed. On success the caller owns *ret (policy_free).
  * A compiled policy is immutable: share it freely, swap it whole on reload.
  */
 int policy_compile(const json_t *doc, uid_t self_uid, struct policy **ret, char *err,
                    size_t errlen);
+/*
+ * What compiling p found wrong without rejecting it, one line per problem
+ * ("rule 3: uids: unknown user 'bob' matches no one"), "\n"-joined; NULL if
+ * none. Owned by p.
+ */
+const char *policy_warnings(const struct policy *p);
 /*
  * Load and compile a file; err starts with the path: "/etc/x.json: rule 3: …",
  * or for bad JSON "/etc/x.json: line 4 column 7: <jansson's text>". Returns

@@ -175,6 +175,14 @@ struct policy *server_default_policy(struct udsrpc_server *srv)
 
 void server_set_policy(struct udsrpc_server *srv, struct policy *p, bool is_default)
 {
+	const char *w = policy_warnings(p);
+
+	/* One log line per warning: the policy is in force all the same. */
+	while (w && *w) {
+		size_t len = strcspn(w, "\n");
+		log_warning(srv, "policy: %.*s", (int)len, w);
+		w += len + (w[len] == '\n');
+	}
 	policy_free(srv->policy);
 	srv->policy = p;
 	srv->policy_is_default = is_default;
