@@ -769,3 +769,29 @@ json_t *policy_to_json(const struct policy *p)
 	}
 	return doc;
 }
+
+/*
+ * Whether root could still call method: the first rule that surely decides
+ * for any root process (no pids or exe condition) must not be a deny, and
+ * some allow rule that root may match must come before it.
+ */
+bool policy_root_may_call(const struct policy *p, const char *method)
+{
+	size_t mlen = strlen(method);
+
+	for (size_t i = 0; p && i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+		bool methods = false;
+
+		for (size_t j = 0; j < r->nmethods && !methods; j++)
+			methods = glob_match(&r->methods[j], method, mlen);
+		if (!methods || (r->nuids && !has_id(r->uids, r->nuids, 0)))
+			continue;
+		if (r->allow)
+			return true;
+		/* Root's groups vary by process: only a deny without them is sure. */
+		if (!r->npids && !r->nexes && !r->ngids && !r->ngroups)
+			return false;
+	}
+	return false;
+}

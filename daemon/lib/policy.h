@@ -33,6 +33,11 @@ int policy_compile(const json_t *doc, uid_t self_uid, struct policy **ret, char 
  */
 const char *policy_warnings(const struct policy *p);
 /*
+ * False when no process of uid 0 could be allowed method under p: the
+ * server warns when a policy leaves root no way to call daemon.reload.
+ */
+bool policy_root_may_call(const struct policy *p, const char *method);
+/*
  * Load and compile a file; err starts with the path: "/etc/x.json: rule 3: …",
  * or for bad JSON "/etc/x.json: line 4 column 7: <jansson's text>". Returns
  * -EINVAL for a bad document (duplicate members included), or the -errno of

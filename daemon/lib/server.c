@@ -183,6 +183,9 @@ void server_set_policy(struct udsrpc_server *srv, struct policy *p, bool is_defa
 		log_warning(srv, "policy: %.*s", (int)len, w);
 		w += len + (w[len] == '\n');
 	}
+	if (p && registry_find(&srv->reg, "daemon.reload", strlen("daemon.reload")) &&
+	    !policy_root_may_call(p, "daemon.reload"))
+		log_warning(srv, "policy: leaves root no way to call daemon.reload");
 	policy_free(srv->policy);
 	srv->policy = p;
 	srv->policy_is_default = is_default;

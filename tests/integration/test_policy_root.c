@@ -474,6 +474,8 @@ static void test_default_policy(void **state)
 	struct fx *f = *state;
 
 	fx_start(f, NULL, NULL);
+	/* The default lets root reload: no lock-out warning. */
+	assert_int_equal(log_count(&f->d, "leaves root no way"), 0);
 	struct kid *k = kid_nobody(f);
 	int fd = kid_connect(f, k);
 
@@ -1100,6 +1102,8 @@ static void test_unknown_user_matches_no_one(void **state)
 	assert_int_equal(log_count(&f->d, "policy: rule 3: uids: unknown user '" NO_SUCH_USER
 	                                  "' matches no one"),
 	                 1);
+	/* No rule lets root call daemon.reload: said, and served all the same. */
+	assert_int_equal(log_count(&f->d, "policy: leaves root no way to call daemon.reload"), 1);
 	struct kid *nob = kid_nobody(f);
 	int fn = kid_connect(f, nob), fr = root_connect(f);
 

@@ -485,6 +485,41 @@ static void test_unknown_names_match_no_one(void **state)
 	policy_free(p);
 }
 
+/* The warning for a policy that leaves root unable to reload it. */
+static void test_root_may_call(void **state)
+{
+	static const struct {
+		const char *rules;
+		bool may;
+	} cases[] = {
+	    {"{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}", true},
+	    {"{\"effect\":\"allow\",\"methods\":[\"daemon.*\"]}", true},
+	    {"{\"effect\":\"allow\",\"methods\":[\"config.*\"],\"uids\":[0]}", false},
+	    {"{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[1000]}", false},
+	    {"{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[\"udsrpc-no-such-user\"]}",
+	     false},
+	    {"{\"effect\":\"deny\",\"methods\":[\"daemon.reload\"]},"
+	     "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}",
+	     false},
+	    /* A deny only some root processes meet leaves the others the allow. */
+	    {"{\"effect\":\"deny\",\"methods\":[\"*\"],\"exe\":[\"/usr/bin/x\"]},"
+	     "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}",
+	     true},
+	    {"{\"effect\":\"deny\",\"methods\":[\"*\"],\"uids\":[1000]},"
+	     "{\"effect\":\"allow\",\"methods\":[\"daemon.reload\"]}",
+	     true},
+	};
+	char doc[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(doc, sizeof(doc), "{\"rules\":[%s]}", cases[i].rules);
+		struct policy *p = compile(doc, SELF);
+		if (policy_root_may_call(p, "daemon.reload") != cases[i].may)
+			fail_msg("case %zu: %s: expected %d", i, cases[i].rules, cases[i].may);
+		policy_free(p);
+	}
+}
+
 static void test_errors_members(void **state)
 {
 	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"]},"
@@ -728,6 +763,7 @@ int main(void)
 	    cmocka_unit_test(test_embedded_default),
 	    cmocka_unit_test(test_rule_count),
 	    cmocka_unit_test(test_unknown_names_match_no_one),
+	    cmocka_unit_test(test_root_may_call),
 	    cmocka_unit_test(test_errors_members),
 	    cmocka_unit_test(test_errors_quoting),
 	    cmocka_unit_test(test_errors_effect),
