@@ -795,3 +795,20 @@ bool policy_root_may_call(const struct policy *p, const char *method)
 	}
 	return false;
 }
+
+void policy_unmatched_patterns(const struct policy *p, const char *const *names, const size_t *lens,
+                               size_t n, policy_pattern_fn *fn, void *userdata)
+{
+	for (size_t i = 0; p && i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+
+		for (size_t j = 0; j < r->nmethods; j++) {
+			size_t k = 0;
+
+			while (k < n && !glob_match(&r->methods[j], names[k], lens[k]))
+				k++;
+			if (k == n)
+				fn(i + 1, r->methods[j].text, userdata);
+		}
+	}
+}

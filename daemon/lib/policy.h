@@ -38,6 +38,14 @@ const char *policy_warnings(const struct policy *p);
  */
 bool policy_root_may_call(const struct policy *p, const char *method);
 /*
+ * Calls fn(rule_no, pattern) for each method pattern of p that matches none
+ * of the n names (names[i] of lens[i] bytes, borrowed), in rule order: the
+ * server warns of patterns that match no method it serves.
+ */
+typedef void policy_pattern_fn(size_t rule_no, const char *pattern, void *userdata);
+void policy_unmatched_patterns(const struct policy *p, const char *const *names, const size_t *lens,
+                               size_t n, policy_pattern_fn *fn, void *userdata);
+/*
  * Load and compile a file; err starts with the path: "/etc/x.json: rule 3: …",
  * or for bad JSON "/etc/x.json: line 4 column 7: <jansson's text>". Returns
  * -EINVAL for a bad document (duplicate members included), or the -errno of

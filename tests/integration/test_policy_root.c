@@ -1095,13 +1095,18 @@ static void test_unknown_user_matches_no_one(void **state)
 	         "{\"effect\":\"deny\",\"methods\":[\"config.list\"],"
 	         "\"uids\":[\"" NO_SUCH_USER "\"]},"
 	         "{\"effect\":\"allow\",\"methods\":[\"config.*\"],"
-	         "\"uids\":[\"nobody\", \"" NO_SUCH_USER "\"]}]}");
+	         "\"uids\":[\"nobody\", \"" NO_SUCH_USER "\"]},"
+	         "{\"effect\":\"allow\",\"methods\":[\"ping\", \"confg.*\"]}]}");
 	assert_int_equal(log_count(&f->d, "policy: rule 2: uids: unknown user '" NO_SUCH_USER
 	                                  "' matches no one"),
 	                 1);
 	assert_int_equal(log_count(&f->d, "policy: rule 3: uids: unknown user '" NO_SUCH_USER
 	                                  "' matches no one"),
 	                 1);
+	/* A typo in a pattern matches nothing served: said, once, for that pattern only. */
+	assert_int_equal(log_count(&f->d, "matches no method served"), 1);
+	assert_int_equal(
+	    log_count(&f->d, "policy: rule 4: methods: 'confg.*' matches no method served"), 1);
 	/* No rule lets root call daemon.reload: said, and served all the same. */
 	assert_int_equal(log_count(&f->d, "policy: leaves root no way to call daemon.reload"), 1);
 	struct kid *nob = kid_nobody(f);

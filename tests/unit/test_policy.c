@@ -520,6 +520,33 @@ static void test_root_may_call(void **state)
 	}
 }
 
+static void note_pattern(size_t rule_no, const char *pattern, void *userdata)
+{
+	char *out = userdata;
+	size_t len = strlen(out);
+
+	snprintf(out + len, 256 - len, "%zu:%s ", rule_no, pattern);
+}
+
+static void test_unmatched_patterns(void **state)
+{
+	static const char *const names[] = {"config.get", "config.set", "ping"};
+	static const size_t lens[] = {10, 10, 4};
+	char out[256] = "";
+	struct policy *p = compile("{\"rules\":["
+	                           "{\"effect\":\"allow\",\"methods\":[\"ping\",\"pong\"]},"
+	                           "{\"effect\":\"deny\",\"methods\":[\"config.*\",\"daemon.*\"]},"
+	                           "{\"effect\":\"allow\",\"methods\":[\"*.set\",\"*\"]}]}",
+	                           SELF);
+
+	policy_unmatched_patterns(p, names, lens, 3, note_pattern, out);
+	assert_string_equal(out, "1:pong 2:daemon.* ");
+	out[0] = '\0';
+	policy_unmatched_patterns(p, names, lens, 0, note_pattern, out);
+	assert_string_equal(out, "1:ping 1:pong 2:config.* 2:daemon.* 3:*.set 3:* ");
+	policy_free(p);
+}
+
 static void test_errors_members(void **state)
 {
 	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"]},"
@@ -764,6 +791,7 @@ int main(void)
 	    cmocka_unit_test(test_rule_count),
 	    cmocka_unit_test(test_unknown_names_match_no_one),
 	    cmocka_unit_test(test_root_may_call),
+	    cmocka_unit_test(test_unmatched_patterns),
 	    cmocka_unit_test(test_errors_members),
 	    cmocka_unit_test(test_errors_quoting),
 	    cmocka_unit_test(test_errors_effect),
