@@ -46,6 +46,9 @@ struct exe_path {
  */
 struct rule {
 	bool allow;
+	/* A provide rule (udsrpc(7), "PROVIDERS"): methods holds its "provide" globs,
+	 * which decide what names a peer may serve; call rules never see it. */
+	bool provide;
 	struct glob *methods;
 	size_t nmethods;
 	uid_t *uids;
@@ -283,17 +286,16 @@ static const char *entry_string(json_t *e)
 	return json_string_value(e);
 }
 
-static int compile_methods(struct compile_ctx *c, json_t *v, struct rule *r)
+/* The globs of "methods" (a call rule) or "provide" (a provide rule), field naming which. */
+static int compile_methods(struct compile_ctx *c, const char *field, json_t *v, struct rule *r)
 {
 	void *arr = NULL;
 	size_t n;
 	int ret;
 
-	if (!v)
-		return fail(c, -EINVAL, "methods: missing (a list of method names or patterns)");
 	if (json_is_array(v) && json_array_size(v) == 0)
-		return fail(c, -EINVAL, "methods: empty list (a rule needs at least one method)");
-	ret = member_list(c, "methods", v, "method patterns", sizeof(*r->methods), &arr, &n);
+		return fail(c, -EINVAL, "%s: empty list (a rule needs at least one method)", field);
+	ret = member_list(c, field, v, "method patterns", sizeof(*r->methods), &arr, &n);
 	r->methods = arr;
 	if (ret < 0)
 		return ret;
@@ -301,10 +303,10 @@ static int compile_methods(struct compile_ctx *c, json_t *v, struct rule *r)
 		json_t *e = json_array_get(v, i);
 		const char *s = entry_string(e);
 		if (!s)
-			return fail(c, -EINVAL,
-			            "methods: not a string without NUL bytes (entry %zu)", i + 1);
+			return fail(c, -EINVAL, "%s: not a string without NUL bytes (entry %zu)",
+			            field, i + 1);
 		if (*s == '\0')
-			return fail(c, -EINVAL, "methods: empty pattern (entry %zu)", i + 1);
+			return fail(c, -EINVAL, "%s: empty pattern (entry %zu)", field, i + 1);
 		ret = glob_compile(s, strlen(s), &r->methods[i]);
 		if (ret < 0)
 			return fail(c, ret, "out of memory");
@@ -470,8 +472,8 @@ static int compile_effect(struct compile_ctx *c, json_t *v, struct rule *r)
 	return 0;
 }
 
-static const char *const rule_members[] = {"effect", "methods", "uids", "gids",
-                                           "groups", "pids",    "exe"};
+static const char *const rule_members[] = {"effect", "methods", "provide", "uids",
+                                           "gids",   "groups",  "pids",    "exe"};
 
 static int compile_rule(struct compile_ctx *c, json_t *obj, struct rule *r)
 {
@@ -491,8 +493,15 @@ static int compile_rule(struct compile_ctx *c, json_t *obj, struct rule *r)
 	}
 
 	ret = compile_effect(c, json_object_get(obj, "effect"), r);
+	json_t *methods = json_object_get(obj, "methods"), *provide = json_object_get(obj, "provide");
+	if (ret == 0 && methods && provide)
+		return fail(c, -EINVAL, "both \"methods\" and \"provide\" (a rule is one or the other)");
+	if (ret == 0 && !methods && !provide)
+		return fail(c, -EINVAL, "methods: missing (a list of method names or patterns, "
+		                        "or \"provide\" for a provide rule)");
+	r->provide = provide != NULL;
 	if (ret == 0)
-		ret = compile_methods(c, json_object_get(obj, "methods"), r);
+		ret = compile_methods(c, provide ? "provide" : "methods", provide ? provide : methods, r);
 	if (ret == 0 && (v = json_object_get(obj, "uids")))
 		ret = compile_ids(c, "uids", v, &users, &r->uids, &r->nuids);
 	if (ret == 0 && (v = json_object_get(obj, "gids")))
@@ -687,17 +696,38 @@ static bool rule_matches(const struct rule *r, const struct udsrpc_peer *peer, c
 	return false;
 }
 
+/* The first rule of that kind matching decides; none is deny. */
+static bool policy_judge(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
+                         const char *name)
+{
+	if (!p || !peer || !name)
+		return false;
+	size_t mlen = strlen(name);
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i].provide == provide && rule_matches(&p->rules[i], peer, name, mlen))
+			return p->rules[i].allow;
+	return false;
+}
+
 bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
                    const char *key)
 {
 	(void)key; /* keys selectors: not in the policy language yet */
-	if (!p || !peer || !method)
-		return false;
-	size_t mlen = strlen(method);
-	for (size_t i = 0; i < p->nrules; i++)
-		if (rule_matches(&p->rules[i], peer, method, mlen))
-			return p->rules[i].allow;
-	return false;
+	return policy_judge(p, false, peer, method);
+}
+
+bool policy_allows_provide(const struct policy *p, const struct udsrpc_peer *peer,
+                           const char *name)
+{
+	return policy_judge(p, true, peer, name);
+}
+
+size_t policy_provide_rule_count(const struct policy *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; p && i < p->nrules; i++)
+		n += p->rules[i].provide;
+	return n;
 }
 
 bool policy_has_keys(const struct policy *p)
@@ -735,7 +765,7 @@ static json_t *rule_to_json(const struct rule *r)
 		return NULL;
 	ok = json_object_set_new(o, "effect", json_string(r->allow ? "allow" : "deny")) == 0;
 	a = json_array();
-	ok = ok && a && json_object_set_new(o, "methods", a) == 0;
+	ok = ok && a && json_object_set_new(o, r->provide ? "provide" : "methods", a) == 0;
 	for (size_t i = 0; ok && i < r->nmethods; i++)
 		ok = json_array_append_new(a, json_string(r->methods[i].text)) == 0;
 	ok = ok && put_ids(o, "uids", r->uids, r->nuids);

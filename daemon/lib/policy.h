@@ -66,7 +66,16 @@ struct policy *policy_default(uid_t self_uid, const char *const *public_methods,
  */
 bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
                    const char *key);
+/*
+ * The same for a provide rule (udsrpc(7), "PROVIDERS"): may this peer serve
+ * name (a method or a topic) through rpc.provide? Only provide rules are
+ * looked at, and call rules only by policy_allows.
+ */
+bool policy_allows_provide(const struct policy *p, const struct udsrpc_peer *peer,
+                           const char *name);
 size_t policy_rule_count(const struct policy *p);
+/* How many of them are provide rules. */
+size_t policy_provide_rule_count(const struct policy *p);
 /* True when a rule selects keys: then a verdict on a key cannot be cached per method. */
 bool policy_has_keys(const struct policy *p);
 /*

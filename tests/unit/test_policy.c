@@ -603,7 +603,8 @@ static void test_errors_methods(void **state)
 	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"ping\",\"\"]}]}",
 	             "rule 1: methods: empty pattern (entry 2)");
 	expect_error("{\"rules\":[{\"effect\":\"allow\"}]}",
-	             "rule 1: methods: missing (a list of method names or patterns)");
+	             "rule 1: methods: missing (a list of method names or patterns, or \"provide\" "
+	             "for a provide rule)");
 	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":\"ping\"}]}",
 	             "rule 1: methods: expected an array of method patterns");
 	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[1]}]}",
@@ -611,6 +612,46 @@ static void test_errors_methods(void **state)
 	/* "pi\0ng" would otherwise compare as "pi". */
 	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"pi\\u0000ng\"]}]}",
 	             "rule 1: methods: not a string without NUL bytes (entry 1)");
+}
+
+/* Provide rules (rpc.provide) and call rules are judged apart, first match per kind. */
+static void test_provide_rules(void **state)
+{
+	struct policy *p = compile("{\"rules\":["
+	                           "{\"effect\":\"deny\",\"provide\":[\"app.secret\"]},"
+	                           "{\"effect\":\"allow\",\"provide\":[\"app.*\"],\"uids\":[1000]},"
+	                           "{\"effect\":\"allow\",\"methods\":[\"*\"]}]}",
+	                           SELF);
+	struct udsrpc_peer u = peer(1000, 1000, 3), other = peer(1001, 1001, 4);
+
+	assert_true(policy_allows_provide(p, &u, "app.restart"));
+	assert_false(policy_allows_provide(p, &u, "app.secret"));
+	assert_false(policy_allows_provide(p, &other, "app.restart"));
+	/* A call rule of "*" never lets anyone provide, nor a provide rule call. */
+	assert_false(policy_allows_provide(p, &u, "db.get"));
+	assert_true(policy_allows(p, &other, "app.secret", NULL));
+	assert_int_equal(policy_rule_count(p), 3);
+	assert_int_equal(policy_provide_rule_count(p), 2);
+	/* --check prints provide rules under their own member, and they compile back. */
+	json_t *doc = policy_to_json(p);
+	json_t *r1 = json_array_get(json_object_get(doc, "rules"), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(r1, "provide"), 0)),
+	                    "app.*");
+	assert_null(json_object_get(r1, "methods"));
+	struct policy *back = NULL;
+	assert_int_equal(policy_compile(doc, SELF, &back, NULL, 0), 0);
+	assert_true(policy_allows_provide(back, &u, "app.restart"));
+	assert_false(policy_allows_provide(back, &u, "app.secret"));
+	policy_free(back);
+	json_decref(doc);
+	policy_free(p);
+
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"a\"],\"provide\":[\"a\"]}]}",
+	             "rule 1: both \"methods\" and \"provide\" (a rule is one or the other)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"provide\":[]}]}",
+	             "rule 1: provide: empty list (a rule needs at least one method)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"provide\":[\"\"]}]}",
+	             "rule 1: provide: empty pattern (entry 1)");
 }
 
 static void test_errors_selectors(void **state)
@@ -806,6 +847,7 @@ int main(void)
 	    cmocka_unit_test(test_errors_quoting),
 	    cmocka_unit_test(test_errors_effect),
 	    cmocka_unit_test(test_errors_methods),
+	    cmocka_unit_test(test_provide_rules),
 	    cmocka_unit_test(test_errors_selectors),
 	    cmocka_unit_test(test_error_buffer_handling),
 	    cmocka_unit_test(test_load_file),

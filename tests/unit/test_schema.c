@@ -706,8 +706,13 @@ static void test_policy_schema(void **state)
 	          "unknown member 'default'");
 	doc_check(s, "{\"rules\":[{\"effect\":\"allow\",\"method\":[\"x\"]}]}", "/rules/0/method",
 	          "unknown member 'method'");
+	/* A rule is a call rule (methods) or a provide rule (provide): one, not both. */
 	doc_check(s, "{\"rules\":[{\"effect\":\"allow\"}]}", "/rules/0",
-	          "missing required member 'methods'");
+	          "matches none of the 2 alternatives of oneOf");
+	doc_check(s, "{\"rules\":[{\"effect\":\"allow\",\"provide\":[\"app.*\"],\"groups\":[0]}]}",
+	          NULL, NULL);
+	doc_check(s, "{\"rules\":[{\"effect\":\"allow\",\"provide\":[\"a.b\"],\"methods\":[\"a\"]}]}",
+	          "/rules/0", "oneOf");
 	doc_check(s, "{\"rules\":[{\"effect\":\"permit\",\"methods\":[\"*\"]}]}", "/rules/0/effect",
 	          "must be one of \"allow\", \"deny\"");
 	doc_check(s, "{\"rules\":[{\"effect\":\"allow\",\"methods\":[]}]}", "/rules/0/methods",
