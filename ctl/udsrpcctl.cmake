@@ -8,4 +8,4 @@ add_executable(udsrpcctl
   ctl/stream.c
   ctl/table.c)
 target_compile_options(udsrpcctl PRIVATE ${UDSRPC_WARNINGS})
-target_link_libraries(udsrpcctl PRIVATE udsrpc)
+target_link_libraries(udsrpcctl PRIVATE udsrpc udsrpc_common)

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "udsrpcd.h"
+#include "jsonnum.h"
 
 static void usage(FILE *f)
 {
@@ -159,8 +160,11 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		json_t *out = udsrpcd_check_json(&srv);
-		json_dumpf(out, stdout, JSON_INDENT(2));
-		putchar('\n');
+		char *text = out ? jsonnum_dumps(out, JSON_INDENT(2)) : NULL;
+
+		if (text)
+			puts(text);
+		free(text);
 		json_decref(out);
 		udsrpcd_free(&srv);
 		return 0;

@@ -68,6 +68,7 @@
 #include "store.h"
 #include "store_codec.h"
 #include "store_tree.h"
+#include "jsonnum.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -264,7 +265,7 @@ static const char *node_item_text(struct store_node *n)
 {
 	if (!n->item) {
 		json_t *item = node_item(n);
-		n->item = item ? json_dumps(item, JSON_COMPACT) : NULL;
+		n->item = item ? jsonnum_dumps(item, JSON_COMPACT) : NULL;
 		n->item_len = n->item ? strlen(n->item) : 0;
 		json_decref(item);
 	}
@@ -386,7 +387,7 @@ static int encode(struct store *s, const char *key, size_t keylen, const json_t 
 	size_t vlen = 0, len;
 
 	if (value) {
-		vlen = json_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS);
+		vlen = jsonnum_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS);
 		if (vlen == 0)
 			return -EINVAL;
 		if (vlen > s->scratch_cap) {
@@ -400,7 +401,7 @@ static int encode(struct store *s, const char *key, size_t keylen, const json_t 
 				return -ENOMEM;
 			s->scratch = p;
 			s->scratch_cap = cap;
-			if (json_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS) != vlen)
+			if (jsonnum_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS) != vlen)
 				return -EINVAL;
 		}
 	}

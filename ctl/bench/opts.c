@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "opts.h"
+#include "jsonnum.h"
 #include <udsrpc/client.h>
 
 #define OPTS_MAX_DEPTH 65536
@@ -198,7 +199,7 @@ static int opts_params(struct opts *o, const char *text)
 		return opts_fail("-p: not JSON: %s (column %d); quote it for the shell, e.g. "
 		                 "-p '{\"key\":\"a\"}'",
 		                 e.text, e.column);
-	o->params = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	o->params = jsonnum_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(v);
 	if (!o->params)
 		return opts_fail("out of memory");

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "ctl.h"
 #include "output.h"
+#include "jsonnum.h"
 
 int output_nomem(void)
 {
@@ -15,7 +16,7 @@ int output_nomem(void)
 int output_json_line(FILE *f, const json_t *v, bool pretty)
 {
 	size_t flags = JSON_ENCODE_ANY | (pretty ? JSON_INDENT(2) : JSON_COMPACT);
-	char *s = json_dumps(v, flags);
+	char *s = jsonnum_dumps(v, flags);
 
 	if (!s)
 		return output_nomem();
@@ -50,7 +51,7 @@ char *output_text(const json_t *v)
 			char *item = NULL, *next = NULL;
 			if (!joined || json_is_object(e) || json_is_array(e)) {
 				free(joined);
-				return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+				return jsonnum_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 			}
 			item = output_text(e);
 			if (!item || asprintf(&next, "%s%s%s", joined, i ? " " : "", item) < 0)
@@ -63,7 +64,7 @@ char *output_text(const json_t *v)
 		}
 		return joined;
 	}
-	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	return jsonnum_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
 static int output_human_result(struct ctl *c, const json_t *result)

@@ -8,6 +8,7 @@
 
 #include "ctl.h"
 #include "session.h"
+#include "jsonnum.h"
 
 long long session_now_ns(void)
 {
@@ -159,7 +160,7 @@ static int session_send(struct session *s, const char *method, long long id, jso
 	if (req && params)
 		json_object_set(req, "params", params);
 	if (req)
-		line = json_dumps(req, JSON_COMPACT);
+		line = jsonnum_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (!line) {
 		fprintf(stderr, CTL_PROG ": %s: out of memory\n", method);

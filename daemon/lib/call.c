@@ -22,6 +22,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "xthread.h"
+#include "jsonnum.h"
 
 /* A direct reply's line must fit here (the prefix plus the result): bigger ones go the usual way. */
 #define CALL_DIRECT_MAX 1024
@@ -211,7 +212,7 @@ static int call_remote(struct deferred *d, json_t *result, const char *text, siz
 	/* direct_line is set only when the call was armed; the lock decides whether it still is. */
 	if (code == 0 && d->direct_line) {
 		char *dump = NULL;
-		if (!text && (dump = json_dumps(result ? result : json_null(),
+		if (!text && (dump = jsonnum_dumps(result ? result : json_null(),
 		                                JSON_COMPACT | JSON_ENCODE_ANY)))
 			text = dump, len = strlen(dump);
 		if (text)

@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "export.h"
+#include "jsonnum.h"
 
 /* A reply line longer than this is refused with -EMSGSIZE (a server never sends one). */
 #define CLIENT_LINE_MAX ((size_t)256 << 20)
@@ -262,7 +263,7 @@ static int client_send_request(struct udsrpc_client *c, const char *method, cons
 		json_decref(req);
 		return -ENOMEM;
 	}
-	text = json_dumps(req, JSON_COMPACT | JSON_ENCODE_ANY);
+	text = jsonnum_dumps(req, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(req);
 	if (!text)
 		return -ENOMEM;

@@ -11,6 +11,7 @@
 #include "registry.h"
 #include "rpc.h"
 #include "server.h"
+#include "jsonnum.h"
 
 bool topic_name_valid(const char *name)
 {
@@ -212,7 +213,7 @@ int events_publish(struct udsrpc_server *srv, const struct topic *tp, const char
 		return 0;
 	}
 	note = json_pack("{s:s,s:s,s:o}", "jsonrpc", "2.0", "method", "event", "params", params);
-	line = note ? json_dumps(note, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	line = note ? jsonnum_dumps(note, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	json_decref(note);
 	if (!line) {
 		log_error(srv, "event on topic %s dropped: out of memory", tp->name);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jsonschema.h"
+#include "jsonnum.h"
 
 /*
  * $ref, anyOf and oneOf apply another schema to the same value. A chain of
@@ -853,7 +854,7 @@ static int fail_enum(struct vctx *c, const json_t *values)
 	const json_t *v;
 	json_array_foreach(values, i, v)
 	{
-		char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *text = jsonnum_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		int n = snprintf(list + used, sizeof(list) - used, "%s%s", i == 0 ? "" : ", ",
 		                 text ? text : "?");
 		free(text);
@@ -868,9 +869,13 @@ static int fail_enum(struct vctx *c, const json_t *values)
 
 static int fail_number(struct vctx *c, const char *what, const json_t *bound)
 {
+	char num[JSONNUM_REAL_MAX + 1];
+
 	if (json_is_integer(bound))
 		return fail(c, "must be %s %" JSON_INTEGER_FORMAT, what, json_integer_value(bound));
-	return fail(c, "must be %s %.17g", what, json_real_value(bound));
+	if (!jsonnum_real(json_real_value(bound), num))
+		snprintf(num, sizeof(num), "%g", json_real_value(bound));
+	return fail(c, "must be %s %s", what, num);
 }
 
 static int check_pattern(struct vctx *c, const struct node *n, const char *s, size_t len)
@@ -1060,7 +1065,7 @@ static int validate(struct vctx *c, const struct node *n, const json_t *inst, un
 	if (n->const_value && !values_equal(n->const_value, inst)) {
 		if (c->quiet)
 			return -EINVAL;
-		char *text = json_dumps(n->const_value, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *text = jsonnum_dumps(n->const_value, JSON_COMPACT | JSON_ENCODE_ANY);
 		r = fail(c, "must be %.200s", text ? text : "the constant");
 		free(text);
 		return r;

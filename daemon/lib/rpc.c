@@ -21,6 +21,7 @@
 #include "rpc.h"
 #include "schema.h"
 #include "server.h"
+#include "jsonnum.h"
 
 /* A reply (or a batch's replies) still owed, in the connection's order. */
 struct rpc_slot {
@@ -110,7 +111,8 @@ void rpc_session_free(struct rpc_session *s)
  * JSON_COMPACT | JSON_ENCODE_ANY writes them (jansson keeps objects in
  * insertion order and escapes, in strings, only '"', '\\' and bytes below
  * 0x20). Objects, arrays, integers, literals and strings of printable ASCII
- * are written here; reals and strings that need escapes or hold other bytes
+ * and reals (shortest round-trip text, jsonnum.h) are written here;
+ * strings that need escapes or hold other bytes
  * are handed to jansson one value at a time, which gives the same text as
  * inside their container.
  */
@@ -264,8 +266,15 @@ static void rpc_out_value(struct rpc_out *o, const json_t *v)
 		}
 		rpc_out_put(o, "}", 1);
 		return;
-	default: /* JSON_REAL */
+	case JSON_REAL: {
+		char num[JSONNUM_REAL_MAX + 1];
+		size_t len = jsonnum_real(json_real_value(v), num);
+		if (len) {
+			rpc_out_put(o, num, len);
+			return;
+		}
 		break;
+	}
 	}
 	json_dump_callback(v, rpc_out_cb, o, JSON_COMPACT | JSON_ENCODE_ANY);
 }

@@ -1,0 +1,184 @@
+/* Shortest round-trip text for JSON reals; see jsonnum.h. */
+#include "jsonnum.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* jansson's conventions on top of printf's %g: see jsonp_dtostr in its strconv.c. */
+static size_t normalise(char *buf, size_t n)
+{
+	char *e = memchr(buf, 'e', n);
+
+	if (e) {
+		char *p = e + 1, *q = p;
+		if (*q == '+')
+			q++;
+		else if (*q == '-')
+			*p++ = *q++;
+		while (*q == '0' && q[1])
+			q++;
+		memmove(p, q, (size_t)(buf + n - q) + 1);
+		n -= (size_t)(q - p);
+	} else if (!memchr(buf, '.', n)) {
+		memcpy(buf + n, ".0", 3);
+		n += 2;
+	}
+	return n;
+}
+
+static size_t format(double d, int prec, char *buf)
+{
+	int n = snprintf(buf, JSONNUM_REAL_MAX + 1, "%.*g", prec, d);
+
+	if (n <= 0 || n > JSONNUM_REAL_MAX - 2)
+		return 0;
+	return normalise(buf, (size_t)n);
+}
+
+size_t jsonnum_real(double d, char *buf)
+{
+	char cand[JSONNUM_REAL_MAX + 1];
+	size_t best = 0, n;
+	int prec;
+
+	if (!isfinite(d))
+		return 0;
+	/*
+	 * The fewest significant digits that read back exactly; one more digit
+	 * can still be shorter text when it moves %g from exponent to fixed
+	 * form (1.234567890123456e16 vs 12345678901234560.0), so the rest are
+	 * tried only when the first one found has an exponent.
+	 */
+	for (prec = 1; prec <= 17; prec++) {
+		n = format(d, prec, cand);
+		if (n == 0 || strtod(cand, NULL) != d)
+			continue;
+		if (!best || n < best) {
+			memcpy(buf, cand, n + 1);
+			best = n;
+		}
+		if (!memchr(buf, 'e', best))
+			break;
+	}
+	return best;
+}
+
+/*
+ * jansson hands a number to the callback as one chunk of its own, and a
+ * string's contents as chunks that may look like numbers: the filter follows
+ * string state over all the text so only chunks outside strings are taken
+ * for reals (a number with '.' or 'e': integers have neither).
+ */
+struct filter {
+	json_dump_callback_t cb;
+	void *data;
+	bool in_string, escaped;
+};
+
+static bool is_real_chunk(const char *p, size_t n)
+{
+	if (n == 0 || n > 64 || !(*p == '-' || (*p >= '0' && *p <= '9')))
+		return false;
+	return memchr(p, '.', n) || memchr(p, 'e', n) || memchr(p, 'E', n);
+}
+
+static int filter_cb(const char *p, size_t n, void *data)
+{
+	struct filter *f = data;
+	size_t i;
+
+	if (!f->in_string && is_real_chunk(p, n)) {
+		char tmp[65], out[JSONNUM_REAL_MAX + 1];
+		size_t m;
+
+		memcpy(tmp, p, n);
+		tmp[n] = '\0';
+		m = jsonnum_real(strtod(tmp, NULL), out);
+		if (m)
+			return f->cb(out, m, f->data);
+	}
+	for (i = 0; i < n; i++) {
+		if (f->escaped)
+			f->escaped = false;
+		else if (f->in_string && p[i] == '\\')
+			f->escaped = true;
+		else if (p[i] == '"')
+			f->in_string = !f->in_string;
+	}
+	return f->cb(p, n, f->data);
+}
+
+int jsonnum_dump_callback(const json_t *v, json_dump_callback_t cb, void *data, size_t flags)
+{
+	struct filter f = { .cb = cb, .data = data };
+
+	return json_dump_callback(v, filter_cb, &f, flags);
+}
+
+struct membuf {
+	char *p;
+	size_t len, cap;
+	bool fail;
+};
+
+static int membuf_cb(const char *p, size_t n, void *data)
+{
+	struct membuf *b = data;
+
+	if (b->fail)
+		return -1;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *q;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		if (!(q = realloc(b->p, cap))) {
+			b->fail = true;
+			return -1;
+		}
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+char *jsonnum_dumps(const json_t *v, size_t flags)
+{
+	struct membuf b = { 0 };
+
+	if (jsonnum_dump_callback(v, membuf_cb, &b, flags) != 0 || !b.p) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+struct fixbuf {
+	char *p;
+	size_t size, len;
+};
+
+static int fixbuf_cb(const char *p, size_t n, void *data)
+{
+	struct fixbuf *b = data;
+
+	if (b->len < b->size)
+		memcpy(b->p + b->len, p, n < b->size - b->len ? n : b->size - b->len);
+	b->len += n;
+	return 0;
+}
+
+size_t jsonnum_dumpb(const json_t *v, char *buf, size_t size, size_t flags)
+{
+	struct fixbuf b = { .p = buf, .size = buf ? size : 0 };
+
+	if (jsonnum_dump_callback(v, fixbuf_cb, &b, flags) != 0)
+		return 0;
+	return b.len;
+}
