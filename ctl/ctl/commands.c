@@ -15,7 +15,15 @@
 
 json_t *commands_value(const char *text)
 {
-	json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+	json_error_t e;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
+
+	if (!v && json_error_code(&e) == json_error_numeric_overflow &&
+	    (v = json_loads(text, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL))) {
+		/* Valid JSON out of int64: sent as written, for the daemon to refuse. */
+		json_decref(v);
+		return session_verbatim(text);
+	}
 	return v ? v : json_string(text);
 }
 

@@ -150,6 +150,42 @@ static int session_error(const char *method, const json_t *error)
 	return json_integer_value(code) == UDSRPC_PERMISSION_DENIED ? CTL_EXIT_DENIED : CTL_EXIT_ERROR;
 }
 
+#define VERBATIM_MAX 4
+#define VERBATIM_TAG "\\u0001udsrpcctl-verbatim-"
+static const char *verbatim[VERBATIM_MAX];
+static unsigned verbatim_n;
+
+json_t *session_verbatim(const char *text)
+{
+	char tag[32];
+
+	if (verbatim_n == VERBATIM_MAX)
+		return NULL;
+	snprintf(tag, sizeof(tag), "\001udsrpcctl-verbatim-%u\001", verbatim_n);
+	verbatim[verbatim_n++] = text;
+	return json_string(tag);
+}
+
+/* The line with each placeholder string ("\u0001udsrpcctl-verbatim-N\u0001") swapped for its text. */
+static char *session_splice(char *line)
+{
+	char *at, *out;
+	unsigned i;
+
+	while ((at = strstr(line, "\"" VERBATIM_TAG))) {
+		char *end = strstr(at + 1, "\"");
+		i = (unsigned)strtoul(at + 1 + strlen(VERBATIM_TAG), NULL, 10);
+		if (!end || i >= verbatim_n ||
+		    asprintf(&out, "%.*s%s%s", (int)(at - line), line, verbatim[i], end + 1) < 0) {
+			free(line);
+			return NULL;
+		}
+		free(line);
+		line = out;
+	}
+	return line;
+}
+
 static int session_send(struct session *s, const char *method, long long id, json_t *params)
 {
 	json_t *req = json_pack("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", (json_int_t)id, "method",
@@ -162,6 +198,8 @@ static int session_send(struct session *s, const char *method, long long id, jso
 	if (req)
 		line = jsonnum_dumps(req, JSON_COMPACT);
 	json_decref(req);
+	if (line && verbatim_n)
+		line = session_splice(line);
 	if (!line) {
 		fprintf(stderr, CTL_PROG ": %s: out of memory\n", method);
 		return CTL_EXIT_IO;

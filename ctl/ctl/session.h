@@ -43,6 +43,13 @@ void session_close(struct session *s);
 void session_set_sigmask(struct session *s, const sigset_t *mask);
 
 /*
+ * A placeholder for JSON text jansson cannot hold (an integer outside int64):
+ * the request line carries text as written, so the daemon, not udsrpcctl,
+ * judges it. text is borrowed and must outlive the call; NULL past 4 of them.
+ */
+json_t *session_verbatim(const char *text);
+
+/*
  * Call method with params (stolen; NULL: no params member) and wait for its
  * reply. On 0, *ret_result is a new reference to the result.
  */

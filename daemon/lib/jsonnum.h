@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 /* Longest text jsonnum_real writes, without its NUL. */
-#define JSONNUM_REAL_MAX 24
+#define JSONNUM_REAL_MAX 26
 
 /*
  * Writes d into buf (JSONNUM_REAL_MAX + 1 bytes) in jansson's style (a ".0"

@@ -22,6 +22,7 @@
 #include "schema.h"
 #include "server.h"
 #include "jsonnum.h"
+#include "numpath.h"
 
 /* A reply (or a batch's replies) still owed, in the connection's order. */
 struct rpc_slot {
@@ -1128,6 +1129,43 @@ static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
 	return true;
 }
 
+/*
+ * Valid JSON with an integer outside int64 (jansson refuses the whole text):
+ * -32600 when it is the id or anywhere in a batch, -32602 naming its path
+ * inside a request's params (PROTOCOL.md §1). False: not that case.
+ */
+static bool rpc_out_of_range(struct rpc_session *s, const char *line, size_t len, size_t at)
+{
+	struct numpath np;
+	json_t *doc = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
+				 NULL);
+	char reason[320];
+
+	if (!doc || !numpath_find(line, len, at, &np)) {
+		json_decref(doc);
+		return false;
+	}
+	if (json_is_object(doc) && !strncmp(np.pointer, "/params/", 8) && np.id) {
+		/* The number at fault is in params, so the id parses and the reply names it. */
+		json_t *id = json_loadb(np.id, np.id_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		json_t *data = json_pack("{s:s,s:s}", "path", np.pointer + 7, "reason",
+					 "integer out of int64 range");
+		s->requests++;
+		s->srv->stats.req_total++;
+		s->srv->stats.req_errors++;
+		rpc_deliver(s, NULL, 0, id, NULL, 0,
+			    &(struct rpc_body){.code = UDSRPC_INVALID_PARAMS, .data = data});
+		json_decref(data);
+		json_decref(id);
+	} else {
+		snprintf(reason, sizeof(reason), "%s is an integer out of int64 range",
+			 !strcmp(np.pointer, "/id") ? "the id" : np.pointer);
+		rpc_reply_unsolicited(s, UDSRPC_INVALID_REQUEST, json_pack("{s:s}", "reason", reason));
+	}
+	json_decref(doc);
+	return true;
+}
+
 void rpc_handle_line(struct rpc_session *s, const char *line, size_t len)
 {
 	json_error_t err;
@@ -1143,6 +1181,9 @@ void rpc_handle_line(struct rpc_session *s, const char *line, size_t len)
 		size_t at = json_error_code(&err) == json_error_invalid_utf8 ? (size_t)err.position
 		            : err.position > 0                               ? (size_t)err.position - 1
 		                                                             : 0;
+		if (json_error_code(&err) == json_error_numeric_overflow &&
+		    rpc_out_of_range(s, line, len, at))
+			return;
 		rpc_reply_unsolicited(s, UDSRPC_PARSE_ERROR,
 				      json_pack("{s:I}", "offset", (json_int_t)at));
 		return;

@@ -99,6 +99,95 @@ static void test_integer_ids_and_params(void **state)
 		 "[0,0,7,-8,123456789012345678,1234567890123456789]}");
 }
 
+/*
+ * PROTOCOL.md §1: every number comes back as the shortest text that reads
+ * back as the same int64 or double: in an echoed id, in echoed params (the
+ * fast path's shape and, inside a batch, the generic one) and in a stored
+ * value read back with config.get.
+ */
+static const struct {
+	const char *in, *out;
+} fidelity[] = {
+	{"0.1", "0.1"},
+	{"1.10", "1.1"},
+	{"1e300", "1e300"},
+	{"1E2", "1e2"},
+	{"-0", "0"},
+	{"-0.0", "-0.0"},
+	{"9007199254740992", "9007199254740992"},
+	{"9007199254740993.0", "9007199254740992.0"},
+	{"-9223372036854775808", "-9223372036854775808"},
+	{"9223372036854775807", "9223372036854775807"},
+	{"5e-324", "5e-324"},
+	{"1.7976931348623157e308", "1.7976931348623157e308"},
+	{"123456789012345680000.0", "1.2345678901234568e20"},
+};
+
+static void test_numbers_shortest(void **state)
+{
+	char req[512], want[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(fidelity) / sizeof(fidelity[0]); i++) {
+		const char *in = fidelity[i].in, *out = fidelity[i].out;
+
+		snprintf(req, sizeof(req),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"echo\",\"params\":[%s]}", in, in);
+		snprintf(want, sizeof(want), "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":[%s]}", out,
+			 out);
+		exchange(req, want);
+		snprintf(req, sizeof(req),
+			 "[{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"echo\",\"params\":{\"v\":%s}}]",
+			 in, in);
+		snprintf(want, sizeof(want), "[{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"v\":%s}}]",
+			 out, out);
+		exchange(req, want);
+		snprintf(req, sizeof(req),
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"config.set\","
+			 "\"params\":{\"key\":\"num/fidelity\",\"value\":[%s]}}", in);
+		assert_int_equal(client_send_str(fd, req), 0);
+		assert_int_equal(client_send_str(fd, "\n"), 0);
+		free(client_recv_line(fd, 5000));
+		assert_int_equal(client_send_str(fd, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
+						     "\"config.get\",\"params\":{\"key\":\"num/fidelity\"}}\n"),
+				 0);
+		char *line = client_recv_line(fd, 5000);
+		snprintf(want, sizeof(want), "\"value\":[%s],", out);
+		assert_non_null(line);
+		if (!strstr(line, want))
+			fail_msg("%s: want %s in %s", in, want, line);
+		free(line);
+	}
+}
+
+/* Valid JSON the daemon cannot hold: -32600 for the id, -32602 with a path in params. */
+static void test_integers_out_of_range(void **state)
+{
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":9223372036854775808,\"method\":\"ping\"}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":"
+		 "\"Invalid Request\",\"data\":{\"reason\":\"the id is an integer out of int64 "
+		 "range\"}}}");
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"config.set\","
+		 "\"params\":{\"key\":\"n\",\"value\":9223372036854775808}}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-32602,\"message\":"
+		 "\"Invalid params\",\"data\":{\"path\":\"/value\",\"reason\":\"integer out of "
+		 "int64 range\"}}}");
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"echo\","
+		 "\"params\":[1,{\"x/y~\":[0,-9223372036854775809]}]}",
+		 "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"error\":{\"code\":-32602,\"message\":"
+		 "\"Invalid params\",\"data\":{\"path\":\"/1/x~1y~0/1\",\"reason\":\"integer out "
+		 "of int64 range\"}}}");
+	exchange("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+		 "\"params\":{\"a\":18446744073709551615}}]",
+		 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":"
+		 "\"Invalid Request\",\"data\":{\"reason\":\"/0/params/a is an integer out of "
+		 "int64 range\"}}}");
+	/* Not valid JSON after all (unterminated): still a parse error. */
+	exchange("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\",\"params\":[9223372036854775808",
+		 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":"
+		 "\"Parse error\",\"data\":{\"offset\":68}}}");
+}
+
 static void test_spec_positional_and_named(void **state)
 {
 	exchange("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[42,23],\"id\":1}",
@@ -318,6 +407,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ping, conn_setup, conn_teardown),
 		cmocka_unit_test_setup_teardown(test_integer_ids_and_params, conn_setup,
 						conn_teardown),
+		cmocka_unit_test_setup_teardown(test_numbers_shortest, conn_setup, conn_teardown),
+		cmocka_unit_test_setup_teardown(test_integers_out_of_range, conn_setup, conn_teardown),
 		cmocka_unit_test_setup_teardown(test_spec_positional_and_named, conn_setup, conn_teardown),
 		cmocka_unit_test_setup_teardown(test_spec_notifications, conn_setup, conn_teardown),
 		cmocka_unit_test_setup_teardown(test_spec_method_not_found, conn_setup, conn_teardown),
