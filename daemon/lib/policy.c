@@ -65,8 +65,7 @@ struct rule {
 
 struct policy {
 	size_t nrules;
-	bool has_keys;  /* some rule has a keys selector: verdicts depend on the key */
-	char *warnings; /* see policy_warnings() */
+	bool has_keys; /* some rule has a keys selector: verdicts depend on the key */
 	struct rule rules[];
 };
 
@@ -76,8 +75,6 @@ struct compile_ctx {
 	size_t errlen;
 	size_t rule_no; /* 1-based; 0 outside any rule */
 	uid_t self_uid;
-	char *warnings;   /* one line each, "\n"-joined; NULL while there are none */
-	bool oom;         /* a warning could not be kept: compile fails with -ENOMEM */
 	char quoted[128]; /* see quote() */
 };
 
@@ -126,36 +123,6 @@ static int fail(struct compile_ctx *c, int r, const char *fmt, ...)
 	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
 	return r;
-}
-
-/*
- * A problem that leaves the rest of the policy in force (an account that no
- * longer exists must never keep the daemon from starting): kept on the
- * compiled policy, which the server logs, and --check prints.
- */
-static void warn(struct compile_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void warn(struct compile_ctx *c, const char *fmt, ...)
-{
-	char line[512];
-	int n = 0;
-	va_list ap;
-	char *more;
-	size_t old = c->warnings ? strlen(c->warnings) : 0;
-
-	if (c->rule_no > 0)
-		n = snprintf(line, sizeof(line), "rule %zu: ", c->rule_no);
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (!(more = realloc(c->warnings, old + strlen(line) + 2))) {
-		c->oom = true;
-		return;
-	}
-	if (old)
-		more[old++] = '\n';
-	strcpy(more + old, line);
-	c->warnings = more;
 }
 
 static void glob_free(struct glob *g)
@@ -249,13 +216,7 @@ void policy_free(struct policy *p)
 		return;
 	for (size_t i = 0; i < p->nrules; i++)
 		rule_free(&p->rules[i]);
-	free(p->warnings);
 	free(p);
-}
-
-const char *policy_warnings(const struct policy *p)
-{
-	return p->warnings;
 }
 
 /*
@@ -326,9 +287,6 @@ static bool id_number(json_t *e, uint32_t *ret)
 	return true;
 }
 
-/* What an unknown name compiles to: above every id a policy may name. */
-#define NO_ID ((uint32_t)UINT32_MAX)
-
 /* Users or groups: the words of their messages and how a name becomes an id. */
 struct id_kind {
 	const char *id, *name, *what, *expected;
@@ -375,13 +333,9 @@ static int compile_ids(struct compile_ctx *c, const char *field, json_t *v, cons
 			*id = c->self_uid;
 		} else if (name) {
 			ret = k->lookup(name, id);
-			if (ret == -ENOENT) {
-				/* Never a real id (id_number refuses it), so it matches no one. */
-				*id = NO_ID;
-				warn(c, "%s: unknown %s '%s' matches no one", field, k->name,
-				     quote(c, name));
-				ret = 0;
-			}
+			if (ret == -ENOENT)
+				return fail(c, -EINVAL, "%s: unknown %s '%s'", field, k->name,
+				            quote(c, name));
 			if (ret < 0)
 				return fail(c, ret, "%s: cannot look up %s '%s': %s", field,
 				            k->name, quote(c, name), strerror(-ret));
@@ -557,9 +511,6 @@ int policy_compile(const json_t *doc, uid_t self_uid, struct policy **ret, char 
 		p->nrules++;
 		r = compile_rule(&c, json_array_get(rules, i), &p->rules[i]);
 	}
-	if (r == 0 && c.oom)
-		r = fail(&c, -ENOMEM, "out of memory");
-	p->warnings = c.warnings;
 	if (r < 0) {
 		policy_free(p);
 		return r;
@@ -806,47 +757,4 @@ json_t *policy_to_json(const struct policy *p)
 		}
 	}
 	return doc;
-}
-
-/*
- * Whether root could still call method: the first rule that surely decides
- * for any root process (no pids or exe condition) must not be a deny, and
- * some allow rule that root may match must come before it.
- */
-bool policy_root_may_call(const struct policy *p, const char *method)
-{
-	size_t mlen = strlen(method);
-
-	for (size_t i = 0; p && i < p->nrules; i++) {
-		const struct rule *r = &p->rules[i];
-		bool methods = false;
-
-		for (size_t j = 0; j < r->nmethods && !methods; j++)
-			methods = glob_match(&r->methods[j], method, mlen);
-		if (!methods || (r->nuids && !has_id(r->uids, r->nuids, 0)))
-			continue;
-		if (r->allow)
-			return true;
-		/* Root's groups vary by process: only a deny without them is sure. */
-		if (!r->npids && !r->nexes && !r->ngids && !r->ngroups)
-			return false;
-	}
-	return false;
-}
-
-void policy_unmatched_patterns(const struct policy *p, const char *const *names, const size_t *lens,
-                               size_t n, policy_pattern_fn *fn, void *userdata)
-{
-	for (size_t i = 0; p && i < p->nrules; i++) {
-		const struct rule *r = &p->rules[i];
-
-		for (size_t j = 0; j < r->nmethods; j++) {
-			size_t k = 0;
-
-			while (k < n && !glob_match(&r->methods[j], names[k], lens[k]))
-				k++;
-			if (k == n)
-				fn(i + 1, r->methods[j].text, userdata);
-		}
-	}
 }
