@@ -54,6 +54,17 @@ struct id_list {
 };
 
 /*
+ * A pids entry is the process that had the pid when the policy loaded (a
+ * pid is a number anyone may get once its process is gone), pinned as
+ * peer.h's struct peer_process. proc.known is false when no process had the
+ * pid at load: then the entry matches no one.
+ */
+struct pid_pin {
+	pid_t pid;
+	struct peer_process proc;
+};
+
+/*
  * A selector with n == 0 is absent (anyone); empty lists are rejected at load,
  * so "present" and "n > 0" are the same thing.
  */
@@ -67,7 +78,7 @@ struct rule {
 	struct id_list uids;
 	struct id_list gids; /* "gids" and "groups" are separate selectors: both must match */
 	struct id_list groups;
-	pid_t *pids;
+	struct pid_pin *pids;
 	size_t npids;
 	struct exe_path *exes;
 	size_t nexes;
@@ -420,6 +431,13 @@ static int compile_ids(struct compile_ctx *c, const char *field, json_t *v, cons
 	return 0;
 }
 
+static policy_process_fn *process_fn = peer_process_of_pid;
+
+void policy_set_process_fn(policy_process_fn *fn)
+{
+	process_fn = fn ? fn : peer_process_of_pid;
+}
+
 static int compile_pids(struct compile_ctx *c, json_t *v, struct rule *r)
 {
 	void *arr = NULL;
@@ -431,14 +449,22 @@ static int compile_pids(struct compile_ctx *c, json_t *v, struct rule *r)
 		return ret;
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(v, i);
+		struct pid_pin *pin = &r->pids[i];
 
 		if (!json_is_integer(e))
 			return fail(c, -EINVAL, "pids: expected a number (entry %zu)", i + 1);
 		json_int_t pid = json_integer_value(e);
 		if (pid <= 0 || pid > INT_MAX)
 			return fail(c, -EINVAL, "pids: invalid pid %" JSON_INTEGER_FORMAT, pid);
-		r->pids[i] = (pid_t)pid;
+		pin->pid = (pid_t)pid;
 		r->npids++;
+		ret = process_fn(pin->pid, &pin->proc);
+		if (ret == -ESRCH)
+			warn(c, "pids: no process has pid %d now: the entry matches no one",
+			     (int)pin->pid);
+		else if (ret < 0)
+			return fail(c, ret, "pids: cannot pin pid %d: %s", (int)pin->pid,
+			            strerror(-ret));
 	}
 	return 0;
 }
@@ -682,11 +708,22 @@ static bool any_group(const gid_t *gids, size_t n, const struct udsrpc_peer *pee
 	return false;
 }
 
-static bool has_pid(const pid_t *pids, size_t n, pid_t pid)
+/*
+ * The peer is the very process an entry pinned. A peer whose process is
+ * unknown (gone before it was read) never passes an
+ * allow, and never slips past a deny on its pid.
+ */
+static bool pid_match(const struct rule *r, const struct udsrpc_peer *peer)
 {
-	for (size_t i = 0; i < n; i++)
-		if (pids[i] == pid)
+	for (size_t i = 0; i < r->npids; i++) {
+		const struct pid_pin *pin = &r->pids[i];
+		if (!pin->proc.known || pin->pid != peer->pid)
+			continue;
+		if (!peer->proc.known)
+			return !r->allow;
+		if (peer_same_process(&pin->proc, &peer->proc))
 			return true;
+	}
 	return false;
 }
 
@@ -708,7 +745,7 @@ static bool rule_matches(const struct rule *r, const struct udsrpc_peer *peer, c
 {
 	if (r->uids.n && !has_id(r->uids.ids, r->uids.n, peer->uid))
 		return false;
-	if (r->npids && !has_pid(r->pids, r->npids, peer->pid))
+	if (r->npids && !pid_match(r, peer))
 		return false;
 	if (r->gids.n && !any_group(r->gids.ids, r->gids.n, peer))
 		return false;
@@ -803,7 +840,7 @@ static json_t *rule_to_json(const struct rule *r)
 		a = json_array();
 		ok = a && json_object_set_new(o, "pids", a) == 0;
 		for (size_t i = 0; ok && i < r->npids; i++)
-			ok = json_array_append_new(a, json_integer(r->pids[i])) == 0;
+			ok = json_array_append_new(a, json_integer(r->pids[i].pid)) == 0;
 	}
 	if (ok && r->nexes) {
 		a = json_array();
