@@ -759,30 +759,37 @@ static bool rule_matches(const struct rule *r, const struct udsrpc_peer *peer, c
 	return false;
 }
 
-/* The first rule of that kind matching decides; none is deny. */
-static bool policy_judge(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
-                         const char *name)
+size_t policy_decide(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
+                     const char *name, const char *key, bool *ret_allow)
 {
+	(void)key; /* keys selectors: not in the policy language yet */
+	*ret_allow = false;
 	if (!p || !peer || !name)
-		return false;
+		return 0;
 	size_t mlen = strlen(name);
-	for (size_t i = 0; i < p->nrules; i++)
-		if (p->rules[i].provide == provide && rule_matches(&p->rules[i], peer, name, mlen))
-			return p->rules[i].allow;
-	return false;
+	for (size_t i = 0; i < p->nrules; i++) {
+		if (p->rules[i].provide == provide && rule_matches(&p->rules[i], peer, name, mlen)) {
+			*ret_allow = p->rules[i].allow;
+			return i + 1;
+		}
+	}
+	return 0;
 }
 
 bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
                    const char *key)
 {
-	(void)key; /* keys selectors: not in the policy language yet */
-	return policy_judge(p, false, peer, method);
+	bool allow;
+	policy_decide(p, false, peer, method, key, &allow);
+	return allow;
 }
 
 bool policy_allows_provide(const struct policy *p, const struct udsrpc_peer *peer,
                            const char *name)
 {
-	return policy_judge(p, true, peer, name);
+	bool allow;
+	policy_decide(p, true, peer, name, NULL, &allow);
+	return allow;
 }
 
 size_t policy_provide_rule_count(const struct policy *p)

@@ -70,6 +70,15 @@ struct policy *policy_default(uid_t self_uid, const char *const *public_methods,
 bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
                    const char *key);
 /*
+ * Which rule decides: its 1-based position in the file (call rules and
+ * provide rules counted alike) and in *ret_allow its effect, or 0 and deny
+ * when none matches. provide: judge name as a provide rule would
+ * (policy_allows_provide), else as a call of method name on key (NULL:
+ * none). What policy_allows answers, and udsrpcd --check --as prints.
+ */
+size_t policy_decide(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
+                     const char *name, const char *key, bool *ret_allow);
+/*
  * The same for a provide rule (udsrpc(7), "PROVIDERS"): may this peer serve
  * name (a method or a topic) through rpc.provide? Only provide rules are
  * looked at, and call rules only by policy_allows.
