@@ -26,9 +26,10 @@ import collections
 import json
 import os
 import socket
+import struct
 import sys
 
-__all__ = ["Client", "RpcError", "default_socket_path"]
+__all__ = ["Client", "RpcError", "UntrustedDaemon", "default_socket_path"]
 
 PERMISSION_DENIED = -32001
 
@@ -56,8 +57,17 @@ class RpcError(Exception):
         super().__init__("%s (code %s)" % (self.message, self.code))
 
 
+class UntrustedDaemon(ConnectionError):
+    """The default path's daemon runs as neither root nor us (udsrpc(7), Client checks)."""
+
+
 class Client:
-    """One connection. Not thread-safe; use one Client per thread."""
+    """One connection. Not thread-safe; use one Client per thread.
+
+    Without a path, the default one, whose daemon must run as root or as
+    our own uid (else UntrustedDaemon): nobody can squat another user's
+    /tmp/udsrpcd-UID.sock.
+    """
 
     def __init__(self, path=None, timeout=5.0):
         self.path = path or default_socket_path()
@@ -65,6 +75,8 @@ class Client:
         self._sock.settimeout(timeout)
         try:
             self._sock.connect(self.path)
+            if not path:
+                self._check_owner()
         except OSError:
             self._sock.close()
             raise
@@ -72,6 +84,14 @@ class Client:
         self._next_id = 1
         # Events that arrived while we waited for a reply.
         self._events = collections.deque()
+
+    def _check_owner(self):
+        creds = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        uid = struct.unpack("3i", creds)[1]
+        if uid not in (0, os.geteuid()):
+            raise UntrustedDaemon(
+                "%s is served by uid %d, neither root nor you (uid %d): refusing to talk to it; "
+                "pass -s %s if you trust it" % (self.path, uid, os.geteuid(), self.path))
 
     def close(self):
         self._file.close()
@@ -199,7 +219,8 @@ def main(argv=None):
     p.add_argument("topics", nargs="*", default=["config", "peer", "daemon"])
     sub.add_parser("demo", help="a short tour of the protocol")
     args = parser.parse_args(argv)
-    path = args.socket or default_socket_path()
+    # None: the default path, whose daemon Client checks.
+    path = args.socket
     params = None
     if args.command == "call" and args.params:
         try:
@@ -221,8 +242,12 @@ def main(argv=None):
         print("udsrpc.py: %s: %s (code %s)" % (getattr(args, "method", args.command), e.message, e.code),
               file=sys.stderr)
         return 4 if e.code == PERMISSION_DENIED else 1
+    except UntrustedDaemon as e:
+        print("udsrpc.py: %s" % e, file=sys.stderr)
+        return 3
     except (OSError, ConnectionError, ValueError) as e:
-        print("udsrpc.py: %s: %s; is udsrpcd running? (-s or $UDSRPC_SOCKET)" % (path, e), file=sys.stderr)
+        print("udsrpc.py: %s: %s; is udsrpcd running? (-s or $UDSRPC_SOCKET)" % (path or default_socket_path(), e),
+              file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         return 0
