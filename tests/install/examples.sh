@@ -182,6 +182,26 @@ else
 	echo "note: not root, or no adm group or setpriv: the policy is not checked from other uids"
 fi
 
+# watch-events.sh without a count stops when the daemon does: it used to
+# die on "SOCAT[1]: unbound variable" (bash unsets the coproc's array).
+bash "$EX/watch-events.sh" daemon >"$DIR/watch2.out" 2>"$DIR/watch2.err" &
+WPID=$!
+on_exit "kill $WPID"
+wait_for "watch-events.sh subscribed" grep -q subscribed "$DIR/watch2.err" || true
+kill -HUP "$PID" # one event first
+wait_for "watch-events.sh saw the reload" grep -q reload "$DIR/watch2.out" || true
 stop_daemon
 check "daemon: exit 0" 0 "$STATUS"
+rc=0
+timeout 10 tail --pid="$WPID" -f /dev/null || rc=$?
+check "watch-events.sh stopped with the daemon" 0 "$rc"
+rc=0
+wait "$WPID" || rc=$?
+check "watch-events.sh, daemon gone: exit 0" 0 "$rc"
+# The reload, then what the daemon says as it stops.
+check "watch-events.sh, daemon gone: says so, and nothing else" \
+	"watch-events.sh: the daemon closed the connection after $(wc -l <"$DIR/watch2.out") event(s)" \
+	"$(grep -v subscribed "$DIR/watch2.err")"
+contains "watch-events.sh, daemon gone: the reload came first" '"type":"reload"' \
+	"$(head -1 "$DIR/watch2.out")"
 finish
