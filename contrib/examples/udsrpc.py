@@ -32,6 +32,7 @@ import sys
 __all__ = ["Client", "RpcError", "UntrustedDaemon", "default_socket_path"]
 
 PERMISSION_DENIED = -32001
+_DEFAULT = object()  # "the Client's timeout", where None means "no limit"
 
 
 def default_socket_path():
@@ -80,7 +81,10 @@ class Client:
         except OSError:
             self._sock.close()
             raise
-        self._file = self._sock.makefile("rb")
+        # Our own line buffer, not makefile(): after a timeout in the middle
+        # of a line, a socket file refuses every later read.
+        self._buf = bytearray()
+        self._timeout = timeout
         self._next_id = 1
         # Events that arrived while we waited for a reply.
         self._events = collections.deque()
@@ -94,7 +98,6 @@ class Client:
                 "pass -s %s if you trust it" % (self.path, uid, os.geteuid(), self.path))
 
     def close(self):
-        self._file.close()
         self._sock.close()
 
     def __enter__(self):
@@ -107,11 +110,23 @@ class Client:
         line = json.dumps(message, separators=(",", ":")) + "\n"
         self._sock.sendall(line.encode())
 
-    def _read(self):
-        line = self._file.readline()
-        if not line:
-            raise ConnectionError("udsrpcd closed the connection")
-        return json.loads(line)
+    def _read(self, timeout=_DEFAULT):
+        """The next line as JSON; timeout: seconds for this read only (default:
+        the Client's). On socket.timeout what was read so far stays buffered."""
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0:
+                line = bytes(self._buf[:end + 1])
+                del self._buf[:end + 1]
+                return json.loads(line)
+            self._sock.settimeout(self._timeout if timeout is _DEFAULT else timeout)
+            try:
+                chunk = self._sock.recv(65536)
+            finally:
+                self._sock.settimeout(self._timeout)
+            if not chunk:
+                raise ConnectionError("udsrpcd closed the connection")
+            self._buf += chunk
 
     def _reply(self):
         """The next reply; event notifications on the way are kept for events()."""
@@ -164,14 +179,15 @@ class Client:
 
     def events(self, count=None, timeout=None):
         """Yield event params as they arrive, count of them (None: forever).
-        timeout: seconds to wait for each (None: no limit)."""
-        self._sock.settimeout(timeout)
+        timeout: seconds to wait for each (None: no limit); when it passes,
+        socket.timeout is raised and the Client stays usable, with its own
+        timeout for later calls."""
         seen = 0
         while count is None or seen < count:
             if self._events:
                 yield self._events.popleft()
             else:
-                message = self._read()
+                message = self._read(timeout)
                 if isinstance(message, dict) and message.get("method") == "event":
                     yield message["params"]
                 else:

@@ -182,6 +182,28 @@ else
 	echo "note: not root, or no adm group or setpriv: the policy is not checked from other uids"
 fi
 
+# events(timeout=...) that times out leaves the Client usable, with its own
+# timeout: it used to fail every later read ("cannot read from timed out
+# object") and keep the events' timeout for later calls.
+out=$(cd "$EX" && python3 -c '
+import socket, udsrpc
+with udsrpc.Client(timeout=4.0) as c:
+    c.subscribe("config")
+    try:
+        list(c.events(count=1, timeout=0.2))
+        print("no timeout")
+    except socket.timeout:
+        print("timed out")
+    print(c.call("ping"), c._sock.gettimeout())
+    with udsrpc.Client() as other:
+        other.call("config.set", key="app/py-timeout", value=1)
+    print([e["key"] for e in c.events(count=1, timeout=5)])
+' 2>&1) || true
+check "udsrpc.py events(timeout): times out, then the Client still works" \
+	"timed out
+pong 4.0
+['app/py-timeout']" "$out"
+
 # watch-events.sh without a count stops when the daemon does: it used to
 # die on "SOCAT[1]: unbound variable" (bash unsets the coproc's array).
 bash "$EX/watch-events.sh" daemon >"$DIR/watch2.out" 2>"$DIR/watch2.err" &
