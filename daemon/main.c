@@ -144,6 +144,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "udsrpcd: unexpected argument '%s'; see udsrpcd --help\n", argv[optind]);
 		return 2;
 	}
+	/* An empty path is a mistake (an unset variable), never "the default". */
+	if (opt_socket && !*opt_socket) {
+		fprintf(stderr, "udsrpcd: -s: empty socket path; see udsrpcd --help\n");
+		return 2;
+	}
 	if (opt_level && udsrpc_log_level_parse(opt_level, &level) < 0) {
 		fprintf(stderr, "udsrpcd: unknown log level '%s'; use error, warning, info or debug\n",
 			opt_level);

@@ -235,6 +235,8 @@ def main(argv=None):
     p.add_argument("topics", nargs="*", default=["config", "peer", "daemon"])
     sub.add_parser("demo", help="a short tour of the protocol")
     args = parser.parse_args(argv)
+    if args.socket == "":
+        parser.error("-s: empty socket path")
     # None: the default path, whose daemon Client checks.
     path = args.socket
     params = None

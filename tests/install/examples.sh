@@ -120,6 +120,10 @@ rc=0
 python3 "$EX/udsrpc.py" call config.get '{"key":"nope"}' >/dev/null 2>"$DIR/py.err" || rc=$?
 check "udsrpc.py call error: exit 1" 1 "$rc"
 check "udsrpc.py call error: one line" "udsrpc.py: config.get: Not found (code -32010)" "$(cat "$DIR/py.err")"
+rc=0
+python3 "$EX/udsrpc.py" -s '' call ping >/dev/null 2>"$DIR/py.err" || rc=$?
+check "udsrpc.py -s '': usage error (exit 2)" 2 "$rc"
+contains "udsrpc.py -s '': says why" "-s: empty socket path" "$(cat "$DIR/py.err")"
 timeout 10 python3 "$EX/udsrpc.py" watch --count 1 daemon >"$DIR/pywatch.out" &
 PWPID=$!
 on_exit "kill $PWPID"

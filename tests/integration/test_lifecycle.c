@@ -255,6 +255,9 @@ static void test_options(void **state)
 	assert_int_equal(run_udsrpcd((const char *[]){"--help", NULL}, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "--state-dir"));
 	assert_int_equal(run_udsrpcd((const char *[]){"--bogus", NULL}, out, sizeof(out)), 2);
+	/* An empty -s (an unset variable) is a usage error, not a socket named "". */
+	assert_int_equal(run_udsrpcd((const char *[]){"-s", "", "--check", NULL}, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "udsrpcd: -s: empty socket path"));
 	assert_int_equal(run_udsrpcd((const char *[]){"-l", "loud", NULL}, out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "unknown log level 'loud'"));
 	assert_int_equal(run_udsrpcd((const char *[]){"extra", NULL}, out, sizeof(out)), 2);
