@@ -552,6 +552,7 @@ int commands_call(struct ctl *c)
 		json_decref(params);
 		return r;
 	}
+	c->s.json_errors = c->json;
 	t0 = session_now_ns();
 	r = session_call(&c->s, method, params, &result);
 	c->rtt_ms = (double)(session_now_ns() - t0) / 1e6;

@@ -124,8 +124,11 @@ int session_read(struct session *s, const char *what, json_t **ret_msg)
 	return 0;
 }
 
-/* The one-line verdict on an error object: udsrpcctl(1)'s format, exit 1 or 4. */
-static int session_error(const char *method, const json_t *error)
+/*
+ * The one-line verdict on an error object: udsrpcctl(1)'s format, exit 1 or
+ * 4. Under -j the object also goes to stdout, for a script to read.
+ */
+static int session_error(const struct session *s, const char *method, json_t *error)
 {
 	const json_t *code = json_object_get(error, "code");
 	const char *message = json_string_value(json_object_get(error, "message"));
@@ -146,7 +149,26 @@ static int session_error(const char *method, const json_t *error)
 		fprintf(stderr, ": %s%s%s", *path ? path : "params", ": ", reason);
 	else if (reason)
 		fprintf(stderr, ": %s", reason);
+	/* A conflict carries where the key is now: what a retry needs. */
+	const json_t *rev = json_object_get(data, "revision");
+	const char *key = json_string_value(json_object_get(data, "key"));
+	if (json_integer_value(code) == UDSRPC_CONFLICT && json_is_integer(rev) && key) {
+		if (json_integer_value(rev) > 0)
+			fprintf(stderr, ": %s is at revision %lld", key,
+				(long long)json_integer_value(rev));
+		else
+			fprintf(stderr, ": %s does not exist", key);
+	}
 	fputc('\n', stderr);
+	if (s->json_errors) {
+		json_t *out = json_pack("{s:O}", "error", error);
+		char *text = out ? jsonnum_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		if (text)
+			puts(text);
+		free(text);
+		json_decref(out);
+		fflush(stdout);
+	}
 	return json_integer_value(code) == UDSRPC_PERMISSION_DENIED ? CTL_EXIT_DENIED : CTL_EXIT_ERROR;
 }
 
@@ -236,11 +258,11 @@ int session_call(struct session *s, const char *method, json_t *params, json_t *
 			json_decref(msg);
 			continue;
 		}
-		const json_t *error = json_object_get(msg, "error");
+		json_t *error = json_object_get(msg, "error");
 		/* id null with an error: the daemon's unsolicited verdict on this
 		 * connection (-32003 busy) or on an unframeable request. */
 		if (error && (json_is_null(mid) || json_integer_value(mid) == id)) {
-			r = session_error(method, error);
+			r = session_error(s, method, error);
 			json_decref(msg);
 			return r;
 		}

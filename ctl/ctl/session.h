@@ -24,6 +24,7 @@ struct session {
 	long long deadline;  /* CLOCK_MONOTONIC ms for every wait; < 0: none */
 	int timeout_ms;      /* what deadline came from, for messages */
 	long long next_id;
+	bool json_errors;    /* -j: an error also goes to stdout as {"error":{...}} */
 	/*
 	 * Notifications that arrive while a reply is awaited: message borrowed
 	 * for the call. NULL: they are dropped (only watch subscribes).

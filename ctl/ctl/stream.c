@@ -84,6 +84,7 @@ int stream_watch(struct ctl *c)
 		json_decref(params);
 		goto out;
 	}
+	c->s.json_errors = c->json;
 	session_set_sigmask(&c->s, &wait_mask);
 	c->s.on_notify = stream_event;
 	c->s.notify_arg = &w;

@@ -90,8 +90,9 @@ check "set --expect-revision (matching): exit 0" 0 "$RC"
 check "set --expect-revision (matching): revision" "revision 7" "$OUT"
 ctl set greeting nope --expect-revision=1
 check "set --expect-revision (stale): exit 1" 1 "$RC"
-check "set --expect-revision (stale): the daemon's error" \
-	"udsrpcctl: config.set: Conflict (code -32011)" "$ERR"
+# ... with where the key is now, from the error's data (it was dropped).
+check "set --expect-revision (stale): the daemon's error and the current revision" \
+	"udsrpcctl: config.set: Conflict (code -32011): greeting is at revision 7" "$ERR"
 ctl set fresh 1 --expect-revision 0
 check "set --expect-revision 0 on a new key" "revision 8" "$OUT"
 

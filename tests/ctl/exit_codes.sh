@@ -76,6 +76,23 @@ check "extra argument: named" "udsrpcctl: get: unexpected argument 'b'" "$(print
 ctl -s "$SOCK" get missing
 check "get of a missing key: exit 1" 1 "$RC"
 check "get of a missing key: one line" "udsrpcctl: config.get: Not found (code -32010)" "$ERR"
+check "get of a missing key: nothing on stdout without -j" "" "$OUT"
+# -j: the error object on stdout too, compact, for a script to read.
+ctl -s "$SOCK" -j get missing
+check "-j get of a missing key: exit 1" 1 "$RC"
+check "-j get of a missing key: the error object on stdout" \
+	'{"error":{"code":-32010,"message":"Not found","data":{"key":"missing"}}}' "$OUT"
+check "-j get of a missing key: the line on stderr still" "udsrpcctl: config.get: Not found (code -32010)" "$ERR"
+# A conflict says where the key is now (the daemon's data.revision).
+ctl -s "$SOCK" set conflicted 1
+ctl -s "$SOCK" set conflicted 2 --expect-revision 999999
+check "conflict: exit 1" 1 "$RC"
+check "conflict: the current revision named" \
+	"udsrpcctl: config.set: Conflict (code -32011): conflicted is at revision $(
+		"$CTL" -s "$SOCK" -j call config.get '{"key":"conflicted"}' | sed 's/.*"revision":\([0-9]*\).*/\1/')" "$ERR"
+ctl -s "$SOCK" set absent-key 1 --expect-revision 5
+check "conflict on an absent key: said so" \
+	"udsrpcctl: config.set: Conflict (code -32011): absent-key does not exist" "$ERR"
 ctl -s "$SOCK" call no.such.method
 check "a method the daemon lacks: exit 1" 1 "$RC"
 check "a method the daemon lacks: -32601" "udsrpcctl: no.such.method: Method not found (code -32601)" "$ERR"
@@ -87,8 +104,11 @@ ctl -s "$SOCK" watch bogus
 check "an unknown topic is the daemon's to refuse: exit 1" 1 "$RC"
 ctl -s "$SOCK" set k v --expect-revision abc
 check "--expect-revision is the daemon's to check: exit 1" 1 "$RC"
-ctl -s "$SOCK" -j get missing
-check "-j: errors still on stderr, nothing on stdout" "1::udsrpcctl: config.get: Not found (code -32010)" "$RC:$OUT:$ERR"
+# (CLI.md v2: under -j the error object goes to stdout as well; checked above.)
+ctl -s "$SOCK" -j call no.such.method
+check "-j: a -32601 as an object on stdout, the line on stderr" \
+	'1:{"error":{"code":-32601,"message":"Method not found","data":{"method":"no.such.method"}}}:udsrpcctl: no.such.method: Method not found (code -32601)' \
+	"$RC:$OUT:$ERR"
 ctl -s "$SOCK" call echo 5
 check "call with params that are not object/array: the daemon's -32600" \
 	"1:udsrpcctl: echo: Invalid Request (code -32600)" "$RC:$(printf '%s' "$ERR" | cut -d: -f1-3)"
