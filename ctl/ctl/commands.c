@@ -328,7 +328,7 @@ static int commands_list_human(struct ctl *c, const json_t *result)
 	json_array_foreach(items, i, item) {
 		fputs(json_string_value(json_object_get(item, "key")), stdout);
 		putchar('\t');
-		if ((r = output_value(stdout, json_object_get(item, "value"))))
+		if ((r = output_value_escaped(stdout, json_object_get(item, "value"))))
 			return r;
 	}
 	return 0;

@@ -37,6 +37,27 @@ int output_value(FILE *f, const json_t *v)
 	return output_json_line(f, v, false);
 }
 
+int output_value_escaped(FILE *f, const json_t *v)
+{
+	if (!json_is_string(v))
+		return output_json_line(f, v, false); /* JSON escapes controls itself */
+	const unsigned char *p = (const unsigned char *)json_string_value(v);
+	for (size_t i = 0, n = json_string_length(v); i < n; i++) {
+		if (p[i] == '\t')
+			fputs("\\t", f);
+		else if (p[i] == '\n')
+			fputs("\\n", f);
+		else if (p[i] == '\\')
+			fputs("\\\\", f);
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(f, "\\x%02x", p[i]);
+		else
+			fputc(p[i], f);
+	}
+	fputc('\n', f);
+	return 0;
+}
+
 char *output_text(const json_t *v)
 {
 	if (json_is_string(v))

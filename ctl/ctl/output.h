@@ -24,6 +24,12 @@ int output_json_line(FILE *f, const json_t *v, bool pretty);
 /* A value as get prints it: a string's bytes as they are, anything else compact JSON. */
 int output_value(FILE *f, const json_t *v);
 /*
+ * The same as one line a terminal can show: in a string, tab, newline and
+ * backslash become \t, \n and \\, other control bytes \xNN (list: a value's
+ * bytes never reach the terminal raw, and one item stays one line).
+ */
+int output_value_escaped(FILE *f, const json_t *v);
+/*
  * A value for a table cell or a "key: value" line (malloc'd, NULL on ENOMEM):
  * strings as they are, null as "-", an array of scalars space-separated,
  * anything else compact JSON.

@@ -224,6 +224,15 @@ check "-h: exit 0 with the usage" "0:usage: udsrpcctl [-s PATH] [-j|--json] [-t|
 RC=0; OUT=$(UDSRPC_SOCKET="$SOCK" "$CTL" ping 2>&1) || RC=$?
 like "no -s: \$UDSRPC_SOCKET" '^pong ' "$OUT"
 
+# A value's control bytes never reach the terminal raw, and an item stays
+# one line: tab, newline and backslash as \t \n \\, others as \xNN.
+ctl set zz-ctl "$(printf 'a\tb\nc\033[31md\\e')"
+ctl list zz-ctl
+check "list: control characters in a value escaped" 'zz-ctl	a\tb\nc\x1b[31md\\e' "$OUT"
+ctl get zz-ctl
+check "get: the value's bytes as they are" "$(printf 'a\tb\nc\033[31md\\e')" "$OUT"
+ctl unset zz-ctl
+
 # ---- shutdown (last) ----
 ctl shutdown
 check "shutdown: exit 0" 0 "$RC"
