@@ -94,6 +94,38 @@ int config_apply_json(struct config *c, const json_t *doc, char *err, size_t err
 	return 0;
 }
 
+/*
+ * A relative socket, policy or state_dir in a config file is relative to
+ * the file's directory (PROTOCOL.md §5), never to wherever the daemon was
+ * started from: rewritten in doc before it is applied. The directory is made
+ * absolute when it can be, so --check shows where the paths really are.
+ */
+static int config_resolve_paths(json_t *doc, const char *file)
+{
+	static const char *const members[] = {"socket", "policy", "state_dir"};
+	const char *slash = strrchr(file, '/');
+	char *dir = slash ? strndup(file, slash == file ? 1 : (size_t)(slash - file)) : strdup(".");
+	char *real = dir ? realpath(dir, NULL) : NULL;
+	int r = dir ? 0 : -ENOMEM;
+
+	for (size_t i = 0; r == 0 && i < sizeof(members) / sizeof(members[0]); i++) {
+		const char *v = json_string_value(json_object_get(doc, members[i]));
+		char *joined;
+		if (!v || !*v || v[0] == '/')
+			continue;
+		const char *base = real ? real : dir;
+		if (asprintf(&joined, "%s%s%s", base, strcmp(base, "/") ? "/" : "", v) < 0)
+			r = -ENOMEM;
+		else if (json_object_set_new(doc, members[i], json_string(joined)) < 0)
+			r = -ENOMEM;
+		if (r == 0)
+			free(joined);
+	}
+	free(real);
+	free(dir);
+	return r;
+}
+
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
 	json_error_t jerr;
@@ -112,7 +144,11 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 		config_one_line(err);
 		return -EINVAL;
 	}
-	r = config_apply_json(c, doc, sub, sizeof(sub));
+	r = config_resolve_paths(doc, path);
+	if (r == 0)
+		r = config_apply_json(c, doc, sub, sizeof(sub));
+	else
+		snprintf(sub, sizeof(sub), "out of memory");
 	if (r < 0)
 		snprintf(err, errlen, "%s: %s", path, sub);
 	json_decref(doc);

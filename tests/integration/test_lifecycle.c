@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -443,6 +444,47 @@ static void test_check_as(void **state)
 	daemon_cleanup(&d);
 }
 
+/*
+ * Relative socket, policy and state_dir in a config file are relative to the
+ * file's directory, not to where udsrpcd runs (PROTOCOL.md §5).
+ */
+static void test_config_relative_paths(void **state)
+{
+	struct daemon d = {0};
+	char sub[200], cfg[240], pol[240], want[PATH_MAX + 32], out[16384], cwd[PATH_MAX];
+
+	daemon_prepare(&d);
+	snprintf(sub, sizeof(sub), "%s/etc", d.dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(cfg, sizeof(cfg), "%s/udsrpcd.json", sub);
+	snprintf(pol, sizeof(pol), "%s/policy.json", sub);
+	write_file(cfg, "{\"socket\":\"run/s.sock\",\"policy\":\"policy.json\","
+			"\"state_dir\":\"../state\"}");
+	write_file(pol, "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}]}");
+	/* Started from elsewhere, with the config named by a relative path too. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(d.dir), 0);
+	int rc = run_udsrpcd((const char *[]){"-c", "etc/udsrpcd.json", "--check", NULL}, out,
+			     sizeof(out));
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(rc, 0);
+	json_t *doc = json_loads(out, 0, NULL);
+	assert_non_null(doc);
+	json_t *c = json_object_get(doc, "config");
+	char real[PATH_MAX];
+	assert_non_null(realpath(sub, real));
+	snprintf(want, sizeof(want), "%s/run/s.sock", real);
+	assert_string_equal(json_string_value(json_object_get(c, "socket")), want);
+	snprintf(want, sizeof(want), "%s/policy.json", real);
+	assert_string_equal(json_string_value(json_object_get(c, "policy")), want);
+	snprintf(want, sizeof(want), "%s/../state", real);
+	assert_string_equal(json_string_value(json_object_get(c, "state_dir")), want);
+	/* And the policy read is that file: one rule. */
+	assert_int_equal(json_array_size(json_object_get(json_object_get(doc, "policy"), "rules")), 1);
+	json_decref(doc);
+	daemon_cleanup(&d);
+}
+
 static void test_sighup_keeps_serving(void **state)
 {
 	struct daemon d = {0};
@@ -494,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_config_file_and_check),
 		cmocka_unit_test(test_check_policy_warnings),
 		cmocka_unit_test(test_check_as),
+		cmocka_unit_test(test_config_relative_paths),
 		cmocka_unit_test(test_sighup_keeps_serving),
 		cmocka_unit_test(test_journal_prefixes),
 	};
