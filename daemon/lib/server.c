@@ -28,6 +28,7 @@
 #include "listener.h"
 #include "log.h"
 #include "methods.h"
+#include "names.h"
 #include "policy.h"
 #include "schema.h"
 #include "server.h"
@@ -333,6 +334,18 @@ UDSRPC_EXPORT int udsrpc_server_new(struct udsrpc_server **ret,
 			         o.socket_path, sizeof(srv->socket_path) - 1);
 		udsrpc_server_free(srv);
 		return -ENAMETOOLONG;
+	}
+	/*
+	 * Known now, not only at bind: udsrpcd --check stops here, and a start
+	 * must fail before it has made a socket file it would leave behind.
+	 */
+	gid_t socket_gid;
+	if (o.socket_group && (r = names_group_id(o.socket_group, &socket_gid)) < 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "socket_group '%s': %s", o.socket_group,
+			         r == -ENOENT ? "no such group" : strerror(-r));
+		udsrpc_server_free(srv);
+		return r;
 	}
 	if ((r = server_add_builtins(srv, err, errlen)) < 0) {
 		udsrpc_server_free(srv);

@@ -295,6 +295,16 @@ static void test_config_file_and_check(void **state)
 	assert_int_equal(run_udsrpcd((const char *[]){"-c", cfg, "--check", NULL}, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, cfg));
 
+	/* A socket_group that does not exist: --check says so, and a start fails
+	 * before it makes a socket file (one used to be left behind). */
+	write_file(cfg, "{\"socket_group\":\"udsrpc-no-such-group\"}");
+	assert_int_equal(run_udsrpcd((const char *[]){"-c", cfg, "--check", NULL}, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "socket_group 'udsrpc-no-such-group': no such group"));
+	assert_int_equal(run_udsrpcd((const char *[]){"-c", cfg, "-s", d.sock, "-S", d.state, NULL},
+				     out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "socket_group 'udsrpc-no-such-group': no such group"));
+	assert_int_equal(access(d.sock, F_OK), -1);
+
 	/* The mode from the file is applied to the socket. */
 	write_file(cfg, "{\"socket_mode\":\"0600\"}");
 	assert_int_equal(daemon_spawn(&d, (const char *[]){"-c", cfg, NULL}, NULL), 0);
