@@ -58,4 +58,13 @@ check "call METHOD PARAMS: no more methods" "" "$(comp "$CTL" -s "$SOCK" call pi
 "$CTL" -s "$SOCK" -q set app.port 8080
 "$CTL" -s "$SOCK" -q set other 1
 check "udsrpcctl get app -> the keys" "app.name app.port" "$(comp "$CTL" -s "$SOCK" get app)"
+# As bash really passes --socket=PATH: split at '=' into three words.
+check "udsrpcctl --socket = SOCK call daemon.s -> two" "daemon.shutdown daemon.stats" \
+	"$(comp "$CTL" --socket = "$SOCK" call daemon.s)"
+check "udsrpcctl --socket = SOCK get app -> the keys" "app.name app.port" \
+	"$(comp "$CTL" --socket = "$SOCK" get app)"
+check "udsrpcctl --socket=<tab> completes files" "$SOCK" "$(comp "$CTL" --socket = "$DIR/udsrpcd.so")"
+# A value with a newline and a tab adds no false key.
+"$CTL" -s "$SOCK" -q set app.text "$(printf 'line\napp.fake\tx')"
+check "a value's newline makes no key" "app.name app.port app.text" "$(comp "$CTL" -s "$SOCK" get app)"
 finish
