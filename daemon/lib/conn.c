@@ -436,9 +436,12 @@ static void conn_on_timeout(struct conn *c)
 
 	if (c->timer == TIMER_PARTIAL &&
 	    clock_now_ms() - c->partial_since_ms >= lim->partial_timeout_ms) {
-		log_info(c->srv, "connection %llu (uid %u pid %d): incomplete request for %llu ms, closing",
-			 c->peer.id, (unsigned)c->peer.uid, (int)c->peer.pid,
-			 (unsigned long long)lim->partial_timeout_ms);
+		if (server_uid_may_log(c->srv, c->peer.uid, UDSRPC_LOG_INFO))
+			log_info(c->srv,
+				 "connection %llu (uid %u pid %d): incomplete request for %llu ms, "
+				 "closing",
+				 c->peer.id, (unsigned)c->peer.uid, (int)c->peer.pid,
+				 (unsigned long long)lim->partial_timeout_ms);
 		conn_close(c, "partial_timeout_ms");
 	} else if (c->timer == TIMER_IDLE) {
 		conn_close(c, "idle_timeout_ms");
@@ -595,11 +598,12 @@ bool conn_push(struct conn *c, const char *line, size_t len)
 	if (c->closed)
 		return false;
 	if (conn_out_len(c) + len > c->srv->limits.max_output_bytes) {
-		log_warning(c->srv,
-			    "connection %llu (uid %u pid %d): events not read, unread output over "
-			    "max_output_bytes %llu; disconnecting",
-			    c->peer.id, (unsigned)c->peer.uid, (int)c->peer.pid,
-			    (unsigned long long)c->srv->limits.max_output_bytes);
+		if (server_uid_may_log(c->srv, c->peer.uid, UDSRPC_LOG_WARNING))
+			log_warning(c->srv,
+				    "connection %llu (uid %u pid %d): events not read, unread output "
+				    "over max_output_bytes %llu; disconnecting",
+				    c->peer.id, (unsigned)c->peer.uid, (int)c->peer.pid,
+				    (unsigned long long)c->srv->limits.max_output_bytes);
 		c->in_callback++;
 		conn_close(c, "event output overflow");
 		c->in_callback--;

@@ -585,6 +585,9 @@ static void rpc_audit_denial(struct rpc_session *s, struct method_entry *e)
 			return;
 		s->verdicts[e->index] |= VERDICT_AUDITED;
 	}
+	/* And a loop of new connections, each denied once, is held to the uid's share. */
+	if (!server_uid_may_log(s->srv, p->uid, UDSRPC_LOG_WARNING))
+		return;
 	log_warning(s->srv, "denied %s to uid %u gid %u pid %d exe %s", e->name, (unsigned)p->uid,
 		    (unsigned)p->gid, (int)p->pid, p->exe ? p->exe : "(unknown)");
 }

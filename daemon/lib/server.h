@@ -18,6 +18,7 @@
 #include "log.h"
 #include "registry.h"
 #include "stats.h"
+#include "uids.h"
 
 struct event_base;
 struct event;
@@ -88,7 +89,8 @@ struct udsrpc_server {
 	struct conn_list conns;
 	unsigned nconns;
 	struct conn_list subscribers; /* conns with topics, linked by sub_link */
-	struct uid_count **uid_counts;
+	struct uid_count **uid_counts; /* uids.c */
+	struct event *ev_uids;	      /* its sweep of log windows */
 	unsigned long long next_conn_id;
 	pid_t pid;
 	struct timespec started; /* CLOCK_REALTIME, for daemon.info */
@@ -124,9 +126,7 @@ bool server_on_loop(const struct udsrpc_server *srv);
 /* Make the loop if there is none yet; false on ENOMEM. */
 bool server_ensure_base(struct udsrpc_server *srv);
 
-/* Connection bookkeeping (called by conn.c and listener.c). */
-unsigned server_uid_connections(struct udsrpc_server *srv, uid_t uid);
-void server_uid_adjust(struct udsrpc_server *srv, uid_t uid, int delta);
+/* Connection bookkeeping (called by conn.c and listener.c; per uid: uids.h). */
 void server_conn_closed(struct udsrpc_server *srv);
 /* Graceful stop, on the loop thread (udsrpc_server_stop defers to it). */
 void server_stop_now(struct udsrpc_server *srv);

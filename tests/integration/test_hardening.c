@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -595,10 +596,179 @@ static void test_socket_dir_checks(void **state)
 	daemon_cleanup(&d);
 }
 
+/* ---- one uid in a loop: what it can make the daemon write and hold ------ */
+
+#define LIST "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"config.list\"}\n"
+
+/*
+ * The flooding client, run as "<self> --flood SOCK DENY_MS REFUSE_MS" from
+ * a long path: for DENY_MS a new connection per config.list (denied to
+ * it), then, holding 4 connections (its max_connections_per_uid), for
+ * REFUSE_MS a new connection per try, each refused. Prints "DENIED REFUSED".
+ */
+static int flood_main(const char *sock, long deny_ms, long refuse_ms)
+{
+	long deadline = now_ms() + deny_ms;
+	unsigned denied = 0, refused = 0;
+	int held[4];
+
+	for (unsigned i = 0; i < 200000 && now_ms() < deadline; i++) {
+		int fd = client_connect(sock);
+		char *line = fd < 0 ? NULL : raw_call(fd, LIST);
+		denied += line && strstr(line, "-32001") != NULL;
+		free(line);
+		if (fd >= 0)
+			close(fd);
+	}
+	for (int i = 0; i < 4; i++) {
+		held[i] = client_connect(sock);
+		free(held[i] < 0 ? NULL : raw_call(held[i], PING "\n"));
+	}
+	deadline = now_ms() + refuse_ms;
+	for (unsigned i = 0; i < 200000 && now_ms() < deadline; i++) {
+		int fd = client_connect(sock);
+		char buf[256];
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			refused += strstr(buf, "-32003") != NULL;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	printf("%u %u\n", denied, refused);
+	return 0;
+}
+
+/* Copies this program to dir/<components...>/flood, each dir 0755; the path (static). */
+static const char *copy_self_deep(const char *dir, const char *const *parts)
+{
+	static char path[PATH_MAX];
+	char buf[65536];
+	size_t n = (size_t)snprintf(path, sizeof(path), "%s", dir);
+
+	for (; *parts; parts++) {
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "/%s", *parts);
+		assert_true(n < sizeof(path) - 16);
+		assert_int_equal(mkdir(path, 0755), 0);
+	}
+	snprintf(path + n, sizeof(path) - n, "/flood");
+	FILE *in = fopen("/proc/self/exe", "rb"), *out = fopen(path, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	size_t k;
+	while ((k = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, k, out), k);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	return path;
+}
+
+/* Lines of text holding needle; *sum adds the number right after it (when sum). */
+static unsigned count_lines(const char *text, const char *needle, unsigned long *sum)
+{
+	unsigned lines = 0;
+	for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) {
+		lines++;
+		if (sum)
+			*sum += strtoul(p + strlen(needle), NULL, 10);
+	}
+	return lines;
+}
+
+/*
+ * The finding: a loop of new connections, each making one denied call from
+ * a binary at a long path, wrote 94 MB of log in 5 s. Lines about one uid
+ * (its denials, its refused connections) are at most 10 a second, then one
+ * line says how many were held back; every one is either logged or counted.
+ * The exe path carries a newline and a journald prefix: it stays one line.
+ */
+static void test_denial_log_bounded(void **state)
+{
+	enum { DENY_MS = 3000, REFUSE_MS = 1500 };
+	static const char *const env[] = {"JOURNAL_STREAM=8:12345", NULL};
+	struct daemon d = {.env = env};
+	char a[201], b[201];
+	int out[2];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs root: the flood runs as uid 65534, whose denials are logged */
+	memset(a, 'a', 200), a[200] = '\0';
+	memset(b, 'b', 200), b[200] = '\0';
+	daemon_prepare(&d);
+	assert_int_equal(chmod(d.dir, 0755), 0); /* so uid 65534 can reach the socket and binary */
+	const char *const parts[] = {"x\n<3>FORGED by a path", a, b, a, b, a, b, a, b, a, b, a, b, a, NULL};
+	const char *exe = copy_self_deep(d.dir, parts);
+	printf("# flooding from an exe path of %zu bytes\n", strlen(exe));
+	assert_int_equal(daemon_spawn_config(&d, "{\"limits\":{\"max_connections_per_uid\":4}}", 0644, NULL), 0);
+	assert_int_equal(pipe(out), 0);
+	long t0 = now_ms();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char deny[16], refuse[16];
+		dup2(out[1], 1);
+		close(out[0]);
+		snprintf(deny, sizeof(deny), "%d", DENY_MS);
+		snprintf(refuse, sizeof(refuse), "%d", REFUSE_MS);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(100);
+		execl(exe, "flood", "--flood", d.sock, deny, refuse, (char *)NULL);
+		_exit(101);
+	}
+	close(out[1]);
+	char counts[64] = "";
+	ssize_t n = read(out[0], counts, sizeof(counts) - 1);
+	close(out[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(n > 0);
+	unsigned denied = 0, refused = 0;
+	assert_int_equal(sscanf(counts, "%u %u", &denied, &refused), 2);
+	long secs = (now_ms() - t0 + 999) / 1000;
+	/* The count of the last second comes with the next sweep (about a second). */
+	char *log = NULL;
+	unsigned long suppressed = 0;
+	unsigned lines = 0, noted = 0;
+	for (long deadline = now_ms() + 5000;;) {
+		free(log);
+		log = daemon_log(&d);
+		suppressed = 0;
+		noted = count_lines(log, "uid 65534: ", &suppressed);
+		lines = count_lines(log, "denied config.list to uid 65534", NULL) +
+			count_lines(log, "uid 65534 is at max_connections_per_uid", NULL);
+		if (lines + suppressed >= denied + refused || now_ms() > deadline)
+			break;
+		usleep(100000);
+	}
+	size_t size = strlen(log);
+	printf("# %u denied calls and %u refused connections in %ld s: %u lines logged, %lu "
+	       "suppressed in %u line(s); log %zu bytes\n",
+	       denied, refused, secs, lines, suppressed, noted, size);
+	assert_true(denied > 100 && refused > 100); /* the loop ran */
+	assert_int_equal(lines + suppressed, denied + refused);
+	assert_true(noted > 0);
+	/* 10 a second, and one line of counts per second, over the run and the sweep after it. */
+	assert_true(lines <= 10 * (unsigned)(secs + 3));
+	assert_true(size < (size_t)(11 * (secs + 3)) * 2200 + 4096);
+	/* The path's newline is escaped: nothing starts a line of its own or a priority. */
+	assert_non_null(strstr(log, "\\x0a<3>FORGED by a path"));
+	assert_null(strstr(log, "\n<3>FORGED"));
+	free(log);
+	assert_int_equal(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--whoami") == 0)
 		return whoami_main(argv[2]);
+	if (argc == 5 && strcmp(argv[1], "--flood") == 0)
+		return flood_main(argv[2], atol(argv[3]), atol(argv[4]));
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_exe_null_when_faked),
 	    cmocka_unit_test(test_batch_reply_obeys_max_output_bytes),
@@ -609,6 +779,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_state_dir_checks),
 	    cmocka_unit_test(test_files_of_others),
 	    cmocka_unit_test(test_socket_dir_checks),
+	    cmocka_unit_test(test_denial_log_bounded),
 	};
 	return cmocka_run_group_tests_name("hardening", tests, NULL, NULL) ? 1 : 0;
 }
