@@ -41,6 +41,19 @@ struct exe_path {
 };
 
 /*
+ * uids, gids or groups as written. A name no account or group has matches no
+ * one (NO_ID below), and is kept so that policy_to_json prints it back as the
+ * name: printed as that id it would not load again.
+ */
+#define NO_ID ((uint32_t)UINT32_MAX) /* (uid_t)-1 is "no id" to the kernel: nobody has it */
+
+struct id_list {
+	uint32_t *ids;
+	char **unknown; /* NULL, or n entries: the name for each NO_ID, else NULL */
+	size_t n;
+};
+
+/*
  * A selector with n == 0 is absent (anyone); empty lists are rejected at load,
  * so "present" and "n > 0" are the same thing.
  */
@@ -51,12 +64,9 @@ struct rule {
 	bool provide;
 	struct glob *methods;
 	size_t nmethods;
-	uid_t *uids;
-	size_t nuids;
-	gid_t *gids; /* "gids" and "groups" are separate selectors: both must match */
-	size_t ngids;
-	gid_t *groups;
-	size_t ngroups;
+	struct id_list uids;
+	struct id_list gids; /* "gids" and "groups" are separate selectors: both must match */
+	struct id_list groups;
 	pid_t *pids;
 	size_t npids;
 	struct exe_path *exes;
@@ -65,7 +75,8 @@ struct rule {
 
 struct policy {
 	size_t nrules;
-	bool has_keys; /* some rule has a keys selector: verdicts depend on the key */
+	bool has_keys;  /* some rule has a keys selector: verdicts depend on the key */
+	char *warnings; /* see policy_warnings() */
 	struct rule rules[];
 };
 
@@ -75,6 +86,8 @@ struct compile_ctx {
 	size_t errlen;
 	size_t rule_no; /* 1-based; 0 outside any rule */
 	uid_t self_uid;
+	char *warnings;   /* one line each, "\n"-joined; NULL while there are none */
+	bool oom;         /* a warning could not be kept: compile fails with -ENOMEM */
 	char quoted[128]; /* see quote() */
 };
 
@@ -123,6 +136,36 @@ static int fail(struct compile_ctx *c, int r, const char *fmt, ...)
 	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+/*
+ * A problem that leaves the rest of the policy in force (an account that no
+ * longer exists must never keep the daemon from starting): kept on the
+ * compiled policy, which the server logs, and --check prints.
+ */
+static void warn(struct compile_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn(struct compile_ctx *c, const char *fmt, ...)
+{
+	char line[512];
+	int n = 0;
+	va_list ap;
+	char *more;
+	size_t old = c->warnings ? strlen(c->warnings) : 0;
+
+	if (c->rule_no > 0)
+		n = snprintf(line, sizeof(line), "rule %zu: ", c->rule_no);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (!(more = realloc(c->warnings, old + strlen(line) + 2))) {
+		c->oom = true;
+		return;
+	}
+	if (old)
+		more[old++] = '\n';
+	strcpy(more + old, line);
+	c->warnings = more;
 }
 
 static void glob_free(struct glob *g)
@@ -194,14 +237,22 @@ static bool glob_match(const struct glob *g, const char *s, size_t n)
 	return true;
 }
 
+static void id_list_free(struct id_list *l)
+{
+	for (size_t i = 0; l->unknown && i < l->n; i++)
+		free(l->unknown[i]);
+	free(l->unknown);
+	free(l->ids);
+}
+
 static void rule_free(struct rule *r)
 {
 	for (size_t i = 0; i < r->nmethods; i++)
 		glob_free(&r->methods[i]);
 	free(r->methods);
-	free(r->uids);
-	free(r->gids);
-	free(r->groups);
+	id_list_free(&r->uids);
+	id_list_free(&r->gids);
+	id_list_free(&r->groups);
 	free(r->pids);
 	for (size_t i = 0; i < r->nexes; i++) {
 		free(r->exes[i].path);
@@ -216,7 +267,13 @@ void policy_free(struct policy *p)
 		return;
 	for (size_t i = 0; i < p->nrules; i++)
 		rule_free(&p->rules[i]);
+	free(p->warnings);
 	free(p);
+}
+
+const char *policy_warnings(const struct policy *p)
+{
+	return p ? p->warnings : NULL;
 }
 
 /*
@@ -310,21 +367,32 @@ static const struct id_kind groups = {
     .lookup = names_group_id,
 };
 
+/* Keeps name as entry i's: an unknown name is printed back as written. */
+static int keep_unknown(struct id_list *l, size_t n, size_t i, const char *name)
+{
+	if (!l->unknown && !(l->unknown = calloc(n, sizeof(*l->unknown))))
+		return -ENOMEM;
+	l->ids[i] = NO_ID;
+	return (l->unknown[i] = strdup(name)) ? 0 : -ENOMEM;
+}
+
 static int compile_ids(struct compile_ctx *c, const char *field, json_t *v, const struct id_kind *k,
-                       uint32_t **ret_ids, size_t *ret_n)
+                       struct id_list *l)
 {
 	void *arr = NULL;
 	size_t n;
-	int ret = member_list(c, field, v, k->what, sizeof(**ret_ids), &arr, &n);
+	int ret = member_list(c, field, v, k->what, sizeof(*l->ids), &arr, &n);
 
-	*ret_ids = arr;
+	l->ids = arr;
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(v, i);
 		const char *name = entry_string(e);
-		uint32_t *id = &(*ret_ids)[i];
+		uint32_t *id = &l->ids[i];
 
+		/* Counted first so that a name kept below is freed on any failure. */
+		l->n++;
 		if (json_is_integer(e)) {
 			if (!id_number(e, id))
 				return fail(c, -EINVAL, "%s: invalid %s %" JSON_INTEGER_FORMAT,
@@ -333,9 +401,14 @@ static int compile_ids(struct compile_ctx *c, const char *field, json_t *v, cons
 			*id = c->self_uid;
 		} else if (name) {
 			ret = k->lookup(name, id);
-			if (ret == -ENOENT)
-				return fail(c, -EINVAL, "%s: unknown %s '%s'", field, k->name,
-				            quote(c, name));
+			/* An account of id (uid_t)-1 is no one the kernel reports either. */
+			if (ret == -ENOENT || (ret == 0 && *id == NO_ID)) {
+				if (keep_unknown(l, n, i, name) < 0)
+					return fail(c, -ENOMEM, "out of memory");
+				warn(c, "%s: unknown %s '%s' matches no one", field, k->name,
+				     quote(c, name));
+				ret = 0;
+			}
 			if (ret < 0)
 				return fail(c, ret, "%s: cannot look up %s '%s': %s", field,
 				            k->name, quote(c, name), strerror(-ret));
@@ -343,7 +416,6 @@ static int compile_ids(struct compile_ctx *c, const char *field, json_t *v, cons
 			return fail(c, -EINVAL, "%s: expected %s (entry %zu)", field, k->expected,
 			            i + 1);
 		}
-		(*ret_n)++;
 	}
 	return 0;
 }
@@ -457,18 +529,18 @@ static int compile_rule(struct compile_ctx *c, json_t *obj, struct rule *r)
 	if (ret == 0)
 		ret = compile_methods(c, provide ? "provide" : "methods", provide ? provide : methods, r);
 	if (ret == 0 && (v = json_object_get(obj, "uids")))
-		ret = compile_ids(c, "uids", v, &users, &r->uids, &r->nuids);
+		ret = compile_ids(c, "uids", v, &users, &r->uids);
 	if (ret == 0 && (v = json_object_get(obj, "gids")))
-		ret = compile_ids(c, "gids", v, &groups, &r->gids, &r->ngids);
+		ret = compile_ids(c, "gids", v, &groups, &r->gids);
 	if (ret == 0 && (v = json_object_get(obj, "groups")))
-		ret = compile_ids(c, "groups", v, &groups, &r->groups, &r->ngroups);
+		ret = compile_ids(c, "groups", v, &groups, &r->groups);
 	if (ret == 0 && (v = json_object_get(obj, "pids")))
 		ret = compile_pids(c, v, r);
 	if (ret == 0 && (v = json_object_get(obj, "exe")))
 		ret = compile_exes(c, v, r);
 	/* Any program of a uid can run as another of that uid's programs
 	 * (LD_PRELOAD, fork before exec): exe narrows a rule, never opens one. */
-	if (ret == 0 && r->allow && r->nexes && !r->nuids && !r->ngids && !r->ngroups)
+	if (ret == 0 && r->allow && r->nexes && !r->uids.n && !r->gids.n && !r->groups.n)
 		ret = fail(c, -EINVAL,
 			   "exe: an allow rule with exe must also have uids, gids or groups "
 			   "(exe does not separate programs of one uid)");
@@ -511,6 +583,9 @@ int policy_compile(const json_t *doc, uid_t self_uid, struct policy **ret, char 
 		p->nrules++;
 		r = compile_rule(&c, json_array_get(rules, i), &p->rules[i]);
 	}
+	if (r == 0 && c.oom)
+		r = fail(&c, -ENOMEM, "out of memory");
+	p->warnings = c.warnings;
 	if (r < 0) {
 		policy_free(p);
 		return r;
@@ -631,13 +706,13 @@ static bool exe_match(const struct rule *r, const char *exe)
 static bool rule_matches(const struct rule *r, const struct udsrpc_peer *peer, const char *method,
                          size_t mlen)
 {
-	if (r->nuids && !has_id(r->uids, r->nuids, peer->uid))
+	if (r->uids.n && !has_id(r->uids.ids, r->uids.n, peer->uid))
 		return false;
 	if (r->npids && !has_pid(r->pids, r->npids, peer->pid))
 		return false;
-	if (r->ngids && !any_group(r->gids, r->ngids, peer))
+	if (r->gids.n && !any_group(r->gids.ids, r->gids.n, peer))
 		return false;
-	if (r->ngroups && !any_group(r->groups, r->ngroups, peer))
+	if (r->groups.n && !any_group(r->groups.ids, r->groups.n, peer))
 		return false;
 	if (r->nexes && !exe_match(r, peer->exe))
 		return false;
@@ -691,19 +766,21 @@ size_t policy_rule_count(const struct policy *p)
 	return p ? p->nrules : 0;
 }
 
-/* Appends n ids to a new array under key; false on ENOMEM. */
-static bool put_ids(json_t *obj, const char *key, const uint32_t *ids, size_t n)
+/* The list under key (absent when empty); an unknown name as written. False on ENOMEM. */
+static bool put_ids(json_t *obj, const char *key, const struct id_list *l)
 {
 	json_t *a;
 
-	if (n == 0)
+	if (l->n == 0)
 		return true;
 	a = json_array();
 	if (!a || json_object_set_new(obj, key, a) < 0)
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(a, json_integer(ids[i])) < 0)
+	for (size_t i = 0; i < l->n; i++) {
+		const char *name = l->unknown ? l->unknown[i] : NULL;
+		if (json_array_append_new(a, name ? json_string(name) : json_integer(l->ids[i])) < 0)
 			return false;
+	}
 	return true;
 }
 
@@ -719,9 +796,9 @@ static json_t *rule_to_json(const struct rule *r)
 	ok = ok && a && json_object_set_new(o, r->provide ? "provide" : "methods", a) == 0;
 	for (size_t i = 0; ok && i < r->nmethods; i++)
 		ok = json_array_append_new(a, json_string(r->methods[i].text)) == 0;
-	ok = ok && put_ids(o, "uids", r->uids, r->nuids);
-	ok = ok && put_ids(o, "gids", r->gids, r->ngids);
-	ok = ok && put_ids(o, "groups", r->groups, r->ngroups);
+	ok = ok && put_ids(o, "uids", &r->uids);
+	ok = ok && put_ids(o, "gids", &r->gids);
+	ok = ok && put_ids(o, "groups", &r->groups);
 	if (ok && r->npids) {
 		a = json_array();
 		ok = a && json_object_set_new(o, "pids", a) == 0;
@@ -757,4 +834,50 @@ json_t *policy_to_json(const struct policy *p)
 		}
 	}
 	return doc;
+}
+
+/*
+ * Whether root could still call method: the first rule that surely decides
+ * for any root process (no pids or exe condition) must not be a deny, and
+ * some allow rule that root may match must come before it.
+ */
+bool policy_root_may_call(const struct policy *p, const char *method)
+{
+	size_t mlen = strlen(method);
+
+	for (size_t i = 0; p && i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+		bool methods = false;
+
+		if (r->provide)
+			continue;
+		for (size_t j = 0; j < r->nmethods && !methods; j++)
+			methods = glob_match(&r->methods[j], method, mlen);
+		if (!methods || (r->uids.n && !has_id(r->uids.ids, r->uids.n, 0)))
+			continue;
+		if (r->allow)
+			return true;
+		/* Root's groups vary by process: only a deny without them is sure. */
+		if (!r->npids && !r->nexes && !r->gids.n && !r->groups.n)
+			return false;
+	}
+	return false;
+}
+
+void policy_unmatched_patterns(const struct policy *p, const char *const *names, const size_t *lens,
+                               size_t n, policy_pattern_fn *fn, void *userdata)
+{
+	for (size_t i = 0; p && i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+
+		/* What providers may serve comes and goes: only call rules are checked. */
+		for (size_t j = 0; !r->provide && j < r->nmethods; j++) {
+			size_t k = 0;
+
+			while (k < n && !glob_match(&r->methods[j], names[k], lens[k]))
+				k++;
+			if (k == n)
+				fn(i + 1, r->methods[j].text, userdata);
+		}
+	}
 }

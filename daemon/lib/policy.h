@@ -17,15 +17,34 @@ struct policy;
  * call time. On error returns -EINVAL (-ENOMEM, or the -errno of a name
  * service that could not be asked) and writes a one-line message naming the
  * rule by its 1-based position and the field into err (may be NULL):
- *   rule 3: uids: unknown user 'bob'
  *   rule 2: unknown member 'method'
  *   rule 1: methods: empty pattern (entry 2)
  *   unknown top-level member 'rule'
- * doc is borrowed. On success the caller owns *ret (policy_free).
+ * An unknown user or group name is no error: it matches no one and becomes a
+ * warning (policy_warnings). doc is borrowed. On success the caller owns *ret (policy_free).
  * A compiled policy is immutable: share it freely, swap it whole on reload.
  */
 int policy_compile(const json_t *doc, uid_t self_uid, struct policy **ret, char *err,
                    size_t errlen);
+/*
+ * What compiling p found wrong without rejecting it, one line per problem
+ * ("rule 3: uids: unknown user 'bob' matches no one"), "\n"-joined; NULL if
+ * none. Owned by p.
+ */
+const char *policy_warnings(const struct policy *p);
+/*
+ * False when no process of uid 0 could be allowed method under p: the
+ * server warns when a policy leaves root no way to call daemon.reload.
+ */
+bool policy_root_may_call(const struct policy *p, const char *method);
+/*
+ * Calls fn(rule_no, pattern) for each method pattern of p that matches none
+ * of the n names (names[i] of lens[i] bytes, borrowed), in rule order: the
+ * server warns of patterns that match no method it serves.
+ */
+typedef void policy_pattern_fn(size_t rule_no, const char *pattern, void *userdata);
+void policy_unmatched_patterns(const struct policy *p, const char *const *names, const size_t *lens,
+                               size_t n, policy_pattern_fn *fn, void *userdata);
 /*
  * Load and compile a file; err starts with the path: "/etc/x.json: rule 3: …",
  * or for bad JSON "/etc/x.json: line 4 column 7: <jansson's text>". Returns
@@ -61,7 +80,8 @@ size_t policy_provide_rule_count(const struct policy *p);
 bool policy_has_keys(const struct policy *p);
 /*
  * The compiled policy as a policy document, for `udsrpcd --check`: names and
- * "self" appear as the numbers they resolved to, exe paths as written, and
+ * "self" appear as the numbers they resolved to, unknown names as written
+ * (so they stay unknown, and warned of, when it is loaded), exe paths as written, and
  * absent selectors stay absent. New reference (NULL on ENOMEM); it compiles
  * back to the same policy.
  */

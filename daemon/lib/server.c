@@ -115,8 +115,45 @@ struct policy *server_default_policy(struct udsrpc_server *srv)
 	return server_default_from(srv);
 }
 
+static void warn_unmatched(size_t rule_no, const char *pattern, void *userdata)
+{
+	log_warning(userdata, "policy: rule %zu: methods: '%s' matches no method served", rule_no,
+	            pattern);
+}
+
+/* Patterns that match nothing served are most often typos: say so. */
+static void server_check_patterns(struct udsrpc_server *srv, const struct policy *p)
+{
+	size_t n = srv->reg.n;
+	const char **names = calloc(n ? n : 1, sizeof(*names));
+	size_t *lens = calloc(n ? n : 1, sizeof(*lens));
+
+	if (names && lens) {
+		for (size_t i = 0; i < n; i++) {
+			names[i] = srv->reg.sorted[i]->name;
+			lens[i] = srv->reg.sorted[i]->name_len;
+		}
+		policy_unmatched_patterns(p, names, lens, n, warn_unmatched, srv);
+	}
+	free(names);
+	free(lens);
+}
+
 void server_set_policy(struct udsrpc_server *srv, struct policy *p, bool is_default)
 {
+	const char *w = policy_warnings(p);
+
+	/* One log line per warning: the policy is in force all the same. */
+	while (w && *w) {
+		size_t len = strcspn(w, "\n");
+		log_warning(srv, "policy: %.*s", (int)len, w);
+		w += len + (w[len] == '\n');
+	}
+	if (p && registry_find(&srv->reg, "daemon.reload", strlen("daemon.reload")) &&
+	    !policy_root_may_call(p, "daemon.reload"))
+		log_warning(srv, "policy: leaves root no way to call daemon.reload");
+	if (p && !is_default)
+		server_check_patterns(srv, p);
 	policy_free(srv->policy);
 	srv->policy = p;
 	srv->policy_is_default = is_default;

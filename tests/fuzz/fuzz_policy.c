@@ -3,8 +3,9 @@
  * policy file. It is compiled twice, once parsed here and handed to
  * policy_compile, once written to a temp file for policy_load_file, and the
  * two must agree. A policy that compiles must survive the trip through
- * policy_to_json (--check prints it; it "compiles back to the same policy")
- * and judge a few peers the same way before and after.
+ * policy_to_json (--check prints it; it "compiles back to the same policy"),
+ * with the same warnings (an unknown name is printed back as the name), and
+ * judge a few peers the same way before and after.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -88,6 +89,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	out2 = policy_to_json(back);
 	if (!json_equal(out, out2))
 		fuzz_fail("policy_to_json is not stable across a compile");
+	/* Unknown names are printed as names: they stay unknown, and warned of. */
+	const char *w = policy_warnings(p), *wb = policy_warnings(back);
+	if (strcmp(w ? w : "", wb ? wb : "") != 0)
+		fuzz_fail("warnings differ across policy_to_json: '%s' then '%s'", w ? w : "",
+		          wb ? wb : "");
 	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++)
 		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
 			if (policy_allows(p, &peers[i], methods[m], NULL) !=

@@ -301,6 +301,48 @@ static void test_config_file_and_check(void **state)
 	daemon_cleanup(&d);
 }
 
+/*
+ * --check says what is wrong with a policy that still loads (PROTOCOL.md §4):
+ * an unknown name, a pattern that matches no method, root locked out of
+ * daemon.reload; exit 0, and the printed policy keeps the unknown name.
+ */
+static void test_check_policy_warnings(void **state)
+{
+	struct daemon d = {0};
+	char pol[160], out[16384];
+
+	daemon_prepare(&d);
+	snprintf(pol, sizeof(pol), "%s/policy.json", d.dir);
+	write_file(pol, "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"ping\",\"confg.*\"]},"
+			"{\"effect\":\"allow\",\"methods\":[\"*\"],"
+			"\"uids\":[\"udsrpc-no-such-user\"]},"
+			"{\"effect\":\"allow\",\"provide\":[\"*\"],\"uids\":[0]}]}");
+	assert_int_equal(run_udsrpcd((const char *[]){"-p", pol, "-S", d.state, "--check", NULL},
+				     out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "warning: policy: rule 2: uids: unknown user "
+				    "'udsrpc-no-such-user' matches no one\n"));
+	assert_non_null(strstr(out, "warning: policy: rule 1: methods: 'confg.*' matches no "
+				    "method served\n"));
+	assert_non_null(strstr(out, "warning: policy: leaves root no way to call daemon.reload\n"));
+	/* The provide rule's "*" is no call pattern: no warning for it. */
+	assert_null(strstr(out, "rule 3"));
+	/* stdout is a pipe, flushed at exit: the JSON comes after the warnings. */
+	char *text = strstr(out, "\n{");
+	assert_non_null(text);
+	json_t *doc = json_loads(text, 0, NULL);
+	assert_non_null(doc);
+	json_t *rule = json_array_get(json_object_get(json_object_get(doc, "policy"), "rules"), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(rule, "uids"), 0)),
+			    "udsrpc-no-such-user");
+	json_decref(doc);
+
+	/* The embedded default warns of nothing. */
+	assert_int_equal(run_udsrpcd((const char *[]){"-S", d.state, "--check", NULL}, out,
+				     sizeof(out)), 0);
+	assert_null(strstr(out, "warning"));
+	daemon_cleanup(&d);
+}
+
 static void test_sighup_keeps_serving(void **state)
 {
 	struct daemon d = {0};
@@ -350,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_socket_activation_and_notify),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_config_file_and_check),
+		cmocka_unit_test(test_check_policy_warnings),
 		cmocka_unit_test(test_sighup_keeps_serving),
 		cmocka_unit_test(test_journal_prefixes),
 	};

@@ -474,6 +474,8 @@ static void test_default_policy(void **state)
 	struct fx *f = *state;
 
 	fx_start(f, NULL, NULL);
+	/* The default lets root reload: no lock-out warning. */
+	assert_int_equal(log_count(&f->d, "leaves root no way"), 0);
 	struct kid *k = kid_nobody(f);
 	int fd = kid_connect(f, k);
 
@@ -868,8 +870,10 @@ static void test_self_unprivileged_daemon(void **state)
 	assert_non_null(mkdtemp(stage));
 	assert_int_equal(chmod(stage, 0755), 0);
 	snprintf(bin, sizeof(bin), "%s/udsrpcd", stage);
-	snprintf(cmd, sizeof(cmd), "cp -L '%s' '%s' && cp -L '%s/daemon/lib/libudsrpc.so.0' '%s/' && chmod -R a+rX '%s'",
-	         saved_bin, bin, build, stage, stage);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "cp -L '%s' '%s' && cp -L '%s/daemon/lib/libudsrpc.so.0' '%s/' && chmod -R a+rX '%s'",
+	    saved_bin, bin, build, stage, stage);
 	assert_int_equal(system(cmd), 0);
 	if (!can_exec_as(nobody_uid, nobody_gid, bin))
 		fail_msg("the staged %s is not executable by nobody", bin);
@@ -933,14 +937,14 @@ static void test_reload_broken_policy(void **state)
 	write_file(f->policy,
 	           "{\"rules\":["
 	           "{\"effect\":\"allow\",\"methods\":[\"config.get\"],\"uids\":[\"nobody\"]},"
-	           "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[\"" NO_SUCH_USER "\"]}]}");
+	           "{\"effect\":\"allow\",\"methods\":[\"*\"],\"exe\":[\"bin/udsrpcctl\"]}]}");
 	json_t *r = call(fr, RELOAD);
 	assert_int_equal(error_code(r), -32603);
 	json_t *err = json_object_get(r, "error");
 	assert_string_equal(json_string_value(json_object_get(err, "message")), "Internal error");
 	assert_int_equal(json_integer_value(json_object_get(r, "id")), 7);
-	snprintf(reason, sizeof(reason), "%s: rule 2: uids: unknown user '%s'", f->policy,
-	         NO_SUCH_USER);
+	snprintf(reason, sizeof(reason),
+	         "%s: rule 2: exe: relative path 'bin/udsrpcctl' (must start with '/')", f->policy);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(err, "data"), "reason")), reason);
 	json_decref(r);
@@ -1079,6 +1083,45 @@ static void test_max_connections_per_uid(void **state)
 	fx_stop(f);
 }
 
+/*
+ * A deleted account never keeps the daemon from starting: its name matches
+ * no one, a warning names the rule, and the rest of the policy is in force.
+ */
+static void test_unknown_user_matches_no_one(void **state)
+{
+	struct fx *f = *state;
+
+	fx_start(f, NULL,
+	         "{\"rules\":["
+	         "{\"effect\":\"allow\",\"methods\":[\"ping\"]},"
+	         "{\"effect\":\"deny\",\"methods\":[\"config.list\"],"
+	         "\"uids\":[\"" NO_SUCH_USER "\"]},"
+	         "{\"effect\":\"allow\",\"methods\":[\"config.*\"],"
+	         "\"uids\":[\"nobody\", \"" NO_SUCH_USER "\"]},"
+	         "{\"effect\":\"allow\",\"methods\":[\"ping\", \"confg.*\"]}]}");
+	assert_int_equal(log_count(&f->d, "policy: rule 2: uids: unknown user '" NO_SUCH_USER
+	                                  "' matches no one"),
+	                 1);
+	assert_int_equal(log_count(&f->d, "policy: rule 3: uids: unknown user '" NO_SUCH_USER
+	                                  "' matches no one"),
+	                 1);
+	/* A typo in a pattern matches nothing served: said, once, for that pattern only. */
+	assert_int_equal(log_count(&f->d, "matches no method served"), 1);
+	assert_int_equal(
+	    log_count(&f->d, "policy: rule 4: methods: 'confg.*' matches no method served"), 1);
+	/* No rule lets root call daemon.reload: said, and served all the same. */
+	assert_int_equal(log_count(&f->d, "policy: leaves root no way to call daemon.reload"), 1);
+	struct kid *nob = kid_nobody(f);
+	int fn = kid_connect(f, nob), fr = root_connect(f);
+
+	expect_result(fn, PING, 1, "\"pong\"");
+	/* Rule 2 denies no one; rule 3 still names nobody. */
+	expect_result(fn, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_denied(fr, CONFIG_LIST, 6, "config.list", NULL, 0, 0);
+	kid_finish(nob);
+	fx_stop(f);
+}
+
 /* A policy file that does not compile stops the start-up, naming file and rule. */
 static void test_bad_policy_at_startup(void **state)
 {
@@ -1087,9 +1130,6 @@ static void test_bad_policy_at_startup(void **state)
 		const char *json;
 		const char *msg; /* after "<path>: " */
 	} cases[] = {
-	    {"{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"ping\"]},"
-	     "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[\"" NO_SUCH_USER "\"]}]}",
-	     "rule 2: uids: unknown user '" NO_SUCH_USER "'"},
 	    {"{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"ping\"]},"
 	     "{\"effect\":\"allow\",\"methods\":[\"echo\"]},"
 	     "{\"effect\":\"allow\",\"methods\":[\"*\"],\"exe\":[\"bin/udsrpcctl\"]}]}",
@@ -1133,6 +1173,7 @@ int main(void)
 	    CASE(test_audit_once_per_connection),
 	    CASE(test_max_connections_per_uid),
 	    CASE(test_bad_policy_at_startup),
+	    CASE(test_unknown_user_matches_no_one),
 	};
 	struct passwd *pw;
 	ssize_t n;

@@ -60,7 +60,8 @@ static void test_uids_by_number(void **state)
 {
 	struct policy *p = compile(
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"uids\":[1000, 1002]}]}", SELF);
-	struct udsrpc_peer a = peer(1000, 1000, 10), b = peer(1001, 1000, 10), c = peer(1002, 5, 11);
+	struct udsrpc_peer a = peer(1000, 1000, 10), b = peer(1001, 1000, 10),
+	                   c = peer(1002, 5, 11);
 
 	assert_true(policy_allows(p, &a, "m", NULL));
 	assert_false(policy_allows(p, &b, "m", NULL));
@@ -79,7 +80,8 @@ static void test_uids_by_name(void **state)
 	    compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"uids\":[\"root\"]},"
 	            "{\"effect\":\"allow\",\"methods\":[\"n\"],\"uids\":[\"nobody\"]}]}",
 	            SELF);
-	struct udsrpc_peer root = peer(0, 0, 1), nob = peer(nobody_uid, 1, 2), other = peer(1, 1, 3);
+	struct udsrpc_peer root = peer(0, 0, 1), nob = peer(nobody_uid, 1, 2),
+	                   other = peer(1, 1, 3);
 
 	assert_true(policy_allows(p, &root, "m", NULL));
 	assert_false(policy_allows(p, &nob, "m", NULL));
@@ -116,7 +118,7 @@ static void test_gids_by_number(void **state)
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"gids\":[100]}]}", SELF);
 	gid_t supp[] = {4, 100};
 	struct udsrpc_peer primary = peer(1000, 100, 1), supplementary = peer(1000, 1000, 1),
-	                  neither = peer(1000, 1000, 1);
+	                   neither = peer(1000, 1000, 1);
 	supplementary.groups = supp;
 	supplementary.ngroups = 2;
 	gid_t other[] = {4, 101};
@@ -142,8 +144,8 @@ static void test_groups_by_name(void **state)
 	gid_t supp_nogroup[] = {27, nogroup};
 	gid_t supp_root[] = {0};
 	struct udsrpc_peer root_primary = peer(1000, 0, 1), root_supp = peer(1000, 1000, 1),
-	                  nogroup_supp = peer(1000, 1000, 1),
-	                  nogroup_primary = peer(1000, nogroup, 1), none = peer(1000, 1000, 1);
+	                   nogroup_supp = peer(1000, 1000, 1),
+	                   nogroup_primary = peer(1000, nogroup, 1), none = peer(1000, 1000, 1);
 	root_supp.groups = supp_root;
 	root_supp.ngroups = 1;
 	nogroup_supp.groups = supp_nogroup;
@@ -168,7 +170,7 @@ static void test_gids_and_groups_together(void **state)
 	                           SELF);
 	gid_t both[] = {10, 20}, only10[] = {10}, only20[] = {20};
 	struct udsrpc_peer a = peer(1, 1, 1), b = peer(1, 1, 1), c = peer(1, 1, 1),
-	                  d = peer(1, 0, 1);
+	                   d = peer(1, 0, 1);
 	a.groups = both;
 	a.ngroups = 2;
 	b.groups = only10;
@@ -189,7 +191,8 @@ static void test_pids(void **state)
 {
 	struct policy *p = compile(
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"pids\":[4242, 1]}]}", SELF);
-	struct udsrpc_peer a = peer(1000, 1000, 4242), b = peer(1000, 1000, 4243), c = peer(0, 0, 1);
+	struct udsrpc_peer a = peer(1000, 1000, 4242), b = peer(1000, 1000, 4243),
+	                   c = peer(0, 0, 1);
 
 	assert_true(policy_allows(p, &a, "m", NULL));
 	assert_false(policy_allows(p, &b, "m", NULL));
@@ -365,7 +368,7 @@ static void test_all_selectors_must_match(void **state)
 	                           "\"uids\":[1000],\"pids\":[7],\"gids\":[50]}]}",
 	                           SELF);
 	struct udsrpc_peer all = peer(1000, 50, 7), no_uid = peer(1001, 50, 7),
-	                  no_pid = peer(1000, 50, 8), no_gid = peer(1000, 51, 7);
+	                   no_pid = peer(1000, 50, 8), no_gid = peer(1000, 51, 7);
 
 	assert_true(policy_allows(p, &all, "m", NULL));
 	assert_false(policy_allows(p, &no_uid, "m", NULL));
@@ -399,7 +402,7 @@ static void test_embedded_default(void **state)
 	    "config.list",  "events.subscribe", "events.unsubscribe"};
 	struct policy *p = policy_default(SELF, basic, sizeof(basic) / sizeof(basic[0]));
 	struct udsrpc_peer root = peer(0, 0, 1), self = peer(SELF, 100, 2),
-	                  other = peer(1000, 1000, 3);
+	                   other = peer(1000, 1000, 3);
 	gid_t adm[] = {0, 4}; /* even in root's groups, only the uid counts */
 	other.groups = adm;
 	other.ngroups = 2;
@@ -431,19 +434,128 @@ static void test_rule_count(void **state)
 	policy_free(p);
 }
 
-static void test_errors_names(void **state)
+/* The document compiles, and its warnings are exactly these lines. */
+static struct policy *expect_warnings(const char *text, const char *warnings)
 {
-	expect_error(
+	struct policy *p = compile(text, SELF);
+
+	assert_non_null(policy_warnings(p));
+	assert_string_equal(policy_warnings(p), warnings);
+	return p;
+}
+
+/* A deleted account never stops the daemon: its name matches no one. */
+static void test_unknown_names_match_no_one(void **state)
+{
+	struct udsrpc_peer root = peer(0, 0, 10), other = peer(1000, 1000, 11);
+	struct policy *p = expect_warnings(
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"]},"
-	    "{\"effect\":\"allow\",\"methods\":[\"x\"]},"
-	    "{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":[0,\"udsrpc-no-such-user\"]}]}",
-	    "rule 3: uids: unknown user 'udsrpc-no-such-user'");
-	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],"
-	             "\"groups\":[\"root\",\"udsrpc-no-such-group\"]}]}",
-	             "rule 1: groups: unknown group 'udsrpc-no-such-group'");
-	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],"
-	             "\"gids\":[\"udsrpc-no-such-group\"]}]}",
-	             "rule 1: gids: unknown group 'udsrpc-no-such-group'");
+	    "{\"effect\":\"allow\",\"methods\":[\"y\"],\"uids\":[\"udsrpc-no-such-user\"]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"z\"],\"uids\":[0,\"udsrpc-no-such-user\"]}]}",
+	    "rule 2: uids: unknown user 'udsrpc-no-such-user' matches no one\n"
+	    "rule 3: uids: unknown user 'udsrpc-no-such-user' matches no one");
+
+	assert_true(policy_allows(p, &other, "x", NULL));
+	/* A rule naming only unknown users is not a rule for anyone. */
+	assert_false(policy_allows(p, &root, "y", NULL));
+	assert_false(policy_allows(p, &other, "y", NULL));
+	/* The known names of the same rule still count. */
+	assert_true(policy_allows(p, &root, "z", NULL));
+	assert_false(policy_allows(p, &other, "z", NULL));
+	policy_free(p);
+
+	p = expect_warnings("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],"
+	                    "\"groups\":[\"root\",\"udsrpc-no-such-group\"]}]}",
+	                    "rule 1: groups: unknown group 'udsrpc-no-such-group' matches no one");
+	assert_true(policy_allows(p, &root, "x", NULL));
+	assert_false(policy_allows(p, &other, "x", NULL));
+	policy_free(p);
+
+	p = expect_warnings("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],"
+	                    "\"gids\":[\"udsrpc-no-such-group\"]}]}",
+	                    "rule 1: gids: unknown group 'udsrpc-no-such-group' matches no one");
+	assert_false(policy_allows(p, &root, "x", NULL));
+	policy_free(p);
+
+	/* A deny rule naming only the lost account denies no one either. */
+	p = expect_warnings("{\"rules\":[{\"effect\":\"deny\",\"methods\":[\"x\"],"
+	                    "\"uids\":[\"udsrpc-no-such-user\"]},"
+	                    "{\"effect\":\"allow\",\"methods\":[\"x\"]}]}",
+	                    "rule 1: uids: unknown user 'udsrpc-no-such-user' matches no one");
+	assert_true(policy_allows(p, &other, "x", NULL));
+	policy_free(p);
+
+	p = compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":[0]}]}", SELF);
+	assert_null(policy_warnings(p));
+	policy_free(p);
+}
+
+/* The warning for a policy that leaves root unable to reload it. */
+static void test_root_may_call(void **state)
+{
+	static const struct {
+		const char *rules;
+		bool may;
+	} cases[] = {
+	    {"{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}", true},
+	    {"{\"effect\":\"allow\",\"methods\":[\"daemon.*\"]}", true},
+	    {"{\"effect\":\"allow\",\"methods\":[\"config.*\"],\"uids\":[0]}", false},
+	    {"{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[1000]}", false},
+	    {"{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[\"udsrpc-no-such-user\"]}",
+	     false},
+	    {"{\"effect\":\"deny\",\"methods\":[\"daemon.reload\"]},"
+	     "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}",
+	     false},
+	    /* A deny only some root processes meet leaves the others the allow. */
+	    {"{\"effect\":\"deny\",\"methods\":[\"*\"],\"exe\":[\"/usr/bin/x\"]},"
+	     "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}",
+	     true},
+	    {"{\"effect\":\"deny\",\"methods\":[\"*\"],\"uids\":[1000]},"
+	     "{\"effect\":\"allow\",\"methods\":[\"daemon.reload\"]}",
+	     true},
+	    /* Provide rules decide who serves a name, never who calls it. */
+	    {"{\"effect\":\"allow\",\"provide\":[\"*\"],\"uids\":[0]}", false},
+	    {"{\"effect\":\"deny\",\"provide\":[\"*\"]},"
+	     "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}",
+	     true},
+	};
+	char doc[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(doc, sizeof(doc), "{\"rules\":[%s]}", cases[i].rules);
+		struct policy *p = compile(doc, SELF);
+		if (policy_root_may_call(p, "daemon.reload") != cases[i].may)
+			fail_msg("case %zu: %s: expected %d", i, cases[i].rules, cases[i].may);
+		policy_free(p);
+	}
+}
+
+static void note_pattern(size_t rule_no, const char *pattern, void *userdata)
+{
+	char *out = userdata;
+	size_t len = strlen(out);
+
+	snprintf(out + len, 256 - len, "%zu:%s ", rule_no, pattern);
+}
+
+static void test_unmatched_patterns(void **state)
+{
+	static const char *const names[] = {"config.get", "config.set", "ping"};
+	static const size_t lens[] = {10, 10, 4};
+	char out[256] = "";
+	struct policy *p = compile("{\"rules\":["
+	                           "{\"effect\":\"allow\",\"methods\":[\"ping\",\"pong\"]},"
+	                           "{\"effect\":\"deny\",\"methods\":[\"config.*\",\"daemon.*\"]},"
+	                           "{\"effect\":\"allow\",\"methods\":[\"*.set\",\"*\"]},"
+	                           "{\"effect\":\"allow\",\"provide\":[\"app.*\"]}]}",
+	                           SELF);
+
+	policy_unmatched_patterns(p, names, lens, 3, note_pattern, out);
+	assert_string_equal(out, "1:pong 2:daemon.* ");
+	out[0] = '\0';
+	policy_unmatched_patterns(p, names, lens, 0, note_pattern, out);
+	assert_string_equal(out, "1:ping 1:pong 2:config.* 2:daemon.* 3:*.set 3:* ");
+	policy_free(p);
 }
 
 static void test_errors_members(void **state)
@@ -473,8 +585,9 @@ static void test_errors_quoting(void **state)
 	         "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":[\"%s\"]}]}",
 	         name);
 	/* quote() keeps 120 characters of the name, then "..." */
-	snprintf(expect, sizeof(expect), "rule 1: uids: unknown user '%.120s...'", name);
-	expect_error(doc, expect);
+	snprintf(expect, sizeof(expect), "rule 1: uids: unknown user '%.120s...' matches no one",
+	         name);
+	policy_free(expect_warnings(doc, expect));
 }
 
 static void test_errors_effect(void **state)
@@ -638,10 +751,11 @@ static void test_load_file(void **state)
 	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"x\"]},"
 	    "{\"effect\":\"deny\",\"methods\":[\"x\"]},"
 	    "{\"effect\":\"allow\",\"methods\":[\"x\"],\"uids\":[\"udsrpc-no-such-user\"]}]}");
-	assert_int_equal(policy_load_file(path, SELF, &p, err, sizeof(err)), -EINVAL);
-	snprintf(expect, sizeof(expect), "%s: rule 3: uids: unknown user 'udsrpc-no-such-user'",
-	         path);
-	assert_string_equal(err, expect);
+	assert_int_equal(policy_load_file(path, SELF, &p, err, sizeof(err)), 0);
+	assert_string_equal(policy_warnings(p),
+	                    "rule 3: uids: unknown user 'udsrpc-no-such-user' matches no one");
+	policy_free(p);
+	p = NULL;
 	unlink(path);
 
 	path = write_file(
@@ -710,6 +824,41 @@ static void test_to_json_round_trip(void **state)
 	json_decref(j);
 }
 
+/*
+ * An unknown name is printed back as the name, in its place in the list:
+ * printed as the id it compiled to, the output would not load again (what
+ * fuzz_policy found), and it must stay a name that matches no one.
+ */
+static void test_to_json_unknown_names(void **state)
+{
+	static const char doc[] =
+	    "{\"rules\":[{\"effect\":\"deny\",\"methods\":[\"x\"],"
+	    "\"uids\":[7,\"udsrpc-no-such-user\",\"root\"],"
+	    "\"gids\":[\"udsrpc-no-such-group\"],\"groups\":[\"root\",\"udsrpc-no-such-group\"]}]}";
+	struct policy *p = compile(doc, SELF), *again = NULL;
+	json_t *j = policy_to_json(p), *j2;
+	char err[256];
+
+	assert_non_null(j);
+	json_t *expected = json_pack("{s:[{s:s,s:[s],s:[i,s,i],s:[s],s:[i,s]}]}", "rules",
+	                             "effect", "deny", "methods", "x", "uids", 7,
+	                             "udsrpc-no-such-user", 0, "gids", "udsrpc-no-such-group",
+	                             "groups", 0, "udsrpc-no-such-group");
+	assert_true(json_equal(j, expected));
+	assert_int_equal(policy_compile(j, SELF, &again, err, sizeof(err)), 0);
+	assert_string_equal(policy_warnings(again),
+	                    "rule 1: uids: unknown user 'udsrpc-no-such-user' matches no one\n"
+	                    "rule 1: gids: unknown group 'udsrpc-no-such-group' matches no one\n"
+	                    "rule 1: groups: unknown group 'udsrpc-no-such-group' matches no one");
+	j2 = policy_to_json(again);
+	assert_true(json_equal(j, j2));
+	json_decref(j2);
+	json_decref(expected);
+	json_decref(j);
+	policy_free(again);
+	policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,7 +881,9 @@ int main(void)
 	    cmocka_unit_test(test_default_deny),
 	    cmocka_unit_test(test_embedded_default),
 	    cmocka_unit_test(test_rule_count),
-	    cmocka_unit_test(test_errors_names),
+	    cmocka_unit_test(test_unknown_names_match_no_one),
+	    cmocka_unit_test(test_root_may_call),
+	    cmocka_unit_test(test_unmatched_patterns),
 	    cmocka_unit_test(test_errors_members),
 	    cmocka_unit_test(test_errors_quoting),
 	    cmocka_unit_test(test_errors_effect),
@@ -742,6 +893,7 @@ int main(void)
 	    cmocka_unit_test(test_error_buffer_handling),
 	    cmocka_unit_test(test_load_file),
 	    cmocka_unit_test(test_to_json_round_trip),
+	    cmocka_unit_test(test_to_json_unknown_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
