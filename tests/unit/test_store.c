@@ -884,23 +884,31 @@ static void test_compaction_by_size(void **state)
 	assert_int_equal(store_revision(f->s), N);
 }
 
-static void copy_file(const struct fx *from, const char *fname, const struct fx *to,
-                      const char *tname)
+static void copy_path(const char *from, const char *to)
 {
-	char p[256], buf[65536];
+	char buf[65536];
 	ssize_t n;
 	int in, out;
 
-	path_of(from, fname, p, sizeof(p));
-	in = open(p, O_RDONLY);
-	assert_true(in >= 0);
-	path_of(to, tname, p, sizeof(p));
-	out = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	in = open(from, O_RDONLY);
+	if (in < 0)
+		fail_msg("cannot open %s: %s", from, strerror(errno));
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(out >= 0);
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		assert_int_equal(write(out, buf, (size_t)n), n);
 	close(in);
 	close(out);
+}
+
+static void copy_file(const struct fx *from, const char *fname, const struct fx *to,
+                      const char *tname)
+{
+	char a[256], b[256];
+
+	path_of(from, fname, a, sizeof(a));
+	path_of(to, tname, b, sizeof(b));
+	copy_path(a, b);
 }
 
 /* Crash after the temp snapshot was written but before the rename. */
@@ -1349,6 +1357,69 @@ static void test_many_keys(void **state)
 	json_decref(list);
 }
 
+/*
+ * tests/data/statedir-v1: the files release 1's udsrpcd left (its README
+ * lists the changes). Every later format must still read them, values and
+ * revisions exactly. Opened from a copy: recovery may rewrite the log.
+ */
+static void test_statedir_v1(void **state)
+{
+	static const struct {
+		const char *key, *value;
+		uint64_t rev;
+	} want[] = {
+	    {"app/name", "\"udsrpcd\"", 8},
+	    {"app/nested", "{\"a\":[1,2.5,{\"b\":null}],\"s\":\"h\u00e9llo\\tworld\"}", 3},
+	    {"app/ratio", "1e300", 11},
+	    {"counter", "9007199254740993", 9},
+	    {"list/a", "true", 12},
+	    {"list/b", "null", 13},
+	    {"neg", "-42", 14},
+	};
+	struct fx *f = *state;
+	char from[512], to[256];
+	json_t *list;
+
+	store_close(f->s);
+	f->s = NULL;
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "config.log" : "config.snap";
+
+		snprintf(from, sizeof(from), "%s/statedir-v1/%s", UDSRPC_TEST_DATA, name);
+		path_of(f, name, to, sizeof(to));
+		copy_path(from, to);
+	}
+	for (int round = 0; round < 2; round++) {
+		fx_open(f);
+		assert_int_equal(store_revision(f->s), round == 0 ? 14 : 16);
+		list = store_list(f->s, NULL);
+		assert_int_equal(json_array_size(list), sizeof(want) / sizeof(want[0]));
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			json_t *item = json_array_get(list, i);
+			json_t *v = json_loads(want[i].value, JSON_DECODE_ANY, NULL);
+
+			assert_non_null(v);
+			assert_string_equal(json_string_value(json_object_get(item, "key")),
+			                    want[i].key);
+			assert_true(json_equal(json_object_get(item, "value"), v));
+			assert_int_equal(json_integer_value(json_object_get(item, "revision")),
+			                 want[i].rev);
+			json_decref(v);
+		}
+		json_decref(list);
+		assert_null(store_get(f->s, "gone", NULL));
+		assert_null(store_get(f->s, "pad", NULL));
+		if (round == 0) {
+			/* It stays writable, and what it held survives the next open. */
+			assert_int_equal(do_set(f, "after", json_integer(1), -1).rev, 15);
+			assert_int_equal(do_unset(f, "after", -1).rev, 16);
+		}
+		store_close(f->s);
+		f->s = NULL;
+	}
+	fx_open(f); /* for teardown */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1384,6 +1455,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_early_not_in_big_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_values_of_every_type, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
