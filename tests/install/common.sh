@@ -17,13 +17,16 @@ need_tool() {
 }
 
 wait_for() {
-	local what=$1 i
+	local what=$1
 	shift
-	for i in $(seq 1 200); do
+	# A wall-clock bound, not a count of tries: under load one try of a
+	# traced daemon can take longer than 200 tries of 50 ms allowed.
+	local end=$((SECONDS + ${WAIT_FOR_SECONDS:-30}))
+	while [ "$SECONDS" -lt "$end" ]; do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
-	echo "timed out waiting for: $what" >&2
+	echo "timed out waiting for: $what (${WAIT_FOR_SECONDS:-30} s)" >&2
 	return 1
 }
 

@@ -120,7 +120,7 @@ rc=0
 python3 "$EX/udsrpc.py" call config.get '{"key":"nope"}' >/dev/null 2>"$DIR/py.err" || rc=$?
 check "udsrpc.py call error: exit 1" 1 "$rc"
 check "udsrpc.py call error: one line" "udsrpc.py: config.get: Not found (code -32010)" "$(cat "$DIR/py.err")"
-timeout 10 python3 "$EX/udsrpc.py" watch --count 1 daemon >"$DIR/pywatch.out" &
+timeout 60 python3 "$EX/udsrpc.py" watch --count 1 daemon >"$DIR/pywatch.out" &
 PWPID=$!
 on_exit "kill $PWPID"
 wait_for "udsrpc.py watch subscribed" subscribed daemon || true

@@ -107,10 +107,14 @@ contains "sandboxed: comm of a nobody peer" '"comm":"socat"' "$who"
 denied=$(as_nobody socat -t 5 - "UNIX-CONNECT:$SOCK" <<<'{"jsonrpc":"2.0","id":1,"method":"config.set","params":{"key":"k","value":1}}')
 contains "sandboxed: policy still judges by uid" '"code":-32001' "$denied"
 # A subscriber, writes big enough to compact the store, a reload.
-(printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"events.subscribe","params":{"topics":["config","daemon"]}}'; sleep 3) |
-	socat -t 5 - "UNIX-CONNECT:$SOCK" >"$DIR/events.out" &
+# The subscriber's input stays open (fd 7 on a fifo) until the reload event is
+# seen: a fixed lifetime was shorter than the writes take under load.
+mkfifo "$DIR/sub.in"
+socat -t 5 - "UNIX-CONNECT:$SOCK" <"$DIR/sub.in" >"$DIR/events.out" &
 SUBPID=$!
 on_exit "kill $SUBPID"
+exec 7>"$DIR/sub.in"
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"events.subscribe","params":{"topics":["config","daemon"]}}' >&7
 wait_for "subscriber" subscribed config || true
 for i in 1 2 3 4 5; do
 	rpc "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"config.set\",\"params\":{\"key\":\"big/$i\",\"value\":\"$big\"}}" >>"$DIR/writes"
@@ -121,6 +125,7 @@ contains "store compacted into a snapshot" config.snap "$compacted"
 kill -HUP "$(rpc '{"jsonrpc":"2.0","id":1,"method":"daemon.info"}' | grep -o '"pid":[0-9]*' | cut -d: -f2)"
 wait_for "reload event" grep -q '"type":"reload"' "$DIR/events.out" || true
 contains "SIGHUP reloaded" '"type":"reload"' "$(cat "$DIR/events.out")"
+exec 7>&-
 check "log_level" '{"jsonrpc":"2.0","id":1,"result":{"level":"debug"}}' \
 	"$(rpc '{"jsonrpc":"2.0","id":1,"method":"daemon.log_level","params":{"level":"debug"}}')"
 stop_traced

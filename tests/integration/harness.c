@@ -55,6 +55,12 @@ void daemon_prepare(struct daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+int harness_ms(int ms)
+{
+	const char *wrapper = getenv("UDSRPCD_WRAPPER");
+	return wrapper && *wrapper ? 6 * ms : ms;
+}
+
 int daemon_spawn(struct daemon *d, const char *const *extra, int *ret_status)
 {
 	const char *bin = getenv("UDSRPCD");
@@ -102,7 +108,7 @@ int daemon_spawn(struct daemon *d, const char *const *extra, int *ret_status)
 		_exit(127);
 	}
 	free(wrap_copy);
-	long deadline = now_ms() + (wrapper && *wrapper ? 60000 : 10000);
+	long deadline = now_ms() + harness_ms(10000);
 	while (now_ms() < deadline) {
 		int status;
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
@@ -173,9 +179,10 @@ int daemon_stop(struct daemon *d)
 	if (d->pid <= 0)
 		return -1;
 	kill(d->pid, SIGTERM);
-	status = daemon_wait(d, 20000);
+	status = daemon_wait(d, harness_ms(20000));
 	if (status == -1) {
-		fprintf(stderr, "harness: daemon %d ignored SIGTERM for 20 s; killing\n", d->pid);
+		fprintf(stderr, "harness: daemon %d ignored SIGTERM for %d s; killing\n", d->pid,
+		        harness_ms(20000) / 1000);
 		kill(d->pid, SIGKILL);
 		waitpid(d->pid, &status, 0);
 		d->pid = 0;
@@ -468,7 +475,7 @@ json_t *client_call(int fd, const char *request)
 
 	if (client_send_str(fd, request) < 0 || client_send_str(fd, "\n") < 0)
 		return NULL;
-	line = client_recv_line(fd, 10000);
+	line = client_recv_line(fd, harness_ms(10000));
 	if (!line)
 		return NULL;
 	reply = json_loads(line, JSON_ALLOW_NUL, NULL);
