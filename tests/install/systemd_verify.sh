@@ -44,7 +44,7 @@ check "socket SocketMode" "SocketMode=0666 " "$(unit SocketMode socket)"
 for opt in ProtectSystem=strict ProtectHome=yes PrivateTmp=yes NoNewPrivileges=yes \
 	RestrictAddressFamilies=AF_UNIX LockPersonality=yes MemoryDenyWriteExecute=yes \
 	ProtectKernelTunables=yes ProtectKernelModules=yes ProtectKernelLogs=yes \
-	SystemCallFilter=@system-service; do
+	SystemCallFilter=@system-service SystemCallFilter=~@resources IPAddressDeny=any PrivateNetwork=yes; do
 	check "service sandbox $opt" "$opt " "$(unit "${opt%%=*}" service | grep -o "$opt " | head -1)"
 done
 # Its own system user (sysusers.d/udsrpcd.conf) keeping the one capability
