@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -707,6 +708,128 @@ static void test_uid_output_bound(void **state)
 	free(batch);
 }
 
+/*
+ * The attacker of the socket race: a child that, as soon as the socket
+ * file appears in dir, moves it to aside and puts link (a symlink to a
+ * victim) in its place. Returns its pid once it is watching.
+ */
+static pid_t swapper_start(const char *dir, const char *sock, const char *aside, const char *link)
+{
+	int ready[2];
+	const char *name = strrchr(sock, '/') + 1;
+
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+		int ifd = inotify_init1(0);
+		if (ifd < 0 || inotify_add_watch(ifd, dir, IN_CREATE) < 0)
+			_exit(100);
+		(void)!write(ready[1], "r", 1);
+		for (long deadline = now_ms() + 10000; now_ms() < deadline;) {
+			struct pollfd p = {.fd = ifd, .events = POLLIN};
+			if (poll(&p, 1, 1000) != 1)
+				continue;
+			ssize_t n = read(ifd, buf, sizeof(buf));
+			for (char *e = buf; n > 0 && e < buf + n;) {
+				const struct inotify_event *ev = (const struct inotify_event *)e;
+				if (ev->len && strcmp(ev->name, name) == 0)
+					_exit(rename(sock, aside) == 0 && rename(link, sock) == 0 ? 0 : 101);
+				e += sizeof(*ev) + ev->len;
+			}
+		}
+		_exit(102);
+	}
+	char c;
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+/*
+ * The finding: chmod and chown after bind followed a symlink swapped in at
+ * the socket's path (a root-owned 0600 file became 0666 on the first try).
+ * The mode comes from the umask at bind, and with a socket_group the group
+ * and mode are set through an O_PATH descriptor of the socket file taken
+ * right after bind: a swapper that replaces the socket by a symlink to a
+ * victim the moment it appears (inotify) never changes the victim. Either
+ * the daemon saw the swap and refused to start, or the socket it made, now
+ * moved aside, has the group and mode it was given.
+ */
+static void test_socket_symlink_race(void **state)
+{
+	const int ROUNDS = under_wrapper() ? 3 : 20; /* a start under valgrind takes a second */
+	struct daemon d = {0};
+	char real[128], victim[160], link[160], config[160], arg_config[160];
+	int refused = 0, served = 0;
+	struct stat st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* needs root: a group and a victim of another uid */
+	daemon_prepare(&d);
+	snprintf(real, sizeof(real), "%s", d.sock);
+	snprintf(d.sock, sizeof(d.sock), "%s/aside.sock", d.dir); /* where the harness finds it */
+	snprintf(victim, sizeof(victim), "%s/victim", d.dir);
+	snprintf(link, sizeof(link), "%s/link", d.dir);
+	FILE *f = fopen(victim, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(chmod(victim, 0600), 0);
+	assert_int_equal(chown(victim, 65534, 65534), 0);
+	for (int i = 0; i < 2 * ROUNDS; i++) {
+		bool group = i % 2 == 0;
+		snprintf(config, sizeof(config), "%s/udsrpcd-%d.json", d.dir, group);
+		f = fopen(config, "w");
+		assert_non_null(f);
+		fputs(group ? "{\"socket_group\":\"root\",\"socket_mode\":\"0660\"}\n"
+			    : "{\"socket_mode\":\"0666\"}\n",
+		      f);
+		fclose(f);
+		snprintf(arg_config, sizeof(arg_config), "%s", config);
+		unlink(real);
+		unlink(d.sock);
+		assert_int_equal(symlink(victim, link), 0);
+		pid_t swapper = swapper_start(d.dir, real, d.sock, link);
+		const char *const args[] = {"-c", arg_config, "-s", real, NULL};
+		int status = 0, ws;
+		bool up = daemon_spawn(&d, args, &status) == 0;
+		assert_int_equal(waitpid(swapper, &ws, 0), swapper);
+		assert_true(WIFEXITED(ws));
+		assert_int_equal(WEXITSTATUS(ws), 0); /* the swap was made */
+		assert_int_equal(lstat(victim, &st), 0);
+		if ((st.st_mode & 07777) != 0600 || st.st_gid != 65534)
+			fail_msg("round %d (%s): the victim became mode %04o group %u", i,
+				 group ? "socket_group" : "umask", (unsigned)(st.st_mode & 07777),
+				 (unsigned)st.st_gid);
+		if (up) {
+			served++;
+			assert_int_equal(lstat(d.sock, &st), 0);
+			assert_true(S_ISSOCK(st.st_mode));
+			assert_int_equal(st.st_mode & 07777, group ? 0660 : 0666);
+			if (group)
+				assert_int_equal(st.st_gid, 0);
+			assert_int_equal(daemon_stop(&d), 0);
+		} else {
+			refused++;
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 1);
+		}
+		unlink(link);
+	}
+	char *text = daemon_log(&d);
+	printf("# %d starts with the socket swapped for a symlink at once: %d served (socket "
+	       "moved aside with its mode), %d refused; the victim kept 0600 and its group\n",
+	       2 * ROUNDS, served, refused);
+	if (refused)
+		assert_non_null(strstr(text, "replaced right after bind"));
+	free(text);
+	unlink(real);
+	daemon_cleanup(&d);
+}
+
 /* ---- one uid in a loop: what it can make the daemon write and hold ------ */
 
 #define LIST "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"config.list\"}\n"
@@ -890,6 +1013,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_state_dir_checks),
 	    cmocka_unit_test(test_files_of_others),
 	    cmocka_unit_test(test_socket_dir_checks),
+	    cmocka_unit_test(test_socket_symlink_race),
 	    cmocka_unit_test(test_denial_log_bounded),
 	    cmocka_unit_test(test_uid_output_bound),
 	};
