@@ -12,9 +12,11 @@
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <grp.h>
@@ -656,6 +658,7 @@ static void test_uid_output_bound(void **state)
 	if (pid == 0) {
 		int fds[CONNS];
 		char c = 1;
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* no flooder left reading if the test fails */
 		close(sent[0]);
 		close(go[1]);
 		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
@@ -827,6 +830,111 @@ static void test_socket_symlink_race(void **state)
 		assert_non_null(strstr(text, "replaced right after bind"));
 	free(text);
 	unlink(real);
+	daemon_cleanup(&d);
+}
+
+/*
+ * A peer that stops reading (here a process stopped by SIGSTOP) in every
+ * way it can owe the daemon output: an event subscriber, a pipeline of
+ * large echoes, a line it never finishes. Others keep being answered at
+ * once; the subscriber is disconnected when its events overflow; and a
+ * graceful stop ends within its grace period instead of waiting forever
+ * for the paused peer to read what it is owed.
+ */
+static void test_stopped_peer_cannot_stall_others(void **state)
+{
+	enum { ROUNDS = 200 };
+	struct daemon d = {0};
+	int ready[2];
+
+	(void)state;
+	daemon_prepare(&d);
+	assert_int_equal(daemon_spawn_config(&d, "{\"limits\":{\"max_output_bytes\":262144}}", 0644, NULL), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static char echo[70000];
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* stopped for good if the test fails before its kill */
+		char *pipeline = malloc(64 * sizeof(echo));
+		size_t len = 0;
+		int sub = client_connect(d.sock), pipe_fd = client_connect(d.sock),
+		    partial = client_connect(d.sock);
+		char *line = sub < 0 ? NULL
+				     : raw_call(sub, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+						     "\"events.subscribe\",\"params\":{\"topics\":"
+						     "[\"peer\",\"config\"]}}\n");
+		if (!line || !strstr(line, "\"result\"") || pipe_fd < 0 || partial < 0 || !pipeline)
+			_exit(100);
+		free(line);
+		memset(echo, 'e', sizeof(echo));
+		for (int i = 0; i < 64; i++)
+			len += (size_t)sprintf(pipeline + len,
+					       "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"echo\","
+					       "\"params\":[\"%.65536s\"]}\n",
+					       i, echo);
+		size_t sent = client_send_until_full(pipe_fd, pipeline, len);
+		(void)!write(partial, "{\"jsonrpc\":\"2.0\",\"id\":1,", 24);
+		(void)!write(ready[1], &sent, sizeof(sent));
+		raise(SIGSTOP); /* reads nothing from now on */
+		_exit(0);
+	}
+	close(ready[1]);
+	size_t sent = 0;
+	assert_int_equal(read(ready[0], &sent, sizeof(sent)), sizeof(sent));
+	close(ready[0]);
+	printf("# the stopped peer got %zu of %d bytes of echoes in before the daemon stopped "
+	       "reading it\n",
+	       sent, 64 * 65600);
+	assert_true(sent < 64 * 65536 / 2);
+	/* Others: a new connection each round (a peer event for the subscriber), a
+	 * config.set with 4 KB (a config event), a ping. */
+	char value[4200];
+	memset(value, 'v', 4096);
+	value[4096] = '\0';
+	long worst = 0, total = now_ms();
+	for (int i = 0; i < ROUNDS; i++) {
+		long t = now_ms();
+		int fd = client_connect(d.sock);
+		json_t *r = client_call_method(fd, 1, "config.set",
+					       json_pack("{s:s,s:s}", "key", "stall/k", "value", value));
+		assert_non_null(json_object_get(r, "result"));
+		json_decref(r);
+		char *line = (client_send_str(fd, PING "\n"), client_recv_line(fd, 10000));
+		assert_non_null(line);
+		assert_non_null(strstr(line, "pong"));
+		free(line);
+		client_close(fd);
+		if (now_ms() - t > worst)
+			worst = now_ms() - t;
+	}
+	total = now_ms() - total;
+	/* The subscriber is gone (its events overflowed); the pipeline and the partial line stay. */
+	int fd = client_connect(d.sock);
+	json_t *list = client_call_method(fd, 1, "peer.list", NULL);
+	size_t i, left = 0;
+	json_t *p;
+	json_array_foreach(json_object_get(json_object_get(list, "result"), "peers"), i, p)
+		left += json_integer_value(json_object_get(p, "pid")) == pid;
+	json_decref(list);
+	client_close(fd);
+	printf("# %d rounds of others in %ld ms, the slowest %ld ms; the stopped peer keeps %zu "
+	       "of its 3 connections\n",
+	       ROUNDS, total, worst, left);
+	assert_true(worst < 2000);
+	assert_int_equal(left, 2);
+	char *log = daemon_log(&d);
+	assert_non_null(strstr(log, "events not read"));
+	free(log);
+	/* A graceful stop does not wait for it to read: 10 s of grace, then it is closed. */
+	long t = now_ms();
+	assert_int_equal(daemon_stop(&d), 0);
+	long stop_ms = now_ms() - t;
+	printf("# graceful stop with the peer still stopped: %ld ms\n", stop_ms);
+	assert_true(stop_ms < 15000);
+	kill(pid, SIGKILL);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
 	daemon_cleanup(&d);
 }
 
@@ -1016,6 +1124,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_socket_symlink_race),
 	    cmocka_unit_test(test_denial_log_bounded),
 	    cmocka_unit_test(test_uid_output_bound),
+	    cmocka_unit_test(test_stopped_peer_cannot_stall_others),
 	};
 	return cmocka_run_group_tests_name("hardening", tests, NULL, NULL) ? 1 : 0;
 }
