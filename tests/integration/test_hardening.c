@@ -849,7 +849,12 @@ static void test_stopped_peer_cannot_stall_others(void **state)
 
 	(void)state;
 	daemon_prepare(&d);
-	assert_int_equal(daemon_spawn_config(&d, "{\"limits\":{\"max_output_bytes\":262144}}", 0644, NULL), 0);
+	/* The unfinished line must outlive the rounds, however slow the machine. */
+	assert_int_equal(daemon_spawn_config(&d,
+					     "{\"limits\":{\"max_output_bytes\":262144,"
+					     "\"partial_timeout_ms\":120000}}",
+					     0644, NULL),
+			 0);
 	assert_int_equal(pipe(ready), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -921,7 +926,8 @@ static void test_stopped_peer_cannot_stall_others(void **state)
 	printf("# %d rounds of others in %ld ms, the slowest %ld ms; the stopped peer keeps %zu "
 	       "of its 3 connections\n",
 	       ROUNDS, total, worst, left);
-	assert_true(worst < 2000);
+	/* Stalled would be the 10 s receive timeout; a loaded machine's hiccup is not. */
+	assert_true(worst < 5000);
 	assert_int_equal(left, 2);
 	char *log = daemon_log(&d);
 	assert_non_null(strstr(log, "events not read"));
@@ -954,17 +960,29 @@ static int flood_main(const char *sock, long deny_ms, long refuse_ms)
 	unsigned denied = 0, refused = 0;
 	int held[4];
 
+	/* A connection the daemon has not seen closed yet may still count
+	 * against the 4: what is refused then is counted too (it is logged). */
 	for (unsigned i = 0; i < 200000 && now_ms() < deadline; i++) {
 		int fd = client_connect(sock);
 		char *line = fd < 0 ? NULL : raw_call(fd, LIST);
 		denied += line && strstr(line, "-32001") != NULL;
+		refused += line && strstr(line, "-32003") != NULL;
 		free(line);
 		if (fd >= 0)
 			close(fd);
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0, tries = 0; i < 4 && tries < 1000; tries++) {
 		held[i] = client_connect(sock);
-		free(held[i] < 0 ? NULL : raw_call(held[i], PING "\n"));
+		char *line = held[i] < 0 ? NULL : raw_call(held[i], PING "\n");
+		if (line && strstr(line, "\"result\"")) {
+			i++;
+		} else {
+			refused += line && strstr(line, "-32003") != NULL;
+			if (held[i] >= 0)
+				close(held[i]);
+			usleep(10000);
+		}
+		free(line);
 	}
 	deadline = now_ms() + refuse_ms;
 	for (unsigned i = 0; i < 200000 && now_ms() < deadline; i++) {
