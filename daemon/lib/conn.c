@@ -656,6 +656,18 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg)
 	conn_maybe_free(c);
 }
 
+void conn_drop_queue(struct udsrpc_server *srv)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&srv->flushq))) {
+		TAILQ_REMOVE(&srv->flushq, c, flush_link);
+		c->flush_queued = false;
+		c->in_callback--;
+		conn_maybe_free(c);
+	}
+}
+
 void conn_shutdown(struct conn *c)
 {
 	c->in_callback++;

@@ -72,6 +72,12 @@ struct conn {
 struct conn *conn_new(struct udsrpc_server *srv, int fd, struct udsrpc_peer *peer);
 /* Close now, dropping unsent output (peer gone, limit broken, forced stop). */
 void conn_close(struct conn *c, const char *why);
+/*
+ * The server is being freed: steps still queued for the end of a turn that
+ * will not come (closing the last connections wakes those paused for their
+ * uid) let go of what they hold, so nothing is left allocated.
+ */
+void conn_drop_queue(struct udsrpc_server *srv);
 /* Graceful stop: answer what was read with -32004, send what is owed, then close. */
 void conn_shutdown(struct conn *c);
 /*
