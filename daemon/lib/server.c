@@ -872,6 +872,7 @@ UDSRPC_EXPORT void udsrpc_server_free(struct udsrpc_server *srv)
 	server_own_loop(srv);
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_close(c, NULL);
+	conn_drop_queue(srv);
 	if (srv->xt)
 		xthread_close(srv);
 	listener_close(srv->listener);

@@ -44,6 +44,11 @@ struct limits {
 
 /* Connections of max_connections only root may take: min(16, max_connections / 4). */
 uint64_t limits_root_reserve(const struct limits *l);
+/*
+ * Unread output all connections of one uid (root exempt) may hold together:
+ * 4 x max_output_bytes. Over it, none of them is read until they drain.
+ */
+uint64_t limits_uid_output(const struct limits *l);
 /* Defaults into *o (size bytes of it, the limits only). */
 void limits_defaults(struct udsrpc_server_options *o, size_t size);
 /* The limits of the options (size bytes of them) into *l; -ERANGE with the name in err. */

@@ -422,6 +422,23 @@ int client_send(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+size_t client_send_until_full(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	for (int stalls = 0; off < len && stalls < 20;) {
+		ssize_t n = send(fd, buf + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			off += (size_t)n;
+			stalls = 0;
+		} else {
+			stalls++;
+			usleep(50000);
+		}
+	}
+	return off;
+}
+
 int client_send_str(int fd, const char *s)
 {
 	return client_send(fd, s, strlen(s));

@@ -58,6 +58,12 @@ int client_connect(const char *sock);
 int client_send(int fd, const char *buf, size_t len);
 int client_send_str(int fd, const char *s);
 /*
+ * Write as much of buf as the peer takes until the socket stays full for
+ * a second (the daemon stopped reading): the bytes sent. Not noted for the
+ * reply checks below.
+ */
+size_t client_send_until_full(int fd, const char *buf, size_t len);
+/*
  * One reply line (without "\n"), malloc'd; NULL on EOF or after timeout_ms.
  * Lines are buffered per fd in the harness, so pipelined replies are fine.
  */
