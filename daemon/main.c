@@ -11,6 +11,7 @@
 
 #include <udsrpc/udsrpc.h>
 
+#include "check_as.h"
 #include "config.h"
 #include "udsrpcd.h"
 #include "jsonnum.h"
@@ -19,6 +20,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: udsrpcd [-s PATH] [-c CONFIG] [-p POLICY] [-S STATE_DIR] [-l LEVEL] "
 		   "[--check] [-h] [--version]\n"
+		   "       udsrpcd [-c CONFIG] [-p POLICY] --check --as USER[:GROUP] [--pid PID] "
+		   "[--exe PATH]\n"
+		   "               (METHOD [KEY] | --provide NAME)\n"
 		   "  -s, --socket PATH      listen on PATH (default: $UDSRPC_SOCKET, "
 		   "$RUNTIME_DIRECTORY/udsrpcd.sock,\n"
 		   "                         /run/udsrpcd.sock as root, "
@@ -29,6 +33,10 @@ static void usage(FILE *f)
 		   "  -S, --state-dir DIR    durable config store (created if missing)\n"
 		   "  -l, --log-level LEVEL  error, warning, info or debug\n"
 		   "      --check            validate config and policy, print them, exit\n"
+		   "      --as USER[:GROUP]  with --check: what the policy decides for that caller\n"
+		   "      --pid PID          ... as the process that has PID now\n"
+		   "      --exe PATH         ... running PATH (else its exe is unknown)\n"
+		   "      --provide NAME     ... providing NAME instead of calling METHOD\n"
 		   "  -h, --help             this text\n"
 		   "      --version          print the version\n");
 }
@@ -78,6 +86,10 @@ int main(int argc, char **argv)
 		{"state-dir", required_argument, NULL, 'S'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"check", no_argument, NULL, 'C'},
+		{"as", required_argument, NULL, 'A'},
+		{"pid", required_argument, NULL, 'P'},
+		{"exe", required_argument, NULL, 'E'},
+		{"provide", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -87,6 +99,7 @@ int main(int argc, char **argv)
 	struct udsrpcd srv;
 	enum udsrpc_log_level level;
 	bool check = false;
+	struct check_as as = {0};
 	char err[1024], path[PATH_MAX];
 	int c;
 
@@ -100,13 +113,40 @@ int main(int argc, char **argv)
 		case 'S': opt_state = optarg; break;
 		case 'l': opt_level = optarg; break;
 		case 'C': check = true; break;
+		case 'A': as.as = optarg; break;
+		case 'P': as.pid = optarg; break;
+		case 'E': as.exe = optarg; break;
+		case 'R': as.provide = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("udsrpcd %s\n", UDSRPC_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+	if ((as.pid || as.exe || as.provide) && !as.as) {
+		fprintf(stderr, "udsrpcd: --pid, --exe and --provide go with --check --as; "
+				"see udsrpcd --help\n");
+		return 2;
+	}
+	if (as.as && !check) {
+		fprintf(stderr, "udsrpcd: --as goes with --check; see udsrpcd --help\n");
+		return 2;
+	}
+	/* --check --as: METHOD [KEY], or nothing after --provide NAME. */
+	if (as.as && !as.provide && optind < argc)
+		as.method = argv[optind++];
+	if (as.method && optind < argc)
+		as.key = argv[optind++];
+	if (as.as && !as.provide && !as.method) {
+		fprintf(stderr, "udsrpcd: --check --as needs a METHOD (or --provide NAME)\n");
+		return 2;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "udsrpcd: unexpected argument '%s'; see udsrpcd --help\n", argv[optind]);
+		return 2;
+	}
+	/* An empty path is a mistake (an unset variable), never "the default". */
+	if (opt_socket && !*opt_socket) {
+		fprintf(stderr, "udsrpcd: -s: empty socket path; see udsrpcd --help\n");
 		return 2;
 	}
 	if (opt_level && udsrpc_log_level_parse(opt_level, &level) < 0) {
@@ -157,6 +197,11 @@ int main(int argc, char **argv)
 		udsrpc_server_log(NULL, UDSRPC_LOG_ERROR, "%s", err);
 		udsrpcd_free(&srv);
 		return 1;
+	}
+	if (as.as) {
+		int rc = check_as(srv.srv, &as);
+		udsrpcd_free(&srv);
+		return rc;
 	}
 	if (check) {
 		json_t *out = udsrpcd_check_json(&srv);

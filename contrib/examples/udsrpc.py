@@ -26,11 +26,13 @@ import collections
 import json
 import os
 import socket
+import struct
 import sys
 
-__all__ = ["Client", "RpcError", "default_socket_path"]
+__all__ = ["Client", "RpcError", "UntrustedDaemon", "default_socket_path"]
 
 PERMISSION_DENIED = -32001
+_DEFAULT = object()  # "the Client's timeout", where None means "no limit"
 
 
 def default_socket_path():
@@ -56,8 +58,17 @@ class RpcError(Exception):
         super().__init__("%s (code %s)" % (self.message, self.code))
 
 
+class UntrustedDaemon(ConnectionError):
+    """The default path's daemon runs as neither root nor us (udsrpc(7), Client checks)."""
+
+
 class Client:
-    """One connection. Not thread-safe; use one Client per thread."""
+    """One connection. Not thread-safe; use one Client per thread.
+
+    Without a path, the default one, whose daemon must run as root or as
+    our own uid (else UntrustedDaemon): nobody can squat another user's
+    /tmp/udsrpcd-UID.sock.
+    """
 
     def __init__(self, path=None, timeout=5.0):
         self.path = path or default_socket_path()
@@ -65,16 +76,28 @@ class Client:
         self._sock.settimeout(timeout)
         try:
             self._sock.connect(self.path)
+            if not path:
+                self._check_owner()
         except OSError:
             self._sock.close()
             raise
-        self._file = self._sock.makefile("rb")
+        # Our own line buffer, not makefile(): after a timeout in the middle
+        # of a line, a socket file refuses every later read.
+        self._buf = bytearray()
+        self._timeout = timeout
         self._next_id = 1
         # Events that arrived while we waited for a reply.
         self._events = collections.deque()
 
+    def _check_owner(self):
+        creds = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        uid = struct.unpack("3i", creds)[1]
+        if uid not in (0, os.geteuid()):
+            raise UntrustedDaemon(
+                "%s is served by uid %d, neither root nor you (uid %d): refusing to talk to it; "
+                "pass -s %s if you trust it" % (self.path, uid, os.geteuid(), self.path))
+
     def close(self):
-        self._file.close()
         self._sock.close()
 
     def __enter__(self):
@@ -87,11 +110,23 @@ class Client:
         line = json.dumps(message, separators=(",", ":")) + "\n"
         self._sock.sendall(line.encode())
 
-    def _read(self):
-        line = self._file.readline()
-        if not line:
-            raise ConnectionError("udsrpcd closed the connection")
-        return json.loads(line)
+    def _read(self, timeout=_DEFAULT):
+        """The next line as JSON; timeout: seconds for this read only (default:
+        the Client's). On socket.timeout what was read so far stays buffered."""
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0:
+                line = bytes(self._buf[:end + 1])
+                del self._buf[:end + 1]
+                return json.loads(line)
+            self._sock.settimeout(self._timeout if timeout is _DEFAULT else timeout)
+            try:
+                chunk = self._sock.recv(65536)
+            finally:
+                self._sock.settimeout(self._timeout)
+            if not chunk:
+                raise ConnectionError("udsrpcd closed the connection")
+            self._buf += chunk
 
     def _reply(self):
         """The next reply; event notifications on the way are kept for events()."""
@@ -144,14 +179,15 @@ class Client:
 
     def events(self, count=None, timeout=None):
         """Yield event params as they arrive, count of them (None: forever).
-        timeout: seconds to wait for each (None: no limit)."""
-        self._sock.settimeout(timeout)
+        timeout: seconds to wait for each (None: no limit); when it passes,
+        socket.timeout is raised and the Client stays usable, with its own
+        timeout for later calls."""
         seen = 0
         while count is None or seen < count:
             if self._events:
                 yield self._events.popleft()
             else:
-                message = self._read()
+                message = self._read(timeout)
                 if isinstance(message, dict) and message.get("method") == "event":
                     yield message["params"]
                 else:
@@ -199,7 +235,10 @@ def main(argv=None):
     p.add_argument("topics", nargs="*", default=["config", "peer", "daemon"])
     sub.add_parser("demo", help="a short tour of the protocol")
     args = parser.parse_args(argv)
-    path = args.socket or default_socket_path()
+    if args.socket == "":
+        parser.error("-s: empty socket path")
+    # None: the default path, whose daemon Client checks.
+    path = args.socket
     params = None
     if args.command == "call" and args.params:
         try:
@@ -221,8 +260,12 @@ def main(argv=None):
         print("udsrpc.py: %s: %s (code %s)" % (getattr(args, "method", args.command), e.message, e.code),
               file=sys.stderr)
         return 4 if e.code == PERMISSION_DENIED else 1
+    except UntrustedDaemon as e:
+        print("udsrpc.py: %s" % e, file=sys.stderr)
+        return 3
     except (OSError, ConnectionError, ValueError) as e:
-        print("udsrpc.py: %s: %s; is udsrpcd running? (-s or $UDSRPC_SOCKET)" % (path, e), file=sys.stderr)
+        print("udsrpc.py: %s: %s; is udsrpcd running? (-s or $UDSRPC_SOCKET)" % (path or default_socket_path(), e),
+              file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         return 0

@@ -22,11 +22,18 @@ shift $((OPTIND - 1))
 topics=$(printf '"%s",' "$@")
 
 # socat runs beside us: we write the request to it and read its output.
+# Bash unsets SOCAT and SOCAT_PID, and closes their descriptors, once socat
+# exits (the daemon stopped): keep copies of our own, and close bash's.
 coproc SOCAT { exec socat - UNIX-CONNECT:"$S"; }
-socat_pid=$SOCAT_PID # bash unsets SOCAT_PID once socat exits
+socat_pid=$SOCAT_PID
+exec {from}<&"${SOCAT[0]}" {to}>&"${SOCAT[1]}"
+fd=${SOCAT[0]}
+exec {fd}<&-
+fd=${SOCAT[1]}
+exec {fd}>&-
 printf '{"jsonrpc":"2.0","id":1,"method":"events.subscribe","params":{"topics":[%s]}}\n' \
-	"${topics%,}" >&"${SOCAT[1]}"
-if ! read -r -t 5 reply <&"${SOCAT[0]}"; then
+	"${topics%,}" >&"$to"
+if ! read -r -t 5 reply <&"$from"; then
 	echo "watch-events.sh: no reply from $S; is udsrpcd running?" >&2
 	exit 3
 fi
@@ -40,7 +47,7 @@ esac
 
 head='{"jsonrpc":"2.0","method":"event","params":'
 n=0
-while read -r line <&"${SOCAT[0]}"; do
+while read -r line <&"$from"; do
 	params=${line#"$head"}
 	printf '%s\n' "${params%\}}"
 	n=$((n + 1))
@@ -49,10 +56,11 @@ while read -r line <&"${SOCAT[0]}"; do
 	fi
 done
 # Half-close: the daemon answers what it has, then closes; socat exits.
-fd=${SOCAT[1]}
-exec {fd}>&-
+exec {to}>&-
 wait "$socat_pid" 2>/dev/null || true
-if [ "$count" -gt 0 ] && [ "$n" -lt "$count" ]; then
+if [ "$count" -eq 0 ] || [ "$n" -lt "$count" ]; then
 	echo "watch-events.sh: the daemon closed the connection after $n event(s)" >&2
-	exit 1
 fi
+# Fewer events than asked for is a failure; with no count, the daemon
+# going away is one of the ways to stop.
+[ "$count" -eq 0 ] || [ "$n" -ge "$count" ] || exit 1

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <udsrpc/client.h>
+
 #include "clock.h"
 #include "hist.h"
 #include "opts.h"
@@ -357,6 +359,29 @@ static void m_run(int go[2], int end[2])
 	free(pf);
 }
 
+/*
+ * On the default path (no -s) a daemon that is neither root's nor ours is
+ * refused once, before any worker starts (PROTOCOL.md §4): exit 3 naming
+ * path and uid, not a worker per connection saying so. Any other failure
+ * to connect is left to the workers, which report and count it.
+ */
+static bool m_daemon_trusted(void)
+{
+	struct udsrpc_client *c;
+	char err[512];
+
+	if (M.o.socket)
+		return true;
+	int r = udsrpc_client_connect(&c, NULL, (int)(M.o.timeout * 1000), err, sizeof(err));
+	if (r == -EPERM) {
+		fprintf(stderr, OPTS_PROG ": %s\n", err);
+		return false;
+	}
+	if (r == 0)
+		udsrpc_client_free(c);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = {.sa_handler = m_on_signal}; /* no SA_RESTART: poll wakes up */
@@ -365,6 +390,8 @@ int main(int argc, char **argv)
 	m_raise_nofile();
 	if ((r = opts_parse(argc, argv, &M.o)) >= 0)
 		return r;
+	if (!m_daemon_trusted())
+		return OPTS_EXIT_UNTRUSTED;
 	hist_init(&M.latency);
 	M.n = M.o.workers;
 	M.w = calloc(M.n, sizeof(*M.w));

@@ -224,6 +224,9 @@ int opts_parse(int argc, char **argv, struct opts *o)
 		r = -1;
 		switch (c) {
 		case 's':
+			/* An empty path is a mistake (an unset variable), never "the default". */
+			if (!*optarg)
+				return opts_fail("-s: empty socket path");
 			o->socket = optarg;
 			break;
 		case 'c':

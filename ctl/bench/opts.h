@@ -14,6 +14,7 @@ enum {
 	OPTS_EXIT_OK = 0,
 	OPTS_EXIT_ERRORS = 1, /* any error: a failed check, connection or worker */
 	OPTS_EXIT_USAGE = 2,
+	OPTS_EXIT_UNTRUSTED = 3, /* the default path's daemon is neither root's nor ours */
 	OPTS_EXIT_INTERRUPTED = 130, /* Ctrl-C/SIGTERM before the end, and no error */
 };
 

@@ -86,6 +86,11 @@ static int main_option(struct ctl *c, int code, const char *value)
 	}
 	switch (code) {
 	case 's':
+		/* An empty path is a mistake (an unset variable), never "the default". */
+		if (!*value) {
+			fprintf(stderr, CTL_PROG ": -s: empty socket path\n");
+			return main_try_help();
+		}
 		c->socket = value;
 		return 0;
 	case 'j':

@@ -91,3 +91,26 @@ int names_user_name(uid_t uid, char **ret)
 	int r = names_lookup(BY_UID, NULL, uid, NULL, NULL, ret);
 	return r == -ENOMEM ? r : 0;
 }
+
+int names_user_groups(const char *name, gid_t gid, gid_t **ret, size_t *ret_n)
+{
+	int n = 16;
+
+	*ret = NULL;
+	*ret_n = 0;
+	/* -1 with n set to what is needed when the buffer is short; bounded like the loop above. */
+	for (int tries = 0; tries < 8; tries++) {
+		gid_t *groups = malloc((size_t)n * sizeof(*groups));
+		int want = n;
+		if (!groups)
+			return -ENOMEM;
+		if (getgrouplist(name, gid, groups, &want) >= 0) {
+			*ret = groups;
+			*ret_n = (size_t)want;
+			return 0;
+		}
+		free(groups);
+		n = want > n ? want : n * 2;
+	}
+	return -ENOMEM;
+}

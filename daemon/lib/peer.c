@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -193,6 +194,96 @@ static int read_exe(pid_t pid, char **ret)
 	}
 }
 
+/* Field 22 of /proc/PID/stat: 0, or -ESRCH when it cannot be read. */
+static int read_start_time(pid_t pid, unsigned long long *ret)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -ESRCH;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	/* comm (field 2) is any 16 bytes in parentheses, ')' and spaces
+	 * included: count from the last ')'. Field 3 follows it, so field 22
+	 * is the 20th after it. */
+	char *s = strrchr(buf, ')');
+	if (!s)
+		return -ESRCH;
+	s++;
+	for (int field = 3; field < 22; field++) {
+		s = strchr(s + 1, ' ');
+		if (!s)
+			return -ESRCH;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s + 1, &end, 10);
+	if (errno || end == s + 1)
+		return -ESRCH;
+	*ret = v;
+	return 0;
+}
+
+#define PIDFS_MAGIC 0x50494446 /* linux/magic.h, 6.9+ */
+
+/*
+ * The process pidfd pins, pid its number in our namespace. The start time is
+ * read by pid, so it is believed only if the process is still alive after;
+ * with pidfs it is not needed (hidepid may keep it from an unprivileged daemon).
+ */
+static int process_of(int pidfd, pid_t pid, struct peer_process *ret)
+{
+	struct peer_process p = {0};
+	struct statfs sfs;
+	struct stat st;
+
+	*ret = p;
+	/* Before pidfs every pidfd shared one anonymous inode: no use. */
+	if (fstatfs(pidfd, &sfs) == 0 && sfs.f_type == PIDFS_MAGIC && fstat(pidfd, &st) == 0)
+		p.ino = (unsigned long long)st.st_ino;
+	if ((read_start_time(pid, &p.start) < 0 && !p.ino) || !pidfd_alive(pidfd))
+		return -ESRCH;
+	p.known = true;
+	*ret = p;
+	return 0;
+}
+
+int peer_process_of_pid(pid_t pid, struct peer_process *ret)
+{
+	*ret = (struct peer_process){0};
+	long fd = syscall(SYS_pidfd_open, pid, 0);
+	/* No pidfd_open (before Linux 5.3, or valgrind): the start time alone,
+	 * which a peer's pidfd-pinned one still compares with. */
+	if (fd < 0 && errno == ENOSYS) {
+		if (read_start_time(pid, &ret->start) < 0)
+			return -ESRCH;
+		ret->known = true;
+		return 0;
+	}
+	if (fd < 0)
+		return errno == EMFILE || errno == ENFILE || errno == ENOMEM ? -errno : -ESRCH;
+	int r = process_of((int)fd, pid, ret);
+	close((int)fd);
+	return r;
+}
+
+bool peer_same_process(const struct peer_process *a, const struct peer_process *b)
+{
+	if (!a->known || !b->known)
+		return false;
+	if (a->ino && b->ino)
+		return a->ino == b->ino;
+	return a->start == b->start;
+}
+
 /*
  * True if the process pid is in the daemon's namespace of kind ns. A user
  * namespace of its own lets a peer build any mount namespace it likes.
@@ -247,6 +338,7 @@ static int capture_process(int fd, struct udsrpc_peer *p)
 	if (open_peer_pidfd(fd, p->pid, &pidfd) < 0)
 		return 0; /* gone, EMFILE, no pidfd support: unknown, not fatal */
 
+	process_of(pidfd, p->pid, &p->proc);
 	r = read_comm(p->pid, &p->comm);
 	if (r == 0 && same_ns(p->pid, "user"))
 		r = read_exe(p->pid, &p->exe);
@@ -258,6 +350,7 @@ static int capture_process(int fd, struct udsrpc_peer *p)
 		free(p->comm);
 		free(p->exe);
 		p->comm = p->exe = NULL;
+		p->proc.known = false;
 	}
 	close(pidfd);
 	return r;

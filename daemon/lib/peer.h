@@ -8,6 +8,20 @@
 #include <udsrpc/call.h>
 
 /*
+ * Which process, beyond its pid (a number anyone may get once its process is
+ * gone). ino: the inode number of a pidfd for it, where pidfds live on
+ * pidfs (Linux 6.9 and later), which never gives one to two processes; else
+ * 0, and start (clock ticks after boot, /proc/PID/stat field 22) tells a
+ * later process with the pid apart, unless both started within one tick.
+ * known is false when the process was gone before this was settled.
+ */
+struct peer_process {
+	unsigned long long ino;
+	unsigned long long start;
+	bool known;
+};
+
+/*
  * Captured once at accept and never changed by anything a request says.
  * Strings are owned by the struct (freed by peer_clear); any of
  * user/comm/exe may be NULL when unknown (e.g. the process already exited).
@@ -22,6 +36,7 @@ struct udsrpc_peer {
 	char *user; /* getpwuid name */
 	char *comm; /* /proc/PID/comm, verified through a pidfd */
 	char *exe;  /* readlink /proc/PID/exe, verified through a pidfd */
+	struct peer_process proc; /* which process had pid: policy pids entries compare it */
 };
 
 /*
@@ -36,6 +51,14 @@ struct udsrpc_peer {
  * The caller owns *ret and releases it with peer_clear.
  */
 int peer_capture(int fd, unsigned long long id, struct udsrpc_peer *ret);
+/*
+ * *ret for the process that has pid now (pinned by a pidfd while it is
+ * read): 0, or -ESRCH (no such process, or its stat unreadable), -EMFILE,
+ * -ENOMEM. ret->known is true on success.
+ */
+int peer_process_of_pid(pid_t pid, struct peer_process *ret);
+/* Whether a and b are the same process (both known; pids compared apart). */
+bool peer_same_process(const struct peer_process *a, const struct peer_process *b);
 /* Frees what *p owns and resets those members; p may be NULL. */
 void peer_clear(struct udsrpc_peer *p);
 /* True if gid is the peer's primary or one of its supplementary groups. */

@@ -54,6 +54,17 @@ struct id_list {
 };
 
 /*
+ * A pids entry is the process that had the pid when the policy loaded (a
+ * pid is a number anyone may get once its process is gone), pinned as
+ * peer.h's struct peer_process. proc.known is false when no process had the
+ * pid at load: then the entry matches no one.
+ */
+struct pid_pin {
+	pid_t pid;
+	struct peer_process proc;
+};
+
+/*
  * A selector with n == 0 is absent (anyone); empty lists are rejected at load,
  * so "present" and "n > 0" are the same thing.
  */
@@ -67,7 +78,7 @@ struct rule {
 	struct id_list uids;
 	struct id_list gids; /* "gids" and "groups" are separate selectors: both must match */
 	struct id_list groups;
-	pid_t *pids;
+	struct pid_pin *pids;
 	size_t npids;
 	struct exe_path *exes;
 	size_t nexes;
@@ -420,6 +431,13 @@ static int compile_ids(struct compile_ctx *c, const char *field, json_t *v, cons
 	return 0;
 }
 
+static policy_process_fn *process_fn = peer_process_of_pid;
+
+void policy_set_process_fn(policy_process_fn *fn)
+{
+	process_fn = fn ? fn : peer_process_of_pid;
+}
+
 static int compile_pids(struct compile_ctx *c, json_t *v, struct rule *r)
 {
 	void *arr = NULL;
@@ -431,14 +449,22 @@ static int compile_pids(struct compile_ctx *c, json_t *v, struct rule *r)
 		return ret;
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(v, i);
+		struct pid_pin *pin = &r->pids[i];
 
 		if (!json_is_integer(e))
 			return fail(c, -EINVAL, "pids: expected a number (entry %zu)", i + 1);
 		json_int_t pid = json_integer_value(e);
 		if (pid <= 0 || pid > INT_MAX)
 			return fail(c, -EINVAL, "pids: invalid pid %" JSON_INTEGER_FORMAT, pid);
-		r->pids[i] = (pid_t)pid;
+		pin->pid = (pid_t)pid;
 		r->npids++;
+		ret = process_fn(pin->pid, &pin->proc);
+		if (ret == -ESRCH)
+			warn(c, "pids: no process has pid %d now: the entry matches no one",
+			     (int)pin->pid);
+		else if (ret < 0)
+			return fail(c, ret, "pids: cannot pin pid %d: %s", (int)pin->pid,
+			            strerror(-ret));
 	}
 	return 0;
 }
@@ -682,11 +708,22 @@ static bool any_group(const gid_t *gids, size_t n, const struct udsrpc_peer *pee
 	return false;
 }
 
-static bool has_pid(const pid_t *pids, size_t n, pid_t pid)
+/*
+ * The peer is the very process an entry pinned. A peer whose process is
+ * unknown (gone before it was read) never passes an
+ * allow, and never slips past a deny on its pid.
+ */
+static bool pid_match(const struct rule *r, const struct udsrpc_peer *peer)
 {
-	for (size_t i = 0; i < n; i++)
-		if (pids[i] == pid)
+	for (size_t i = 0; i < r->npids; i++) {
+		const struct pid_pin *pin = &r->pids[i];
+		if (!pin->proc.known || pin->pid != peer->pid)
+			continue;
+		if (!peer->proc.known)
+			return !r->allow;
+		if (peer_same_process(&pin->proc, &peer->proc))
 			return true;
+	}
 	return false;
 }
 
@@ -708,7 +745,7 @@ static bool rule_matches(const struct rule *r, const struct udsrpc_peer *peer, c
 {
 	if (r->uids.n && !has_id(r->uids.ids, r->uids.n, peer->uid))
 		return false;
-	if (r->npids && !has_pid(r->pids, r->npids, peer->pid))
+	if (r->npids && !pid_match(r, peer))
 		return false;
 	if (r->gids.n && !any_group(r->gids.ids, r->gids.n, peer))
 		return false;
@@ -722,30 +759,37 @@ static bool rule_matches(const struct rule *r, const struct udsrpc_peer *peer, c
 	return false;
 }
 
-/* The first rule of that kind matching decides; none is deny. */
-static bool policy_judge(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
-                         const char *name)
+size_t policy_decide(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
+                     const char *name, const char *key, bool *ret_allow)
 {
+	(void)key; /* keys selectors: not in the policy language yet */
+	*ret_allow = false;
 	if (!p || !peer || !name)
-		return false;
+		return 0;
 	size_t mlen = strlen(name);
-	for (size_t i = 0; i < p->nrules; i++)
-		if (p->rules[i].provide == provide && rule_matches(&p->rules[i], peer, name, mlen))
-			return p->rules[i].allow;
-	return false;
+	for (size_t i = 0; i < p->nrules; i++) {
+		if (p->rules[i].provide == provide && rule_matches(&p->rules[i], peer, name, mlen)) {
+			*ret_allow = p->rules[i].allow;
+			return i + 1;
+		}
+	}
+	return 0;
 }
 
 bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
                    const char *key)
 {
-	(void)key; /* keys selectors: not in the policy language yet */
-	return policy_judge(p, false, peer, method);
+	bool allow;
+	policy_decide(p, false, peer, method, key, &allow);
+	return allow;
 }
 
 bool policy_allows_provide(const struct policy *p, const struct udsrpc_peer *peer,
                            const char *name)
 {
-	return policy_judge(p, true, peer, name);
+	bool allow;
+	policy_decide(p, true, peer, name, NULL, &allow);
+	return allow;
 }
 
 size_t policy_provide_rule_count(const struct policy *p)
@@ -803,7 +847,7 @@ static json_t *rule_to_json(const struct rule *r)
 		a = json_array();
 		ok = a && json_object_set_new(o, "pids", a) == 0;
 		for (size_t i = 0; ok && i < r->npids; i++)
-			ok = json_array_append_new(a, json_integer(r->pids[i])) == 0;
+			ok = json_array_append_new(a, json_integer(r->pids[i].pid)) == 0;
 	}
 	if (ok && r->nexes) {
 		a = json_array();

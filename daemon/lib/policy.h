@@ -60,12 +60,24 @@ int policy_load_file(const char *path, uid_t self_uid, struct policy **ret, char
 struct policy *policy_default(uid_t self_uid, const char *const *public_methods, size_t n);
 /*
  * First matching rule's effect; no match (or p NULL) is deny. A short scan:
- * no allocation, no lookups, no system calls. exe rules never match a peer
- * whose exe is NULL. An exe entry matches the path as written or what it
- * resolved to (realpath) when the policy was loaded.
+ * no allocation, no lookups, no system calls. An allow rule with exe never
+ * matches a peer whose exe is NULL, a deny rule with exe always does. An exe
+ * entry matches the path as written or what it resolved to (realpath) when
+ * the policy was loaded. A pids entry matches only the process that had the
+ * pid when the policy was loaded (its start time), a peer whose start time
+ * is unknown only in a deny rule.
  */
 bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
                    const char *key);
+/*
+ * Which rule decides: its 1-based position in the file (call rules and
+ * provide rules counted alike) and in *ret_allow its effect, or 0 and deny
+ * when none matches. provide: judge name as a provide rule would
+ * (policy_allows_provide), else as a call of method name on key (NULL:
+ * none). What policy_allows answers, and udsrpcd --check --as prints.
+ */
+size_t policy_decide(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
+                     const char *name, const char *key, bool *ret_allow);
 /*
  * The same for a provide rule (udsrpc(7), "PROVIDERS"): may this peer serve
  * name (a method or a topic) through rpc.provide? Only provide rules are
@@ -73,6 +85,13 @@ bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const
  */
 bool policy_allows_provide(const struct policy *p, const struct udsrpc_peer *peer,
                            const char *name);
+/*
+ * How a pids entry pins the process that has the pid at load
+ * (peer_process_of_pid; NULL restores it; -ESRCH: none). Tests only: a fake
+ * one stands for a process that died and a later one with its pid.
+ */
+typedef int policy_process_fn(pid_t pid, struct peer_process *ret);
+void policy_set_process_fn(policy_process_fn *fn);
 size_t policy_rule_count(const struct policy *p);
 /* How many of them are provide rules. */
 size_t policy_provide_rule_count(const struct policy *p);

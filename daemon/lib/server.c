@@ -515,6 +515,34 @@ UDSRPC_EXPORT size_t udsrpc_server_policy_rules(const struct udsrpc_server *srv)
 	return policy_rule_count(srv->policy);
 }
 
+UDSRPC_EXPORT int udsrpc_server_policy_check(const struct udsrpc_server *srv,
+                                             const struct udsrpc_policy_caller *who,
+                                             const char *method, const char *key, bool provide,
+                                             size_t *ret_rule)
+{
+	bool allow;
+
+	if (ret_rule)
+		*ret_rule = 0;
+	if (!srv || !who || !method)
+		return -EINVAL;
+	/* Borrowed, never freed: a peer as peer_capture would have made it. */
+	struct udsrpc_peer peer = {
+	    .uid = who->uid,
+	    .gid = who->gid,
+	    .pid = who->pid,
+	    .groups = (gid_t *)who->groups,
+	    .ngroups = (int)who->ngroups,
+	    .exe = (char *)who->exe,
+	};
+	if (who->pid > 0)
+		peer_process_of_pid(who->pid, &peer.proc);
+	size_t rule = policy_decide(srv->policy, provide, &peer, method, key, &allow);
+	if (ret_rule)
+		*ret_rule = rule;
+	return allow ? 1 : 0;
+}
+
 /* ---- the loop ------------------------------------------------------------- */
 
 bool server_ensure_base(struct udsrpc_server *srv)

@@ -84,6 +84,10 @@ bench --size 100 -m ping
 check "--size with -m ping: exit 2" 2 "$RC"
 bench -c x
 check "-c x: exit 2" 2 "$RC"
+# An empty -s (an unset variable) is a usage error, not 10 failed connections.
+bench -s '' -n 10
+check "-s '': exit 2" 2 "$RC"
+check "-s '': says why" yes "$(yes_if grep -q -- '-s: empty socket path' <<<"$ERR")"
 bench --help
 check "--help: exit 0" 0 "$RC"
 check "--help: shows the usage" yes "$(yes_if grep -q '^usage: udsrpc-bench' <<<"$OUT")"

@@ -57,6 +57,10 @@ for args in "" "frob" "get" "get a b" "set k" "unset" "log-level" "call" "watch 
 	check "usage error: udsrpcctl $args: exit 2" 2 "$RC"
 	check "usage error: udsrpcctl $args: nothing on stdout" "" "$OUT"
 done
+# An empty -s (an unset variable) is a usage error, not a connection attempt.
+ctl -s "" ping
+check "usage error: udsrpcctl -s '': exit 2" 2 "$RC"
+check "usage error: udsrpcctl -s '': said" "udsrpcctl: -s: empty socket path" "$(printf '%s' "$ERR" | head -1)"
 ctl -s "$SOCK" frob
 check "unknown command: the valid ones listed" \
 	"udsrpcctl: unknown command 'frob'; the commands are: ping info stats whoami peers methods get set unset list watch call raw reload shutdown log-level help

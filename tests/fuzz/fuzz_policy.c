@@ -7,6 +7,7 @@
  * with the same warnings (an unknown name is printed back as the name), and
  * judge a few peers the same way before and after.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,17 +31,36 @@ static char file[128];
 static const char *const methods[] = {
     "ping", "echo", "daemon.shutdown", "config.set", "events.subscribe", "", "x.y.z",
 };
+/*
+ * What a pids entry pins at load, the same every time (the machine's
+ * processes come and go between two compiles): a pid that is a multiple of
+ * 5 has no process, any other one is the process 2 * pid.
+ */
+static int fake_process(pid_t pid, struct peer_process *ret)
+{
+	*ret = (struct peer_process){0};
+	if (pid % 5 == 0)
+		return -ESRCH;
+	*ret = (struct peer_process){.ino = 2ull * (unsigned long long)pid, .known = true};
+	return 0;
+}
+
+#define PINNED(pid) .proc = {.ino = 2ull * (pid), .known = true}
+
 static gid_t groups[] = {4, 100};
+/* Pinned processes, one gone before it was pinned (77), one whose pid had no process (1000). */
 static const struct udsrpc_peer peers[] = {
-    {.uid = 0, .gid = 0, .pid = 1, .exe = "/usr/bin/udsrpcctl"},
-    {.uid = SELF_UID, .gid = 100, .pid = 4242, .groups = groups, .ngroups = 2},
+    {.uid = 0, .gid = 0, .pid = 1, .exe = "/usr/bin/udsrpcctl", PINNED(1)},
+    {.uid = SELF_UID, .gid = 100, .pid = 4242, .groups = groups, .ngroups = 2, PINNED(4242)},
     {.uid = 65534, .gid = 65534, .pid = 77, .exe = "/bin/sh"},
-    {.uid = 1000, .gid = 1000, .pid = 1000, .groups = groups, .ngroups = 1, .exe = "/usr/bin/x"},
+    {.uid = 1000, .gid = 1000, .pid = 1000, .groups = groups, .ngroups = 1, .exe = "/usr/bin/x",
+     PINNED(1000)},
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	snprintf(file, sizeof(file), "%s/policy.json", fuzz_scratch_dir());
+	policy_set_process_fn(fake_process);
 	return 0;
 }
 

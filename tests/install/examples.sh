@@ -120,6 +120,10 @@ rc=0
 python3 "$EX/udsrpc.py" call config.get '{"key":"nope"}' >/dev/null 2>"$DIR/py.err" || rc=$?
 check "udsrpc.py call error: exit 1" 1 "$rc"
 check "udsrpc.py call error: one line" "udsrpc.py: config.get: Not found (code -32010)" "$(cat "$DIR/py.err")"
+rc=0
+python3 "$EX/udsrpc.py" -s '' call ping >/dev/null 2>"$DIR/py.err" || rc=$?
+check "udsrpc.py -s '': usage error (exit 2)" 2 "$rc"
+contains "udsrpc.py -s '': says why" "-s: empty socket path" "$(cat "$DIR/py.err")"
 timeout 60 python3 "$EX/udsrpc.py" watch --count 1 daemon >"$DIR/pywatch.out" &
 PWPID=$!
 on_exit "kill $PWPID"
@@ -182,6 +186,48 @@ else
 	echo "note: not root, or no adm group or setpriv: the policy is not checked from other uids"
 fi
 
+# events(timeout=...) that times out leaves the Client usable, with its own
+# timeout: it used to fail every later read ("cannot read from timed out
+# object") and keep the events' timeout for later calls.
+out=$(cd "$EX" && python3 -c '
+import socket, udsrpc
+with udsrpc.Client(timeout=4.0) as c:
+    c.subscribe("config")
+    try:
+        list(c.events(count=1, timeout=0.2))
+        print("no timeout")
+    except socket.timeout:
+        print("timed out")
+    print(c.call("ping"), c._sock.gettimeout())
+    with udsrpc.Client() as other:
+        other.call("config.set", key="app/py-timeout", value=1)
+    print([e["key"] for e in c.events(count=1, timeout=5)])
+' 2>&1) || true
+check "udsrpc.py events(timeout): times out, then the Client still works" \
+	"timed out
+pong 4.0
+['app/py-timeout']" "$out"
+
+# watch-events.sh without a count stops when the daemon does: it used to
+# die on "SOCAT[1]: unbound variable" (bash unsets the coproc's array).
+bash "$EX/watch-events.sh" daemon >"$DIR/watch2.out" 2>"$DIR/watch2.err" &
+WPID=$!
+on_exit "kill $WPID"
+wait_for "watch-events.sh subscribed" grep -q subscribed "$DIR/watch2.err" || true
+kill -HUP "$PID" # one event first
+wait_for "watch-events.sh saw the reload" grep -q reload "$DIR/watch2.out" || true
 stop_daemon
 check "daemon: exit 0" 0 "$STATUS"
+rc=0
+timeout 10 tail --pid="$WPID" -f /dev/null || rc=$?
+check "watch-events.sh stopped with the daemon" 0 "$rc"
+rc=0
+wait "$WPID" || rc=$?
+check "watch-events.sh, daemon gone: exit 0" 0 "$rc"
+# The reload, then what the daemon says as it stops.
+check "watch-events.sh, daemon gone: says so, and nothing else" \
+	"watch-events.sh: the daemon closed the connection after $(wc -l <"$DIR/watch2.out") event(s)" \
+	"$(grep -v subscribed "$DIR/watch2.err")"
+contains "watch-events.sh, daemon gone: the reload came first" '"type":"reload"' \
+	"$(head -1 "$DIR/watch2.out")"
 finish

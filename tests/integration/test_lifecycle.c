@@ -255,6 +255,9 @@ static void test_options(void **state)
 	assert_int_equal(run_udsrpcd((const char *[]){"--help", NULL}, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "--state-dir"));
 	assert_int_equal(run_udsrpcd((const char *[]){"--bogus", NULL}, out, sizeof(out)), 2);
+	/* An empty -s (an unset variable) is a usage error, not a socket named "". */
+	assert_int_equal(run_udsrpcd((const char *[]){"-s", "", "--check", NULL}, out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "udsrpcd: -s: empty socket path"));
 	assert_int_equal(run_udsrpcd((const char *[]){"-l", "loud", NULL}, out, sizeof(out)), 2);
 	assert_non_null(strstr(out, "unknown log level 'loud'"));
 	assert_int_equal(run_udsrpcd((const char *[]){"extra", NULL}, out, sizeof(out)), 2);
@@ -343,6 +346,103 @@ static void test_check_policy_warnings(void **state)
 	daemon_cleanup(&d);
 }
 
+/*
+ * --check --as (CLI.md): the deciding rule for a caller named on the command
+ * line, groups as the system gives the user; exit 0 allow, 1 deny, 2 usage.
+ */
+static void test_check_as(void **state)
+{
+	struct daemon d = {0};
+	char pol[160], text[1024], out[4096], me[16], gone[16];
+	int status;
+
+	daemon_prepare(&d);
+	/* A child that has exited: its pid names no process now. */
+	pid_t kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	snprintf(me, sizeof(me), "%d", (int)getpid());
+	snprintf(gone, sizeof(gone), "%d", (int)kid);
+	snprintf(pol, sizeof(pol), "%s/policy.json", d.dir);
+	snprintf(text, sizeof(text),
+		 "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"ping\"]},"
+		 "{\"effect\":\"deny\",\"methods\":[\"config.*\"],\"groups\":[\"root\"]},"
+		 "{\"effect\":\"allow\",\"methods\":[\"config.get\"],\"uids\":[\"nobody\"]},"
+		 "{\"effect\":\"deny\",\"methods\":[\"daemon.info\"],\"exe\":[\"/usr/bin/x\"]},"
+		 "{\"effect\":\"allow\",\"methods\":[\"daemon.info\"],\"pids\":[%s]},"
+		 "{\"effect\":\"allow\",\"provide\":[\"app.*\"],\"uids\":[\"nobody\"]},"
+		 "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}]}",
+		 me);
+	write_file(pol, text);
+	static const struct {
+		const char *args[10];
+		int rc;
+		const char *out;
+	} cases[] = {
+	    {{"--as", "nobody", "ping"}, 0, "allow (rule 1)\n"},
+	    {{"--as", "nobody", "config.get", "app/x"}, 0, "allow (rule 3)\n"},
+	    /* nobody with root as primary group: the deny on group root decides. */
+	    {{"--as", "nobody:root", "config.get", "app/x"}, 1, "deny (rule 2)\n"},
+	    {{"--as", "nobody", "config.set", "app/x"}, 1, "deny (no rule matched)\n"},
+	    {{"--as", "root", "config.set"}, 1, "deny (rule 2)\n"},
+	    {{"--as", "root", "daemon.reload"}, 0, "allow (rule 7)\n"},
+	    /* No --exe: unknown, and a deny rule with exe matches an unknown exe. */
+	    {{"--as", "nobody", "--pid", "ME", "daemon.info"}, 1, "deny (rule 4)\n"},
+	    {{"--as", "nobody", "--pid", "ME", "--exe", "/usr/bin/y", "daemon.info"}, 0,
+	     "allow (rule 5)\n"},
+	    {{"--as", "nobody", "--exe", "/usr/bin/y", "daemon.info"}, 1,
+	     "deny (no rule matched)\n"},
+	    {{"--as", "nobody", "--provide", "app.tick"}, 0, "allow (rule 6)\n"},
+	    {{"--as", "nobody", "--provide", "ping"}, 1, "deny (no rule matched)\n"},
+	    {{"--as", "udsrpc-no-such-user", "ping"}, 2, "udsrpcd: --as: unknown user "
+							  "'udsrpc-no-such-user'\n"},
+	    {{"--as", "nobody:udsrpc-no-such-group", "ping"}, 2, "udsrpcd: --as: unknown group "
+								 "'udsrpc-no-such-group'\n"},
+	    {{"--as", "nobody"}, 2, "udsrpcd: --check --as needs a METHOD (or --provide NAME)\n"},
+	    {{"--as", "nobody", "--provide", "app.x", "ping"}, 2,
+	     "udsrpcd: unexpected argument 'ping'; see udsrpcd --help\n"},
+	    {{"--as", "nobody", "--pid", "0", "ping"}, 2,
+	     "udsrpcd: --pid '0': expected a process id\n"},
+	    {{"--as", "nobody", "--exe", "bin/x", "ping"}, 2,
+	     "udsrpcd: --exe 'bin/x': expected an absolute path\n"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[16] = {"-p", pol, "-S", d.state, "--check"};
+		size_t n = 5;
+		for (size_t j = 0; cases[i].args[j]; j++)
+			argv[n++] = strcmp(cases[i].args[j], "ME") == 0 ? me : cases[i].args[j];
+		int rc = run_udsrpcd(argv, out, sizeof(out));
+		if (rc != cases[i].rc || strcmp(out, cases[i].out) != 0)
+			fail_msg("case %zu: exit %d, printed '%s'; want %d, '%s'", i, rc, out,
+				 cases[i].rc, cases[i].out);
+	}
+
+	/* The pid's process is gone: the entry pinned at load is not it. */
+	snprintf(text, sizeof(text),
+		 "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"ping\"],\"pids\":[%s]},"
+		 "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}]}",
+		 gone);
+	write_file(pol, text);
+	assert_int_equal(run_udsrpcd((const char *[]){"-p", pol, "-S", d.state, "--check", "--as",
+						       "nobody", "--pid", gone, "ping", NULL},
+				     out, sizeof(out)),
+			 1);
+	assert_non_null(strstr(out, "the entry matches no one\n"));
+	assert_non_null(strstr(out, "\ndeny (no rule matched)\n"));
+
+	/* Without --check, or --pid without --as: usage. */
+	assert_int_equal(run_udsrpcd((const char *[]){"--as", "nobody", "ping", NULL}, out,
+				     sizeof(out)),
+			 2);
+	assert_non_null(strstr(out, "--as goes with --check"));
+	assert_int_equal(run_udsrpcd((const char *[]){"--check", "--pid", "1", NULL}, out,
+				     sizeof(out)),
+			 2);
+	daemon_cleanup(&d);
+}
+
 static void test_sighup_keeps_serving(void **state)
 {
 	struct daemon d = {0};
@@ -393,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_config_file_and_check),
 		cmocka_unit_test(test_check_policy_warnings),
+		cmocka_unit_test(test_check_as),
 		cmocka_unit_test(test_sighup_keeps_serving),
 		cmocka_unit_test(test_journal_prefixes),
 	};

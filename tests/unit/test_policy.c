@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -51,9 +52,24 @@ static void expect_error(const char *text, const char *message)
 	assert_null(strchr(err, '\n'));
 }
 
+/* What fake_process pins for pid: a peer() is the process it pinned. */
+#define FAKE_PROC(pid) ((struct peer_process){.ino = 1000ull + (unsigned long long)(pid), .known = true})
+/* No process has this pid when a policy is loaded (fake_process). */
+#define DEAD_PID 31337
+
+/* What a pids entry pins at load in these tests: every pid but DEAD_PID has a process. */
+static int fake_process(pid_t pid, struct peer_process *ret)
+{
+	*ret = (struct peer_process){0};
+	if (pid == DEAD_PID)
+		return -ESRCH;
+	*ret = FAKE_PROC(pid);
+	return 0;
+}
+
 static struct udsrpc_peer peer(uid_t uid, gid_t gid, pid_t pid)
 {
-	return (struct udsrpc_peer){.uid = uid, .gid = gid, .pid = pid};
+	return (struct udsrpc_peer){.uid = uid, .gid = gid, .pid = pid, .proc = FAKE_PROC(pid)};
 }
 
 static void test_uids_by_number(void **state)
@@ -442,6 +458,101 @@ static struct policy *expect_warnings(const char *text, const char *warnings)
 	assert_non_null(policy_warnings(p));
 	assert_string_equal(policy_warnings(p), warnings);
 	return p;
+}
+
+/*
+ * A pids entry is the process that had the pid at load: a later process with
+ * that pid (another start time) is not matched, and an entry whose process
+ * was gone at load matches no one, with a warning (issue 18, "pids entry").
+ */
+static void test_pids_pinned(void **state)
+{
+	struct policy *p = compile(
+	    "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"pids\":[4242]},"
+	    "{\"effect\":\"deny\",\"methods\":[\"n\"],\"pids\":[4242]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"n\"]}]}",
+	    SELF);
+	struct udsrpc_peer pinned = peer(1000, 1000, 4242), reused = pinned, unknown = pinned;
+
+	reused.proc.ino++;         /* the pid came round again: another process */
+	unknown.proc.known = false; /* gone before it was pinned */
+	assert_null(policy_warnings(p));
+	assert_true(policy_allows(p, &pinned, "m", NULL));
+	assert_false(policy_allows(p, &reused, "m", NULL));
+	assert_false(policy_allows(p, &unknown, "m", NULL));
+	/* The deny pins the same process; an unknown one cannot slip past it. */
+	assert_false(policy_allows(p, &pinned, "n", NULL));
+	assert_true(policy_allows(p, &reused, "n", NULL));
+	assert_false(policy_allows(p, &unknown, "n", NULL));
+	policy_free(p);
+
+	/* No process had the pid at load: nobody ever is that process. */
+	p = expect_warnings("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],"
+	                    "\"pids\":[1,31337]},"
+	                    "{\"effect\":\"deny\",\"methods\":[\"n\"],\"pids\":[31337]},"
+	                    "{\"effect\":\"allow\",\"methods\":[\"n\"]}]}",
+	                    "rule 1: pids: no process has pid 31337 now: the entry matches no one\n"
+	                    "rule 2: pids: no process has pid 31337 now: the entry matches no one");
+	struct udsrpc_peer later = peer(1000, 1000, DEAD_PID), later_unknown = later,
+	                   one = peer(0, 0, 1);
+	later_unknown.proc.known = false;
+	assert_false(policy_allows(p, &later, "m", NULL));
+	assert_true(policy_allows(p, &one, "m", NULL));
+	assert_true(policy_allows(p, &later, "n", NULL));
+	assert_true(policy_allows(p, &later_unknown, "n", NULL));
+	/* Printed back as the number; loaded again it pins what has the pid then. */
+	json_t *j = policy_to_json(p);
+	assert_int_equal(json_integer_value(json_array_get(
+	                     json_object_get(json_array_get(json_object_get(j, "rules"), 1), "pids"),
+	                     0)),
+	                 DEAD_PID);
+	json_decref(j);
+	policy_free(p);
+}
+
+/*
+ * The same with the real kernel: this process, then a child that has exited.
+ * (A new process that gets the child's pid: test_policy_root, test_pids_rule.)
+ */
+static void test_pids_pinned_proc(void **state)
+{
+	struct peer_process proc;
+	char doc[256];
+	int status;
+
+	policy_set_process_fn(NULL);
+	assert_int_equal(peer_process_of_pid(getpid(), &proc), 0);
+	assert_true(proc.known);
+	snprintf(doc, sizeof(doc),
+	         "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"pids\":[%d]}]}",
+	         (int)getpid());
+	struct policy *p = compile(doc, SELF);
+	struct udsrpc_peer me = {.pid = getpid(), .proc = proc}, other = me;
+	if (other.proc.ino)
+		other.proc.ino++;
+	else
+		other.proc.start++;
+	assert_null(policy_warnings(p));
+	assert_true(policy_allows(p, &me, "m", NULL));
+	assert_false(policy_allows(p, &other, "m", NULL));
+	policy_free(p);
+
+	pid_t kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	assert_int_equal(peer_process_of_pid(kid, &proc), -ESRCH);
+	assert_false(proc.known);
+	snprintf(doc, sizeof(doc),
+	         "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"m\"],\"pids\":[%d]}]}",
+	         (int)kid);
+	p = compile(doc, SELF);
+	assert_non_null(strstr(policy_warnings(p), "the entry matches no one"));
+	struct udsrpc_peer next = {.pid = kid, .proc = me.proc};
+	assert_false(policy_allows(p, &next, "m", NULL));
+	policy_free(p);
+	policy_set_process_fn(fake_process);
 }
 
 /* A deleted account never stops the daemon: its name matches no one. */
@@ -861,6 +972,8 @@ static void test_to_json_unknown_names(void **state)
 
 int main(void)
 {
+	/* pids entries pin what the fake says; test_pids_pinned_proc asks the kernel. */
+	policy_set_process_fn(fake_process);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_uids_by_number),
 	    cmocka_unit_test(test_uids_by_name),
@@ -881,6 +994,8 @@ int main(void)
 	    cmocka_unit_test(test_default_deny),
 	    cmocka_unit_test(test_embedded_default),
 	    cmocka_unit_test(test_rule_count),
+	    cmocka_unit_test(test_pids_pinned),
+	    cmocka_unit_test(test_pids_pinned_proc),
 	    cmocka_unit_test(test_unknown_names_match_no_one),
 	    cmocka_unit_test(test_root_may_call),
 	    cmocka_unit_test(test_unmatched_patterns),

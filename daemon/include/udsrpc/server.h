@@ -275,6 +275,26 @@ int udsrpc_server_reload_policy(struct udsrpc_server *srv, char *err, size_t err
 json_t *udsrpc_server_policy_json(const struct udsrpc_server *srv);
 /* How many rules the policy in force has. */
 size_t udsrpc_server_policy_rules(const struct udsrpc_server *srv);
+/* A caller described by hand, for udsrpc_server_policy_check. */
+struct udsrpc_policy_caller {
+	uid_t uid;
+	gid_t gid;            /* primary group */
+	const gid_t *groups;  /* supplementary groups, ngroups of them */
+	size_t ngroups;
+	pid_t pid;            /* 0: none; else the process that has this pid now */
+	const char *exe;      /* NULL: unknown, as for a peer whose exe cannot be read */
+};
+/*
+ * What the policy in force decides for who calling method on key (NULL:
+ * a call without one), or with provide set, serving the method or topic
+ * method through rpc.provide: 1 allow, 0 deny (the policy is not
+ * consulted for anything else, and nothing is logged or counted).
+ * *ret_rule: the 1-based position of the deciding rule, 0 when none
+ * matched. -EINVAL for a NULL srv, who or method.
+ */
+int udsrpc_server_policy_check(const struct udsrpc_server *srv,
+                               const struct udsrpc_policy_caller *who, const char *method,
+                               const char *key, bool provide, size_t *ret_rule);
 
 /* ---- events ------------------------------------------------------------- */
 
