@@ -18,7 +18,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: udsrpcd [-s PATH] [-c CONFIG] [-p POLICY] [-S STATE_DIR] [-l LEVEL] "
-		   "[--check] [-h] [--version]\n"
+		   "[--check] [--repair] [-h] [--version]\n"
 		   "  -s, --socket PATH      listen on PATH (default: $UDSRPC_SOCKET, "
 		   "$RUNTIME_DIRECTORY/udsrpcd.sock,\n"
 		   "                         /run/udsrpcd.sock as root, "
@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		   "  -S, --state-dir DIR    durable config store (created if missing)\n"
 		   "  -l, --log-level LEVEL  error, warning, info or debug\n"
 		   "      --check            validate config and policy, print them, exit\n"
+		   "      --repair           make a damaged state dir loadable: keep every log record\n"
+		   "                         that reads back, move the rest aside, say how much, exit\n"
 		   "  -h, --help             this text\n"
 		   "      --version          print the version\n");
 }
@@ -78,6 +80,7 @@ int main(int argc, char **argv)
 		{"state-dir", required_argument, NULL, 'S'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"check", no_argument, NULL, 'C'},
+		{"repair", no_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -86,7 +89,7 @@ int main(int argc, char **argv)
 		   *opt_state = NULL, *opt_level = NULL;
 	struct udsrpcd srv;
 	enum udsrpc_log_level level;
-	bool check = false;
+	bool check = false, repair = false;
 	char err[1024], path[PATH_MAX];
 	int c;
 
@@ -100,6 +103,7 @@ int main(int argc, char **argv)
 		case 'S': opt_state = optarg; break;
 		case 'l': opt_level = optarg; break;
 		case 'C': check = true; break;
+		case 'R': repair = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("udsrpcd %s\n", UDSRPC_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -152,6 +156,20 @@ int main(int argc, char **argv)
 		config_set_str(&srv.cfg.state_dir, path);
 	}
 	config_set_str(&srv.policy_path, srv.cfg.policy);
+	if (repair && check) {
+		fprintf(stderr, "udsrpcd: --repair and --check do not go together; pick one\n");
+		config_free(&srv.cfg);
+		return 2;
+	}
+	if (repair) {
+		/* Offline, on the files only: no socket, no policy, no server. */
+		int rc = udsrpcd_repair(srv.cfg.state_dir);
+
+		free(srv.config_path);
+		free(srv.policy_path);
+		config_free(&srv.cfg);
+		return rc;
+	}
 
 	if (udsrpcd_init(&srv, err, sizeof(err)) < 0) {
 		udsrpc_server_log(NULL, UDSRPC_LOG_ERROR, "%s", err);

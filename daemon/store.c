@@ -22,10 +22,16 @@
  * fsync'd config.snap.tmp, followed by an fsync of the directory, and only
  * then is the log emptied. Recovery loads the snapshot (revision R), skips log
  * records <= R (the log may predate the snapshot after a crash mid-compaction),
- * requires the next one to be R+1 and each further one to follow on, and
- * stops at the first record that is torn, corrupt or out of sequence; it then
- * cuts the log there so new records never land behind garbage. A damaged
- * snapshot fails store_open rather than silently losing data.
+ * requires the next one to be R+1 and each further one to follow on. What a
+ * crash can leave is a torn last record: bytes that do not read back with no
+ * readable record after them. That one is dropped (a warning with its
+ * offset) and the log cut there, so new records never land behind garbage.
+ * Anything else (a bad record with readable ones after it, a record out of
+ * sequence, a value that is not JSON) is damage the store did not cause:
+ * cutting there would throw away acknowledged writes without a word, so
+ * store_open refuses and leaves the files alone, and store_repair (udsrpcd
+ * --repair) keeps what reads back and moves the rest aside. A damaged
+ * snapshot fails store_open too.
  *
  * Threads. store_set/unset (loop thread) decide CAS, encode the record (JSON
  * and CRC are done here, off the committer), and append an op to the queue.
@@ -75,6 +81,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +91,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -91,6 +99,7 @@
 #define LOG_NAME "config.log"
 #define SNAP_NAME "config.snap"
 #define SNAP_TMP_NAME "config.snap.tmp"
+#define DAMAGED_PREFIX "config.log.damaged-"
 
 #define PREALLOC_CHUNK (1u << 20)
 /* Early answers come from the committer only for groups of at most this many changes. */
@@ -145,6 +154,7 @@ struct store_op {
 
 struct store {
 	/* Loop thread only. */
+	struct store_options opt;
 	struct event_base *base;
 	struct event *done_ev;
 	struct store_tree_link *map;
@@ -176,6 +186,9 @@ struct store {
 	uint64_t compact_req, compact_done;
 	int compact_result;
 	struct store_stats stats;
+	/* The committer's news for the operator (a failed compaction), logged by the loop. */
+	char bg_msg[512];
+	bool bg_msg_ready;
 
 	/* Committer thread only once it runs (store_open fills them in first). */
 	pthread_t thread;
@@ -207,6 +220,22 @@ bool store_key_valid(const char *key, size_t len)
 			return false;
 	}
 	return true;
+}
+
+/* One line for the operator, through opt.log (loop thread, or the opener's). */
+static void store_log(const struct store *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void store_log(const struct store *s, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!s->opt.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->opt.log(s->opt.log_arg, level, msg);
 }
 
 /* ---- the key map (loop thread) ---- */
@@ -572,9 +601,9 @@ static void unwind_failed(struct store *s, struct store_op *op)
 static void process_done(struct store *s)
 {
 	struct store_op *ops, *op, *next, *failed = NULL;
-	char reason[160] = "";
+	char reason[160] = "", bg[sizeof(s->bg_msg)] = "";
 	bool in_failed = false;
-	uint64_t count;
+	uint64_t count, nfailed = 0;
 
 	/*
 	 * Reset the eventfd before taking the list: a group handed over after
@@ -585,6 +614,10 @@ static void process_done(struct store *s)
 	atomic_store_explicit(&s->done_ready, false, memory_order_relaxed);
 
 	pthread_mutex_lock(&s->mu);
+	if (s->bg_msg_ready) {
+		memcpy(bg, s->bg_msg, sizeof(bg));
+		s->bg_msg_ready = false;
+	}
 	ops = s->d_head;
 	for (op = ops; op; op = op->next) {
 		if (op->err) {
@@ -609,6 +642,8 @@ static void process_done(struct store *s)
 	s->d_head = s->d_tail = NULL;
 	pthread_mutex_unlock(&s->mu);
 
+	if (bg[0])
+		store_log(s, STORE_LOG_ERROR, "%s", bg);
 	if (!failed) {
 		/*
 		 * Each change is applied just before its own answer, not the whole
@@ -634,6 +669,12 @@ static void process_done(struct store *s)
 		/* Every queued change is gone: the next one follows the committed state. */
 		s->next_rev = s->rev;
 		snprintf(reason, sizeof(reason), "%s: %s", failed->what, strerror(failed->err));
+		for (op = failed; op; op = op->next)
+			nfailed++;
+		store_log(s, STORE_LOG_ERROR,
+		          "%s/%s: %s; %llu change(s) not applied, answered with an error "
+		          "(check the disk; the store keeps serving)",
+		          s->dir, LOG_NAME, reason, (unsigned long long)nfailed);
 	}
 	for (op = ops; op; op = next) {
 		next = op->next;
@@ -866,15 +907,17 @@ static int snap_visit(struct store_tree_link *l, void *arg)
  * full log stand; after it, log records <= the snapshot's revision are
  * skipped, so the log is only cut once the rename is durable.
  */
-static int compact(struct store *s)
+static int compact(struct store *s, const char **ret_what)
 {
 	unsigned char hdr[STORE_SNAP_HDR];
 	struct snap_writer w = {.s = s, .fd = -1};
 	int r;
 
+	*ret_what = "create " SNAP_TMP_NAME;
 	w.fd = openat(s->dirfd, SNAP_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (w.fd < 0)
 		return -errno;
+	*ret_what = "write " SNAP_TMP_NAME;
 	store_snap_header(hdr, s->wrev, s->image_count);
 	s->iov[0].iov_base = hdr;
 	s->iov[0].iov_len = sizeof(hdr);
@@ -886,25 +929,33 @@ static int compact(struct store *s)
 		r = fsync_retry(w.fd);
 	if (close(w.fd) < 0 && r == 0)
 		r = -errno;
-	if (r == 0 && renameat(s->dirfd, SNAP_TMP_NAME, s->dirfd, SNAP_NAME) < 0)
-		r = -errno;
+	if (r == 0) {
+		*ret_what = "rename " SNAP_TMP_NAME " to " SNAP_NAME;
+		if (renameat(s->dirfd, SNAP_TMP_NAME, s->dirfd, SNAP_NAME) < 0)
+			r = -errno;
+	}
 	if (r < 0) {
 		unlinkat(s->dirfd, SNAP_TMP_NAME, 0);
 		return r;
 	}
+	*ret_what = "fsync the state directory";
 	r = fsync_retry(s->dirfd);
 	if (r < 0)
 		return r; /* the snapshot may not be durable yet: keep the log whole */
 	s->snap_size = w.off;
+	*ret_what = "empty " LOG_NAME;
 	if (ftruncate(s->logfd, 0) < 0)
 		return -errno;
 	s->log_off = s->log_alloc = 0;
 	return fsync_retry(s->logfd);
 }
 
+static void wake_loop(struct store *s);
+
 static int run_compaction(struct store *s)
 {
-	int r = compact(s);
+	const char *what = "";
+	int r = compact(s, &what);
 
 	/* After a failure, wait for another COMPACT_MIN of log before retrying. */
 	if (r == 0)
@@ -912,13 +963,23 @@ static int run_compaction(struct store *s)
 	else
 		s->compact_at = s->log_off + COMPACT_MIN;
 	pthread_mutex_lock(&s->mu);
-	if (r == 0)
+	if (r == 0) {
 		s->stats.compactions++;
-	else
+	} else {
 		s->stats.compaction_errors++;
+		/* The committer never calls the log function: the loop does (store_options). */
+		snprintf(s->bg_msg, sizeof(s->bg_msg),
+		         "%s: compaction failed: %s: %s; %s stays whole (%llu bytes) and the "
+		         "next try comes after %u more bytes of it",
+		         s->dir, what, strerror(-r), LOG_NAME, (unsigned long long)s->log_off,
+		         COMPACT_MIN);
+		s->bg_msg_ready = true;
+	}
 	s->stats.log_bytes = s->log_off;
 	s->stats.snapshot_bytes = s->snap_size;
 	pthread_mutex_unlock(&s->mu);
+	if (r < 0)
+		wake_loop(s);
 	return r;
 }
 
@@ -1159,81 +1220,145 @@ static int load_snapshot(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
-static int replay_log(struct store *s, char *err, size_t errlen)
-{
-	uint64_t base = s->rev, skipped_rev = 0, applied = 0, dropped = 0;
-	unsigned char *buf = NULL;
-	size_t len, off = 0, end;
-	int r;
+/*
+ * How recovery reads config.log. Opening (repair false), the first damage
+ * ends the reading: a torn last record is dropped, anything else refuses.
+ * Repairing, every record that reads back and comes later than the state so
+ * far is applied, and the bytes of the rest are copied to dam.
+ */
+struct replay {
+	bool repair;
+	uint64_t applied;
+	uint64_t lost_records; /* repair: revisions missing, stale and torn records */
+	unsigned char *dam;    /* repair: the unusable bytes, dam_len of them */
+	size_t dam_len;
+	size_t end;            /* opening: where the log is cut (the end of its records) */
+};
 
-	r = read_all(s->logfd, &buf, &len);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read %s/%s: %s", s->dir, LOG_NAME, strerror(-r));
-		return r;
-	}
-	for (;;) {
+/* The next record after a damaged spot that reads back and is later than rev; len if none. */
+static size_t next_readable(const unsigned char *buf, size_t len, size_t from, uint64_t rev)
+{
+	/* Byte by byte, and only after damage: the length and header checks
+	 * reject almost every offset before the checksum is computed. */
+	for (size_t p = from; p + STORE_REC_HDR <= len; p++) {
 		struct store_rec_view v;
 
-		if (store_rec_parse(buf + off, len - off, &v) < 0 || v.rev == 0)
-			break;
-		if (v.rev <= base) {
+		if (store_rec_parse(buf + p, len - p, &v) == 0 && v.rev > rev)
+			return p;
+	}
+	return len;
+}
+
+static void replay_set_aside(struct replay *rp, const unsigned char *buf, size_t from, size_t to)
+{
+	memcpy(rp->dam + rp->dam_len, buf + from, to - from);
+	rp->dam_len += to - from;
+}
+
+static int replay_log(struct store *s, const unsigned char *buf, size_t len, struct replay *rp,
+                      char *err, size_t errlen)
+{
+	uint64_t base = s->rev, skipped_rev = 0;
+	size_t off = 0, data_end = len;
+	bool tail_damaged = false;
+	int r;
+
+	/* Zeros at the end are the preallocated tail, not data (no record ends in a zero byte). */
+	while (data_end > 0 && buf[data_end - 1] == 0)
+		data_end--;
+	while (off < data_end) {
+		struct store_rec_view v;
+		const char *why;
+		size_t next;
+		int pr = store_rec_parse(buf + off, len - off, &v);
+
+		if (pr == 0 && v.rev == 0)
+			pr = -EBADMSG;
+		if (pr == 0 && v.rev <= base && rp->applied == 0 && v.rev > skipped_rev) {
 			/* Already in the snapshot: a compaction ended before emptying the log. */
-			if (applied > 0 || v.rev <= skipped_rev)
-				break;
 			skipped_rev = v.rev;
-		} else if (v.rev != s->rev + 1) {
-			if (applied == 0) {
-				free(buf);
-				snprintf(err, errlen,
-				         "%s/%s starts at revision %llu but %s holds revision "
-				         "%llu: the files do not belong together",
-				         s->dir, LOG_NAME, (unsigned long long)v.rev, SNAP_NAME,
-				         (unsigned long long)base);
-				return -EBADMSG;
-			}
-			break; /* stale bytes from before the log was last cut */
-		} else {
+			off += v.len;
+			continue;
+		}
+		if (pr == 0 && v.rev > base + 1 && rp->applied == 0 && !rp->repair) {
+			snprintf(err, errlen,
+			         "%s/%s starts at revision %llu but %s holds revision %llu: the "
+			         "files do not belong together; put back the %s that goes with it",
+			         s->dir, LOG_NAME, (unsigned long long)v.rev, SNAP_NAME,
+			         (unsigned long long)base, SNAP_NAME);
+			return -EBADMSG;
+		}
+		if (pr == 0 && (v.rev == s->rev + 1 || (rp->repair && v.rev > s->rev))) {
 			r = load_record(s, &v);
 			if (r == -ENOMEM) {
-				free(buf);
 				snprintf(err, errlen, "out of memory replaying %s/%s", s->dir,
 				         LOG_NAME);
 				return r;
 			}
-			if (r < 0)
+			if (r == 0) {
+				/* Repairing, a gap in the revisions is what the damage held. */
+				rp->lost_records += v.rev - s->rev - 1;
+				tail_damaged = false;
+				s->rev = v.rev;
+				rp->applied++;
+				off += v.len;
+				continue;
+			}
+			why = "a record whose value is not JSON";
+			next = off + v.len;
+		} else if (pr == 0) {
+			why = "a record out of sequence";
+			next = off + v.len;
+		} else {
+			why = "bytes that are not a whole record";
+			next = next_readable(buf, data_end, off + 1, s->rev);
+			if (next >= data_end && !rp->repair) {
+				/* Nothing readable after it: a write a crash cut short. */
+				store_log(s, STORE_LOG_WARNING,
+				          "%s/%s: dropped a torn last record at offset %zu (%zu "
+				          "bytes), a write that was never acknowledged",
+				          s->dir, LOG_NAME, off, data_end - off);
+				s->stats.dropped_bytes = data_end - off;
 				break;
-			s->rev = v.rev;
-			applied++;
+			}
 		}
-		off += v.len;
-	}
-	for (size_t i = len; i > off; i--) {
-		if (buf[i - 1] != 0) {
-			dropped = i - off;
-			break;
+		if (!rp->repair) {
+			char where[64] = "";
+
+			if (pr != 0 && next < data_end)
+				snprintf(where, sizeof(where), ", readable again at offset %zu", next);
+			snprintf(err, errlen,
+			         "%s/%s is damaged at offset %zu (%s%s); the records after it were "
+			         "acknowledged, so the store does not start without them: run "
+			         "'udsrpcd --repair -S %s' to keep every record that reads back and "
+			         "move the rest aside",
+			         s->dir, LOG_NAME, off, why, where, s->dir);
+			return -EBADMSG;
 		}
+		/*
+		 * Records lost are counted by the revisions missing when the next
+		 * readable one is applied; only a stale duplicate, or damage with
+		 * nothing readable after it, is counted here.
+		 */
+		if (pr == 0 && v.rev <= s->rev)
+			rp->lost_records++;
+		else
+			tail_damaged = true;
+		replay_set_aside(rp, buf, off, next);
+		off = next;
 	}
+	if (tail_damaged)
+		rp->lost_records++;
 	/* A log of nothing but records the snapshot holds is better started afresh. */
-	end = applied == 0 ? 0 : off;
-	free(buf);
-	if (len != end) {
-		if (ftruncate(s->logfd, (off_t)end) < 0 || fsync_retry(s->logfd) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot cut the torn tail of %s/%s: %s", s->dir,
-			         LOG_NAME, strerror(-r));
-			return r;
-		}
-	}
-	s->log_off = s->log_alloc = end;
-	s->stats.replayed_records = applied;
-	s->stats.dropped_bytes = dropped;
+	rp->end = rp->applied == 0 ? 0 : off;
+	s->stats.replayed_records = rp->applied;
 	return 0;
 }
 
-static int open_dir(struct store *s, char *err, size_t errlen)
+static int open_dir(struct store *s, bool create, char *err, size_t errlen)
 {
 	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0 && errno == ENOENT) {
+	if (s->dirfd < 0 && errno == ENOENT && create) {
 		char *parent = strdup(s->dir), *slash;
 		int pfd;
 
@@ -1340,44 +1465,90 @@ static void store_free(struct store *s)
 	free(s);
 }
 
-int store_open(const char *dir, struct event_base *base, struct store **ret, char *err,
-               size_t errlen)
+/* A store with nothing open yet, or NULL (message in err). */
+static struct store *store_alloc(const char *dir, const struct store_options *opt, char *err,
+                                 size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
-	sigset_t all, old;
-	int r;
 
 	if (!s || !(s->dir = strdup(dir))) {
 		free(s);
 		snprintf(err, errlen, "out of memory opening the store");
-		return -ENOMEM;
+		return NULL;
 	}
-	s->base = base;
+	if (opt)
+		s->opt = *opt;
 	s->efd = s->dirfd = s->logfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work_cv, NULL);
 	pthread_cond_init(&s->idle_cv, NULL);
 	s->iov = calloc(IOV_MAX, sizeof(*s->iov));
 	if (!s->iov) {
-		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory opening the store");
-		goto fail;
+		store_free(s);
+		return NULL;
 	}
-	r = open_dir(s, err, errlen);
+	return s;
+}
+
+/* Open the files (dir created when create) and load snapshot and log as rp says. */
+static int store_load(struct store *s, bool create, struct replay *rp, char *err, size_t errlen)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = open_dir(s, create, err, errlen);
 	if (r == 0)
 		r = open_log(s, err, errlen);
 	if (r < 0)
-		goto fail;
+		return r;
 	/* A snapshot that never got renamed: the log still holds all it had. */
 	if (unlinkat(s->dirfd, SNAP_TMP_NAME, 0) < 0 && errno != ENOENT) {
 		r = -errno;
 		snprintf(err, errlen, "cannot remove %s/%s: %s", s->dir, SNAP_TMP_NAME,
 		         strerror(-r));
-		goto fail;
+		return r;
 	}
 	r = load_snapshot(s, err, errlen);
+	if (r < 0)
+		return r;
+	r = read_all(s->logfd, &buf, &len);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s/%s: %s", s->dir, LOG_NAME, strerror(-r));
+		return r;
+	}
+	if (rp->repair && !(rp->dam = malloc(len ? len : 1)))
+		r = -ENOMEM;
 	if (r == 0)
-		r = replay_log(s, err, errlen);
+		r = replay_log(s, buf, len, rp, err, errlen);
+	free(buf);
+	if (r < 0 || rp->repair)
+		return r;
+	if (len != rp->end) {
+		if (ftruncate(s->logfd, (off_t)rp->end) < 0 || fsync_retry(s->logfd) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "cannot cut the torn tail of %s/%s: %s", s->dir,
+			         LOG_NAME, strerror(-r));
+			return r;
+		}
+	}
+	s->log_off = s->log_alloc = rp->end;
+	return 0;
+}
+
+int store_open(const char *dir, struct event_base *base, const struct store_options *opt,
+               struct store **ret, char *err, size_t errlen)
+{
+	struct store *s = store_alloc(dir, opt, err, errlen);
+	struct replay rp = {.repair = false};
+	sigset_t all, old;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->base = base;
+	r = store_load(s, true, &rp, err, errlen);
 	if (r < 0)
 		goto fail;
 	s->next_rev = s->wrev = s->rev;
@@ -1413,6 +1584,91 @@ int store_open(const char *dir, struct event_base *base, struct store **ret, cha
 	*ret = s;
 	return 0;
 fail:
+	store_free(s);
+	return r;
+}
+
+/* The set-aside file: its bytes durable before anything they came from is replaced. */
+static int repair_write_damaged(struct store *s, const struct replay *rp,
+                                struct store_repair_result *ret, char *err, size_t errlen)
+{
+	char name[128], when[40];
+	struct tm tm;
+	time_t now = time(NULL);
+	struct iovec iov = {.iov_base = rp->dam, .iov_len = rp->dam_len};
+	int fd = -1, r;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Never over an earlier repair's file: a second one in the same second gets a suffix. */
+	for (int i = 0; fd < 0 && i < 100; i++) {
+		if (i == 0)
+			snprintf(name, sizeof(name), DAMAGED_PREFIX "%s", when);
+		else
+			snprintf(name, sizeof(name), DAMAGED_PREFIX "%s.%d", when, i);
+		fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		            0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	snprintf(ret->damaged_path, sizeof(ret->damaged_path), "%s/%s", s->dir, name);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", ret->damaged_path, strerror(-r));
+		return r;
+	}
+	r = pwritev_all(fd, &iov, 1, 0);
+	if (r == 0)
+		r = fsync_retry(fd);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0)
+		r = fsync_retry(s->dirfd);
+	if (r < 0)
+		snprintf(err, errlen, "cannot write %s: %s", ret->damaged_path, strerror(-r));
+	return r;
+}
+
+/* Files made as root belong to whoever owns the state dir (the daemon's user). */
+static void repair_chown(struct store *s, const char *name)
+{
+	struct stat st;
+
+	if (geteuid() == 0 && fstat(s->dirfd, &st) == 0)
+		(void)!fchownat(s->dirfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+}
+
+int store_repair(const char *dir, const struct store_options *opt,
+                 struct store_repair_result *ret, char *err, size_t errlen)
+{
+	struct store *s = store_alloc(dir, opt, err, errlen);
+	struct replay rp = {.repair = true};
+	const char *what = "";
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!s)
+		return -ENOMEM;
+	r = store_load(s, false, &rp, err, errlen);
+	if (r == 0 && rp.dam_len > 0)
+		r = repair_write_damaged(s, &rp, ret, err, errlen);
+	if (r == 0) {
+		/* What was read becomes the snapshot; the log starts empty after it. */
+		s->wrev = s->rev;
+		r = compact(s, &what);
+		if (r < 0)
+			snprintf(err, errlen, "%s: %s: %s", s->dir, what, strerror(-r));
+	}
+	if (r == 0) {
+		repair_chown(s, SNAP_NAME);
+		if (ret->damaged_path[0])
+			repair_chown(s, strrchr(ret->damaged_path, '/') + 1);
+		ret->kept_records = rp.applied;
+		ret->lost_records = rp.lost_records;
+		ret->lost_bytes = rp.dam_len;
+		ret->revision = s->rev;
+	}
+	free(rp.dam);
 	store_free(s);
 	return r;
 }

@@ -26,11 +26,34 @@ typedef void (*store_done_fn)(void *arg, enum store_status st, uint64_t revision
                               const char *reason);
 
 /*
+ * What an operator must hear about, passed to store_open. level is a syslog
+ * level (STORE_LOG_ERROR 3, STORE_LOG_WARNING 4, STORE_LOG_INFO 6), msg one
+ * line naming the file (borrowed, valid during the call). Called on the
+ * loop thread only: in store_open, in store_repair, and when completions
+ * are processed (storage errors and failed compactions of the committer
+ * are handed to the loop first). NULL log: nothing is reported.
+ */
+enum { STORE_LOG_ERROR = 3, STORE_LOG_WARNING = 4, STORE_LOG_INFO = 6 };
+typedef void (*store_log_fn)(void *arg, int level, const char *msg);
+struct store_options {
+	store_log_fn log;
+	void *log_arg;
+};
+
+/*
  * Open (creating if missing) the state in dir: load the snapshot, replay the
- * log, drop a torn last record. Starts the committer thread; completions are
+ * log. Recovery drops only a torn last record (what a write cut short by a
+ * crash leaves: no readable record follows it), reporting it at warning
+ * level with its offset, and cuts the log there. Any other damage (a bad
+ * record with readable ones after it, a record out of sequence, a value
+ * that is not JSON) fails with -EBADMSG and a message naming the file and
+ * offset and the fix (store_repair), leaving every file as it was: records
+ * after the damage were acknowledged writes. opt may be NULL.
+ *
+ * Starts the committer thread; completions are
  * handed back to base's thread. -errno and a message naming the path on error
- * (-EBUSY: another process has this dir open; -EBADMSG: a damaged snapshot,
- * which is never silently discarded).
+ * (-EBUSY: another process has this dir open; -EBADMSG: a damaged snapshot
+ * or log, which is never silently discarded).
  *
  * Files in dir: config.log (changes since the snapshot), config.snap (the
  * compacted state), config.snap.tmp (a snapshot being written; removed at
@@ -43,8 +66,28 @@ typedef void (*store_done_fn)(void *arg, enum store_status st, uint64_t revision
  * store_close() before event_base_free(). Every other function here is for
  * the loop thread only.
  */
-int store_open(const char *dir, struct event_base *base, struct store **ret, char *err,
-               size_t errlen);
+int store_open(const char *dir, struct event_base *base, const struct store_options *opt,
+               struct store **ret, char *err, size_t errlen);
+
+/*
+ * udsrpcd --repair: what store_open refuses, made loadable. Loads the
+ * snapshot (a damaged one is not repaired: -EBADMSG), applies every log
+ * record that reads back, in revision order, writes the result as a new
+ * snapshot (the revision counter never goes back) and empties the log.
+ * The bytes that could not be used go, before anything is replaced, to
+ * ret->damaged_path (dir/config.log.damaged-<RFC 3339 UTC time>; "" when
+ * there were none). Files it creates get the directory's owner. Not while
+ * a daemon has the dir open (-EBUSY). 0 or -errno with a message.
+ */
+struct store_repair_result {
+	uint64_t kept_records; /* log records applied */
+	uint64_t lost_records; /* records that could not be read (by the revisions missing) */
+	uint64_t lost_bytes;   /* bytes moved to damaged_path */
+	uint64_t revision;     /* of the repaired store */
+	char damaged_path[4096];
+};
+int store_repair(const char *dir, const struct store_options *opt,
+                 struct store_repair_result *ret, char *err, size_t errlen);
 /*
  * Waits for every queued change to be durable and runs its callback (here,
  * on the calling thread, which must be the loop thread; callbacks may queue
@@ -128,7 +171,7 @@ struct store_stats {
 	uint64_t log_bytes;         /* bytes of records in config.log */
 	uint64_t snapshot_bytes;    /* size of config.snap */
 	uint64_t replayed_records;  /* log records applied by store_open */
-	uint64_t dropped_bytes;     /* torn or corrupt log tail discarded by store_open */
+	uint64_t dropped_bytes;     /* torn last record discarded by store_open */
 };
 void store_get_stats(struct store *s, struct store_stats *ret);
 

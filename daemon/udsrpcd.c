@@ -117,6 +117,36 @@ static void udsrpcd_check_readable(struct udsrpcd *d, const char *path, uid_t ui
 		                  path, (unsigned)uid, strerror(errno));
 }
 
+/* The store's reports go out as the daemon's own log lines (store levels are syslog's). */
+static void udsrpcd_store_log(void *arg, int level, const char *msg)
+{
+	udsrpc_server_log(arg, (enum udsrpc_log_level)level, "%s", msg);
+}
+
+int udsrpcd_repair(const char *state_dir)
+{
+	struct store_options opt = {.log = udsrpcd_store_log};
+	struct store_repair_result res;
+	char err[1024];
+
+	if (store_repair(state_dir, &opt, &res, err, sizeof(err)) < 0) {
+		udsrpc_server_log(NULL, UDSRPC_LOG_ERROR, "--repair: %s", err);
+		return 1;
+	}
+	if (res.lost_bytes == 0)
+		printf("udsrpcd: %s: every record read back (%llu kept); nothing set aside, "
+		       "revision %llu\n",
+		       state_dir, (unsigned long long)res.kept_records,
+		       (unsigned long long)res.revision);
+	else
+		printf("udsrpcd: %s: kept %llu log record(s); %llu record(s) could not be read, "
+		       "%llu bytes moved to %s; revision %llu\n",
+		       state_dir, (unsigned long long)res.kept_records,
+		       (unsigned long long)res.lost_records, (unsigned long long)res.lost_bytes,
+		       res.damaged_path, (unsigned long long)res.revision);
+	return 0;
+}
+
 int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen)
 {
 	struct runas ra;
@@ -135,8 +165,9 @@ int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen)
 		return r;
 	if ((r = state_dir_make(d->cfg.state_dir, &ra, err, errlen)) < 0)
 		return r;
-	if ((r = store_open(d->cfg.state_dir, udsrpc_server_event_base(d->srv), &d->store, err,
-	                    errlen)) < 0)
+	if ((r = store_open(d->cfg.state_dir, udsrpc_server_event_base(d->srv),
+	                    &(struct store_options){.log = udsrpcd_store_log, .log_arg = d->srv},
+	                    &d->store, err, errlen)) < 0)
 		return r;
 	config_attach_store(d);
 	/* Root was needed for the socket (bind in /run, chown to socket_group)

@@ -25,7 +25,8 @@ struct fx {
 	char dir[200];
 	struct event_base *base;
 	struct store *s;
-	int clock; /* completion order across all results */
+	int clock;      /* completion order across all results */
+	char log[8192]; /* what the store reported: "LEVEL msg\n" lines */
 };
 
 struct result {
@@ -53,10 +54,24 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+static void fx_log(void *arg, int level, const char *msg)
+{
+	struct fx *f = arg;
+	size_t n = strlen(f->log);
+
+	snprintf(f->log + n, sizeof(f->log) - n, "%d %s\n", level, msg);
+}
+
+static struct store_options fx_options(struct fx *f)
+{
+	return (struct store_options){.log = fx_log, .log_arg = f};
+}
+
 static void fx_open(struct fx *f)
 {
 	char err[512] = "";
-	int r = store_open(f->dir, f->base, &f->s, err, sizeof(err));
+	struct store_options opt = fx_options(f);
+	int r = store_open(f->dir, f->base, &opt, &f->s, err, sizeof(err));
 
 	if (r != 0)
 		fail_msg("store_open(%s): %d %s", f->dir, r, err);
@@ -697,6 +712,15 @@ static void test_recovery_torn_last_record(void **state)
 	assert_int_equal(truncate(p, size - 3), 0);
 
 	fx_open(f);
+	{
+		/* t3's record: 20 bytes of header, "t3", "\"the last one\"". */
+		char want[400];
+
+		snprintf(want, sizeof(want),
+		         "4 %s/config.log: dropped a torn last record at offset %lld (33 bytes)",
+		         f->dir, (long long)(size - 36));
+		assert_non_null(strstr(f->log, want));
+	}
 	assert_int_value(f, "t1", 1, 1);
 	assert_int_value(f, "t2", 2, 2);
 	assert_null(store_get(f->s, "t3", NULL));
@@ -998,7 +1022,7 @@ static void test_damaged_snapshot_refuses_open(void **state)
 	assert_int_equal(pwrite(fd, &byte, 1, STORE_SNAP_HDR + 25), 1);
 	close(fd);
 
-	assert_int_equal(store_open(f->dir, f->base, &s2, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(store_open(f->dir, f->base, NULL, &s2, err, sizeof(err)), -EBADMSG);
 	assert_null(s2);
 	assert_non_null(strstr(err, "config.snap is damaged"));
 	/* Put it back so the store opens again and teardown can close it. */
@@ -1024,7 +1048,7 @@ static void test_log_not_matching_snapshot_refuses_open(void **state)
 	f->s = NULL;
 	path_of(f, "config.snap", p, sizeof(p));
 	assert_int_equal(unlink(p), 0);
-	assert_int_equal(store_open(f->dir, f->base, &s2, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(store_open(f->dir, f->base, NULL, &s2, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "do not belong together"));
 	/* Refusing must not have touched the log. */
 	assert_true(file_size(f, "config.log") > 0);
@@ -1039,7 +1063,7 @@ static void test_second_open_is_refused(void **state)
 	char err[512] = "";
 	struct store *s2 = NULL;
 
-	assert_int_equal(store_open(f->dir, f->base, &s2, err, sizeof(err)), -EBUSY);
+	assert_int_equal(store_open(f->dir, f->base, NULL, &s2, err, sizeof(err)), -EBUSY);
 	assert_null(s2);
 	assert_non_null(strstr(err, "in use by another process"));
 }
@@ -1098,6 +1122,14 @@ static void test_write_failure(void **state)
 	assert_int_equal(after.log_bytes, before.log_bytes);
 	/* The torn half-record was cut away, not left in the file. */
 	assert_int_equal(file_size(f, "config.log"), (off_t)before.log_bytes);
+	{
+		char want[300];
+
+		snprintf(want, sizeof(want),
+		         "3 %s/config.log: write: No space left on device; 4 change(s) not applied",
+		         f->dir);
+		assert_non_null(strstr(f->log, want));
+	}
 
 	/* The store carries on, with checks against the committed state. */
 	assert_int_equal(do_set(f, "w", json_integer(4), 2).st, STORE_CONFLICT);
@@ -1357,6 +1389,262 @@ static void test_many_keys(void **state)
 	json_decref(list);
 }
 
+/* ---- damage that is not a torn last record ---- */
+
+/* Flip one byte of the log at off (the store closed). */
+static void flip_byte(const struct fx *f, off_t off)
+{
+	char p[256];
+	unsigned char byte;
+	int fd;
+
+	path_of(f, "config.log", p, sizeof(p));
+	fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, off), 1);
+	byte ^= 0x20;
+	assert_int_equal(pwrite(fd, &byte, 1, off), 1);
+	close(fd);
+}
+
+static void read_whole(const char *path, char **ret, size_t *ret_len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf = malloc(1 << 20);
+	size_t n;
+
+	assert_non_null(fp);
+	n = fread(buf, 1, 1 << 20, fp);
+	fclose(fp);
+	*ret = buf;
+	*ret_len = n;
+}
+
+/* The 50 sets of issue 16: k/00..k/49 = 0..49, revisions 1..50; the log's bytes. */
+static void fifty_sets(struct fx *f, char **ret_log, size_t *ret_len)
+{
+	char key[16], p[256];
+
+	for (int i = 0; i < 50; i++) {
+		snprintf(key, sizeof(key), "k/%02d", i);
+		assert_int_equal(do_set(f, key, json_integer(i), -1).rev, (uint64_t)i + 1);
+	}
+	store_close(f->s);
+	f->s = NULL;
+	path_of(f, "config.log", p, sizeof(p));
+	read_whole(p, ret_log, ret_len);
+}
+
+/* Record i of fifty_sets starts here: 20 + 4 + the value's digits each. */
+static size_t fifty_offset(int i)
+{
+	size_t off = 0;
+
+	for (int k = 0; k < i; k++)
+		off += 24 + (k < 10 ? 1 : 2);
+	return off;
+}
+
+static void assert_open_refused(struct fx *f, const char *want)
+{
+	char err[1024] = "";
+	struct store *s2 = NULL;
+
+	assert_int_equal(store_open(f->dir, f->base, NULL, &s2, err, sizeof(err)), -EBADMSG);
+	assert_null(s2);
+	if (!strstr(err, want))
+		fail_msg("store_open said \"%s\", not \"%s\"", err, want);
+}
+
+/*
+ * One byte changed in the middle of the log (issue 16: offset 166 after 50
+ * acknowledged sets): the start is refused, naming the file and offset, and
+ * nothing is cut; --repair keeps the other 49 and moves the damaged record
+ * aside; the revision counter does not go back.
+ */
+static void test_damage_mid_log_refuses_then_repair(void **state)
+{
+	struct fx *f = *state;
+	struct store_repair_result res;
+	struct store_options opt = fx_options(f);
+	char *before, *after, *dam, want[512], err[512] = "", p[256];
+	size_t blen, alen, dlen;
+	size_t at = fifty_offset(6); /* 6*25 = 150: byte 166 is in k/06's record */
+	json_t *list;
+
+	fifty_sets(f, &before, &blen);
+	assert_true(at <= 166 && 166 < fifty_offset(7));
+	flip_byte(f, 166);
+	snprintf(want, sizeof(want),
+	         "%s/config.log is damaged at offset %zu (bytes that are not a whole record, "
+	         "readable again at offset %zu); the records after it were acknowledged",
+	         f->dir, at, fifty_offset(7));
+	assert_open_refused(f, want);
+	assert_open_refused(f, "run 'udsrpcd --repair -S ");
+	/* Refusing touched nothing: same size, only the byte we changed differs. */
+	path_of(f, "config.log", p, sizeof(p));
+	read_whole(p, &after, &alen);
+	assert_int_equal(alen, blen);
+	assert_int_equal(after[166] ^ before[166], 0x20);
+	after[166] = before[166];
+	assert_memory_equal(after, before, blen);
+	free(after);
+
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 49);
+	assert_int_equal(res.lost_records, 1);
+	assert_int_equal(res.lost_bytes, fifty_offset(7) - at);
+	assert_int_equal(res.revision, 50);
+	snprintf(want, sizeof(want), "%s/config.log.damaged-", f->dir);
+	assert_memory_equal(res.damaged_path, want, strlen(want));
+	/* The set-aside file holds exactly the damaged record's bytes. */
+	read_whole(res.damaged_path, &dam, &dlen);
+	assert_int_equal(dlen, res.lost_bytes);
+	before[166] ^= 0x20;
+	assert_memory_equal(dam, before + at, dlen);
+	free(dam);
+	free(before);
+	assert_int_equal(file_size(f, "config.log"), 0);
+
+	fx_open(f);
+	assert_int_equal(store_revision(f->s), 50);
+	list = store_list(f->s, NULL);
+	assert_int_equal(json_array_size(list), 49);
+	json_decref(list);
+	assert_null(store_get(f->s, "k/06", NULL));
+	assert_int_value(f, "k/05", 5, 6);
+	assert_int_value(f, "k/49", 49, 50);
+	assert_int_equal(do_set(f, "k/06", json_integer(6), 0).rev, 51);
+	fx_reopen(f);
+	assert_int_value(f, "k/06", 6, 51);
+	assert_null(strstr(f->log, "torn"));
+}
+
+/* A length field changed: framing is lost, and the next record is found by its checksum. */
+static void test_damage_in_length_field(void **state)
+{
+	struct fx *f = *state;
+	struct store_repair_result res;
+	struct store_options opt = fx_options(f);
+	char *log, want[512], err[512] = "";
+	size_t len;
+
+	fifty_sets(f, &log, &len);
+	free(log);
+	flip_byte(f, (off_t)fifty_offset(20) + 1); /* 25 -> 25 + 8192 */
+	snprintf(want, sizeof(want), "config.log is damaged at offset %zu (", fifty_offset(20));
+	assert_open_refused(f, want);
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 49);
+	assert_int_equal(res.lost_records, 1);
+	fx_open(f);
+	assert_null(store_get(f->s, "k/20", NULL));
+	assert_int_value(f, "k/21", 21, 22);
+}
+
+/* Whole records that are wrong: a stale copy, a value that is not JSON. */
+static void test_damage_whole_bad_records(void **state)
+{
+	struct fx *f = *state;
+	struct store_repair_result res;
+	struct store_options opt = fx_options(f);
+	unsigned char rec[64];
+	char *log, err[512] = "";
+	size_t len;
+
+	fifty_sets(f, &log, &len);
+	/* Record 3 again at the end: whole, checksum good, out of sequence. */
+	append_bytes(f, "config.log", log + fifty_offset(3), fifty_offset(4) - fifty_offset(3));
+	free(log);
+	snprintf(err, sizeof(err), "is damaged at offset %zu (a record out of sequence)",
+	         fifty_offset(50));
+	assert_open_refused(f, err);
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 50);
+	assert_int_equal(res.lost_records, 1);
+	assert_int_equal(res.lost_bytes, 25);
+
+	/* A record in sequence whose value does not parse, last in the log. */
+	memcpy(rec + STORE_REC_HDR, "bad{", 4);
+	store_rec_seal(rec, STORE_REC_HDR + 4, 51, STORE_OP_SET, 3);
+	append_bytes(f, "config.log", rec, STORE_REC_HDR + 4);
+	assert_open_refused(f, "is damaged at offset 0 (a record whose value is not JSON)");
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 0);
+	assert_int_equal(res.lost_records, 1);
+	fx_open(f);
+	assert_int_equal(store_revision(f->s), 50);
+	assert_null(store_get(f->s, "bad", NULL));
+}
+
+/* Repair of a sound dir changes nothing that matters; a torn tail is set aside. */
+static void test_repair_sound_and_torn(void **state)
+{
+	struct fx *f = *state;
+	struct store_repair_result res;
+	struct store_options opt = fx_options(f);
+	char p[256], err[512] = "";
+	struct store *s2 = NULL;
+
+	do_set(f, "a", json_integer(1), -1);
+	do_set(f, "b", json_integer(2), -1);
+	/* Not while the store is open. */
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), -EBUSY);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 2);
+	assert_int_equal(res.lost_records, 0);
+	assert_int_equal(res.lost_bytes, 0);
+	assert_string_equal(res.damaged_path, "");
+	fx_open(f);
+	assert_int_value(f, "a", 1, 1);
+	do_set(f, "c", json_string("cut short"), -1);
+	store_close(f->s);
+	f->s = NULL;
+	path_of(f, "config.log", p, sizeof(p));
+	assert_int_equal(truncate(p, file_size(f, "config.log") - 2), 0);
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 0);
+	assert_int_equal(res.lost_records, 1);
+	assert_int_equal(res.lost_bytes, 20 + 1 + 11 - 2);
+	assert_int_equal(res.revision, 2);
+	/* A state dir that is not there is an error, not created. */
+	join_path(p, sizeof(p), f->dir, "missing");
+	assert_int_equal(store_repair(p, &opt, &res, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "cannot open state directory"));
+	assert_int_equal(access(p, F_OK), -1);
+	assert_int_equal(store_open(f->dir, f->base, NULL, &s2, err, sizeof(err)), 0);
+	assert_null(store_get(s2, "c", NULL));
+	assert_int_value(&(struct fx){.s = s2}, "b", 2, 2);
+	store_close(s2);
+	fx_open(f);
+}
+
+/* A compaction that fails is reported at error level, and the log stays whole. */
+static void test_compaction_failure_logged(void **state)
+{
+	struct fx *f = *state;
+	char p[256], want[300];
+
+	do_set(f, "c", json_integer(1), -1);
+	/* A directory where the temp snapshot goes: creating it fails (EISDIR). */
+	path_of(f, "config.snap.tmp", p, sizeof(p));
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(store_debug_compact(f->s), -EISDIR);
+	/* Reported by the loop, when it next processes completions. */
+	do_set(f, "c", json_integer(2), -1);
+	snprintf(want, sizeof(want),
+	         "3 %s: compaction failed: create config.snap.tmp: Is a directory; config.log "
+	         "stays whole",
+	         f->dir);
+	if (!strstr(f->log, want))
+		fail_msg("log: %s", f->log);
+	assert_int_equal(rmdir(p), 0);
+	fx_reopen(f);
+	assert_int_value(f, "c", 2, 2);
+}
+
 /*
  * tests/data/statedir-v1: the files release 1's udsrpcd left (its README
  * lists the changes). Every later format must still read them, values and
@@ -1455,6 +1743,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_early_not_in_big_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_values_of_every_type, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damage_mid_log_refuses_then_repair, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_damage_in_length_field, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damage_whole_bad_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repair_sound_and_torn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compaction_failure_logged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};
 
