@@ -116,14 +116,17 @@ struct store_node {
 	struct store_tree_link link; /* key points at key[] */
 	json_t *value;               /* committed value; NULL while only queued changes name it */
 	uint64_t rev;                /* committed revision of value */
-	char *item; /* {"key","value","revision"} of it as JSON, made on first read */
+	uint64_t create_rev;         /* committed: the set that created the item */
+	uint64_t version;            /* committed: 1 at creation, +1 per set */
+	char *item; /* the item (store_get_item) as JSON, made on first read */
 	size_t item_len;
-	uint64_t latest_rev; /* once every queued change is durable; 0 = absent */
-	uint32_t pending;    /* queued changes naming this node */
+	/* Once every queued change is durable (latest_rev 0 = absent then). */
+	uint64_t latest_rev, latest_create, latest_version;
+	uint32_t pending; /* queued changes naming this node */
 	char key[];
 };
 
-/* One encoded change, exactly as it goes to disk. */
+/* One encoded change, exactly as it goes to disk (sets as SET2, store_codec.h). */
 struct store_rec {
 	struct store_tree_link link; /* in the committer's image; key points into data */
 	uint32_t len;
@@ -142,6 +145,14 @@ struct store_op {
 	struct store_rec *rec;
 	struct store_rec *old;
 	struct store_node *node; /* set for changes, NULL for decided answers */
+	/*
+	 * A batch (rec is a STORE_OP_BATCH record): its nodes, in the order of
+	 * its records, and olds, where the committer leaves the image records
+	 * each made obsolete (allocated by the loop: the committer never does).
+	 */
+	struct store_node **nodes;
+	struct store_rec **olds;
+	size_t nnodes;
 	json_t *value;           /* set: own reference */
 	store_done_fn done;
 	void *arg;
@@ -270,20 +281,37 @@ static void node_free_link(struct store_tree_link *l)
 	free(n);
 }
 
-/* The committed state changes: value (a reference it takes; NULL = absent) at rev. */
+/*
+ * The committed state changes: value (a reference it takes; NULL = absent)
+ * at rev. An item that exists keeps its create_rev and counts one more
+ * version; a new one starts at version 1 (store_codec.h: what a SET2 record
+ * carries, and what release 1's records are given when they are read).
+ */
 static void node_commit(struct store_node *n, json_t *value, uint64_t rev)
 {
 	free(n->item);
 	n->item = NULL;
+	if (!value) {
+		n->create_rev = n->version = 0;
+	} else if (n->value) {
+		n->version++;
+	} else {
+		n->create_rev = rev;
+		n->version = 1;
+	}
 	json_decref(n->value);
 	n->value = value;
 	n->rev = rev;
 }
 
-static json_t *node_item(const struct store_node *n)
+static json_t *node_item(const struct store_node *n, bool keys_only)
 {
-	return json_pack("{s:s%,s:O,s:I}", "key", n->key, (size_t)n->link.keylen, "value", n->value,
-	                 "revision", (json_int_t)n->rev);
+	if (keys_only)
+		return json_pack("{s:s%,s:I}", "key", n->key, (size_t)n->link.keylen, "revision",
+		                 (json_int_t)n->rev);
+	return json_pack("{s:s%,s:O,s:I,s:I,s:I}", "key", n->key, (size_t)n->link.keylen, "value",
+	                 n->value, "revision", (json_int_t)n->rev, "create_revision",
+	                 (json_int_t)n->create_rev, "version", (json_int_t)n->version);
 }
 
 /*
@@ -293,7 +321,7 @@ static json_t *node_item(const struct store_node *n)
 static const char *node_item_text(struct store_node *n)
 {
 	if (!n->item) {
-		json_t *item = node_item(n);
+		json_t *item = node_item(n, false);
 		n->item = item ? jsonnum_dumps(item, JSON_COMPACT) : NULL;
 		n->item_len = n->item ? strlen(n->item) : 0;
 		json_decref(item);
@@ -312,15 +340,28 @@ static void node_maybe_remove(struct store *s, struct store_node *n)
 	free(n);
 }
 
+struct list_walk {
+	json_t *items;
+	size_t limit; /* 0: all */
+	bool keys_only;
+	bool more;
+};
+
+/* Positive (stop) once limit items are taken and one more exists. */
 static int list_visit(struct store_tree_link *l, void *arg)
 {
 	struct store_node *n = (struct store_node *)l;
+	struct list_walk *w = arg;
 	json_t *item;
 
 	if (!n->value)
 		return 0;
-	item = node_item(n);
-	if (!item || json_array_append_new(arg, item) != 0)
+	if (w->limit && json_array_size(w->items) == w->limit) {
+		w->more = true;
+		return 1;
+	}
+	item = node_item(n, w->keys_only);
+	if (!item || json_array_append_new(w->items, item) != 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -359,18 +400,28 @@ const char *store_get_item(struct store *s, const char *key, size_t *ret_len, in
 	return n->item;
 }
 
-json_t *store_list(const struct store *s, const char *prefix)
+json_t *store_list_page(const struct store *s, const struct store_list_opts *o, bool *ret_more)
 {
-	json_t *items = json_array();
+	const char *prefix = o && o->prefix ? o->prefix : "";
+	const char *after = o ? o->after : NULL;
+	struct list_walk w = {.items = json_array(), .limit = o ? o->limit : 0,
+	                      .keys_only = o && o->keys_only};
 
-	if (!items)
+	if (!w.items)
 		return NULL;
-	if (store_tree_walk_prefix(s->map, prefix ? prefix : "", prefix ? strlen(prefix) : 0,
-	                           list_visit, items) != 0) {
-		json_decref(items);
+	if (store_tree_walk_range(s->map, prefix, strlen(prefix), after, after ? strlen(after) : 0,
+	                          list_visit, &w) < 0) {
+		json_decref(w.items);
 		return NULL;
 	}
-	return items;
+	if (ret_more)
+		*ret_more = w.more;
+	return w.items;
+}
+
+json_t *store_list(const struct store *s, const char *prefix)
+{
+	return store_list_page(s, &(struct store_list_opts){.prefix = prefix}, NULL);
 }
 
 uint64_t store_revision(const struct store *s)
@@ -398,7 +449,14 @@ static void op_put(struct store *s, struct store_op *op)
 	free(op->rec);
 	free(op->old);
 	json_decref(op->value);
+	for (size_t i = 0; op->olds && i < op->nnodes; i++)
+		free(op->olds[i]);
+	free(op->olds);
+	free(op->nodes);
 	op->rec = op->old = NULL;
+	op->olds = NULL;
+	op->nodes = NULL;
+	op->nnodes = 0;
 	op->value = NULL;
 	if (s->op_cache_len >= OP_CACHE_MAX) {
 		free(op);
@@ -409,11 +467,32 @@ static void op_put(struct store *s, struct store_op *op)
 	s->op_cache_len++;
 }
 
+/* A record of op for key with vlen bytes of value, sealed; link set for the image. */
+static struct store_rec *rec_build(int op, const char *key, size_t keylen, const void *value,
+                                   size_t vlen, uint64_t rev, uint64_t create_rev,
+                                   uint64_t version)
+{
+	size_t koff = store_rec_key_offset(op), len = koff + keylen + vlen;
+	struct store_rec *rec;
+
+	if (len > STORE_REC_MAX || !(rec = malloc(sizeof(*rec) + len)))
+		return NULL;
+	memcpy(rec->data + koff, key, keylen);
+	if (vlen)
+		memcpy(rec->data + koff + keylen, value, vlen);
+	rec->op = op;
+	rec->len = (uint32_t)len;
+	rec->link.key = (const char *)rec->data + koff;
+	rec->link.keylen = (uint32_t)keylen;
+	store_rec_seal(rec->data, len, rev, op, keylen, create_rev, version);
+	return rec;
+}
+
 static int encode(struct store *s, const char *key, size_t keylen, const json_t *value,
-                  uint64_t rev, struct store_rec **ret)
+                  uint64_t rev, uint64_t create_rev, uint64_t version, struct store_rec **ret)
 {
 	struct store_rec *rec;
-	size_t vlen = 0, len;
+	size_t vlen = 0;
 
 	if (value) {
 		vlen = jsonnum_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS);
@@ -434,20 +513,12 @@ static int encode(struct store *s, const char *key, size_t keylen, const json_t 
 				return -EINVAL;
 		}
 	}
-	len = STORE_REC_HDR + keylen + vlen;
-	if (len > STORE_REC_MAX)
+	if (store_rec_key_offset(STORE_OP_SET2) + keylen + vlen > STORE_REC_MAX)
 		return -E2BIG;
-	rec = malloc(sizeof(*rec) + len);
+	rec = rec_build(value ? STORE_OP_SET2 : STORE_OP_UNSET, key, keylen, s->scratch, vlen, rev,
+	                create_rev, version);
 	if (!rec)
 		return -ENOMEM;
-	memcpy(rec->data + STORE_REC_HDR, key, keylen);
-	if (vlen)
-		memcpy(rec->data + STORE_REC_HDR + keylen, s->scratch, vlen);
-	rec->op = value ? STORE_OP_SET : STORE_OP_UNSET;
-	rec->len = (uint32_t)len;
-	rec->link.key = (const char *)rec->data + STORE_REC_HDR;
-	rec->link.keylen = (uint32_t)keylen;
-	store_rec_seal(rec->data, len, rev, rec->op, keylen);
 	if (s->scratch_cap > SCRATCH_KEEP) {
 		/* One huge value should not pin its buffer for the daemon's life. */
 		free(s->scratch);
@@ -456,6 +527,26 @@ static int encode(struct store *s, const char *key, size_t keylen, const json_t 
 	}
 	*ret = rec;
 	return 0;
+}
+
+/* Append op to what the next hand-off gives the committer (see store_handoff). */
+static void queue_op(struct store *s, struct store_op *op)
+{
+	if (s->l_tail)
+		s->l_tail->next = op;
+	else
+		s->l_head = op;
+	s->l_tail = op;
+	if (!s->kick_pending) {
+		s->kick_pending = true;
+		event_active(s->kick_ev, EV_TIMEOUT, 0);
+	}
+}
+
+/* Whether op changes the store (else its answer was decided at submission). */
+static bool op_changes(const struct store_op *op)
+{
+	return op->node || op->nnodes;
 }
 
 static int submit(struct store *s, const char *key, json_t *value, bool is_set,
@@ -482,7 +573,8 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		op->rev = cur;
 	} else {
 		uint64_t rev = s->next_rev + 1;
-		int r = encode(s, key, keylen, is_set ? value : NULL, rev, &op->rec);
+		uint64_t create = cur ? n->latest_create : rev, version = cur ? n->latest_version + 1 : 1;
+		int r = encode(s, key, keylen, is_set ? value : NULL, rev, create, version, &op->rec);
 
 		if (r == 0 && !n && !(n = node_new(s, key, keylen)))
 			r = -ENOMEM;
@@ -492,22 +584,121 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		}
 		n->pending++;
 		n->latest_rev = is_set ? rev : 0;
+		n->latest_create = is_set ? create : 0;
+		n->latest_version = is_set ? version : 0;
 		s->next_rev = rev;
 		op->node = n;
 		op->value = is_set ? json_incref(value) : NULL;
 		op->rev = rev;
 		op->st = STORE_OK;
 	}
-	if (s->l_tail)
-		s->l_tail->next = op;
-	else
-		s->l_head = op;
-	s->l_tail = op;
-	if (!s->kick_pending) {
-		s->kick_pending = true;
-		event_active(s->kick_ev, EV_TIMEOUT, 0);
-	}
+	queue_op(s, op);
 	return 0;
+}
+
+struct prefix_walk {
+	struct store_node **nodes;
+	size_t n, cap;
+};
+
+static int prefix_visit(struct store_tree_link *l, void *arg)
+{
+	struct store_node *n = (struct store_node *)l;
+	struct prefix_walk *w = arg;
+
+	if (n->latest_rev == 0)
+		return 0; /* absent once the queue is durable */
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		struct store_node **p = realloc(w->nodes, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		w->nodes = p;
+		w->cap = cap;
+	}
+	w->nodes[w->n++] = n;
+	return 0;
+}
+
+int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,
+                       json_t **ret_keys)
+{
+	struct prefix_walk w = {0};
+	struct store_op *op;
+	json_t *keys;
+	size_t total = STORE_REC_HDR, off = STORE_REC_HDR;
+	uint64_t rev = s->next_rev + 1;
+	struct store_rec *rec;
+
+	if (!prefix || !done || strlen(prefix) > STORE_KEY_MAX)
+		return -EINVAL;
+	if (store_tree_walk_prefix(s->map, prefix, strlen(prefix), prefix_visit, &w) < 0 ||
+	    !(keys = json_array())) {
+		free(w.nodes);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < w.n; i++) {
+		total += STORE_REC_HDR + w.nodes[i]->link.keylen;
+		if (json_array_append_new(keys, json_stringn(w.nodes[i]->key,
+		                                             w.nodes[i]->link.keylen)) < 0)
+			goto nomem;
+	}
+	if (!(op = op_get(s)))
+		goto nomem;
+	op->done = done;
+	op->arg = arg;
+	op->st = STORE_OK;
+	if (w.n == 0) {
+		/* Nothing to remove: no change, no new revision. */
+		op->rev = s->next_rev;
+		free(w.nodes);
+		queue_op(s, op);
+		*ret_keys = keys;
+		return 0;
+	}
+	if (total > STORE_REC_MAX) {
+		op_put(s, op);
+		json_decref(keys);
+		free(w.nodes);
+		return -E2BIG;
+	}
+	rec = malloc(sizeof(*rec) + total);
+	op->olds = calloc(w.n, sizeof(*op->olds));
+	if (!rec || !op->olds) {
+		free(rec);
+		op_put(s, op);
+		goto nomem;
+	}
+	/* One batch of unsets: one record, one revision, applied whole or not at all. */
+	for (size_t i = 0; i < w.n; i++) {
+		struct store_node *n = w.nodes[i];
+		size_t len = STORE_REC_HDR + n->link.keylen;
+
+		memcpy(rec->data + off + STORE_REC_HDR, n->key, n->link.keylen);
+		store_rec_seal(rec->data + off, len, rev, STORE_OP_UNSET | STORE_IN_BATCH,
+		               n->link.keylen, 0, 0);
+		off += len;
+		n->pending++;
+		n->latest_rev = n->latest_create = n->latest_version = 0;
+	}
+	store_rec_seal(rec->data, total, rev, STORE_OP_BATCH, 0, 0, 0);
+	rec->op = STORE_OP_BATCH;
+	rec->len = (uint32_t)total;
+	rec->link.key = NULL;
+	rec->link.keylen = 0;
+	op->rec = rec;
+	op->nodes = w.nodes;
+	op->nnodes = w.n;
+	op->rev = rev;
+	s->next_rev = rev;
+	queue_op(s, op);
+	*ret_keys = keys;
+	return 0;
+nomem:
+	json_decref(keys);
+	free(w.nodes);
+	return -ENOMEM;
 }
 
 /* With mu held: move the loop's list to the end of the committer's queue. */
@@ -569,7 +760,7 @@ bool store_mark_early(struct store *s)
 {
 	struct store_op *op = s->l_tail;
 
-	if (!op || !op->node || !s->early_fn)
+	if (!op || !op_changes(op) || !s->early_fn)
 		return false;
 	op->early = true;
 	return true;
@@ -581,20 +772,39 @@ static void apply_durable(struct store *s, struct store_op *op)
 {
 	struct store_node *n = op->node;
 
+	s->rev = op->rev;
+	if (!n) {
+		/* A batch of unsets. */
+		for (size_t i = 0; i < op->nnodes; i++) {
+			n = op->nodes[i];
+			node_commit(n, NULL, op->rev);
+			n->pending--;
+			node_maybe_remove(s, n);
+		}
+		return;
+	}
 	node_commit(n, op->value, op->rev); /* NULL for an unset */
 	op->value = NULL;
-	s->rev = op->rev;
 	n->pending--;
+	node_maybe_remove(s, n);
+}
+
+/* The queued changes are gone: what the node will be is what it is. */
+static void node_unwind(struct store *s, struct store_node *n)
+{
+	n->pending--;
+	n->latest_rev = n->value ? n->rev : 0;
+	n->latest_create = n->create_rev;
+	n->latest_version = n->version;
 	node_maybe_remove(s, n);
 }
 
 static void unwind_failed(struct store *s, struct store_op *op)
 {
-	struct store_node *n = op->node;
-
-	n->pending--;
-	n->latest_rev = n->value ? n->rev : 0;
-	node_maybe_remove(s, n);
+	if (op->node)
+		node_unwind(s, op->node);
+	for (size_t i = 0; i < op->nnodes; i++)
+		node_unwind(s, op->nodes[i]);
 }
 
 /* Apply what the committer made durable and answer every op, in submission order. */
@@ -652,7 +862,7 @@ static void process_done(struct store *s)
 		 */
 		for (op = ops; op; op = next) {
 			next = op->next;
-			if (op->node)
+			if (op_changes(op))
 				apply_durable(s, op);
 			op->done(op->arg, op->st, op->rev, NULL);
 			op_put(s, op);
@@ -660,11 +870,11 @@ static void process_done(struct store *s)
 		return;
 	}
 	for (op = ops; op != failed; op = op->next)
-		if (op->node)
+		if (op_changes(op))
 			apply_durable(s, op);
 	if (failed) {
 		for (op = failed; op; op = op->next)
-			if (op->node)
+			if (op_changes(op))
 				unwind_failed(s, op);
 		/* Every queued change is gone: the next one follows the committed state. */
 		s->next_rev = s->rev;
@@ -778,7 +988,22 @@ static void image_apply(struct store *s, struct store_op *op)
 	struct store_rec *rec = op->rec;
 	struct store_tree_link *old;
 
-	if (rec->op == STORE_OP_SET) {
+	if (rec->op == STORE_OP_BATCH) {
+		struct store_rec_view b, v;
+		size_t off = 0;
+
+		/* Unsets only (store_unset_prefix); the loop frees the batch's record. */
+		(void)store_rec_parse(rec->data, rec->len, &b);
+		for (size_t i = 0; store_batch_next(&b, &off, &v) == 0; i++) {
+			s->image = store_tree_remove(s->image, v.key, v.keylen, &old);
+			if (old) {
+				op->olds[i] = (struct store_rec *)old;
+				s->image_count--;
+			}
+		}
+		return;
+	}
+	if (rec->op == STORE_OP_SET2) {
 		s->image = store_tree_upsert(s->image, &rec->link, &old);
 		op->rec = NULL;
 	} else {
@@ -786,7 +1011,7 @@ static void image_apply(struct store *s, struct store_op *op)
 	}
 	if (old)
 		op->old = (struct store_rec *)old;
-	if (rec->op == STORE_OP_SET && !old)
+	if (rec->op == STORE_OP_SET2 && !old)
 		s->image_count++;
 	else if (rec->op == STORE_OP_UNSET && old)
 		s->image_count--;
@@ -1122,18 +1347,25 @@ static int read_all(int fd, unsigned char **ret_buf, size_t *ret_len)
 	return 0;
 }
 
-/* Apply one recovered record to the map and the image; -EBADMSG if its value is not JSON. */
-static int load_record(struct store *s, const struct store_rec_view *v)
+/*
+ * Apply one recovered set or unset to the map and the image; -EBADMSG if its
+ * value is not JSON. A release 1 set (no create_rev/version) gets what
+ * node_commit derives from the state before it, and goes into the image as
+ * a SET2 record, so the next snapshot keeps them.
+ */
+static int load_one(struct store *s, const struct store_rec_view *v)
 {
 	struct store_node *n = node_find(s, v->key, v->keylen);
 	struct store_tree_link *old;
 	struct store_rec *rec;
 	json_error_t jerr;
 	json_t *value;
+	uint64_t create, version;
 
 	if (v->op == STORE_OP_UNSET) {
 		if (n) {
 			node_commit(n, NULL, 0);
+			n->latest_rev = n->latest_create = n->latest_version = 0;
 			node_maybe_remove(s, n);
 		}
 		s->image = store_tree_remove(s->image, v->key, v->keylen, &old);
@@ -1146,25 +1378,56 @@ static int load_record(struct store *s, const struct store_rec_view *v)
 	value = json_loadb(v->value, v->vlen, LOAD_FLAGS, &jerr);
 	if (!value)
 		return -EBADMSG;
-	rec = malloc(sizeof(*rec) + v->len);
+	if (v->op == STORE_OP_SET2) {
+		create = v->create_rev;
+		version = v->version;
+	} else {
+		create = n && n->value ? n->create_rev : v->rev;
+		version = n && n->value ? n->version + 1 : 1;
+	}
+	rec = rec_build(STORE_OP_SET2, v->key, v->keylen, v->value, v->vlen, v->rev, create,
+	                version);
 	if (!rec || (!n && !(n = node_new(s, v->key, v->keylen)))) {
 		free(rec);
 		json_decref(value);
 		return -ENOMEM;
 	}
-	memcpy(rec->data, v->key - STORE_REC_HDR, v->len);
-	rec->len = (uint32_t)v->len;
-	rec->op = STORE_OP_SET;
-	rec->link.key = (const char *)rec->data + STORE_REC_HDR;
-	rec->link.keylen = (uint32_t)v->keylen;
 	s->image = store_tree_upsert(s->image, &rec->link, &old);
 	if (old)
 		free(old);
 	else
 		s->image_count++;
 	node_commit(n, value, v->rev);
+	n->create_rev = n->latest_create = create;
+	n->version = n->latest_version = version;
 	n->latest_rev = v->rev;
 	return 0;
+}
+
+/* A record of the log or the snapshot; a batch whole or (-EBADMSG) not at all. */
+static int load_record(struct store *s, const struct store_rec_view *v)
+{
+	struct store_rec_view b;
+	size_t off = 0;
+	int r = 0;
+
+	if (v->op != STORE_OP_BATCH)
+		return load_one(s, v);
+	/* Every value must parse before any of them is applied. */
+	while (store_batch_next(v, &off, &b) == 0) {
+		json_t *value;
+
+		if (b.op == STORE_OP_UNSET)
+			continue;
+		value = json_loadb(b.value, b.vlen, LOAD_FLAGS, NULL);
+		if (!value)
+			return -EBADMSG;
+		json_decref(value);
+	}
+	off = 0;
+	while (r == 0 && store_batch_next(v, &off, &b) == 0)
+		r = load_one(s, &b);
+	return r;
 }
 
 static int load_snapshot(struct store *s, char *err, size_t errlen)
@@ -1193,7 +1456,8 @@ static int load_snapshot(struct store *s, char *err, size_t errlen)
 		struct store_rec_view v;
 
 		r = store_rec_parse(buf + off, len - off, &v);
-		if (r == 0 && (v.op != STORE_OP_SET || v.rev == 0 || v.rev > revision ||
+		if (r == 0 && ((v.op != STORE_OP_SET && v.op != STORE_OP_SET2) || v.rev == 0 ||
+		               v.rev > revision ||
 		               node_find(s, v.key, v.keylen)))
 			r = -EBADMSG;
 		if (r == 0)

@@ -106,17 +106,31 @@ bool store_key_valid(const char *key, size_t len);
  */
 const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision);
 /*
- * What store_get sees as {"key","value","revision"} in compact JSON text
+ * What store_get sees as the item {"key","value","revision",
+ * "create_revision","version"} in compact JSON text
  * (*ret_len bytes, NUL-terminated), kept until the key changes: borrowed,
  * valid until the next change is applied. NULL with *ret_err -ENOENT
  * (absent) or -ENOMEM.
  */
 const char *store_get_item(struct store *s, const char *key, size_t *ret_len, int *ret_err);
 /*
- * New reference: [{"key","value","revision"}...] sorted bytewise (values are
+ * New reference: [item...] (as store_get_item) sorted bytewise (values are
  * shared references); prefix may be NULL. NULL on ENOMEM.
  */
 json_t *store_list(const struct store *s, const char *prefix);
+/*
+ * A page of it: keys with prefix (NULL: all) that sort after after (NULL:
+ * from the first), at most limit of them (0: all), items of only
+ * {"key","revision"} with keys_only. *ret_more (when given): whether more
+ * items follow. Committed state, at store_revision(s).
+ */
+struct store_list_opts {
+	const char *prefix;
+	const char *after;
+	size_t limit;
+	bool keys_only;
+};
+json_t *store_list_page(const struct store *s, const struct store_list_opts *o, bool *ret_more);
 /* The store-wide counter: 0 for a store that never had a change. Committed state only. */
 uint64_t store_revision(const struct store *s);
 
@@ -137,6 +151,15 @@ int store_set(struct store *s, const char *key, json_t *value, int64_t expect_re
               store_done_fn done, void *arg);
 int store_unset(struct store *s, const char *key, int64_t expect_revision, store_done_fn done,
                 void *arg);
+/*
+ * Unset every key that starts with prefix ("" = all), as seen with the
+ * changes queued before it, as one change: one revision, one record,
+ * applied whole or not at all. *ret_keys (new reference, also on success
+ * only): the keys it removes, in order. With none, done gets STORE_OK and
+ * the current revision, and nothing is written. Errors as store_unset.
+ */
+int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,
+                       json_t **ret_keys);
 
 /*
  * An early answer (see store.c): fn(arg, revision) runs on the committer's

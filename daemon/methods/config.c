@@ -27,6 +27,7 @@ struct config_write {
 	struct udsrpcd *d;
 	struct config_conn *cc;
 	json_t *value; /* NULL for unset */
+	json_t *keys;  /* unset by prefix (key[] is the prefix): the keys it removes */
 	uid_t uid;
 	pid_t pid;
 	char key[];
@@ -133,13 +134,24 @@ static void config_get_now(struct udsrpcd *d, struct udsrpc_call *c, const json_
 		udsrpc_call_result_text(c, item, len);
 }
 
+/*
+ * A page (limit 1-10000 by the schema) of the committed state, with the
+ * revision it was read at: a watch from that revision misses nothing.
+ */
 static void config_list_now(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params)
 {
-	const char *prefix = json_string_value(json_object_get(params, "prefix"));
-	json_t *items = store_list(d->store, prefix);
+	struct store_list_opts o = {
+	    .prefix = json_string_value(json_object_get(params, "prefix")),
+	    .after = json_string_value(json_object_get(params, "after")),
+	    .limit = (size_t)json_integer_value(json_object_get(params, "limit")),
+	    .keys_only = json_is_true(json_object_get(params, "keys_only")),
+	};
+	bool more = false;
+	json_t *items = store_list_page(d->store, &o, &more);
 
 	if (items)
-		udsrpc_call_result(c, json_pack("{s:o}", "items", items));
+		udsrpc_call_result(c, json_pack("{s:o,s:I,s:b}", "items", items, "revision",
+		                                (json_int_t)store_revision(d->store), "more", more));
 	else
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 }
@@ -199,30 +211,47 @@ static void config_early(void *arg, uint64_t revision)
 	config_result(w->call, w->key, revision);
 }
 
+/* The config event of one changed key (value NULL: an unset). */
+static void config_publish(struct config_write *w, const char *key, const json_t *value,
+                           uint64_t revision)
+{
+	json_t *ev = json_pack("{s:s,s:s,s:I}", "type", value ? "set" : "unset", "key", key,
+	                       "revision", (json_int_t)revision);
+
+	if (ev && value)
+		json_object_set(ev, "value", (json_t *)value);
+	if (ev)
+		json_object_set_new(ev, "peer", json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid,
+		                                          "pid", (json_int_t)w->pid));
+	udsrpc_server_publish_keyed(w->d->srv, "config", key, ev);
+}
+
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
 {
 	struct config_write *w = arg;
 	struct udsrpcd *d = w->d;
 	struct config_conn *cc = w->cc;
-	const char *type = w->value ? "set" : "unset";
 
 	cc->writes_done++;
 	cc->running = true;
 	switch (st) {
 	case STORE_OK:
-		/* The event first: answering may close the writer's connection, and
+		/* The events first: answering may close the writer's connection, and
 		 * its "peer disconnect" must not overtake the change it made. */
-		if (udsrpc_server_wanted(d->srv, "config")) {
-			json_t *ev = json_pack("{s:s,s:s,s:I}", "type", type, "key", w->key,
-			                       "revision", (json_int_t)revision);
-			if (ev && w->value)
-				json_object_set(ev, "value", w->value);
-			if (ev)
-				json_object_set_new(ev, "peer",
-				                    json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid, "pid",
-				                              (json_int_t)w->pid));
-			udsrpc_server_publish_keyed(d->srv, "config", w->key, ev);
+		if (w->keys) {
+			for (size_t i = 0; udsrpc_server_wanted(d->srv, "config") &&
+			                   i < json_array_size(w->keys);
+			     i++)
+				config_publish(w, json_string_value(json_array_get(w->keys, i)), NULL,
+				               revision);
+			udsrpc_call_result(w->call,
+			                   json_pack("{s:s,s:I,s:I}", "prefix", w->key, "revision",
+			                             (json_int_t)revision, "count",
+			                             (json_int_t)json_array_size(w->keys)));
+			break;
 		}
+		if (udsrpc_server_wanted(d->srv, "config"))
+			config_publish(w, w->key, w->value, revision);
 		/* Answered already when the committer did it early: then a no-op. */
 		config_result(w->call, w->key, revision);
 		break;
@@ -241,17 +270,46 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	}
 	udsrpc_call_unref(w->call);
 	json_decref(w->value);
+	json_decref(w->keys);
 	free(w);
 	config_run_waiters(d, cc);
 	cc->running = false;
 	config_conn_maybe_free(cc);
 }
 
+/*
+ * An unset by prefix removes keys the call does not name: each must be one
+ * the caller may unset (a policy with key rules). Judged on the committed
+ * state; a key another writer has queued meanwhile is judged by nobody.
+ */
+static bool config_prefix_allowed(struct udsrpcd *d, struct udsrpc_call *c, const char *prefix)
+{
+	json_t *keys = store_list_page(
+	    d->store, &(struct store_list_opts){.prefix = prefix, .keys_only = true}, NULL);
+	bool ok = keys != NULL;
+
+	for (size_t i = 0; ok && i < json_array_size(keys); i++) {
+		const char *key = json_string_value(json_object_get(json_array_get(keys, i), "key"));
+
+		if (!udsrpc_call_allowed(c, "config.unset", key)) {
+			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
+			                  json_pack("{s:s,s:s}", "method", "config.unset", "key", key));
+			json_decref(keys);
+			return false;
+		}
+	}
+	json_decref(keys);
+	if (!ok)
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+	return ok;
+}
+
 static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params,
                          json_t *value)
 {
 	const struct udsrpc_peer *p = udsrpc_call_peer(c);
-	const char *key = config_key(params);
+	const char *prefix = value ? NULL : json_string_value(json_object_get(params, "prefix"));
+	const char *key = prefix ? prefix : config_key(params);
 	struct config_conn *cc = udsrpc_call_conn_data(c);
 	size_t len = strlen(key);
 	struct config_write *w;
@@ -274,7 +332,9 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t 
 	w->uid = udsrpc_peer_uid(p);
 	w->pid = udsrpc_peer_pid(p);
 	w->value = value ? json_incref(value) : NULL;
-	if (!(w->call = udsrpc_call_defer(c, UDSRPC_DEFER_DIRECT))) {
+	w->keys = NULL;
+	/* A prefix's answer has a count, so it always waits for the loop. */
+	if (!(w->call = udsrpc_call_defer(c, prefix ? 0 : UDSRPC_DEFER_DIRECT))) {
 		json_decref(w->value);
 		free(w);
 		return;
@@ -282,11 +342,13 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t 
 	cc->writes_sent++;
 	if (value)
 		r = store_set(d->store, w->key, value, config_expect(params), config_done, w);
+	else if (prefix)
+		r = store_unset_prefix(d->store, w->key, config_done, w, &w->keys);
 	else
 		r = store_unset(d->store, w->key, config_expect(params), config_done, w);
 	if (r < 0)
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
-	else
+	else if (!prefix)
 		store_mark_early(d->store);
 }
 
@@ -297,6 +359,20 @@ static void config_set(struct udsrpc_call *c, const json_t *params, void *userda
 
 static void config_unset(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
+	const json_t *prefix = json_object_get(params, "prefix");
+
+	/* The schema has both optional: exactly one of them is the contract. */
+	if (!prefix == !json_object_get(params, "key") ||
+	    (prefix && json_object_get(params, "expect_revision"))) {
+		udsrpc_call_error(c, UDSRPC_INVALID_PARAMS, NULL,
+		                  json_pack("{s:s}", "reason",
+		                            prefix ? "give either key (with expect_revision) or "
+		                                     "prefix, not both"
+		                                   : "give key or prefix"));
+		return;
+	}
+	if (prefix && !config_prefix_allowed(userdata, c, json_string_value(prefix)))
+		return;
 	config_write(userdata, c, params, NULL);
 }
 

@@ -404,8 +404,8 @@ static void test_damaged_log_refused_then_repaired(void **state)
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 1);
 	char *log = daemon_log(&d);
-	/* k/06's record starts at 6 * 25: the first bad record, not the byte. */
-	snprintf(want, sizeof(want), "error: %s is damaged at offset 150 (", log_path);
+	/* Records of 41 bytes (k/00..k/09) first: byte 166 is in k/04's, at 164. */
+	snprintf(want, sizeof(want), "error: %s is damaged at offset 164 (", log_path);
 	if (!strstr(log, want) || !strstr(log, "--repair"))
 		fail_msg("daemon said: %s", log);
 	free(log);
@@ -416,7 +416,7 @@ static void test_damaged_log_refused_then_repaired(void **state)
 	                             sizeof(out)),
 	                 0);
 	snprintf(want, sizeof(want),
-	         "udsrpcd: %s: kept 49 log record(s); 1 record(s) could not be read, 25 bytes "
+	         "udsrpcd: %s: kept 49 log record(s); 1 record(s) could not be read, 41 bytes "
 	         "moved to %s/config.log.damaged-",
 	         d.state, d.state);
 	if (!strstr(out, want))
@@ -442,7 +442,7 @@ static void test_damaged_log_refused_then_repaired(void **state)
 	log = daemon_log(&d);
 	snprintf(want, sizeof(want),
 	         "warning: %s: dropped a torn last record at offset %lld (", log_path,
-	         (long long)st.st_size - 30);
+	         (long long)st.st_size - 46);
 	if (!strstr(log, want))
 		fail_msg("daemon said: %s", log);
 	free(log);

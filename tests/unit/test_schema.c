@@ -247,6 +247,12 @@ static void test_config_set_unset_list(void **state)
 	params_ok("config.list", "{\"prefix\":\"\"}");
 	params_ok("config.list", "{\"prefix\":\"app.\"}");
 	params_bad("config.list", "{\"prefix\":7}", "/prefix", "expected string");
+	params_ok("config.list", "{\"after\":\"app.b\",\"limit\":10000,\"keys_only\":true}");
+	params_bad("config.list", "{\"limit\":0}", "/limit", "must be >= 1");
+	params_bad("config.list", "{\"limit\":10001}", "/limit", "must be <= 10000");
+	params_bad("config.list", "{\"after\":\"no space\"}", "/after", "does not match");
+	params_ok("config.unset", "{\"prefix\":\"app.\"}");
+	params_ok("config.unset", "{\"prefix\":\"\"}");
 }
 
 static void test_events(void **state)
@@ -443,9 +449,19 @@ static void test_results(void **state)
 	           "{\"id\":1,\"uid\":0,\"gid\":0,\"pid\":1,\"groups\":[-1],\"user\":null,"
 	           "\"comm\":null,\"exe\":null}",
 	           "/groups/0", "must be >= 0");
-	result_bad("config.get", "{\"key\":\"a\",\"value\":1,\"revision\":0}", "/revision",
-	           "must be >= 1");
-	result_ok("config.list", "{\"items\":[]}");
+	result_bad("config.get",
+	           "{\"key\":\"a\",\"value\":1,\"revision\":0,\"create_revision\":1,\"version\":1}",
+	           "/revision", "must be >= 1");
+	result_ok("config.get",
+	          "{\"key\":\"a\",\"value\":1,\"revision\":5,\"create_revision\":2,\"version\":3}");
+	result_bad("config.get", "{\"key\":\"a\",\"value\":1,\"revision\":5}", "",
+	           "missing required member 'create_revision'");
+	result_ok("config.list", "{\"items\":[],\"revision\":0,\"more\":false}");
+	result_ok("config.list", "{\"items\":[{\"key\":\"a\",\"revision\":2}],\"revision\":9,"
+	                         "\"more\":true}");
+	result_bad("config.list", "{\"items\":[]}", "", "missing required member 'revision'");
+	result_ok("config.unset", "{\"key\":\"a\",\"revision\":4}");
+	result_ok("config.unset", "{\"prefix\":\"a.\",\"revision\":4,\"count\":2}");
 	result_ok("daemon.shutdown", "{\"stopping\":true}");
 	result_bad("daemon.shutdown", "{\"stopping\":false}", "/stopping", "must be true");
 	/* rpc.discover returns the document itself. */

@@ -227,7 +227,7 @@ static void test_record_codec(void **state)
 
 	memcpy(rec + STORE_REC_HDR, key, 3);
 	memcpy(rec + STORE_REC_HDR + 3, val, 5);
-	store_rec_seal(rec, len, 42, STORE_OP_SET, 3);
+	store_rec_seal(rec, len, 42, STORE_OP_SET, 3, 0, 0); /* release 1's set */
 	assert_int_equal(store_rec_parse(rec, len, &v), 0);
 	assert_int_equal(v.rev, 42);
 	assert_int_equal(v.op, STORE_OP_SET);
@@ -247,6 +247,56 @@ static void test_record_codec(void **state)
 	memset(rec, 0, sizeof(rec));
 	assert_int_equal(store_rec_parse(rec, sizeof(rec), &v), -ENODATA);
 	assert_int_equal(store_rec_parse(rec, 0, &v), -ENODATA);
+}
+
+/* SET2 carries create_rev and version; a batch holds whole records at its revision. */
+static void test_record_codec_v2(void **state)
+{
+	unsigned char rec[256], *sub;
+	size_t koff = store_rec_key_offset(STORE_OP_SET2), len = koff + 1 + 4, off = 0, total;
+	struct store_rec_view v, b;
+
+	assert_int_equal(koff, STORE_REC_HDR + 16);
+	memcpy(rec + koff, "k", 1);
+	memcpy(rec + koff + 1, "true", 4);
+	store_rec_seal(rec, len, 9, STORE_OP_SET2, 1, 3, 4);
+	assert_int_equal(store_rec_parse(rec, len, &v), 0);
+	assert_int_equal(v.op, STORE_OP_SET2);
+	assert_int_equal(v.create_rev, 3);
+	assert_int_equal(v.version, 4);
+	assert_memory_equal(v.key, "k", 1);
+	assert_memory_equal(v.value, "true", 4);
+	/* version 0, or created after its own revision: not a record we write. */
+	store_rec_seal(rec, len, 9, STORE_OP_SET2, 1, 3, 0);
+	assert_int_equal(store_rec_parse(rec, len, &v), -EBADMSG);
+	store_rec_seal(rec, len, 9, STORE_OP_SET2, 1, 10, 1);
+	assert_int_equal(store_rec_parse(rec, len, &v), -EBADMSG);
+
+	/* A batch: a SET2 and an UNSET at revision 9. */
+	sub = rec + STORE_REC_HDR;
+	memcpy(sub + koff, "k", 1);
+	memcpy(sub + koff + 1, "true", 4);
+	store_rec_seal(sub, len, 9, STORE_OP_SET2 | STORE_IN_BATCH, 1, 9, 1);
+	memcpy(sub + len + STORE_REC_HDR, "gone", 4);
+	store_rec_seal(sub + len, STORE_REC_HDR + 4, 9, STORE_OP_UNSET | STORE_IN_BATCH, 4, 0, 0);
+	total = STORE_REC_HDR + len + STORE_REC_HDR + 4;
+	store_rec_seal(rec, total, 9, STORE_OP_BATCH, 0, 0, 0);
+	assert_int_equal(store_rec_parse(rec, total, &b), 0);
+	assert_int_equal(b.op, STORE_OP_BATCH);
+	assert_int_equal(store_batch_next(&b, &off, &v), 0);
+	assert_int_equal(v.op, STORE_OP_SET2);
+	assert_int_equal(store_batch_next(&b, &off, &v), 0);
+	assert_int_equal(v.op, STORE_OP_UNSET);
+	assert_memory_equal(v.key, "gone", 4);
+	assert_int_equal(store_batch_next(&b, &off, &v), -ENODATA);
+	/* Torn anywhere: the whole batch fails its checksum. */
+	assert_int_equal(store_rec_parse(rec, total - 1, &b), -EBADMSG);
+	/* A record inside at another revision makes the batch invalid. */
+	store_rec_seal(sub + len, STORE_REC_HDR + 4, 8, STORE_OP_UNSET | STORE_IN_BATCH, 4, 0, 0);
+	store_rec_seal(rec, total, 9, STORE_OP_BATCH, 0, 0, 0);
+	assert_int_equal(store_rec_parse(rec, total, &b), -EBADMSG);
+	/* A batch's record is not a record of the log on its own. */
+	assert_int_equal(store_rec_parse(sub, len, &v), -EBADMSG);
 }
 
 struct tree_item {
@@ -396,7 +446,11 @@ static void test_set_get_unset_list(void **state)
 		assert_string_equal(json_string_value(json_object_get(item, "key")), sorted_a[i]);
 		assert_string_equal(json_string_value(json_object_get(item, "value")), sorted_a[i]);
 		assert_true(json_integer_value(json_object_get(item, "revision")) > 0);
-		assert_int_equal(json_object_size(item), 3);
+		/* Each set once: created by it, version 1. */
+		assert_int_equal(json_integer_value(json_object_get(item, "create_revision")),
+		                 json_integer_value(json_object_get(item, "revision")));
+		assert_int_equal(json_integer_value(json_object_get(item, "version")), 1);
+		assert_int_equal(json_object_size(item), 5);
 	}
 	json_decref(list);
 
@@ -422,12 +476,15 @@ static void test_set_get_unset_list(void **state)
 	size_t len;
 	const char *item = store_get_item(f->s, "a", &len, &err);
 	assert_int_equal(err, 0);
-	assert_string_equal(item, "{\"key\":\"a\",\"value\":\"a\",\"revision\":2}");
+	assert_string_equal(
+	    item, "{\"key\":\"a\",\"value\":\"a\",\"revision\":2,\"create_revision\":2,\"version\":1}");
 	assert_int_equal(len, strlen(item));
 	assert_ptr_equal(store_get_item(f->s, "a", &len, &err), item);
 	assert_int_equal(do_set(f, "a", json_pack("{s:[i,n]}", "x", 7), -1).st, STORE_OK);
 	item = store_get_item(f->s, "a", &len, &err);
-	assert_string_equal(item, "{\"key\":\"a\",\"value\":{\"x\":[7,null]},\"revision\":11}");
+	/* A second set: same create_revision, version 2. */
+	assert_string_equal(item, "{\"key\":\"a\",\"value\":{\"x\":[7,null]},\"revision\":11,"
+	                          "\"create_revision\":2,\"version\":2}");
 
 	assert_int_equal(do_unset(f, "a.b", -1).st, STORE_OK);
 	assert_null(store_get(f->s, "a.b", NULL));
@@ -713,12 +770,12 @@ static void test_recovery_torn_last_record(void **state)
 
 	fx_open(f);
 	{
-		/* t3's record: 20 bytes of header, "t3", "\"the last one\"". */
+		/* t3's record: 36 bytes of header, "t3", "\"the last one\"". */
 		char want[400];
 
 		snprintf(want, sizeof(want),
-		         "4 %s/config.log: dropped a torn last record at offset %lld (33 bytes)",
-		         f->dir, (long long)(size - 36));
+		         "4 %s/config.log: dropped a torn last record at offset %lld (49 bytes)",
+		         f->dir, (long long)(size - 52));
 		assert_non_null(strstr(f->log, want));
 	}
 	assert_int_value(f, "t1", 1, 1);
@@ -1389,6 +1446,167 @@ static void test_many_keys(void **state)
 	json_decref(list);
 }
 
+/* ---- items: create_revision and version; paging; unset by prefix ---- */
+
+static void assert_item_meta(const struct fx *f, const char *key, uint64_t rev, uint64_t create,
+                             uint64_t version)
+{
+	json_t *list = store_list(f->s, key), *item = NULL;
+
+	for (size_t i = 0; i < json_array_size(list); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(list, i), "key")), key) ==
+		    0)
+			item = json_array_get(list, i);
+	if (!item)
+		fail_msg("%s is absent", key);
+	assert_int_equal(json_integer_value(json_object_get(item, "revision")), rev);
+	assert_int_equal(json_integer_value(json_object_get(item, "create_revision")), create);
+	assert_int_equal(json_integer_value(json_object_get(item, "version")), version);
+	json_decref(list);
+}
+
+static void test_versions_survive_log_and_snapshot(void **state)
+{
+	struct fx *f = *state;
+
+	do_set(f, "v", json_integer(1), -1);          /* 1: created, version 1 */
+	do_set(f, "v", json_integer(2), -1);          /* 2: version 2 */
+	do_set(f, "w", json_integer(1), -1);          /* 3 */
+	do_set(f, "v", json_integer(3), -1);          /* 4: version 3 */
+	assert_item_meta(f, "v", 4, 1, 3);
+	do_unset(f, "w", -1);                         /* 5 */
+	do_set(f, "w", json_integer(9), -1);          /* 6: created anew */
+	assert_item_meta(f, "w", 6, 6, 1);
+	fx_reopen(f); /* from the log */
+	assert_item_meta(f, "v", 4, 1, 3);
+	assert_item_meta(f, "w", 6, 6, 1);
+	assert_int_equal(store_debug_compact(f->s), 0);
+	fx_reopen(f); /* from the snapshot */
+	assert_item_meta(f, "v", 4, 1, 3);
+	assert_item_meta(f, "w", 6, 6, 1);
+	do_set(f, "v", json_integer(4), -1);          /* 7: version 4, on top of the snapshot */
+	fx_reopen(f);
+	assert_item_meta(f, "v", 7, 1, 4);
+	/* A failed write leaves the next set's version where it was. */
+	store_debug_fail_next_write(f->s, EIO);
+	assert_int_equal(do_set(f, "v", json_integer(5), -1).st, STORE_IO_ERROR);
+	do_set(f, "v", json_integer(6), -1);
+	assert_item_meta(f, "v", 8, 1, 5);
+}
+
+static void test_list_pages(void **state)
+{
+	struct fx *f = *state;
+	struct store_list_opts o = {.prefix = "p/", .limit = 3};
+	char key[16];
+	json_t *page;
+	bool more;
+	int seen = 0;
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "p/%02d", i);
+		do_set(f, key, json_integer(i), -1);
+	}
+	do_set(f, "p", json_true(), -1);  /* not under "p/" */
+	do_set(f, "q/0", json_true(), -1);
+	do {
+		page = store_list_page(f->s, &o, &more);
+		assert_non_null(page);
+		for (size_t i = 0; i < json_array_size(page); i++) {
+			snprintf(key, sizeof(key), "p/%02d", seen++);
+			assert_string_equal(
+			    json_string_value(json_object_get(json_array_get(page, i), "key")), key);
+		}
+		assert_int_equal(more, seen < 10);
+		assert_int_equal(json_array_size(page), seen <= 9 ? 3 : 1);
+		snprintf(key, sizeof(key), "p/%02d", seen - 1);
+		o.after = key;
+		json_decref(page);
+	} while (more);
+	assert_int_equal(seen, 10);
+	/* after need not be a key; keys_only leaves key and revision. */
+	o = (struct store_list_opts){.after = "p/055", .keys_only = true};
+	page = store_list_page(f->s, &o, &more);
+	assert_int_equal(json_array_size(page), 5); /* p/06..p/09, q/0 */
+	assert_false(more);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(page, 0), "key")),
+	                    "p/06");
+	assert_int_equal(json_object_size(json_array_get(page, 0)), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(page, 0), "revision")), 7);
+	json_decref(page);
+}
+
+static struct result do_unset_prefix(struct fx *f, const char *prefix, json_t **ret_keys)
+{
+	struct result r = {.f = f};
+
+	assert_int_equal(store_unset_prefix(f->s, prefix, done_cb, &r, ret_keys), 0);
+	wait_calls(f, &r.calls, 1);
+	return r;
+}
+
+static void test_unset_prefix_one_revision(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats before, after;
+	json_t *keys, *list;
+	char p[256];
+	off_t size;
+
+	do_set(f, "x/a", json_integer(1), -1);
+	do_set(f, "x/b", json_integer(2), -1);
+	do_set(f, "x", json_integer(3), -1);
+	do_set(f, "y/a", json_integer(4), -1);
+	store_get_stats(f->s, &before);
+	struct result r = do_unset_prefix(f, "x/", &keys);
+	assert_int_equal(r.st, STORE_OK);
+	assert_int_equal(r.rev, 5);
+	assert_int_equal(json_array_size(keys), 2);
+	assert_string_equal(json_string_value(json_array_get(keys, 0)), "x/a");
+	assert_string_equal(json_string_value(json_array_get(keys, 1)), "x/b");
+	json_decref(keys);
+	store_get_stats(f->s, &after);
+	assert_int_equal(after.records, before.records + 1); /* one record */
+	assert_int_equal(store_revision(f->s), 5);
+	assert_null(store_get(f->s, "x/a", NULL));
+	assert_int_value(f, "x", 3, 3);
+	/* Nothing under it: no change, the current revision. */
+	r = do_unset_prefix(f, "x/", &keys);
+	assert_int_equal(r.st, STORE_OK);
+	assert_int_equal(r.rev, 5);
+	assert_int_equal(json_array_size(keys), 0);
+	json_decref(keys);
+	assert_int_equal(store_revision(f->s), 5);
+	fx_reopen(f);
+	assert_null(store_get(f->s, "x/b", NULL));
+	assert_int_value(f, "y/a", 4, 4);
+	assert_int_equal(store_revision(f->s), 5);
+
+	/* A torn batch is dropped whole: none of its unsets happen. */
+	r = do_unset_prefix(f, "", &keys); /* x and y/a, revision 6 */
+	assert_int_equal(r.rev, 6);
+	json_decref(keys);
+	store_close(f->s);
+	f->s = NULL;
+	size = file_size(f, "config.log");
+	path_of(f, "config.log", p, sizeof(p));
+	assert_int_equal(truncate(p, size - 5), 0);
+	fx_open(f);
+	assert_int_equal(store_revision(f->s), 5);
+	list = store_list(f->s, NULL);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	assert_non_null(strstr(f->log, "dropped a torn last record"));
+	/* And compaction after a batch keeps what is left. */
+	r = do_unset_prefix(f, "y", &keys);
+	json_decref(keys);
+	assert_int_equal(store_debug_compact(f->s), 0);
+	fx_reopen(f);
+	assert_int_value(f, "x", 3, 3);
+	assert_null(store_get(f->s, "y/a", NULL));
+	assert_int_equal(store_revision(f->s), 6);
+}
+
 /* ---- damage that is not a torn last record ---- */
 
 /* Flip one byte of the log at off (the store closed). */
@@ -1435,14 +1653,24 @@ static void fifty_sets(struct fx *f, char **ret_log, size_t *ret_len)
 	read_whole(p, ret_log, ret_len);
 }
 
-/* Record i of fifty_sets starts here: 20 + 4 + the value's digits each. */
+/* Record i of fifty_sets starts here: 36 of header (SET2) + 4 + the value's digits each. */
 static size_t fifty_offset(int i)
 {
 	size_t off = 0;
 
 	for (int k = 0; k < i; k++)
-		off += 24 + (k < 10 ? 1 : 2);
+		off += 40 + (k < 10 ? 1 : 2);
 	return off;
+}
+
+/* The record of fifty_sets that holds byte off. */
+static int fifty_record_at(size_t off)
+{
+	int i = 0;
+
+	while (fifty_offset(i + 1) <= off)
+		i++;
+	return i;
 }
 
 static void assert_open_refused(struct fx *f, const char *want)
@@ -1469,16 +1697,17 @@ static void test_damage_mid_log_refuses_then_repair(void **state)
 	struct store_options opt = fx_options(f);
 	char *before, *after, *dam, want[512], err[512] = "", p[256];
 	size_t blen, alen, dlen;
-	size_t at = fifty_offset(6); /* 6*25 = 150: byte 166 is in k/06's record */
+	int hit = fifty_record_at(166);
+	size_t at = fifty_offset(hit);
+	char hitkey[16];
 	json_t *list;
 
 	fifty_sets(f, &before, &blen);
-	assert_true(at <= 166 && 166 < fifty_offset(7));
 	flip_byte(f, 166);
 	snprintf(want, sizeof(want),
 	         "%s/config.log is damaged at offset %zu (bytes that are not a whole record, "
 	         "readable again at offset %zu); the records after it were acknowledged",
-	         f->dir, at, fifty_offset(7));
+	         f->dir, at, fifty_offset(hit + 1));
 	assert_open_refused(f, want);
 	assert_open_refused(f, "run 'udsrpcd --repair -S ");
 	/* Refusing touched nothing: same size, only the byte we changed differs. */
@@ -1493,7 +1722,7 @@ static void test_damage_mid_log_refuses_then_repair(void **state)
 	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
 	assert_int_equal(res.kept_records, 49);
 	assert_int_equal(res.lost_records, 1);
-	assert_int_equal(res.lost_bytes, fifty_offset(7) - at);
+	assert_int_equal(res.lost_bytes, fifty_offset(hit + 1) - at);
 	assert_int_equal(res.revision, 50);
 	snprintf(want, sizeof(want), "%s/config.log.damaged-", f->dir);
 	assert_memory_equal(res.damaged_path, want, strlen(want));
@@ -1511,12 +1740,12 @@ static void test_damage_mid_log_refuses_then_repair(void **state)
 	list = store_list(f->s, NULL);
 	assert_int_equal(json_array_size(list), 49);
 	json_decref(list);
-	assert_null(store_get(f->s, "k/06", NULL));
-	assert_int_value(f, "k/05", 5, 6);
+	snprintf(hitkey, sizeof(hitkey), "k/%02d", hit);
+	assert_null(store_get(f->s, hitkey, NULL));
 	assert_int_value(f, "k/49", 49, 50);
-	assert_int_equal(do_set(f, "k/06", json_integer(6), 0).rev, 51);
+	assert_int_equal(do_set(f, hitkey, json_integer(hit), 0).rev, 51);
 	fx_reopen(f);
-	assert_int_value(f, "k/06", 6, 51);
+	assert_int_value(f, hitkey, hit, 51);
 	assert_null(strstr(f->log, "torn"));
 }
 
@@ -1531,7 +1760,7 @@ static void test_damage_in_length_field(void **state)
 
 	fifty_sets(f, &log, &len);
 	free(log);
-	flip_byte(f, (off_t)fifty_offset(20) + 1); /* 25 -> 25 + 8192 */
+	flip_byte(f, (off_t)fifty_offset(20) + 1); /* 42 -> 42 + 8192 */
 	snprintf(want, sizeof(want), "config.log is damaged at offset %zu (", fifty_offset(20));
 	assert_open_refused(f, want);
 	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
@@ -1562,11 +1791,11 @@ static void test_damage_whole_bad_records(void **state)
 	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
 	assert_int_equal(res.kept_records, 50);
 	assert_int_equal(res.lost_records, 1);
-	assert_int_equal(res.lost_bytes, 25);
+	assert_int_equal(res.lost_bytes, 41);
 
 	/* A record in sequence whose value does not parse, last in the log. */
 	memcpy(rec + STORE_REC_HDR, "bad{", 4);
-	store_rec_seal(rec, STORE_REC_HDR + 4, 51, STORE_OP_SET, 3);
+	store_rec_seal(rec, STORE_REC_HDR + 4, 51, STORE_OP_SET, 3, 0, 0);
 	append_bytes(f, "config.log", rec, STORE_REC_HDR + 4);
 	assert_open_refused(f, "is damaged at offset 0 (a record whose value is not JSON)");
 	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
@@ -1607,7 +1836,7 @@ static void test_repair_sound_and_torn(void **state)
 	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
 	assert_int_equal(res.kept_records, 0);
 	assert_int_equal(res.lost_records, 1);
-	assert_int_equal(res.lost_bytes, 20 + 1 + 11 - 2);
+	assert_int_equal(res.lost_bytes, 36 + 1 + 11 - 2);
 	assert_int_equal(res.revision, 2);
 	/* A state dir that is not there is an error, not created. */
 	join_path(p, sizeof(p), f->dir, "missing");
@@ -1652,17 +1881,22 @@ static void test_compaction_failure_logged(void **state)
  */
 static void test_statedir_v1(void **state)
 {
+	/*
+	 * create_revision and version as release 1's records imply them: a
+	 * snapshot record is its own creation (version 1), each later set of
+	 * the key in the log one more version, a set after an unset anew.
+	 */
 	static const struct {
 		const char *key, *value;
-		uint64_t rev;
+		uint64_t rev, create, version;
 	} want[] = {
-	    {"app/name", "\"udsrpcd\"", 8},
-	    {"app/nested", "{\"a\":[1,2.5,{\"b\":null}],\"s\":\"h\u00e9llo\\tworld\"}", 3},
-	    {"app/ratio", "1e300", 11},
-	    {"counter", "9007199254740993", 9},
-	    {"list/a", "true", 12},
-	    {"list/b", "null", 13},
-	    {"neg", "-42", 14},
+	    {"app/name", "\"udsrpcd\"", 8, 1, 2},
+	    {"app/nested", "{\"a\":[1,2.5,{\"b\":null}],\"s\":\"h\u00e9llo\\tworld\"}", 3, 3, 1},
+	    {"app/ratio", "1e300", 11, 11, 1},
+	    {"counter", "9007199254740993", 9, 9, 1},
+	    {"list/a", "true", 12, 12, 1},
+	    {"list/b", "null", 13, 13, 1},
+	    {"neg", "-42", 14, 14, 1},
 	};
 	struct fx *f = *state;
 	char from[512], to[256];
@@ -1692,6 +1926,10 @@ static void test_statedir_v1(void **state)
 			assert_true(json_equal(json_object_get(item, "value"), v));
 			assert_int_equal(json_integer_value(json_object_get(item, "revision")),
 			                 want[i].rev);
+			assert_int_equal(json_integer_value(json_object_get(item, "create_revision")),
+			                 want[i].create);
+			assert_int_equal(json_integer_value(json_object_get(item, "version")),
+			                 want[i].version);
 			json_decref(v);
 		}
 		json_decref(list);
@@ -1701,6 +1939,8 @@ static void test_statedir_v1(void **state)
 			/* It stays writable, and what it held survives the next open. */
 			assert_int_equal(do_set(f, "after", json_integer(1), -1).rev, 15);
 			assert_int_equal(do_unset(f, "after", -1).rev, 16);
+			/* Written back in today's format, it keeps what it derived. */
+			assert_int_equal(store_debug_compact(f->s), 0);
 		}
 		store_close(f->s);
 		f->s = NULL;
@@ -1713,6 +1953,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crc32c),
 	    cmocka_unit_test(test_record_codec),
+	    cmocka_unit_test(test_record_codec_v2),
 	    cmocka_unit_test(test_tree_balanced_and_ordered),
 	    cmocka_unit_test(test_key_valid),
 	    cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
@@ -1749,6 +1990,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_damage_whole_bad_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_repair_sound_and_torn, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compaction_failure_logged, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_versions_survive_log_and_snapshot, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unset_prefix_one_revision, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};
 
