@@ -122,6 +122,9 @@ struct store_node {
 	size_t item_len;
 	/* Once every queued change is durable (latest_rev 0 = absent then). */
 	uint64_t latest_rev, latest_create, latest_version;
+	/* What the item counts against max_store_bytes: key plus compact value
+	 * (the record's bytes of them), committed and latest. */
+	uint64_t size, latest_size;
 	uint32_t pending; /* queued changes naming this node */
 	char key[];
 };
@@ -157,9 +160,11 @@ struct store_op {
 	store_done_fn done;
 	void *arg;
 	uint64_t rev; /* the change's revision, or the current one for a conflict */
+	uint64_t size; /* a set: the item's size (store_node.size) */
 	enum store_status st;
 	int err;          /* committer: errno of the failed group, else 0 */
 	const char *what; /* committer: the call that failed */
+	const char *quota; /* STORE_QUOTA: the limit's name */
 	bool early; /* store_mark_early: tell early_fn once durable */
 };
 
@@ -171,6 +176,9 @@ struct store {
 	struct store_tree_link *map;
 	uint64_t rev;      /* committed */
 	uint64_t next_rev; /* last one handed out (committed + queued) */
+	/* Quotas: items and their bytes, committed and once the queue is durable. */
+	uint64_t items, bytes, l_items, l_bytes;
+	struct store_limits limits;
 	struct store_op *op_cache;
 	size_t op_cache_len;
 	char *scratch;
@@ -429,6 +437,17 @@ uint64_t store_revision(const struct store *s)
 	return s->rev;
 }
 
+void store_set_limits(struct store *s, const struct store_limits *l)
+{
+	s->limits = *l;
+}
+
+void store_get_usage(const struct store *s, uint64_t *ret_items, uint64_t *ret_bytes)
+{
+	*ret_items = s->items;
+	*ret_bytes = s->bytes;
+}
+
 /* ---- submitting changes (loop thread) ---- */
 
 static struct store_op *op_get(struct store *s)
@@ -543,6 +562,34 @@ static void queue_op(struct store *s, struct store_op *op)
 	}
 }
 
+/*
+ * Would a change adding items and bytes (either may wrap around as a
+ * decrease) to the latest state pass a quota? Then op becomes STORE_QUOTA
+ * (its record freed) and true. Only sets are checked: unsets always work.
+ */
+static bool quota_check(struct store *s, uint64_t items, uint64_t bytes, struct store_op *op)
+{
+	const char *name = NULL;
+	uint64_t limit = 0;
+
+	/* "Would leave more than": also a set that shrinks a store left over a lowered limit. */
+	if (s->limits.max_keys && s->l_items + items > s->limits.max_keys) {
+		name = "max_keys";
+		limit = s->limits.max_keys;
+	} else if (s->limits.max_store_bytes && s->l_bytes + bytes > s->limits.max_store_bytes) {
+		name = "max_store_bytes";
+		limit = s->limits.max_store_bytes;
+	}
+	if (!name)
+		return false;
+	free(op->rec);
+	op->rec = NULL;
+	op->st = STORE_QUOTA;
+	op->rev = limit;
+	op->quota = name;
+	return true;
+}
+
 /* Whether op changes the store (else its answer was decided at submission). */
 static bool op_changes(const struct store_op *op)
 {
@@ -574,14 +621,27 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 	} else {
 		uint64_t rev = s->next_rev + 1;
 		uint64_t create = cur ? n->latest_create : rev, version = cur ? n->latest_version + 1 : 1;
+		uint64_t size = 0, was = cur ? n->latest_size : 0;
 		int r = encode(s, key, keylen, is_set ? value : NULL, rev, create, version, &op->rec);
 
+		if (r == 0 && is_set) {
+			size = op->rec->len - store_rec_key_offset(STORE_OP_SET2);
+			if (quota_check(s, cur ? 0 : 1, size - was, op)) {
+				queue_op(s, op);
+				return 0;
+			}
+		}
 		if (r == 0 && !n && !(n = node_new(s, key, keylen)))
 			r = -ENOMEM;
 		if (r < 0) {
 			op_put(s, op);
 			return r;
 		}
+		/* Unsigned wrap-around adds up right: size - was may be "negative". */
+		s->l_items += is_set ? (cur ? 0 : 1) : (uint64_t)-1;
+		s->l_bytes += size - was;
+		n->latest_size = size;
+		op->size = size;
 		n->pending++;
 		n->latest_rev = is_set ? rev : 0;
 		n->latest_create = is_set ? create : 0;
@@ -621,6 +681,14 @@ static int prefix_visit(struct store_tree_link *l, void *arg)
 	return 0;
 }
 
+static void keys_out(json_t *keys, json_t **ret_keys)
+{
+	if (ret_keys)
+		*ret_keys = keys;
+	else
+		json_decref(keys);
+}
+
 int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,
                        json_t **ret_keys)
 {
@@ -654,7 +722,7 @@ int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, 
 		op->rev = s->next_rev;
 		free(w.nodes);
 		queue_op(s, op);
-		*ret_keys = keys;
+		keys_out(keys, ret_keys);
 		return 0;
 	}
 	if (total > STORE_REC_MAX) {
@@ -681,6 +749,9 @@ int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, 
 		off += len;
 		n->pending++;
 		n->latest_rev = n->latest_create = n->latest_version = 0;
+		s->l_items--;
+		s->l_bytes -= n->latest_size;
+		n->latest_size = 0;
 	}
 	store_rec_seal(rec->data, total, rev, STORE_OP_BATCH, 0, 0, 0);
 	rec->op = STORE_OP_BATCH;
@@ -693,7 +764,7 @@ int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, 
 	op->rev = rev;
 	s->next_rev = rev;
 	queue_op(s, op);
-	*ret_keys = keys;
+	keys_out(keys, ret_keys);
 	return 0;
 nomem:
 	json_decref(keys);
@@ -777,12 +848,18 @@ static void apply_durable(struct store *s, struct store_op *op)
 		/* A batch of unsets. */
 		for (size_t i = 0; i < op->nnodes; i++) {
 			n = op->nodes[i];
+			s->items--;
+			s->bytes -= n->size;
+			n->size = 0;
 			node_commit(n, NULL, op->rev);
 			n->pending--;
 			node_maybe_remove(s, n);
 		}
 		return;
 	}
+	s->items += op->value ? (n->value ? 0 : 1) : (uint64_t)-1;
+	s->bytes += op->size - n->size;
+	n->size = op->size;
 	node_commit(n, op->value, op->rev); /* NULL for an unset */
 	op->value = NULL;
 	n->pending--;
@@ -796,6 +873,7 @@ static void node_unwind(struct store *s, struct store_node *n)
 	n->latest_rev = n->value ? n->rev : 0;
 	n->latest_create = n->create_rev;
 	n->latest_version = n->version;
+	n->latest_size = n->size;
 	node_maybe_remove(s, n);
 }
 
@@ -864,7 +942,7 @@ static void process_done(struct store *s)
 			next = op->next;
 			if (op_changes(op))
 				apply_durable(s, op);
-			op->done(op->arg, op->st, op->rev, NULL);
+			op->done(op->arg, op->st, op->rev, op->quota);
 			op_put(s, op);
 		}
 		return;
@@ -878,6 +956,8 @@ static void process_done(struct store *s)
 				unwind_failed(s, op);
 		/* Every queued change is gone: the next one follows the committed state. */
 		s->next_rev = s->rev;
+		s->l_items = s->items;
+		s->l_bytes = s->bytes;
 		snprintf(reason, sizeof(reason), "%s: %s", failed->what, strerror(failed->err));
 		for (op = failed; op; op = op->next)
 			nfailed++;
@@ -893,7 +973,7 @@ static void process_done(struct store *s)
 		if (in_failed)
 			op->done(op->arg, STORE_IO_ERROR, 0, reason);
 		else
-			op->done(op->arg, op->st, op->rev, NULL);
+			op->done(op->arg, op->st, op->rev, op->quota);
 		op_put(s, op);
 	}
 }
@@ -1363,6 +1443,11 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 	uint64_t create, version;
 
 	if (v->op == STORE_OP_UNSET) {
+		if (n && n->value) {
+			s->items--;
+			s->bytes -= n->size;
+			n->size = n->latest_size = 0;
+		}
 		if (n) {
 			node_commit(n, NULL, 0);
 			n->latest_rev = n->latest_create = n->latest_version = 0;
@@ -1397,6 +1482,9 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 		free(old);
 	else
 		s->image_count++;
+	s->items += n->value ? 0 : 1;
+	s->bytes += v->keylen + v->vlen - n->size;
+	n->size = n->latest_size = v->keylen + v->vlen;
 	node_commit(n, value, v->rev);
 	n->create_rev = n->latest_create = create;
 	n->version = n->latest_version = version;
@@ -1816,6 +1904,8 @@ int store_open(const char *dir, struct event_base *base, const struct store_opti
 	if (r < 0)
 		goto fail;
 	s->next_rev = s->wrev = s->rev;
+	s->l_items = s->items;
+	s->l_bytes = s->bytes;
 	s->compact_at = s->snap_size * 2 > COMPACT_MIN ? s->snap_size * 2 : COMPACT_MIN;
 	s->stats.log_bytes = s->log_off;
 	s->stats.snapshot_bytes = s->snap_size;

@@ -16,11 +16,14 @@ enum store_status {
 	STORE_CONFLICT,  /* expect_revision did not match; revision = current (0 if absent) */
 	STORE_NOT_FOUND, /* unset of an absent key */
 	STORE_IO_ERROR,  /* not durable, not applied; reason says why */
+	STORE_QUOTA,     /* a set would pass a quota (store_set_limits); nothing changed */
 };
 /*
  * revision: STORE_OK: the change's revision; STORE_CONFLICT: the key's
- * current one (0 if absent); otherwise 0. reason: NULL unless STORE_IO_ERROR,
- * then e.g. "write: No space left on device" (borrowed, valid during the call).
+ * current one (0 if absent); STORE_QUOTA: the limit's value; otherwise 0.
+ * reason: STORE_IO_ERROR: e.g. "write: No space left on device";
+ * STORE_QUOTA: the limit's name ("max_keys", "max_store_bytes"); else NULL
+ * (borrowed, valid during the call).
  */
 typedef void (*store_done_fn)(void *arg, enum store_status st, uint64_t revision,
                               const char *reason);
@@ -135,6 +138,21 @@ json_t *store_list_page(const struct store *s, const struct store_list_opts *o, 
 uint64_t store_revision(const struct store *s);
 
 /*
+ * Quotas (udsrpc(7) max_keys, max_store_bytes; 0 = none, the default): a set
+ * that would leave more items, or more bytes of keys plus compact JSON
+ * values, counting the changes queued before it, is answered STORE_QUOTA
+ * and changes nothing. Unsets always work; a store already over a lowered
+ * limit keeps what it has. Any time, for the changes submitted after.
+ */
+struct store_limits {
+	uint64_t max_keys;
+	uint64_t max_store_bytes;
+};
+void store_set_limits(struct store *s, const struct store_limits *l);
+/* Committed items and their bytes (as the quotas count them). */
+void store_get_usage(const struct store *s, uint64_t *ret_items, uint64_t *ret_bytes);
+
+/*
  * Queue a change; done(arg, ...) runs later on the loop thread, after the
  * change is on stable storage (or failed). expect_revision < 0 means no
  * check, 0 means "must not exist". Checks see earlier queued changes, so
@@ -154,8 +172,8 @@ int store_unset(struct store *s, const char *key, int64_t expect_revision, store
 /*
  * Unset every key that starts with prefix ("" = all), as seen with the
  * changes queued before it, as one change: one revision, one record,
- * applied whole or not at all. *ret_keys (new reference, also on success
- * only): the keys it removes, in order. With none, done gets STORE_OK and
+ * applied whole or not at all. *ret_keys (new reference, on success only;
+ * ret_keys may be NULL): the keys it removes, in order. With none, done gets STORE_OK and
  * the current revision, and nothing is written. Errors as store_unset.
  */
 int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,

@@ -8,8 +8,7 @@
 #include <udsrpc/udsrpc.h>
 
 #include "config.h"
-
-struct store;
+#include "store.h"
 
 struct udsrpcd {
 	struct config cfg;
@@ -18,6 +17,7 @@ struct udsrpcd {
 	bool policy_from_config; /* reload may take a new path from the config file */
 	struct udsrpc_server *srv;
 	struct store *store;
+	struct store_limits store_limits; /* config "limits" the store enforces */
 	uid_t self_uid; /* the uid that serves (after any switch) */
 };
 

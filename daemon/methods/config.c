@@ -263,6 +263,11 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	case STORE_NOT_FOUND:
 		udsrpc_call_error(w->call, UDSRPC_NOT_FOUND, NULL, json_pack("{s:s}", "key", w->key));
 		break;
+	case STORE_QUOTA:
+		udsrpc_call_error(w->call, UDSRPC_QUOTA_EXCEEDED, NULL,
+		                  json_pack("{s:s,s:I}", "limit", reason, "value",
+		                            (json_int_t)revision));
+		break;
 	case STORE_IO_ERROR:
 		udsrpc_call_error(w->call, UDSRPC_STORAGE_ERROR, NULL,
 		                  json_pack("{s:s}", "reason", reason ? reason : "write failed"));

@@ -995,6 +995,42 @@ static void test_unset_prefix(void **state)
 	client_close(ev);
 }
 
+/* Quotas (udsrpc(7) max_keys, max_store_bytes): -32014 {limit, value}; reads and unsets work. */
+static void test_quotas(void **state)
+{
+	client_close(fd);
+	assert_int_equal(daemon_stop(&d), 0);
+	assert_int_equal(daemon_spawn_config(&d, "{\"limits\":{\"max_keys\":2,\"max_store_bytes\":1024}}",
+	                                     0600, NULL),
+	                 0);
+	fd = client_connect(d.sock);
+	set("q/a", json_integer(1));
+	set("q/b", json_integer(2));
+	json_t *err = fails("config.set", json_pack("{s:s,s:i}", "key", "q/c", "value", 3), -32014);
+	json_t *want = json_loads("{\"limit\":\"max_keys\",\"value\":2}", 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(err, "message")), "Quota exceeded");
+	assert_true(json_equal(json_object_get(err, "data"), want));
+	json_decref(want);
+	json_decref(err);
+	expect_absent("q/c");
+	/* The value of an existing key may change; reads and unsets always work. */
+	set("q/a", json_integer(10));
+	json_decref(ok("config.list", NULL));
+	unset("q/b");
+	set("q/c", json_integer(3));
+	/* 1024 bytes of keys plus compact values. */
+	char big[1100];
+	memset(big, 'x', 1020);
+	big[1020] = '\0'; /* q/a: 3 + 1022, q/c: 3 + 1 */
+	err = fails("config.set", json_pack("{s:s,s:s}", "key", "q/a", "value", big), -32014);
+	want = json_loads("{\"limit\":\"max_store_bytes\",\"value\":1024}", 0, NULL);
+	assert_true(json_equal(json_object_get(err, "data"), want));
+	json_decref(want);
+	json_decref(err);
+	big[900] = '\0';
+	set("q/a", json_string(big)); /* 3 + 902 + 3 + 1 */
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -1015,6 +1051,7 @@ int main(void)
 	    T(test_item_versions),
 	    T(test_list_paging),
 	    T(test_unset_prefix),
+	    T(test_quotas),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

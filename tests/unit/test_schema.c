@@ -39,6 +39,7 @@ static const struct {
     {-32602, "Invalid params"},    {-32603, "Internal error"},  {-32001, "Permission denied"},
     {-32002, "Request too large"}, {-32003, "Server busy"},     {-32004, "Shutting down"},
     {-32010, "Not found"},         {-32011, "Conflict"},        {-32012, "Storage error"},
+    {-32014, "Quota exceeded"},
 };
 #define N_ERRORS (sizeof(protocol_errors) / sizeof(protocol_errors[0]))
 

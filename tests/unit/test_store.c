@@ -1607,6 +1607,71 @@ static void test_unset_prefix_one_revision(void **state)
 	assert_int_equal(store_revision(f->s), 6);
 }
 
+/* ---- quotas ---- */
+
+static void test_quotas(void **state)
+{
+	struct fx *f = *state;
+	struct result r[3];
+	uint64_t items, bytes;
+	struct result q;
+
+	store_set_limits(f->s, &(struct store_limits){.max_keys = 3});
+	do_set(f, "a", json_integer(1), -1);
+	do_set(f, "b", json_integer(2), -1);
+	do_set(f, "c", json_integer(3), -1);
+	q = do_set(f, "d", json_integer(4), -1);
+	assert_int_equal(q.st, STORE_QUOTA);
+	assert_int_equal(q.rev, 3);
+	assert_string_equal(q.reason, "max_keys");
+	assert_null(store_get(f->s, "d", NULL));
+	assert_int_equal(store_revision(f->s), 3);
+	/* Changing an item adds none; an unset always works and makes room. */
+	assert_int_equal(do_set(f, "a", json_integer(10), -1).st, STORE_OK);
+	assert_int_equal(do_unset(f, "a", -1).st, STORE_OK);
+	assert_int_equal(do_set(f, "d", json_integer(4), -1).st, STORE_OK);
+	/* Queued changes count: with the committer held, the second new key is refused. */
+	do_unset(f, "d", -1);
+	store_debug_pause(f->s, true);
+	for (int i = 0; i < 3; i++) {
+		json_t *v = json_integer(i);
+		char key[8];
+
+		r[i] = (struct result){.f = f};
+		snprintf(key, sizeof(key), "n%d", i);
+		assert_int_equal(store_set(f->s, key, v, -1, done_cb, &r[i]), 0);
+		json_decref(v);
+	}
+	store_debug_pause(f->s, false);
+	for (int i = 0; i < 3; i++)
+		wait_calls(f, &r[i].calls, 1);
+	assert_int_equal(r[0].st, STORE_OK);
+	assert_int_equal(r[1].st, STORE_QUOTA);
+	assert_int_equal(r[2].st, STORE_QUOTA);
+	store_get_usage(f->s, &items, &bytes);
+	assert_int_equal(items, 3); /* b, c, n0 */
+	assert_int_equal(bytes, 2 + 2 + 3);
+
+	/* Bytes: keys plus compact values. */
+	store_set_limits(f->s, &(struct store_limits){.max_store_bytes = 20});
+	q = do_set(f, "big", json_string("0123456789abcdef"), -1); /* 3 + 18 */
+	assert_int_equal(q.st, STORE_QUOTA);
+	assert_int_equal(q.rev, 20);
+	assert_string_equal(q.reason, "max_store_bytes");
+	assert_int_equal(do_set(f, "b", json_string("0123456789"), -1).st, STORE_OK); /* 18 */
+	assert_int_equal(do_set(f, "c", json_string("012"), -1).st, STORE_QUOTA);   /* 22 */
+	store_get_usage(f->s, &items, &bytes);
+	assert_int_equal(bytes, 13 + 2 + 3);
+	fx_reopen(f); /* counted again from the files */
+	store_get_usage(f->s, &items, &bytes);
+	assert_int_equal(items, 3);
+	assert_int_equal(bytes, 18);
+	assert_int_equal(do_unset_prefix(f, "", NULL).st, STORE_OK);
+	store_get_usage(f->s, &items, &bytes);
+	assert_int_equal(items, 0);
+	assert_int_equal(bytes, 0);
+}
+
 /* ---- damage that is not a torn last record ---- */
 
 /* Flip one byte of the log at off (the store closed). */
@@ -1994,6 +2059,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unset_prefix_one_revision, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quotas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};
 
