@@ -122,6 +122,9 @@ struct store_node {
 	size_t item_len;
 	/* Once every queued change is durable (latest_rev 0 = absent then). */
 	uint64_t latest_rev, latest_create, latest_version;
+	/* The latest value: borrowed from the queued change that sets it (which
+	 * hands that very reference to value when applied), else value. */
+	const json_t *latest_value;
 	/* What the item counts against max_store_bytes: key plus compact value
 	 * (the record's bytes of them), committed and latest. */
 	uint64_t size, latest_size;
@@ -156,6 +159,12 @@ struct store_op {
 	struct store_node **nodes;
 	struct store_rec **olds;
 	size_t nnodes;
+	/* A transaction's batch also has, per record: the value of a set (own
+	 * reference; NULL: an unset), its size, and img, the SET2 record the
+	 * committer moves into its image. NULL arrays: unsets only. */
+	json_t **vals;
+	uint64_t *sizes;
+	struct store_rec **imgs;
 	json_t *value;           /* set: own reference */
 	store_done_fn done;
 	void *arg;
@@ -468,10 +477,22 @@ static void op_put(struct store *s, struct store_op *op)
 	free(op->rec);
 	free(op->old);
 	json_decref(op->value);
-	for (size_t i = 0; op->olds && i < op->nnodes; i++)
-		free(op->olds[i]);
+	for (size_t i = 0; i < op->nnodes; i++) {
+		if (op->olds)
+			free(op->olds[i]);
+		if (op->imgs)
+			free(op->imgs[i]);
+		if (op->vals)
+			json_decref(op->vals[i]);
+	}
 	free(op->olds);
 	free(op->nodes);
+	free(op->vals);
+	free(op->sizes);
+	free(op->imgs);
+	op->vals = NULL;
+	op->sizes = NULL;
+	op->imgs = NULL;
 	op->rec = op->old = NULL;
 	op->olds = NULL;
 	op->nodes = NULL;
@@ -641,6 +662,7 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		s->l_items += is_set ? (cur ? 0 : 1) : (uint64_t)-1;
 		s->l_bytes += size - was;
 		n->latest_size = size;
+		n->latest_value = is_set ? value : NULL;
 		op->size = size;
 		n->pending++;
 		n->latest_rev = is_set ? rev : 0;
@@ -679,6 +701,16 @@ static int prefix_visit(struct store_tree_link *l, void *arg)
 	}
 	w->nodes[w->n++] = n;
 	return 0;
+}
+
+/* A batch record whose body (total bytes with the header) is in place: sealed, no key. */
+static void batch_seal(struct store_rec *rec, size_t total, uint64_t rev)
+{
+	store_rec_seal(rec->data, total, rev, STORE_OP_BATCH, 0, 0, 0);
+	rec->op = STORE_OP_BATCH;
+	rec->len = (uint32_t)total;
+	rec->link.key = NULL;
+	rec->link.keylen = 0;
 }
 
 static void keys_out(json_t *keys, json_t **ret_keys)
@@ -752,12 +784,9 @@ int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, 
 		s->l_items--;
 		s->l_bytes -= n->latest_size;
 		n->latest_size = 0;
+		n->latest_value = NULL;
 	}
-	store_rec_seal(rec->data, total, rev, STORE_OP_BATCH, 0, 0, 0);
-	rec->op = STORE_OP_BATCH;
-	rec->len = (uint32_t)total;
-	rec->link.key = NULL;
-	rec->link.keylen = 0;
+	batch_seal(rec, total, rev);
 	op->rec = rec;
 	op->nodes = w.nodes;
 	op->nnodes = w.n;
@@ -770,6 +799,228 @@ nomem:
 	json_decref(keys);
 	free(w.nodes);
 	return -ENOMEM;
+}
+
+/* ---- transactions (loop thread) ---- */
+
+/* What a key will be once the queue is durable, with a transaction's earlier ops over it. */
+struct txn_view {
+	bool exists;
+	uint64_t rev, create, version, size;
+	const json_t *value; /* borrowed */
+};
+
+/* The view of key: the latest state, or what op w (of ops[0..upto)) made it. */
+static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *ops, size_t upto,
+                                   const struct txn_view *made, const char *key)
+{
+	struct txn_view v = {0};
+	struct store_node *n;
+
+	for (size_t i = upto; i-- > 0;)
+		if (ops[i].op != STORE_TXN_GET && strcmp(ops[i].key, key) == 0)
+			return made[i];
+	n = node_find(s, key, strlen(key));
+	if (n && n->latest_rev) {
+		v.exists = true;
+		v.rev = n->latest_rev;
+		v.create = n->latest_create;
+		v.version = n->latest_version;
+		v.size = n->latest_size;
+		v.value = n->latest_value;
+	}
+	return v;
+}
+
+static bool txn_compare_holds(struct store *s, const struct store_txn_cmp *c)
+{
+	struct txn_view v = txn_view_of(s, NULL, 0, NULL, c->key);
+
+	switch (c->what) {
+	case STORE_CMP_REVISION:
+		return v.rev == c->num;
+	case STORE_CMP_VERSION:
+		return v.version == c->num;
+	case STORE_CMP_EXISTS:
+		return v.exists == c->exists;
+	case STORE_CMP_VALUE:
+		return v.exists && json_equal((json_t *)v.value, (json_t *)c->value);
+	}
+	return false;
+}
+
+static json_t *txn_item(const char *key, const struct txn_view *v)
+{
+	if (!v->exists)
+		return json_null();
+	return json_pack("{s:s,s:O,s:I,s:I,s:I}", "key", key, "value", (json_t *)v->value,
+	                 "revision", (json_int_t)v->rev, "create_revision",
+	                 (json_int_t)v->create, "version", (json_int_t)v->version);
+}
+
+int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
+              const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
+              size_t nfail, store_done_fn done, void *arg, bool *ret_succeeded,
+              json_t **ret_results)
+{
+	bool ok = true, has_set = false;
+	const struct store_txn_op *ops;
+	size_t nops, nw = 0, total = STORE_REC_HDR, off = STORE_REC_HDR;
+	uint64_t rev = s->next_rev + 1, d_items = 0, d_bytes = 0;
+	struct txn_view *made = NULL;
+	struct store_rec **recs = NULL, *batch = NULL;
+	struct store_op *op = NULL;
+	json_t *results = NULL;
+	int r = -ENOMEM;
+
+	if (!done)
+		return -EINVAL;
+	for (size_t i = 0; i < ncmp && ok; i++)
+		ok = txn_compare_holds(s, &cmps[i]);
+	ops = ok ? succ : fail;
+	nops = ok ? nsucc : nfail;
+	for (size_t i = 0; i < nops; i++)
+		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
+		    (ops[i].op == STORE_TXN_SET && !ops[i].value))
+			return -EINVAL;
+	if (!(results = json_array()) || !(op = op_get(s)) ||
+	    !(made = calloc(nops + 1, sizeof(*made))) || !(recs = calloc(nops + 1, sizeof(*recs))))
+		goto out;
+	op->done = done;
+	op->arg = arg;
+	/* Each op over the state the ones before it leave; writes encoded at rev. */
+	for (size_t i = 0; i < nops; i++) {
+		const struct store_txn_op *o = &ops[i];
+		struct txn_view v = txn_view_of(s, ops, i, made, o->key);
+		size_t klen = strlen(o->key);
+		json_t *res;
+
+		if (o->op == STORE_TXN_GET) {
+			res = txn_item(o->key, &v);
+		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
+			made[i] = v;
+			res = json_pack("{s:s,s:i}", "key", o->key, "revision", 0);
+		} else {
+			struct txn_view w = {0};
+
+			if (o->op == STORE_TXN_SET) {
+				w.exists = true;
+				w.rev = rev;
+				w.create = v.exists ? v.create : rev;
+				w.version = v.exists ? v.version + 1 : 1;
+				w.value = o->value;
+				r = encode(s, o->key, klen, o->value, rev, w.create, w.version,
+				           &recs[i]);
+				if (r < 0)
+					goto out;
+				w.size = recs[i]->len - store_rec_key_offset(STORE_OP_SET2);
+				d_items += v.exists ? 0 : 1;
+				has_set = true;
+			} else {
+				r = encode(s, o->key, klen, NULL, rev, 0, 0, &recs[i]);
+				if (r < 0)
+					goto out;
+				d_items--;
+			}
+			d_bytes += w.size - v.size;
+			made[i] = w;
+			total += recs[i]->len;
+			nw++;
+			res = json_pack("{s:s,s:I}", "key", o->key, "revision", (json_int_t)rev);
+		}
+		r = -ENOMEM;
+		if (!res || json_array_append_new(results, res) < 0)
+			goto out;
+	}
+	op->st = STORE_OK;
+	if (nw == 0) {
+		/* Nothing changes: no record, no new revision. */
+		op->rev = s->next_rev;
+		goto queue;
+	}
+	/* Only a transaction that sets is judged: one of nothing but unsets always works. */
+	if (has_set && quota_check(s, d_items, d_bytes, op))
+		goto queue;
+	r = -E2BIG;
+	if (total > STORE_REC_MAX)
+		goto out;
+	r = -ENOMEM;
+	if (!(batch = malloc(sizeof(*batch) + total)) ||
+	    !(op->nodes = calloc(nw, sizeof(*op->nodes))) ||
+	    !(op->olds = calloc(nw, sizeof(*op->olds))) ||
+	    !(op->vals = calloc(nw, sizeof(*op->vals))) ||
+	    !(op->sizes = calloc(nw, sizeof(*op->sizes))) ||
+	    !(op->imgs = calloc(nw, sizeof(*op->imgs))))
+		goto out;
+	/* Every node first: failing here leaves only empty ones, removed again. */
+	for (size_t i = 0, k = 0; i < nops; i++) {
+		struct store_rec *rec = recs[i];
+
+		if (!rec)
+			continue;
+		op->nodes[k] = node_find(s, rec->link.key, rec->link.keylen);
+		if (!op->nodes[k] &&
+		    !(op->nodes[k] = node_new(s, rec->link.key, rec->link.keylen))) {
+			while (k-- > 0)
+				node_maybe_remove(s, op->nodes[k]);
+			goto out;
+		}
+		k++;
+	}
+	for (size_t i = 0, k = 0; i < nops; i++) {
+		struct store_rec *rec = recs[i];
+		struct store_node *n;
+
+		if (!rec)
+			continue;
+		n = op->nodes[k];
+		/* The batch's copy is flagged as inside one; the image keeps a log record. */
+		memcpy(batch->data + off, rec->data, rec->len);
+		store_rec_seal(batch->data + off, rec->len, rev, rec->op | STORE_IN_BATCH,
+		               rec->link.keylen, made[i].create, made[i].version);
+		off += rec->len;
+		if (rec->op == STORE_OP_SET2) {
+			op->vals[k] = json_incref(ops[i].value);
+			op->sizes[k] = made[i].size;
+			op->imgs[k] = rec;
+			recs[i] = NULL;
+		}
+		n->pending++;
+		n->latest_rev = made[i].rev;
+		n->latest_create = made[i].create;
+		n->latest_version = made[i].version;
+		n->latest_size = made[i].size;
+		n->latest_value = made[i].value;
+		k++;
+	}
+	batch_seal(batch, total, rev);
+	op->rec = batch;
+	batch = NULL;
+	op->nnodes = nw;
+	op->rev = rev;
+	s->next_rev = rev;
+	s->l_items += d_items;
+	s->l_bytes += d_bytes;
+queue:
+	queue_op(s, op);
+	op = NULL;
+	*ret_succeeded = ok;
+	*ret_results = results;
+	results = NULL;
+	r = 0;
+out:
+	for (size_t i = 0; recs && i < nops; i++)
+		free(recs[i]);
+	free(recs);
+	free(made);
+	free(batch);
+	if (op) {
+		/* Only before any node was touched: the arrays hold no references yet. */
+		op->nnodes = 0;
+		op_put(s, op);
+	}
+	json_decref(results);
+	return r;
 }
 
 /* With mu held: move the loop's list to the end of the committer's queue. */
@@ -845,13 +1096,18 @@ static void apply_durable(struct store *s, struct store_op *op)
 
 	s->rev = op->rev;
 	if (!n) {
-		/* A batch of unsets. */
+		/* A batch: unsets, and a transaction's sets. */
 		for (size_t i = 0; i < op->nnodes; i++) {
+			json_t *value = op->vals ? op->vals[i] : NULL;
+			uint64_t size = value ? op->sizes[i] : 0;
+
 			n = op->nodes[i];
-			s->items--;
-			s->bytes -= n->size;
-			n->size = 0;
-			node_commit(n, NULL, op->rev);
+			s->items += value ? (n->value ? 0 : 1) : (uint64_t)-1;
+			s->bytes += size - n->size;
+			n->size = size;
+			node_commit(n, value, op->rev);
+			if (op->vals)
+				op->vals[i] = NULL;
 			n->pending--;
 			node_maybe_remove(s, n);
 		}
@@ -874,6 +1130,7 @@ static void node_unwind(struct store *s, struct store_node *n)
 	n->latest_create = n->create_rev;
 	n->latest_version = n->version;
 	n->latest_size = n->size;
+	n->latest_value = n->value;
 	node_maybe_remove(s, n);
 }
 
@@ -1072,14 +1329,20 @@ static void image_apply(struct store *s, struct store_op *op)
 		struct store_rec_view b, v;
 		size_t off = 0;
 
-		/* Unsets only (store_unset_prefix); the loop frees the batch's record. */
+		/* The loop frees the batch's record; its sets' image records it made. */
 		(void)store_rec_parse(rec->data, rec->len, &b);
 		for (size_t i = 0; store_batch_next(&b, &off, &v) == 0; i++) {
-			s->image = store_tree_remove(s->image, v.key, v.keylen, &old);
-			if (old) {
-				op->olds[i] = (struct store_rec *)old;
-				s->image_count--;
+			if (v.op == STORE_OP_SET2) {
+				s->image = store_tree_upsert(s->image, &op->imgs[i]->link, &old);
+				op->imgs[i] = NULL;
+				if (!old)
+					s->image_count++;
+			} else {
+				s->image = store_tree_remove(s->image, v.key, v.keylen, &old);
+				if (old)
+					s->image_count--;
 			}
+			op->olds[i] = (struct store_rec *)old;
 		}
 		return;
 	}
@@ -1449,6 +1712,7 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 			n->size = n->latest_size = 0;
 		}
 		if (n) {
+			n->latest_value = NULL;
 			node_commit(n, NULL, 0);
 			n->latest_rev = n->latest_create = n->latest_version = 0;
 			node_maybe_remove(s, n);
@@ -1489,6 +1753,7 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 	n->create_rev = n->latest_create = create;
 	n->version = n->latest_version = version;
 	n->latest_rev = v->rev;
+	n->latest_value = value;
 	return 0;
 }
 

@@ -147,6 +147,7 @@ uint64_t store_revision(const struct store *s);
 struct store_limits {
 	uint64_t max_keys;
 	uint64_t max_store_bytes;
+	uint64_t max_txn_ops; /* not the store's: config.txn checks it (compares plus ops) */
 };
 void store_set_limits(struct store *s, const struct store_limits *l);
 /* Committed items and their bytes (as the quotas count them). */
@@ -178,6 +179,41 @@ int store_unset(struct store *s, const char *key, int64_t expect_revision, store
  */
 int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,
                        json_t **ret_keys);
+
+/*
+ * config.txn (udsrpc(7) §8): the compares are judged against the state the
+ * queued changes leave (as store_set's expect_revision is); when all hold
+ * (or there are none) the success ops run, else the failure ops, each over
+ * what the ones before it left. Every write of the branch goes into one
+ * batch record at one revision, applied whole or not at all, durable with
+ * the group like any change; a branch that writes nothing raises no
+ * revision (done gets the current one). A set that would pass a quota makes
+ * the whole transaction STORE_QUOTA. The caller checks that no key is
+ * written twice in a branch and the number of ops. On 0: *ret_succeeded
+ * (which branch ran) and *ret_results (new reference: one entry per op of
+ * it, in order: the item or null for a get, {"key","revision"} for a set and
+ * an unset, revision 0 for an unset of an absent key); done as store_set's.
+ * Values are borrowed (references taken). -EINVAL, -E2BIG, -ENOMEM: nothing
+ * queued, done never called.
+ */
+enum store_txn_kind { STORE_TXN_GET, STORE_TXN_SET, STORE_TXN_UNSET };
+struct store_txn_op {
+	enum store_txn_kind op;
+	const char *key;
+	json_t *value; /* set */
+};
+enum store_cmp_kind { STORE_CMP_REVISION, STORE_CMP_VERSION, STORE_CMP_VALUE, STORE_CMP_EXISTS };
+struct store_txn_cmp {
+	const char *key;
+	enum store_cmp_kind what;
+	uint64_t num;        /* revision, version: 0 = absent */
+	const json_t *value; /* value: equal to it (json_equal), absent never */
+	bool exists;
+};
+int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
+              const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
+              size_t nfail, store_done_fn done, void *arg, bool *ret_succeeded,
+              json_t **ret_results);
 
 /*
  * An early answer (see store.c): fn(arg, revision) runs on the committer's

@@ -44,6 +44,7 @@ static const struct {
     {"max_keys", offsetof(struct store_limits, max_keys), 100000, 1, 1000000000},
     {"max_store_bytes", offsetof(struct store_limits, max_store_bytes), 67108864, 1024,
      1099511627776ull},
+    {"max_txn_ops", offsetof(struct store_limits, max_txn_ops), 128, 1, 100000},
 };
 #define NSTORE_LIMITS (sizeof(store_limit_defs) / sizeof(store_limit_defs[0]))
 

@@ -1031,6 +1031,84 @@ static void test_quotas(void **state)
 	set("q/a", json_string(big)); /* 3 + 902 + 3 + 1 */
 }
 
+/* config.txn (udsrpc(7) §8): one revision, events per changed key in op order, -32602 cases. */
+static void test_txn(void **state)
+{
+	int ev = client_connect(d.sock);
+	json_t *res, *want;
+
+	set("tx/a", json_integer(1));
+	set("tx/gone", json_integer(2));
+	json_decref(harness_take_result(
+	    client_call_method(ev, 1, "events.subscribe", json_pack("{s:[s]}", "topics", "config")),
+	    "events.subscribe"));
+	res = ok("config.txn",
+	         json_loads("{\"compare\":[{\"key\":\"tx/a\",\"value\":1},{\"key\":\"tx/n\","
+	                    "\"exists\":false}],\"success\":[{\"op\":\"set\",\"key\":\"tx/a\","
+	                    "\"value\":{\"v\":2}},{\"op\":\"unset\",\"key\":\"tx/gone\"},{\"op\":"
+	                    "\"unset\",\"key\":\"tx/never\"},{\"op\":\"get\",\"key\":\"tx/a\"}],"
+	                    "\"failure\":[{\"op\":\"get\",\"key\":\"tx/a\"}]}",
+	                    0, NULL));
+	want = json_loads("{\"succeeded\":true,\"revision\":3,\"results\":[{\"key\":\"tx/a\","
+	                  "\"revision\":3},{\"key\":\"tx/gone\",\"revision\":3},{\"key\":"
+	                  "\"tx/never\",\"revision\":0},{\"key\":\"tx/a\",\"value\":{\"v\":2},"
+	                  "\"revision\":3,\"create_revision\":1,\"version\":2}]}",
+	                  0, NULL);
+	if (!json_equal(res, want))
+		fail_msg("txn: %s", json_dumps(res, JSON_COMPACT));
+	json_decref(want);
+	json_decref(res);
+	const char *types[] = {"set", "unset"}, *keys[] = {"tx/a", "tx/gone"};
+	for (int i = 0; i < 2; i++) {
+		char *line = client_recv_line(ev, 5000);
+		json_t *n = line ? json_loads(line, 0, NULL) : NULL;
+		json_t *p = json_object_get(n, "params");
+
+		assert_non_null(p);
+		assert_string_equal(json_string_value(json_object_get(p, "type")), types[i]);
+		assert_string_equal(json_string_value(json_object_get(p, "key")), keys[i]);
+		assert_int_equal(json_integer_value(json_object_get(p, "revision")), 3);
+		json_decref(n);
+		free(line);
+	}
+	/* The compare fails now: the failure branch, no change, no event. */
+	res = ok("config.txn", json_loads("{\"compare\":[{\"key\":\"tx/a\",\"version\":1}],"
+	                                  "\"success\":[{\"op\":\"unset\",\"key\":\"tx/a\"}]}",
+	                                  0, NULL));
+	want = json_loads("{\"succeeded\":false,\"revision\":3,\"results\":[]}", 0, NULL);
+	assert_true(json_equal(res, want));
+	json_decref(want);
+	json_decref(res);
+	assert_true(client_silent(ev, 200));
+	/* A key written twice in a branch; a compare with two fields; a set without value. */
+	json_t *err = fails("config.txn",
+	                    json_loads("{\"success\":[{\"op\":\"set\",\"key\":\"k\",\"value\":1},"
+	                               "{\"op\":\"unset\",\"key\":\"k\"}]}",
+	                               0, NULL),
+	                    -32602);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(err, "data"), "path")), "/success/1");
+	json_decref(err);
+	json_decref(fails("config.txn",
+	                  json_loads("{\"compare\":[{\"key\":\"k\",\"version\":1,\"exists\":true}],"
+	                             "\"success\":[]}",
+	                             0, NULL),
+	                  -32602));
+	json_decref(fails("config.txn", json_loads("{\"success\":[{\"op\":\"set\",\"key\":\"k\"}]}",
+	                                           0, NULL),
+	                  -32602));
+	/* More than max_txn_ops (128) compares plus ops. */
+	json_t *ops = json_array();
+	for (int i = 0; i < 129; i++)
+		json_array_append_new(ops, json_pack("{s:s,s:s}", "op", "get", "key", "k"));
+	err = fails("config.txn", json_pack("{s:o}", "success", ops), -32602);
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(err, "data"),
+	                                                         "reason")),
+	                       "more than max_txn_ops (128)"));
+	json_decref(err);
+	client_close(ev);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -1052,6 +1130,7 @@ int main(void)
 	    T(test_list_paging),
 	    T(test_unset_prefix),
 	    T(test_quotas),
+	    T(test_txn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

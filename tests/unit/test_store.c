@@ -1672,6 +1672,131 @@ static void test_quotas(void **state)
 	assert_int_equal(bytes, 0);
 }
 
+/* ---- transactions ---- */
+
+struct txn_result {
+	struct result r;
+	bool succeeded;
+	json_t *results;
+};
+
+static struct txn_result do_txn(struct fx *f, const struct store_txn_cmp *c, size_t nc,
+                                const struct store_txn_op *ok, size_t nok,
+                                const struct store_txn_op *no, size_t nno)
+{
+	struct txn_result t = {.r = {.f = f}};
+
+	assert_int_equal(store_txn(f->s, c, nc, ok, nok, no, nno, done_cb, &t.r, &t.succeeded,
+	                           &t.results),
+	                 0);
+	wait_calls(f, &t.r.calls, 1);
+	return t;
+}
+
+static void assert_results(struct txn_result *t, const char *want)
+{
+	json_t *w = json_loads(want, 0, NULL);
+
+	assert_non_null(w);
+	if (!json_equal(t->results, w)) {
+		char *got = json_dumps(t->results, JSON_COMPACT);
+		fail_msg("results %s, not %s", got, want);
+	}
+	json_decref(w);
+	json_decref(t->results);
+	t->results = NULL;
+}
+
+static void test_txn(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats before, after;
+	json_t *one = json_integer(1), *two = json_integer(2), *x = json_string("x");
+	struct store_txn_cmp c[] = {{.key = "t/a", .what = STORE_CMP_VERSION, .num = 1},
+	                            {.key = "t/none", .what = STORE_CMP_EXISTS, .exists = false}};
+	struct store_txn_op ok[] = {
+	    {STORE_TXN_SET, "t/a", two},  {STORE_TXN_SET, "t/b", x},   {STORE_TXN_UNSET, "t/c", NULL},
+	    {STORE_TXN_UNSET, "t/z", NULL}, {STORE_TXN_GET, "t/a", NULL}, {STORE_TXN_GET, "t/c", NULL},
+	};
+	struct store_txn_op no[] = {{STORE_TXN_GET, "t/a", NULL}};
+	struct txn_result t;
+	char p[256];
+
+	do_set(f, "t/a", json_integer(1), -1); /* 1 */
+	do_set(f, "t/c", json_integer(3), -1); /* 2 */
+	store_get_stats(f->s, &before);
+	t = do_txn(f, c, 2, ok, 6, no, 1);
+	assert_int_equal(t.r.st, STORE_OK);
+	assert_true(t.succeeded);
+	assert_int_equal(t.r.rev, 3);
+	assert_results(&t, "[{\"key\":\"t/a\",\"revision\":3},{\"key\":\"t/b\",\"revision\":3},"
+	                   "{\"key\":\"t/c\",\"revision\":3},{\"key\":\"t/z\",\"revision\":0},"
+	                   "{\"key\":\"t/a\",\"value\":2,\"revision\":3,\"create_revision\":1,"
+	                   "\"version\":2},null]");
+	store_get_stats(f->s, &after);
+	assert_int_equal(after.records, before.records + 1); /* one record, one group */
+	assert_int_equal(after.groups, before.groups + 1);
+	assert_int_equal(store_revision(f->s), 3);
+	assert_int_value(f, "t/a", 2, 3);
+	assert_null(store_get(f->s, "t/c", NULL));
+
+	/* The compare fails now (version 2): the failure branch, nothing changes. */
+	t = do_txn(f, c, 2, ok, 6, no, 1);
+	assert_false(t.succeeded);
+	assert_int_equal(t.r.rev, 3);
+	assert_results(&t, "[{\"key\":\"t/a\",\"value\":2,\"revision\":3,\"create_revision\":1,"
+	                   "\"version\":2}]");
+	assert_int_equal(store_revision(f->s), 3);
+	/* value and revision compares; no compares at all: success. */
+	struct store_txn_cmp cv[] = {{.key = "t/b", .what = STORE_CMP_VALUE, .value = x},
+	                             {.key = "t/a", .what = STORE_CMP_REVISION, .num = 3}};
+	struct store_txn_op set1[] = {{STORE_TXN_SET, "t/d", one}};
+	t = do_txn(f, cv, 2, set1, 1, NULL, 0);
+	assert_true(t.succeeded);
+	assert_int_equal(t.r.rev, 4);
+	json_decref(t.results);
+	fx_reopen(f);
+	assert_int_value(f, "t/a", 2, 3);
+	assert_int_value(f, "t/d", 1, 4);
+	assert_item_meta(f, "t/b", 3, 3, 1);
+	assert_null(store_get(f->s, "t/c", NULL));
+
+	/* A torn transaction record is dropped whole. */
+	struct store_txn_op many[] = {{STORE_TXN_SET, "t/a", x}, {STORE_TXN_SET, "t/e", x},
+	                              {STORE_TXN_UNSET, "t/d", NULL}};
+	t = do_txn(f, NULL, 0, many, 3, NULL, 0);
+	assert_int_equal(t.r.rev, 5);
+	json_decref(t.results);
+	store_close(f->s);
+	f->s = NULL;
+	path_of(f, "config.log", p, sizeof(p));
+	assert_int_equal(truncate(p, file_size(f, "config.log") - 7), 0);
+	fx_open(f);
+	assert_int_equal(store_revision(f->s), 4);
+	assert_int_value(f, "t/a", 2, 3);
+	assert_null(store_get(f->s, "t/e", NULL));
+	assert_int_value(f, "t/d", 1, 4);
+	/* Over a quota: the whole transaction, nothing of it. */
+	store_set_limits(f->s, &(struct store_limits){.max_keys = 4});
+	t = do_txn(f, NULL, 0, many, 3, NULL, 0); /* +1 -1: stays at 3 */
+	assert_int_equal(t.r.st, STORE_OK);
+	json_decref(t.results);
+	struct store_txn_op two_new[] = {{STORE_TXN_SET, "t/f", x}, {STORE_TXN_SET, "t/g", x}};
+	t = do_txn(f, NULL, 0, two_new, 2, NULL, 0);
+	assert_int_equal(t.r.st, STORE_QUOTA);
+	assert_string_equal(t.r.reason, "max_keys");
+	json_decref(t.results);
+	assert_null(store_get(f->s, "t/f", NULL));
+	/* Compaction keeps what transactions made. */
+	assert_int_equal(store_debug_compact(f->s), 0);
+	fx_reopen(f);
+	assert_item_meta(f, "t/a", 5, 1, 3);
+	assert_item_meta(f, "t/e", 5, 5, 1);
+	json_decref(one);
+	json_decref(two);
+	json_decref(x);
+}
+
 /* ---- damage that is not a torn last record ---- */
 
 /* Flip one byte of the log at off (the store closed). */
@@ -2060,6 +2185,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unset_prefix_one_revision, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_quotas, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};
 
