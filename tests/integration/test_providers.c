@@ -1,0 +1,405 @@
+/*
+ * test_providers.c — udsrpc(7) "PROVIDERS" on a real udsrpcd: rpc.provide
+ * and rpc.unprovide (validation, names taken, all or nothing), forwarding
+ * with the caller's identity, answers in any order, a provider that never
+ * answers, one that dies with calls pending, one that sends garbage, and a
+ * provider that calls itself.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct daemon d;
+
+/* test.echo(n) -> n; test.who() -> object. */
+#define ECHO_METHOD                                                                              \
+	"{\"name\":\"test.echo\",\"params\":[{\"name\":\"n\",\"required\":true,\"schema\":{\"type\":" \
+	"\"integer\"}}],\"result\":{\"name\":\"n\",\"schema\":{\"type\":\"integer\"}}}"
+#define WHO_METHOD                                                                               \
+	"{\"name\":\"test.who\",\"params\":[],\"result\":{\"name\":\"who\",\"schema\":{\"type\":"   \
+	"\"object\"}}}"
+
+static int daemon_setup(void **state)
+{
+	(void)state;
+	daemon_start(&d, NULL);
+	return 0;
+}
+
+static int daemon_teardown(void **state)
+{
+	(void)state;
+	int status = d.pid > 0 ? daemon_stop(&d) : 0;
+	daemon_cleanup(&d);
+	return status == 0 ? 0 : -1;
+}
+
+/* call_timeout_ms 300: for the provider that never answers. */
+static int short_timeout_setup(void **state)
+{
+	(void)state;
+	daemon_prepare(&d);
+	assert_int_equal(daemon_spawn_config(&d, "{\"limits\":{\"call_timeout_ms\":300}}", 0644, NULL),
+	                 0);
+	return 0;
+}
+
+static long next_id = 1000000;
+
+/* The reply to method(params_json) on fd (new reference). */
+static json_t *call_json(int fd, const char *method, const char *params_json)
+{
+	json_t *params = params_json ? json_loads(params_json, 0, NULL) : NULL;
+	if (params_json)
+		assert_non_null(params);
+	return client_call_method(fd, next_id++, method, params);
+}
+
+/* rpc.provide of methods (a JSON array text), which must succeed: its result. */
+static json_t *provide(int fd, const char *methods_json)
+{
+	char params[4096];
+	snprintf(params, sizeof(params), "{\"methods\":%s}", methods_json);
+	return harness_take_result(call_json(fd, "rpc.provide", params), "rpc.provide");
+}
+
+/* The error code of a reply (stolen), which must be an error. */
+static int error_code(json_t *r, json_t **ret_data)
+{
+	json_t *e = json_object_get(r, "error");
+	if (!e) {
+		char *s = json_dumps(r, JSON_COMPACT);
+		print_error("expected an error, got %s\n", s);
+		free(s);
+	}
+	assert_non_null(e);
+	int code = (int)json_integer_value(json_object_get(e, "code"));
+	if (ret_data)
+		*ret_data = json_incref(json_object_get(e, "data"));
+	json_decref(r);
+	return code;
+}
+
+/* The next forwarded request on the provider's fd (new reference): checked in shape. */
+static json_t *forwarded(int fd, const char *method)
+{
+	char *line = client_recv_line(fd, 5000);
+	assert_non_null(line);
+	json_t *req = json_loads(line, 0, NULL);
+	if (!req)
+		print_error("not JSON: %.200s\n", line);
+	free(line);
+	assert_non_null(req);
+	assert_string_equal(json_string_value(json_object_get(req, "jsonrpc")), "2.0");
+	assert_string_equal(json_string_value(json_object_get(req, "method")), method);
+	assert_true(json_is_integer(json_object_get(req, "id")));
+	assert_true(json_is_object(json_object_get(req, "caller")));
+	return req;
+}
+
+/* Answer forwarded id with result (JSON text). */
+static void answer(int fd, json_int_t id, const char *result_json)
+{
+	char line[512];
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":%s}\n", (long long)id,
+	         result_json);
+	assert_int_equal(client_send_str(fd, line), 0);
+}
+
+static void send_call(int fd, long id, const char *method, const char *params_json)
+{
+	char line[512];
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"%s\",\"params\":%s}\n",
+	         id, method, params_json);
+	assert_int_equal(client_send_str(fd, line), 0);
+}
+
+/* The next line on fd, parsed (new reference). */
+static json_t *recv_json(int fd, int timeout_ms)
+{
+	char *line = client_recv_line(fd, timeout_ms);
+	assert_non_null(line);
+	json_t *r = json_loads(line, 0, NULL);
+	free(line);
+	assert_non_null(r);
+	return r;
+}
+
+/* The provider sees the caller exactly as the caller's peer.whoami does, and the caller's id comes back. */
+static void test_caller_identity(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock), c = client_connect(d.sock);
+	assert_true(p >= 0 && c >= 0);
+	json_t *res = provide(p, "[" WHO_METHOD "]");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(res, "methods"), 0)),
+	                    "test.who");
+	assert_int_equal(json_array_size(json_object_get(res, "topics")), 0);
+	json_decref(res);
+	json_t *who = harness_take_result(call_json(c, "peer.whoami", NULL), "peer.whoami");
+
+	assert_int_equal(client_send_str(c, "{\"jsonrpc\":\"2.0\",\"id\":\"mine\",\"method\":\"test.who\"}\n"), 0);
+	json_t *req = forwarded(p, "test.who");
+	assert_null(json_object_get(req, "params")); /* none sent, none forwarded */
+	assert_int_equal(json_object_size(req), 4);
+	assert_true(json_equal(json_object_get(req, "caller"), who));
+	char *caller = json_dumps(json_object_get(req, "caller"), JSON_COMPACT);
+	answer(p, json_integer_value(json_object_get(req, "id")), caller);
+	free(caller);
+	json_t *r = recv_json(c, 5000);
+	assert_string_equal(json_string_value(json_object_get(r, "id")), "mine");
+	assert_true(json_equal(json_object_get(r, "result"), who));
+	json_decref(r);
+	json_decref(req);
+	json_decref(who);
+	client_close(c);
+	client_close(p);
+}
+
+/* Params are checked against the provider's schema before anything is forwarded. */
+static void test_params_checked_first(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock), c = client_connect(d.sock);
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	json_t *data = NULL;
+	assert_int_equal(error_code(call_json(c, "test.echo", "{\"n\":\"x\"}"), &data), -32602);
+	assert_string_equal(json_string_value(json_object_get(data, "path")), "/n");
+	json_decref(data);
+	assert_true(client_silent(p, 200));
+	client_close(c);
+	client_close(p);
+}
+
+/* rpc.provide refuses whole: a bad schema (the keyword named), a daemon name, a name taken. */
+static void test_provide_refusals(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock), q = client_connect(d.sock), c = client_connect(d.sock);
+	json_t *data = NULL;
+
+	assert_int_equal(error_code(call_json(p, "rpc.provide",
+	                                      "{\"methods\":[" ECHO_METHOD ",{\"name\":\"test.bad\","
+	                                      "\"params\":[{\"name\":\"x\",\"schema\":{"
+	                                      "\"patternProperties\":{}}}],\"result\":{\"name\":\"r\","
+	                                      "\"schema\":{}}}]}"),
+	                             &data),
+	                 -32602);
+	assert_string_equal(json_string_value(json_object_get(data, "path")), "/methods/1");
+	assert_non_null(strstr(json_string_value(json_object_get(data, "reason")), "patternProperties"));
+	json_decref(data);
+	/* Nothing of that call was registered. */
+	assert_int_equal(error_code(call_json(c, "test.echo", "{\"n\":1}"), NULL), -32601);
+
+	assert_int_equal(error_code(call_json(p, "rpc.provide",
+	                                      "{\"methods\":[{\"name\":\"daemon.mine\",\"params\":[],"
+	                                      "\"result\":{\"name\":\"r\",\"schema\":{}}}]}"),
+	                            &data),
+	                 -32013);
+	assert_string_equal(json_string_value(json_object_get(data, "method")), "daemon.mine");
+	json_decref(data);
+	/* A name without a dot is no provider's. */
+	assert_int_equal(error_code(call_json(p, "rpc.provide",
+	                                      "{\"methods\":[{\"name\":\"nodot\",\"params\":[],"
+	                                      "\"result\":{\"name\":\"r\",\"schema\":{}}}]}"),
+	                            NULL),
+	                 -32602);
+
+	json_decref(provide(q, "[" ECHO_METHOD "]"));
+	assert_int_equal(error_code(call_json(p, "rpc.provide", "{\"methods\":[" WHO_METHOD "," ECHO_METHOD "]}"),
+	                            &data),
+	                 -32013);
+	assert_string_equal(json_string_value(json_object_get(data, "method")), "test.echo");
+	json_decref(data);
+	assert_int_equal(error_code(call_json(c, "test.who", NULL), NULL), -32601);
+	/* Topics: a built-in one is taken. */
+	assert_int_equal(error_code(call_json(p, "rpc.provide",
+	                                      "{\"methods\":[" WHO_METHOD "],\"topics\":[\"peer\"]}"),
+	                            &data),
+	                 -32013);
+	assert_string_equal(json_string_value(json_object_get(data, "topic")), "peer");
+	json_decref(data);
+
+	/* Unprovide: the name goes, and another connection may take it. */
+	json_t *res = harness_take_result(call_json(q, "rpc.unprovide", NULL), "rpc.unprovide");
+	assert_int_equal(json_array_size(json_object_get(res, "methods")), 0);
+	json_decref(res);
+	assert_int_equal(error_code(call_json(c, "test.echo", "{\"n\":1}"), NULL), -32601);
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	client_close(c);
+	client_close(q);
+	client_close(p);
+}
+
+/* 1,000 pipelined calls answered in reverse: each caller gets its own answers, in its order. */
+static void test_out_of_order(void **state)
+{
+	(void)state;
+	enum { N = 1000 };
+	int p = client_connect(d.sock), c = client_connect(d.sock);
+	json_int_t ids[N];
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	for (long i = 0; i < N; i++) {
+		char params[32];
+		snprintf(params, sizeof(params), "{\"n\":%ld}", i);
+		send_call(c, i + 1, "test.echo", params);
+	}
+	for (long i = 0; i < N; i++) {
+		json_t *req = forwarded(p, "test.echo");
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(req, "params"), "n")), i);
+		ids[i] = json_integer_value(json_object_get(req, "id"));
+		json_decref(req);
+	}
+	for (long i = N - 1; i >= 0; i--) {
+		char result[32];
+		snprintf(result, sizeof(result), "%ld", i);
+		answer(p, ids[i], result);
+	}
+	for (long i = 0; i < N; i++) {
+		json_t *r = recv_json(c, 10000);
+		assert_int_equal(json_integer_value(json_object_get(r, "id")), i + 1);
+		assert_int_equal(json_integer_value(json_object_get(r, "result")), i);
+		json_decref(r);
+	}
+	client_close(c);
+	client_close(p);
+}
+
+/* A provider that dies with 100 calls pending: each is -32005 at once, and the name is free. */
+static void test_provider_dies(void **state)
+{
+	(void)state;
+	enum { N = 100 };
+	int p = client_connect(d.sock), c = client_connect(d.sock);
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	for (long i = 0; i < N; i++)
+		send_call(c, i + 1, "test.echo", "{\"n\":7}");
+	for (long i = 0; i < N; i++)
+		json_decref(forwarded(p, "test.echo"));
+	long t0 = now_ms();
+	client_close(p);
+	for (long i = 0; i < N; i++) {
+		json_t *r = recv_json(c, 5000), *data = NULL;
+		assert_int_equal(json_integer_value(json_object_get(r, "id")), i + 1);
+		assert_int_equal(error_code(r, &data), -32005);
+		assert_string_equal(json_string_value(json_object_get(data, "method")), "test.echo");
+		json_decref(data);
+	}
+	assert_true(now_ms() - t0 < 3000);
+	assert_int_equal(error_code(call_json(c, "test.echo", "{\"n\":1}"), NULL), -32601);
+	client_close(c);
+}
+
+/* Garbage from a provider is dropped and logged at most once a second; it stays connected. */
+static void test_garbage_answers(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock), c = client_connect(d.sock);
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	char *before = daemon_log(&d);
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(client_send_str(p, "this is not json\n"), 0);
+		assert_int_equal(client_send_str(p, "{\"jsonrpc\":\"2.0\",\"id\":987654321,\"result\":1}\n"), 0);
+		assert_int_equal(client_send_str(p, "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"result\":1}\n"), 0);
+		assert_int_equal(client_send_str(p, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1,\"error\":{}}\n"), 0);
+	}
+	/* Still served: a real call after the garbage goes through. */
+	send_call(c, 1, "test.echo", "{\"n\":5}");
+	json_t *req = forwarded(p, "test.echo");
+	answer(p, json_integer_value(json_object_get(req, "id")), "5");
+	json_decref(req);
+	json_t *r = recv_json(c, 5000);
+	assert_int_equal(json_integer_value(json_object_get(r, "result")), 5);
+	json_decref(r);
+	/* Nothing of it was answered to the provider. */
+	assert_true(client_silent(p, 200));
+	char *after = daemon_log(&d);
+	unsigned lines = 0;
+	for (const char *s = after + strlen(before); (s = strstr(s, "dropped")); s++)
+		lines++;
+	/* 200 bad lines sent well within two seconds: one or two log lines. */
+	assert_true(lines >= 1 && lines <= 2);
+	free(before);
+	free(after);
+	client_close(c);
+	client_close(p);
+}
+
+/* A provider calling its own method on its own connection. */
+static void test_same_connection(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock);
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	send_call(p, 42, "test.echo", "{\"n\":3}");
+	json_t *req = forwarded(p, "test.echo");
+	answer(p, json_integer_value(json_object_get(req, "id")), "3");
+	json_decref(req);
+	json_t *r = recv_json(p, 5000);
+	assert_int_equal(json_integer_value(json_object_get(r, "id")), 42);
+	assert_int_equal(json_integer_value(json_object_get(r, "result")), 3);
+	json_decref(r);
+	client_close(p);
+}
+
+/* No answer within call_timeout_ms: -32006; the late answer is dropped. */
+static void test_never_answers(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock), c = client_connect(d.sock);
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	long t0 = now_ms();
+	send_call(c, 1, "test.echo", "{\"n\":1}");
+	send_call(c, 2, "test.echo", "{\"n\":2}");
+	json_t *req = forwarded(p, "test.echo");
+	json_decref(forwarded(p, "test.echo"));
+	for (long i = 1; i <= 2; i++) {
+		json_t *r = recv_json(c, 5000), *data = NULL;
+		assert_int_equal(json_integer_value(json_object_get(r, "id")), i);
+		assert_int_equal(error_code(r, &data), -32006);
+		assert_string_equal(json_string_value(json_object_get(data, "method")), "test.echo");
+		assert_int_equal(json_integer_value(json_object_get(data, "timeout_ms")), 300);
+		json_decref(data);
+	}
+	long took = now_ms() - t0;
+	assert_true(took >= 250 && took < 3000);
+	answer(p, json_integer_value(json_object_get(req, "id")), "1");
+	json_decref(req);
+	assert_true(client_silent(c, 300));
+	/* Both still work. */
+	send_call(c, 3, "test.echo", "{\"n\":9}");
+	req = forwarded(p, "test.echo");
+	answer(p, json_integer_value(json_object_get(req, "id")), "9");
+	json_decref(req);
+	json_t *r = recv_json(c, 5000);
+	assert_int_equal(json_integer_value(json_object_get(r, "id")), 3);
+	assert_int_equal(json_integer_value(json_object_get(r, "result")), 9);
+	json_decref(r);
+	client_close(c);
+	client_close(p);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
+	const struct CMUnitTest tests[] = {
+	    T(test_caller_identity),
+	    T(test_params_checked_first),
+	    T(test_provide_refusals),
+	    T(test_out_of_order),
+	    T(test_provider_dies),
+	    T(test_garbage_answers),
+	    T(test_same_connection),
+	    cmocka_unit_test_setup_teardown(test_never_answers, short_timeout_setup, daemon_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
