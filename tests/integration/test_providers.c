@@ -89,8 +89,8 @@ static int error_code(json_t *r, json_t **ret_data)
 	return code;
 }
 
-/* The next forwarded request on the provider's fd (new reference): checked in shape. */
-static json_t *forwarded(int fd, const char *method)
+/* The next forwarded call or notification on the provider's fd (new reference): checked in shape. */
+static json_t *forwarded_any(int fd, const char *method)
 {
 	char *line = client_recv_line(fd, 5000);
 	assert_non_null(line);
@@ -101,8 +101,15 @@ static json_t *forwarded(int fd, const char *method)
 	assert_non_null(req);
 	assert_string_equal(json_string_value(json_object_get(req, "jsonrpc")), "2.0");
 	assert_string_equal(json_string_value(json_object_get(req, "method")), method);
-	assert_true(json_is_integer(json_object_get(req, "id")));
 	assert_true(json_is_object(json_object_get(req, "caller")));
+	return req;
+}
+
+/* The same for a call: it has the daemon's own integer id. */
+static json_t *forwarded(int fd, const char *method)
+{
+	json_t *req = forwarded_any(fd, method);
+	assert_true(json_is_integer(json_object_get(req, "id")));
 	return req;
 }
 
@@ -388,6 +395,199 @@ static void test_never_answers(void **state)
 	client_close(p);
 }
 
+/* max_provider_inflight 5. */
+static int inflight_setup(void **state)
+{
+	(void)state;
+	daemon_prepare(&d);
+	assert_int_equal(daemon_spawn_config(&d, "{\"limits\":{\"max_provider_inflight\":5}}", 0644,
+	                                     NULL),
+	                 0);
+	return 0;
+}
+
+/* At max_provider_inflight pending, more calls are -32007 until the provider answers. */
+static void test_inflight_limit(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock), c = client_connect(d.sock);
+	json_int_t ids[5];
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	for (long i = 1; i <= 7; i++)
+		send_call(c, i, "test.echo", "{\"n\":1}");
+	for (int i = 0; i < 5; i++) {
+		json_t *req = forwarded(p, "test.echo");
+		ids[i] = json_integer_value(json_object_get(req, "id"));
+		json_decref(req);
+	}
+	assert_true(client_silent(p, 200)); /* the 6th and 7th were not forwarded */
+	for (int i = 0; i < 5; i++)
+		answer(p, ids[i], "1");
+	for (long i = 1; i <= 7; i++) {
+		json_t *r = recv_json(c, 5000), *data = NULL;
+		assert_int_equal(json_integer_value(json_object_get(r, "id")), i);
+		if (i <= 5) {
+			assert_int_equal(json_integer_value(json_object_get(r, "result")), 1);
+			json_decref(r);
+			continue;
+		}
+		assert_int_equal(error_code(r, &data), -32007);
+		assert_string_equal(json_string_value(json_object_get(data, "method")), "test.echo");
+		assert_int_equal(json_integer_value(json_object_get(data, "limit")), 5);
+		json_decref(data);
+	}
+	/* Answered: room again. */
+	send_call(c, 8, "test.echo", "{\"n\":8}");
+	json_t *req = forwarded(p, "test.echo");
+	answer(p, json_integer_value(json_object_get(req, "id")), "8");
+	json_decref(req);
+	json_t *r = recv_json(c, 5000);
+	assert_int_equal(json_integer_value(json_object_get(r, "result")), 8);
+	json_decref(r);
+	client_close(c);
+	client_close(p);
+}
+
+/* A result outside the result schema is -32603 naming the path; a provider's error passes unchanged. */
+static void test_result_checked_errors_unchanged(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock), c = client_connect(d.sock);
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	send_call(c, 1, "test.echo", "{\"n\":1}");
+	json_t *req = forwarded(p, "test.echo");
+	answer(p, json_integer_value(json_object_get(req, "id")), "\"one\"");
+	json_decref(req);
+	json_t *r = recv_json(c, 5000), *data = NULL;
+	assert_int_equal(error_code(r, &data), -32603);
+	const char *reason = json_string_value(json_object_get(data, "reason"));
+	assert_non_null(reason);
+	assert_non_null(strstr(reason, "schema at ''"));
+	json_decref(data);
+
+	send_call(c, 2, "test.echo", "{\"n\":2}");
+	req = forwarded(p, "test.echo");
+	char line[256];
+	snprintf(line, sizeof(line),
+	         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":-1234,\"message\":\"mine\","
+	         "\"data\":{\"a\":[1,2]}}}\n",
+	         (long long)json_integer_value(json_object_get(req, "id")));
+	json_decref(req);
+	assert_int_equal(client_send_str(p, line), 0);
+	char *got = client_recv_line(c, 5000);
+	assert_non_null(got);
+	assert_string_equal(got, "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-1234,\"message\":"
+	                         "\"mine\",\"data\":{\"a\":[1,2]}}}");
+	free(got);
+	char *log = daemon_log(&d);
+	assert_non_null(strstr(log, "method test.echo: the provider's result does not match"));
+	free(log);
+	client_close(c);
+	client_close(p);
+}
+
+/* A batch is split (its notification forwarded without id) and answered whole, in its order. */
+static void test_batch_split(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock), c = client_connect(d.sock);
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	assert_int_equal(client_send_str(c, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test.echo\",\"params\":{\"n\":1}},"
+	                                    "{\"jsonrpc\":\"2.0\",\"method\":\"test.echo\",\"params\":{\"n\":2}},"
+	                                    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"test.echo\",\"params\":{\"n\":3}},"
+	                                    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"}]\n"),
+	                 0);
+	json_t *req[3];
+	for (int i = 0; i < 3; i++)
+		req[i] = forwarded_any(p, "test.echo");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(req[1], "params"), "n")), 2);
+	assert_null(json_object_get(req[1], "id"));
+	/* Answered in reverse; the batch's reply waits for the last. */
+	answer(p, json_integer_value(json_object_get(req[2], "id")), "3");
+	assert_true(client_silent(c, 200));
+	answer(p, json_integer_value(json_object_get(req[0], "id")), "1");
+	for (int i = 0; i < 3; i++)
+		json_decref(req[i]);
+	char *got = client_recv_line(c, 5000);
+	assert_non_null(got);
+	assert_string_equal(got, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":1},"
+	                         "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":3},"
+	                         "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":\"pong\"}]");
+	free(got);
+	assert_true(client_silent(p, 200)); /* the notification is never answered */
+	client_close(c);
+	client_close(p);
+}
+
+/* The next event on fd: its params (new reference). */
+static json_t *next_event(int fd)
+{
+	json_t *n = recv_json(fd, 5000);
+	assert_string_equal(json_string_value(json_object_get(n, "method")), "event");
+	json_t *params = json_incref(json_object_get(n, "params"));
+	json_decref(n);
+	return params;
+}
+
+/* The provider topic announces provide and unprovide; events.publish reaches a topic's subscribers. */
+static void test_topics_and_publish(void **state)
+{
+	(void)state;
+	int sub = client_connect(d.sock), p = client_connect(d.sock);
+	json_decref(harness_take_result(call_json(sub, "events.subscribe", "{\"topics\":[\"provider\"]}"),
+	                                "events.subscribe"));
+	json_t *res = harness_take_result(call_json(p, "rpc.provide", "{\"methods\":[" ECHO_METHOD "],"
+	                                                              "\"topics\":[\"test.news\"]}"),
+	                                  "rpc.provide");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(res, "topics"), 0)), "test.news");
+	json_decref(res);
+	json_t *who = harness_take_result(call_json(p, "peer.whoami", NULL), "peer.whoami");
+	json_t *ev = next_event(sub);
+	assert_string_equal(json_string_value(json_object_get(ev, "topic")), "provider");
+	assert_string_equal(json_string_value(json_object_get(ev, "type")), "provide");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(ev, "methods"), 0)), "test.echo");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(ev, "topics"), 0)), "test.news");
+	assert_int_equal(json_integer_value(json_object_get(ev, "id")),
+	                 json_integer_value(json_object_get(who, "id")));
+	assert_int_equal(json_integer_value(json_object_get(ev, "pid")),
+	                 json_integer_value(json_object_get(who, "pid")));
+	json_decref(ev);
+	json_decref(who);
+
+	json_decref(harness_take_result(call_json(sub, "events.subscribe", "{\"topics\":[\"test.news\"]}"),
+	                                "events.subscribe"));
+	res = harness_take_result(call_json(p, "events.publish", "{\"topic\":\"test.news\",\"event\":{\"x\":1}}"),
+	                          "events.publish");
+	assert_int_equal(json_integer_value(json_object_get(res, "subscribers")), 1);
+	json_decref(res);
+	ev = next_event(sub);
+	json_t *want = json_loads("{\"topic\":\"test.news\",\"type\":\"publish\",\"event\":{\"x\":1}}", 0, NULL);
+	assert_true(json_equal(ev, want));
+	json_decref(want);
+	json_decref(ev);
+	/* Only on its own topics. */
+	json_t *data = NULL;
+	assert_int_equal(error_code(call_json(sub, "events.publish", "{\"topic\":\"test.news\",\"event\":{}}"), &data),
+	                 -32602);
+	assert_string_equal(json_string_value(json_object_get(data, "path")), "/topic");
+	json_decref(data);
+	assert_int_equal(error_code(call_json(p, "events.publish", "{\"topic\":\"peer\",\"event\":{}}"), NULL),
+	                 -32602);
+
+	/* Leaving releases the topic (the subscriber loses it) and is announced. */
+	client_close(p);
+	ev = next_event(sub);
+	assert_string_equal(json_string_value(json_object_get(ev, "type")), "unprovide");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(ev, "methods"), 0)), "test.echo");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(ev, "topics"), 0)), "test.news");
+	json_decref(ev);
+	res = harness_take_result(call_json(sub, "events.unsubscribe", "{\"topics\":[\"provider\"]}"),
+	                          "events.unsubscribe");
+	assert_int_equal(json_array_size(json_object_get(res, "topics")), 0);
+	json_decref(res);
+	client_close(sub);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -400,6 +600,10 @@ int main(void)
 	    T(test_garbage_answers),
 	    T(test_same_connection),
 	    cmocka_unit_test_setup_teardown(test_never_answers, short_timeout_setup, daemon_teardown),
+	    cmocka_unit_test_setup_teardown(test_inflight_limit, inflight_setup, daemon_teardown),
+	    T(test_result_checked_errors_unchanged),
+	    T(test_batch_split),
+	    T(test_topics_and_publish),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

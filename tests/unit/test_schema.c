@@ -21,7 +21,7 @@ static const char *const protocol_methods[] = {
     "daemon.stats", "daemon.reload", "daemon.shutdown",  "daemon.log_level",
     "peer.whoami",  "peer.list",     "config.get",       "config.set",
     "config.unset", "config.list",   "events.subscribe", "events.unsubscribe",
-    "rpc.provide",  "rpc.unprovide",
+    "events.publish", "rpc.provide", "rpc.unprovide",
 };
 #define N_METHODS (sizeof(protocol_methods) / sizeof(protocol_methods[0]))
 
