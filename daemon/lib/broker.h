@@ -57,6 +57,8 @@ bool broker_line(struct rpc_session *s, const json_t *doc);
  */
 void provide_release(struct udsrpc_server *srv, struct provider *p, const json_t *methods,
                      const json_t *topics);
+/* New reference: {"methods":[...],"topics":[...]}, all p provides now (p may be NULL: none). */
+json_t *provided_json(const struct provider *p);
 /* The provider of s, made on its first rpc.provide; NULL on ENOMEM. */
 struct provider *broker_provider(struct rpc_session *s);
 /* s's connection is gone: its pending calls are answered -32005, its names released. */

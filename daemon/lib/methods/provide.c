@@ -32,8 +32,7 @@ static bool name_reserved(const char *name)
 	return false;
 }
 
-/* {"methods":[...],"topics":[...]}: all p provides now. */
-static json_t *provided_json(const struct provider *p)
+json_t *provided_json(const struct provider *p)
 {
 	json_t *m = json_array(), *t = json_array();
 
