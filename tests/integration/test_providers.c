@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -93,6 +97,17 @@ static int error_code(json_t *r, json_t **ret_data)
 		*ret_data = json_incref(json_object_get(e, "data"));
 	json_decref(r);
 	return code;
+}
+
+/* rpc.provide of one minimal method object named name, which must fail: its code (data in *ret_data). */
+static int provide_error(int fd, const char *name, json_t **ret_data)
+{
+	char params[256];
+	snprintf(params, sizeof(params),
+	         "{\"methods\":[{\"name\":\"%s\",\"params\":[],\"result\":{\"name\":\"r\","
+	         "\"schema\":{}}}]}",
+	         name);
+	return error_code(call_json(fd, "rpc.provide", params), ret_data);
 }
 
 /* The next forwarded call or notification on the provider's fd (new reference): checked in shape. */
@@ -213,19 +228,11 @@ static void test_provide_refusals(void **state)
 	/* Nothing of that call was registered. */
 	assert_int_equal(error_code(call_json(c, "test.echo", "{\"n\":1}"), NULL), -32601);
 
-	assert_int_equal(error_code(call_json(p, "rpc.provide",
-	                                      "{\"methods\":[{\"name\":\"daemon.mine\",\"params\":[],"
-	                                      "\"result\":{\"name\":\"r\",\"schema\":{}}}]}"),
-	                            &data),
-	                 -32013);
+	assert_int_equal(provide_error(p, "daemon.mine", &data), -32013);
 	assert_string_equal(json_string_value(json_object_get(data, "method")), "daemon.mine");
 	json_decref(data);
 	/* A name without a dot is no provider's. */
-	assert_int_equal(error_code(call_json(p, "rpc.provide",
-	                                      "{\"methods\":[{\"name\":\"nodot\",\"params\":[],"
-	                                      "\"result\":{\"name\":\"r\",\"schema\":{}}}]}"),
-	                            NULL),
-	                 -32602);
+	assert_int_equal(provide_error(p, "nodot", NULL), -32602);
 
 	json_decref(provide(q, "[" ECHO_METHOD "]"));
 	assert_int_equal(error_code(call_json(p, "rpc.provide", "{\"methods\":[" WHO_METHOD "," ECHO_METHOD "]}"),
@@ -750,6 +757,107 @@ static void test_thousand_providers(void **state)
 	client_close(c);
 }
 
+/* As root: a policy that lets uid 65534 call test.who and rpc.provide, and provide nothing. */
+static int nobody_setup(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		daemon_start(&d, NULL); /* the test skips; teardown stops this one */
+		return 0;
+	}
+	char path[160];
+	daemon_prepare(&d);
+	/* mkdtemp made it 0700: uid 65534 must reach the socket in it. */
+	assert_int_equal(chmod(d.dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/policy.json", d.dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"peer.whoami\",\"test.who\",\"rpc.provide\"],"
+	      "\"uids\":[65534]},{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]},"
+	      "{\"effect\":\"allow\",\"provide\":[\"test.*\"],\"uids\":[0]}]}\n",
+	      f);
+	assert_int_equal(fclose(f), 0);
+	const char *const args[] = {"-p", path, NULL};
+	assert_int_equal(daemon_spawn(&d, args, NULL), 0);
+	return 0;
+}
+
+/* A connection to the daemon made by a child that became uid/gid 65534 (the kernel's identity is the child's). */
+static int nobody_connect(void)
+{
+	int sv[2], fd = -1;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	char byte = 0;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		int c = client_connect(d.sock);
+		if (c < 0)
+			_exit(3);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &c, sizeof(int));
+		_exit(sendmsg(sv[1], &mh, 0) == 1 ? 0 : 4);
+	}
+	close(sv[1]);
+	if (recvmsg(sv[0], &mh, 0) == 1 && CMSG_FIRSTHDR(&mh))
+		memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	close(sv[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(status, 0);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* A uid-65534 caller: the provider sees what its own peer.whoami says; its own rpc.provide is refused by the provide rules. */
+static void test_nobody_caller(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("skipped: needs root to make a uid-65534 caller\n");
+		skip();
+	}
+	int p = client_connect(d.sock), c = nobody_connect();
+	json_decref(provide(p, "[" WHO_METHOD "]"));
+	json_t *who = harness_take_result(call_json(c, "peer.whoami", NULL), "peer.whoami");
+	assert_int_equal(json_integer_value(json_object_get(who, "uid")), 65534);
+	assert_int_equal(json_integer_value(json_object_get(who, "gid")), 65534);
+	send_call(c, 5, "test.who", "{}");
+	json_t *req = forwarded(p, "test.who");
+	assert_true(json_equal(json_object_get(req, "caller"), who));
+	char *caller = json_dumps(json_object_get(req, "caller"), JSON_COMPACT);
+	answer(p, json_integer_value(json_object_get(req, "id")), caller);
+	free(caller);
+	json_decref(req);
+	json_t *r = recv_json(c, wait_ms(5000));
+	assert_int_equal(json_integer_value(json_object_get(r, "id")), 5);
+	assert_true(json_equal(json_object_get(r, "result"), who));
+	json_decref(r);
+
+	json_t *data = NULL;
+	assert_int_equal(provide_error(c, "nobody.x", &data), -32001);
+	assert_string_equal(json_string_value(json_object_get(data, "name")), "nobody.x");
+	assert_int_equal(json_integer_value(json_object_get(data, "uid")), 65534);
+	json_decref(data);
+	char *log = daemon_log(&d);
+	assert_non_null(strstr(log, "denied rpc.provide of nobody.x to uid 65534"));
+	assert_non_null(strstr(log, "rpc.provide: uid 0 pid"));
+	free(log);
+	json_decref(who);
+	client_close(c);
+	client_close(p);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -768,6 +876,7 @@ int main(void)
 	    T(test_topics_and_publish),
 	    T(test_discover_peers_stats),
 	    T(test_thousand_providers),
+	    cmocka_unit_test_setup_teardown(test_nobody_caller, nobody_setup, daemon_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,16 +43,27 @@ json_t *provided_json(const struct provider *p)
 	return json_pack("{s:o,s:o}", "methods", m, "topics", t);
 }
 
-/* The "provider" topic: type, the names, and who. */
-static void provide_announce(struct udsrpc_server *srv, const struct udsrpc_peer *peer,
-                             const char *type, json_t *names)
+/*
+ * Names came or went (type "provide" or "unprovide"; methods and topics
+ * stolen): the audit line of udsrpc(7) with the names touched, and the
+ * "provider" topic's event with the provider's whoami fields.
+ */
+static void provide_changed(struct udsrpc_server *srv, const struct udsrpc_peer *peer,
+                            const char *type, json_t *methods, json_t *topics)
 {
-	if (!udsrpc_server_wanted(srv, "provider")) {
+	json_t *names = json_pack("{s:o,s:o}", "methods", methods, "topics", topics);
+	char *text = names ? json_dumps(names, JSON_COMPACT) : NULL;
+
+	log_info(srv, "rpc.%s: uid %u pid %d exe %s (connection %llu): %.512s%s", type,
+	         (unsigned)peer->uid, (int)peer->pid, peer->exe ? peer->exe : "(unknown)", peer->id,
+	         text ? text : "(out of memory)", text && strlen(text) > 512 ? "..." : "");
+	free(text);
+	if (!names || !udsrpc_server_wanted(srv, "provider")) {
 		json_decref(names);
 		return;
 	}
 	json_t *ev = json_pack("{s:s}", "type", type), *who = udsrpc_peer_json(peer);
-	if (ev && names)
+	if (ev)
 		json_object_update(ev, names);
 	if (ev && who)
 		json_object_update_missing(ev, who);
@@ -103,11 +114,7 @@ void provide_release(struct udsrpc_server *srv, struct provider *p, const json_t
 	if (json_array_size(gone_m) || json_array_size(gone_t)) {
 		if (json_array_size(gone_m))
 			server_methods_changed(srv);
-		log_info(srv, "rpc.unprovide: connection %llu (uid %u pid %d) released %zu methods, %zu topics",
-		         p->conn->peer.id, (unsigned)p->conn->peer.uid, (int)p->conn->peer.pid,
-		         json_array_size(gone_m), json_array_size(gone_t));
-		provide_announce(srv, &p->conn->peer, "unprovide",
-		                 json_pack("{s:o,s:o}", "methods", gone_m, "topics", gone_t));
+		provide_changed(srv, &p->conn->peer, "unprovide", gone_m, gone_t);
 	} else {
 		json_decref(gone_m);
 		json_decref(gone_t);
@@ -210,6 +217,12 @@ static void provide(struct udsrpc_call *c, const json_t *methods, const json_t *
 	size_t i, j;
 	char err[512];
 
+	/* A batch runs on after its connection closed (rpc.c): nothing may be claimed for it then. */
+	if (!s->owner || ((struct conn *)s->owner)->closed) {
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL,
+		                  json_pack("{s:s}", "reason", "the connection is closed"));
+		return;
+	}
 	/* Provide rules, for every name and topic: first the refusal, so that a
 	 * peer learns nothing of what others serve. */
 	json_array_foreach(methods, i, m) {
@@ -240,9 +253,16 @@ static void provide(struct udsrpc_call *c, const json_t *methods, const json_t *
 			                        : json_string_value(json_object_get(m, "name"));
 			if (policy_allows_provide(srv->policy, peer, name))
 				continue;
-			log_warning(srv, "denied rpc.provide of %s to uid %u gid %u pid %d exe %s", name,
-			            (unsigned)peer->uid, (unsigned)peer->gid, (int)peer->pid,
-			            peer->exe ? peer->exe : "(unknown)");
+			/* Logged once per connection where the verdict cache can say so, as every denial (rpc.c). */
+			unsigned at = c->method->index;
+			bool once = at < s->nverdicts;
+			if (!once || !(s->verdicts[at] & VERDICT_AUDITED)) {
+				if (once)
+					s->verdicts[at] |= VERDICT_AUDITED;
+				log_warning(srv, "denied rpc.provide of %s to uid %u gid %u pid %d exe %s",
+				            name, (unsigned)peer->uid, (unsigned)peer->gid, (int)peer->pid,
+				            peer->exe ? peer->exe : "(unknown)");
+			}
 			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
 			                  json_pack("{s:s,s:I,s:I,s:I,s:s}", "method", "rpc.provide", "uid",
 			                            (json_int_t)peer->uid, "gid", (json_int_t)peer->gid,
@@ -337,15 +357,11 @@ static void provide(struct udsrpc_call *c, const json_t *methods, const json_t *
 	}
 	if (nfresh)
 		server_methods_changed(srv);
-	log_info(srv, "rpc.provide: connection %llu (uid %u pid %d exe %s) provides %zu more methods, %zu more topics",
-	         peer->id, (unsigned)peer->uid, (int)peer->pid, peer->exe ? peer->exe : "(unknown)",
-	         nfresh, json_array_size(new_topics));
 	json_t *names = json_array();
 	for (i = m0; i < p->nmethods; i++)
 		json_array_append_new(names, json_string(p->methods[i]->name));
 	if (json_array_size(names) || json_array_size(new_topics))
-		provide_announce(srv, peer, "provide",
-		                 json_pack("{s:o,s:o}", "methods", names, "topics", new_topics));
+		provide_changed(srv, peer, "provide", names, new_topics);
 	else {
 		json_decref(names);
 		json_decref(new_topics);
