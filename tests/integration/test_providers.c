@@ -6,6 +6,7 @@
  * provider that calls itself.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -858,6 +859,28 @@ static void test_nobody_caller(void **state)
 	client_close(p);
 }
 
+/* A graceful stop with a call pending on a provider: the caller is answered and the daemon exits. */
+static void test_stop_with_pending(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock), c = client_connect(d.sock);
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	send_call(c, 1, "test.echo", "{\"n\":1}");
+	json_decref(forwarded(p, "test.echo"));
+	long t0 = now_ms();
+	assert_int_equal(kill(d.pid, SIGTERM), 0);
+	json_t *r = recv_json(c, wait_ms(10000));
+	assert_int_equal(json_integer_value(json_object_get(r, "id")), 1);
+	int code = error_code(r, NULL);
+	assert_true(code == -32005 || code == -32004);
+	int status = daemon_wait(&d, wait_ms(10000));
+	assert_int_equal(status, 0);
+	d.pid = 0;
+	print_message("stopped in %ld ms, the pending call answered %d\n", now_ms() - t0, code);
+	client_close(c);
+	client_close(p);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -877,6 +900,7 @@ int main(void)
 	    T(test_discover_peers_stats),
 	    T(test_thousand_providers),
 	    cmocka_unit_test_setup_teardown(test_nobody_caller, nobody_setup, daemon_teardown),
+	    T(test_stop_with_pending),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
