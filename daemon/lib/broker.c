@@ -219,26 +219,31 @@ static void broker_on_timer(evutil_socket_t fd, short what, void *arg)
  * without id for a notification. malloc'd, its length in *ret_len.
  */
 static char *forward_line(const char *method, uint64_t id, bool notify, const json_t *params,
-                          const struct udsrpc_peer *caller, size_t *ret_len)
+                          struct rpc_session *caller, size_t *ret_len)
 {
-	json_t *req = json_pack("{s:s}", "jsonrpc", "2.0");
-	char *line = NULL;
+	char *p = params ? jsonnum_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY) : NULL, *line;
+	char head[48] = "";
+	int n;
 
-	if (req && !notify)
-		json_object_set_new(req, "id", json_integer((json_int_t)id));
-	if (req)
-		json_object_set_new(req, "method", json_string(method));
-	if (req && params)
-		json_object_set(req, "params", (json_t *)params);
-	if (req)
-		json_object_set_new(req, "caller", udsrpc_peer_json(caller));
-	if (req && json_object_size(req) == 3u + !notify + (params != NULL))
-		line = jsonnum_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	if (line) {
-		*ret_len = strlen(line) + 1;
-		line[*ret_len - 1] = '\n'; /* over the NUL: the length says where it ends */
+	/* The caller's identity never changes: its text is made once per connection. */
+	if (!caller->caller_text) {
+		json_t *who = udsrpc_peer_json(caller->peer);
+		caller->caller_text = who ? jsonnum_dumps(who, JSON_COMPACT) : NULL;
+		json_decref(who);
 	}
+	if ((params && !p) || !caller->caller_text) {
+		free(p);
+		return NULL;
+	}
+	if (!notify)
+		snprintf(head, sizeof(head), "\"id\":%llu,", (unsigned long long)id);
+	/* The name is a provided one: [A-Za-z0-9_.-] only, nothing to escape. */
+	n = asprintf(&line, "{\"jsonrpc\":\"2.0\",%s\"method\":\"%s\"%s%s,\"caller\":%s}\n", head,
+	             method, p ? ",\"params\":" : "", p ? p : "", caller->caller_text);
+	free(p);
+	if (n < 0)
+		return NULL;
+	*ret_len = (size_t)n;
 	return line;
 }
 
@@ -268,7 +273,7 @@ void broker_handler(struct udsrpc_call *c, const json_t *params, void *userdata)
 	}
 	f->id = ++srv->broker.next_id;
 	f->prov = p;
-	if (!(line = forward_line(name, f->id, notify, params, udsrpc_call_peer(c), &len))) {
+	if (!(line = forward_line(name, f->id, notify, params, c->session, &len))) {
 		free(f);
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 		return;
@@ -366,6 +371,7 @@ bool broker_line(struct rpc_session *s, const json_t *doc)
 		broker_drop(srv, p, "an answer to no pending call: id", json_integer_value(id));
 		return true;
 	}
+	/* The timer stays armed: firing early finds nothing due and re-arms (one evtimer_add per new earliest). */
 	heap_remove(&srv->broker, f);
 	if (error) {
 		/* Unchanged, whatever the code. */
@@ -389,7 +395,6 @@ bool broker_line(struct rpc_session *s, const json_t *doc)
 			fwd_finish(f, &(struct rpc_body){.result = json_incref((json_t *)result)});
 		}
 	}
-	broker_arm(srv);
 	return true;
 }
 

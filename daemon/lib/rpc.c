@@ -99,6 +99,8 @@ void rpc_session_init(struct rpc_session *s, struct udsrpc_server *srv,
 void rpc_session_free(struct rpc_session *s)
 {
 	free(s->verdicts);
+	free(s->caller_text);
+	s->caller_text = NULL;
 	s->verdicts = NULL;
 	s->nverdicts = 0;
 }

@@ -48,6 +48,7 @@ struct rpc_session {
 	unsigned nverdicts;
 	void *owner; /* the connection */
 	struct provider *provider; /* after rpc.provide (broker.h) */
+	char *caller_text; /* the peer as forwarded calls carry it, made on the first */
 	/* A deferred completion appended to out: the owner should write. */
 	void (*on_output)(struct rpc_session *s);
 	/* The last deferred call completed while detached: the owner may free. */
