@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "broker.h"
 #include "call.h"
 #include "clock.h"
 #include "conn.h"
@@ -289,6 +290,7 @@ void conn_close(struct conn *c, const char *why)
 	events_peer(srv, &c->peer, "disconnect");
 	rpc_session_detach(&c->rpc);
 	call_session_gone(&c->rpc);
+	broker_session_gone(&c->rpc);
 	if (srv->on_disconnect)
 		srv->on_disconnect(srv, &c->peer, c->service_data, srv->userdata);
 	c->service_data = NULL;

@@ -98,8 +98,9 @@ void conn_direct_arm(struct conn *c, struct deferred *d);
 /* d's answer is in: if c still has it armed, settle it now. */
 void conn_direct_done(struct conn *c, struct deferred *d);
 /*
- * Append a server-push line (an event). If the peer's unread output would
- * pass max_output_bytes it is disconnected instead: false.
+ * Append a server-push line (an event, or a call forwarded to a provider).
+ * If the peer's unread output would pass max_output_bytes it is
+ * disconnected instead: false.
  */
 bool conn_push(struct conn *c, const char *line, size_t len);
 

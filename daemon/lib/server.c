@@ -161,7 +161,7 @@ void server_set_policy(struct udsrpc_server *srv, struct policy *p, bool is_defa
 }
 
 /* Methods came or went: the default policy follows which of them are public. */
-static void server_methods_changed(struct udsrpc_server *srv)
+void server_methods_changed(struct udsrpc_server *srv)
 {
 	struct policy *p;
 
@@ -204,6 +204,9 @@ static int server_add_builtins(struct udsrpc_server *srv, char *err, size_t errl
 	if (srv->builtins & UDSRPC_BUILTIN_EVENTS) {
 		if ((r = topics_add(&srv->topics, "peer", NULL, NULL, NULL)) < 0 ||
 		    (r = topics_add(&srv->topics, "daemon", NULL, NULL, NULL)) < 0)
+			return r;
+		if ((srv->builtins & UDSRPC_BUILTIN_PROVIDE) &&
+		    (r = topics_add(&srv->topics, "provider", NULL, NULL, NULL)) < 0)
 			return r;
 	}
 	return 0;
@@ -913,6 +916,7 @@ UDSRPC_EXPORT void udsrpc_server_free(struct udsrpc_server *srv)
 		event_free(srv->ev_grace);
 	if (srv->flush_ev)
 		event_free(srv->flush_ev);
+	broker_free(srv);
 	registry_free(&srv->reg);
 	topics_free(&srv->topics);
 	policy_free(srv->policy);

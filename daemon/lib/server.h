@@ -14,6 +14,7 @@
 
 #include <udsrpc/server.h>
 
+#include "broker.h"
 #include "events.h"
 #include "log.h"
 #include "registry.h"
@@ -87,6 +88,7 @@ struct udsrpc_server {
 	uid_t self_uid;
 
 	struct registry reg;
+	struct broker broker; /* providers' pending calls and deadlines */
 	struct schema *builtin_schema; /* the library's own document, for the built-ins */
 	struct topics topics;
 	struct stats stats;
@@ -137,6 +139,8 @@ void server_conn_closed(struct udsrpc_server *srv);
 void server_stop_now(struct udsrpc_server *srv);
 /* The default policy for the methods served now (public ones to anyone). NULL on ENOMEM. */
 struct policy *server_default_policy(struct udsrpc_server *srv);
+/* Methods came or went: stale verdicts go, the default policy follows. */
+void server_methods_changed(struct udsrpc_server *srv);
 /* Install p (taken) as the policy in force. */
 void server_set_policy(struct udsrpc_server *srv, struct policy *p, bool is_default);
 

@@ -118,9 +118,9 @@ check "get after unset: not found" "udsrpcctl: config.get: Not found (code -3201
 # ---- methods ----
 ctl methods
 check "methods: exit 0" 0 "$RC"
-check "methods: all 17, one line each" 17 "$(printf '%s\n' "$OUT" | wc -l)"
+check "methods: all 20, one line each" 20 "$(printf '%s\n' "$OUT" | wc -l)"
 check "methods: names from rpc.discover" \
-	"config.get config.list config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover" \
+	"config.get config.list config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.publish events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover rpc.provide rpc.unprovide" \
 	"$(printf '%s\n' "$OUT" | awk '{print $1}' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
 like "methods: name and summary" '^ping +Check that the daemon answers\.$' "$(printf '%s\n' "$OUT" | grep '^ping ')"
 ctl -j methods
@@ -150,9 +150,9 @@ check "log-level -j" '{"level":"info"}' "$OUT"
 ctl -q log-level info
 check "log-level -q: silent" "0:" "$RC:$OUT"
 ctl reload
-check "reload: one line" "reloaded: 2 policy rules" "$OUT"
+check "reload: one line" "reloaded: 3 policy rules" "$OUT"
 ctl -j reload
-check "reload -j" '{"policy_rules":2}' "$OUT"
+check "reload -j" '{"policy_rules":3}' "$OUT"
 
 # ---- peers, stats: a second client keeps a connection open meanwhile ----
 socat -u "UNIX-CONNECT:$SOCK" OPEN:/dev/null &

@@ -326,6 +326,10 @@ static void h_note_sent(int fd, const char *buf, size_t len)
 static void h_check_reply(int fd, const json_t *r)
 {
 	char path[256], reason[256];
+	/* A call forwarded to a provider (it has "caller") is a request, not ours to check. */
+	if (json_is_object(r) && json_object_get(r, "caller") &&
+	    json_is_string(json_object_get(r, "method")))
+		return;
 	if (json_is_object(r) && !json_object_get(r, "id") &&
 	    json_is_string(json_object_get(r, "method"))) {
 		/* a server-push event */

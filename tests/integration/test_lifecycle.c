@@ -281,7 +281,7 @@ static void test_config_file_and_check(void **state)
 	assert_string_equal(json_string_value(json_object_get(c, "socket_mode")), "0600");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "limits"), "max_batch")), 7);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "limits"), "max_connections")), 4096);
-	assert_true(json_array_size(json_object_get(json_object_get(doc, "policy"), "rules")) == 2);
+	assert_true(json_array_size(json_object_get(json_object_get(doc, "policy"), "rules")) == 3);
 	json_decref(doc);
 	assert_int_equal(access("/tmp/x.sock", F_OK), -1); /* --check never listens */
 

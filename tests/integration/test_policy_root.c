@@ -868,7 +868,7 @@ static void test_self_root(void **state)
 	              "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"daemon.log_level\","
 	              "\"params\":{\"level\":\"info\"}}",
 	              9, "{\"level\":\"info\"}");
-	expect_result(fd, RELOAD, 7, "{\"policy_rules\":2}");
+	expect_result(fd, RELOAD, 7, "{\"policy_rules\":3}");
 	r = call(fd, REQ(10, "peer.list"));
 	assert_int_equal(json_array_size(json_object_get(json_object_get(r, "result"), "peers")),
 	                 1);

@@ -21,7 +21,7 @@ static const char *const protocol_methods[] = {
     "daemon.stats", "daemon.reload", "daemon.shutdown",  "daemon.log_level",
     "peer.whoami",  "peer.list",     "config.get",       "config.set",
     "config.unset", "config.list",   "config.txn",       "events.subscribe",
-    "events.unsubscribe",
+    "events.unsubscribe", "events.publish", "rpc.provide", "rpc.unprovide",
 };
 #define N_METHODS (sizeof(protocol_methods) / sizeof(protocol_methods[0]))
 
@@ -40,6 +40,7 @@ static const struct {
     {-32602, "Invalid params"},    {-32603, "Internal error"},  {-32001, "Permission denied"},
     {-32002, "Request too large"}, {-32003, "Server busy"},     {-32004, "Shutting down"},
     {-32010, "Not found"},         {-32011, "Conflict"},        {-32012, "Storage error"},
+    {-32013, "Name taken"},
     {-32014, "Quota exceeded"},
 };
 #define N_ERRORS (sizeof(protocol_errors) / sizeof(protocol_errors[0]))
