@@ -660,7 +660,7 @@ static void test_pids_rule(void **state)
 		    json_integer_value(json_object_get(json_object_get(r, "result"), "pid")), pinned);
 		json_decref(r);
 		expect_denied(fr, CONFIG_LIST, 6, "config.list", reused, nobody_uid, nobody_gid);
-		expect_result(fc, CONFIG_LIST, 6, "{\"items\":[]}");
+		expect_result(fc, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 		kid_finish(reused);
 	}
 	kid_finish(sibling);
@@ -1166,7 +1166,7 @@ static void test_unknown_user_matches_no_one(void **state)
 
 	expect_result(fn, PING, 1, "\"pong\"");
 	/* Rule 2 denies no one; rule 3 still names nobody. */
-	expect_result(fn, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_result(fn, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 	expect_denied(fr, CONFIG_LIST, 6, "config.list", NULL, 0, 0);
 	kid_finish(nob);
 	fx_stop(f);
