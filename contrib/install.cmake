@@ -17,6 +17,7 @@
 #   share/man/man8/udsrpcd.8.gz, man1/, man7/udsrpc.7.gz   gzip -9n like dh_compress
 #   /lib/systemd/system/udsrpcd.{service,socket}   (PREFIX/lib/systemd/system
 #                                         unless PREFIX is /usr)
+#   lib/sysusers.d/udsrpcd.conf           the system user the service runs as
 #   share/bash-completion/completions/udsrpcctl
 #   share/udsrpc/*.json                   the OpenRPC document and file schemas
 #   share/doc/udsrpc/                     README, copyright, examples/
@@ -211,6 +212,10 @@ set(UDSRPC_UNITS_CODE [[
 ]])
 string(CONFIGURE "${UDSRPC_UNITS_CODE}" UDSRPC_UNITS_CODE @ONLY)
 install(CODE "${UDSRPC_UNITS_CODE}" COMPONENT udsrpc)
+# The user of User=udsrpcd: lib/, not the multiarch libdir, is where
+# systemd-sysusers looks (/usr/lib/sysusers.d).
+install(FILES ${UDSRPC_CONTRIB}/systemd/udsrpcd.sysusers DESTINATION lib/sysusers.d
+        RENAME udsrpcd.conf COMPONENT udsrpc)
 
 # --- bash completion (written with udsrpcctl) -------------------------------
 if(TARGET udsrpcctl AND EXISTS ${UDSRPC_CONTRIB}/bash-completion/udsrpcctl)
@@ -278,6 +283,10 @@ This package contains the daemon udsrpcd, the control tool udsrpcctl, the
 load tester udsrpc-bench, systemd units, bash completion, the OpenRPC
 document and JSON Schemas of the protocol, and examples for socat and Python.")
 set(CPACK_DEBIAN_UDSRPC_PACKAGE_SUGGESTS "socat, python3")
+# postinst runs systemd-sysusers (package systemd, or the standalone one of
+# systemd-free systems); shlibdeps' Depends are appended to this.
+set(UDSRPC_DEB_SYSUSERS "systemd | systemd-standalone-sysusers | systemd-sysusers")
+set(CPACK_DEBIAN_UDSRPC_PACKAGE_DEPENDS "${UDSRPC_DEB_SYSUSERS}")
 set(CPACK_DEBIAN_UDSRPC_PACKAGE_CONTROL_EXTRA
   ${UDSRPC_CONTRIB}/deb/postinst ${UDSRPC_CONTRIB}/deb/prerm ${UDSRPC_CONTRIB}/deb/postrm)
 
@@ -355,7 +364,7 @@ if(UDSRPC_DPKG_SHLIBDEPS AND UDSRPC_FILE)
   endif()
 else()
   set(CPACK_DEBIAN_UDSRPC_PACKAGE_DEPENDS
-      "libc6 (>= 2.34), libjansson4 (>= 2.14), libevent-core-2.1-7 (>= 2.1.8-stable)")
+      "${UDSRPC_DEB_SYSUSERS}, libc6 (>= 2.34), libjansson4 (>= 2.14), libevent-core-2.1-7 (>= 2.1.8-stable)")
   set(CPACK_DEBIAN_LIBUDSRPC0_PACKAGE_DEPENDS
       "libc6 (>= 2.34), libjansson4 (>= 2.14), libevent-core-2.1-7 (>= 2.1.8-stable)")
 endif()

@@ -130,7 +130,7 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 {
 	json_error_t jerr;
 	char sub[512];
-	/* It names the user to run as: as root, only root's own file says so. */
+	/* It names the user to run as: only root or the uid running may have written it. */
 	int r = file_trust_check(path, 0, err, errlen);
 	if (r < 0)
 		return r;

@@ -19,7 +19,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: udsrpcd [-s PATH] [-c CONFIG] [-p POLICY] [-S STATE_DIR] [-l LEVEL] "
-		   "[--check] [-h] [--version]\n"
+		   "[--check] [--repair] [-h] [--version]\n"
 		   "       udsrpcd [-c CONFIG] [-p POLICY] --check --as USER[:GROUP] [--pid PID] "
 		   "[--exe PATH]\n"
 		   "               (METHOD [KEY] | --provide NAME)\n"
@@ -37,6 +37,8 @@ static void usage(FILE *f)
 		   "      --pid PID          ... as the process that has PID now\n"
 		   "      --exe PATH         ... running PATH (else its exe is unknown)\n"
 		   "      --provide NAME     ... providing NAME instead of calling METHOD\n"
+		   "      --repair           make a damaged state dir loadable: keep every log record\n"
+		   "                         that reads back, move the rest aside, say how much, exit\n"
 		   "  -h, --help             this text\n"
 		   "      --version          print the version\n");
 }
@@ -90,6 +92,7 @@ int main(int argc, char **argv)
 		{"pid", required_argument, NULL, 'P'},
 		{"exe", required_argument, NULL, 'E'},
 		{"provide", required_argument, NULL, 'R'},
+		{"repair", no_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -98,7 +101,7 @@ int main(int argc, char **argv)
 		   *opt_state = NULL, *opt_level = NULL;
 	struct udsrpcd srv;
 	enum udsrpc_log_level level;
-	bool check = false;
+	bool check = false, repair = false;
 	struct check_as as = {0};
 	char err[1024], path[PATH_MAX];
 	int c;
@@ -117,6 +120,7 @@ int main(int argc, char **argv)
 		case 'P': as.pid = optarg; break;
 		case 'E': as.exe = optarg; break;
 		case 'R': as.provide = optarg; break;
+		case 'F': repair = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("udsrpcd %s\n", UDSRPC_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -192,6 +196,20 @@ int main(int argc, char **argv)
 		config_set_str(&srv.cfg.state_dir, path);
 	}
 	config_set_str(&srv.policy_path, srv.cfg.policy);
+	if (repair && check) {
+		fprintf(stderr, "udsrpcd: --repair and --check do not go together; pick one\n");
+		config_free(&srv.cfg);
+		return 2;
+	}
+	if (repair) {
+		/* Offline, on the files only: no socket, no policy, no server. */
+		int rc = udsrpcd_repair(srv.cfg.state_dir);
+
+		free(srv.config_path);
+		free(srv.policy_path);
+		config_free(&srv.cfg);
+		return rc;
+	}
 
 	if (udsrpcd_init(&srv, err, sizeof(err)) < 0) {
 		udsrpc_server_log(NULL, UDSRPC_LOG_ERROR, "%s", err);

@@ -22,10 +22,16 @@
  * fsync'd config.snap.tmp, followed by an fsync of the directory, and only
  * then is the log emptied. Recovery loads the snapshot (revision R), skips log
  * records <= R (the log may predate the snapshot after a crash mid-compaction),
- * requires the next one to be R+1 and each further one to follow on, and
- * stops at the first record that is torn, corrupt or out of sequence; it then
- * cuts the log there so new records never land behind garbage. A damaged
- * snapshot fails store_open rather than silently losing data.
+ * requires the next one to be R+1 and each further one to follow on. What a
+ * crash can leave is a torn last record: bytes that do not read back with no
+ * readable record after them. That one is dropped (a warning with its
+ * offset) and the log cut there, so new records never land behind garbage.
+ * Anything else (a bad record with readable ones after it, a record out of
+ * sequence, a value that is not JSON) is damage the store did not cause:
+ * cutting there would throw away acknowledged writes without a word, so
+ * store_open refuses and leaves the files alone, and store_repair (udsrpcd
+ * --repair) keeps what reads back and moves the rest aside. A damaged
+ * snapshot fails store_open too.
  *
  * Threads. store_set/unset (loop thread) decide CAS, encode the record (JSON
  * and CRC are done here, off the committer), and append an op to the queue.
@@ -75,6 +81,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +91,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -91,6 +99,7 @@
 #define LOG_NAME "config.log"
 #define SNAP_NAME "config.snap"
 #define SNAP_TMP_NAME "config.snap.tmp"
+#define DAMAGED_PREFIX "config.log.damaged-"
 
 #define PREALLOC_CHUNK (1u << 20)
 /* Early answers come from the committer only for groups of at most this many changes. */
@@ -107,14 +116,23 @@ struct store_node {
 	struct store_tree_link link; /* key points at key[] */
 	json_t *value;               /* committed value; NULL while only queued changes name it */
 	uint64_t rev;                /* committed revision of value */
-	char *item; /* {"key","value","revision"} of it as JSON, made on first read */
+	uint64_t create_rev;         /* committed: the set that created the item */
+	uint64_t version;            /* committed: 1 at creation, +1 per set */
+	char *item; /* the item (store_get_item) as JSON, made on first read */
 	size_t item_len;
-	uint64_t latest_rev; /* once every queued change is durable; 0 = absent */
-	uint32_t pending;    /* queued changes naming this node */
+	/* Once every queued change is durable (latest_rev 0 = absent then). */
+	uint64_t latest_rev, latest_create, latest_version;
+	/* The latest value: borrowed from the queued change that sets it (which
+	 * hands that very reference to value when applied), else value. */
+	const json_t *latest_value;
+	/* What the item counts against max_store_bytes: key plus compact value
+	 * (the record's bytes of them), committed and latest. */
+	uint64_t size, latest_size;
+	uint32_t pending; /* queued changes naming this node */
 	char key[];
 };
 
-/* One encoded change, exactly as it goes to disk. */
+/* One encoded change, exactly as it goes to disk (sets as SET2, store_codec.h). */
 struct store_rec {
 	struct store_tree_link link; /* in the committer's image; key points into data */
 	uint32_t len;
@@ -133,23 +151,43 @@ struct store_op {
 	struct store_rec *rec;
 	struct store_rec *old;
 	struct store_node *node; /* set for changes, NULL for decided answers */
+	/*
+	 * A batch (rec is a STORE_OP_BATCH record): its nodes, in the order of
+	 * its records, and olds, where the committer leaves the image records
+	 * each made obsolete (allocated by the loop: the committer never does).
+	 */
+	struct store_node **nodes;
+	struct store_rec **olds;
+	size_t nnodes;
+	/* A transaction's batch also has, per record: the value of a set (own
+	 * reference; NULL: an unset), its size, and img, the SET2 record the
+	 * committer moves into its image. NULL arrays: unsets only. */
+	json_t **vals;
+	uint64_t *sizes;
+	struct store_rec **imgs;
 	json_t *value;           /* set: own reference */
 	store_done_fn done;
 	void *arg;
 	uint64_t rev; /* the change's revision, or the current one for a conflict */
+	uint64_t size; /* a set: the item's size (store_node.size) */
 	enum store_status st;
 	int err;          /* committer: errno of the failed group, else 0 */
 	const char *what; /* committer: the call that failed */
+	const char *quota; /* STORE_QUOTA: the limit's name */
 	bool early; /* store_mark_early: tell early_fn once durable */
 };
 
 struct store {
 	/* Loop thread only. */
+	struct store_options opt;
 	struct event_base *base;
 	struct event *done_ev;
 	struct store_tree_link *map;
 	uint64_t rev;      /* committed */
 	uint64_t next_rev; /* last one handed out (committed + queued) */
+	/* Quotas: items and their bytes, committed and once the queue is durable. */
+	uint64_t items, bytes, l_items, l_bytes;
+	struct store_limits limits;
 	struct store_op *op_cache;
 	size_t op_cache_len;
 	char *scratch;
@@ -176,6 +214,9 @@ struct store {
 	uint64_t compact_req, compact_done;
 	int compact_result;
 	struct store_stats stats;
+	/* The committer's news for the operator (a failed compaction), logged by the loop. */
+	char bg_msg[512];
+	bool bg_msg_ready;
 
 	/* Committer thread only once it runs (store_open fills them in first). */
 	pthread_t thread;
@@ -207,6 +248,22 @@ bool store_key_valid(const char *key, size_t len)
 			return false;
 	}
 	return true;
+}
+
+/* One line for the operator, through opt.log (loop thread, or the opener's). */
+static void store_log(const struct store *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void store_log(const struct store *s, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!s->opt.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->opt.log(s->opt.log_arg, level, msg);
 }
 
 /* ---- the key map (loop thread) ---- */
@@ -241,20 +298,37 @@ static void node_free_link(struct store_tree_link *l)
 	free(n);
 }
 
-/* The committed state changes: value (a reference it takes; NULL = absent) at rev. */
+/*
+ * The committed state changes: value (a reference it takes; NULL = absent)
+ * at rev. An item that exists keeps its create_rev and counts one more
+ * version; a new one starts at version 1 (store_codec.h: what a SET2 record
+ * carries, and what release 1's records are given when they are read).
+ */
 static void node_commit(struct store_node *n, json_t *value, uint64_t rev)
 {
 	free(n->item);
 	n->item = NULL;
+	if (!value) {
+		n->create_rev = n->version = 0;
+	} else if (n->value) {
+		n->version++;
+	} else {
+		n->create_rev = rev;
+		n->version = 1;
+	}
 	json_decref(n->value);
 	n->value = value;
 	n->rev = rev;
 }
 
-static json_t *node_item(const struct store_node *n)
+static json_t *node_item(const struct store_node *n, bool keys_only)
 {
-	return json_pack("{s:s%,s:O,s:I}", "key", n->key, (size_t)n->link.keylen, "value", n->value,
-	                 "revision", (json_int_t)n->rev);
+	if (keys_only)
+		return json_pack("{s:s%,s:I}", "key", n->key, (size_t)n->link.keylen, "revision",
+		                 (json_int_t)n->rev);
+	return json_pack("{s:s%,s:O,s:I,s:I,s:I}", "key", n->key, (size_t)n->link.keylen, "value",
+	                 n->value, "revision", (json_int_t)n->rev, "create_revision",
+	                 (json_int_t)n->create_rev, "version", (json_int_t)n->version);
 }
 
 /*
@@ -264,7 +338,7 @@ static json_t *node_item(const struct store_node *n)
 static const char *node_item_text(struct store_node *n)
 {
 	if (!n->item) {
-		json_t *item = node_item(n);
+		json_t *item = node_item(n, false);
 		n->item = item ? jsonnum_dumps(item, JSON_COMPACT) : NULL;
 		n->item_len = n->item ? strlen(n->item) : 0;
 		json_decref(item);
@@ -283,15 +357,28 @@ static void node_maybe_remove(struct store *s, struct store_node *n)
 	free(n);
 }
 
+struct list_walk {
+	json_t *items;
+	size_t limit; /* 0: all */
+	bool keys_only;
+	bool more;
+};
+
+/* Positive (stop) once limit items are taken and one more exists. */
 static int list_visit(struct store_tree_link *l, void *arg)
 {
 	struct store_node *n = (struct store_node *)l;
+	struct list_walk *w = arg;
 	json_t *item;
 
 	if (!n->value)
 		return 0;
-	item = node_item(n);
-	if (!item || json_array_append_new(arg, item) != 0)
+	if (w->limit && json_array_size(w->items) == w->limit) {
+		w->more = true;
+		return 1;
+	}
+	item = node_item(n, w->keys_only);
+	if (!item || json_array_append_new(w->items, item) != 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -330,23 +417,44 @@ const char *store_get_item(struct store *s, const char *key, size_t *ret_len, in
 	return n->item;
 }
 
-json_t *store_list(const struct store *s, const char *prefix)
+json_t *store_list_page(const struct store *s, const struct store_list_opts *o, bool *ret_more)
 {
-	json_t *items = json_array();
+	const char *prefix = o && o->prefix ? o->prefix : "";
+	const char *after = o ? o->after : NULL;
+	struct list_walk w = {.items = json_array(), .limit = o ? o->limit : 0,
+	                      .keys_only = o && o->keys_only};
 
-	if (!items)
+	if (!w.items)
 		return NULL;
-	if (store_tree_walk_prefix(s->map, prefix ? prefix : "", prefix ? strlen(prefix) : 0,
-	                           list_visit, items) != 0) {
-		json_decref(items);
+	if (store_tree_walk_range(s->map, prefix, strlen(prefix), after, after ? strlen(after) : 0,
+	                          list_visit, &w) < 0) {
+		json_decref(w.items);
 		return NULL;
 	}
-	return items;
+	if (ret_more)
+		*ret_more = w.more;
+	return w.items;
+}
+
+json_t *store_list(const struct store *s, const char *prefix)
+{
+	return store_list_page(s, &(struct store_list_opts){.prefix = prefix}, NULL);
 }
 
 uint64_t store_revision(const struct store *s)
 {
 	return s->rev;
+}
+
+void store_set_limits(struct store *s, const struct store_limits *l)
+{
+	s->limits = *l;
+}
+
+void store_get_usage(const struct store *s, uint64_t *ret_items, uint64_t *ret_bytes)
+{
+	*ret_items = s->items;
+	*ret_bytes = s->bytes;
 }
 
 /* ---- submitting changes (loop thread) ---- */
@@ -369,7 +477,26 @@ static void op_put(struct store *s, struct store_op *op)
 	free(op->rec);
 	free(op->old);
 	json_decref(op->value);
+	for (size_t i = 0; i < op->nnodes; i++) {
+		if (op->olds)
+			free(op->olds[i]);
+		if (op->imgs)
+			free(op->imgs[i]);
+		if (op->vals)
+			json_decref(op->vals[i]);
+	}
+	free(op->olds);
+	free(op->nodes);
+	free(op->vals);
+	free(op->sizes);
+	free(op->imgs);
+	op->vals = NULL;
+	op->sizes = NULL;
+	op->imgs = NULL;
 	op->rec = op->old = NULL;
+	op->olds = NULL;
+	op->nodes = NULL;
+	op->nnodes = 0;
 	op->value = NULL;
 	if (s->op_cache_len >= OP_CACHE_MAX) {
 		free(op);
@@ -380,11 +507,32 @@ static void op_put(struct store *s, struct store_op *op)
 	s->op_cache_len++;
 }
 
+/* A record of op for key with vlen bytes of value, sealed; link set for the image. */
+static struct store_rec *rec_build(int op, const char *key, size_t keylen, const void *value,
+                                   size_t vlen, uint64_t rev, uint64_t create_rev,
+                                   uint64_t version)
+{
+	size_t koff = store_rec_key_offset(op), len = koff + keylen + vlen;
+	struct store_rec *rec;
+
+	if (len > STORE_REC_MAX || !(rec = malloc(sizeof(*rec) + len)))
+		return NULL;
+	memcpy(rec->data + koff, key, keylen);
+	if (vlen)
+		memcpy(rec->data + koff + keylen, value, vlen);
+	rec->op = op;
+	rec->len = (uint32_t)len;
+	rec->link.key = (const char *)rec->data + koff;
+	rec->link.keylen = (uint32_t)keylen;
+	store_rec_seal(rec->data, len, rev, op, keylen, create_rev, version);
+	return rec;
+}
+
 static int encode(struct store *s, const char *key, size_t keylen, const json_t *value,
-                  uint64_t rev, struct store_rec **ret)
+                  uint64_t rev, uint64_t create_rev, uint64_t version, struct store_rec **ret)
 {
 	struct store_rec *rec;
-	size_t vlen = 0, len;
+	size_t vlen = 0;
 
 	if (value) {
 		vlen = jsonnum_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS);
@@ -405,20 +553,12 @@ static int encode(struct store *s, const char *key, size_t keylen, const json_t 
 				return -EINVAL;
 		}
 	}
-	len = STORE_REC_HDR + keylen + vlen;
-	if (len > STORE_REC_MAX)
+	if (store_rec_key_offset(STORE_OP_SET2) + keylen + vlen > STORE_REC_MAX)
 		return -E2BIG;
-	rec = malloc(sizeof(*rec) + len);
+	rec = rec_build(value ? STORE_OP_SET2 : STORE_OP_UNSET, key, keylen, s->scratch, vlen, rev,
+	                create_rev, version);
 	if (!rec)
 		return -ENOMEM;
-	memcpy(rec->data + STORE_REC_HDR, key, keylen);
-	if (vlen)
-		memcpy(rec->data + STORE_REC_HDR + keylen, s->scratch, vlen);
-	rec->op = value ? STORE_OP_SET : STORE_OP_UNSET;
-	rec->len = (uint32_t)len;
-	rec->link.key = (const char *)rec->data + STORE_REC_HDR;
-	rec->link.keylen = (uint32_t)keylen;
-	store_rec_seal(rec->data, len, rev, rec->op, keylen);
 	if (s->scratch_cap > SCRATCH_KEEP) {
 		/* One huge value should not pin its buffer for the daemon's life. */
 		free(s->scratch);
@@ -427,6 +567,54 @@ static int encode(struct store *s, const char *key, size_t keylen, const json_t 
 	}
 	*ret = rec;
 	return 0;
+}
+
+/* Append op to what the next hand-off gives the committer (see store_handoff). */
+static void queue_op(struct store *s, struct store_op *op)
+{
+	if (s->l_tail)
+		s->l_tail->next = op;
+	else
+		s->l_head = op;
+	s->l_tail = op;
+	if (!s->kick_pending) {
+		s->kick_pending = true;
+		event_active(s->kick_ev, EV_TIMEOUT, 0);
+	}
+}
+
+/*
+ * Would a change adding items and bytes (either may wrap around as a
+ * decrease) to the latest state pass a quota? Then op becomes STORE_QUOTA
+ * (its record freed) and true. Only sets are checked: unsets always work.
+ */
+static bool quota_check(struct store *s, uint64_t items, uint64_t bytes, struct store_op *op)
+{
+	const char *name = NULL;
+	uint64_t limit = 0;
+
+	/* "Would leave more than": also a set that shrinks a store left over a lowered limit. */
+	if (s->limits.max_keys && s->l_items + items > s->limits.max_keys) {
+		name = "max_keys";
+		limit = s->limits.max_keys;
+	} else if (s->limits.max_store_bytes && s->l_bytes + bytes > s->limits.max_store_bytes) {
+		name = "max_store_bytes";
+		limit = s->limits.max_store_bytes;
+	}
+	if (!name)
+		return false;
+	free(op->rec);
+	op->rec = NULL;
+	op->st = STORE_QUOTA;
+	op->rev = limit;
+	op->quota = name;
+	return true;
+}
+
+/* Whether op changes the store (else its answer was decided at submission). */
+static bool op_changes(const struct store_op *op)
+{
+	return op->node || op->nnodes;
 }
 
 static int submit(struct store *s, const char *key, json_t *value, bool is_set,
@@ -453,32 +641,386 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		op->rev = cur;
 	} else {
 		uint64_t rev = s->next_rev + 1;
-		int r = encode(s, key, keylen, is_set ? value : NULL, rev, &op->rec);
+		uint64_t create = cur ? n->latest_create : rev, version = cur ? n->latest_version + 1 : 1;
+		uint64_t size = 0, was = cur ? n->latest_size : 0;
+		int r = encode(s, key, keylen, is_set ? value : NULL, rev, create, version, &op->rec);
 
+		if (r == 0 && is_set) {
+			size = op->rec->len - store_rec_key_offset(STORE_OP_SET2);
+			if (quota_check(s, cur ? 0 : 1, size - was, op)) {
+				queue_op(s, op);
+				return 0;
+			}
+		}
 		if (r == 0 && !n && !(n = node_new(s, key, keylen)))
 			r = -ENOMEM;
 		if (r < 0) {
 			op_put(s, op);
 			return r;
 		}
+		/* Unsigned wrap-around adds up right: size - was may be "negative". */
+		s->l_items += is_set ? (cur ? 0 : 1) : (uint64_t)-1;
+		s->l_bytes += size - was;
+		n->latest_size = size;
+		n->latest_value = is_set ? value : NULL;
+		op->size = size;
 		n->pending++;
 		n->latest_rev = is_set ? rev : 0;
+		n->latest_create = is_set ? create : 0;
+		n->latest_version = is_set ? version : 0;
 		s->next_rev = rev;
 		op->node = n;
 		op->value = is_set ? json_incref(value) : NULL;
 		op->rev = rev;
 		op->st = STORE_OK;
 	}
-	if (s->l_tail)
-		s->l_tail->next = op;
-	else
-		s->l_head = op;
-	s->l_tail = op;
-	if (!s->kick_pending) {
-		s->kick_pending = true;
-		event_active(s->kick_ev, EV_TIMEOUT, 0);
-	}
+	queue_op(s, op);
 	return 0;
+}
+
+struct prefix_walk {
+	struct store_node **nodes;
+	size_t n, cap;
+};
+
+static int prefix_visit(struct store_tree_link *l, void *arg)
+{
+	struct store_node *n = (struct store_node *)l;
+	struct prefix_walk *w = arg;
+
+	if (n->latest_rev == 0)
+		return 0; /* absent once the queue is durable */
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		struct store_node **p = realloc(w->nodes, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		w->nodes = p;
+		w->cap = cap;
+	}
+	w->nodes[w->n++] = n;
+	return 0;
+}
+
+/* A batch record whose body (total bytes with the header) is in place: sealed, no key. */
+static void batch_seal(struct store_rec *rec, size_t total, uint64_t rev)
+{
+	store_rec_seal(rec->data, total, rev, STORE_OP_BATCH, 0, 0, 0);
+	rec->op = STORE_OP_BATCH;
+	rec->len = (uint32_t)total;
+	rec->link.key = NULL;
+	rec->link.keylen = 0;
+}
+
+static void keys_out(json_t *keys, json_t **ret_keys)
+{
+	if (ret_keys)
+		*ret_keys = keys;
+	else
+		json_decref(keys);
+}
+
+int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,
+                       json_t **ret_keys)
+{
+	struct prefix_walk w = {0};
+	struct store_op *op;
+	json_t *keys;
+	size_t total = STORE_REC_HDR, off = STORE_REC_HDR;
+	uint64_t rev = s->next_rev + 1;
+	struct store_rec *rec;
+
+	if (!prefix || !done || strlen(prefix) > STORE_KEY_MAX)
+		return -EINVAL;
+	if (store_tree_walk_prefix(s->map, prefix, strlen(prefix), prefix_visit, &w) < 0 ||
+	    !(keys = json_array())) {
+		free(w.nodes);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < w.n; i++) {
+		total += STORE_REC_HDR + w.nodes[i]->link.keylen;
+		if (json_array_append_new(keys, json_stringn(w.nodes[i]->key,
+		                                             w.nodes[i]->link.keylen)) < 0)
+			goto nomem;
+	}
+	if (!(op = op_get(s)))
+		goto nomem;
+	op->done = done;
+	op->arg = arg;
+	op->st = STORE_OK;
+	if (w.n == 0) {
+		/* Nothing to remove: no change, no new revision. */
+		op->rev = s->next_rev;
+		free(w.nodes);
+		queue_op(s, op);
+		keys_out(keys, ret_keys);
+		return 0;
+	}
+	if (total > STORE_REC_MAX) {
+		op_put(s, op);
+		json_decref(keys);
+		free(w.nodes);
+		return -E2BIG;
+	}
+	rec = malloc(sizeof(*rec) + total);
+	op->olds = calloc(w.n, sizeof(*op->olds));
+	if (!rec || !op->olds) {
+		free(rec);
+		op_put(s, op);
+		goto nomem;
+	}
+	/* One batch of unsets: one record, one revision, applied whole or not at all. */
+	for (size_t i = 0; i < w.n; i++) {
+		struct store_node *n = w.nodes[i];
+		size_t len = STORE_REC_HDR + n->link.keylen;
+
+		memcpy(rec->data + off + STORE_REC_HDR, n->key, n->link.keylen);
+		store_rec_seal(rec->data + off, len, rev, STORE_OP_UNSET | STORE_IN_BATCH,
+		               n->link.keylen, 0, 0);
+		off += len;
+		n->pending++;
+		n->latest_rev = n->latest_create = n->latest_version = 0;
+		s->l_items--;
+		s->l_bytes -= n->latest_size;
+		n->latest_size = 0;
+		n->latest_value = NULL;
+	}
+	batch_seal(rec, total, rev);
+	op->rec = rec;
+	op->nodes = w.nodes;
+	op->nnodes = w.n;
+	op->rev = rev;
+	s->next_rev = rev;
+	queue_op(s, op);
+	keys_out(keys, ret_keys);
+	return 0;
+nomem:
+	json_decref(keys);
+	free(w.nodes);
+	return -ENOMEM;
+}
+
+/* ---- transactions (loop thread) ---- */
+
+/* What a key will be once the queue is durable, with a transaction's earlier ops over it. */
+struct txn_view {
+	bool exists;
+	uint64_t rev, create, version, size;
+	const json_t *value; /* borrowed */
+};
+
+/* The view of key: the latest state, or what op w (of ops[0..upto)) made it. */
+static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *ops, size_t upto,
+                                   const struct txn_view *made, const char *key)
+{
+	struct txn_view v = {0};
+	struct store_node *n;
+
+	for (size_t i = upto; i-- > 0;)
+		if (ops[i].op != STORE_TXN_GET && strcmp(ops[i].key, key) == 0)
+			return made[i];
+	n = node_find(s, key, strlen(key));
+	if (n && n->latest_rev) {
+		v.exists = true;
+		v.rev = n->latest_rev;
+		v.create = n->latest_create;
+		v.version = n->latest_version;
+		v.size = n->latest_size;
+		v.value = n->latest_value;
+	}
+	return v;
+}
+
+static bool txn_compare_holds(struct store *s, const struct store_txn_cmp *c)
+{
+	struct txn_view v = txn_view_of(s, NULL, 0, NULL, c->key);
+
+	switch (c->what) {
+	case STORE_CMP_REVISION:
+		return v.rev == c->num;
+	case STORE_CMP_VERSION:
+		return v.version == c->num;
+	case STORE_CMP_EXISTS:
+		return v.exists == c->exists;
+	case STORE_CMP_VALUE:
+		return v.exists && json_equal((json_t *)v.value, (json_t *)c->value);
+	}
+	return false;
+}
+
+static json_t *txn_item(const char *key, const struct txn_view *v)
+{
+	if (!v->exists)
+		return json_null();
+	return json_pack("{s:s,s:O,s:I,s:I,s:I}", "key", key, "value", (json_t *)v->value,
+	                 "revision", (json_int_t)v->rev, "create_revision",
+	                 (json_int_t)v->create, "version", (json_int_t)v->version);
+}
+
+int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
+              const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
+              size_t nfail, store_done_fn done, void *arg, bool *ret_succeeded,
+              json_t **ret_results)
+{
+	bool ok = true, has_set = false;
+	const struct store_txn_op *ops;
+	size_t nops, nw = 0, total = STORE_REC_HDR, off = STORE_REC_HDR;
+	uint64_t rev = s->next_rev + 1, d_items = 0, d_bytes = 0;
+	struct txn_view *made = NULL;
+	struct store_rec **recs = NULL, *batch = NULL;
+	struct store_op *op = NULL;
+	json_t *results = NULL;
+	int r = -ENOMEM;
+
+	if (!done)
+		return -EINVAL;
+	for (size_t i = 0; i < ncmp && ok; i++)
+		ok = txn_compare_holds(s, &cmps[i]);
+	ops = ok ? succ : fail;
+	nops = ok ? nsucc : nfail;
+	for (size_t i = 0; i < nops; i++)
+		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
+		    (ops[i].op == STORE_TXN_SET && !ops[i].value))
+			return -EINVAL;
+	if (!(results = json_array()) || !(op = op_get(s)) ||
+	    !(made = calloc(nops + 1, sizeof(*made))) || !(recs = calloc(nops + 1, sizeof(*recs))))
+		goto out;
+	op->done = done;
+	op->arg = arg;
+	/* Each op over the state the ones before it leave; writes encoded at rev. */
+	for (size_t i = 0; i < nops; i++) {
+		const struct store_txn_op *o = &ops[i];
+		struct txn_view v = txn_view_of(s, ops, i, made, o->key);
+		size_t klen = strlen(o->key);
+		json_t *res;
+
+		if (o->op == STORE_TXN_GET) {
+			res = txn_item(o->key, &v);
+		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
+			made[i] = v;
+			res = json_pack("{s:s,s:i}", "key", o->key, "revision", 0);
+		} else {
+			struct txn_view w = {0};
+
+			if (o->op == STORE_TXN_SET) {
+				w.exists = true;
+				w.rev = rev;
+				w.create = v.exists ? v.create : rev;
+				w.version = v.exists ? v.version + 1 : 1;
+				w.value = o->value;
+				r = encode(s, o->key, klen, o->value, rev, w.create, w.version,
+				           &recs[i]);
+				if (r < 0)
+					goto out;
+				w.size = recs[i]->len - store_rec_key_offset(STORE_OP_SET2);
+				d_items += v.exists ? 0 : 1;
+				has_set = true;
+			} else {
+				r = encode(s, o->key, klen, NULL, rev, 0, 0, &recs[i]);
+				if (r < 0)
+					goto out;
+				d_items--;
+			}
+			d_bytes += w.size - v.size;
+			made[i] = w;
+			total += recs[i]->len;
+			nw++;
+			res = json_pack("{s:s,s:I}", "key", o->key, "revision", (json_int_t)rev);
+		}
+		r = -ENOMEM;
+		if (!res || json_array_append_new(results, res) < 0)
+			goto out;
+	}
+	op->st = STORE_OK;
+	if (nw == 0) {
+		/* Nothing changes: no record, no new revision. */
+		op->rev = s->next_rev;
+		goto queue;
+	}
+	/* Only a transaction that sets is judged: one of nothing but unsets always works. */
+	if (has_set && quota_check(s, d_items, d_bytes, op))
+		goto queue;
+	r = -E2BIG;
+	if (total > STORE_REC_MAX)
+		goto out;
+	r = -ENOMEM;
+	if (!(batch = malloc(sizeof(*batch) + total)) ||
+	    !(op->nodes = calloc(nw, sizeof(*op->nodes))) ||
+	    !(op->olds = calloc(nw, sizeof(*op->olds))) ||
+	    !(op->vals = calloc(nw, sizeof(*op->vals))) ||
+	    !(op->sizes = calloc(nw, sizeof(*op->sizes))) ||
+	    !(op->imgs = calloc(nw, sizeof(*op->imgs))))
+		goto out;
+	/* Every node first: failing here leaves only empty ones, removed again. */
+	for (size_t i = 0, k = 0; i < nops; i++) {
+		struct store_rec *rec = recs[i];
+
+		if (!rec)
+			continue;
+		op->nodes[k] = node_find(s, rec->link.key, rec->link.keylen);
+		if (!op->nodes[k] &&
+		    !(op->nodes[k] = node_new(s, rec->link.key, rec->link.keylen))) {
+			while (k-- > 0)
+				node_maybe_remove(s, op->nodes[k]);
+			goto out;
+		}
+		k++;
+	}
+	for (size_t i = 0, k = 0; i < nops; i++) {
+		struct store_rec *rec = recs[i];
+		struct store_node *n;
+
+		if (!rec)
+			continue;
+		n = op->nodes[k];
+		/* The batch's copy is flagged as inside one; the image keeps a log record. */
+		memcpy(batch->data + off, rec->data, rec->len);
+		store_rec_seal(batch->data + off, rec->len, rev, rec->op | STORE_IN_BATCH,
+		               rec->link.keylen, made[i].create, made[i].version);
+		off += rec->len;
+		if (rec->op == STORE_OP_SET2) {
+			op->vals[k] = json_incref(ops[i].value);
+			op->sizes[k] = made[i].size;
+			op->imgs[k] = rec;
+			recs[i] = NULL;
+		}
+		n->pending++;
+		n->latest_rev = made[i].rev;
+		n->latest_create = made[i].create;
+		n->latest_version = made[i].version;
+		n->latest_size = made[i].size;
+		n->latest_value = made[i].value;
+		k++;
+	}
+	batch_seal(batch, total, rev);
+	op->rec = batch;
+	batch = NULL;
+	op->nnodes = nw;
+	op->rev = rev;
+	s->next_rev = rev;
+	s->l_items += d_items;
+	s->l_bytes += d_bytes;
+queue:
+	queue_op(s, op);
+	op = NULL;
+	*ret_succeeded = ok;
+	*ret_results = results;
+	results = NULL;
+	r = 0;
+out:
+	for (size_t i = 0; recs && i < nops; i++)
+		free(recs[i]);
+	free(recs);
+	free(made);
+	free(batch);
+	if (op) {
+		/* Only before any node was touched: the arrays hold no references yet. */
+		op->nnodes = 0;
+		op_put(s, op);
+	}
+	json_decref(results);
+	return r;
 }
 
 /* With mu held: move the loop's list to the end of the committer's queue. */
@@ -540,7 +1082,7 @@ bool store_mark_early(struct store *s)
 {
 	struct store_op *op = s->l_tail;
 
-	if (!op || !op->node || !s->early_fn)
+	if (!op || !op_changes(op) || !s->early_fn)
 		return false;
 	op->early = true;
 	return true;
@@ -552,29 +1094,61 @@ static void apply_durable(struct store *s, struct store_op *op)
 {
 	struct store_node *n = op->node;
 
+	s->rev = op->rev;
+	if (!n) {
+		/* A batch: unsets, and a transaction's sets. */
+		for (size_t i = 0; i < op->nnodes; i++) {
+			json_t *value = op->vals ? op->vals[i] : NULL;
+			uint64_t size = value ? op->sizes[i] : 0;
+
+			n = op->nodes[i];
+			s->items += value ? (n->value ? 0 : 1) : (uint64_t)-1;
+			s->bytes += size - n->size;
+			n->size = size;
+			node_commit(n, value, op->rev);
+			if (op->vals)
+				op->vals[i] = NULL;
+			n->pending--;
+			node_maybe_remove(s, n);
+		}
+		return;
+	}
+	s->items += op->value ? (n->value ? 0 : 1) : (uint64_t)-1;
+	s->bytes += op->size - n->size;
+	n->size = op->size;
 	node_commit(n, op->value, op->rev); /* NULL for an unset */
 	op->value = NULL;
-	s->rev = op->rev;
 	n->pending--;
+	node_maybe_remove(s, n);
+}
+
+/* The queued changes are gone: what the node will be is what it is. */
+static void node_unwind(struct store *s, struct store_node *n)
+{
+	n->pending--;
+	n->latest_rev = n->value ? n->rev : 0;
+	n->latest_create = n->create_rev;
+	n->latest_version = n->version;
+	n->latest_size = n->size;
+	n->latest_value = n->value;
 	node_maybe_remove(s, n);
 }
 
 static void unwind_failed(struct store *s, struct store_op *op)
 {
-	struct store_node *n = op->node;
-
-	n->pending--;
-	n->latest_rev = n->value ? n->rev : 0;
-	node_maybe_remove(s, n);
+	if (op->node)
+		node_unwind(s, op->node);
+	for (size_t i = 0; i < op->nnodes; i++)
+		node_unwind(s, op->nodes[i]);
 }
 
 /* Apply what the committer made durable and answer every op, in submission order. */
 static void process_done(struct store *s)
 {
 	struct store_op *ops, *op, *next, *failed = NULL;
-	char reason[160] = "";
+	char reason[160] = "", bg[sizeof(s->bg_msg)] = "";
 	bool in_failed = false;
-	uint64_t count;
+	uint64_t count, nfailed = 0;
 
 	/*
 	 * Reset the eventfd before taking the list: a group handed over after
@@ -585,6 +1159,10 @@ static void process_done(struct store *s)
 	atomic_store_explicit(&s->done_ready, false, memory_order_relaxed);
 
 	pthread_mutex_lock(&s->mu);
+	if (s->bg_msg_ready) {
+		memcpy(bg, s->bg_msg, sizeof(bg));
+		s->bg_msg_ready = false;
+	}
 	ops = s->d_head;
 	for (op = ops; op; op = op->next) {
 		if (op->err) {
@@ -609,6 +1187,8 @@ static void process_done(struct store *s)
 	s->d_head = s->d_tail = NULL;
 	pthread_mutex_unlock(&s->mu);
 
+	if (bg[0])
+		store_log(s, STORE_LOG_ERROR, "%s", bg);
 	if (!failed) {
 		/*
 		 * Each change is applied just before its own answer, not the whole
@@ -617,23 +1197,31 @@ static void process_done(struct store *s)
 		 */
 		for (op = ops; op; op = next) {
 			next = op->next;
-			if (op->node)
+			if (op_changes(op))
 				apply_durable(s, op);
-			op->done(op->arg, op->st, op->rev, NULL);
+			op->done(op->arg, op->st, op->rev, op->quota);
 			op_put(s, op);
 		}
 		return;
 	}
 	for (op = ops; op != failed; op = op->next)
-		if (op->node)
+		if (op_changes(op))
 			apply_durable(s, op);
 	if (failed) {
 		for (op = failed; op; op = op->next)
-			if (op->node)
+			if (op_changes(op))
 				unwind_failed(s, op);
 		/* Every queued change is gone: the next one follows the committed state. */
 		s->next_rev = s->rev;
+		s->l_items = s->items;
+		s->l_bytes = s->bytes;
 		snprintf(reason, sizeof(reason), "%s: %s", failed->what, strerror(failed->err));
+		for (op = failed; op; op = op->next)
+			nfailed++;
+		store_log(s, STORE_LOG_ERROR,
+		          "%s/%s: %s; %llu change(s) not applied, answered with an error "
+		          "(check the disk; the store keeps serving)",
+		          s->dir, LOG_NAME, reason, (unsigned long long)nfailed);
 	}
 	for (op = ops; op; op = next) {
 		next = op->next;
@@ -642,7 +1230,7 @@ static void process_done(struct store *s)
 		if (in_failed)
 			op->done(op->arg, STORE_IO_ERROR, 0, reason);
 		else
-			op->done(op->arg, op->st, op->rev, NULL);
+			op->done(op->arg, op->st, op->rev, op->quota);
 		op_put(s, op);
 	}
 }
@@ -737,7 +1325,28 @@ static void image_apply(struct store *s, struct store_op *op)
 	struct store_rec *rec = op->rec;
 	struct store_tree_link *old;
 
-	if (rec->op == STORE_OP_SET) {
+	if (rec->op == STORE_OP_BATCH) {
+		struct store_rec_view b, v;
+		size_t off = 0;
+
+		/* The loop frees the batch's record; its sets' image records it made. */
+		(void)store_rec_parse(rec->data, rec->len, &b);
+		for (size_t i = 0; store_batch_next(&b, &off, &v) == 0; i++) {
+			if (v.op == STORE_OP_SET2) {
+				s->image = store_tree_upsert(s->image, &op->imgs[i]->link, &old);
+				op->imgs[i] = NULL;
+				if (!old)
+					s->image_count++;
+			} else {
+				s->image = store_tree_remove(s->image, v.key, v.keylen, &old);
+				if (old)
+					s->image_count--;
+			}
+			op->olds[i] = (struct store_rec *)old;
+		}
+		return;
+	}
+	if (rec->op == STORE_OP_SET2) {
 		s->image = store_tree_upsert(s->image, &rec->link, &old);
 		op->rec = NULL;
 	} else {
@@ -745,7 +1354,7 @@ static void image_apply(struct store *s, struct store_op *op)
 	}
 	if (old)
 		op->old = (struct store_rec *)old;
-	if (rec->op == STORE_OP_SET && !old)
+	if (rec->op == STORE_OP_SET2 && !old)
 		s->image_count++;
 	else if (rec->op == STORE_OP_UNSET && old)
 		s->image_count--;
@@ -866,15 +1475,17 @@ static int snap_visit(struct store_tree_link *l, void *arg)
  * full log stand; after it, log records <= the snapshot's revision are
  * skipped, so the log is only cut once the rename is durable.
  */
-static int compact(struct store *s)
+static int compact(struct store *s, const char **ret_what)
 {
 	unsigned char hdr[STORE_SNAP_HDR];
 	struct snap_writer w = {.s = s, .fd = -1};
 	int r;
 
+	*ret_what = "create " SNAP_TMP_NAME;
 	w.fd = openat(s->dirfd, SNAP_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (w.fd < 0)
 		return -errno;
+	*ret_what = "write " SNAP_TMP_NAME;
 	store_snap_header(hdr, s->wrev, s->image_count);
 	s->iov[0].iov_base = hdr;
 	s->iov[0].iov_len = sizeof(hdr);
@@ -886,25 +1497,33 @@ static int compact(struct store *s)
 		r = fsync_retry(w.fd);
 	if (close(w.fd) < 0 && r == 0)
 		r = -errno;
-	if (r == 0 && renameat(s->dirfd, SNAP_TMP_NAME, s->dirfd, SNAP_NAME) < 0)
-		r = -errno;
+	if (r == 0) {
+		*ret_what = "rename " SNAP_TMP_NAME " to " SNAP_NAME;
+		if (renameat(s->dirfd, SNAP_TMP_NAME, s->dirfd, SNAP_NAME) < 0)
+			r = -errno;
+	}
 	if (r < 0) {
 		unlinkat(s->dirfd, SNAP_TMP_NAME, 0);
 		return r;
 	}
+	*ret_what = "fsync the state directory";
 	r = fsync_retry(s->dirfd);
 	if (r < 0)
 		return r; /* the snapshot may not be durable yet: keep the log whole */
 	s->snap_size = w.off;
+	*ret_what = "empty " LOG_NAME;
 	if (ftruncate(s->logfd, 0) < 0)
 		return -errno;
 	s->log_off = s->log_alloc = 0;
 	return fsync_retry(s->logfd);
 }
 
+static void wake_loop(struct store *s);
+
 static int run_compaction(struct store *s)
 {
-	int r = compact(s);
+	const char *what = "";
+	int r = compact(s, &what);
 
 	/* After a failure, wait for another COMPACT_MIN of log before retrying. */
 	if (r == 0)
@@ -912,13 +1531,23 @@ static int run_compaction(struct store *s)
 	else
 		s->compact_at = s->log_off + COMPACT_MIN;
 	pthread_mutex_lock(&s->mu);
-	if (r == 0)
+	if (r == 0) {
 		s->stats.compactions++;
-	else
+	} else {
 		s->stats.compaction_errors++;
+		/* The committer never calls the log function: the loop does (store_options). */
+		snprintf(s->bg_msg, sizeof(s->bg_msg),
+		         "%s: compaction failed: %s: %s; %s stays whole (%llu bytes) and the "
+		         "next try comes after %u more bytes of it",
+		         s->dir, what, strerror(-r), LOG_NAME, (unsigned long long)s->log_off,
+		         COMPACT_MIN);
+		s->bg_msg_ready = true;
+	}
 	s->stats.log_bytes = s->log_off;
 	s->stats.snapshot_bytes = s->snap_size;
 	pthread_mutex_unlock(&s->mu);
+	if (r < 0)
+		wake_loop(s);
 	return r;
 }
 
@@ -1061,18 +1690,31 @@ static int read_all(int fd, unsigned char **ret_buf, size_t *ret_len)
 	return 0;
 }
 
-/* Apply one recovered record to the map and the image; -EBADMSG if its value is not JSON. */
-static int load_record(struct store *s, const struct store_rec_view *v)
+/*
+ * Apply one recovered set or unset to the map and the image; -EBADMSG if its
+ * value is not JSON. A release 1 set (no create_rev/version) gets what
+ * node_commit derives from the state before it, and goes into the image as
+ * a SET2 record, so the next snapshot keeps them.
+ */
+static int load_one(struct store *s, const struct store_rec_view *v)
 {
 	struct store_node *n = node_find(s, v->key, v->keylen);
 	struct store_tree_link *old;
 	struct store_rec *rec;
 	json_error_t jerr;
 	json_t *value;
+	uint64_t create, version;
 
 	if (v->op == STORE_OP_UNSET) {
+		if (n && n->value) {
+			s->items--;
+			s->bytes -= n->size;
+			n->size = n->latest_size = 0;
+		}
 		if (n) {
+			n->latest_value = NULL;
 			node_commit(n, NULL, 0);
+			n->latest_rev = n->latest_create = n->latest_version = 0;
 			node_maybe_remove(s, n);
 		}
 		s->image = store_tree_remove(s->image, v->key, v->keylen, &old);
@@ -1085,25 +1727,60 @@ static int load_record(struct store *s, const struct store_rec_view *v)
 	value = json_loadb(v->value, v->vlen, LOAD_FLAGS, &jerr);
 	if (!value)
 		return -EBADMSG;
-	rec = malloc(sizeof(*rec) + v->len);
+	if (v->op == STORE_OP_SET2) {
+		create = v->create_rev;
+		version = v->version;
+	} else {
+		create = n && n->value ? n->create_rev : v->rev;
+		version = n && n->value ? n->version + 1 : 1;
+	}
+	rec = rec_build(STORE_OP_SET2, v->key, v->keylen, v->value, v->vlen, v->rev, create,
+	                version);
 	if (!rec || (!n && !(n = node_new(s, v->key, v->keylen)))) {
 		free(rec);
 		json_decref(value);
 		return -ENOMEM;
 	}
-	memcpy(rec->data, v->key - STORE_REC_HDR, v->len);
-	rec->len = (uint32_t)v->len;
-	rec->op = STORE_OP_SET;
-	rec->link.key = (const char *)rec->data + STORE_REC_HDR;
-	rec->link.keylen = (uint32_t)v->keylen;
 	s->image = store_tree_upsert(s->image, &rec->link, &old);
 	if (old)
 		free(old);
 	else
 		s->image_count++;
+	s->items += n->value ? 0 : 1;
+	s->bytes += v->keylen + v->vlen - n->size;
+	n->size = n->latest_size = v->keylen + v->vlen;
 	node_commit(n, value, v->rev);
+	n->create_rev = n->latest_create = create;
+	n->version = n->latest_version = version;
 	n->latest_rev = v->rev;
+	n->latest_value = value;
 	return 0;
+}
+
+/* A record of the log or the snapshot; a batch whole or (-EBADMSG) not at all. */
+static int load_record(struct store *s, const struct store_rec_view *v)
+{
+	struct store_rec_view b;
+	size_t off = 0;
+	int r = 0;
+
+	if (v->op != STORE_OP_BATCH)
+		return load_one(s, v);
+	/* Every value must parse before any of them is applied. */
+	while (store_batch_next(v, &off, &b) == 0) {
+		json_t *value;
+
+		if (b.op == STORE_OP_UNSET)
+			continue;
+		value = json_loadb(b.value, b.vlen, LOAD_FLAGS, NULL);
+		if (!value)
+			return -EBADMSG;
+		json_decref(value);
+	}
+	off = 0;
+	while (r == 0 && store_batch_next(v, &off, &b) == 0)
+		r = load_one(s, &b);
+	return r;
 }
 
 static int load_snapshot(struct store *s, char *err, size_t errlen)
@@ -1132,7 +1809,8 @@ static int load_snapshot(struct store *s, char *err, size_t errlen)
 		struct store_rec_view v;
 
 		r = store_rec_parse(buf + off, len - off, &v);
-		if (r == 0 && (v.op != STORE_OP_SET || v.rev == 0 || v.rev > revision ||
+		if (r == 0 && ((v.op != STORE_OP_SET && v.op != STORE_OP_SET2) || v.rev == 0 ||
+		               v.rev > revision ||
 		               node_find(s, v.key, v.keylen)))
 			r = -EBADMSG;
 		if (r == 0)
@@ -1159,81 +1837,145 @@ static int load_snapshot(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
-static int replay_log(struct store *s, char *err, size_t errlen)
-{
-	uint64_t base = s->rev, skipped_rev = 0, applied = 0, dropped = 0;
-	unsigned char *buf = NULL;
-	size_t len, off = 0, end;
-	int r;
+/*
+ * How recovery reads config.log. Opening (repair false), the first damage
+ * ends the reading: a torn last record is dropped, anything else refuses.
+ * Repairing, every record that reads back and comes later than the state so
+ * far is applied, and the bytes of the rest are copied to dam.
+ */
+struct replay {
+	bool repair;
+	uint64_t applied;
+	uint64_t lost_records; /* repair: revisions missing, stale and torn records */
+	unsigned char *dam;    /* repair: the unusable bytes, dam_len of them */
+	size_t dam_len;
+	size_t end;            /* opening: where the log is cut (the end of its records) */
+};
 
-	r = read_all(s->logfd, &buf, &len);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read %s/%s: %s", s->dir, LOG_NAME, strerror(-r));
-		return r;
-	}
-	for (;;) {
+/* The next record after a damaged spot that reads back and is later than rev; len if none. */
+static size_t next_readable(const unsigned char *buf, size_t len, size_t from, uint64_t rev)
+{
+	/* Byte by byte, and only after damage: the length and header checks
+	 * reject almost every offset before the checksum is computed. */
+	for (size_t p = from; p + STORE_REC_HDR <= len; p++) {
 		struct store_rec_view v;
 
-		if (store_rec_parse(buf + off, len - off, &v) < 0 || v.rev == 0)
-			break;
-		if (v.rev <= base) {
+		if (store_rec_parse(buf + p, len - p, &v) == 0 && v.rev > rev)
+			return p;
+	}
+	return len;
+}
+
+static void replay_set_aside(struct replay *rp, const unsigned char *buf, size_t from, size_t to)
+{
+	memcpy(rp->dam + rp->dam_len, buf + from, to - from);
+	rp->dam_len += to - from;
+}
+
+static int replay_log(struct store *s, const unsigned char *buf, size_t len, struct replay *rp,
+                      char *err, size_t errlen)
+{
+	uint64_t base = s->rev, skipped_rev = 0;
+	size_t off = 0, data_end = len;
+	bool tail_damaged = false;
+	int r;
+
+	/* Zeros at the end are the preallocated tail, not data (no record ends in a zero byte). */
+	while (data_end > 0 && buf[data_end - 1] == 0)
+		data_end--;
+	while (off < data_end) {
+		struct store_rec_view v;
+		const char *why;
+		size_t next;
+		int pr = store_rec_parse(buf + off, len - off, &v);
+
+		if (pr == 0 && v.rev == 0)
+			pr = -EBADMSG;
+		if (pr == 0 && v.rev <= base && rp->applied == 0 && v.rev > skipped_rev) {
 			/* Already in the snapshot: a compaction ended before emptying the log. */
-			if (applied > 0 || v.rev <= skipped_rev)
-				break;
 			skipped_rev = v.rev;
-		} else if (v.rev != s->rev + 1) {
-			if (applied == 0) {
-				free(buf);
-				snprintf(err, errlen,
-				         "%s/%s starts at revision %llu but %s holds revision "
-				         "%llu: the files do not belong together",
-				         s->dir, LOG_NAME, (unsigned long long)v.rev, SNAP_NAME,
-				         (unsigned long long)base);
-				return -EBADMSG;
-			}
-			break; /* stale bytes from before the log was last cut */
-		} else {
+			off += v.len;
+			continue;
+		}
+		if (pr == 0 && v.rev > base + 1 && rp->applied == 0 && !rp->repair) {
+			snprintf(err, errlen,
+			         "%s/%s starts at revision %llu but %s holds revision %llu: the "
+			         "files do not belong together; put back the %s that goes with it",
+			         s->dir, LOG_NAME, (unsigned long long)v.rev, SNAP_NAME,
+			         (unsigned long long)base, SNAP_NAME);
+			return -EBADMSG;
+		}
+		if (pr == 0 && (v.rev == s->rev + 1 || (rp->repair && v.rev > s->rev))) {
 			r = load_record(s, &v);
 			if (r == -ENOMEM) {
-				free(buf);
 				snprintf(err, errlen, "out of memory replaying %s/%s", s->dir,
 				         LOG_NAME);
 				return r;
 			}
-			if (r < 0)
+			if (r == 0) {
+				/* Repairing, a gap in the revisions is what the damage held. */
+				rp->lost_records += v.rev - s->rev - 1;
+				tail_damaged = false;
+				s->rev = v.rev;
+				rp->applied++;
+				off += v.len;
+				continue;
+			}
+			why = "a record whose value is not JSON";
+			next = off + v.len;
+		} else if (pr == 0) {
+			why = "a record out of sequence";
+			next = off + v.len;
+		} else {
+			why = "bytes that are not a whole record";
+			next = next_readable(buf, data_end, off + 1, s->rev);
+			if (next >= data_end && !rp->repair) {
+				/* Nothing readable after it: a write a crash cut short. */
+				store_log(s, STORE_LOG_WARNING,
+				          "%s/%s: dropped a torn last record at offset %zu (%zu "
+				          "bytes), a write that was never acknowledged",
+				          s->dir, LOG_NAME, off, data_end - off);
+				s->stats.dropped_bytes = data_end - off;
 				break;
-			s->rev = v.rev;
-			applied++;
+			}
 		}
-		off += v.len;
-	}
-	for (size_t i = len; i > off; i--) {
-		if (buf[i - 1] != 0) {
-			dropped = i - off;
-			break;
+		if (!rp->repair) {
+			char where[64] = "";
+
+			if (pr != 0 && next < data_end)
+				snprintf(where, sizeof(where), ", readable again at offset %zu", next);
+			snprintf(err, errlen,
+			         "%s/%s is damaged at offset %zu (%s%s); the records after it were "
+			         "acknowledged, so the store does not start without them: run "
+			         "'udsrpcd --repair -S %s' to keep every record that reads back and "
+			         "move the rest aside",
+			         s->dir, LOG_NAME, off, why, where, s->dir);
+			return -EBADMSG;
 		}
+		/*
+		 * Records lost are counted by the revisions missing when the next
+		 * readable one is applied; only a stale duplicate, or damage with
+		 * nothing readable after it, is counted here.
+		 */
+		if (pr == 0 && v.rev <= s->rev)
+			rp->lost_records++;
+		else
+			tail_damaged = true;
+		replay_set_aside(rp, buf, off, next);
+		off = next;
 	}
+	if (tail_damaged)
+		rp->lost_records++;
 	/* A log of nothing but records the snapshot holds is better started afresh. */
-	end = applied == 0 ? 0 : off;
-	free(buf);
-	if (len != end) {
-		if (ftruncate(s->logfd, (off_t)end) < 0 || fsync_retry(s->logfd) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "cannot cut the torn tail of %s/%s: %s", s->dir,
-			         LOG_NAME, strerror(-r));
-			return r;
-		}
-	}
-	s->log_off = s->log_alloc = end;
-	s->stats.replayed_records = applied;
-	s->stats.dropped_bytes = dropped;
+	rp->end = rp->applied == 0 ? 0 : off;
+	s->stats.replayed_records = rp->applied;
 	return 0;
 }
 
-static int open_dir(struct store *s, char *err, size_t errlen)
+static int open_dir(struct store *s, bool create, char *err, size_t errlen)
 {
 	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0 && errno == ENOENT) {
+	if (s->dirfd < 0 && errno == ENOENT && create) {
 		char *parent = strdup(s->dir), *slash;
 		int pfd;
 
@@ -1340,47 +2082,95 @@ static void store_free(struct store *s)
 	free(s);
 }
 
-int store_open(const char *dir, struct event_base *base, struct store **ret, char *err,
-               size_t errlen)
+/* A store with nothing open yet, or NULL (message in err). */
+static struct store *store_alloc(const char *dir, const struct store_options *opt, char *err,
+                                 size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
-	sigset_t all, old;
-	int r;
 
 	if (!s || !(s->dir = strdup(dir))) {
 		free(s);
 		snprintf(err, errlen, "out of memory opening the store");
-		return -ENOMEM;
+		return NULL;
 	}
-	s->base = base;
+	if (opt)
+		s->opt = *opt;
 	s->efd = s->dirfd = s->logfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work_cv, NULL);
 	pthread_cond_init(&s->idle_cv, NULL);
 	s->iov = calloc(IOV_MAX, sizeof(*s->iov));
 	if (!s->iov) {
-		r = -ENOMEM;
 		snprintf(err, errlen, "out of memory opening the store");
-		goto fail;
+		store_free(s);
+		return NULL;
 	}
-	r = open_dir(s, err, errlen);
+	return s;
+}
+
+/* Open the files (dir created when create) and load snapshot and log as rp says. */
+static int store_load(struct store *s, bool create, struct replay *rp, char *err, size_t errlen)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = open_dir(s, create, err, errlen);
 	if (r == 0)
 		r = open_log(s, err, errlen);
 	if (r < 0)
-		goto fail;
+		return r;
 	/* A snapshot that never got renamed: the log still holds all it had. */
 	if (unlinkat(s->dirfd, SNAP_TMP_NAME, 0) < 0 && errno != ENOENT) {
 		r = -errno;
 		snprintf(err, errlen, "cannot remove %s/%s: %s", s->dir, SNAP_TMP_NAME,
 		         strerror(-r));
-		goto fail;
+		return r;
 	}
 	r = load_snapshot(s, err, errlen);
+	if (r < 0)
+		return r;
+	r = read_all(s->logfd, &buf, &len);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read %s/%s: %s", s->dir, LOG_NAME, strerror(-r));
+		return r;
+	}
+	if (rp->repair && !(rp->dam = malloc(len ? len : 1)))
+		r = -ENOMEM;
 	if (r == 0)
-		r = replay_log(s, err, errlen);
+		r = replay_log(s, buf, len, rp, err, errlen);
+	free(buf);
+	if (r < 0 || rp->repair)
+		return r;
+	if (len != rp->end) {
+		if (ftruncate(s->logfd, (off_t)rp->end) < 0 || fsync_retry(s->logfd) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "cannot cut the torn tail of %s/%s: %s", s->dir,
+			         LOG_NAME, strerror(-r));
+			return r;
+		}
+	}
+	s->log_off = s->log_alloc = rp->end;
+	return 0;
+}
+
+int store_open(const char *dir, struct event_base *base, const struct store_options *opt,
+               struct store **ret, char *err, size_t errlen)
+{
+	struct store *s = store_alloc(dir, opt, err, errlen);
+	struct replay rp = {.repair = false};
+	sigset_t all, old;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->base = base;
+	r = store_load(s, true, &rp, err, errlen);
 	if (r < 0)
 		goto fail;
 	s->next_rev = s->wrev = s->rev;
+	s->l_items = s->items;
+	s->l_bytes = s->bytes;
 	s->compact_at = s->snap_size * 2 > COMPACT_MIN ? s->snap_size * 2 : COMPACT_MIN;
 	s->stats.log_bytes = s->log_off;
 	s->stats.snapshot_bytes = s->snap_size;
@@ -1413,6 +2203,91 @@ int store_open(const char *dir, struct event_base *base, struct store **ret, cha
 	*ret = s;
 	return 0;
 fail:
+	store_free(s);
+	return r;
+}
+
+/* The set-aside file: its bytes durable before anything they came from is replaced. */
+static int repair_write_damaged(struct store *s, const struct replay *rp,
+                                struct store_repair_result *ret, char *err, size_t errlen)
+{
+	char name[128], when[40];
+	struct tm tm;
+	time_t now = time(NULL);
+	struct iovec iov = {.iov_base = rp->dam, .iov_len = rp->dam_len};
+	int fd = -1, r;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* Never over an earlier repair's file: a second one in the same second gets a suffix. */
+	for (int i = 0; fd < 0 && i < 100; i++) {
+		if (i == 0)
+			snprintf(name, sizeof(name), DAMAGED_PREFIX "%s", when);
+		else
+			snprintf(name, sizeof(name), DAMAGED_PREFIX "%s.%d", when, i);
+		fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		            0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	snprintf(ret->damaged_path, sizeof(ret->damaged_path), "%s/%s", s->dir, name);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", ret->damaged_path, strerror(-r));
+		return r;
+	}
+	r = pwritev_all(fd, &iov, 1, 0);
+	if (r == 0)
+		r = fsync_retry(fd);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0)
+		r = fsync_retry(s->dirfd);
+	if (r < 0)
+		snprintf(err, errlen, "cannot write %s: %s", ret->damaged_path, strerror(-r));
+	return r;
+}
+
+/* Files made as root belong to whoever owns the state dir (the daemon's user). */
+static void repair_chown(struct store *s, const char *name)
+{
+	struct stat st;
+
+	if (geteuid() == 0 && fstat(s->dirfd, &st) == 0)
+		(void)!fchownat(s->dirfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+}
+
+int store_repair(const char *dir, const struct store_options *opt,
+                 struct store_repair_result *ret, char *err, size_t errlen)
+{
+	struct store *s = store_alloc(dir, opt, err, errlen);
+	struct replay rp = {.repair = true};
+	const char *what = "";
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!s)
+		return -ENOMEM;
+	r = store_load(s, false, &rp, err, errlen);
+	if (r == 0 && rp.dam_len > 0)
+		r = repair_write_damaged(s, &rp, ret, err, errlen);
+	if (r == 0) {
+		/* What was read becomes the snapshot; the log starts empty after it. */
+		s->wrev = s->rev;
+		r = compact(s, &what);
+		if (r < 0)
+			snprintf(err, errlen, "%s: %s: %s", s->dir, what, strerror(-r));
+	}
+	if (r == 0) {
+		repair_chown(s, SNAP_NAME);
+		if (ret->damaged_path[0])
+			repair_chown(s, strrchr(ret->damaged_path, '/') + 1);
+		ret->kept_records = rp.applied;
+		ret->lost_records = rp.lost_records;
+		ret->lost_bytes = rp.dam_len;
+		ret->revision = s->rev;
+	}
+	free(rp.dam);
 	store_free(s);
 	return r;
 }

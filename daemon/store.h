@@ -16,21 +16,47 @@ enum store_status {
 	STORE_CONFLICT,  /* expect_revision did not match; revision = current (0 if absent) */
 	STORE_NOT_FOUND, /* unset of an absent key */
 	STORE_IO_ERROR,  /* not durable, not applied; reason says why */
+	STORE_QUOTA,     /* a set would pass a quota (store_set_limits); nothing changed */
 };
 /*
  * revision: STORE_OK: the change's revision; STORE_CONFLICT: the key's
- * current one (0 if absent); otherwise 0. reason: NULL unless STORE_IO_ERROR,
- * then e.g. "write: No space left on device" (borrowed, valid during the call).
+ * current one (0 if absent); STORE_QUOTA: the limit's value; otherwise 0.
+ * reason: STORE_IO_ERROR: e.g. "write: No space left on device";
+ * STORE_QUOTA: the limit's name ("max_keys", "max_store_bytes"); else NULL
+ * (borrowed, valid during the call).
  */
 typedef void (*store_done_fn)(void *arg, enum store_status st, uint64_t revision,
                               const char *reason);
 
 /*
+ * What an operator must hear about, passed to store_open. level is a syslog
+ * level (STORE_LOG_ERROR 3, STORE_LOG_WARNING 4, STORE_LOG_INFO 6), msg one
+ * line naming the file (borrowed, valid during the call). Called on the
+ * loop thread only: in store_open, in store_repair, and when completions
+ * are processed (storage errors and failed compactions of the committer
+ * are handed to the loop first). NULL log: nothing is reported.
+ */
+enum { STORE_LOG_ERROR = 3, STORE_LOG_WARNING = 4, STORE_LOG_INFO = 6 };
+typedef void (*store_log_fn)(void *arg, int level, const char *msg);
+struct store_options {
+	store_log_fn log;
+	void *log_arg;
+};
+
+/*
  * Open (creating if missing) the state in dir: load the snapshot, replay the
- * log, drop a torn last record. Starts the committer thread; completions are
+ * log. Recovery drops only a torn last record (what a write cut short by a
+ * crash leaves: no readable record follows it), reporting it at warning
+ * level with its offset, and cuts the log there. Any other damage (a bad
+ * record with readable ones after it, a record out of sequence, a value
+ * that is not JSON) fails with -EBADMSG and a message naming the file and
+ * offset and the fix (store_repair), leaving every file as it was: records
+ * after the damage were acknowledged writes. opt may be NULL.
+ *
+ * Starts the committer thread; completions are
  * handed back to base's thread. -errno and a message naming the path on error
- * (-EBUSY: another process has this dir open; -EBADMSG: a damaged snapshot,
- * which is never silently discarded).
+ * (-EBUSY: another process has this dir open; -EBADMSG: a damaged snapshot
+ * or log, which is never silently discarded).
  *
  * Files in dir: config.log (changes since the snapshot), config.snap (the
  * compacted state), config.snap.tmp (a snapshot being written; removed at
@@ -43,8 +69,28 @@ typedef void (*store_done_fn)(void *arg, enum store_status st, uint64_t revision
  * store_close() before event_base_free(). Every other function here is for
  * the loop thread only.
  */
-int store_open(const char *dir, struct event_base *base, struct store **ret, char *err,
-               size_t errlen);
+int store_open(const char *dir, struct event_base *base, const struct store_options *opt,
+               struct store **ret, char *err, size_t errlen);
+
+/*
+ * udsrpcd --repair: what store_open refuses, made loadable. Loads the
+ * snapshot (a damaged one is not repaired: -EBADMSG), applies every log
+ * record that reads back, in revision order, writes the result as a new
+ * snapshot (the revision counter never goes back) and empties the log.
+ * The bytes that could not be used go, before anything is replaced, to
+ * ret->damaged_path (dir/config.log.damaged-<RFC 3339 UTC time>; "" when
+ * there were none). Files it creates get the directory's owner. Not while
+ * a daemon has the dir open (-EBUSY). 0 or -errno with a message.
+ */
+struct store_repair_result {
+	uint64_t kept_records; /* log records applied */
+	uint64_t lost_records; /* records that could not be read (by the revisions missing) */
+	uint64_t lost_bytes;   /* bytes moved to damaged_path */
+	uint64_t revision;     /* of the repaired store */
+	char damaged_path[4096];
+};
+int store_repair(const char *dir, const struct store_options *opt,
+                 struct store_repair_result *ret, char *err, size_t errlen);
 /*
  * Waits for every queued change to be durable and runs its callback (here,
  * on the calling thread, which must be the loop thread; callbacks may queue
@@ -63,19 +109,49 @@ bool store_key_valid(const char *key, size_t len);
  */
 const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision);
 /*
- * What store_get sees as {"key","value","revision"} in compact JSON text
+ * What store_get sees as the item {"key","value","revision",
+ * "create_revision","version"} in compact JSON text
  * (*ret_len bytes, NUL-terminated), kept until the key changes: borrowed,
  * valid until the next change is applied. NULL with *ret_err -ENOENT
  * (absent) or -ENOMEM.
  */
 const char *store_get_item(struct store *s, const char *key, size_t *ret_len, int *ret_err);
 /*
- * New reference: [{"key","value","revision"}...] sorted bytewise (values are
+ * New reference: [item...] (as store_get_item) sorted bytewise (values are
  * shared references); prefix may be NULL. NULL on ENOMEM.
  */
 json_t *store_list(const struct store *s, const char *prefix);
+/*
+ * A page of it: keys with prefix (NULL: all) that sort after after (NULL:
+ * from the first), at most limit of them (0: all), items of only
+ * {"key","revision"} with keys_only. *ret_more (when given): whether more
+ * items follow. Committed state, at store_revision(s).
+ */
+struct store_list_opts {
+	const char *prefix;
+	const char *after;
+	size_t limit;
+	bool keys_only;
+};
+json_t *store_list_page(const struct store *s, const struct store_list_opts *o, bool *ret_more);
 /* The store-wide counter: 0 for a store that never had a change. Committed state only. */
 uint64_t store_revision(const struct store *s);
+
+/*
+ * Quotas (udsrpc(7) max_keys, max_store_bytes; 0 = none, the default): a set
+ * that would leave more items, or more bytes of keys plus compact JSON
+ * values, counting the changes queued before it, is answered STORE_QUOTA
+ * and changes nothing. Unsets always work; a store already over a lowered
+ * limit keeps what it has. Any time, for the changes submitted after.
+ */
+struct store_limits {
+	uint64_t max_keys;
+	uint64_t max_store_bytes;
+	uint64_t max_txn_ops; /* not the store's: config.txn checks it (compares plus ops) */
+};
+void store_set_limits(struct store *s, const struct store_limits *l);
+/* Committed items and their bytes (as the quotas count them). */
+void store_get_usage(const struct store *s, uint64_t *ret_items, uint64_t *ret_bytes);
 
 /*
  * Queue a change; done(arg, ...) runs later on the loop thread, after the
@@ -94,6 +170,50 @@ int store_set(struct store *s, const char *key, json_t *value, int64_t expect_re
               store_done_fn done, void *arg);
 int store_unset(struct store *s, const char *key, int64_t expect_revision, store_done_fn done,
                 void *arg);
+/*
+ * Unset every key that starts with prefix ("" = all), as seen with the
+ * changes queued before it, as one change: one revision, one record,
+ * applied whole or not at all. *ret_keys (new reference, on success only;
+ * ret_keys may be NULL): the keys it removes, in order. With none, done gets STORE_OK and
+ * the current revision, and nothing is written. Errors as store_unset.
+ */
+int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,
+                       json_t **ret_keys);
+
+/*
+ * config.txn (udsrpc(7) §8): the compares are judged against the state the
+ * queued changes leave (as store_set's expect_revision is); when all hold
+ * (or there are none) the success ops run, else the failure ops, each over
+ * what the ones before it left. Every write of the branch goes into one
+ * batch record at one revision, applied whole or not at all, durable with
+ * the group like any change; a branch that writes nothing raises no
+ * revision (done gets the current one). A set that would pass a quota makes
+ * the whole transaction STORE_QUOTA. The caller checks that no key is
+ * written twice in a branch and the number of ops. On 0: *ret_succeeded
+ * (which branch ran) and *ret_results (new reference: one entry per op of
+ * it, in order: the item or null for a get, {"key","revision"} for a set and
+ * an unset, revision 0 for an unset of an absent key); done as store_set's.
+ * Values are borrowed (references taken). -EINVAL, -E2BIG, -ENOMEM: nothing
+ * queued, done never called.
+ */
+enum store_txn_kind { STORE_TXN_GET, STORE_TXN_SET, STORE_TXN_UNSET };
+struct store_txn_op {
+	enum store_txn_kind op;
+	const char *key;
+	json_t *value; /* set */
+};
+enum store_cmp_kind { STORE_CMP_REVISION, STORE_CMP_VERSION, STORE_CMP_VALUE, STORE_CMP_EXISTS };
+struct store_txn_cmp {
+	const char *key;
+	enum store_cmp_kind what;
+	uint64_t num;        /* revision, version: 0 = absent */
+	const json_t *value; /* value: equal to it (json_equal), absent never */
+	bool exists;
+};
+int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
+              const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
+              size_t nfail, store_done_fn done, void *arg, bool *ret_succeeded,
+              json_t **ret_results);
 
 /*
  * An early answer (see store.c): fn(arg, revision) runs on the committer's
@@ -128,7 +248,7 @@ struct store_stats {
 	uint64_t log_bytes;         /* bytes of records in config.log */
 	uint64_t snapshot_bytes;    /* size of config.snap */
 	uint64_t replayed_records;  /* log records applied by store_open */
-	uint64_t dropped_bytes;     /* torn or corrupt log tail discarded by store_open */
+	uint64_t dropped_bytes;     /* torn last record discarded by store_open */
 };
 void store_get_stats(struct store *s, struct store_stats *ret);
 

@@ -3,6 +3,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -76,22 +77,56 @@ static uint32_t rec_crc(const unsigned char *rec, size_t len)
 	return store_crc32c(store_crc32c(0, rec, 4), rec + 8, len - 8);
 }
 
-void store_rec_seal(unsigned char *rec, size_t len, uint64_t rev, int op, size_t keylen)
+size_t store_rec_key_offset(int op)
+{
+	op &= ~STORE_IN_BATCH;
+	return STORE_REC_HDR + (op == STORE_OP_SET2 ? STORE_SET2_META : 0);
+}
+
+void store_rec_seal(unsigned char *rec, size_t len, uint64_t rev, int op, size_t keylen,
+                    uint64_t create_rev, uint64_t version)
 {
 	put_le32(rec, (uint32_t)len);
 	put_le64(rec + 8, rev);
 	rec[16] = (unsigned char)op;
-	rec[17] = 0;
+	rec[17] = op & STORE_IN_BATCH ? 1 : 0;
+	op &= ~STORE_IN_BATCH;
 	rec[18] = (unsigned char)keylen;
 	rec[19] = (unsigned char)(keylen >> 8);
+	if (op == STORE_OP_SET2) {
+		put_le64(rec + STORE_REC_HDR, create_rev);
+		put_le64(rec + STORE_REC_HDR + 8, version);
+	}
 	put_le32(rec + 4, rec_crc(rec, len));
 }
 
-int store_rec_parse(const unsigned char *buf, size_t avail, struct store_rec_view *ret)
+static int rec_parse(const unsigned char *buf, size_t avail, bool nested,
+                     struct store_rec_view *ret);
+
+/* Every record of a batch's body: whole, a SET2 or an UNSET, at the batch's revision. */
+static int batch_check(const struct store_rec_view *b)
+{
+	size_t off = 0;
+
+	if (b->vlen == 0)
+		return -EBADMSG;
+	while (off < b->vlen) {
+		struct store_rec_view v;
+
+		if (rec_parse((const unsigned char *)b->value + off, b->vlen - off, true, &v) < 0 ||
+		    v.rev != b->rev)
+			return -EBADMSG;
+		off += v.len;
+	}
+	return 0;
+}
+
+static int rec_parse(const unsigned char *buf, size_t avail, bool nested,
+                     struct store_rec_view *ret)
 {
 	static const unsigned char zeros[8];
 	uint32_t len;
-	size_t keylen;
+	size_t keylen, koff;
 	int op;
 
 	if (avail == 0 || memcmp(buf, zeros, avail < 8 ? avail : 8) == 0)
@@ -101,25 +136,55 @@ int store_rec_parse(const unsigned char *buf, size_t avail, struct store_rec_vie
 	len = get_le32(buf);
 	if (len < STORE_REC_HDR || len > STORE_REC_MAX || len > avail)
 		return -EBADMSG;
+	op = buf[16];
+	if (op < STORE_OP_SET || op > STORE_OP_BATCH || buf[17] != (nested ? 1 : 0) ||
+	    (nested && op != STORE_OP_SET2 && op != STORE_OP_UNSET))
+		return -EBADMSG;
 	if (get_le32(buf + 4) != rec_crc(buf, len))
 		return -EBADMSG;
-	op = buf[16];
 	keylen = (size_t)buf[18] | (size_t)buf[19] << 8;
-	if (buf[17] != 0 || STORE_REC_HDR + keylen > len ||
-	    !store_key_valid((const char *)buf + STORE_REC_HDR, keylen))
+	koff = store_rec_key_offset(op);
+	if (op == STORE_OP_BATCH) {
+		if (keylen != 0)
+			return -EBADMSG;
+	} else if (koff + keylen > len || !store_key_valid((const char *)buf + koff, keylen)) {
 		return -EBADMSG;
-	if (op != STORE_OP_SET && op != STORE_OP_UNSET)
-		return -EBADMSG;
+	}
 	/* A set always carries a value (even "null" is 4 bytes); an unset never does. */
-	if ((op == STORE_OP_SET) != (len > STORE_REC_HDR + keylen))
+	if ((op == STORE_OP_SET || op == STORE_OP_SET2) != (len > koff + keylen) &&
+	    op != STORE_OP_BATCH)
 		return -EBADMSG;
 	ret->rev = get_le64(buf + 8);
 	ret->op = op;
-	ret->key = (const char *)buf + STORE_REC_HDR;
+	ret->create_rev = op == STORE_OP_SET2 ? get_le64(buf + STORE_REC_HDR) : 0;
+	ret->version = op == STORE_OP_SET2 ? get_le64(buf + STORE_REC_HDR + 8) : 0;
+	ret->key = (const char *)buf + koff;
 	ret->keylen = keylen;
 	ret->value = ret->key + keylen;
-	ret->vlen = len - STORE_REC_HDR - keylen;
+	ret->vlen = len - koff - keylen;
 	ret->len = len;
+	if (op == STORE_OP_SET2 && (ret->version == 0 || ret->create_rev == 0 ||
+	                            ret->create_rev > ret->rev))
+		return -EBADMSG;
+	if (op == STORE_OP_BATCH)
+		return batch_check(ret);
+	return 0;
+}
+
+int store_rec_parse(const unsigned char *buf, size_t avail, struct store_rec_view *ret)
+{
+	return rec_parse(buf, avail, false, ret);
+}
+
+int store_batch_next(const struct store_rec_view *batch, size_t *off,
+                     struct store_rec_view *ret)
+{
+	if (*off >= batch->vlen)
+		return -ENODATA;
+	if (rec_parse((const unsigned char *)batch->value + *off, batch->vlen - *off, true, ret) <
+	    0)
+		return -EBADMSG; /* not after store_rec_parse said 0 */
+	*off += ret->len;
 	return 0;
 }
 

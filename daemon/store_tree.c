@@ -155,8 +155,8 @@ struct store_tree_link *store_tree_remove(struct store_tree_link *n, const char 
 	return balance(n);
 }
 
-int store_tree_walk_prefix(struct store_tree_link *n, const char *prefix, size_t len,
-                           store_tree_visit_fn fn, void *arg)
+int store_tree_walk_range(struct store_tree_link *n, const char *prefix, size_t len,
+                          const char *after, size_t alen, store_tree_visit_fn fn, void *arg)
 {
 	int r;
 
@@ -164,9 +164,11 @@ int store_tree_walk_prefix(struct store_tree_link *n, const char *prefix, size_t
 		size_t m = n->keylen < len ? n->keylen : len;
 		int c = memcmp(n->key, prefix, m);
 
-		if (c == 0 && n->keylen >= len) {
+		if (after && store_tree_keycmp(n->key, n->keylen, after, alen) <= 0) {
+			n = n->right; /* at or before after: only the right side can follow it */
+		} else if (c == 0 && n->keylen >= len) {
 			/* In range: the matching keys may continue on both sides. */
-			r = store_tree_walk_prefix(n->left, prefix, len, fn, arg);
+			r = store_tree_walk_range(n->left, prefix, len, after, alen, fn, arg);
 			if (r)
 				return r;
 			r = fn(n, arg);
@@ -180,6 +182,12 @@ int store_tree_walk_prefix(struct store_tree_link *n, const char *prefix, size_t
 		}
 	}
 	return 0;
+}
+
+int store_tree_walk_prefix(struct store_tree_link *n, const char *prefix, size_t len,
+                           store_tree_visit_fn fn, void *arg)
+{
+	return store_tree_walk_range(n, prefix, len, NULL, 0, fn, arg);
 }
 
 void store_tree_clear(struct store_tree_link *n, void (*fn)(struct store_tree_link *link))

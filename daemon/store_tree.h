@@ -43,6 +43,9 @@ struct store_tree_link *store_tree_remove(struct store_tree_link *root, const ch
 typedef int (*store_tree_visit_fn)(struct store_tree_link *link, void *arg);
 int store_tree_walk_prefix(struct store_tree_link *root, const char *prefix, size_t len,
                            store_tree_visit_fn fn, void *arg);
+/* The same, only for keys that sort after after (alen bytes; NULL: no bound). */
+int store_tree_walk_range(struct store_tree_link *root, const char *prefix, size_t len,
+                          const char *after, size_t alen, store_tree_visit_fn fn, void *arg);
 
 /*
  * Detaches every link, calling fn on each (children before their parent,

@@ -4,6 +4,7 @@
  * start-up (socket as root, state dir, store, the switch to its user).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +32,65 @@ static void udsrpcd_on_disconnect(struct udsrpc_server *srv, const struct udsrpc
 	config_conn_closed(userdata, conn_data);
 }
 
-/* Every member of the config's "limits" (validated by its schema) into the server. */
-static int udsrpcd_apply_limits(struct udsrpc_server *srv, const json_t *limits, char *err,
-                                size_t errlen)
+/*
+ * The store's limits (udsrpc(7) LIMITS): the daemon's, not the library's, so
+ * their defaults and ranges live here (the schema repeats the ranges).
+ */
+static const struct {
+	const char *name;
+	size_t off;
+	uint64_t def, min, max;
+} store_limit_defs[] = {
+    {"max_keys", offsetof(struct store_limits, max_keys), 100000, 1, 1000000000},
+    {"max_store_bytes", offsetof(struct store_limits, max_store_bytes), 67108864, 1024,
+     1099511627776ull},
+    {"max_txn_ops", offsetof(struct store_limits, max_txn_ops), 128, 1, 100000},
+};
+#define NSTORE_LIMITS (sizeof(store_limit_defs) / sizeof(store_limit_defs[0]))
+
+static uint64_t *store_limit_slot(struct store_limits *l, size_t i)
+{
+	return (uint64_t *)((char *)l + store_limit_defs[i].off);
+}
+
+/* Of a store limit's name, its index; -1 for the library's. */
+static int store_limit_find(const char *name)
+{
+	for (size_t i = 0; i < NSTORE_LIMITS; i++)
+		if (strcmp(name, store_limit_defs[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Every member of the config's "limits" (validated by its schema): the
+ * store's into *sl (the others at their defaults), the rest into the server.
+ */
+static int udsrpcd_apply_limits(struct udsrpc_server *srv, struct store_limits *sl,
+                                const json_t *limits, char *err, size_t errlen)
 {
 	const char *name;
 	json_t *v;
 
+	for (size_t i = 0; i < NSTORE_LIMITS; i++)
+		*store_limit_slot(sl, i) = store_limit_defs[i].def;
 	json_object_foreach((json_t *)limits, name, v)
 	{
-		int r = udsrpc_server_set_limit(srv, name, (uint64_t)json_integer_value(v));
+		int k = store_limit_find(name);
+		uint64_t val = (uint64_t)json_integer_value(v);
+
+		if (k >= 0) {
+			if (val < store_limit_defs[k].min || val > store_limit_defs[k].max) {
+				snprintf(err, errlen, "limits: %s %lld: out of range (%llu..%llu)",
+				         name, (long long)json_integer_value(v),
+				         (unsigned long long)store_limit_defs[k].min,
+				         (unsigned long long)store_limit_defs[k].max);
+				return -EINVAL;
+			}
+			*store_limit_slot(sl, (size_t)k) = val;
+			continue;
+		}
+		int r = udsrpc_server_set_limit(srv, name, val);
 		if (r < 0) {
 			snprintf(err, errlen, "limits: %s %lld: %s", name,
 			         (long long)json_integer_value(v),
@@ -90,7 +140,7 @@ int udsrpcd_init(struct udsrpcd *d, char *err, size_t errlen)
 	o.on_disconnect = udsrpcd_on_disconnect;
 	if ((r = udsrpc_server_new(&d->srv, &o, err, errlen)) < 0)
 		return r;
-	if ((r = udsrpcd_apply_limits(d->srv, d->cfg.limits, err, errlen)) < 0)
+	if ((r = udsrpcd_apply_limits(d->srv, &d->store_limits, d->cfg.limits, err, errlen)) < 0)
 		return r;
 	if ((r = udsrpc_server_add_topic(d->srv, "config", "config.get")) < 0) {
 		snprintf(err, errlen, "topic config: %s", strerror(-r));
@@ -117,6 +167,36 @@ static void udsrpcd_check_readable(struct udsrpcd *d, const char *path, uid_t ui
 		                  path, (unsigned)uid, strerror(errno));
 }
 
+/* The store's reports go out as the daemon's own log lines (store levels are syslog's). */
+static void udsrpcd_store_log(void *arg, int level, const char *msg)
+{
+	udsrpc_server_log(arg, (enum udsrpc_log_level)level, "%s", msg);
+}
+
+int udsrpcd_repair(const char *state_dir)
+{
+	struct store_options opt = {.log = udsrpcd_store_log};
+	struct store_repair_result res;
+	char err[1024];
+
+	if (store_repair(state_dir, &opt, &res, err, sizeof(err)) < 0) {
+		udsrpc_server_log(NULL, UDSRPC_LOG_ERROR, "--repair: %s", err);
+		return 1;
+	}
+	if (res.lost_bytes == 0)
+		printf("udsrpcd: %s: every record read back (%llu kept); nothing set aside, "
+		       "revision %llu\n",
+		       state_dir, (unsigned long long)res.kept_records,
+		       (unsigned long long)res.revision);
+	else
+		printf("udsrpcd: %s: kept %llu log record(s); %llu record(s) could not be read, "
+		       "%llu bytes moved to %s; revision %llu\n",
+		       state_dir, (unsigned long long)res.kept_records,
+		       (unsigned long long)res.lost_records, (unsigned long long)res.lost_bytes,
+		       res.damaged_path, (unsigned long long)res.revision);
+	return 0;
+}
+
 int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen)
 {
 	struct runas ra;
@@ -135,9 +215,11 @@ int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen)
 		return r;
 	if ((r = state_dir_make(d->cfg.state_dir, &ra, err, errlen)) < 0)
 		return r;
-	if ((r = store_open(d->cfg.state_dir, udsrpc_server_event_base(d->srv), &d->store, err,
-	                    errlen)) < 0)
+	if ((r = store_open(d->cfg.state_dir, udsrpc_server_event_base(d->srv),
+	                    &(struct store_options){.log = udsrpcd_store_log, .log_arg = d->srv},
+	                    &d->store, err, errlen)) < 0)
 		return r;
+	store_set_limits(d->store, &d->store_limits);
 	config_attach_store(d);
 	/* Root was needed for the socket (bind in /run, chown to socket_group)
 	 * and the state dir; nothing after this needs it. */
@@ -186,7 +268,9 @@ int udsrpcd_reload(struct udsrpcd *d, char *err, size_t errlen)
 	if (d->config_path) {
 		/* Socket, state dir and user are fixed for the life of the process;
 		 * limits, log level and the policy file can change. */
-		udsrpcd_apply_limits(d->srv, fresh.limits, err, errlen);
+		udsrpcd_apply_limits(d->srv, &d->store_limits, fresh.limits, err, errlen);
+		if (d->store)
+			store_set_limits(d->store, &d->store_limits);
 		udsrpc_server_set_log_level(d->srv, fresh.log_level);
 		d->cfg.log_level = fresh.log_level;
 		json_decref(d->cfg.limits);
@@ -211,6 +295,9 @@ json_t *udsrpcd_check_json(struct udsrpcd *d)
 	for (size_t i = 0; udsrpc_limit_name(i); i++)
 		if (udsrpc_server_get_limit(d->srv, udsrpc_limit_name(i), &v) == 0)
 			json_object_set_new(limits, udsrpc_limit_name(i), json_integer((json_int_t)v));
+	for (size_t i = 0; i < NSTORE_LIMITS; i++)
+		json_object_set_new(limits, store_limit_defs[i].name,
+		                    json_integer((json_int_t)*store_limit_slot(&d->store_limits, i)));
 	json_t *out = json_pack("{s:o,s:o}", "config", config_to_json(&d->cfg, limits), "policy",
 	                        udsrpc_server_policy_json(d->srv));
 	json_decref(limits);

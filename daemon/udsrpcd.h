@@ -8,8 +8,7 @@
 #include <udsrpc/udsrpc.h>
 
 #include "config.h"
-
-struct store;
+#include "store.h"
 
 struct udsrpcd {
 	struct config cfg;
@@ -18,6 +17,7 @@ struct udsrpcd {
 	bool policy_from_config; /* reload may take a new path from the config file */
 	struct udsrpc_server *srv;
 	struct store *store;
+	struct store_limits store_limits; /* config "limits" the store enforces */
 	uid_t self_uid; /* the uid that serves (after any switch) */
 };
 
@@ -28,6 +28,12 @@ struct udsrpcd {
 int udsrpcd_init(struct udsrpcd *d, char *err, size_t errlen);
 /* Bind, open the state, drop privileges, serve until stopped. 0 on a clean stop. */
 int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen);
+/*
+ * udsrpcd --repair: store_repair on state_dir, its result on stdout, a
+ * failure on stderr. The exit status: 0, or 1 when the dir cannot be
+ * opened or repaired.
+ */
+int udsrpcd_repair(const char *state_dir);
 /* Re-read the config file's limits and log level, and the policy; all or nothing. */
 int udsrpcd_reload(struct udsrpcd *d, char *err, size_t errlen);
 /* New reference: the settings and the policy in force, as --check prints them. */

@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "broker.h"
 #include "call.h"
 #include "clock.h"
 #include "conn.h"
@@ -82,6 +83,51 @@ static void conn_out_done(struct conn *c)
 		evbuffer_free(c->out);
 	c->out = NULL;
 	c->rpc.out = NULL;
+}
+
+static bool conn_step_queue(struct conn *c);
+
+/*
+ * One uid's connections together hold at most limits_uid_output of unread
+ * output (root exempt): 40 connections each sending a batch of 1,024
+ * rpc.discover and never reading would otherwise hold 40 capped replies.
+ * Over it, its connections read no more requests; at half of it, those
+ * paused for it are woken.
+ */
+static bool conn_uid_full(const struct conn *c, bool resuming)
+{
+	uint64_t lim = limits_uid_output(&c->srv->limits);
+
+	return c->peer.uid != 0 && c->uid && c->uid->out > (resuming ? lim / 2 : lim - 1);
+}
+
+static void conn_uid_wake(struct udsrpc_server *srv, struct uid_count *u)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &srv->conns, link) {
+		if (c->uid != u || !c->uid_waiting)
+			continue;
+		c->uid_waiting = false;
+		u->waiting--;
+		if (!conn_step_queue(c))
+			log_error(srv, "connection %llu: cannot resume: out of memory", c->peer.id);
+	}
+}
+
+/* Bring the uid's count of unread output up to date with this connection's. */
+static void conn_count_out(struct conn *c)
+{
+	struct uid_count *u = c->uid;
+	size_t now = c->closed ? 0 : conn_out_len(c);
+
+	if (!u || now == c->out_counted)
+		return;
+	u->out += now;
+	u->out -= c->out_counted;
+	c->out_counted = now;
+	if (u->waiting && u->out <= limits_uid_output(&c->srv->limits) / 2)
+		conn_uid_wake(c->srv, u);
 }
 
 static void conn_in_free(struct conn *c)
@@ -193,7 +239,7 @@ struct conn *conn_new(struct udsrpc_server *srv, int fd, struct udsrpc_peer *pee
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
 	stats_conn_open(&srv->stats);
-	server_uid_adjust(srv, c->peer.uid, +1);
+	c->uid = server_uid_adjust(srv, c->peer.uid, +1);
 	log_debug(srv, "connection %llu from uid %u pid %d", c->peer.id, (unsigned)c->peer.uid,
 		  (int)c->peer.pid);
 	events_peer(srv, &c->peer, "connect");
@@ -210,6 +256,7 @@ static void conn_direct_settle(struct conn *c)
 
 	c->direct = NULL;
 	c->srv->stats.bytes_out += call_direct_settle(d, c->closed || !conn_out(c) ? NULL : c->out);
+	conn_count_out(c);
 }
 
 void conn_close(struct conn *c, const char *why)
@@ -230,6 +277,12 @@ void conn_close(struct conn *c, const char *why)
 	TAILQ_REMOVE(&srv->conns, c, link);
 	srv->nconns--;
 	stats_conn_close(&srv->stats);
+	if (c->uid_waiting) {
+		c->uid_waiting = false;
+		c->uid->waiting--;
+	}
+	conn_count_out(c); /* its output is dropped: that may wake its uid's others */
+	c->uid = NULL;
 	server_uid_adjust(srv, c->peer.uid, -1);
 	if (why)
 		log_debug(srv, "connection %llu closed: %s", c->peer.id, why);
@@ -237,6 +290,7 @@ void conn_close(struct conn *c, const char *why)
 	events_peer(srv, &c->peer, "disconnect");
 	rpc_session_detach(&c->rpc);
 	call_session_gone(&c->rpc);
+	broker_session_gone(&c->rpc);
 	if (srv->on_disconnect)
 		srv->on_disconnect(srv, &c->peer, c->service_data, srv->userdata);
 	c->service_data = NULL;
@@ -256,7 +310,8 @@ static size_t conn_feed(struct conn *c, const char *buf, size_t len)
 	size_t off = 0, used, n;
 
 	while (!c->closed && (off < len || c->eof)) {
-		if (conn_out_len(c) >= lim->max_output_bytes) {
+		conn_count_out(c);
+		if (conn_out_len(c) >= lim->max_output_bytes || conn_uid_full(c, false)) {
 			c->paused = true;
 			break;
 		}
@@ -278,6 +333,8 @@ static size_t conn_feed(struct conn *c, const char *buf, size_t len)
 		else
 			rpc_handle_line(&c->rpc, line, n);
 	}
+	/* Before the next connection of the uid reads in this turn. */
+	conn_count_out(c);
 	return off;
 }
 
@@ -348,6 +405,7 @@ static bool conn_flush(struct conn *c)
 			c->srv->stats.bytes_out += (uint64_t)n;
 	}
 	conn_out_done(c);
+	conn_count_out(c);
 	return true;
 }
 
@@ -415,7 +473,12 @@ static void conn_step(struct conn *c)
 	if (c->processing)
 		return;
 	/* Low-water mark at half the cap, so a slow reader is not toggled per reply. */
-	if (c->paused && conn_out_len(c) <= lim->max_output_bytes / 2) {
+	if (c->paused && conn_out_len(c) <= lim->max_output_bytes / 2 && conn_uid_full(c, true)) {
+		if (!c->uid_waiting) {
+			c->uid_waiting = true;
+			c->uid->waiting++;
+		}
+	} else if (c->paused && conn_out_len(c) <= lim->max_output_bytes / 2) {
 		c->paused = false;
 		conn_process(c);
 		if (c->closed || !conn_flush(c))
@@ -436,9 +499,12 @@ static void conn_on_timeout(struct conn *c)
 
 	if (c->timer == TIMER_PARTIAL &&
 	    clock_now_ms() - c->partial_since_ms >= lim->partial_timeout_ms) {
-		log_info(c->srv, "connection %llu (uid %u pid %d): incomplete request for %llu ms, closing",
-			 c->peer.id, (unsigned)c->peer.uid, (int)c->peer.pid,
-			 (unsigned long long)lim->partial_timeout_ms);
+		if (server_uid_may_log(c->srv, c->peer.uid, UDSRPC_LOG_INFO))
+			log_info(c->srv,
+				 "connection %llu (uid %u pid %d): incomplete request for %llu ms, "
+				 "closing",
+				 c->peer.id, (unsigned)c->peer.uid, (int)c->peer.pid,
+				 (unsigned long long)lim->partial_timeout_ms);
 		conn_close(c, "partial_timeout_ms");
 	} else if (c->timer == TIMER_IDLE) {
 		conn_close(c, "idle_timeout_ms");
@@ -469,7 +535,24 @@ static void conn_on_flush(evutil_socket_t fd, short what, void *arg)
 		event_active(srv->flush_ev, 0, 0);
 }
 
-/* Run c's step at the end of this turn of the loop; false if it must run now. */
+/* Run c's step at the end of this turn of the loop (held until then); false on ENOMEM. */
+static bool conn_step_queue(struct conn *c)
+{
+	struct udsrpc_server *srv = c->srv;
+
+	if (c->flush_queued)
+		return true;
+	if (!srv->flush_ev && !(srv->flush_ev = event_new(srv->base, -1, 0, conn_on_flush, srv)))
+		return false;
+	if (TAILQ_EMPTY(&srv->flushq) && !srv->flushing)
+		event_active(srv->flush_ev, 0, 0);
+	c->in_callback++;
+	c->flush_queued = true;
+	TAILQ_INSERT_TAIL(&srv->flushq, c, flush_link);
+	return true;
+}
+
+/* The same after a read; false if it must run now. */
 static bool conn_step_later(struct conn *c)
 {
 	struct udsrpc_server *srv = c->srv;
@@ -480,14 +563,7 @@ static bool conn_step_later(struct conn *c)
 	if (TAILQ_EMPTY(&srv->flushq) && !srv->flushing &&
 	    event_base_get_num_events(srv->base, EVENT_BASE_COUNT_ACTIVE) == 0)
 		return false;
-	if (!srv->flush_ev && !(srv->flush_ev = event_new(srv->base, -1, 0, conn_on_flush, srv)))
-		return false;
-	if (TAILQ_EMPTY(&srv->flushq) && !srv->flushing)
-		event_active(srv->flush_ev, 0, 0);
-	c->in_callback++;
-	c->flush_queued = true;
-	TAILQ_INSERT_TAIL(&srv->flushq, c, flush_link);
-	return true;
+	return conn_step_queue(c);
 }
 
 /* The peer closed its socket, not only its sending side (AF_UNIX reports POLLHUP then). */
@@ -582,6 +658,18 @@ static void conn_on_event(evutil_socket_t fd, short what, void *arg)
 	conn_maybe_free(c);
 }
 
+void conn_drop_queue(struct udsrpc_server *srv)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&srv->flushq))) {
+		TAILQ_REMOVE(&srv->flushq, c, flush_link);
+		c->flush_queued = false;
+		c->in_callback--;
+		conn_maybe_free(c);
+	}
+}
+
 void conn_shutdown(struct conn *c)
 {
 	c->in_callback++;
@@ -595,11 +683,12 @@ bool conn_push(struct conn *c, const char *line, size_t len)
 	if (c->closed)
 		return false;
 	if (conn_out_len(c) + len > c->srv->limits.max_output_bytes) {
-		log_warning(c->srv,
-			    "connection %llu (uid %u pid %d): events not read, unread output over "
-			    "max_output_bytes %llu; disconnecting",
-			    c->peer.id, (unsigned)c->peer.uid, (int)c->peer.pid,
-			    (unsigned long long)c->srv->limits.max_output_bytes);
+		if (server_uid_may_log(c->srv, c->peer.uid, UDSRPC_LOG_WARNING))
+			log_warning(c->srv,
+				    "connection %llu (uid %u pid %d): events not read, unread output "
+				    "over max_output_bytes %llu; disconnecting",
+				    c->peer.id, (unsigned)c->peer.uid, (int)c->peer.pid,
+				    (unsigned long long)c->srv->limits.max_output_bytes);
 		c->in_callback++;
 		conn_close(c, "event output overflow");
 		c->in_callback--;
@@ -611,6 +700,7 @@ bool conn_push(struct conn *c, const char *line, size_t len)
 		return false;
 	}
 	evbuffer_add(c->out, line, len);
+	conn_count_out(c);
 	if (c->in_callback == 0 && conn_flush(c))
 		conn_arm(c);
 	return true;

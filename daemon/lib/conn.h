@@ -56,7 +56,12 @@ struct conn {
 	unsigned in_callback; /* callbacks of its own (or holders) on the stack */
 	short armed;	      /* EV_READ/EV_WRITE the event is added with; 0: not added */
 	unsigned char timer;  /* which timeout the event carries now */
+	/* Its uid's entry (uids.h), and how much of that uid's `out` is this
+	 * connection's output: synced whenever the output changes. */
+	struct uid_count *uid;
+	size_t out_counted;
 	bool paused;	 /* unread output above max_output_bytes: not reading requests */
+	bool uid_waiting; /* paused for its uid's output: woken when that drains */
 	bool eof;	 /* the peer shut down its write side */
 	bool closed;
 	bool processing; /* handling its lines: a completion arriving meanwhile only writes */
@@ -67,6 +72,12 @@ struct conn {
 struct conn *conn_new(struct udsrpc_server *srv, int fd, struct udsrpc_peer *peer);
 /* Close now, dropping unsent output (peer gone, limit broken, forced stop). */
 void conn_close(struct conn *c, const char *why);
+/*
+ * The server is being freed: steps still queued for the end of a turn that
+ * will not come (closing the last connections wakes those paused for their
+ * uid) let go of what they hold, so nothing is left allocated.
+ */
+void conn_drop_queue(struct udsrpc_server *srv);
 /* Graceful stop: answer what was read with -32004, send what is owed, then close. */
 void conn_shutdown(struct conn *c);
 /*
@@ -87,8 +98,9 @@ void conn_direct_arm(struct conn *c, struct deferred *d);
 /* d's answer is in: if c still has it armed, settle it now. */
 void conn_direct_done(struct conn *c, struct deferred *d);
 /*
- * Append a server-push line (an event). If the peer's unread output would
- * pass max_output_bytes it is disconnected instead: false.
+ * Append a server-push line (an event, or a call forwarded to a provider).
+ * If the peer's unread output would pass max_output_bytes it is
+ * disconnected instead: false.
  */
 bool conn_push(struct conn *c, const char *line, size_t len);
 

@@ -51,6 +51,11 @@ uint64_t limits_root_reserve(const struct limits *l)
 	return quarter < 16 ? quarter : 16;
 }
 
+uint64_t limits_uid_output(const struct limits *l)
+{
+	return 4 * l->max_output_bytes;
+}
+
 void limits_defaults(struct udsrpc_server_options *o, size_t size)
 {
 	for (size_t i = 0; i < NLIMITS; i++)

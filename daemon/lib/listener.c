@@ -390,19 +390,21 @@ static void listener_on_accept(evutil_socket_t unused, short what, void *arg)
 		 * few users) can fill max_connections, and root must still get in.
 		 */
 		if (peer.uid != 0 && srv->nconns >= lim->max_connections - limits_root_reserve(lim)) {
-			log_info(srv, "uid %u: only root may take the last %llu of max_connections %llu; "
-				      "rejecting pid %d",
-				 (unsigned)peer.uid, (unsigned long long)limits_root_reserve(lim),
-				 (unsigned long long)lim->max_connections, (int)peer.pid);
+			if (server_uid_may_log(srv, peer.uid, UDSRPC_LOG_INFO))
+				log_info(srv, "uid %u: only root may take the last %llu of max_connections "
+					      "%llu; rejecting pid %d",
+					 (unsigned)peer.uid, (unsigned long long)limits_root_reserve(lim),
+					 (unsigned long long)lim->max_connections, (int)peer.pid);
 			peer_clear(&peer);
 			listener_reject(l, fd, lim->max_connections);
 			continue;
 		}
 		/* Root is exempt so an administrator can always reach a daemon a user flooded. */
 		if (peer.uid != 0 && server_uid_connections(srv, peer.uid) >= lim->max_connections_per_uid) {
-			log_info(srv, "uid %u is at max_connections_per_uid %llu; rejecting pid %d",
-				 (unsigned)peer.uid, (unsigned long long)lim->max_connections_per_uid,
-				 (int)peer.pid);
+			if (server_uid_may_log(srv, peer.uid, UDSRPC_LOG_INFO))
+				log_info(srv, "uid %u is at max_connections_per_uid %llu; rejecting pid %d",
+					 (unsigned)peer.uid,
+					 (unsigned long long)lim->max_connections_per_uid, (int)peer.pid);
 			peer_clear(&peer);
 			listener_reject(l, fd, lim->max_connections_per_uid);
 			continue;

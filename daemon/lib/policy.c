@@ -671,8 +671,10 @@ struct policy *policy_default(uid_t self_uid, const char *const *public_methods,
 {
 	struct policy *p = NULL;
 	json_t *names = json_array();
-	json_t *doc = json_pack("{s:[{s:s,s:o},{s:s,s:[s],s:[i,s]}]}", "rules", "effect", "allow",
-	                        "methods", names, "effect", "allow", "methods", "*", "uids", 0,
+	/* udsrpc(7): the public methods, then everything for admins, who may also provide. */
+	json_t *doc = json_pack("{s:[{s:s,s:o},{s:s,s:[s],s:[i,s]},{s:s,s:[s],s:[i,s]}]}", "rules",
+	                        "effect", "allow", "methods", names, "effect", "allow", "methods",
+	                        "*", "uids", 0, "self", "effect", "allow", "provide", "*", "uids", 0,
 	                        "self");
 
 	for (size_t i = 0; doc && i < n; i++)

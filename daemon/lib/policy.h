@@ -55,7 +55,8 @@ int policy_load_file(const char *path, uid_t self_uid, struct policy **ret, char
                      size_t errlen);
 /*
  * The embedded default: anyone may call the public methods (names
- * borrowed), uid 0 and self_uid may call everything. NULL on ENOMEM.
+ * borrowed), uid 0 and self_uid may call everything and provide any name
+ * (rpc.provide). NULL on ENOMEM.
  */
 struct policy *policy_default(uid_t self_uid, const char *const *public_methods, size_t n);
 /*

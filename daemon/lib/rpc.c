@@ -12,6 +12,7 @@
 
 #include <event2/buffer.h>
 
+#include "broker.h"
 #include "clock.h"
 #include "export.h"
 #include "log.h"
@@ -98,6 +99,8 @@ void rpc_session_init(struct rpc_session *s, struct udsrpc_server *srv,
 void rpc_session_free(struct rpc_session *s)
 {
 	free(s->verdicts);
+	free(s->caller_text);
+	s->caller_text = NULL;
 	s->verdicts = NULL;
 	s->nverdicts = 0;
 }
@@ -585,6 +588,9 @@ static void rpc_audit_denial(struct rpc_session *s, struct method_entry *e)
 			return;
 		s->verdicts[e->index] |= VERDICT_AUDITED;
 	}
+	/* And a loop of new connections, each denied once, is held to the uid's share. */
+	if (!server_uid_may_log(s->srv, p->uid, UDSRPC_LOG_WARNING))
+		return;
 	log_warning(s->srv, "denied %s to uid %u gid %u pid %d exe %s", e->name, (unsigned)p->uid,
 		    (unsigned)p->gid, (int)p->pid, p->exe ? p->exe : "(unknown)");
 }
@@ -1174,7 +1180,11 @@ void rpc_handle_line(struct rpc_session *s, const char *line, size_t len)
 	if (rpc_fast(s, line, len))
 		return;
 	doc = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
-
+	/* On a provider's connection, answers and garbage are the broker's (udsrpc(7), "PROVIDERS"). */
+	if (s->provider && broker_line(s, doc)) {
+		json_decref(doc);
+		return;
+	}
 	if (!doc) {
 		/* jansson's position is just past the byte it stopped at, except
 		 * for invalid UTF-8, where it is the offending byte itself. */

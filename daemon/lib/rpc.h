@@ -15,6 +15,7 @@ struct udsrpc_peer;
 struct evbuffer;
 struct rpc_slot;
 struct method_entry;
+struct provider;
 
 /* Per-connection verdict cache entry bits, by method index. */
 enum {
@@ -46,6 +47,8 @@ struct rpc_session {
 	unsigned char *verdicts;
 	unsigned nverdicts;
 	void *owner; /* the connection */
+	struct provider *provider; /* after rpc.provide (broker.h) */
+	char *caller_text; /* the peer as forwarded calls carry it, made on the first */
 	/* A deferred completion appended to out: the owner should write. */
 	void (*on_output)(struct rpc_session *s);
 	/* The last deferred call completed while detached: the owner may free. */

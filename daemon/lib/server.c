@@ -40,64 +40,6 @@
 extern const char udsrpc_openrpc_json[];
 extern const size_t udsrpc_openrpc_json_len;
 
-/* Open connections per uid: a small chained hash, touched only at accept and close. */
-#define UID_BUCKETS 256
-struct uid_count {
-	struct uid_count *next;
-	uid_t uid;
-	unsigned n;
-};
-
-unsigned server_uid_connections(struct udsrpc_server *srv, uid_t uid)
-{
-	struct uid_count *u;
-	if (!srv->uid_counts)
-		return 0;
-	for (u = srv->uid_counts[uid % UID_BUCKETS]; u; u = u->next)
-		if (u->uid == uid)
-			return u->n;
-	return 0;
-}
-
-void server_uid_adjust(struct udsrpc_server *srv, uid_t uid, int delta)
-{
-	struct uid_count **table, **pp, *u;
-
-	if (!srv->uid_counts && !(srv->uid_counts = calloc(UID_BUCKETS, sizeof(*table))))
-		return;
-	table = srv->uid_counts;
-	for (pp = &table[uid % UID_BUCKETS]; (u = *pp); pp = &u->next)
-		if (u->uid == uid)
-			break;
-	if (!u) {
-		if (delta < 0 || !(u = calloc(1, sizeof(*u))))
-			return;
-		u->uid = uid;
-		*pp = u;
-	}
-	u->n += (unsigned)delta;
-	if (u->n == 0) {
-		*pp = u->next;
-		free(u);
-	}
-}
-
-static void server_uid_free(struct udsrpc_server *srv)
-{
-	struct uid_count **table = srv->uid_counts;
-	if (!table)
-		return;
-	for (int i = 0; i < UID_BUCKETS; i++) {
-		struct uid_count *u, *next;
-		for (u = table[i]; u; u = next) {
-			next = u->next;
-			free(u);
-		}
-	}
-	free(table);
-	srv->uid_counts = NULL;
-}
-
 /* sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static void server_notify(struct udsrpc_server *srv, const char *msg)
 {
@@ -220,7 +162,7 @@ void server_set_policy(struct udsrpc_server *srv, struct policy *p, bool is_defa
 }
 
 /* Methods came or went: the default policy follows which of them are public. */
-static void server_methods_changed(struct udsrpc_server *srv)
+void server_methods_changed(struct udsrpc_server *srv)
 {
 	struct policy *p;
 
@@ -263,6 +205,9 @@ static int server_add_builtins(struct udsrpc_server *srv, char *err, size_t errl
 	if (srv->builtins & UDSRPC_BUILTIN_EVENTS) {
 		if ((r = topics_add(&srv->topics, "peer", NULL, NULL, NULL)) < 0 ||
 		    (r = topics_add(&srv->topics, "daemon", NULL, NULL, NULL)) < 0)
+			return r;
+		if ((srv->builtins & UDSRPC_BUILTIN_PROVIDE) &&
+		    (r = topics_add(&srv->topics, "provider", NULL, NULL, NULL)) < 0)
 			return r;
 	}
 	return 0;
@@ -971,6 +916,7 @@ UDSRPC_EXPORT void udsrpc_server_free(struct udsrpc_server *srv)
 	server_own_loop(srv);
 	while ((c = TAILQ_FIRST(&srv->conns)))
 		conn_close(c, NULL);
+	conn_drop_queue(srv);
 	if (srv->xt)
 		xthread_close(srv);
 	listener_close(srv->listener);
@@ -983,6 +929,7 @@ UDSRPC_EXPORT void udsrpc_server_free(struct udsrpc_server *srv)
 		event_free(srv->ev_grace);
 	if (srv->flush_ev)
 		event_free(srv->flush_ev);
+	broker_free(srv);
 	registry_free(&srv->reg);
 	topics_free(&srv->topics);
 	policy_free(srv->policy);

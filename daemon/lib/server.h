@@ -14,10 +14,12 @@
 
 #include <udsrpc/server.h>
 
+#include "broker.h"
 #include "events.h"
 #include "log.h"
 #include "registry.h"
 #include "stats.h"
+#include "uids.h"
 
 struct event_base;
 struct event;
@@ -43,6 +45,11 @@ struct limits {
 
 /* Connections of max_connections only root may take: min(16, max_connections / 4). */
 uint64_t limits_root_reserve(const struct limits *l);
+/*
+ * Unread output all connections of one uid (root exempt) may hold together:
+ * 4 x max_output_bytes. Over it, none of them is read until they drain.
+ */
+uint64_t limits_uid_output(const struct limits *l);
 /* Defaults into *o (size bytes of it, the limits only). */
 void limits_defaults(struct udsrpc_server_options *o, size_t size);
 /* The limits of the options (size bytes of them) into *l; -ERANGE with the name in err. */
@@ -81,6 +88,7 @@ struct udsrpc_server {
 	uid_t self_uid;
 
 	struct registry reg;
+	struct broker broker; /* providers' pending calls and deadlines */
 	struct schema *builtin_schema; /* the library's own document, for the built-ins */
 	struct topics topics;
 	struct stats stats;
@@ -88,7 +96,8 @@ struct udsrpc_server {
 	struct conn_list conns;
 	unsigned nconns;
 	struct conn_list subscribers; /* conns with topics, linked by sub_link */
-	struct uid_count **uid_counts;
+	struct uid_count **uid_counts; /* uids.c */
+	struct event *ev_uids;	      /* its sweep of log windows */
 	unsigned long long next_conn_id;
 	pid_t pid;
 	struct timespec started; /* CLOCK_REALTIME, for daemon.info */
@@ -124,14 +133,14 @@ bool server_on_loop(const struct udsrpc_server *srv);
 /* Make the loop if there is none yet; false on ENOMEM. */
 bool server_ensure_base(struct udsrpc_server *srv);
 
-/* Connection bookkeeping (called by conn.c and listener.c). */
-unsigned server_uid_connections(struct udsrpc_server *srv, uid_t uid);
-void server_uid_adjust(struct udsrpc_server *srv, uid_t uid, int delta);
+/* Connection bookkeeping (called by conn.c and listener.c; per uid: uids.h). */
 void server_conn_closed(struct udsrpc_server *srv);
 /* Graceful stop, on the loop thread (udsrpc_server_stop defers to it). */
 void server_stop_now(struct udsrpc_server *srv);
 /* The default policy for the methods served now (public ones to anyone). NULL on ENOMEM. */
 struct policy *server_default_policy(struct udsrpc_server *srv);
+/* Methods came or went: stale verdicts go, the default policy follows. */
+void server_methods_changed(struct udsrpc_server *srv);
 /* Install p (taken) as the policy in force. */
 void server_set_policy(struct udsrpc_server *srv, struct policy *p, bool is_default);
 

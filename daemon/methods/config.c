@@ -27,6 +27,10 @@ struct config_write {
 	struct udsrpcd *d;
 	struct config_conn *cc;
 	json_t *value; /* NULL for unset */
+	json_t *keys;  /* unset by prefix (key[] is the prefix): the keys it removes */
+	json_t *txn_ops; /* config.txn (key[] ""): the branch that ran, and its results */
+	json_t *results;
+	bool succeeded;
 	uid_t uid;
 	pid_t pid;
 	char key[];
@@ -133,13 +137,24 @@ static void config_get_now(struct udsrpcd *d, struct udsrpc_call *c, const json_
 		udsrpc_call_result_text(c, item, len);
 }
 
+/*
+ * A page (limit 1-10000 by the schema) of the committed state, with the
+ * revision it was read at: a watch from that revision misses nothing.
+ */
 static void config_list_now(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params)
 {
-	const char *prefix = json_string_value(json_object_get(params, "prefix"));
-	json_t *items = store_list(d->store, prefix);
+	struct store_list_opts o = {
+	    .prefix = json_string_value(json_object_get(params, "prefix")),
+	    .after = json_string_value(json_object_get(params, "after")),
+	    .limit = (size_t)json_integer_value(json_object_get(params, "limit")),
+	    .keys_only = json_is_true(json_object_get(params, "keys_only")),
+	};
+	bool more = false;
+	json_t *items = store_list_page(d->store, &o, &more);
 
 	if (items)
-		udsrpc_call_result(c, json_pack("{s:o}", "items", items));
+		udsrpc_call_result(c, json_pack("{s:o,s:I,s:b}", "items", items, "revision",
+		                                (json_int_t)store_revision(d->store), "more", more));
 	else
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 }
@@ -199,30 +214,70 @@ static void config_early(void *arg, uint64_t revision)
 	config_result(w->call, w->key, revision);
 }
 
+/* The config event of one changed key (value NULL: an unset). */
+static void config_publish(struct config_write *w, const char *key, const json_t *value,
+                           uint64_t revision)
+{
+	json_t *ev = json_pack("{s:s,s:s,s:I}", "type", value ? "set" : "unset", "key", key,
+	                       "revision", (json_int_t)revision);
+
+	if (ev && value)
+		json_object_set(ev, "value", (json_t *)value);
+	if (ev)
+		json_object_set_new(ev, "peer", json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid,
+		                                          "pid", (json_int_t)w->pid));
+	udsrpc_server_publish_keyed(w->d->srv, "config", key, ev);
+}
+
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
 {
 	struct config_write *w = arg;
 	struct udsrpcd *d = w->d;
 	struct config_conn *cc = w->cc;
-	const char *type = w->value ? "set" : "unset";
 
 	cc->writes_done++;
 	cc->running = true;
 	switch (st) {
 	case STORE_OK:
-		/* The event first: answering may close the writer's connection, and
+		/* The events first: answering may close the writer's connection, and
 		 * its "peer disconnect" must not overtake the change it made. */
-		if (udsrpc_server_wanted(d->srv, "config")) {
-			json_t *ev = json_pack("{s:s,s:s,s:I}", "type", type, "key", w->key,
-			                       "revision", (json_int_t)revision);
-			if (ev && w->value)
-				json_object_set(ev, "value", w->value);
-			if (ev)
-				json_object_set_new(ev, "peer",
-				                    json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid, "pid",
-				                              (json_int_t)w->pid));
-			udsrpc_server_publish_keyed(d->srv, "config", w->key, ev);
+		if (w->results) {
+			/* One event per key the branch changed, in op order; an unset
+			 * of an absent key (revision 0) and a get change nothing. */
+			for (size_t i = 0; i < json_array_size(w->txn_ops); i++) {
+				json_t *o = json_array_get(w->txn_ops, i);
+				const char *kind = json_string_value(json_object_get(o, "op"));
+				json_t *res = json_array_get(w->results, i);
+
+				if (strcmp(kind, "get") == 0 ||
+				    json_integer_value(json_object_get(res, "revision")) == 0 ||
+				    !udsrpc_server_wanted(d->srv, "config"))
+					continue;
+				config_publish(w, json_string_value(json_object_get(o, "key")),
+				               strcmp(kind, "set") == 0 ? json_object_get(o, "value")
+				                                        : NULL,
+				               revision);
+			}
+			udsrpc_call_result(w->call, json_pack("{s:b,s:I,s:O}", "succeeded",
+			                                      w->succeeded, "revision",
+			                                      (json_int_t)revision, "results",
+			                                      w->results));
+			break;
 		}
+		if (w->keys) {
+			for (size_t i = 0; udsrpc_server_wanted(d->srv, "config") &&
+			                   i < json_array_size(w->keys);
+			     i++)
+				config_publish(w, json_string_value(json_array_get(w->keys, i)), NULL,
+				               revision);
+			udsrpc_call_result(w->call,
+			                   json_pack("{s:s,s:I,s:I}", "prefix", w->key, "revision",
+			                             (json_int_t)revision, "count",
+			                             (json_int_t)json_array_size(w->keys)));
+			break;
+		}
+		if (udsrpc_server_wanted(d->srv, "config"))
+			config_publish(w, w->key, w->value, revision);
 		/* Answered already when the committer did it early: then a no-op. */
 		config_result(w->call, w->key, revision);
 		break;
@@ -234,6 +289,11 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	case STORE_NOT_FOUND:
 		udsrpc_call_error(w->call, UDSRPC_NOT_FOUND, NULL, json_pack("{s:s}", "key", w->key));
 		break;
+	case STORE_QUOTA:
+		udsrpc_call_error(w->call, UDSRPC_QUOTA_EXCEEDED, NULL,
+		                  json_pack("{s:s,s:I}", "limit", reason, "value",
+		                            (json_int_t)revision));
+		break;
 	case STORE_IO_ERROR:
 		udsrpc_call_error(w->call, UDSRPC_STORAGE_ERROR, NULL,
 		                  json_pack("{s:s}", "reason", reason ? reason : "write failed"));
@@ -241,32 +301,64 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	}
 	udsrpc_call_unref(w->call);
 	json_decref(w->value);
+	json_decref(w->keys);
+	json_decref(w->txn_ops);
+	json_decref(w->results);
 	free(w);
 	config_run_waiters(d, cc);
 	cc->running = false;
 	config_conn_maybe_free(cc);
 }
 
-static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params,
-                         json_t *value)
+/*
+ * An unset by prefix removes keys the call does not name: each must be one
+ * the caller may unset (a policy with key rules). Judged on the committed
+ * state; a key another writer has queued meanwhile is judged by nobody.
+ */
+static bool config_prefix_allowed(struct udsrpcd *d, struct udsrpc_call *c, const char *prefix)
+{
+	json_t *keys = store_list_page(
+	    d->store, &(struct store_list_opts){.prefix = prefix, .keys_only = true}, NULL);
+	bool ok = keys != NULL;
+
+	for (size_t i = 0; ok && i < json_array_size(keys); i++) {
+		const char *key = json_string_value(json_object_get(json_array_get(keys, i), "key"));
+
+		if (!udsrpc_call_allowed(c, "config.unset", key)) {
+			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
+			                  json_pack("{s:s,s:s}", "method", "config.unset", "key", key));
+			json_decref(keys);
+			return false;
+		}
+	}
+	json_decref(keys);
+	if (!ok)
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+	return ok;
+}
+
+/*
+ * A write's state, its call deferred (flags as udsrpc_call_defer), counted
+ * as one of its connection's writes; NULL when the call was answered.
+ */
+static struct config_write *config_write_new(struct udsrpcd *d, struct udsrpc_call *c,
+                                             const char *key, json_t *value, unsigned flags)
 {
 	const struct udsrpc_peer *p = udsrpc_call_peer(c);
-	const char *key = config_key(params);
 	struct config_conn *cc = udsrpc_call_conn_data(c);
 	size_t len = strlen(key);
 	struct config_write *w;
-	int r;
 
 	if (!cc) {
 		if (!(cc = calloc(1, sizeof(*cc))) || udsrpc_call_set_conn_data(c, cc) < 0) {
 			free(cc);
 			udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
-			return;
+			return NULL;
 		}
 	}
-	if (!(w = malloc(sizeof(*w) + len + 1))) {
+	if (!(w = calloc(1, sizeof(*w) + len + 1))) {
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
-		return;
+		return NULL;
 	}
 	memcpy(w->key, key, len + 1);
 	w->d = d;
@@ -274,19 +366,35 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t 
 	w->uid = udsrpc_peer_uid(p);
 	w->pid = udsrpc_peer_pid(p);
 	w->value = value ? json_incref(value) : NULL;
-	if (!(w->call = udsrpc_call_defer(c, UDSRPC_DEFER_DIRECT))) {
+	if (!(w->call = udsrpc_call_defer(c, flags))) {
 		json_decref(w->value);
 		free(w);
-		return;
+		return NULL;
 	}
 	cc->writes_sent++;
+	return w;
+}
+
+static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params,
+                         json_t *value)
+{
+	const char *prefix = value ? NULL : json_string_value(json_object_get(params, "prefix"));
+	const char *key = prefix ? prefix : config_key(params);
+	/* A prefix's answer has a count, so it always waits for the loop. */
+	struct config_write *w = config_write_new(d, c, key, value, prefix ? 0 : UDSRPC_DEFER_DIRECT);
+	int r;
+
+	if (!w)
+		return;
 	if (value)
 		r = store_set(d->store, w->key, value, config_expect(params), config_done, w);
+	else if (prefix)
+		r = store_unset_prefix(d->store, w->key, config_done, w, &w->keys);
 	else
 		r = store_unset(d->store, w->key, config_expect(params), config_done, w);
 	if (r < 0)
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
-	else
+	else if (!prefix)
 		store_mark_early(d->store);
 }
 
@@ -297,7 +405,155 @@ static void config_set(struct udsrpc_call *c, const json_t *params, void *userda
 
 static void config_unset(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
+	const json_t *prefix = json_object_get(params, "prefix");
+
+	/* The schema has both optional: exactly one of them is the contract. */
+	if (!prefix == !json_object_get(params, "key") ||
+	    (prefix && json_object_get(params, "expect_revision"))) {
+		udsrpc_call_error(c, UDSRPC_INVALID_PARAMS, NULL,
+		                  json_pack("{s:s}", "reason",
+		                            prefix ? "give either key (with expect_revision) or "
+		                                     "prefix, not both"
+		                                   : "give key or prefix"));
+		return;
+	}
+	if (prefix && !config_prefix_allowed(userdata, c, json_string_value(prefix)))
+		return;
 	config_write(userdata, c, params, NULL);
+}
+
+/* -32602 for the member at path of config.txn's params. */
+static void config_txn_bad(struct udsrpc_call *c, const char *path, const char *reason)
+{
+	udsrpc_call_error(c, UDSRPC_INVALID_PARAMS, NULL,
+	                  json_pack("{s:s,s:s}", "path", path, "reason", reason));
+}
+
+/* One of "revision", "version", "value", "exists" (the schema lets through any of them). */
+static int config_txn_cmp(struct udsrpc_call *c, size_t i, const json_t *j,
+                          struct store_txn_cmp *ret)
+{
+	static const char *const names[] = {"revision", "version", "value", "exists"};
+	char path[48];
+	int found = 0;
+
+	ret->key = json_string_value(json_object_get(j, "key"));
+	for (int k = 0; k < 4; k++) {
+		const json_t *v = json_object_get(j, names[k]);
+
+		if (!v)
+			continue;
+		found++;
+		ret->what = (enum store_cmp_kind)k; /* the enum's order */
+		ret->num = (uint64_t)json_integer_value(v);
+		ret->value = v;
+		ret->exists = json_is_true(v);
+	}
+	if (found == 1)
+		return 0;
+	snprintf(path, sizeof(path), "/compare/%zu", i);
+	config_txn_bad(c, path, "a compare holds exactly one of revision, version, value, exists");
+	return -EINVAL;
+}
+
+/* A branch's ops; a key written twice in it is -32602 (which write would win?). */
+static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *branch,
+                          const json_t *arr, struct store_txn_op *ret)
+{
+	char path[64], reason[STORE_KEY_MAX + 64];
+
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *o = json_array_get(arr, i);
+		const char *kind = json_string_value(json_object_get(o, "op"));
+		const json_t *value = json_object_get(o, "value");
+		const char *method;
+
+		snprintf(path, sizeof(path), "/%s/%zu", branch, i);
+		ret[i].key = json_string_value(json_object_get(o, "key"));
+		ret[i].value = (json_t *)value;
+		ret[i].op = strcmp(kind, "get") == 0   ? STORE_TXN_GET
+		            : strcmp(kind, "set") == 0 ? STORE_TXN_SET
+		                                       : STORE_TXN_UNSET;
+		if ((ret[i].op == STORE_TXN_SET) != (value != NULL)) {
+			config_txn_bad(c, path, value ? "only a set op has a value"
+			                              : "a set op needs a value");
+			return -EINVAL;
+		}
+		if (json_is_true(json_object_get(o, "ephemeral"))) {
+			config_txn_bad(c, path, "ephemeral keys are not supported in transactions yet");
+			return -EINVAL;
+		}
+		for (size_t k = 0; ret[i].op != STORE_TXN_GET && k < i; k++) {
+			if (ret[k].op != STORE_TXN_GET && strcmp(ret[k].key, ret[i].key) == 0) {
+				snprintf(reason, sizeof(reason),
+				         "key %s is written twice in one branch", ret[i].key);
+				config_txn_bad(c, path, reason);
+				return -EINVAL;
+			}
+		}
+		/* Each key as the policy would judge the single call. */
+		method = ret[i].op == STORE_TXN_GET   ? "config.get"
+		         : ret[i].op == STORE_TXN_SET ? "config.set"
+		                                      : "config.unset";
+		if (!udsrpc_call_allowed(c, method, ret[i].key)) {
+			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
+			                  json_pack("{s:s,s:s}", "method", method, "key", ret[i].key));
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+static void config_txn(struct udsrpc_call *c, const json_t *params, void *userdata)
+{
+	struct udsrpcd *d = userdata;
+	const json_t *jc = json_object_get(params, "compare"),
+	             *js = json_object_get(params, "success"),
+	             *jf = json_object_get(params, "failure");
+	size_t nc = json_array_size(jc), ns = json_array_size(js), nf = json_array_size(jf);
+	struct store_txn_cmp *cmps = calloc(nc + 1, sizeof(*cmps));
+	struct store_txn_op *succ = calloc(ns + 1, sizeof(*succ)), *fail = calloc(nf + 1, sizeof(*fail));
+	struct config_write *w = NULL;
+	char reason[128];
+	int r = 0;
+
+	if (!cmps || !succ || !fail) {
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+		goto out;
+	}
+	if (nc + ns + nf > d->store_limits.max_txn_ops) {
+		snprintf(reason, sizeof(reason), "%zu compares and ops, more than max_txn_ops (%llu)",
+		         nc + ns + nf, (unsigned long long)d->store_limits.max_txn_ops);
+		config_txn_bad(c, "", reason);
+		goto out;
+	}
+	for (size_t i = 0; i < nc && r == 0; i++) {
+		r = config_txn_cmp(c, i, json_array_get(jc, i), &cmps[i]);
+		if (r == 0 && !udsrpc_call_allowed(c, "config.get", cmps[i].key)) {
+			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
+			                  json_pack("{s:s,s:s}", "method", "config.get", "key",
+			                            cmps[i].key));
+			r = -EPERM;
+		}
+	}
+	if (r < 0 || config_txn_ops(d, c, "success", js, succ) < 0 ||
+	    config_txn_ops(d, c, "failure", jf, fail) < 0)
+		goto out;
+	if (!(w = config_write_new(d, c, "", NULL, 0)))
+		goto out;
+	r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w, &w->succeeded,
+	              &w->results);
+	if (r < 0) {
+		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
+		goto out;
+	}
+	w->txn_ops = json_incref((json_t *)(w->succeeded ? js : jf));
+	if (!w->txn_ops)
+		w->txn_ops = json_array();
+out:
+	free(cmps);
+	free(succ);
+	free(fail);
 }
 
 /* The store's committer answers writes early; the loop applies them before reading on. */
@@ -317,5 +573,6 @@ const struct udsrpc_method config_methods[] = {
 	{"config.list", config_list, 0},
 	{"config.set", config_set, UDSRPC_METHOD_KEYED},
 	{"config.unset", config_unset, UDSRPC_METHOD_KEYED},
+	{"config.txn", config_txn, 0},
 };
 const size_t config_methods_count = sizeof(config_methods) / sizeof(config_methods[0]);

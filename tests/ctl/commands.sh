@@ -59,18 +59,18 @@ ctl set greeting hello
 check "set: exit 0" 0 "$RC"
 check "set: prints the revision" "revision 1" "$OUT"
 ctl -j get greeting
-check "set of a non-JSON word stores a string" '{"key":"greeting","value":"hello","revision":1}' "$OUT"
+check "set of a non-JSON word stores a string" '{"key":"greeting","value":"hello","revision":1,"create_revision":1,"version":1}' "$OUT"
 ctl get greeting
 check "get of a string prints it raw" "hello" "$OUT"
 ctl set obj '{"a":1}'
 check "set of an object: revision 2" "revision 2" "$OUT"
 ctl -j get obj
-check "set of {\"a\":1} stores an object" '{"key":"obj","value":{"a":1},"revision":2}' "$OUT"
+check "set of {\"a\":1} stores an object" '{"key":"obj","value":{"a":1},"revision":2,"create_revision":2,"version":1}' "$OUT"
 ctl get obj
 check "get of an object prints compact JSON" '{"a":1}' "$OUT"
 ctl set quoted '"42"'
 ctl -j get quoted
-check "set of a JSON string stores the string" '{"key":"quoted","value":"42","revision":3}' "$OUT"
+check "set of a JSON string stores the string" '{"key":"quoted","value":"42","revision":3,"create_revision":3,"version":1}' "$OUT"
 ctl get quoted
 check "get of that string prints it raw" "42" "$OUT"
 ctl set num -5
@@ -104,7 +104,7 @@ check "list PREFIX" "$(printf 'greeting\tagain')" "$OUT"
 ctl list nothing-here
 check "list: nothing matches: no output, exit 0" "0:" "$RC:$OUT"
 ctl -j list o
-check "list -j" '{"items":[{"key":"obj","value":{"a":1},"revision":2}]}' "$OUT"
+check "list -j" '{"items":[{"key":"obj","value":{"a":1},"revision":2,"create_revision":2,"version":1}],"revision":8,"more":false}' "$OUT"
 
 ctl unset fresh --expect-revision 3
 check "unset --expect-revision (stale): exit 1" 1 "$RC"
@@ -119,9 +119,9 @@ check "get after unset: not found" "udsrpcctl: config.get: Not found (code -3201
 # ---- methods ----
 ctl methods
 check "methods: exit 0" 0 "$RC"
-check "methods: all 16, one line each" 16 "$(printf '%s\n' "$OUT" | wc -l)"
+check "methods: all 20, one line each" 20 "$(printf '%s\n' "$OUT" | wc -l)"
 check "methods: names from rpc.discover" \
-	"config.get config.list config.set config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover" \
+	"config.get config.list config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.publish events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover rpc.provide rpc.unprovide" \
 	"$(printf '%s\n' "$OUT" | awk '{print $1}' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
 like "methods: name and summary" '^ping +Check that the daemon answers\.$' "$(printf '%s\n' "$OUT" | grep '^ping ')"
 ctl -j methods
@@ -136,7 +136,7 @@ check "call -j" '[1,"a"]' "$OUT"
 ctl call ping
 check "call without params" '"pong"' "$OUT"
 ctl call config.get '{"key":"obj"}'
-check "call config.get" '{"key":"obj","value":{"a":1},"revision":2}' "$OUT"
+check "call config.get" '{"key":"obj","value":{"a":1},"revision":2,"create_revision":2,"version":1}' "$OUT"
 if command -v script >/dev/null; then
 	# On a terminal the result is indented (script(1) gives the command a pty).
 	script -qec "'$CTL' -s '$SOCK' call echo '{\"x\":1}'" /dev/null >"$DIR/tty.out" </dev/null || true
@@ -151,9 +151,9 @@ check "log-level -j" '{"level":"info"}' "$OUT"
 ctl -q log-level info
 check "log-level -q: silent" "0:" "$RC:$OUT"
 ctl reload
-check "reload: one line" "reloaded: 2 policy rules" "$OUT"
+check "reload: one line" "reloaded: 3 policy rules" "$OUT"
 ctl -j reload
-check "reload -j" '{"policy_rules":2}' "$OUT"
+check "reload -j" '{"policy_rules":3}' "$OUT"
 
 # ---- peers, stats: a second client keeps a connection open meanwhile ----
 socat -u "UNIX-CONNECT:$SOCK" OPEN:/dev/null &

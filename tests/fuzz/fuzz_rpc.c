@@ -90,7 +90,7 @@ static void store_fresh(void)
 		snprintf(path, sizeof(path), "%s/%s", store_dir, files[i]);
 		unlink(path);
 	}
-	if (store_open(store_dir, base, &d.store, err, sizeof(err)) < 0)
+	if (store_open(store_dir, base, NULL, &d.store, err, sizeof(err)) < 0)
 		fuzz_fail("store_open: %s", err);
 	config_attach_store(&d);
 }

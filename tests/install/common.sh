@@ -6,6 +6,7 @@
 #   contains NAME NEEDLE TEXT check that TEXT contains NEEDLE
 #   lacks NAME NEEDLE TEXT    check that TEXT does not contain NEEDLE
 #   on_exit CMD               run CMD (e.g. kill one pid) before lib.sh's cleanup
+#   run WHAT CMD...           CMD with its output in a log, shown (and exit 1) if it fails
 
 need_tool() {
 	command -v "$1" >/dev/null 2>&1 && return 0
@@ -17,13 +18,16 @@ need_tool() {
 }
 
 wait_for() {
-	local what=$1 i
+	local what=$1
 	shift
-	for i in $(seq 1 200); do
+	# A wall-clock bound, not a count of tries: under load one try of a
+	# traced daemon can take longer than 200 tries of 50 ms allowed.
+	local end=$((SECONDS + ${WAIT_FOR_SECONDS:-30}))
+	while [ "$SECONDS" -lt "$end" ]; do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
-	echo "timed out waiting for: $what" >&2
+	echo "timed out waiting for: $what (${WAIT_FOR_SECONDS:-30} s)" >&2
 	return 1
 }
 
@@ -39,6 +43,17 @@ lacks() {
 	*"$2"*) check "$1" "text without $2" "$3" ;;
 	*) check "$1" yes yes ;;
 	esac
+}
+
+# run WHAT CMD...: CMD with its output in a log, shown only if it fails.
+run() {
+	local what=$1
+	shift
+	if ! "$@" >"$DIR/log" 2>&1; then
+		tail -40 "$DIR/log" >&2
+		echo "FAIL: $what" >&2
+		exit 1
+	fi
 }
 
 ON_EXIT=""

@@ -15,17 +15,6 @@ need_tool od coreutils
 : "${UDSRPC_BINARY_DIR:?run through ctest, or export UDSRPC_BINARY_DIR=build dir}"
 : "${UDSRPC_SOURCE_DIR:?run through ctest, or export UDSRPC_SOURCE_DIR=checkout}"
 
-# run WHAT CMD...: CMD with its output in a log, shown only if it fails.
-run() {
-	local what=$1
-	shift
-	if ! "$@" >"$DIR/log" 2>&1; then
-		tail -40 "$DIR/log" >&2
-		echo "FAIL: $what" >&2
-		exit 1
-	fi
-}
-
 # Everything another uid runs or reaches lives under $DIR: the checkout and
 # the build tree may sit in a directory only root can enter.
 chmod 0711 "$DIR"

@@ -42,7 +42,7 @@ contains "example config: max_connections" '"max_connections": 1024' "$out"
 contains "example config: idle_timeout_ms" '"idle_timeout_ms": 600000' "$out"
 contains "example config: the policy" "\"policy\": \"$DIR/policy.json\"" "$out"
 
-norev() { sed -E 's/"revision":[0-9]+/"revision":N/g'; }
+norev() { sed -E 's/"(create_)?revision":[0-9]+/"\1revision":N/g'; }
 
 start_daemon -c "$DIR/config.json"
 export UDSRPC_SOCKET=$SOCK
@@ -65,7 +65,7 @@ check "oneliners: nc -N line answered" 1 "$(printf '%s\n' "$out" | sed -n '/netc
 check "call.sh ping" '"pong"' "$(sh "$EX/call.sh" ping)"
 check "call.sh -s with params" '{"a":[1,"x"]}' "$(env -u UDSRPC_SOCKET sh "$EX/call.sh" -s "$SOCK" echo '{"a":[1,"x"]}')"
 check "call.sh config.set" '{"key":"app/mode","revision":N}' "$(sh "$EX/call.sh" config.set '{"key":"app/mode","value":"blue"}' | norev)"
-check "call.sh config.get" '{"key":"app/mode","value":"blue","revision":N}' \
+check "call.sh config.get" '{"key":"app/mode","value":"blue","revision":N,"create_revision":N,"version":1}' \
 	"$(sh "$EX/call.sh" config.get '{"key":"app/mode"}' | norev)"
 rc=0
 err=$(sh "$EX/call.sh" config.get '{"key":"app/none"}' 2>&1 >/dev/null) || rc=$?
@@ -124,7 +124,7 @@ rc=0
 python3 "$EX/udsrpc.py" -s '' call ping >/dev/null 2>"$DIR/py.err" || rc=$?
 check "udsrpc.py -s '': usage error (exit 2)" 2 "$rc"
 contains "udsrpc.py -s '': says why" "-s: empty socket path" "$(cat "$DIR/py.err")"
-timeout 10 python3 "$EX/udsrpc.py" watch --count 1 daemon >"$DIR/pywatch.out" &
+timeout 60 python3 "$EX/udsrpc.py" watch --count 1 daemon >"$DIR/pywatch.out" &
 PWPID=$!
 on_exit "kill $PWPID"
 wait_for "udsrpc.py watch subscribed" subscribed daemon || true
@@ -160,7 +160,7 @@ if [ "$(id -u)" = 0 ] && getent group adm >/dev/null && command -v setpriv >/dev
 	# rule 1: anyone may ping
 	check "policy rule 1: anyone pings" '"pong"' "$(as 2 2 "" sh "$EX/call.sh" ping)"
 	# rule 2: adm reads and watches, but does not write
-	check "policy rule 2: adm may config.get" '{"key":"app/mode","value":"blue","revision":N}' \
+	check "policy rule 2: adm may config.get" '{"key":"app/mode","value":"blue","revision":N,"create_revision":N,"version":1}' \
 		"$(as 2 2 "$adm" sh "$EX/call.sh" config.get '{"key":"app/mode"}' | norev)"
 	check "policy rule 2: adm may subscribe" '{"topics":["config"]}' \
 		"$(as 2 2 "$adm" sh "$EX/call.sh" events.subscribe '{"topics":["config"]}')"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# package.sh — `cpack -G DEB` from a fresh build makes the three Debian
+# package.sh — `cpack -G DEB` from a fresh build (the debs fixture) makes the three Debian
 # packages of the library split: libudsrpc0 (the shared library),
 # libudsrpc-dev (headers, libudsrpc.a, the .so link, pkg-config and CMake
 # files, section 3 pages, the counterd example) and udsrpc (the daemon and
@@ -23,21 +23,9 @@ LOCK=/tmp/udsrpc-install-package.lock
 { exec 9>>"$LOCK"; } 2>/dev/null || exec 9<"$LOCK"
 flock -w 240 9 || { echo "another udsrpc package test held the lock for 4 minutes" >&2; exit 1; }
 
-B=$(mktemp -d /tmp/udsrpc-pkg-XXXXXX)
-on_exit "rm -rf $B"
-# run WHAT CMD...: CMD with its output in a log, shown only if it fails.
-run() {
-	local what=$1
-	shift
-	if ! "$@" >"$DIR/log" 2>&1; then
-		tail -40 "$DIR/log" >&2
-		echo "FAIL: $what" >&2
-		exit 1
-	fi
-}
-run "configure a fresh build" cmake -S "$UDSRPC_SOURCE_DIR" -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-run "build" cmake --build "$B" -j2
-(cd "$B" && run "cpack -G DEB" cpack -G DEB)
+# The packages of the debs fixture (tests/install/debs.sh): a fresh build's cpack.
+B=${UDSRPC_DEBS_DIR:?run through ctest (the debs fixture makes the packages)}
+[ -d "$B" ] || { echo "FAIL: no $B: the debs fixture (integration.install_debs) did not run" >&2; exit 1; }
 arch=$(dpkg --print-architecture)
 V=0.1.0-1
 PKGS="libudsrpc0 libudsrpc-dev udsrpc"
@@ -99,6 +87,7 @@ EOF
 $E usr/sbin/udsrpcd
 $F lib/systemd/system/udsrpcd.service
 $F lib/systemd/system/udsrpcd.socket
+$F usr/lib/sysusers.d/udsrpcd.conf
 $F usr/share/man/man8/udsrpcd.8.gz
 $F usr/share/udsrpc/udsrpc.openrpc.json
 $F usr/share/udsrpc/config.schema.json
@@ -144,7 +133,7 @@ check "libudsrpc0: the soname link" "./usr/lib/libudsrpc.so.0 -> libudsrpc.so.0.
 check "libudsrpc-dev: the link-time name" "./usr/lib/libudsrpc.so -> libudsrpc.so.0" "$(links libudsrpc-dev)"
 
 # Inside the files.
-X=$B/extract
+X=$DIR/extract
 for p in $PKGS; do
 	dpkg-deb -x "$(deb $p)" "$X"
 done
@@ -243,6 +232,8 @@ echo "libudsrpc0 Depends: $depends_libudsrpc0"
 echo "libudsrpc-dev Depends: $depends_libudsrpc_dev"
 echo "udsrpc Depends: $depends_udsrpc"
 contains "udsrpc Depends on libudsrpc0 (= $V)" "libudsrpc0 (= $V)" "$depends_udsrpc"
+contains "udsrpc Depends on systemd-sysusers (postinst makes the user udsrpcd)" \
+	"systemd | systemd-standalone-sysusers | systemd-sysusers" "$depends_udsrpc"
 for pkg in libc6 libjansson4 libevent-core-2.1-7; do
 	contains "udsrpc Depends on $pkg" "$pkg (>= " "$depends_udsrpc"
 	contains "libudsrpc0 Depends on $pkg" "$pkg (>= " "$depends_libudsrpc0"

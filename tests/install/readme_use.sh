@@ -44,8 +44,8 @@ out=$(bash -e -o pipefail "$DIR/socat.sh" 2>&1) || rc=$?
 check "socat block: exit 0" 0 "$rc"
 documented socat "$out"
 contains "socat block: set" '{"jsonrpc":"2.0","id":1,"result":{"key":"app/colour","revision":1}}' "$out"
-contains "socat block: get" '{"jsonrpc":"2.0","id":2,"result":{"key":"app/colour","value":"red","revision":1}}' "$out"
-contains "socat block: batch" '[{"jsonrpc":"2.0","id":1,"result":"pong"},{"jsonrpc":"2.0","id":2,"result":{"items":[{"key":"app/colour","value":"red","revision":1}]}}]' "$out"
+contains "socat block: get" '{"jsonrpc":"2.0","id":2,"result":{"key":"app/colour","value":"red","revision":1,"create_revision":1,"version":1}}' "$out"
+contains "socat block: batch" '[{"jsonrpc":"2.0","id":1,"result":"pong"},{"jsonrpc":"2.0","id":2,"result":{"items":[{"key":"app/colour","value":"red","revision":1,"create_revision":1,"version":1}],"revision":1,"more":false}}]' "$out"
 
 # The event follower: its input stays open (the README's `cat`) until we
 # close it, as Ctrl-D would.
@@ -99,7 +99,7 @@ app/colour	green
 app/mode	blue
 app/owner	ops
 app/replicas	3
-{\"key\":\"app/replicas\",\"value\":3,\"revision\":4}
+{\"key\":\"app/replicas\",\"value\":3,\"revision\":4,\"create_revision\":4,\"version\":1}
 revision 6" "$(printf '%s\n' "$out" | sed -n '1,10p')"
 	contains "shell-admin block: stats table" "METHOD" "$out"
 

@@ -57,7 +57,7 @@ check "log names the passed socket" yes "$served"
 # durable store comes back.
 rm -f "$SOCK"
 activate
-check "re-activated: state survived" '{"jsonrpc":"2.0","id":4,"result":{"key":"activation/k","value":"v","revision":1}}' \
+check "re-activated: state survived" '{"jsonrpc":"2.0","id":4,"result":{"key":"activation/k","value":"v","revision":1,"create_revision":1,"version":1}}' \
 	"$(rpc '{"jsonrpc":"2.0","id":4,"method":"config.get","params":{"key":"activation/k"}}')"
 stop_daemon
 check "second stop: exit 0" 0 "$STATUS"

@@ -44,11 +44,20 @@ check "socket SocketMode" "SocketMode=0666 " "$(unit SocketMode socket)"
 for opt in ProtectSystem=strict ProtectHome=yes PrivateTmp=yes NoNewPrivileges=yes \
 	RestrictAddressFamilies=AF_UNIX LockPersonality=yes MemoryDenyWriteExecute=yes \
 	ProtectKernelTunables=yes ProtectKernelModules=yes ProtectKernelLogs=yes \
-	SystemCallFilter=@system-service; do
+	SystemCallFilter=@system-service SystemCallFilter=~@resources IPAddressDeny=any PrivateNetwork=yes; do
 	check "service sandbox $opt" "$opt " "$(unit "${opt%%=*}" service | grep -o "$opt " | head -1)"
 done
-# These would hide or disguise the peers the daemon must identify.
-for opt in ProtectProc PrivateUsers User DynamicUser; do
+# Its own system user (sysusers.d/udsrpcd.conf) keeping the one capability
+# that reads other users' /proc/PID/exe (issue 18's privilege decision).
+check "service User" "User=udsrpcd " "$(unit User service)"
+check "service Group" "Group=udsrpcd " "$(unit Group service)"
+check "service AmbientCapabilities" "AmbientCapabilities=CAP_SYS_PTRACE " "$(unit AmbientCapabilities service)"
+check "service CapabilityBoundingSet" "CapabilityBoundingSet=CAP_SYS_PTRACE " "$(unit CapabilityBoundingSet service)"
+check "sysusers.d file makes that user" 'u udsrpcd - "udsrpc control daemon" /var/lib/udsrpcd /usr/sbin/nologin' \
+	"$(grep '^u ' "$SRC/udsrpcd.sysusers")"
+# These would hide or disguise the peers the daemon must identify
+# (DynamicUser= would also make the durable store's owner change).
+for opt in ProtectProc PrivateUsers DynamicUser; do
 	check "service does not set $opt" "" "$(unit $opt service)"
 done
 

@@ -35,7 +35,12 @@ int daemon_spawn_config(struct daemon *d, const char *config_json, mode_t mode,
 			int *ret_status);
 /* daemon_prepare + daemon_spawn, asserting success. */
 void daemon_start(struct daemon *d, const char *const *extra);
-/* SIGTERM and wait (up to 20 s, then SIGKILL): the exit status as waitpid gives it. */
+/* A wait bound of ms, six times longer when the daemon runs under
+ * $UDSRPCD_WRAPPER: valgrind on a loaded machine is that much slower, and a
+ * bound that passes there is still a bound. Never a timer being asserted. */
+int harness_ms(int ms);
+
+/* SIGTERM and wait (up to harness_ms(20000), then SIGKILL): the exit status as waitpid gives it. */
 int daemon_stop(struct daemon *d);
 /* Wait for the process to exit by itself (up to timeout_ms); status or -1 on timeout. */
 int daemon_wait(struct daemon *d, int timeout_ms);
@@ -52,6 +57,12 @@ int client_connect(const char *sock);
 /* Write all of buf. 0 or -1. */
 int client_send(int fd, const char *buf, size_t len);
 int client_send_str(int fd, const char *s);
+/*
+ * Write as much of buf as the peer takes until the socket stays full for
+ * a second (the daemon stopped reading): the bytes sent. Not noted for the
+ * reply checks below.
+ */
+size_t client_send_until_full(int fd, const char *buf, size_t len);
 /*
  * One reply line (without "\n"), malloc'd; NULL on EOF or after timeout_ms.
  * Lines are buffered per fd in the harness, so pipelined replies are fine.

@@ -57,10 +57,10 @@ rpc() {
 check() {
 	if [ "$2" = "$3" ]; then
 		PASS=$((PASS + 1))
-		echo "ok - $1"
+		echo "ok $((PASS + FAIL)) - $1"
 	else
 		FAIL=$((FAIL + 1))
-		echo "not ok - $1"
+		echo "not ok $((PASS + FAIL)) - $1"
 		echo "  want: $2"
 		echo "  got:  $3"
 	fi

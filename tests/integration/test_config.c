@@ -98,11 +98,14 @@ static json_int_t unset(const char *key)
 	return rev;
 }
 
-/* config.get key must give exactly {key, value, revision}. */
+/* config.get key must give exactly {key, value, revision, create_revision, version}. */
 static void expect_get(const char *key, const json_t *value, json_int_t rev)
 {
 	json_t *res = ok("config.get", json_pack("{s:s}", "key", key));
-	assert_int_equal(json_object_size(res), 3);
+	assert_int_equal(json_object_size(res), 5);
+	assert_true(json_integer_value(json_object_get(res, "create_revision")) >= 1);
+	assert_true(json_integer_value(json_object_get(res, "create_revision")) <= rev);
+	assert_true(json_integer_value(json_object_get(res, "version")) >= 1);
 	assert_string_equal(json_string_value(json_object_get(res, "key")), key);
 	assert_true(json_equal(json_object_get(res, "value"), (json_t *)value));
 	assert_int_equal(json_integer_value(json_object_get(res, "revision")), rev);
@@ -242,7 +245,8 @@ static void test_list_prefix_sorted_bytewise(void **state)
 		json_t *params =
 		    cases[c].prefix ? json_pack("{s:s}", "prefix", cases[c].prefix) : NULL;
 		json_t *res = ok("config.list", params);
-		assert_int_equal(json_object_size(res), 1);
+		assert_int_equal(json_object_size(res), 3); /* items, revision, more */
+		assert_false(json_is_true(json_object_get(res, "more")));
 		json_t *items = json_object_get(res, "items");
 		assert_true(json_is_array(items));
 		size_t want_n = 0;
@@ -255,7 +259,7 @@ static void test_list_prefix_sorted_bytewise(void **state)
 			size_t k = 0;
 			while (strcmp(keys[k], key) != 0)
 				k++;
-			assert_int_equal(json_object_size(it), 3);
+			assert_int_equal(json_object_size(it), 5);
 			assert_string_equal(json_string_value(json_object_get(it, "key")), key);
 			assert_int_equal(json_integer_value(json_object_get(it, "revision")),
 			                 revs[k]);
@@ -619,7 +623,8 @@ static void test_batch_of_writes_and_reads(void **state)
 	json_t *want = json_loads(
 	    "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"key\":\"b/1\",\"revision\":1}},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"key\":\"b/1\","
-	    "\"value\":{\"x\":[1,null,\"\\u00e9\"]},\"revision\":1}},"
+	    "\"value\":{\"x\":[1,null,\"\\u00e9\"]},\"revision\":1,\"create_revision\":1,"
+	    "\"version\":1}},"
 	    "{\"jsonrpc\":\"2.0\",\"id\":\"three\",\"error\":{\"code\":-32010,"
 	    "\"message\":\"Not found\",\"data\":{\"key\":\"b/none\"}}}]",
 	    0, NULL);
@@ -869,6 +874,241 @@ static void test_acked_write_visible_to_others(void **state)
 	assert_true(bytes_out() - out0 > replies * 2);
 }
 
+/* udsrpc(7) items: create_revision and version, kept across a restart. */
+static void test_item_versions(void **state)
+{
+	json_int_t r1 = set("iv/a", json_integer(1));
+	set("iv/a", json_integer(2));
+	json_int_t r3 = set("iv/a", json_integer(3));
+	json_t *res = ok("config.get", json_pack("{s:s}", "key", "iv/a"));
+
+	assert_int_equal(json_integer_value(json_object_get(res, "revision")), r3);
+	assert_int_equal(json_integer_value(json_object_get(res, "create_revision")), r1);
+	assert_int_equal(json_integer_value(json_object_get(res, "version")), 3);
+	json_decref(res);
+	unset("iv/a");
+	json_int_t r5 = set("iv/a", json_integer(5)); /* created anew */
+	client_close(fd);
+	assert_int_equal(daemon_stop(&d), 0);
+	assert_int_equal(daemon_spawn(&d, NULL, NULL), 0);
+	fd = client_connect(d.sock);
+	res = ok("config.get", json_pack("{s:s}", "key", "iv/a"));
+	assert_int_equal(json_integer_value(json_object_get(res, "create_revision")), r5);
+	assert_int_equal(json_integer_value(json_object_get(res, "version")), 1);
+	json_decref(res);
+}
+
+/* config.list pages: after, limit, more, keys_only, and the revision it was read at. */
+static void test_list_paging(void **state)
+{
+	char key[16];
+	const char *after = NULL;
+	int seen = 0;
+	json_t *res;
+
+	for (int i = 0; i < 25; i++) {
+		snprintf(key, sizeof(key), "pg/%02d", i);
+		set(key, json_integer(i));
+	}
+	set("zz", json_true());
+	for (int round = 0; round < 10; round++) {
+		json_t *params = json_pack("{s:s,s:i}", "prefix", "pg/", "limit", 10);
+		if (after)
+			json_object_set_new(params, "after", json_string(after));
+		res = ok("config.list", params);
+		json_t *items = json_object_get(res, "items");
+		assert_int_equal(json_integer_value(json_object_get(res, "revision")), 26);
+		for (size_t i = 0; i < json_array_size(items); i++) {
+			snprintf(key, sizeof(key), "pg/%02d", seen++);
+			assert_string_equal(
+			    json_string_value(json_object_get(json_array_get(items, i), "key")), key);
+		}
+		bool more = json_is_true(json_object_get(res, "more"));
+		assert_int_equal(more, seen < 25);
+		snprintf(key, sizeof(key), "pg/%02d", seen - 1);
+		after = key;
+		json_decref(res);
+		if (!more)
+			break;
+	}
+	assert_int_equal(seen, 25);
+	res = ok("config.list", json_pack("{s:s,s:b}", "after", "pg/23", "keys_only", 1));
+	json_t *want = json_loads("{\"items\":[{\"key\":\"pg/24\",\"revision\":25},"
+	                          "{\"key\":\"zz\",\"revision\":26}],\"revision\":26,\"more\":false}",
+	                          0, NULL);
+	assert_true(json_equal(res, want));
+	json_decref(want);
+	json_decref(res);
+	json_decref(fails("config.list", json_pack("{s:i}", "limit", 0), -32602));
+	json_decref(fails("config.list", json_pack("{s:i}", "limit", 10001), -32602));
+}
+
+/* config.unset {"prefix"}: every key under it as one revision, one event per key. */
+static void test_unset_prefix(void **state)
+{
+	int ev = client_connect(d.sock);
+	json_t *res;
+
+	set("up/a", json_integer(1));
+	set("up/b/c", json_integer(2));
+	set("up", json_integer(3));
+	set("other", json_integer(4));
+	json_decref(harness_take_result(
+	    client_call_method(ev, 1, "events.subscribe", json_pack("{s:[s]}", "topics", "config")),
+	    "events.subscribe"));
+	res = ok("config.unset", json_pack("{s:s}", "prefix", "up/"));
+	json_t *want = json_loads("{\"prefix\":\"up/\",\"revision\":5,\"count\":2}", 0, NULL);
+	assert_true(json_equal(res, want));
+	json_decref(want);
+	json_decref(res);
+	const char *keys[] = {"up/a", "up/b/c"};
+	for (int i = 0; i < 2; i++) {
+		char *line = client_recv_line(ev, 5000);
+		json_t *n = line ? json_loads(line, 0, NULL) : NULL;
+		json_t *p = json_object_get(n, "params");
+
+		assert_non_null(p);
+		assert_string_equal(json_string_value(json_object_get(p, "type")), "unset");
+		assert_string_equal(json_string_value(json_object_get(p, "key")), keys[i]);
+		assert_int_equal(json_integer_value(json_object_get(p, "revision")), 5);
+		json_decref(n);
+		free(line);
+	}
+	expect_absent("up/a");
+	expect_absent("up/b/c");
+	res = ok("config.get", json_pack("{s:s}", "key", "up"));
+	json_decref(res);
+	/* Nothing left under it: no change, the revision stays. */
+	res = ok("config.unset", json_pack("{s:s}", "prefix", "up/"));
+	assert_int_equal(json_integer_value(json_object_get(res, "count")), 0);
+	assert_int_equal(json_integer_value(json_object_get(res, "revision")), 5);
+	json_decref(res);
+	assert_true(client_silent(ev, 200));
+	/* Exactly one of key and prefix. */
+	json_t *err = fails("config.unset", json_pack("{s:s,s:s}", "key", "up", "prefix", "u"),
+	                    -32602);
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(err, "data"),
+	                                                         "reason")),
+	                       "not both"));
+	json_decref(err);
+	json_decref(fails("config.unset", json_pack("{}"), -32602));
+	client_close(ev);
+}
+
+/* Quotas (udsrpc(7) max_keys, max_store_bytes): -32014 {limit, value}; reads and unsets work. */
+static void test_quotas(void **state)
+{
+	client_close(fd);
+	assert_int_equal(daemon_stop(&d), 0);
+	assert_int_equal(daemon_spawn_config(&d, "{\"limits\":{\"max_keys\":2,\"max_store_bytes\":1024}}",
+	                                     0600, NULL),
+	                 0);
+	fd = client_connect(d.sock);
+	set("q/a", json_integer(1));
+	set("q/b", json_integer(2));
+	json_t *err = fails("config.set", json_pack("{s:s,s:i}", "key", "q/c", "value", 3), -32014);
+	json_t *want = json_loads("{\"limit\":\"max_keys\",\"value\":2}", 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(err, "message")), "Quota exceeded");
+	assert_true(json_equal(json_object_get(err, "data"), want));
+	json_decref(want);
+	json_decref(err);
+	expect_absent("q/c");
+	/* The value of an existing key may change; reads and unsets always work. */
+	set("q/a", json_integer(10));
+	json_decref(ok("config.list", NULL));
+	unset("q/b");
+	set("q/c", json_integer(3));
+	/* 1024 bytes of keys plus compact values. */
+	char big[1100];
+	memset(big, 'x', 1020);
+	big[1020] = '\0'; /* q/a: 3 + 1022, q/c: 3 + 1 */
+	err = fails("config.set", json_pack("{s:s,s:s}", "key", "q/a", "value", big), -32014);
+	want = json_loads("{\"limit\":\"max_store_bytes\",\"value\":1024}", 0, NULL);
+	assert_true(json_equal(json_object_get(err, "data"), want));
+	json_decref(want);
+	json_decref(err);
+	big[900] = '\0';
+	set("q/a", json_string(big)); /* 3 + 902 + 3 + 1 */
+}
+
+/* config.txn (udsrpc(7) §8): one revision, events per changed key in op order, -32602 cases. */
+static void test_txn(void **state)
+{
+	int ev = client_connect(d.sock);
+	json_t *res, *want;
+
+	set("tx/a", json_integer(1));
+	set("tx/gone", json_integer(2));
+	json_decref(harness_take_result(
+	    client_call_method(ev, 1, "events.subscribe", json_pack("{s:[s]}", "topics", "config")),
+	    "events.subscribe"));
+	res = ok("config.txn",
+	         json_loads("{\"compare\":[{\"key\":\"tx/a\",\"value\":1},{\"key\":\"tx/n\","
+	                    "\"exists\":false}],\"success\":[{\"op\":\"set\",\"key\":\"tx/a\","
+	                    "\"value\":{\"v\":2}},{\"op\":\"unset\",\"key\":\"tx/gone\"},{\"op\":"
+	                    "\"unset\",\"key\":\"tx/never\"},{\"op\":\"get\",\"key\":\"tx/a\"}],"
+	                    "\"failure\":[{\"op\":\"get\",\"key\":\"tx/a\"}]}",
+	                    0, NULL));
+	want = json_loads("{\"succeeded\":true,\"revision\":3,\"results\":[{\"key\":\"tx/a\","
+	                  "\"revision\":3},{\"key\":\"tx/gone\",\"revision\":3},{\"key\":"
+	                  "\"tx/never\",\"revision\":0},{\"key\":\"tx/a\",\"value\":{\"v\":2},"
+	                  "\"revision\":3,\"create_revision\":1,\"version\":2}]}",
+	                  0, NULL);
+	if (!json_equal(res, want))
+		fail_msg("txn: %s", json_dumps(res, JSON_COMPACT));
+	json_decref(want);
+	json_decref(res);
+	const char *types[] = {"set", "unset"}, *keys[] = {"tx/a", "tx/gone"};
+	for (int i = 0; i < 2; i++) {
+		char *line = client_recv_line(ev, 5000);
+		json_t *n = line ? json_loads(line, 0, NULL) : NULL;
+		json_t *p = json_object_get(n, "params");
+
+		assert_non_null(p);
+		assert_string_equal(json_string_value(json_object_get(p, "type")), types[i]);
+		assert_string_equal(json_string_value(json_object_get(p, "key")), keys[i]);
+		assert_int_equal(json_integer_value(json_object_get(p, "revision")), 3);
+		json_decref(n);
+		free(line);
+	}
+	/* The compare fails now: the failure branch, no change, no event. */
+	res = ok("config.txn", json_loads("{\"compare\":[{\"key\":\"tx/a\",\"version\":1}],"
+	                                  "\"success\":[{\"op\":\"unset\",\"key\":\"tx/a\"}]}",
+	                                  0, NULL));
+	want = json_loads("{\"succeeded\":false,\"revision\":3,\"results\":[]}", 0, NULL);
+	assert_true(json_equal(res, want));
+	json_decref(want);
+	json_decref(res);
+	assert_true(client_silent(ev, 200));
+	/* A key written twice in a branch; a compare with two fields; a set without value. */
+	json_t *err = fails("config.txn",
+	                    json_loads("{\"success\":[{\"op\":\"set\",\"key\":\"k\",\"value\":1},"
+	                               "{\"op\":\"unset\",\"key\":\"k\"}]}",
+	                               0, NULL),
+	                    -32602);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(err, "data"), "path")), "/success/1");
+	json_decref(err);
+	json_decref(fails("config.txn",
+	                  json_loads("{\"compare\":[{\"key\":\"k\",\"version\":1,\"exists\":true}],"
+	                             "\"success\":[]}",
+	                             0, NULL),
+	                  -32602));
+	json_decref(fails("config.txn", json_loads("{\"success\":[{\"op\":\"set\",\"key\":\"k\"}]}",
+	                                           0, NULL),
+	                  -32602));
+	/* More than max_txn_ops (128) compares plus ops. */
+	json_t *ops = json_array();
+	for (int i = 0; i < 129; i++)
+		json_array_append_new(ops, json_pack("{s:s,s:s}", "op", "get", "key", "k"));
+	err = fails("config.txn", json_pack("{s:o}", "success", ops), -32602);
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(err, "data"),
+	                                                         "reason")),
+	                       "more than max_txn_ops (128)"));
+	json_decref(err);
+	client_close(ev);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -886,6 +1126,11 @@ int main(void)
 	    T(test_pipelined_read_sees_own_write),
 	    T(test_pipelined_read_not_from_later_write),
 	    T(test_acked_write_visible_to_others),
+	    T(test_item_versions),
+	    T(test_list_paging),
+	    T(test_unset_prefix),
+	    T(test_quotas),
+	    T(test_txn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

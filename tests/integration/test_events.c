@@ -361,7 +361,7 @@ static void test_daemon_events(void **state)
 	ev = next_event(sub);
 	assert_string_equal(json_string_value(json_object_get(ev, "topic")), "daemon");
 	assert_string_equal(json_string_value(json_object_get(ev, "type")), "reload");
-	assert_int_equal(json_integer_value(json_object_get(ev, "policy_rules")), 2);
+	assert_int_equal(json_integer_value(json_object_get(ev, "policy_rules")), 3); /* public, admin, admin provides */
 	json_decref(ev);
 	res = ok_on(admin, "daemon.reload", NULL);
 	json_decref(res);

@@ -282,7 +282,7 @@ static void test_config_file_and_check(void **state)
 	assert_string_equal(json_string_value(json_object_get(c, "socket_mode")), "0600");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "limits"), "max_batch")), 7);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "limits"), "max_connections")), 4096);
-	assert_true(json_array_size(json_object_get(json_object_get(doc, "policy"), "rules")) == 2);
+	assert_true(json_array_size(json_object_get(json_object_get(doc, "policy"), "rules")) == 3);
 	json_decref(doc);
 	assert_int_equal(access("/tmp/x.sock", F_OK), -1); /* --check never listens */
 
@@ -532,6 +532,126 @@ static void test_journal_prefixes(void **state)
 	daemon_cleanup(&d);
 }
 
+/* 50 acknowledged sets k/00..k/49 = 0..49 through the daemon, which then stops. */
+static void fifty_sets_and_stop(struct daemon *d)
+{
+	int fd = client_connect(d->sock);
+	char req[200];
+
+	assert_true(fd >= 0);
+	for (int i = 0; i < 50; i++) {
+		snprintf(req, sizeof(req),
+		         "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"config.set\",\"params\":"
+		         "{\"key\":\"k/%02d\",\"value\":%d}}",
+		         i, i, i);
+		json_t *res = harness_take_result(client_call(fd, req), "config.set");
+		assert_int_equal(json_integer_value(json_object_get(res, "revision")), i + 1);
+		json_decref(res);
+	}
+	client_close(fd);
+	assert_int_equal(daemon_stop(d), 0);
+}
+
+static json_int_t list_count(const struct daemon *d)
+{
+	int fd = client_connect(d->sock);
+	json_t *res = harness_take_result(
+	    client_call(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"config.list\"}"),
+	    "config.list");
+	json_int_t n = (json_int_t)json_array_size(json_object_get(res, "items"));
+
+	json_decref(res);
+	client_close(fd);
+	return n;
+}
+
+/*
+ * udsrpcd(8) Recovery, the case of issue 16: one byte changed at offset 166
+ * of config.log after 50 acknowledged sets. The daemon does not start (exit
+ * 1, naming the file and offset) instead of cutting the log and losing 46
+ * writes; --repair keeps the 49 readable ones, moves the damaged record
+ * aside and says so; then it starts. A torn last record only warns.
+ */
+static void test_damaged_log_refused_then_repaired(void **state)
+{
+	struct daemon d = {0};
+	char log_path[200], want[400], out[4096];
+	unsigned char byte;
+	int fd, status = 0;
+	struct stat st;
+
+	daemon_start(&d, NULL);
+	fifty_sets_and_stop(&d);
+	snprintf(log_path, sizeof(log_path), "%s/config.log", d.state);
+	fd = open(log_path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, 166), 1);
+	byte ^= 0x01;
+	assert_int_equal(pwrite(fd, &byte, 1, 166), 1);
+	close(fd);
+	assert_int_equal(stat(log_path, &st), 0);
+	off_t size = st.st_size;
+
+	/* It binds before it opens the store: the socket may answer before it exits. */
+	if (daemon_spawn(&d, NULL, &status) == 0)
+		status = daemon_wait(&d, 60000);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	char *log = daemon_log(&d);
+	/* Records of 41 bytes (k/00..k/09) first: byte 166 is in k/04's, at 164. */
+	snprintf(want, sizeof(want), "error: %s is damaged at offset 164 (", log_path);
+	if (!strstr(log, want) || !strstr(log, "--repair"))
+		fail_msg("daemon said: %s", log);
+	free(log);
+	assert_int_equal(stat(log_path, &st), 0);
+	assert_int_equal(st.st_size, size); /* nothing cut */
+
+	assert_int_equal(run_udsrpcd((const char *[]){"--repair", "-S", d.state, NULL}, out,
+	                             sizeof(out)),
+	                 0);
+	snprintf(want, sizeof(want),
+	         "udsrpcd: %s: kept 49 log record(s); 1 record(s) could not be read, 41 bytes "
+	         "moved to %s/config.log.damaged-",
+	         d.state, d.state);
+	if (!strstr(out, want))
+		fail_msg("--repair said: %s", out);
+	assert_int_equal(daemon_spawn(&d, NULL, NULL), 0);
+	assert_int_equal(list_count(&d), 49);
+	assert_int_equal(daemon_stop(&d), 0);
+
+	/* The last record cut short, as a crash mid-write leaves it: dropped, with a warning. */
+	assert_int_equal(daemon_spawn(&d, NULL, NULL), 0);
+	fd = client_connect(d.sock);
+	json_decref(harness_take_result(
+	    client_call(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"config.set\",\"params\":"
+	                    "{\"key\":\"last\",\"value\":\"torn\"}}"),
+	    "config.set"));
+	client_close(fd);
+	assert_int_equal(daemon_stop(&d), 0);
+	assert_int_equal(stat(log_path, &st), 0);
+	assert_int_equal(truncate(log_path, st.st_size - 3), 0);
+	assert_int_equal(daemon_spawn(&d, NULL, NULL), 0);
+	/* An answer means the store is open, so its warning is written. */
+	assert_int_equal(list_count(&d), 49);
+	log = daemon_log(&d);
+	snprintf(want, sizeof(want),
+	         "warning: %s: dropped a torn last record at offset %lld (", log_path,
+	         (long long)st.st_size - 46);
+	if (!strstr(log, want))
+		fail_msg("daemon said: %s", log);
+	free(log);
+	assert_int_equal(daemon_stop(&d), 0);
+
+	/* A state dir that is not there: exit 1, nothing created. */
+	snprintf(want, sizeof(want), "%s/nothing", d.dir);
+	assert_int_equal(run_udsrpcd((const char *[]){"--repair", "-S", want, NULL}, out,
+	                             sizeof(out)),
+	                 1);
+	assert_non_null(strstr(out, "cannot open state directory"));
+	assert_int_equal(access(want, F_OK), -1);
+	daemon_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_config_relative_paths),
 		cmocka_unit_test(test_sighup_keeps_serving),
 		cmocka_unit_test(test_journal_prefixes),
+		cmocka_unit_test(test_damaged_log_refused_then_repaired),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -553,7 +553,7 @@ static void test_uids_rule(void **state)
 	struct kid *other = kid_spawn(f, OTHER_UID, OTHER_GID, NULL, 0);
 	int fn = kid_connect(f, nob), fo = kid_connect(f, other), fr = root_connect(f);
 
-	expect_result(fn, CONFIG_LIST, 6, "{\"items\":[]}"); /* rule 1: 65534 */
+	expect_result(fn, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}"); /* rule 1: 65534 */
 	expect_not_found(fn);                                /* rule 2: "nobody" */
 	expect_denied(fn, CONFIG_SET, 2, "config.set", nob, nobody_uid, nobody_gid);
 
@@ -597,11 +597,11 @@ static void test_groups_supplementary(void **state)
 	assert_json_equal(json_object_get(res, "groups"), groups);
 	json_decref(groups);
 	json_decref(r);
-	expect_result(fm, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_result(fm, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 
 	expect_denied(fs, CONFIG_LIST, 6, "config.list", sibling, nobody_uid, nobody_gid);
 	/* And a primary gid counts as well (§4: "match primary or supplementary"). */
-	expect_result(fp, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_result(fp, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 
 	kid_finish(member);
 	kid_finish(sibling);
@@ -635,8 +635,8 @@ static void test_pids_rule(void **state)
 	assert_true(wait_log_count(&f->d, "reloaded: 3 policy rule(s)", 1, 5000));
 
 	int fc = kid_connect(f, chosen), fs = kid_connect(f, sibling);
-	expect_result(fc, CONFIG_LIST, 6, "{\"items\":[]}");
-	expect_result(early, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_result(fc, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
+	expect_result(early, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 	expect_denied(fs, CONFIG_LIST, 6, "config.list", sibling, nobody_uid, nobody_gid);
 	json_t *r = call(fs, WHOAMI); /* the sibling really is the same uid */
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "result"), "uid")),
@@ -660,7 +660,7 @@ static void test_pids_rule(void **state)
 		    json_integer_value(json_object_get(json_object_get(r, "result"), "pid")), pinned);
 		json_decref(r);
 		expect_denied(fr, CONFIG_LIST, 6, "config.list", reused, nobody_uid, nobody_gid);
-		expect_result(fc, CONFIG_LIST, 6, "{\"items\":[]}");
+		expect_result(fc, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 		kid_finish(reused);
 	}
 	kid_finish(sibling);
@@ -764,7 +764,7 @@ static void test_exe_rule(void **state)
 	assert_int_equal(json_integer_value(json_object_get(res, "uid")), nobody_uid);
 	assert_int_equal(json_integer_value(json_object_get(res, "pid")), cpid);
 	json_t *want =
-	    json_loads("{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{\"items\":[]}}", 0, NULL);
+	    json_loads("{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{\"items\":[],\"revision\":0,\"more\":false}}", 0, NULL);
 	assert_json_equal(list, want);
 	json_decref(want);
 	json_decref(who);
@@ -820,7 +820,7 @@ static void test_exe_rule_peer_gone(void **state)
 	fx_start(f, NULL, policy);
 	struct kid *live = kid_nobody(f);
 	int fl = kid_connect(f, live);
-	expect_result(fl, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_result(fl, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 
 	assert_int_equal(kill(f->d.pid, SIGSTOP), 0);
 	long deadline = now_ms() + 5000;
@@ -847,7 +847,7 @@ static void test_exe_rule_peer_gone(void **state)
 	         (unsigned)nobody_uid, (unsigned)nobody_gid, (int)gone_pid);
 	assert_int_equal(log_count(&f->d, line), 1);
 	/* The live one still is who it was. */
-	expect_result(fl, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_result(fl, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 	kid_finish(live);
 	fx_stop(f);
 }
@@ -868,7 +868,7 @@ static void test_self_root(void **state)
 	              "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"daemon.log_level\","
 	              "\"params\":{\"level\":\"info\"}}",
 	              9, "{\"level\":\"info\"}");
-	expect_result(fd, RELOAD, 7, "{\"policy_rules\":2}");
+	expect_result(fd, RELOAD, 7, "{\"policy_rules\":3}");
 	r = call(fd, REQ(10, "peer.list"));
 	assert_int_equal(json_array_size(json_object_get(json_object_get(r, "result"), "peers")),
 	                 1);
@@ -980,7 +980,7 @@ static void test_reload_broken_policy(void **state)
 	         "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}]}");
 	struct kid *k = kid_nobody(f);
 	int fk = kid_connect(f, k), fr = root_connect(f);
-	expect_result(fk, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_result(fk, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 	expect_denied(fk, CONFIG_GET, 5, "config.get", k, nobody_uid, nobody_gid);
 
 	/* Had any of this been applied, config.get would open and config.list close. */
@@ -998,7 +998,7 @@ static void test_reload_broken_policy(void **state)
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(err, "data"), "reason")), reason);
 	json_decref(r);
-	expect_result(fk, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_result(fk, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 	expect_denied(fk, CONFIG_GET, 5, "config.get", k, nobody_uid, nobody_gid);
 
 	/* SIGHUP: the same refusal goes to the log, and the daemon keeps serving. */
@@ -1007,7 +1007,7 @@ static void test_reload_broken_policy(void **state)
 	assert_int_equal(log_count(&f->d, sighup_line), 1); /* from daemon.reload */
 	assert_int_equal(kill(f->d.pid, SIGHUP), 0);
 	assert_true(wait_log_count(&f->d, sighup_line, 2, 5000));
-	expect_result(fk, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_result(fk, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 	expect_denied(fk, CONFIG_GET, 5, "config.get", k, nobody_uid, nobody_gid);
 	expect_result(fr, PING, 1, "\"pong\"");
 
@@ -1166,7 +1166,7 @@ static void test_unknown_user_matches_no_one(void **state)
 
 	expect_result(fn, PING, 1, "\"pong\"");
 	/* Rule 2 denies no one; rule 3 still names nobody. */
-	expect_result(fn, CONFIG_LIST, 6, "{\"items\":[]}");
+	expect_result(fn, CONFIG_LIST, 6, "{\"items\":[],\"revision\":0,\"more\":false}");
 	expect_denied(fr, CONFIG_LIST, 6, "config.list", NULL, 0, 0);
 	kid_finish(nob);
 	fx_stop(f);

@@ -190,7 +190,7 @@ static void test_serves_as_nobody(void **state)
 	/* Reload reads the files again, now as nobody. */
 	r = call(d.sock, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"daemon.reload\"}");
 	assert_int_equal(
-	    json_integer_value(json_object_get(json_object_get(r, "result"), "policy_rules")), 2);
+	    json_integer_value(json_object_get(json_object_get(r, "result"), "policy_rules")), 3);
 	json_decref(r);
 	char *log = daemon_log(&d);
 	assert_non_null(strstr(log, "running as uid"));

@@ -142,7 +142,7 @@ hup_worker() {
 		if [ $((h % 5)) -eq 0 ]; then
 			paused_wait
 			got=$(call daemon.reload)
-			case $got in *'"policy_rules":2'*) note "ok reload" ;; *) note "fail reload $got" ;; esac
+			case $got in *'"policy_rules":3'*) note "ok reload" ;; *) note "fail reload $got" ;; esac
 		fi
 	done
 }

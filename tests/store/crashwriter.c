@@ -128,7 +128,7 @@ static void run_child(const char *dir, int fd, uint64_t seq_base, unsigned seed)
 	int window;
 
 	memset(c.pad, 'p', MAX_PAD);
-	if (!base || store_open(dir, base, &c.s, err, sizeof(err)) < 0) {
+	if (!base || store_open(dir, base, NULL, &c.s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "crashwriter child: %s\n", err);
 		_exit(2);
 	}
@@ -161,7 +161,7 @@ static int verify(const char *dir, const struct key_state *keys, uint64_t max_re
 	char err[512];
 	int bad = 0;
 
-	if (store_open(dir, base, &s, err, sizeof(err)) < 0) {
+	if (store_open(dir, base, NULL, &s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "cycle %d: the store does not open: %s\n", cycle, err);
 		event_base_free(base);
 		return 1;

@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s", argv[3]);
 	}
 	b.base = event_base_new();
-	if (!b.base || store_open(dir, b.base, &b.s, err, sizeof(err)) < 0) {
+	if (!b.base || store_open(dir, b.base, NULL, &b.s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "store_open: %s\n", err);
 		return 1;
 	}

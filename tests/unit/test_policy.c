@@ -424,7 +424,12 @@ static void test_embedded_default(void **state)
 	other.ngroups = 2;
 
 	assert_non_null(p);
-	assert_int_equal(policy_rule_count(p), 2);
+	assert_int_equal(policy_rule_count(p), 3);
+	/* The third: admins may provide any name (rpc.provide), nobody else. */
+	assert_int_equal(policy_provide_rule_count(p), 1);
+	assert_true(policy_allows_provide(p, &root, "app.restart"));
+	assert_true(policy_allows_provide(p, &self, "app.restart"));
+	assert_false(policy_allows_provide(p, &other, "app.restart"));
 	for (size_t i = 0; i < sizeof(basic) / sizeof(basic[0]); i++) {
 		assert_true(policy_allows(p, &root, basic[i], NULL));
 		assert_true(policy_allows(p, &self, basic[i], NULL));

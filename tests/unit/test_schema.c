@@ -20,14 +20,15 @@ static const char *const protocol_methods[] = {
     "ping",         "echo",          "rpc.discover",     "daemon.info",
     "daemon.stats", "daemon.reload", "daemon.shutdown",  "daemon.log_level",
     "peer.whoami",  "peer.list",     "config.get",       "config.set",
-    "config.unset", "config.list",   "events.subscribe", "events.unsubscribe",
+    "config.unset", "config.list",   "config.txn",       "events.subscribe",
+    "events.unsubscribe", "events.publish", "rpc.provide", "rpc.unprovide",
 };
 #define N_METHODS (sizeof(protocol_methods) / sizeof(protocol_methods[0]))
 
 /* udsrpc(7) METHODS: the methods marked (admin). */
 static const char *const admin_methods[] = {
     "daemon.reload", "daemon.shutdown", "daemon.log_level",
-    "peer.list",     "config.set",      "config.unset",
+    "peer.list",     "config.set",      "config.unset",     "config.txn",
 };
 
 /* udsrpc(7) JSON-RPC ERRORS: code and exact message. */
@@ -39,6 +40,8 @@ static const struct {
     {-32602, "Invalid params"},    {-32603, "Internal error"},  {-32001, "Permission denied"},
     {-32002, "Request too large"}, {-32003, "Server busy"},     {-32004, "Shutting down"},
     {-32010, "Not found"},         {-32011, "Conflict"},        {-32012, "Storage error"},
+    {-32013, "Name taken"},
+    {-32014, "Quota exceeded"},
 };
 #define N_ERRORS (sizeof(protocol_errors) / sizeof(protocol_errors[0]))
 
@@ -247,6 +250,12 @@ static void test_config_set_unset_list(void **state)
 	params_ok("config.list", "{\"prefix\":\"\"}");
 	params_ok("config.list", "{\"prefix\":\"app.\"}");
 	params_bad("config.list", "{\"prefix\":7}", "/prefix", "expected string");
+	params_ok("config.list", "{\"after\":\"app.b\",\"limit\":10000,\"keys_only\":true}");
+	params_bad("config.list", "{\"limit\":0}", "/limit", "must be >= 1");
+	params_bad("config.list", "{\"limit\":10001}", "/limit", "must be <= 10000");
+	params_bad("config.list", "{\"after\":\"no space\"}", "/after", "does not match");
+	params_ok("config.unset", "{\"prefix\":\"app.\"}");
+	params_ok("config.unset", "{\"prefix\":\"\"}");
 }
 
 static void test_events(void **state)
@@ -340,10 +349,12 @@ static void test_errors_match_protocol_table(void **state)
 		assert_int_equal(lists_code(errors, -32010),
 		                 strcmp(mname, "config.get") == 0 ||
 		                     strcmp(mname, "config.unset") == 0);
-		assert_int_equal(lists_code(errors, -32011), store &&
-		                                                 strcmp(mname, "config.get") != 0 &&
-		                                                 strcmp(mname, "config.list") != 0);
-		assert_int_equal(lists_code(errors, -32012), lists_code(errors, -32011));
+		/* Conflict comes of expect_revision: a transaction has compares instead. */
+		bool writes = store && strcmp(mname, "config.get") != 0 &&
+		              strcmp(mname, "config.list") != 0;
+		assert_int_equal(lists_code(errors, -32011),
+		                 writes && strcmp(mname, "config.txn") != 0);
+		assert_int_equal(lists_code(errors, -32012), writes);
 	}
 }
 
@@ -443,9 +454,19 @@ static void test_results(void **state)
 	           "{\"id\":1,\"uid\":0,\"gid\":0,\"pid\":1,\"groups\":[-1],\"user\":null,"
 	           "\"comm\":null,\"exe\":null}",
 	           "/groups/0", "must be >= 0");
-	result_bad("config.get", "{\"key\":\"a\",\"value\":1,\"revision\":0}", "/revision",
-	           "must be >= 1");
-	result_ok("config.list", "{\"items\":[]}");
+	result_bad("config.get",
+	           "{\"key\":\"a\",\"value\":1,\"revision\":0,\"create_revision\":1,\"version\":1}",
+	           "/revision", "must be >= 1");
+	result_ok("config.get",
+	          "{\"key\":\"a\",\"value\":1,\"revision\":5,\"create_revision\":2,\"version\":3}");
+	result_bad("config.get", "{\"key\":\"a\",\"value\":1,\"revision\":5}", "",
+	           "missing required member 'create_revision'");
+	result_ok("config.list", "{\"items\":[],\"revision\":0,\"more\":false}");
+	result_ok("config.list", "{\"items\":[{\"key\":\"a\",\"revision\":2}],\"revision\":9,"
+	                         "\"more\":true}");
+	result_bad("config.list", "{\"items\":[]}", "", "missing required member 'revision'");
+	result_ok("config.unset", "{\"key\":\"a\",\"revision\":4}");
+	result_ok("config.unset", "{\"prefix\":\"a.\",\"revision\":4,\"count\":2}");
 	result_ok("daemon.shutdown", "{\"stopping\":true}");
 	result_bad("daemon.shutdown", "{\"stopping\":false}", "/stopping", "must be true");
 	/* rpc.discover returns the document itself. */

@@ -25,7 +25,8 @@ struct fx {
 	char dir[200];
 	struct event_base *base;
 	struct store *s;
-	int clock; /* completion order across all results */
+	int clock;      /* completion order across all results */
+	char log[8192]; /* what the store reported: "LEVEL msg\n" lines */
 };
 
 struct result {
@@ -53,10 +54,24 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+static void fx_log(void *arg, int level, const char *msg)
+{
+	struct fx *f = arg;
+	size_t n = strlen(f->log);
+
+	snprintf(f->log + n, sizeof(f->log) - n, "%d %s\n", level, msg);
+}
+
+static struct store_options fx_options(struct fx *f)
+{
+	return (struct store_options){.log = fx_log, .log_arg = f};
+}
+
 static void fx_open(struct fx *f)
 {
 	char err[512] = "";
-	int r = store_open(f->dir, f->base, &f->s, err, sizeof(err));
+	struct store_options opt = fx_options(f);
+	int r = store_open(f->dir, f->base, &opt, &f->s, err, sizeof(err));
 
 	if (r != 0)
 		fail_msg("store_open(%s): %d %s", f->dir, r, err);
@@ -212,7 +227,7 @@ static void test_record_codec(void **state)
 
 	memcpy(rec + STORE_REC_HDR, key, 3);
 	memcpy(rec + STORE_REC_HDR + 3, val, 5);
-	store_rec_seal(rec, len, 42, STORE_OP_SET, 3);
+	store_rec_seal(rec, len, 42, STORE_OP_SET, 3, 0, 0); /* release 1's set */
 	assert_int_equal(store_rec_parse(rec, len, &v), 0);
 	assert_int_equal(v.rev, 42);
 	assert_int_equal(v.op, STORE_OP_SET);
@@ -232,6 +247,56 @@ static void test_record_codec(void **state)
 	memset(rec, 0, sizeof(rec));
 	assert_int_equal(store_rec_parse(rec, sizeof(rec), &v), -ENODATA);
 	assert_int_equal(store_rec_parse(rec, 0, &v), -ENODATA);
+}
+
+/* SET2 carries create_rev and version; a batch holds whole records at its revision. */
+static void test_record_codec_v2(void **state)
+{
+	unsigned char rec[256], *sub;
+	size_t koff = store_rec_key_offset(STORE_OP_SET2), len = koff + 1 + 4, off = 0, total;
+	struct store_rec_view v, b;
+
+	assert_int_equal(koff, STORE_REC_HDR + 16);
+	memcpy(rec + koff, "k", 1);
+	memcpy(rec + koff + 1, "true", 4);
+	store_rec_seal(rec, len, 9, STORE_OP_SET2, 1, 3, 4);
+	assert_int_equal(store_rec_parse(rec, len, &v), 0);
+	assert_int_equal(v.op, STORE_OP_SET2);
+	assert_int_equal(v.create_rev, 3);
+	assert_int_equal(v.version, 4);
+	assert_memory_equal(v.key, "k", 1);
+	assert_memory_equal(v.value, "true", 4);
+	/* version 0, or created after its own revision: not a record we write. */
+	store_rec_seal(rec, len, 9, STORE_OP_SET2, 1, 3, 0);
+	assert_int_equal(store_rec_parse(rec, len, &v), -EBADMSG);
+	store_rec_seal(rec, len, 9, STORE_OP_SET2, 1, 10, 1);
+	assert_int_equal(store_rec_parse(rec, len, &v), -EBADMSG);
+
+	/* A batch: a SET2 and an UNSET at revision 9. */
+	sub = rec + STORE_REC_HDR;
+	memcpy(sub + koff, "k", 1);
+	memcpy(sub + koff + 1, "true", 4);
+	store_rec_seal(sub, len, 9, STORE_OP_SET2 | STORE_IN_BATCH, 1, 9, 1);
+	memcpy(sub + len + STORE_REC_HDR, "gone", 4);
+	store_rec_seal(sub + len, STORE_REC_HDR + 4, 9, STORE_OP_UNSET | STORE_IN_BATCH, 4, 0, 0);
+	total = STORE_REC_HDR + len + STORE_REC_HDR + 4;
+	store_rec_seal(rec, total, 9, STORE_OP_BATCH, 0, 0, 0);
+	assert_int_equal(store_rec_parse(rec, total, &b), 0);
+	assert_int_equal(b.op, STORE_OP_BATCH);
+	assert_int_equal(store_batch_next(&b, &off, &v), 0);
+	assert_int_equal(v.op, STORE_OP_SET2);
+	assert_int_equal(store_batch_next(&b, &off, &v), 0);
+	assert_int_equal(v.op, STORE_OP_UNSET);
+	assert_memory_equal(v.key, "gone", 4);
+	assert_int_equal(store_batch_next(&b, &off, &v), -ENODATA);
+	/* Torn anywhere: the whole batch fails its checksum. */
+	assert_int_equal(store_rec_parse(rec, total - 1, &b), -EBADMSG);
+	/* A record inside at another revision makes the batch invalid. */
+	store_rec_seal(sub + len, STORE_REC_HDR + 4, 8, STORE_OP_UNSET | STORE_IN_BATCH, 4, 0, 0);
+	store_rec_seal(rec, total, 9, STORE_OP_BATCH, 0, 0, 0);
+	assert_int_equal(store_rec_parse(rec, total, &b), -EBADMSG);
+	/* A batch's record is not a record of the log on its own. */
+	assert_int_equal(store_rec_parse(sub, len, &v), -EBADMSG);
 }
 
 struct tree_item {
@@ -381,7 +446,11 @@ static void test_set_get_unset_list(void **state)
 		assert_string_equal(json_string_value(json_object_get(item, "key")), sorted_a[i]);
 		assert_string_equal(json_string_value(json_object_get(item, "value")), sorted_a[i]);
 		assert_true(json_integer_value(json_object_get(item, "revision")) > 0);
-		assert_int_equal(json_object_size(item), 3);
+		/* Each set once: created by it, version 1. */
+		assert_int_equal(json_integer_value(json_object_get(item, "create_revision")),
+		                 json_integer_value(json_object_get(item, "revision")));
+		assert_int_equal(json_integer_value(json_object_get(item, "version")), 1);
+		assert_int_equal(json_object_size(item), 5);
 	}
 	json_decref(list);
 
@@ -407,12 +476,15 @@ static void test_set_get_unset_list(void **state)
 	size_t len;
 	const char *item = store_get_item(f->s, "a", &len, &err);
 	assert_int_equal(err, 0);
-	assert_string_equal(item, "{\"key\":\"a\",\"value\":\"a\",\"revision\":2}");
+	assert_string_equal(
+	    item, "{\"key\":\"a\",\"value\":\"a\",\"revision\":2,\"create_revision\":2,\"version\":1}");
 	assert_int_equal(len, strlen(item));
 	assert_ptr_equal(store_get_item(f->s, "a", &len, &err), item);
 	assert_int_equal(do_set(f, "a", json_pack("{s:[i,n]}", "x", 7), -1).st, STORE_OK);
 	item = store_get_item(f->s, "a", &len, &err);
-	assert_string_equal(item, "{\"key\":\"a\",\"value\":{\"x\":[7,null]},\"revision\":11}");
+	/* A second set: same create_revision, version 2. */
+	assert_string_equal(item, "{\"key\":\"a\",\"value\":{\"x\":[7,null]},\"revision\":11,"
+	                          "\"create_revision\":2,\"version\":2}");
 
 	assert_int_equal(do_unset(f, "a.b", -1).st, STORE_OK);
 	assert_null(store_get(f->s, "a.b", NULL));
@@ -697,6 +769,15 @@ static void test_recovery_torn_last_record(void **state)
 	assert_int_equal(truncate(p, size - 3), 0);
 
 	fx_open(f);
+	{
+		/* t3's record: 36 bytes of header, "t3", "\"the last one\"". */
+		char want[400];
+
+		snprintf(want, sizeof(want),
+		         "4 %s/config.log: dropped a torn last record at offset %lld (49 bytes)",
+		         f->dir, (long long)(size - 52));
+		assert_non_null(strstr(f->log, want));
+	}
 	assert_int_value(f, "t1", 1, 1);
 	assert_int_value(f, "t2", 2, 2);
 	assert_null(store_get(f->s, "t3", NULL));
@@ -884,23 +965,31 @@ static void test_compaction_by_size(void **state)
 	assert_int_equal(store_revision(f->s), N);
 }
 
-static void copy_file(const struct fx *from, const char *fname, const struct fx *to,
-                      const char *tname)
+static void copy_path(const char *from, const char *to)
 {
-	char p[256], buf[65536];
+	char buf[65536];
 	ssize_t n;
 	int in, out;
 
-	path_of(from, fname, p, sizeof(p));
-	in = open(p, O_RDONLY);
-	assert_true(in >= 0);
-	path_of(to, tname, p, sizeof(p));
-	out = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	in = open(from, O_RDONLY);
+	if (in < 0)
+		fail_msg("cannot open %s: %s", from, strerror(errno));
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(out >= 0);
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		assert_int_equal(write(out, buf, (size_t)n), n);
 	close(in);
 	close(out);
+}
+
+static void copy_file(const struct fx *from, const char *fname, const struct fx *to,
+                      const char *tname)
+{
+	char a[256], b[256];
+
+	path_of(from, fname, a, sizeof(a));
+	path_of(to, tname, b, sizeof(b));
+	copy_path(a, b);
 }
 
 /* Crash after the temp snapshot was written but before the rename. */
@@ -990,7 +1079,7 @@ static void test_damaged_snapshot_refuses_open(void **state)
 	assert_int_equal(pwrite(fd, &byte, 1, STORE_SNAP_HDR + 25), 1);
 	close(fd);
 
-	assert_int_equal(store_open(f->dir, f->base, &s2, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(store_open(f->dir, f->base, NULL, &s2, err, sizeof(err)), -EBADMSG);
 	assert_null(s2);
 	assert_non_null(strstr(err, "config.snap is damaged"));
 	/* Put it back so the store opens again and teardown can close it. */
@@ -1016,7 +1105,7 @@ static void test_log_not_matching_snapshot_refuses_open(void **state)
 	f->s = NULL;
 	path_of(f, "config.snap", p, sizeof(p));
 	assert_int_equal(unlink(p), 0);
-	assert_int_equal(store_open(f->dir, f->base, &s2, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(store_open(f->dir, f->base, NULL, &s2, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "do not belong together"));
 	/* Refusing must not have touched the log. */
 	assert_true(file_size(f, "config.log") > 0);
@@ -1031,7 +1120,7 @@ static void test_second_open_is_refused(void **state)
 	char err[512] = "";
 	struct store *s2 = NULL;
 
-	assert_int_equal(store_open(f->dir, f->base, &s2, err, sizeof(err)), -EBUSY);
+	assert_int_equal(store_open(f->dir, f->base, NULL, &s2, err, sizeof(err)), -EBUSY);
 	assert_null(s2);
 	assert_non_null(strstr(err, "in use by another process"));
 }
@@ -1090,6 +1179,14 @@ static void test_write_failure(void **state)
 	assert_int_equal(after.log_bytes, before.log_bytes);
 	/* The torn half-record was cut away, not left in the file. */
 	assert_int_equal(file_size(f, "config.log"), (off_t)before.log_bytes);
+	{
+		char want[300];
+
+		snprintf(want, sizeof(want),
+		         "3 %s/config.log: write: No space left on device; 4 change(s) not applied",
+		         f->dir);
+		assert_non_null(strstr(f->log, want));
+	}
 
 	/* The store carries on, with checks against the committed state. */
 	assert_int_equal(do_set(f, "w", json_integer(4), 2).st, STORE_CONFLICT);
@@ -1349,11 +1446,704 @@ static void test_many_keys(void **state)
 	json_decref(list);
 }
 
+/* ---- items: create_revision and version; paging; unset by prefix ---- */
+
+static void assert_item_meta(const struct fx *f, const char *key, uint64_t rev, uint64_t create,
+                             uint64_t version)
+{
+	json_t *list = store_list(f->s, key), *item = NULL;
+
+	for (size_t i = 0; i < json_array_size(list); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(list, i), "key")), key) ==
+		    0)
+			item = json_array_get(list, i);
+	if (!item)
+		fail_msg("%s is absent", key);
+	assert_int_equal(json_integer_value(json_object_get(item, "revision")), rev);
+	assert_int_equal(json_integer_value(json_object_get(item, "create_revision")), create);
+	assert_int_equal(json_integer_value(json_object_get(item, "version")), version);
+	json_decref(list);
+}
+
+static void test_versions_survive_log_and_snapshot(void **state)
+{
+	struct fx *f = *state;
+
+	do_set(f, "v", json_integer(1), -1);          /* 1: created, version 1 */
+	do_set(f, "v", json_integer(2), -1);          /* 2: version 2 */
+	do_set(f, "w", json_integer(1), -1);          /* 3 */
+	do_set(f, "v", json_integer(3), -1);          /* 4: version 3 */
+	assert_item_meta(f, "v", 4, 1, 3);
+	do_unset(f, "w", -1);                         /* 5 */
+	do_set(f, "w", json_integer(9), -1);          /* 6: created anew */
+	assert_item_meta(f, "w", 6, 6, 1);
+	fx_reopen(f); /* from the log */
+	assert_item_meta(f, "v", 4, 1, 3);
+	assert_item_meta(f, "w", 6, 6, 1);
+	assert_int_equal(store_debug_compact(f->s), 0);
+	fx_reopen(f); /* from the snapshot */
+	assert_item_meta(f, "v", 4, 1, 3);
+	assert_item_meta(f, "w", 6, 6, 1);
+	do_set(f, "v", json_integer(4), -1);          /* 7: version 4, on top of the snapshot */
+	fx_reopen(f);
+	assert_item_meta(f, "v", 7, 1, 4);
+	/* A failed write leaves the next set's version where it was. */
+	store_debug_fail_next_write(f->s, EIO);
+	assert_int_equal(do_set(f, "v", json_integer(5), -1).st, STORE_IO_ERROR);
+	do_set(f, "v", json_integer(6), -1);
+	assert_item_meta(f, "v", 8, 1, 5);
+}
+
+static void test_list_pages(void **state)
+{
+	struct fx *f = *state;
+	struct store_list_opts o = {.prefix = "p/", .limit = 3};
+	char key[16];
+	json_t *page;
+	bool more;
+	int seen = 0;
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "p/%02d", i);
+		do_set(f, key, json_integer(i), -1);
+	}
+	do_set(f, "p", json_true(), -1);  /* not under "p/" */
+	do_set(f, "q/0", json_true(), -1);
+	do {
+		page = store_list_page(f->s, &o, &more);
+		assert_non_null(page);
+		for (size_t i = 0; i < json_array_size(page); i++) {
+			snprintf(key, sizeof(key), "p/%02d", seen++);
+			assert_string_equal(
+			    json_string_value(json_object_get(json_array_get(page, i), "key")), key);
+		}
+		assert_int_equal(more, seen < 10);
+		assert_int_equal(json_array_size(page), seen <= 9 ? 3 : 1);
+		snprintf(key, sizeof(key), "p/%02d", seen - 1);
+		o.after = key;
+		json_decref(page);
+	} while (more);
+	assert_int_equal(seen, 10);
+	/* after need not be a key; keys_only leaves key and revision. */
+	o = (struct store_list_opts){.after = "p/055", .keys_only = true};
+	page = store_list_page(f->s, &o, &more);
+	assert_int_equal(json_array_size(page), 5); /* p/06..p/09, q/0 */
+	assert_false(more);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(page, 0), "key")),
+	                    "p/06");
+	assert_int_equal(json_object_size(json_array_get(page, 0)), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(page, 0), "revision")), 7);
+	json_decref(page);
+}
+
+static struct result do_unset_prefix(struct fx *f, const char *prefix, json_t **ret_keys)
+{
+	struct result r = {.f = f};
+
+	assert_int_equal(store_unset_prefix(f->s, prefix, done_cb, &r, ret_keys), 0);
+	wait_calls(f, &r.calls, 1);
+	return r;
+}
+
+static void test_unset_prefix_one_revision(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats before, after;
+	json_t *keys, *list;
+	char p[256];
+	off_t size;
+
+	do_set(f, "x/a", json_integer(1), -1);
+	do_set(f, "x/b", json_integer(2), -1);
+	do_set(f, "x", json_integer(3), -1);
+	do_set(f, "y/a", json_integer(4), -1);
+	store_get_stats(f->s, &before);
+	struct result r = do_unset_prefix(f, "x/", &keys);
+	assert_int_equal(r.st, STORE_OK);
+	assert_int_equal(r.rev, 5);
+	assert_int_equal(json_array_size(keys), 2);
+	assert_string_equal(json_string_value(json_array_get(keys, 0)), "x/a");
+	assert_string_equal(json_string_value(json_array_get(keys, 1)), "x/b");
+	json_decref(keys);
+	store_get_stats(f->s, &after);
+	assert_int_equal(after.records, before.records + 1); /* one record */
+	assert_int_equal(store_revision(f->s), 5);
+	assert_null(store_get(f->s, "x/a", NULL));
+	assert_int_value(f, "x", 3, 3);
+	/* Nothing under it: no change, the current revision. */
+	r = do_unset_prefix(f, "x/", &keys);
+	assert_int_equal(r.st, STORE_OK);
+	assert_int_equal(r.rev, 5);
+	assert_int_equal(json_array_size(keys), 0);
+	json_decref(keys);
+	assert_int_equal(store_revision(f->s), 5);
+	fx_reopen(f);
+	assert_null(store_get(f->s, "x/b", NULL));
+	assert_int_value(f, "y/a", 4, 4);
+	assert_int_equal(store_revision(f->s), 5);
+
+	/* A torn batch is dropped whole: none of its unsets happen. */
+	r = do_unset_prefix(f, "", &keys); /* x and y/a, revision 6 */
+	assert_int_equal(r.rev, 6);
+	json_decref(keys);
+	store_close(f->s);
+	f->s = NULL;
+	size = file_size(f, "config.log");
+	path_of(f, "config.log", p, sizeof(p));
+	assert_int_equal(truncate(p, size - 5), 0);
+	fx_open(f);
+	assert_int_equal(store_revision(f->s), 5);
+	list = store_list(f->s, NULL);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	assert_non_null(strstr(f->log, "dropped a torn last record"));
+	/* And compaction after a batch keeps what is left. */
+	r = do_unset_prefix(f, "y", &keys);
+	json_decref(keys);
+	assert_int_equal(store_debug_compact(f->s), 0);
+	fx_reopen(f);
+	assert_int_value(f, "x", 3, 3);
+	assert_null(store_get(f->s, "y/a", NULL));
+	assert_int_equal(store_revision(f->s), 6);
+}
+
+/* ---- quotas ---- */
+
+static void test_quotas(void **state)
+{
+	struct fx *f = *state;
+	struct result r[3];
+	uint64_t items, bytes;
+	struct result q;
+
+	store_set_limits(f->s, &(struct store_limits){.max_keys = 3});
+	do_set(f, "a", json_integer(1), -1);
+	do_set(f, "b", json_integer(2), -1);
+	do_set(f, "c", json_integer(3), -1);
+	q = do_set(f, "d", json_integer(4), -1);
+	assert_int_equal(q.st, STORE_QUOTA);
+	assert_int_equal(q.rev, 3);
+	assert_string_equal(q.reason, "max_keys");
+	assert_null(store_get(f->s, "d", NULL));
+	assert_int_equal(store_revision(f->s), 3);
+	/* Changing an item adds none; an unset always works and makes room. */
+	assert_int_equal(do_set(f, "a", json_integer(10), -1).st, STORE_OK);
+	assert_int_equal(do_unset(f, "a", -1).st, STORE_OK);
+	assert_int_equal(do_set(f, "d", json_integer(4), -1).st, STORE_OK);
+	/* Queued changes count: with the committer held, the second new key is refused. */
+	do_unset(f, "d", -1);
+	store_debug_pause(f->s, true);
+	for (int i = 0; i < 3; i++) {
+		json_t *v = json_integer(i);
+		char key[8];
+
+		r[i] = (struct result){.f = f};
+		snprintf(key, sizeof(key), "n%d", i);
+		assert_int_equal(store_set(f->s, key, v, -1, done_cb, &r[i]), 0);
+		json_decref(v);
+	}
+	store_debug_pause(f->s, false);
+	for (int i = 0; i < 3; i++)
+		wait_calls(f, &r[i].calls, 1);
+	assert_int_equal(r[0].st, STORE_OK);
+	assert_int_equal(r[1].st, STORE_QUOTA);
+	assert_int_equal(r[2].st, STORE_QUOTA);
+	store_get_usage(f->s, &items, &bytes);
+	assert_int_equal(items, 3); /* b, c, n0 */
+	assert_int_equal(bytes, 2 + 2 + 3);
+
+	/* Bytes: keys plus compact values. */
+	store_set_limits(f->s, &(struct store_limits){.max_store_bytes = 20});
+	q = do_set(f, "big", json_string("0123456789abcdef"), -1); /* 3 + 18 */
+	assert_int_equal(q.st, STORE_QUOTA);
+	assert_int_equal(q.rev, 20);
+	assert_string_equal(q.reason, "max_store_bytes");
+	assert_int_equal(do_set(f, "b", json_string("0123456789"), -1).st, STORE_OK); /* 18 */
+	assert_int_equal(do_set(f, "c", json_string("012"), -1).st, STORE_QUOTA);   /* 22 */
+	store_get_usage(f->s, &items, &bytes);
+	assert_int_equal(bytes, 13 + 2 + 3);
+	fx_reopen(f); /* counted again from the files */
+	store_get_usage(f->s, &items, &bytes);
+	assert_int_equal(items, 3);
+	assert_int_equal(bytes, 18);
+	assert_int_equal(do_unset_prefix(f, "", NULL).st, STORE_OK);
+	store_get_usage(f->s, &items, &bytes);
+	assert_int_equal(items, 0);
+	assert_int_equal(bytes, 0);
+}
+
+/* ---- transactions ---- */
+
+struct txn_result {
+	struct result r;
+	bool succeeded;
+	json_t *results;
+};
+
+static struct txn_result do_txn(struct fx *f, const struct store_txn_cmp *c, size_t nc,
+                                const struct store_txn_op *ok, size_t nok,
+                                const struct store_txn_op *no, size_t nno)
+{
+	struct txn_result t = {.r = {.f = f}};
+
+	assert_int_equal(store_txn(f->s, c, nc, ok, nok, no, nno, done_cb, &t.r, &t.succeeded,
+	                           &t.results),
+	                 0);
+	wait_calls(f, &t.r.calls, 1);
+	return t;
+}
+
+static void assert_results(struct txn_result *t, const char *want)
+{
+	json_t *w = json_loads(want, 0, NULL);
+
+	assert_non_null(w);
+	if (!json_equal(t->results, w)) {
+		char *got = json_dumps(t->results, JSON_COMPACT);
+		fail_msg("results %s, not %s", got, want);
+	}
+	json_decref(w);
+	json_decref(t->results);
+	t->results = NULL;
+}
+
+static void test_txn(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats before, after;
+	json_t *one = json_integer(1), *two = json_integer(2), *x = json_string("x");
+	struct store_txn_cmp c[] = {{.key = "t/a", .what = STORE_CMP_VERSION, .num = 1},
+	                            {.key = "t/none", .what = STORE_CMP_EXISTS, .exists = false}};
+	struct store_txn_op ok[] = {
+	    {STORE_TXN_SET, "t/a", two},  {STORE_TXN_SET, "t/b", x},   {STORE_TXN_UNSET, "t/c", NULL},
+	    {STORE_TXN_UNSET, "t/z", NULL}, {STORE_TXN_GET, "t/a", NULL}, {STORE_TXN_GET, "t/c", NULL},
+	};
+	struct store_txn_op no[] = {{STORE_TXN_GET, "t/a", NULL}};
+	struct txn_result t;
+	char p[256];
+
+	do_set(f, "t/a", json_integer(1), -1); /* 1 */
+	do_set(f, "t/c", json_integer(3), -1); /* 2 */
+	store_get_stats(f->s, &before);
+	t = do_txn(f, c, 2, ok, 6, no, 1);
+	assert_int_equal(t.r.st, STORE_OK);
+	assert_true(t.succeeded);
+	assert_int_equal(t.r.rev, 3);
+	assert_results(&t, "[{\"key\":\"t/a\",\"revision\":3},{\"key\":\"t/b\",\"revision\":3},"
+	                   "{\"key\":\"t/c\",\"revision\":3},{\"key\":\"t/z\",\"revision\":0},"
+	                   "{\"key\":\"t/a\",\"value\":2,\"revision\":3,\"create_revision\":1,"
+	                   "\"version\":2},null]");
+	store_get_stats(f->s, &after);
+	assert_int_equal(after.records, before.records + 1); /* one record, one group */
+	assert_int_equal(after.groups, before.groups + 1);
+	assert_int_equal(store_revision(f->s), 3);
+	assert_int_value(f, "t/a", 2, 3);
+	assert_null(store_get(f->s, "t/c", NULL));
+
+	/* The compare fails now (version 2): the failure branch, nothing changes. */
+	t = do_txn(f, c, 2, ok, 6, no, 1);
+	assert_false(t.succeeded);
+	assert_int_equal(t.r.rev, 3);
+	assert_results(&t, "[{\"key\":\"t/a\",\"value\":2,\"revision\":3,\"create_revision\":1,"
+	                   "\"version\":2}]");
+	assert_int_equal(store_revision(f->s), 3);
+	/* value and revision compares; no compares at all: success. */
+	struct store_txn_cmp cv[] = {{.key = "t/b", .what = STORE_CMP_VALUE, .value = x},
+	                             {.key = "t/a", .what = STORE_CMP_REVISION, .num = 3}};
+	struct store_txn_op set1[] = {{STORE_TXN_SET, "t/d", one}};
+	t = do_txn(f, cv, 2, set1, 1, NULL, 0);
+	assert_true(t.succeeded);
+	assert_int_equal(t.r.rev, 4);
+	json_decref(t.results);
+	fx_reopen(f);
+	assert_int_value(f, "t/a", 2, 3);
+	assert_int_value(f, "t/d", 1, 4);
+	assert_item_meta(f, "t/b", 3, 3, 1);
+	assert_null(store_get(f->s, "t/c", NULL));
+
+	/* A torn transaction record is dropped whole. */
+	struct store_txn_op many[] = {{STORE_TXN_SET, "t/a", x}, {STORE_TXN_SET, "t/e", x},
+	                              {STORE_TXN_UNSET, "t/d", NULL}};
+	t = do_txn(f, NULL, 0, many, 3, NULL, 0);
+	assert_int_equal(t.r.rev, 5);
+	json_decref(t.results);
+	store_close(f->s);
+	f->s = NULL;
+	path_of(f, "config.log", p, sizeof(p));
+	assert_int_equal(truncate(p, file_size(f, "config.log") - 7), 0);
+	fx_open(f);
+	assert_int_equal(store_revision(f->s), 4);
+	assert_int_value(f, "t/a", 2, 3);
+	assert_null(store_get(f->s, "t/e", NULL));
+	assert_int_value(f, "t/d", 1, 4);
+	/* Over a quota: the whole transaction, nothing of it. */
+	store_set_limits(f->s, &(struct store_limits){.max_keys = 4});
+	t = do_txn(f, NULL, 0, many, 3, NULL, 0); /* +1 -1: stays at 3 */
+	assert_int_equal(t.r.st, STORE_OK);
+	json_decref(t.results);
+	struct store_txn_op two_new[] = {{STORE_TXN_SET, "t/f", x}, {STORE_TXN_SET, "t/g", x}};
+	t = do_txn(f, NULL, 0, two_new, 2, NULL, 0);
+	assert_int_equal(t.r.st, STORE_QUOTA);
+	assert_string_equal(t.r.reason, "max_keys");
+	json_decref(t.results);
+	assert_null(store_get(f->s, "t/f", NULL));
+	/* Compaction keeps what transactions made. */
+	assert_int_equal(store_debug_compact(f->s), 0);
+	fx_reopen(f);
+	assert_item_meta(f, "t/a", 5, 1, 3);
+	assert_item_meta(f, "t/e", 5, 5, 1);
+	json_decref(one);
+	json_decref(two);
+	json_decref(x);
+}
+
+/* ---- damage that is not a torn last record ---- */
+
+/* Flip one byte of the log at off (the store closed). */
+static void flip_byte(const struct fx *f, off_t off)
+{
+	char p[256];
+	unsigned char byte;
+	int fd;
+
+	path_of(f, "config.log", p, sizeof(p));
+	fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, off), 1);
+	byte ^= 0x20;
+	assert_int_equal(pwrite(fd, &byte, 1, off), 1);
+	close(fd);
+}
+
+static void read_whole(const char *path, char **ret, size_t *ret_len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf = malloc(1 << 20);
+	size_t n;
+
+	assert_non_null(fp);
+	n = fread(buf, 1, 1 << 20, fp);
+	fclose(fp);
+	*ret = buf;
+	*ret_len = n;
+}
+
+/* The 50 sets of issue 16: k/00..k/49 = 0..49, revisions 1..50; the log's bytes. */
+static void fifty_sets(struct fx *f, char **ret_log, size_t *ret_len)
+{
+	char key[16], p[256];
+
+	for (int i = 0; i < 50; i++) {
+		snprintf(key, sizeof(key), "k/%02d", i);
+		assert_int_equal(do_set(f, key, json_integer(i), -1).rev, (uint64_t)i + 1);
+	}
+	store_close(f->s);
+	f->s = NULL;
+	path_of(f, "config.log", p, sizeof(p));
+	read_whole(p, ret_log, ret_len);
+}
+
+/* Record i of fifty_sets starts here: 36 of header (SET2) + 4 + the value's digits each. */
+static size_t fifty_offset(int i)
+{
+	size_t off = 0;
+
+	for (int k = 0; k < i; k++)
+		off += 40 + (k < 10 ? 1 : 2);
+	return off;
+}
+
+/* The record of fifty_sets that holds byte off. */
+static int fifty_record_at(size_t off)
+{
+	int i = 0;
+
+	while (fifty_offset(i + 1) <= off)
+		i++;
+	return i;
+}
+
+static void assert_open_refused(struct fx *f, const char *want)
+{
+	char err[1024] = "";
+	struct store *s2 = NULL;
+
+	assert_int_equal(store_open(f->dir, f->base, NULL, &s2, err, sizeof(err)), -EBADMSG);
+	assert_null(s2);
+	if (!strstr(err, want))
+		fail_msg("store_open said \"%s\", not \"%s\"", err, want);
+}
+
+/*
+ * One byte changed in the middle of the log (issue 16: offset 166 after 50
+ * acknowledged sets): the start is refused, naming the file and offset, and
+ * nothing is cut; --repair keeps the other 49 and moves the damaged record
+ * aside; the revision counter does not go back.
+ */
+static void test_damage_mid_log_refuses_then_repair(void **state)
+{
+	struct fx *f = *state;
+	struct store_repair_result res;
+	struct store_options opt = fx_options(f);
+	char *before, *after, *dam, want[512], err[512] = "", p[256];
+	size_t blen, alen, dlen;
+	int hit = fifty_record_at(166);
+	size_t at = fifty_offset(hit);
+	char hitkey[16];
+	json_t *list;
+
+	fifty_sets(f, &before, &blen);
+	flip_byte(f, 166);
+	snprintf(want, sizeof(want),
+	         "%s/config.log is damaged at offset %zu (bytes that are not a whole record, "
+	         "readable again at offset %zu); the records after it were acknowledged",
+	         f->dir, at, fifty_offset(hit + 1));
+	assert_open_refused(f, want);
+	assert_open_refused(f, "run 'udsrpcd --repair -S ");
+	/* Refusing touched nothing: same size, only the byte we changed differs. */
+	path_of(f, "config.log", p, sizeof(p));
+	read_whole(p, &after, &alen);
+	assert_int_equal(alen, blen);
+	assert_int_equal(after[166] ^ before[166], 0x20);
+	after[166] = before[166];
+	assert_memory_equal(after, before, blen);
+	free(after);
+
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 49);
+	assert_int_equal(res.lost_records, 1);
+	assert_int_equal(res.lost_bytes, fifty_offset(hit + 1) - at);
+	assert_int_equal(res.revision, 50);
+	snprintf(want, sizeof(want), "%s/config.log.damaged-", f->dir);
+	assert_memory_equal(res.damaged_path, want, strlen(want));
+	/* The set-aside file holds exactly the damaged record's bytes. */
+	read_whole(res.damaged_path, &dam, &dlen);
+	assert_int_equal(dlen, res.lost_bytes);
+	before[166] ^= 0x20;
+	assert_memory_equal(dam, before + at, dlen);
+	free(dam);
+	free(before);
+	assert_int_equal(file_size(f, "config.log"), 0);
+
+	fx_open(f);
+	assert_int_equal(store_revision(f->s), 50);
+	list = store_list(f->s, NULL);
+	assert_int_equal(json_array_size(list), 49);
+	json_decref(list);
+	snprintf(hitkey, sizeof(hitkey), "k/%02d", hit);
+	assert_null(store_get(f->s, hitkey, NULL));
+	assert_int_value(f, "k/49", 49, 50);
+	assert_int_equal(do_set(f, hitkey, json_integer(hit), 0).rev, 51);
+	fx_reopen(f);
+	assert_int_value(f, hitkey, hit, 51);
+	assert_null(strstr(f->log, "torn"));
+}
+
+/* A length field changed: framing is lost, and the next record is found by its checksum. */
+static void test_damage_in_length_field(void **state)
+{
+	struct fx *f = *state;
+	struct store_repair_result res;
+	struct store_options opt = fx_options(f);
+	char *log, want[512], err[512] = "";
+	size_t len;
+
+	fifty_sets(f, &log, &len);
+	free(log);
+	flip_byte(f, (off_t)fifty_offset(20) + 1); /* 42 -> 42 + 8192 */
+	snprintf(want, sizeof(want), "config.log is damaged at offset %zu (", fifty_offset(20));
+	assert_open_refused(f, want);
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 49);
+	assert_int_equal(res.lost_records, 1);
+	fx_open(f);
+	assert_null(store_get(f->s, "k/20", NULL));
+	assert_int_value(f, "k/21", 21, 22);
+}
+
+/* Whole records that are wrong: a stale copy, a value that is not JSON. */
+static void test_damage_whole_bad_records(void **state)
+{
+	struct fx *f = *state;
+	struct store_repair_result res;
+	struct store_options opt = fx_options(f);
+	unsigned char rec[64];
+	char *log, err[512] = "";
+	size_t len;
+
+	fifty_sets(f, &log, &len);
+	/* Record 3 again at the end: whole, checksum good, out of sequence. */
+	append_bytes(f, "config.log", log + fifty_offset(3), fifty_offset(4) - fifty_offset(3));
+	free(log);
+	snprintf(err, sizeof(err), "is damaged at offset %zu (a record out of sequence)",
+	         fifty_offset(50));
+	assert_open_refused(f, err);
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 50);
+	assert_int_equal(res.lost_records, 1);
+	assert_int_equal(res.lost_bytes, 41);
+
+	/* A record in sequence whose value does not parse, last in the log. */
+	memcpy(rec + STORE_REC_HDR, "bad{", 4);
+	store_rec_seal(rec, STORE_REC_HDR + 4, 51, STORE_OP_SET, 3, 0, 0);
+	append_bytes(f, "config.log", rec, STORE_REC_HDR + 4);
+	assert_open_refused(f, "is damaged at offset 0 (a record whose value is not JSON)");
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 0);
+	assert_int_equal(res.lost_records, 1);
+	fx_open(f);
+	assert_int_equal(store_revision(f->s), 50);
+	assert_null(store_get(f->s, "bad", NULL));
+}
+
+/* Repair of a sound dir changes nothing that matters; a torn tail is set aside. */
+static void test_repair_sound_and_torn(void **state)
+{
+	struct fx *f = *state;
+	struct store_repair_result res;
+	struct store_options opt = fx_options(f);
+	char p[256], err[512] = "";
+	struct store *s2 = NULL;
+
+	do_set(f, "a", json_integer(1), -1);
+	do_set(f, "b", json_integer(2), -1);
+	/* Not while the store is open. */
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), -EBUSY);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 2);
+	assert_int_equal(res.lost_records, 0);
+	assert_int_equal(res.lost_bytes, 0);
+	assert_string_equal(res.damaged_path, "");
+	fx_open(f);
+	assert_int_value(f, "a", 1, 1);
+	do_set(f, "c", json_string("cut short"), -1);
+	store_close(f->s);
+	f->s = NULL;
+	path_of(f, "config.log", p, sizeof(p));
+	assert_int_equal(truncate(p, file_size(f, "config.log") - 2), 0);
+	assert_int_equal(store_repair(f->dir, &opt, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.kept_records, 0);
+	assert_int_equal(res.lost_records, 1);
+	assert_int_equal(res.lost_bytes, 36 + 1 + 11 - 2);
+	assert_int_equal(res.revision, 2);
+	/* A state dir that is not there is an error, not created. */
+	join_path(p, sizeof(p), f->dir, "missing");
+	assert_int_equal(store_repair(p, &opt, &res, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "cannot open state directory"));
+	assert_int_equal(access(p, F_OK), -1);
+	assert_int_equal(store_open(f->dir, f->base, NULL, &s2, err, sizeof(err)), 0);
+	assert_null(store_get(s2, "c", NULL));
+	assert_int_value(&(struct fx){.s = s2}, "b", 2, 2);
+	store_close(s2);
+	fx_open(f);
+}
+
+/* A compaction that fails is reported at error level, and the log stays whole. */
+static void test_compaction_failure_logged(void **state)
+{
+	struct fx *f = *state;
+	char p[256], want[300];
+
+	do_set(f, "c", json_integer(1), -1);
+	/* A directory where the temp snapshot goes: creating it fails (EISDIR). */
+	path_of(f, "config.snap.tmp", p, sizeof(p));
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(store_debug_compact(f->s), -EISDIR);
+	/* Reported by the loop, when it next processes completions. */
+	do_set(f, "c", json_integer(2), -1);
+	snprintf(want, sizeof(want),
+	         "3 %s: compaction failed: create config.snap.tmp: Is a directory; config.log "
+	         "stays whole",
+	         f->dir);
+	if (!strstr(f->log, want))
+		fail_msg("log: %s", f->log);
+	assert_int_equal(rmdir(p), 0);
+	fx_reopen(f);
+	assert_int_value(f, "c", 2, 2);
+}
+
+/*
+ * tests/data/statedir-v1: the files release 1's udsrpcd left (its README
+ * lists the changes). Every later format must still read them, values and
+ * revisions exactly. Opened from a copy: recovery may rewrite the log.
+ */
+static void test_statedir_v1(void **state)
+{
+	/*
+	 * create_revision and version as release 1's records imply them: a
+	 * snapshot record is its own creation (version 1), each later set of
+	 * the key in the log one more version, a set after an unset anew.
+	 */
+	static const struct {
+		const char *key, *value;
+		uint64_t rev, create, version;
+	} want[] = {
+	    {"app/name", "\"udsrpcd\"", 8, 1, 2},
+	    {"app/nested", "{\"a\":[1,2.5,{\"b\":null}],\"s\":\"h\u00e9llo\\tworld\"}", 3, 3, 1},
+	    {"app/ratio", "1e300", 11, 11, 1},
+	    {"counter", "9007199254740993", 9, 9, 1},
+	    {"list/a", "true", 12, 12, 1},
+	    {"list/b", "null", 13, 13, 1},
+	    {"neg", "-42", 14, 14, 1},
+	};
+	struct fx *f = *state;
+	char from[512], to[256];
+	json_t *list;
+
+	store_close(f->s);
+	f->s = NULL;
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "config.log" : "config.snap";
+
+		snprintf(from, sizeof(from), "%s/statedir-v1/%s", UDSRPC_TEST_DATA, name);
+		path_of(f, name, to, sizeof(to));
+		copy_path(from, to);
+	}
+	for (int round = 0; round < 2; round++) {
+		fx_open(f);
+		assert_int_equal(store_revision(f->s), round == 0 ? 14 : 16);
+		list = store_list(f->s, NULL);
+		assert_int_equal(json_array_size(list), sizeof(want) / sizeof(want[0]));
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			json_t *item = json_array_get(list, i);
+			json_t *v = json_loads(want[i].value, JSON_DECODE_ANY, NULL);
+
+			assert_non_null(v);
+			assert_string_equal(json_string_value(json_object_get(item, "key")),
+			                    want[i].key);
+			assert_true(json_equal(json_object_get(item, "value"), v));
+			assert_int_equal(json_integer_value(json_object_get(item, "revision")),
+			                 want[i].rev);
+			assert_int_equal(json_integer_value(json_object_get(item, "create_revision")),
+			                 want[i].create);
+			assert_int_equal(json_integer_value(json_object_get(item, "version")),
+			                 want[i].version);
+			json_decref(v);
+		}
+		json_decref(list);
+		assert_null(store_get(f->s, "gone", NULL));
+		assert_null(store_get(f->s, "pad", NULL));
+		if (round == 0) {
+			/* It stays writable, and what it held survives the next open. */
+			assert_int_equal(do_set(f, "after", json_integer(1), -1).rev, 15);
+			assert_int_equal(do_unset(f, "after", -1).rev, 16);
+			/* Written back in today's format, it keeps what it derived. */
+			assert_int_equal(store_debug_compact(f->s), 0);
+		}
+		store_close(f->s);
+		f->s = NULL;
+	}
+	fx_open(f); /* for teardown */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crc32c),
 	    cmocka_unit_test(test_record_codec),
+	    cmocka_unit_test(test_record_codec_v2),
 	    cmocka_unit_test(test_tree_balanced_and_ordered),
 	    cmocka_unit_test(test_key_valid),
 	    cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
@@ -1384,6 +2174,19 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_early_not_in_big_groups, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_values_of_every_type, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damage_mid_log_refuses_then_repair, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_damage_in_length_field, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damage_whole_bad_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repair_sound_and_torn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compaction_failure_logged, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_versions_survive_log_and_snapshot, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unset_prefix_one_revision, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quotas, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,7 +86,9 @@ const char *udsrpc_log_level_name(enum udsrpc_log_level level);
 #define UDSRPC_BUILTIN_EVENTS (1u << 5)   /* events.subscribe/unsubscribe; topics peer, daemon */
 #define UDSRPC_BUILTIN_INFO (1u << 6)     /* daemon.info -> name, version, pid, uptime, ... */
 #define UDSRPC_BUILTIN_STATS (1u << 7)    /* daemon.stats -> counters, per-method latency */
-#define UDSRPC_BUILTIN_ALL 0xffu
+/* rpc.provide/unprovide, events.publish: other connections serve methods through this server */
+#define UDSRPC_BUILTIN_PROVIDE (1u << 8)
+#define UDSRPC_BUILTIN_ALL 0x1ffu
 
 /* Server behaviour (udsrpc_server_options.flags). */
 /* udsrpc_server_run(): SIGTERM/SIGINT stop the server, SIGHUP calls on_reload. */

@@ -81,3 +81,27 @@ void builtin_events_unsubscribe(struct udsrpc_call *c, const json_t *params, voi
 	}
 	udsrpc_call_result(c, json_pack("{s:o}", "topics", events_topics_json(conn->srv, &conn->topics)));
 }
+
+/* events.publish: a provider's event on a topic it declared (udsrpc(7), "PROVIDERS"). */
+void builtin_events_publish(struct udsrpc_call *c, const json_t *params, void *userdata)
+{
+	struct conn *conn = events_conn(c);
+	const char *name = json_string_value(json_object_get(params, "topic"));
+	const struct topic *tp = conn ? topics_find(&conn->srv->topics, name) : NULL;
+
+	(void)userdata;
+	if (!tp || tp->owner != conn) {
+		char reason[200];
+		snprintf(reason, sizeof(reason), "'%.128s' is not a topic this connection provides", name);
+		udsrpc_call_error(c, UDSRPC_INVALID_PARAMS, NULL,
+		                  json_pack("{s:s,s:s}", "path", "/topic", "reason", reason));
+		return;
+	}
+	json_t *ev = json_pack("{s:s,s:s,s:O}", "topic", tp->name, "type", "publish", "event",
+	                       json_object_get(params, "event"));
+	int n = ev ? events_publish(conn->srv, tp, NULL, ev) : -1;
+	if (n < 0)
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+	else
+		udsrpc_call_result(c, json_pack("{s:i}", "subscribers", n));
+}

@@ -1,6 +1,7 @@
 /* peer.c — the peer.* methods: whoami and list. */
 #include <udsrpc/udsrpc.h>
 
+#include "broker.h"
 #include "conn.h"
 #include "events.h"
 #include "methods.h"
@@ -24,6 +25,7 @@ void builtin_peer_list(struct udsrpc_call *c, const json_t *params, void *userda
 		json_object_set_new(p, "connected", json_string(when));
 		json_object_set_new(p, "requests", json_integer((json_int_t)conn->rpc.requests));
 		json_object_set_new(p, "topics", events_topics_json(srv, &conn->topics));
+		json_object_set_new(p, "provides", provided_json(conn->rpc.provider));
 		json_array_append_new(peers, p);
 	}
 	udsrpc_call_result(c, json_pack("{s:o}", "peers", peers));
