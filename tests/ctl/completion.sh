@@ -67,4 +67,8 @@ check "udsrpcctl --socket=<tab> completes files" "$SOCK" "$(comp "$CTL" --socket
 # A value with a newline and a tab adds no false key.
 "$CTL" -s "$SOCK" -q set app.text "$(printf 'line\napp.fake\tx')"
 check "a value's newline makes no key" "app.name app.port app.text" "$(comp "$CTL" -s "$SOCK" get app)"
+# Keys are asked for with keys_only and the word as prefix; a word no key
+# can start with (a quote) asks nothing and offers nothing.
+check "udsrpcctl get 'app\"' -> nothing" "" "$(comp "$CTL" -s "$SOCK" get 'app"')"
+check "udsrpcctl unset app.p -> app.port" "app.port" "$(comp "$CTL" -s "$SOCK" unset app.p)"
 finish
