@@ -118,9 +118,9 @@ check "get after unset: not found" "udsrpcctl: config.get: Not found (code -3201
 # ---- methods ----
 ctl methods
 check "methods: exit 0" 0 "$RC"
-check "methods: all 17, one line each" 17 "$(printf '%s\n' "$OUT" | wc -l)"
+check "methods: all 18, one line each" 18 "$(printf '%s\n' "$OUT" | wc -l)"
 check "methods: names from rpc.discover" \
-	"config.get config.list config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover" \
+	"config.get config.list config.restore config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover" \
 	"$(printf '%s\n' "$OUT" | awk '{print $1}' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
 like "methods: name and summary" '^ping +Check that the daemon answers\.$' "$(printf '%s\n' "$OUT" | grep '^ping ')"
 ctl -j methods

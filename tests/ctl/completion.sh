@@ -48,8 +48,8 @@ check "call METHOD without a daemon: nothing offered" "" "$(comp "$CTL" -s "$SOC
 check "without a daemon: no wait" yes "$([ $((($(date +%s%N) - START) / 1000000)) -lt 3000 ] && echo yes || echo no)"
 
 start_daemon
-check "udsrpcctl -s SOCK call <tab> -> all 17 methods" \
-	"config.get config.list config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover" \
+check "udsrpcctl -s SOCK call <tab> -> all 18 methods" \
+	"config.get config.list config.restore config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover" \
 	"$(comp "$CTL" -s "$SOCK" call '')"
 check "udsrpcctl --socket=SOCK call daemon.s -> two" "daemon.shutdown daemon.stats" \
 	"$(comp "$CTL" "--socket=$SOCK" call daemon.s)"
