@@ -142,6 +142,23 @@ static int commands_call_params(struct ctl *c, json_t **ret)
 	return 0;
 }
 
+/*
+ * txn [JSON]: the params of config.txn from the argument, or from stdin
+ * when there is none. Like call's PARAMS_JSON it must parse: a transaction
+ * that went out as something else would change the wrong things.
+ */
+static int commands_txn_params(struct ctl *c, json_t **ret)
+{
+	json_error_t jerr;
+
+	*ret = c->nargs ? json_loads(c->args[0], 0, &jerr) : json_loadf(stdin, 0, &jerr);
+	if (!*ret)
+		return commands_usage_error(c->cmd, "the transaction is not a JSON object: %s "
+						    "(line %d, column %d)",
+					    jerr.text, jerr.line, jerr.column);
+	return 0;
+}
+
 /* ---- human printers ---- */
 
 static int commands_print_table(struct table *t, const char *sep)
@@ -334,6 +351,30 @@ static int commands_list_human(struct ctl *c, const json_t *result)
 	return 0;
 }
 
+/* "succeeded revision N" (or "failed ..."), then each result: a get's value as get prints it. */
+static int commands_txn_human(struct ctl *c, const json_t *result)
+{
+	const json_t *res;
+	size_t i;
+	int r;
+
+	printf("%s revision %lld\n",
+	       json_is_true(json_object_get(result, "succeeded")) ? "succeeded" : "failed",
+	       commands_int(result, "revision", NULL));
+	json_array_foreach(json_object_get(result, "results"), i, res) {
+		if (json_is_null(res))
+			r = (puts("null") < 0);
+		else if (json_object_get(res, "value"))
+			r = output_value(stdout, json_object_get(res, "value"));
+		else
+			r = printf("%s revision %lld\n", json_string_value(json_object_get(res, "key")),
+				   commands_int(res, "revision", NULL)) < 0;
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 static int commands_call_human(struct ctl *c, const json_t *result)
 {
 	return output_json_line(stdout, result, isatty(STDOUT_FILENO));
@@ -490,6 +531,13 @@ const struct command commands_table[] = {
 	{"list", "[PREFIX]", "KEY<TAB>VALUE lines, sorted by key",
 	 "Only keys that start with PREFIX, when given. Values are printed as get prints them.",
 	 "config.list", 0, 1, 0, commands_list_params, commands_list_human, NULL},
+	{"txn", "[JSON]", "compare and change keys atomically (admin)",
+	 "JSON (from the argument, or stdin without one) is config.txn's params:\n"
+	 "{\"compare\":[{\"key\":K,\"revision\"|\"version\"|\"value\"|\"exists\":X}...],\n"
+	 " \"success\":[{\"op\":\"get\"|\"set\"|\"unset\",\"key\":K,\"value\":V}...],\"failure\":[...]}.\n"
+	 "Prints \"succeeded revision N\" (or \"failed\"), then one line per result: a get's\n"
+	 "value as get prints it (null when absent), \"KEY revision N\" for a set or unset.",
+	 "config.txn", 0, 1, 0, commands_txn_params, commands_txn_human, NULL},
 	{"watch", "[TOPIC...] [--count N]", "print events, one JSON line each",
 	 "TOPICs: config, peer, daemon (default: all three). Runs until Ctrl-C or\n"
 	 "SIGTERM (exit 0), or until N events were printed.",

@@ -202,7 +202,7 @@ wait "$HOLD" 2>/dev/null || true
 # ---- help, --version (no daemon needed) ----
 RC=0; OUT=$("$CTL" help 2>&1) || RC=$?
 check "help: exit 0" 0 "$RC"
-for c in ping info stats whoami peers methods get set unset list watch call raw reload shutdown log-level help; do
+for c in ping info stats whoami peers methods get set unset list txn watch call raw reload shutdown log-level help; do
 	like "help lists $c" "^  $c( |\$)" "$(printf '%s\n' "$OUT" | grep -E "^  $c( |\$)")"
 done
 RC=0; OUT=$("$CTL" help set 2>&1) || RC=$?
@@ -222,6 +222,20 @@ check "-h: exit 0 with the usage" "0:usage: udsrpcctl [-s PATH] [-j|--json] [-t|
 # ---- the default socket path: $UDSRPC_SOCKET, as the daemon resolves it ----
 RC=0; OUT=$(UDSRPC_SOCKET="$SOCK" "$CTL" ping 2>&1) || RC=$?
 like "no -s: \$UDSRPC_SOCKET" '^pong ' "$OUT"
+
+# ---- txn: from the argument or stdin; results as get prints them ----
+ctl set txn/a 1
+ctl txn '{"compare":[{"key":"txn/a","version":1}],"success":[{"op":"set","key":"txn/a","value":"two"},{"op":"get","key":"txn/a"},{"op":"get","key":"txn/none"},{"op":"unset","key":"txn/none"}]}'
+REV=$(printf '%s\n' "$OUT" | sed -n '1s/^succeeded revision //p')
+check "txn: succeeded, one line per result" \
+	"$(printf 'succeeded revision %s\ntxn/a revision %s\ntwo\nnull\ntxn/none revision 0' "$REV" "$REV")" "$OUT"
+RC=0; OUT=$(printf '%s' '{"compare":[{"key":"txn/a","version":1}],"success":[]}' | "$CTL" -s "$SOCK" -j txn 2>&1) || RC=$?
+check "txn from stdin, -j: the compare fails now" \
+	"0:{\"succeeded\":false,\"revision\":$REV,\"results\":[]}" "$RC:$OUT"
+ctl txn 'not json'
+check "txn: not JSON: usage error" 2 "$RC"
+ctl txn '{"success":[{"op":"set","key":"k"}]}'
+check "txn: the daemon's -32602: exit 1" "1:udsrpcctl: config.txn: Invalid params (code -32602): /success/0: a set op needs a value" "$RC:$ERR"
 
 # ---- shutdown (last) ----
 ctl shutdown
