@@ -75,16 +75,42 @@ static int commands_set_params(struct ctl *c, json_t **ret)
 	return 0;
 }
 
+/* list [PREFIX] [--limit N] [--after KEY]: a page when asked for, else everything. */
 static int commands_list_params(struct ctl *c, json_t **ret)
 {
-	json_t *prefix;
+	json_t *prefix, *v;
 	int r;
 
 	*ret = NULL;
-	if (c->nargs == 0)
+	if (c->nargs == 0 && !c->limit && !c->after)
 		return 0;
-	if ((r = commands_string(c, 0, "PREFIX", &prefix)))
-		return r;
+	if (!(*ret = json_object()))
+		return output_nomem();
+	if (c->nargs > 0) {
+		if ((r = commands_string(c, 0, "PREFIX", &prefix)))
+			return r;
+		json_object_set_new(*ret, "prefix", prefix);
+	}
+	/* Values go as given (a number if it parses): the daemon checks them. */
+	if (c->limit && (v = commands_value(c->limit)))
+		json_object_set_new(*ret, "limit", v);
+	if (c->after && (v = json_string(c->after)))
+		json_object_set_new(*ret, "after", v);
+	return 0;
+}
+
+/* unset KEY [--expect-revision N] or unset --prefix PREFIX. */
+static int commands_unset_params(struct ctl *c, json_t **ret)
+{
+	json_t *prefix;
+
+	if (!c->prefix)
+		return commands_key_params(c, ret);
+	*ret = NULL;
+	if (c->expect_revision)
+		return commands_usage_error(c->cmd, "--expect-revision is for one KEY, not a --prefix");
+	if (!(prefix = json_string(c->prefix)))
+		return commands_usage_error(c->cmd, "PREFIX is not valid UTF-8");
 	*ret = json_pack("{s:o}", "prefix", prefix);
 	return *ret ? 0 : output_nomem();
 }
@@ -331,7 +357,11 @@ static int commands_get_human(struct ctl *c, const json_t *result)
 
 static int commands_revision_human(struct ctl *c, const json_t *result)
 {
-	printf("revision %lld\n", commands_int(result, "revision", NULL));
+	if (json_object_get(result, "count"))
+		printf("removed %lld keys, revision %lld\n", commands_int(result, "count", NULL),
+		       commands_int(result, "revision", NULL));
+	else
+		printf("revision %lld\n", commands_int(result, "revision", NULL));
 	return 0;
 }
 
@@ -524,13 +554,16 @@ const struct command commands_table[] = {
 	 "(0: only if KEY does not exist). Prints the new revision.",
 	 "config.set", 2, 2, COMMAND_QUIET | COMMAND_EXPECT_REVISION, commands_set_params,
 	 commands_revision_human, NULL},
-	{"unset", "KEY [--expect-revision N]", "remove a key, durably (admin)",
-	 "--expect-revision N removes KEY only if its revision is N. Prints the new revision.",
-	 "config.unset", 1, 1, COMMAND_QUIET | COMMAND_EXPECT_REVISION, commands_key_params,
-	 commands_revision_human, NULL},
-	{"list", "[PREFIX]", "KEY<TAB>VALUE lines, sorted by key",
-	 "Only keys that start with PREFIX, when given. Values are printed as get prints them.",
-	 "config.list", 0, 1, 0, commands_list_params, commands_list_human, NULL},
+	{"unset", "KEY [--expect-revision N] | --prefix PREFIX", "remove a key, durably (admin)",
+	 "--expect-revision N removes KEY only if its revision is N. Prints the new revision.\n"
+	 "--prefix PREFIX removes every key that starts with it, as one revision, and\n"
+	 "prints \"removed N keys, revision R\".",
+	 "config.unset", 1, 1, COMMAND_QUIET | COMMAND_EXPECT_REVISION | COMMAND_PREFIX,
+	 commands_unset_params, commands_revision_human, NULL},
+	{"list", "[PREFIX] [--limit N] [--after KEY]", "KEY<TAB>VALUE lines, sorted by key",
+	 "Only keys that start with PREFIX, when given. Values are printed as get prints them.\n"
+	 "--limit N: at most N (1-10000) of them, starting after KEY with --after KEY.",
+	 "config.list", 0, 1, COMMAND_PAGE, commands_list_params, commands_list_human, NULL},
 	{"txn", "[JSON]", "compare and change keys atomically (admin)",
 	 "JSON (from the argument, or stdin without one) is config.txn's params:\n"
 	 "{\"compare\":[{\"key\":K,\"revision\"|\"version\"|\"value\"|\"exists\":X}...],\n"

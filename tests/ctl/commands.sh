@@ -237,6 +237,21 @@ check "txn: not JSON: usage error" 2 "$RC"
 ctl txn '{"success":[{"op":"set","key":"k"}]}'
 check "txn: the daemon's -32602: exit 1" "1:udsrpcctl: config.txn: Invalid params (code -32602): /success/0: a set op needs a value" "$RC:$ERR"
 
+# ---- unset --prefix, list --limit --after ----
+for k in pg/1 pg/2 pg/3; do ctl set "$k" 1; done
+ctl list pg/ --limit 2 --after pg/1
+check "list --limit --after: a page" "$(printf 'pg/2\t1\npg/3\t1')" "$OUT"
+ctl -j list pg/ --limit 1
+check "list --limit -j: more" yes "$(printf '%s' "$OUT" | grep -q '"more":true' && echo yes || echo no)"
+ctl list --limit 0
+check "list --limit 0: the daemon's -32602" "1:udsrpcctl: config.list: Invalid params (code -32602): /limit: must be >= 1" "$RC:$ERR"
+ctl unset --prefix pg/
+like "unset --prefix: count and revision" '^removed 3 keys, revision [0-9]+$' "$OUT"
+ctl unset --prefix pg/ pg/1
+check "unset --prefix and a KEY: usage error" 2 "$RC"
+ctl list pg/
+check "unset --prefix: none left" "0:" "$RC:$OUT"
+
 # ---- shutdown (last) ----
 ctl shutdown
 check "shutdown: exit 0" 0 "$RC"
