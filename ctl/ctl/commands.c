@@ -185,6 +185,58 @@ static int commands_txn_params(struct ctl *c, json_t **ret)
 	return 0;
 }
 
+/*
+ * restore [--merge] [FILE]: the lines dump wrote (one item per line; blank
+ * lines skipped), from FILE, or stdin for none or "-". Only key and value
+ * go out: the rest of an item is the store's to give.
+ */
+static int commands_restore_params(struct ctl *c, json_t **ret)
+{
+	const char *path = c->nargs ? c->args[0] : "-";
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	json_t *items = json_array();
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+	int r = 0;
+
+	*ret = NULL;
+	if (!f) {
+		json_decref(items);
+		return commands_usage_error(c->cmd, "cannot open %s", path);
+	}
+	while (items && r == 0 && (len = getline(&line, &cap, f)) >= 0) {
+		json_error_t jerr;
+		json_t *it;
+
+		n++;
+		if (strspn(line, " \t\r\n") == (size_t)len)
+			continue;
+		it = json_loads(line, 0, &jerr);
+		if (!it || !json_is_string(json_object_get(it, "key")) ||
+		    !json_object_get(it, "value"))
+			r = commands_usage_error(c->cmd, "%s line %zu is not an item of dump "
+							 "({\"key\",\"value\",...})",
+						 path, n);
+		else
+			json_array_append_new(items, json_pack("{s:O,s:O}", "key",
+							       json_object_get(it, "key"), "value",
+							       json_object_get(it, "value")));
+		json_decref(it);
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	if (!items)
+		return output_nomem();
+	if (r) {
+		json_decref(items);
+		return r;
+	}
+	*ret = json_pack("{s:o,s:s}", "items", items, "mode", c->merge ? "merge" : "replace");
+	return *ret ? 0 : output_nomem();
+}
+
 /* ---- human printers ---- */
 
 static int commands_print_table(struct table *t, const char *sep)
@@ -405,6 +457,26 @@ static int commands_txn_human(struct ctl *c, const json_t *result)
 	return 0;
 }
 
+/* dump: one compact item per line, as restore reads them back. */
+static int commands_dump_human(struct ctl *c, const json_t *result)
+{
+	const json_t *item;
+	size_t i;
+	int r;
+
+	json_array_foreach(json_object_get(result, "items"), i, item)
+		if ((r = output_json_line(stdout, item, false)))
+			return r;
+	return 0;
+}
+
+static int commands_restore_human(struct ctl *c, const json_t *result)
+{
+	printf("restored %lld keys, revision %lld\n", commands_int(result, "count", NULL),
+	       commands_int(result, "revision", NULL));
+	return 0;
+}
+
 static int commands_call_human(struct ctl *c, const json_t *result)
 {
 	return output_json_line(stdout, result, isatty(STDOUT_FILENO));
@@ -571,6 +643,16 @@ const struct command commands_table[] = {
 	 "Prints \"succeeded revision N\" (or \"failed\"), then one line per result: a get's\n"
 	 "value as get prints it (null when absent), \"KEY revision N\" for a set or unset.",
 	 "config.txn", 0, 1, 0, commands_txn_params, commands_txn_human, NULL},
+	{"dump", "[PREFIX]", "every item as one JSON line, for restore",
+	 "One config.list of the keys under PREFIX (all without it): one revision, so\n"
+	 "the lines are consistent. Each line is a compact item {\"key\",\"value\",...}.",
+	 "config.list", 0, 1, 0, commands_list_params, commands_dump_human, NULL},
+	{"restore", "[--merge] [FILE]", "load what dump wrote (admin)",
+	 "Reads FILE (stdin without one, or -): the store becomes exactly those items,\n"
+	 "or with --merge they are set over it; one revision. Prints\n"
+	 "\"restored N keys, revision R\".",
+	 "config.restore", 0, 1, COMMAND_MERGE, commands_restore_params, commands_restore_human,
+	 NULL},
 	{"watch", "[TOPIC...] [--count N]", "print events, one JSON line each",
 	 "TOPICs: config, peer, daemon (default: all three). Runs until Ctrl-C or\n"
 	 "SIGTERM (exit 0), or until N events were printed.",

@@ -20,6 +20,7 @@ enum command_flags {
 	COMMAND_AWAIT_CLOSE = 1 << 4,	  /* the daemon closes after answering: wait for it */
 	COMMAND_PREFIX = 1 << 5,	  /* takes --prefix P (in place of its KEY) */
 	COMMAND_PAGE = 1 << 6,		  /* takes --limit N and --after KEY */
+	COMMAND_MERGE = 1 << 7,		  /* takes --merge */
 };
 
 /*
@@ -58,6 +59,7 @@ struct ctl {
 	long long count;	     /* --count; 0: not given */
 	const char *prefix;	     /* --prefix, NULL if not given */
 	const char *limit, *after;   /* --limit, --after, NULL if not given */
+	bool merge;		     /* --merge */
 	struct session s;
 	double rtt_ms; /* the last call's round trip (ping prints it) */
 };

@@ -12,7 +12,8 @@
 #include "output.h"
 
 /* The options every command takes, before or after it. */
-enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT, OPT_PREFIX, OPT_LIMIT, OPT_AFTER };
+enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT, OPT_PREFIX, OPT_LIMIT, OPT_AFTER,
+       OPT_MERGE };
 
 static const struct option main_options[] = {
 	{"socket", required_argument, NULL, 's'},
@@ -26,6 +27,7 @@ static const struct option main_options[] = {
 	{"prefix", required_argument, NULL, OPT_PREFIX},
 	{"limit", required_argument, NULL, OPT_LIMIT},
 	{"after", required_argument, NULL, OPT_AFTER},
+	{"merge", no_argument, NULL, OPT_MERGE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -84,6 +86,7 @@ static const struct {
 	{OPT_PREFIX, COMMAND_PREFIX, "--prefix"},
 	{OPT_LIMIT, COMMAND_PAGE, "--limit"},
 	{OPT_AFTER, COMMAND_PAGE, "--after"},
+	{OPT_MERGE, COMMAND_MERGE, "--merge"},
 };
 
 static int main_option(struct ctl *c, int code, const char *value)
@@ -130,6 +133,9 @@ static int main_option(struct ctl *c, int code, const char *value)
 		return 0;
 	case OPT_AFTER:
 		c->after = value;
+		return 0;
+	case OPT_MERGE:
+		c->merge = true;
 		return 0;
 	}
 	return CTL_EXIT_USAGE;

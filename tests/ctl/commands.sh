@@ -202,7 +202,7 @@ wait "$HOLD" 2>/dev/null || true
 # ---- help, --version (no daemon needed) ----
 RC=0; OUT=$("$CTL" help 2>&1) || RC=$?
 check "help: exit 0" 0 "$RC"
-for c in ping info stats whoami peers methods get set unset list txn watch call raw reload shutdown log-level help; do
+for c in ping info stats whoami peers methods get set unset list txn dump restore watch call raw reload shutdown log-level help; do
 	like "help lists $c" "^  $c( |\$)" "$(printf '%s\n' "$OUT" | grep -E "^  $c( |\$)")"
 done
 RC=0; OUT=$("$CTL" help set 2>&1) || RC=$?
@@ -251,6 +251,22 @@ ctl unset --prefix pg/ pg/1
 check "unset --prefix and a KEY: usage error" 2 "$RC"
 ctl list pg/
 check "unset --prefix: none left" "0:" "$RC:$OUT"
+
+# ---- dump | restore: the same listing back ----
+ctl set dr/a 0.1
+ctl set dr/b '{"x":[1,null]}'
+ctl dump dr/
+check "dump: one item per line" 2 "$(printf '%s\n' "$OUT" | grep -c '^{"key":"dr/')"
+printf '%s\n' "$OUT" >"$DIR/dump.txt"
+ctl list dr/
+BEFORE=$OUT
+ctl unset --prefix dr/
+ctl restore --merge "$DIR/dump.txt"
+like "restore --merge FILE: count and revision" '^restored 2 keys, revision [0-9]+$' "$OUT"
+ctl list dr/
+check "dump | restore: the same listing" "$BEFORE" "$OUT"
+RC=0; OUT=$(printf 'not json\n' | "$CTL" -s "$SOCK" restore 2>&1) || RC=$?
+check "restore: a line that is not an item: usage error" 2 "$RC"
 
 # ---- shutdown (last) ----
 ctl shutdown

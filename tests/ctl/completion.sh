@@ -28,7 +28,7 @@ check "loads in bash and registers a function for udsrpcctl" "complete -F _udsrp
 	"$(bash --norc --noprofile -c '. "$1" && complete -p udsrpcctl' _ "$COMPLETION")"
 check "udsrpcctl pi -> ping" "ping" "$(comp udsrpcctl pi)"
 check "udsrpcctl (nothing) -> every command" \
-	"call get help info list log-level methods peers ping raw reload set shutdown stats txn unset watch whoami" \
+	"call dump get help info list log-level methods peers ping raw reload restore set shutdown stats txn unset watch whoami" \
 	"$(comp udsrpcctl '')"
 check "the command list is the tool's own (udsrpcctl -j help)" \
 	"$(comp udsrpcctl '')" \

@@ -59,7 +59,7 @@ for args in "" "frob" "get" "get a b" "set k" "unset" "log-level" "call" "watch 
 done
 ctl -s "$SOCK" frob
 check "unknown command: the valid ones listed" \
-	"udsrpcctl: unknown command 'frob'; the commands are: ping info stats whoami peers methods get set unset list txn watch call raw reload shutdown log-level help
+	"udsrpcctl: unknown command 'frob'; the commands are: ping info stats whoami peers methods get set unset list txn dump restore watch call raw reload shutdown log-level help
 Try 'udsrpcctl help' for the commands and options." "$ERR"
 ctl -s "$SOCK" set k
 check "missing argument: named, with the usage" \
