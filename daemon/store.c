@@ -810,13 +810,20 @@ struct txn_view {
 	const json_t *value; /* borrowed */
 };
 
-/* The view of key: the latest state, or what op w (of ops[0..upto)) made it. */
+/*
+ * The view of key: the latest state, or what an op of ops[0..upto) made it.
+ * Only a get looks back (scan): a branch writes each key once (the caller's
+ * rule), so a write finds no earlier write of its key, and a restore of
+ * many keys stays linear.
+ */
 static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *ops, size_t upto,
                                    const struct txn_view *made, const char *key)
 {
 	struct txn_view v = {0};
 	struct store_node *n;
 
+	if (upto > 0 && ops[upto].op != STORE_TXN_GET)
+		upto = 0;
 	for (size_t i = upto; i-- > 0;)
 		if (ops[i].op != STORE_TXN_GET && strcmp(ops[i].key, key) == 0)
 			return made[i];
@@ -1020,6 +1027,82 @@ out:
 		op_put(s, op);
 	}
 	json_decref(results);
+	return r;
+}
+
+struct restore_walk {
+	json_t *keep; /* object: the keys of the items */
+	json_t *ops;
+};
+
+static int restore_visit(struct store_tree_link *l, void *arg)
+{
+	struct store_node *n = (struct store_node *)l;
+	struct restore_walk *w = arg;
+	char key[STORE_KEY_MAX + 1];
+
+	if (n->latest_rev == 0)
+		return 0;
+	memcpy(key, n->key, n->link.keylen);
+	key[n->link.keylen] = '\0';
+	if (json_object_get(w->keep, key))
+		return 0;
+	return json_array_append_new(w->ops, json_pack("{s:s,s:s}", "op", "unset", "key", key));
+}
+
+int store_restore(struct store *s, const json_t *items, bool replace, store_done_fn done,
+                  void *arg, json_t **ret_ops, json_t **ret_results)
+{
+	struct restore_walk w = {.keep = json_object(), .ops = json_array()};
+	struct store_txn_op *ops = NULL;
+	bool succeeded;
+	size_t n;
+	int r = -ENOMEM;
+
+	if (!w.keep || !w.ops)
+		goto out;
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		const json_t *it = json_array_get(items, i);
+		const char *key = json_string_value(json_object_get(it, "key"));
+
+		r = -EINVAL;
+		if (!key || !json_object_get(it, "value") || json_object_get(w.keep, key))
+			goto out;
+		r = -ENOMEM;
+		if (json_object_set_new(w.keep, key, json_true()) < 0)
+			goto out;
+	}
+	/* Replace: first every key that is not among the items goes, in key order. */
+	r = -ENOMEM;
+	if (replace && store_tree_walk_prefix(s->map, "", 0, restore_visit, &w) != 0)
+		goto out;
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		const json_t *it = json_array_get(items, i);
+
+		if (json_array_append_new(w.ops, json_pack("{s:s,s:O,s:O}", "op", "set", "key",
+		                                           json_object_get(it, "key"), "value",
+		                                           json_object_get(it, "value"))) < 0)
+			goto out;
+	}
+	n = json_array_size(w.ops);
+	if (!(ops = calloc(n + 1, sizeof(*ops))))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *o = json_array_get(w.ops, i);
+
+		ops[i].op = json_object_get(o, "value") ? STORE_TXN_SET : STORE_TXN_UNSET;
+		ops[i].key = json_string_value(json_object_get(o, "key"));
+		ops[i].value = json_object_get(o, "value");
+	}
+	r = store_txn(s, NULL, 0, ops, n, NULL, 0, done, arg, &succeeded, ret_results);
+	if (r == 0) {
+		*ret_ops = w.ops;
+		w.ops = NULL;
+	}
+out:
+	free(ops);
+	json_decref(w.keep);
+	json_decref(w.ops);
 	return r;
 }
 

@@ -216,6 +216,16 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               json_t **ret_results);
 
 /*
+ * config.restore: items ([{"key","value"}...], keys distinct: else -EINVAL)
+ * over the state the queue leaves; replace first unsets every other key.
+ * One store_txn of those ops (one revision, one record, quotas, done as
+ * there): *ret_ops (new reference) the ops as [{"op":"set"|"unset","key",
+ * "value"?}...], *ret_results as store_txn's, in the same order.
+ */
+int store_restore(struct store *s, const json_t *items, bool replace, store_done_fn done,
+                  void *arg, json_t **ret_ops, json_t **ret_results);
+
+/*
  * An early answer (see store.c): fn(arg, revision) runs on the committer's
  * thread, with the store's lock held, right after the change marked by
  * store_mark_early is durable (for small groups only), with the arg its

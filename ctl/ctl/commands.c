@@ -75,16 +75,42 @@ static int commands_set_params(struct ctl *c, json_t **ret)
 	return 0;
 }
 
+/* list [PREFIX] [--limit N] [--after KEY]: a page when asked for, else everything. */
 static int commands_list_params(struct ctl *c, json_t **ret)
 {
-	json_t *prefix;
+	json_t *prefix, *v;
 	int r;
 
 	*ret = NULL;
-	if (c->nargs == 0)
+	if (c->nargs == 0 && !c->limit && !c->after)
 		return 0;
-	if ((r = commands_string(c, 0, "PREFIX", &prefix)))
-		return r;
+	if (!(*ret = json_object()))
+		return output_nomem();
+	if (c->nargs > 0) {
+		if ((r = commands_string(c, 0, "PREFIX", &prefix)))
+			return r;
+		json_object_set_new(*ret, "prefix", prefix);
+	}
+	/* Values go as given (a number if it parses): the daemon checks them. */
+	if (c->limit && (v = commands_value(c->limit)))
+		json_object_set_new(*ret, "limit", v);
+	if (c->after && (v = json_string(c->after)))
+		json_object_set_new(*ret, "after", v);
+	return 0;
+}
+
+/* unset KEY [--expect-revision N] or unset --prefix PREFIX. */
+static int commands_unset_params(struct ctl *c, json_t **ret)
+{
+	json_t *prefix;
+
+	if (!c->prefix)
+		return commands_key_params(c, ret);
+	*ret = NULL;
+	if (c->expect_revision)
+		return commands_usage_error(c->cmd, "--expect-revision is for one KEY, not a --prefix");
+	if (!(prefix = json_string(c->prefix)))
+		return commands_usage_error(c->cmd, "PREFIX is not valid UTF-8");
 	*ret = json_pack("{s:o}", "prefix", prefix);
 	return *ret ? 0 : output_nomem();
 }
@@ -140,6 +166,75 @@ static int commands_call_params(struct ctl *c, json_t **ret)
 		return commands_usage_error(c->cmd, "PARAMS_JSON is not JSON: %s (column %d)",
 					    jerr.text, jerr.column);
 	return 0;
+}
+
+/*
+ * txn [JSON]: the params of config.txn from the argument, or from stdin
+ * when there is none. Like call's PARAMS_JSON it must parse: a transaction
+ * that went out as something else would change the wrong things.
+ */
+static int commands_txn_params(struct ctl *c, json_t **ret)
+{
+	json_error_t jerr;
+
+	*ret = c->nargs ? json_loads(c->args[0], 0, &jerr) : json_loadf(stdin, 0, &jerr);
+	if (!*ret)
+		return commands_usage_error(c->cmd, "the transaction is not a JSON object: %s "
+						    "(line %d, column %d)",
+					    jerr.text, jerr.line, jerr.column);
+	return 0;
+}
+
+/*
+ * restore [--merge] [FILE]: the lines dump wrote (one item per line; blank
+ * lines skipped), from FILE, or stdin for none or "-". Only key and value
+ * go out: the rest of an item is the store's to give.
+ */
+static int commands_restore_params(struct ctl *c, json_t **ret)
+{
+	const char *path = c->nargs ? c->args[0] : "-";
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	json_t *items = json_array();
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+	int r = 0;
+
+	*ret = NULL;
+	if (!f) {
+		json_decref(items);
+		return commands_usage_error(c->cmd, "cannot open %s", path);
+	}
+	while (items && r == 0 && (len = getline(&line, &cap, f)) >= 0) {
+		json_error_t jerr;
+		json_t *it;
+
+		n++;
+		if (strspn(line, " \t\r\n") == (size_t)len)
+			continue;
+		it = json_loads(line, 0, &jerr);
+		if (!it || !json_is_string(json_object_get(it, "key")) ||
+		    !json_object_get(it, "value"))
+			r = commands_usage_error(c->cmd, "%s line %zu is not an item of dump "
+							 "({\"key\",\"value\",...})",
+						 path, n);
+		else
+			json_array_append_new(items, json_pack("{s:O,s:O}", "key",
+							       json_object_get(it, "key"), "value",
+							       json_object_get(it, "value")));
+		json_decref(it);
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	if (!items)
+		return output_nomem();
+	if (r) {
+		json_decref(items);
+		return r;
+	}
+	*ret = json_pack("{s:o,s:s}", "items", items, "mode", c->merge ? "merge" : "replace");
+	return *ret ? 0 : output_nomem();
 }
 
 /* ---- human printers ---- */
@@ -314,7 +409,11 @@ static int commands_get_human(struct ctl *c, const json_t *result)
 
 static int commands_revision_human(struct ctl *c, const json_t *result)
 {
-	printf("revision %lld\n", commands_int(result, "revision", NULL));
+	if (json_object_get(result, "count"))
+		printf("removed %lld keys, revision %lld\n", commands_int(result, "count", NULL),
+		       commands_int(result, "revision", NULL));
+	else
+		printf("revision %lld\n", commands_int(result, "revision", NULL));
 	return 0;
 }
 
@@ -331,6 +430,50 @@ static int commands_list_human(struct ctl *c, const json_t *result)
 		if ((r = output_value_escaped(stdout, json_object_get(item, "value"))))
 			return r;
 	}
+	return 0;
+}
+
+/* "succeeded revision N" (or "failed ..."), then each result: a get's value as get prints it. */
+static int commands_txn_human(struct ctl *c, const json_t *result)
+{
+	const json_t *res;
+	size_t i;
+	int r;
+
+	printf("%s revision %lld\n",
+	       json_is_true(json_object_get(result, "succeeded")) ? "succeeded" : "failed",
+	       commands_int(result, "revision", NULL));
+	json_array_foreach(json_object_get(result, "results"), i, res) {
+		if (json_is_null(res))
+			r = (puts("null") < 0);
+		else if (json_object_get(res, "value"))
+			r = output_value(stdout, json_object_get(res, "value"));
+		else
+			r = printf("%s revision %lld\n", json_string_value(json_object_get(res, "key")),
+				   commands_int(res, "revision", NULL)) < 0;
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* dump: one compact item per line, as restore reads them back. */
+static int commands_dump_human(struct ctl *c, const json_t *result)
+{
+	const json_t *item;
+	size_t i;
+	int r;
+
+	json_array_foreach(json_object_get(result, "items"), i, item)
+		if ((r = output_json_line(stdout, item, false)))
+			return r;
+	return 0;
+}
+
+static int commands_restore_human(struct ctl *c, const json_t *result)
+{
+	printf("restored %lld keys, revision %lld\n", commands_int(result, "count", NULL),
+	       commands_int(result, "revision", NULL));
 	return 0;
 }
 
@@ -483,13 +626,33 @@ const struct command commands_table[] = {
 	 "(0: only if KEY does not exist). Prints the new revision.",
 	 "config.set", 2, 2, COMMAND_QUIET | COMMAND_EXPECT_REVISION, commands_set_params,
 	 commands_revision_human, NULL},
-	{"unset", "KEY [--expect-revision N]", "remove a key, durably (admin)",
-	 "--expect-revision N removes KEY only if its revision is N. Prints the new revision.",
-	 "config.unset", 1, 1, COMMAND_QUIET | COMMAND_EXPECT_REVISION, commands_key_params,
-	 commands_revision_human, NULL},
-	{"list", "[PREFIX]", "KEY<TAB>VALUE lines, sorted by key",
-	 "Only keys that start with PREFIX, when given. Values are printed as get prints them.",
-	 "config.list", 0, 1, 0, commands_list_params, commands_list_human, NULL},
+	{"unset", "KEY [--expect-revision N] | --prefix PREFIX", "remove a key, durably (admin)",
+	 "--expect-revision N removes KEY only if its revision is N. Prints the new revision.\n"
+	 "--prefix PREFIX removes every key that starts with it, as one revision, and\n"
+	 "prints \"removed N keys, revision R\".",
+	 "config.unset", 1, 1, COMMAND_QUIET | COMMAND_EXPECT_REVISION | COMMAND_PREFIX,
+	 commands_unset_params, commands_revision_human, NULL},
+	{"list", "[PREFIX] [--limit N] [--after KEY]", "KEY<TAB>VALUE lines, sorted by key",
+	 "Only keys that start with PREFIX, when given. Values are printed as get prints them.\n"
+	 "--limit N: at most N (1-10000) of them, starting after KEY with --after KEY.",
+	 "config.list", 0, 1, COMMAND_PAGE, commands_list_params, commands_list_human, NULL},
+	{"txn", "[JSON]", "compare and change keys atomically (admin)",
+	 "JSON (from the argument, or stdin without one) is config.txn's params:\n"
+	 "{\"compare\":[{\"key\":K,\"revision\"|\"version\"|\"value\"|\"exists\":X}...],\n"
+	 " \"success\":[{\"op\":\"get\"|\"set\"|\"unset\",\"key\":K,\"value\":V}...],\"failure\":[...]}.\n"
+	 "Prints \"succeeded revision N\" (or \"failed\"), then one line per result: a get's\n"
+	 "value as get prints it (null when absent), \"KEY revision N\" for a set or unset.",
+	 "config.txn", 0, 1, 0, commands_txn_params, commands_txn_human, NULL},
+	{"dump", "[PREFIX]", "every item as one JSON line, for restore",
+	 "One config.list of the keys under PREFIX (all without it): one revision, so\n"
+	 "the lines are consistent. Each line is a compact item {\"key\",\"value\",...}.",
+	 "config.list", 0, 1, 0, commands_list_params, commands_dump_human, NULL},
+	{"restore", "[--merge] [FILE]", "load what dump wrote (admin)",
+	 "Reads FILE (stdin without one, or -): the store becomes exactly those items,\n"
+	 "or with --merge they are set over it; one revision. Prints\n"
+	 "\"restored N keys, revision R\".",
+	 "config.restore", 0, 1, COMMAND_MERGE, commands_restore_params, commands_restore_human,
+	 NULL},
 	{"watch", "[TOPIC...] [--count N]", "print events, one JSON line each",
 	 "TOPICs: config, peer, daemon (default: all three). Runs until Ctrl-C or\n"
 	 "SIGTERM (exit 0), or until N events were printed.",

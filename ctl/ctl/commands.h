@@ -18,6 +18,9 @@ enum command_flags {
 	COMMAND_COUNT = 1 << 2,		  /* takes --count N */
 	COMMAND_OFFLINE = 1 << 3,	  /* needs no daemon (help) */
 	COMMAND_AWAIT_CLOSE = 1 << 4,	  /* the daemon closes after answering: wait for it */
+	COMMAND_PREFIX = 1 << 5,	  /* takes --prefix P (in place of its KEY) */
+	COMMAND_PAGE = 1 << 6,		  /* takes --limit N and --after KEY */
+	COMMAND_MERGE = 1 << 7,		  /* takes --merge */
 };
 
 /*
@@ -54,6 +57,9 @@ struct ctl {
 	int nargs;
 	const char *expect_revision; /* --expect-revision, NULL if not given */
 	long long count;	     /* --count; 0: not given */
+	const char *prefix;	     /* --prefix, NULL if not given */
+	const char *limit, *after;   /* --limit, --after, NULL if not given */
+	bool merge;		     /* --merge */
 	struct session s;
 	double rtt_ms; /* the last call's round trip (ping prints it) */
 };

@@ -12,7 +12,8 @@
 #include "output.h"
 
 /* The options every command takes, before or after it. */
-enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT };
+enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT, OPT_PREFIX, OPT_LIMIT, OPT_AFTER,
+       OPT_MERGE };
 
 static const struct option main_options[] = {
 	{"socket", required_argument, NULL, 's'},
@@ -23,6 +24,10 @@ static const struct option main_options[] = {
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"expect-revision", required_argument, NULL, OPT_EXPECT_REVISION},
 	{"count", required_argument, NULL, OPT_COUNT},
+	{"prefix", required_argument, NULL, OPT_PREFIX},
+	{"limit", required_argument, NULL, OPT_LIMIT},
+	{"after", required_argument, NULL, OPT_AFTER},
+	{"merge", no_argument, NULL, OPT_MERGE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -70,12 +75,31 @@ static int main_count(struct ctl *c, const char *arg)
  * One option (by its getopt code) with its value. cmd is NULL before the
  * command, when only the global options are valid.
  */
+/* The options that belong to some commands only (enum command_flags). */
+static const struct {
+	int code;
+	unsigned need;
+	const char *spelled;
+} main_command_options[] = {
+	{OPT_EXPECT_REVISION, COMMAND_EXPECT_REVISION, "--expect-revision"},
+	{OPT_COUNT, COMMAND_COUNT, "--count"},
+	{OPT_PREFIX, COMMAND_PREFIX, "--prefix"},
+	{OPT_LIMIT, COMMAND_PAGE, "--limit"},
+	{OPT_AFTER, COMMAND_PAGE, "--after"},
+	{OPT_MERGE, COMMAND_MERGE, "--merge"},
+};
+
 static int main_option(struct ctl *c, int code, const char *value)
 {
-	unsigned need = code == OPT_EXPECT_REVISION ? COMMAND_EXPECT_REVISION
-			: code == OPT_COUNT		? COMMAND_COUNT
-							: 0;
-	const char *spelled = code == OPT_COUNT ? "--count" : "--expect-revision";
+	unsigned need = 0;
+	const char *spelled = "";
+
+	for (size_t i = 0; i < sizeof(main_command_options) / sizeof(main_command_options[0]); i++) {
+		if (main_command_options[i].code == code) {
+			need = main_command_options[i].need;
+			spelled = main_command_options[i].spelled;
+		}
+	}
 
 	if (need && !(c->cmd && c->cmd->flags & need)) {
 		if (c->cmd)
@@ -106,6 +130,18 @@ static int main_option(struct ctl *c, int code, const char *value)
 		return 0;
 	case OPT_COUNT:
 		return main_count(c, value);
+	case OPT_PREFIX:
+		c->prefix = value;
+		return 0;
+	case OPT_LIMIT:
+		c->limit = value; /* the daemon checks it (1-10000) */
+		return 0;
+	case OPT_AFTER:
+		c->after = value;
+		return 0;
+	case OPT_MERGE:
+		c->merge = true;
+		return 0;
 	}
 	return CTL_EXIT_USAGE;
 }
@@ -226,6 +262,12 @@ static int main_arity(const struct ctl *c)
 	const struct command *cmd = c->cmd;
 	char missing[64];
 
+	/* unset --prefix P names no KEY. */
+	if (c->prefix && c->nargs > 0)
+		return commands_usage_error(cmd, "--prefix takes the place of KEY; got '%s' too",
+					    c->args[0]);
+	if (c->prefix)
+		return 0;
 	if (c->nargs < cmd->min_args) {
 		main_missing(cmd, c->nargs, missing, sizeof(missing));
 		return commands_usage_error(cmd, "missing %s", missing);

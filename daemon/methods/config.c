@@ -31,6 +31,8 @@ struct config_write {
 	json_t *txn_ops; /* config.txn (key[] ""): the branch that ran, and its results */
 	json_t *results;
 	bool succeeded;
+	bool restore; /* config.restore: answered {"revision","count"} */
+	size_t count;
 	uid_t uid;
 	pid_t pid;
 	char key[];
@@ -258,10 +260,15 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 				                                        : NULL,
 				               revision);
 			}
-			udsrpc_call_result(w->call, json_pack("{s:b,s:I,s:O}", "succeeded",
-			                                      w->succeeded, "revision",
-			                                      (json_int_t)revision, "results",
-			                                      w->results));
+			if (w->restore)
+				udsrpc_call_result(w->call,
+				                   json_pack("{s:I,s:I}", "revision", (json_int_t)revision,
+				                             "count", (json_int_t)w->count));
+			else
+				udsrpc_call_result(w->call,
+				                   json_pack("{s:b,s:I,s:O}", "succeeded", w->succeeded,
+				                             "revision", (json_int_t)revision, "results",
+				                             w->results));
 			break;
 		}
 		if (w->keys) {
@@ -556,6 +563,56 @@ out:
 	free(fail);
 }
 
+/*
+ * config.restore: one transaction of the store's making (store_restore). A
+ * duplicate key is -32602 with its path; every key must be one the caller
+ * may set, and with replace every key removed one it may unset.
+ */
+static void config_restore(struct udsrpc_call *c, const json_t *params, void *userdata)
+{
+	struct udsrpcd *d = userdata;
+	const json_t *items = json_object_get(params, "items");
+	bool replace = strcmp(json_string_value(json_object_get(params, "mode")), "replace") == 0;
+	json_t *seen = json_object(), *ops = NULL;
+	struct config_write *w;
+	char path[32];
+	int r;
+
+	for (size_t i = 0; seen && i < json_array_size(items); i++) {
+		const char *key = json_string_value(json_object_get(json_array_get(items, i), "key"));
+
+		snprintf(path, sizeof(path), "/items/%zu", i);
+		if (json_object_get(seen, key)) {
+			config_txn_bad(c, path, "a key given twice");
+			goto out;
+		}
+		json_object_set_new(seen, key, json_true());
+		if (!udsrpc_call_allowed(c, "config.set", key)) {
+			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
+			                  json_pack("{s:s,s:s}", "method", "config.set", "key", key));
+			goto out;
+		}
+	}
+	if (!seen) {
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+		return;
+	}
+	if (replace && !config_prefix_allowed(d, c, ""))
+		goto out;
+	if (!(w = config_write_new(d, c, "", NULL, 0)))
+		goto out;
+	w->restore = true;
+	w->count = json_array_size(items);
+	r = store_restore(d->store, items, replace, config_done, w, &ops, &w->results);
+	if (r < 0) {
+		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
+		goto out;
+	}
+	w->txn_ops = ops;
+out:
+	json_decref(seen);
+}
+
 /* The store's committer answers writes early; the loop applies them before reading on. */
 static void config_sync(void *arg)
 {
@@ -574,5 +631,6 @@ const struct udsrpc_method config_methods[] = {
 	{"config.set", config_set, UDSRPC_METHOD_KEYED},
 	{"config.unset", config_unset, UDSRPC_METHOD_KEYED},
 	{"config.txn", config_txn, 0},
+	{"config.restore", config_restore, 0},
 };
 const size_t config_methods_count = sizeof(config_methods) / sizeof(config_methods[0]);

@@ -119,9 +119,9 @@ check "get after unset: not found" "udsrpcctl: config.get: Not found (code -3201
 # ---- methods ----
 ctl methods
 check "methods: exit 0" 0 "$RC"
-check "methods: all 20, one line each" 20 "$(printf '%s\n' "$OUT" | wc -l)"
+check "methods: all 21, one line each" 21 "$(printf '%s\n' "$OUT" | wc -l)"
 check "methods: names from rpc.discover" \
-	"config.get config.list config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.publish events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover rpc.provide rpc.unprovide" \
+	"config.get config.list config.restore config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.publish events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover rpc.provide rpc.unprovide" \
 	"$(printf '%s\n' "$OUT" | awk '{print $1}' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
 like "methods: name and summary" '^ping +Check that the daemon answers\.$' "$(printf '%s\n' "$OUT" | grep '^ping ')"
 ctl -j methods
@@ -203,7 +203,7 @@ wait "$HOLD" 2>/dev/null || true
 # ---- help, --version (no daemon needed) ----
 RC=0; OUT=$("$CTL" help 2>&1) || RC=$?
 check "help: exit 0" 0 "$RC"
-for c in ping info stats whoami peers methods get set unset list watch call raw reload shutdown log-level help; do
+for c in ping info stats whoami peers methods get set unset list txn dump restore watch call raw reload shutdown log-level help; do
 	like "help lists $c" "^  $c( |\$)" "$(printf '%s\n' "$OUT" | grep -E "^  $c( |\$)")"
 done
 RC=0; OUT=$("$CTL" help set 2>&1) || RC=$?
@@ -232,6 +232,51 @@ check "list: control characters in a value escaped" 'zz-ctl	a\tb\nc\x1b[31md\\e'
 ctl get zz-ctl
 check "get: the value's bytes as they are" "$(printf 'a\tb\nc\033[31md\\e')" "$OUT"
 ctl unset zz-ctl
+
+# ---- txn: from the argument or stdin; results as get prints them ----
+ctl set txn/a 1
+ctl txn '{"compare":[{"key":"txn/a","version":1}],"success":[{"op":"set","key":"txn/a","value":"two"},{"op":"get","key":"txn/a"},{"op":"get","key":"txn/none"},{"op":"unset","key":"txn/none"}]}'
+REV=$(printf '%s\n' "$OUT" | sed -n '1s/^succeeded revision //p')
+check "txn: succeeded, one line per result" \
+	"$(printf 'succeeded revision %s\ntxn/a revision %s\ntwo\nnull\ntxn/none revision 0' "$REV" "$REV")" "$OUT"
+RC=0; OUT=$(printf '%s' '{"compare":[{"key":"txn/a","version":1}],"success":[]}' | "$CTL" -s "$SOCK" -j txn 2>&1) || RC=$?
+check "txn from stdin, -j: the compare fails now" \
+	"0:{\"succeeded\":false,\"revision\":$REV,\"results\":[]}" "$RC:$OUT"
+ctl txn 'not json'
+check "txn: not JSON: usage error" 2 "$RC"
+ctl txn '{"success":[{"op":"set","key":"k"}]}'
+check "txn: the daemon's -32602: exit 1" "1:udsrpcctl: config.txn: Invalid params (code -32602): /success/0: a set op needs a value" "$RC:$ERR"
+
+# ---- unset --prefix, list --limit --after ----
+for k in pg/1 pg/2 pg/3; do ctl set "$k" 1; done
+ctl list pg/ --limit 2 --after pg/1
+check "list --limit --after: a page" "$(printf 'pg/2\t1\npg/3\t1')" "$OUT"
+ctl -j list pg/ --limit 1
+check "list --limit -j: more" yes "$(printf '%s' "$OUT" | grep -q '"more":true' && echo yes || echo no)"
+ctl list --limit 0
+check "list --limit 0: the daemon's -32602" "1:udsrpcctl: config.list: Invalid params (code -32602): /limit: must be >= 1" "$RC:$ERR"
+ctl unset --prefix pg/
+like "unset --prefix: count and revision" '^removed 3 keys, revision [0-9]+$' "$OUT"
+ctl unset --prefix pg/ pg/1
+check "unset --prefix and a KEY: usage error" 2 "$RC"
+ctl list pg/
+check "unset --prefix: none left" "0:" "$RC:$OUT"
+
+# ---- dump | restore: the same listing back ----
+ctl set dr/a 0.1
+ctl set dr/b '{"x":[1,null]}'
+ctl dump dr/
+check "dump: one item per line" 2 "$(printf '%s\n' "$OUT" | grep -c '^{"key":"dr/')"
+printf '%s\n' "$OUT" >"$DIR/dump.txt"
+ctl list dr/
+BEFORE=$OUT
+ctl unset --prefix dr/
+ctl restore --merge "$DIR/dump.txt"
+like "restore --merge FILE: count and revision" '^restored 2 keys, revision [0-9]+$' "$OUT"
+ctl list dr/
+check "dump | restore: the same listing" "$BEFORE" "$OUT"
+RC=0; OUT=$(printf 'not json\n' | "$CTL" -s "$SOCK" restore 2>&1) || RC=$?
+check "restore: a line that is not an item: usage error" 2 "$RC"
 
 # ---- shutdown (last) ----
 ctl shutdown

@@ -28,7 +28,7 @@ check "loads in bash and registers a function for udsrpcctl" "complete -F _udsrp
 	"$(bash --norc --noprofile -c '. "$1" && complete -p udsrpcctl' _ "$COMPLETION")"
 check "udsrpcctl pi -> ping" "ping" "$(comp udsrpcctl pi)"
 check "udsrpcctl (nothing) -> every command" \
-	"call get help info list log-level methods peers ping raw reload set shutdown stats unset watch whoami" \
+	"call dump get help info list log-level methods peers ping raw reload restore set shutdown stats txn unset watch whoami" \
 	"$(comp udsrpcctl '')"
 check "the command list is the tool's own (udsrpcctl -j help)" \
 	"$(comp udsrpcctl '')" \
@@ -48,8 +48,8 @@ check "call METHOD without a daemon: nothing offered" "" "$(comp "$CTL" -s "$SOC
 check "without a daemon: no wait" yes "$([ $((($(date +%s%N) - START) / 1000000)) -lt 3000 ] && echo yes || echo no)"
 
 start_daemon
-check "udsrpcctl -s SOCK call <tab> -> all 20 methods" \
-	"config.get config.list config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.publish events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover rpc.provide rpc.unprovide" \
+check "udsrpcctl -s SOCK call <tab> -> all 21 methods" \
+	"config.get config.list config.restore config.set config.txn config.unset daemon.info daemon.log_level daemon.reload daemon.shutdown daemon.stats echo events.publish events.subscribe events.unsubscribe peer.list peer.whoami ping rpc.discover rpc.provide rpc.unprovide" \
 	"$(comp "$CTL" -s "$SOCK" call '')"
 check "udsrpcctl --socket=SOCK call daemon.s -> two" "daemon.shutdown daemon.stats" \
 	"$(comp "$CTL" "--socket=$SOCK" call daemon.s)"

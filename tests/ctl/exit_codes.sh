@@ -63,7 +63,7 @@ check "usage error: udsrpcctl -s '': exit 2" 2 "$RC"
 check "usage error: udsrpcctl -s '': said" "udsrpcctl: -s: empty socket path" "$(printf '%s' "$ERR" | head -1)"
 ctl -s "$SOCK" frob
 check "unknown command: the valid ones listed" \
-	"udsrpcctl: unknown command 'frob'; the commands are: ping info stats whoami peers methods get set unset list watch call raw reload shutdown log-level help
+	"udsrpcctl: unknown command 'frob'; the commands are: ping info stats whoami peers methods get set unset list txn dump restore watch call raw reload shutdown log-level help
 Try 'udsrpcctl help' for the commands and options." "$ERR"
 ctl -s "$SOCK" set k
 check "missing argument: named, with the usage" \

@@ -874,6 +874,46 @@ static void test_acked_write_visible_to_others(void **state)
 	assert_true(bytes_out() - out0 > replies * 2);
 }
 
+/* got (stolen) must equal the JSON text want; what names it in the failure. */
+static void expect_json(json_t *got, const char *want, const char *what)
+{
+	json_t *w = json_loads(want, 0, NULL);
+
+	assert_non_null(w);
+	if (!json_equal(got, w))
+		fail_msg("%s: %s", what, json_dumps(got, JSON_COMPACT));
+	json_decref(w);
+	json_decref(got);
+}
+
+/* A second connection, subscribed to config. */
+static int config_watcher(void)
+{
+	int ev = client_connect(d.sock);
+
+	assert_true(ev >= 0);
+	json_decref(harness_take_result(
+	    client_call_method(ev, 1, "events.subscribe", json_pack("{s:[s]}", "topics", "config")),
+	    "events.subscribe"));
+	return ev;
+}
+
+/* The next line on ev must be a config event of type on key at rev. */
+static void expect_config_event(int ev, const char *type, const char *key, json_int_t rev)
+{
+	char *line = client_recv_line(ev, 5000);
+	json_t *n = line ? json_loads(line, 0, NULL) : NULL;
+	json_t *p = json_object_get(n, "params");
+
+	if (!p)
+		fail_msg("no config event (%s %s) but: %s", type, key, line ? line : "nothing");
+	assert_string_equal(json_string_value(json_object_get(p, "type")), type);
+	assert_string_equal(json_string_value(json_object_get(p, "key")), key);
+	assert_int_equal(json_integer_value(json_object_get(p, "revision")), rev);
+	json_decref(n);
+	free(line);
+}
+
 /* udsrpc(7) items: create_revision and version, kept across a restart. */
 static void test_item_versions(void **state)
 {
@@ -946,34 +986,20 @@ static void test_list_paging(void **state)
 /* config.unset {"prefix"}: every key under it as one revision, one event per key. */
 static void test_unset_prefix(void **state)
 {
-	int ev = client_connect(d.sock);
 	json_t *res;
 
 	set("up/a", json_integer(1));
 	set("up/b/c", json_integer(2));
 	set("up", json_integer(3));
 	set("other", json_integer(4));
-	json_decref(harness_take_result(
-	    client_call_method(ev, 1, "events.subscribe", json_pack("{s:[s]}", "topics", "config")),
-	    "events.subscribe"));
+	int ev = config_watcher();
 	res = ok("config.unset", json_pack("{s:s}", "prefix", "up/"));
 	json_t *want = json_loads("{\"prefix\":\"up/\",\"revision\":5,\"count\":2}", 0, NULL);
 	assert_true(json_equal(res, want));
 	json_decref(want);
 	json_decref(res);
-	const char *keys[] = {"up/a", "up/b/c"};
-	for (int i = 0; i < 2; i++) {
-		char *line = client_recv_line(ev, 5000);
-		json_t *n = line ? json_loads(line, 0, NULL) : NULL;
-		json_t *p = json_object_get(n, "params");
-
-		assert_non_null(p);
-		assert_string_equal(json_string_value(json_object_get(p, "type")), "unset");
-		assert_string_equal(json_string_value(json_object_get(p, "key")), keys[i]);
-		assert_int_equal(json_integer_value(json_object_get(p, "revision")), 5);
-		json_decref(n);
-		free(line);
-	}
+	expect_config_event(ev, "unset", "up/a", 5);
+	expect_config_event(ev, "unset", "up/b/c", 5);
 	expect_absent("up/a");
 	expect_absent("up/b/c");
 	res = ok("config.get", json_pack("{s:s}", "key", "up"));
@@ -1034,14 +1060,11 @@ static void test_quotas(void **state)
 /* config.txn (udsrpc(7) §8): one revision, events per changed key in op order, -32602 cases. */
 static void test_txn(void **state)
 {
-	int ev = client_connect(d.sock);
-	json_t *res, *want;
+	json_t *res;
 
 	set("tx/a", json_integer(1));
 	set("tx/gone", json_integer(2));
-	json_decref(harness_take_result(
-	    client_call_method(ev, 1, "events.subscribe", json_pack("{s:[s]}", "topics", "config")),
-	    "events.subscribe"));
+	int ev = config_watcher();
 	res = ok("config.txn",
 	         json_loads("{\"compare\":[{\"key\":\"tx/a\",\"value\":1},{\"key\":\"tx/n\","
 	                    "\"exists\":false}],\"success\":[{\"op\":\"set\",\"key\":\"tx/a\","
@@ -1049,36 +1072,19 @@ static void test_txn(void **state)
 	                    "\"unset\",\"key\":\"tx/never\"},{\"op\":\"get\",\"key\":\"tx/a\"}],"
 	                    "\"failure\":[{\"op\":\"get\",\"key\":\"tx/a\"}]}",
 	                    0, NULL));
-	want = json_loads("{\"succeeded\":true,\"revision\":3,\"results\":[{\"key\":\"tx/a\","
+	expect_json(res,
+	            "{\"succeeded\":true,\"revision\":3,\"results\":[{\"key\":\"tx/a\","
 	                  "\"revision\":3},{\"key\":\"tx/gone\",\"revision\":3},{\"key\":"
 	                  "\"tx/never\",\"revision\":0},{\"key\":\"tx/a\",\"value\":{\"v\":2},"
 	                  "\"revision\":3,\"create_revision\":1,\"version\":2}]}",
-	                  0, NULL);
-	if (!json_equal(res, want))
-		fail_msg("txn: %s", json_dumps(res, JSON_COMPACT));
-	json_decref(want);
-	json_decref(res);
-	const char *types[] = {"set", "unset"}, *keys[] = {"tx/a", "tx/gone"};
-	for (int i = 0; i < 2; i++) {
-		char *line = client_recv_line(ev, 5000);
-		json_t *n = line ? json_loads(line, 0, NULL) : NULL;
-		json_t *p = json_object_get(n, "params");
-
-		assert_non_null(p);
-		assert_string_equal(json_string_value(json_object_get(p, "type")), types[i]);
-		assert_string_equal(json_string_value(json_object_get(p, "key")), keys[i]);
-		assert_int_equal(json_integer_value(json_object_get(p, "revision")), 3);
-		json_decref(n);
-		free(line);
-	}
+	            "txn");
+	expect_config_event(ev, "set", "tx/a", 3);
+	expect_config_event(ev, "unset", "tx/gone", 3);
 	/* The compare fails now: the failure branch, no change, no event. */
 	res = ok("config.txn", json_loads("{\"compare\":[{\"key\":\"tx/a\",\"version\":1}],"
 	                                  "\"success\":[{\"op\":\"unset\",\"key\":\"tx/a\"}]}",
 	                                  0, NULL));
-	want = json_loads("{\"succeeded\":false,\"revision\":3,\"results\":[]}", 0, NULL);
-	assert_true(json_equal(res, want));
-	json_decref(want);
-	json_decref(res);
+	expect_json(res, "{\"succeeded\":false,\"revision\":3,\"results\":[]}", "failed txn");
 	assert_true(client_silent(ev, 200));
 	/* A key written twice in a branch; a compare with two fields; a set without value. */
 	json_t *err = fails("config.txn",
@@ -1109,6 +1115,56 @@ static void test_txn(void **state)
 	client_close(ev);
 }
 
+/* config.restore: replace makes the store exactly the items, merge sets them over it; one revision. */
+static void test_restore(void **state)
+{
+	json_t *res, *want;
+
+	set("r/a", json_integer(1));
+	set("r/b", json_integer(2));
+	int ev = config_watcher();
+	res = ok("config.restore",
+	         json_loads("{\"mode\":\"merge\",\"items\":[{\"key\":\"r/b\",\"value\":20},"
+	                    "{\"key\":\"r/c\",\"value\":[3]}]}",
+	                    0, NULL));
+	want = json_loads("{\"revision\":3,\"count\":2}", 0, NULL);
+	assert_true(json_equal(res, want));
+	json_decref(want);
+	json_decref(res);
+	json_t *one = json_integer(1);
+	expect_get("r/a", one, 1); /* merge keeps it */
+	json_decref(one);
+	res = ok("config.restore",
+	         json_loads("{\"mode\":\"replace\",\"items\":[{\"key\":\"r/c\",\"value\":null},"
+	                    "{\"key\":\"s/x\",\"value\":\"x\"}]}",
+	                    0, NULL));
+	assert_int_equal(json_integer_value(json_object_get(res, "revision")), 4);
+	json_decref(res);
+	res = ok("config.list", NULL);
+	expect_json(res,
+	            "{\"items\":[{\"key\":\"r/c\",\"value\":null,\"revision\":4,"
+	                  "\"create_revision\":3,\"version\":2},{\"key\":\"s/x\",\"value\":\"x\","
+	                  "\"revision\":4,\"create_revision\":4,\"version\":1}],\"revision\":4,"
+	                  "\"more\":false}",
+	            "after replace");
+	/* Events: 2 for the merge (r/b, r/c), 4 for the replace (r/a, r/b unset; r/c, s/x set). */
+	expect_config_event(ev, "set", "r/b", 3);
+	expect_config_event(ev, "set", "r/c", 3);
+	expect_config_event(ev, "unset", "r/a", 4);
+	expect_config_event(ev, "unset", "r/b", 4);
+	expect_config_event(ev, "set", "r/c", 4);
+	expect_config_event(ev, "set", "s/x", 4);
+	json_t *err = fails("config.restore",
+	                    json_loads("{\"mode\":\"merge\",\"items\":[{\"key\":\"k\",\"value\":1},"
+	                               "{\"key\":\"k\",\"value\":2}]}",
+	                               0, NULL),
+	                    -32602);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(err, "data"), "path")), "/items/1");
+	json_decref(err);
+	client_close(ev);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -1131,6 +1187,7 @@ int main(void)
 	    T(test_unset_prefix),
 	    T(test_quotas),
 	    T(test_txn),
+	    T(test_restore),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

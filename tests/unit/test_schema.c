@@ -20,8 +20,8 @@ static const char *const protocol_methods[] = {
     "ping",         "echo",          "rpc.discover",     "daemon.info",
     "daemon.stats", "daemon.reload", "daemon.shutdown",  "daemon.log_level",
     "peer.whoami",  "peer.list",     "config.get",       "config.set",
-    "config.unset", "config.list",   "config.txn",       "events.subscribe",
-    "events.unsubscribe", "events.publish", "rpc.provide", "rpc.unprovide",
+    "config.unset", "config.list",   "config.txn",       "config.restore",
+    "events.subscribe", "events.unsubscribe", "events.publish", "rpc.provide", "rpc.unprovide",
 };
 #define N_METHODS (sizeof(protocol_methods) / sizeof(protocol_methods[0]))
 
@@ -29,6 +29,7 @@ static const char *const protocol_methods[] = {
 static const char *const admin_methods[] = {
     "daemon.reload", "daemon.shutdown", "daemon.log_level",
     "peer.list",     "config.set",      "config.unset",     "config.txn",
+    "config.restore",
 };
 
 /* udsrpc(7) JSON-RPC ERRORS: code and exact message. */
@@ -353,7 +354,8 @@ static void test_errors_match_protocol_table(void **state)
 		bool writes = store && strcmp(mname, "config.get") != 0 &&
 		              strcmp(mname, "config.list") != 0;
 		assert_int_equal(lists_code(errors, -32011),
-		                 writes && strcmp(mname, "config.txn") != 0);
+		                 writes && strcmp(mname, "config.txn") != 0 &&
+		                     strcmp(mname, "config.restore") != 0);
 		assert_int_equal(lists_code(errors, -32012), writes);
 	}
 }
