@@ -18,6 +18,7 @@ enum command_flags {
 	COMMAND_COUNT = 1 << 2,		  /* takes --count N */
 	COMMAND_OFFLINE = 1 << 3,	  /* needs no daemon (help) */
 	COMMAND_AWAIT_CLOSE = 1 << 4,	  /* the daemon closes after answering: wait for it */
+	COMMAND_SERVE = 1 << 5,		  /* takes --params, --result, --jobs; -t is the command's */
 };
 
 /*
@@ -54,6 +55,10 @@ struct ctl {
 	int nargs;
 	const char *expect_revision; /* --expect-revision, NULL if not given */
 	long long count;	     /* --count; 0: not given */
+	const char *params_schema;   /* serve --params, NULL if not given */
+	const char *result_schema;   /* serve --result, NULL if not given */
+	int jobs;		     /* serve --jobs */
+	int command_timeout_ms;	     /* serve --timeout; < 0: none */
 	struct session s;
 	double rtt_ms; /* the last call's round trip (ping prints it) */
 };

@@ -12,7 +12,7 @@
 #include "output.h"
 
 /* The options every command takes, before or after it. */
-enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT };
+enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT, OPT_PARAMS, OPT_RESULT, OPT_JOBS };
 
 static const struct option main_options[] = {
 	{"socket", required_argument, NULL, 's'},
@@ -23,6 +23,9 @@ static const struct option main_options[] = {
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"expect-revision", required_argument, NULL, OPT_EXPECT_REVISION},
 	{"count", required_argument, NULL, OPT_COUNT},
+	{"params", required_argument, NULL, OPT_PARAMS},
+	{"result", required_argument, NULL, OPT_RESULT},
+	{"jobs", required_argument, NULL, OPT_JOBS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -32,8 +35,8 @@ static int main_try_help(void)
 	return CTL_EXIT_USAGE;
 }
 
-/* -t: whole milliseconds; 0 means no timeout at all. */
-static int main_timeout(struct ctl *c, const char *arg)
+/* -t: whole milliseconds into *ret; 0 means no timeout at all. */
+static int main_timeout(int *ret, const char *arg)
 {
 	char *end;
 	long v;
@@ -47,7 +50,7 @@ static int main_timeout(struct ctl *c, const char *arg)
 			arg);
 		return CTL_EXIT_USAGE;
 	}
-	c->timeout_ms = v ? (int)v : -1;
+	*ret = v ? (int)v : -1;
 	return 0;
 }
 
@@ -66,22 +69,53 @@ static int main_count(struct ctl *c, const char *arg)
 	return 0;
 }
 
+static int main_jobs(struct ctl *c, const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > 65536)
+		return commands_usage_error(c->cmd, "--jobs wants a number of commands at once, "
+						    "1 to 65536; got '%s'",
+					    arg);
+	c->jobs = (int)v;
+	return 0;
+}
+
+/* The command flag an option needs (0: a global option). */
+static unsigned main_option_needs(int code)
+{
+	switch (code) {
+	case OPT_EXPECT_REVISION:
+		return COMMAND_EXPECT_REVISION;
+	case OPT_COUNT:
+		return COMMAND_COUNT;
+	case OPT_PARAMS:
+	case OPT_RESULT:
+	case OPT_JOBS:
+		return COMMAND_SERVE;
+	}
+	return 0;
+}
+
 /*
  * One option (by its getopt code) with its value. cmd is NULL before the
  * command, when only the global options are valid.
  */
 static int main_option(struct ctl *c, int code, const char *value)
 {
-	unsigned need = code == OPT_EXPECT_REVISION ? COMMAND_EXPECT_REVISION
-			: code == OPT_COUNT		? COMMAND_COUNT
-							: 0;
-	const char *spelled = code == OPT_COUNT ? "--count" : "--expect-revision";
+	unsigned need = main_option_needs(code);
 
 	if (need && !(c->cmd && c->cmd->flags & need)) {
+		const struct option *o = main_options;
+		while (o->name && o->val != code)
+			o++;
 		if (c->cmd)
-			return commands_usage_error(c->cmd, "%s is not an option of %s", spelled,
+			return commands_usage_error(c->cmd, "--%s is not an option of %s", o->name,
 						    c->cmd->name);
-		fprintf(stderr, CTL_PROG ": %s belongs after its command\n", spelled);
+		fprintf(stderr, CTL_PROG ": --%s belongs after its command\n", o->name);
 		return main_try_help();
 	}
 	switch (code) {
@@ -100,7 +134,18 @@ static int main_option(struct ctl *c, int code, const char *value)
 		c->quiet = true;
 		return 0;
 	case 't':
-		return main_timeout(c, value);
+		/* After serve, the timeout of each command it runs; before, the daemon's. */
+		if (c->cmd && c->cmd->flags & COMMAND_SERVE)
+			return main_timeout(&c->command_timeout_ms, value);
+		return main_timeout(&c->timeout_ms, value);
+	case OPT_PARAMS:
+		c->params_schema = value;
+		return 0;
+	case OPT_RESULT:
+		c->result_schema = value;
+		return 0;
+	case OPT_JOBS:
+		return main_jobs(c, value);
 	case OPT_EXPECT_REVISION:
 		c->expect_revision = value;
 		return 0;
@@ -201,6 +246,8 @@ static int main_command_args(struct ctl *c, int argc, char **argv, bool *ret_hel
 				break;
 		}
 	}
+	/* NULL-terminated like argv (the rest past nargs is stale): serve execs args + 1. */
+	argv[c->nargs] = NULL;
 	return 0;
 }
 
@@ -251,6 +298,8 @@ static int main_run(struct ctl *c, int argc, char **argv)
 	int opt, r;
 
 	c->timeout_ms = 5000;
+	c->jobs = 1;
+	c->command_timeout_ms = 25000;
 	opterr = 0; /* our messages, not getopt's (which name argv[0]) */
 	while ((opt = getopt_long(argc, argv, "+:s:jt:qh", main_options, NULL)) != -1) {
 		switch (opt) {
