@@ -2,6 +2,7 @@
 # Source it; it sets -eu, a cleanup trap, and these:
 #   start_daemon [udsrpcd args...]   sets DIR SOCK PID
 #   await_start PID LOG WHAT CMD...  until CMD succeeds while PID lives
+#   readme_block NAME                the README.md block after <!-- readme_use: NAME -->
 #   stop_daemon                      SIGTERM, wait; sets STATUS
 #   rpc LINE...                      send lines via socat (half-close at EOF), print the replies
 #   check NAME WANT GOT              compare, count, report
@@ -42,6 +43,15 @@ await_start() {
 	done
 	echo "$what did not start (waited for: $*)" >&2
 	exit 1
+}
+
+# The README's commands are tested as written: the fenced block after a
+# "<!-- readme_use: NAME -->" marker, as it stands there.
+readme_block() {
+	awk -v m="<!-- readme_use: $1 -->" '
+		$0 == m { found = 1; next }
+		found && /^```/ { if (inside) exit; inside = 1; next }
+		inside { print }' "${UDSRPC_SOURCE_DIR:?}/README.md"
 }
 
 start_daemon() {
