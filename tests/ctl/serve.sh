@@ -194,6 +194,22 @@ timed "--timeout 300: SIGTERM (exit_status 143)" t.hang 300 143 300 2000 "$DIR/h
 serve t.stubborn -t 200 -- "$DIR/cmd/hang" "$DIR/stubborn.pid" stubborn
 timed "ignoring SIGTERM: SIGKILL 2 s later (exit_status 137)" t.stubborn 200 137 2200 4000 "$DIR/stubborn.pid"
 
+# ---- SIGTERM while a command runs: it is stopped, the caller told, serve exits 0 ----
+serve t.busy -- "$DIR/cmd/hang" "$DIR/busy.pid"
+"$CTL" -s "$SOCK" -t 10000 call t.busy >"$DIR/busy.out" 2>"$DIR/busy.err" &
+BUSY=$!
+await_lines "$DIR/busy.pid" 1 || true
+START=$(date +%s%N)
+unserve "$SERVE"
+MS=$((($(date +%s%N) - START) / 1000000))
+check "SIGTERM with a command running: serve exits 0" 0 "$STATUS"
+check "SIGTERM with a command running: within 2 s" yes "$([ "$MS" -lt 2000 ] && echo yes || echo "$MS ms")"
+check "SIGTERM with a command running: the command is gone" gone \
+	"$(kill -0 "$(cat "$DIR/busy.pid")" 2>/dev/null && echo running || echo gone)"
+RC=0
+wait "$BUSY" || RC=$?
+like "SIGTERM with a command running: the caller gets -32005, exit 1" '^1:.*code -32005' "$RC:$(cat "$DIR/busy.err")"
+
 # ---- --jobs, and answers in any order ----
 # max_parallel LOG: the most commands the start/end lines show running at once.
 max_parallel() { awk '$1 == "start" { n++; if (n > m) m = n } $1 == "end" { n-- } END { print m }' "$1"; }
