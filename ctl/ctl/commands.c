@@ -512,8 +512,9 @@ const struct command commands_table[] = {
 	{"log-level", "LEVEL", "set the daemon's log level (admin)",
 	 "LEVEL: error, warning, info or debug (the daemon checks it).", "daemon.log_level", 1, 1,
 	 COMMAND_QUIET, commands_level_params, commands_level_human, NULL},
-	{"serve", "METHOD [--params SCHEMA] [--result SCHEMA] [--jobs N] [--timeout MS] -- COMMAND [ARG...]",
-	 "provide METHOD: each call runs COMMAND",
+	/* The options are spelled out in the help: in the list they would widen every line. */
+	{"serve", "METHOD [OPTIONS] -- COMMAND...", "provide METHOD: each call runs COMMAND",
+	 "OPTIONS: --params SCHEMA, --result SCHEMA, --jobs N, --timeout MS.\n"
 	 "COMMAND gets the call's params as compact JSON on stdin (never in argv), and\n"
 	 "UDSRPC_METHOD and the caller's UDSRPC_CALLER_UID, _GID, _PID, _USER, _EXE and\n"
 	 "_GROUPS (comma-separated) in its environment. Exit status 0: its stdout is the\n"
