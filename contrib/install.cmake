@@ -17,6 +17,7 @@
 #   share/man/man8/udsrpcd.8.gz, man1/, man7/udsrpc.7.gz   gzip -9n like dh_compress
 #   /lib/systemd/system/udsrpcd.{service,socket}   (PREFIX/lib/systemd/system
 #                                         unless PREFIX is /usr)
+#   /lib/systemd/system/udsrpc-serve@.service   udsrpcctl serve METHOD (with udsrpcctl)
 #   lib/sysusers.d/udsrpcd.conf           the system user the service runs as
 #   share/bash-completion/completions/udsrpcctl
 #   share/udsrpc/*.json                   the OpenRPC document and file schemas
@@ -199,17 +200,31 @@ set(UDSRPC_UNITS_CODE [[
   elseif(NOT IS_ABSOLUTE "${_unitdir}")
     set(_unitdir "${CMAKE_INSTALL_PREFIX}/${_unitdir}")
   endif()
-  set(_sbindir "@CMAKE_INSTALL_SBINDIR@")
-  if(NOT IS_ABSOLUTE "${_sbindir}")
-    set(_sbindir "${CMAKE_INSTALL_PREFIX}/${_sbindir}")
+  # _udsrpc_unit(NAME DIR PROGRAM): the unit NAME, its ExecStart=/usr/DIR/PROGRAM
+  # pointed at the PROGRAM this install puts in DIR (relative: under the prefix).
+  function(_udsrpc_unit name dir prog)
+    set(_dir "${dir}")
+    if(NOT IS_ABSOLUTE "${_dir}")
+      set(_dir "${CMAKE_INSTALL_PREFIX}/${_dir}")
+    endif()
+    file(READ "@UDSRPC_CONTRIB@/systemd/${name}" _unit)
+    string(REGEX REPLACE "ExecStart=/usr/s?bin/${prog} " "ExecStart=${_dir}/${prog} " _unit "${_unit}")
+    file(WRITE "@CMAKE_BINARY_DIR@/contrib/systemd/${name}" "${_unit}")
+    file(INSTALL DESTINATION "${_unitdir}" TYPE FILE FILES "@CMAKE_BINARY_DIR@/contrib/systemd/${name}")
+  endfunction()
+  _udsrpc_unit(udsrpcd.service "@CMAKE_INSTALL_SBINDIR@" udsrpcd)
+  file(INSTALL DESTINATION "${_unitdir}" TYPE FILE FILES "@UDSRPC_CONTRIB@/systemd/udsrpcd.socket")
+  # The serve template runs udsrpcctl, so it comes with it (README: "Let a group
+  # run one privileged action").
+  if("@UDSRPC_WITH_CTL@" STREQUAL "ON")
+    _udsrpc_unit(udsrpc-serve@.service "@CMAKE_INSTALL_BINDIR@" udsrpcctl)
   endif()
-  file(READ "@UDSRPC_CONTRIB@/systemd/udsrpcd.service" _unit)
-  string(REPLACE "ExecStart=/usr/sbin/udsrpcd " "ExecStart=${_sbindir}/udsrpcd " _unit "${_unit}")
-  file(WRITE "@CMAKE_BINARY_DIR@/contrib/systemd/udsrpcd.service" "${_unit}")
-  file(INSTALL DESTINATION "${_unitdir}" TYPE FILE FILES
-       "@CMAKE_BINARY_DIR@/contrib/systemd/udsrpcd.service"
-       "@UDSRPC_CONTRIB@/systemd/udsrpcd.socket")
 ]])
+if(TARGET udsrpcctl)
+  set(UDSRPC_WITH_CTL ON)
+else()
+  set(UDSRPC_WITH_CTL OFF)
+endif()
 string(CONFIGURE "${UDSRPC_UNITS_CODE}" UDSRPC_UNITS_CODE @ONLY)
 install(CODE "${UDSRPC_UNITS_CODE}" COMPONENT udsrpc)
 # The user of User=udsrpcd: lib/, not the multiarch libdir, is where

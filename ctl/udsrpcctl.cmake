@@ -4,6 +4,7 @@ add_executable(udsrpcctl
   ctl/main.c
   ctl/commands.c
   ctl/output.c
+  ctl/serve.c
   ctl/session.c
   ctl/stream.c
   ctl/table.c)

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "ctl.h"
 #include "output.h"
+#include "serve.h"
 #include "stream.h"
 #include "table.h"
 
@@ -674,6 +675,20 @@ const struct command commands_table[] = {
 	{"log-level", "LEVEL", "set the daemon's log level (admin)",
 	 "LEVEL: error, warning, info or debug (the daemon checks it).", "daemon.log_level", 1, 1,
 	 COMMAND_QUIET, commands_level_params, commands_level_human, NULL},
+	/* The options are spelled out in the help: in the list they would widen every line. */
+	{"serve", "METHOD [OPTIONS] -- COMMAND...", "provide METHOD: each call runs COMMAND",
+	 "OPTIONS: --params SCHEMA, --result SCHEMA, --jobs N, --timeout MS.\n"
+	 "COMMAND gets the call's params as compact JSON on stdin (never in argv), and\n"
+	 "UDSRPC_METHOD and the caller's UDSRPC_CALLER_UID, _GID, _PID, _USER, _EXE and\n"
+	 "_GROUPS (comma-separated) in its environment. Exit status 0: its stdout is the\n"
+	 "result (JSON if it parses, else the text, a trailing newline removed). Else the\n"
+	 "error {\"code\":1,\"message\":<stderr's first line>,\"data\":{\"exit_status\",\"stderr\"}}.\n"
+	 "--timeout MS (default 25000, 0: none): SIGTERM, SIGKILL 2 s later, and an error\n"
+	 "with \"timeout\":true. --jobs N (default 1) commands run at once, the rest wait.\n"
+	 "--params: a JSON array of Content Descriptors (default [], params {}); --result:\n"
+	 "a JSON Schema (default {}). Runs until Ctrl-C or SIGTERM (exit 0). A -t before\n"
+	 "serve bounds the connection and rpc.provide, as for any command.",
+	 "rpc.provide", 1, -1, COMMAND_SERVE, NULL, NULL, serve_exec},
 	{"help", "[COMMAND]", "this list, or one command's usage", NULL, NULL, 0, 1,
 	 COMMAND_OFFLINE, NULL, commands_help_human, commands_help_exec},
 };

@@ -21,6 +21,7 @@ enum command_flags {
 	COMMAND_PREFIX = 1 << 5,	  /* takes --prefix P (in place of its KEY) */
 	COMMAND_PAGE = 1 << 6,		  /* takes --limit N and --after KEY */
 	COMMAND_MERGE = 1 << 7,		  /* takes --merge */
+	COMMAND_SERVE = 1 << 8,		  /* takes --params, --result, --jobs; -t is the command's */
 };
 
 /*
@@ -60,6 +61,10 @@ struct ctl {
 	const char *prefix;	     /* --prefix, NULL if not given */
 	const char *limit, *after;   /* --limit, --after, NULL if not given */
 	bool merge;		     /* --merge */
+	const char *params_schema;   /* serve --params, NULL if not given */
+	const char *result_schema;   /* serve --result, NULL if not given */
+	int jobs;		     /* serve --jobs */
+	int command_timeout_ms;	     /* serve --timeout; < 0: none */
 	struct session s;
 	double rtt_ms; /* the last call's round trip (ping prints it) */
 };

@@ -13,7 +13,7 @@
 
 /* The options every command takes, before or after it. */
 enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT, OPT_PREFIX, OPT_LIMIT, OPT_AFTER,
-       OPT_MERGE };
+       OPT_MERGE, OPT_PARAMS, OPT_RESULT, OPT_JOBS };
 
 static const struct option main_options[] = {
 	{"socket", required_argument, NULL, 's'},
@@ -28,6 +28,9 @@ static const struct option main_options[] = {
 	{"limit", required_argument, NULL, OPT_LIMIT},
 	{"after", required_argument, NULL, OPT_AFTER},
 	{"merge", no_argument, NULL, OPT_MERGE},
+	{"params", required_argument, NULL, OPT_PARAMS},
+	{"result", required_argument, NULL, OPT_RESULT},
+	{"jobs", required_argument, NULL, OPT_JOBS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -37,8 +40,8 @@ static int main_try_help(void)
 	return CTL_EXIT_USAGE;
 }
 
-/* -t: whole milliseconds; 0 means no timeout at all. */
-static int main_timeout(struct ctl *c, const char *arg)
+/* -t: whole milliseconds into *ret; 0 means no timeout at all. */
+static int main_timeout(int *ret, const char *arg)
 {
 	char *end;
 	long v;
@@ -52,7 +55,7 @@ static int main_timeout(struct ctl *c, const char *arg)
 			arg);
 		return CTL_EXIT_USAGE;
 	}
-	c->timeout_ms = v ? (int)v : -1;
+	*ret = v ? (int)v : -1;
 	return 0;
 }
 
@@ -68,6 +71,21 @@ static int main_count(struct ctl *c, const char *arg)
 						    "got '%s'",
 					    arg);
 	c->count = v;
+	return 0;
+}
+
+static int main_jobs(struct ctl *c, const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > 65536)
+		return commands_usage_error(c->cmd, "--jobs wants a number of commands at once, "
+						    "1 to 65536; got '%s'",
+					    arg);
+	c->jobs = (int)v;
 	return 0;
 }
 
@@ -87,6 +105,9 @@ static const struct {
 	{OPT_LIMIT, COMMAND_PAGE, "--limit"},
 	{OPT_AFTER, COMMAND_PAGE, "--after"},
 	{OPT_MERGE, COMMAND_MERGE, "--merge"},
+	{OPT_PARAMS, COMMAND_SERVE, "--params"},
+	{OPT_RESULT, COMMAND_SERVE, "--result"},
+	{OPT_JOBS, COMMAND_SERVE, "--jobs"},
 };
 
 static int main_option(struct ctl *c, int code, const char *value)
@@ -124,7 +145,18 @@ static int main_option(struct ctl *c, int code, const char *value)
 		c->quiet = true;
 		return 0;
 	case 't':
-		return main_timeout(c, value);
+		/* After serve, the timeout of each command it runs; before, the daemon's. */
+		if (c->cmd && c->cmd->flags & COMMAND_SERVE)
+			return main_timeout(&c->command_timeout_ms, value);
+		return main_timeout(&c->timeout_ms, value);
+	case OPT_PARAMS:
+		c->params_schema = value;
+		return 0;
+	case OPT_RESULT:
+		c->result_schema = value;
+		return 0;
+	case OPT_JOBS:
+		return main_jobs(c, value);
 	case OPT_EXPECT_REVISION:
 		c->expect_revision = value;
 		return 0;
@@ -237,6 +269,8 @@ static int main_command_args(struct ctl *c, int argc, char **argv, bool *ret_hel
 				break;
 		}
 	}
+	/* NULL-terminated like argv (the rest past nargs is stale): serve execs args + 1. */
+	argv[c->nargs] = NULL;
 	return 0;
 }
 
@@ -293,6 +327,8 @@ static int main_run(struct ctl *c, int argc, char **argv)
 	int opt, r;
 
 	c->timeout_ms = 5000;
+	c->jobs = 1;
+	c->command_timeout_ms = 25000;
 	opterr = 0; /* our messages, not getopt's (which name argv[0]) */
 	while ((opt = getopt_long(argc, argv, "+:s:jt:qh", main_options, NULL)) != -1) {
 		switch (opt) {

@@ -1,20 +1,6 @@
 #!/bin/bash
 # commands.sh — every udsrpcctl command against a live udsrpcd, in human and --json form.
-. "$(dirname "$0")/../integration/lib.sh"
-command -v socat >/dev/null || skip "socat is not installed (apt-get install socat)"
-CTL=$(readlink -f "${UDSRPCCTL:-$UDSRPC_BINARY_DIR/ctl/udsrpcctl}")
-[ -x "$CTL" ] || { echo "udsrpcctl is not built at $CTL" >&2; exit 1; }
-
-# ctl ARGS...: run udsrpcctl on the test's socket; sets OUT, ERR, RC.
-ctl() {
-	RC=0
-	OUT=$("$CTL" -s "$SOCK" "$@" 2>"$DIR/ctl.err") || RC=$?
-	ERR=$(cat "$DIR/ctl.err")
-}
-# like WHAT REGEX TEXT: TEXT matches the extended regex (anchored by the caller).
-like() {
-	if printf '%s' "$3" | grep -Eq -- "$2"; then check "$1" yes yes; else check "$1" "/$2/" "$3"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 start_daemon
 

@@ -1,9 +1,6 @@
 #!/bin/bash
 # completion.sh — contrib/bash-completion/udsrpcctl loads in bash and completes commands, topics, methods.
-. "$(dirname "$0")/../integration/lib.sh"
-command -v socat >/dev/null || skip "socat is not installed (apt-get install socat)"
-CTL=$(readlink -f "${UDSRPCCTL:-$UDSRPC_BINARY_DIR/ctl/udsrpcctl}")
-[ -x "$CTL" ] || { echo "udsrpcctl is not built at $CTL" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 COMPLETION=$(readlink -f "$(dirname "$0")/../../contrib/bash-completion/udsrpcctl")
 [ -r "$COMPLETION" ] || { echo "no completion script at $COMPLETION" >&2; exit 1; }
 
@@ -28,19 +25,24 @@ check "loads in bash and registers a function for udsrpcctl" "complete -F _udsrp
 	"$(bash --norc --noprofile -c '. "$1" && complete -p udsrpcctl' _ "$COMPLETION")"
 check "udsrpcctl pi -> ping" "ping" "$(comp udsrpcctl pi)"
 check "udsrpcctl (nothing) -> every command" \
-	"call dump get help info list log-level methods peers ping raw reload restore set shutdown stats txn unset watch whoami" \
+	"call dump get help info list log-level methods peers ping raw reload restore serve set shutdown stats txn unset watch whoami" \
 	"$(comp udsrpcctl '')"
 check "the command list is the tool's own (udsrpcctl -j help)" \
 	"$(comp udsrpcctl '')" \
 	"$("$CTL" -j help | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
-check "options before the command are stepped over" "set shutdown stats" "$(comp udsrpcctl -j -t 100 s)"
+check "options before the command are stepped over" "serve set shutdown stats" "$(comp udsrpcctl -j -t 100 s)"
 check "udsrpcctl watch -> topics" "config daemon peer" "$(comp udsrpcctl watch '')"
 check "udsrpcctl watch config p -> peer" "peer" "$(comp udsrpcctl watch config p)"
 check "udsrpcctl watch --c -> --count" "--count" "$(comp udsrpcctl watch --c)"
 check "udsrpcctl log-level d -> debug" "debug" "$(comp udsrpcctl log-level d)"
-check "udsrpcctl help s -> commands" "set shutdown stats" "$(comp udsrpcctl help s)"
+check "udsrpcctl help s -> commands" "serve set shutdown stats" "$(comp udsrpcctl help s)"
 check "udsrpcctl set k --exp -> --expect-revision" "--expect-revision" "$(comp udsrpcctl set k --exp)"
 check "udsrpcctl --j -> --json" "--json" "$(comp udsrpcctl --j)"
+check "udsrpcctl serve m --j -> --jobs --json" "--jobs --json" "$(comp udsrpcctl serve m --j)"
+check "udsrpcctl serve m --params V --r -> --result" "--result" "$(comp udsrpcctl serve m --params '[]' --r)"
+check "udsrpcctl serve m --jobs 2 -- systemc -> a program" "systemctl" \
+	"$(comp udsrpcctl serve m --jobs 2 -- systemc | tr ' ' '\n' | grep -x systemctl | sort -u)"
+check "udsrpcctl serve m -- ls /e -> a file argument" "/etc" "$(comp udsrpcctl serve m -- ls /e | tr ' ' '\n' | grep -x /etc)"
 
 # From the daemon: methods (rpc.discover via udsrpcctl methods) and keys, with -s honoured.
 START=$(date +%s%N)

@@ -1,16 +1,8 @@
 #!/bin/bash
 # exit_codes.sh — udsrpcctl's exit statuses (udsrpcctl(1)) and the one line on stderr that goes with each.
-. "$(dirname "$0")/../integration/lib.sh"
-command -v socat >/dev/null || skip "socat is not installed (apt-get install socat)"
-CTL=$(readlink -f "${UDSRPCCTL:-$UDSRPC_BINARY_DIR/ctl/udsrpcctl}")
-[ -x "$CTL" ] || { echo "udsrpcctl is not built at $CTL" >&2; exit 1; }
-
-# ctl ARGS...: sets OUT, ERR, RC.
-ctl() {
-	RC=0
-	OUT=$("$CTL" "$@" 2>"$DIR/ctl.err") || RC=$?
-	ERR=$(cat "$DIR/ctl.err")
-}
+. "$(dirname "$0")/lib.sh"
+# ctl ARGS...: here every call names its socket (or none).
+ctl() { ctl_exec "$@"; }
 
 # ---- 3: nothing listens ----
 ctl -s "$SOCK" ping
@@ -63,7 +55,7 @@ check "usage error: udsrpcctl -s '': exit 2" 2 "$RC"
 check "usage error: udsrpcctl -s '': said" "udsrpcctl: -s: empty socket path" "$(printf '%s' "$ERR" | head -1)"
 ctl -s "$SOCK" frob
 check "unknown command: the valid ones listed" \
-	"udsrpcctl: unknown command 'frob'; the commands are: ping info stats whoami peers methods get set unset list txn dump restore watch call raw reload shutdown log-level help
+	"udsrpcctl: unknown command 'frob'; the commands are: ping info stats whoami peers methods get set unset list txn dump restore watch call raw reload shutdown log-level serve help
 Try 'udsrpcctl help' for the commands and options." "$ERR"
 ctl -s "$SOCK" set k
 check "missing argument: named, with the usage" \

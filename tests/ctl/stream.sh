@@ -1,9 +1,6 @@
 #!/bin/bash
 # stream.sh — udsrpcctl watch (events as they happen, how it stops) and raw (NDJSON through, replies out).
-. "$(dirname "$0")/../integration/lib.sh"
-command -v socat >/dev/null || skip "socat is not installed (apt-get install socat)"
-CTL=$(readlink -f "${UDSRPCCTL:-$UDSRPC_BINARY_DIR/ctl/udsrpcctl}")
-[ -x "$CTL" ] || { echo "udsrpcctl is not built at $CTL" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 # await_topics JSON_TOPICS: until some peer of the daemon holds exactly these subscriptions.
 await_topics() {

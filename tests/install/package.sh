@@ -87,6 +87,7 @@ EOF
 $E usr/sbin/udsrpcd
 $F lib/systemd/system/udsrpcd.service
 $F lib/systemd/system/udsrpcd.socket
+$F lib/systemd/system/udsrpc-serve@.service
 $F usr/lib/sysusers.d/udsrpcd.conf
 $F usr/share/man/man8/udsrpcd.8.gz
 $F usr/share/udsrpc/udsrpc.openrpc.json

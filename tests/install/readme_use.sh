@@ -8,15 +8,11 @@
 . "$(dirname "$0")/common.sh"
 need_tool socat socat
 
-README=$UDSRPC_SOURCE_DIR/README.md
 CTL=${UDSRPCCTL:-$UDSRPC_BINARY_DIR/ctl/udsrpcctl}
 
 # block NAME: the marked block, with the test daemon's socket.
 block() {
-	awk -v m="<!-- readme_use: $1 -->" '
-		$0 == m { found = 1; next }
-		found && /^```/ { if (inside) exit; inside = 1; next }
-		inside { print }' "$README" | sed "s|/run/udsrpcd.sock|$SOCK|g"
+	readme_block "$1" | sed "s|/run/udsrpcd.sock|$SOCK|g"
 }
 for name in shell shell-admin shell-watch socat socat-watch; do
 	block "$name" >"$DIR/$name.sh"

@@ -79,11 +79,20 @@ if ! DESTDIR=$DIR/dest cmake --install "$UDSRPC_BINARY_DIR" --prefix /usr >"$DIR
 	check "DESTDIR cmake --install" 0 1
 fi
 check "DESTDIR: daemon at usr/sbin" yes "$([ -x "$DIR/dest/usr/sbin/udsrpcd" ] && echo yes || echo no)"
-check "DESTDIR: units at lib/systemd/system" "udsrpcd.service udsrpcd.socket" \
+check "DESTDIR: units at lib/systemd/system" "udsrpc-serve@.service udsrpcd.service udsrpcd.socket" \
 	"$(ls "$DIR/dest/lib/systemd/system" | tr '\n' ' ' | sed 's/ $//')"
 check "DESTDIR: ExecStart" 'ExecStart=/usr/sbin/udsrpcd $UDSRPCD_OPTS' \
 	"$(grep '^ExecStart=' "$DIR/dest/lib/systemd/system/udsrpcd.service")"
 check "DESTDIR: nothing outside DESTDIR's usr and lib" "lib usr" "$(ls "$DIR/dest" | tr '\n' ' ' | sed 's/ $//')"
 check "DESTDIR: installed unit = source unit" "" \
 	"$(diff "$SRC/udsrpcd.service" "$DIR/dest/lib/systemd/system/udsrpcd.service")"
+check "DESTDIR: installed serve template = source template" "" \
+	"$(diff "$SRC/udsrpc-serve@.service" "$DIR/dest/lib/systemd/system/udsrpc-serve@.service")"
+# The template for an instance, from the prefix install (ExecStart there names
+# the udsrpcctl installed with it; man:udsrpcctl(1) resolves to our page).
+cp "$UDSRPC_SOURCE_DIR/contrib/man/udsrpcctl.1" "$DIR/man/man1/"
+check "prefix install: the serve template's ExecStart" \
+	"ExecStart=$DIR/prefix/bin/udsrpcctl -s /run/udsrpcd.sock serve %i \$SERVE_OPTS -- \$SERVE_COMMAND" \
+	"$(grep '^ExecStart=' "$DIR/prefix/lib/systemd/system/udsrpc-serve@.service")"
+verify "serve template, instance app.restart" "$DIR/prefix/lib/systemd/system/udsrpc-serve@app.restart.service"
 finish

@@ -1,6 +1,8 @@
 # lib.sh — shared by the shell integration tests: a real udsrpcd in a temp dir, socat clients.
 # Source it; it sets -eu, a cleanup trap, and these:
 #   start_daemon [udsrpcd args...]   sets DIR SOCK PID
+#   await_start PID LOG WHAT CMD...  until CMD succeeds while PID lives
+#   readme_block NAME                the README.md block after <!-- readme_use: NAME -->
 #   stop_daemon                      SIGTERM, wait; sets STATUS
 #   rpc LINE...                      send lines via socat (half-close at EOF), print the replies
 #   check NAME WANT GOT              compare, count, report
@@ -29,18 +31,33 @@ skip() {
 	exit 77
 }
 
+# await_start PID LOG WHAT CMD...: until CMD succeeds (500 tries, 20 ms apart) while
+# PID, the program WHAT just started, lives; else print LOG and why, and exit 1.
+await_start() {
+	local pid=$1 log=$2 what=$3
+	shift 3
+	for _ in $(seq 1 500); do
+		"$@" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "$what exited" >&2; exit 1; }
+		sleep 0.02
+	done
+	echo "$what did not start (waited for: $*)" >&2
+	exit 1
+}
+
+# The README's commands are tested as written: the fenced block after a
+# "<!-- readme_use: NAME -->" marker, as it stands there.
+readme_block() {
+	awk -v m="<!-- readme_use: $1 -->" '
+		$0 == m { found = 1; next }
+		found && /^```/ { if (inside) exit; inside = 1; next }
+		inside { print }' "${UDSRPC_SOURCE_DIR:?}/README.md"
+}
+
 start_daemon() {
 	$UDSRPCD -s "$SOCK" -S "$DIR/state" "$@" 2>>"$DIR/stderr" &
 	PID=$!
-	for _ in $(seq 1 500); do
-		if socat -u /dev/null "UNIX-CONNECT:$SOCK" 2>/dev/null; then
-			return 0
-		fi
-		kill -0 "$PID" 2>/dev/null || { cat "$DIR/stderr" >&2; echo "udsrpcd exited" >&2; exit 1; }
-		sleep 0.02
-	done
-	echo "udsrpcd did not listen on $SOCK" >&2
-	exit 1
+	await_start "$PID" "$DIR/stderr" udsrpcd socat -u /dev/null "UNIX-CONNECT:$SOCK"
 }
 
 stop_daemon() {
