@@ -290,6 +290,43 @@ check "provider: both waits answered" '0 "go" "go"' "$rc $(cat "$DIR/wait1.out")
 rc=0
 wait "$PPID_" || rc=$?
 check "provider-example.py: exit 0 after --count 4" 0 "$rc"
+# The Provider class in one process: an RpcError raised is the caller's
+# error as raised, any other exception -32603, a notification runs the
+# handler and is never answered, a name taken is refused and forgotten.
+out=$(cd "$EX" && timeout 30 python3 -c '
+import udsrpc
+M = lambda name: {"name": name, "params": [], "result": {"name": "r", "schema": {}}}
+p, c = udsrpc.Provider(), udsrpc.Client()
+seen = []
+def fails(request):
+    seen.append(request.is_notification)
+    if request.is_notification:
+        return None
+    raise udsrpc.RpcError({"code": 7, "message": "seven", "data": [1]})
+p.add_method(M("py.fails"), fails)
+p.add_method(M("py.bug"), lambda request: 1 // 0)
+print(p.provide())
+for method in ("py.fails", "py.bug"):
+    c._send(c._request(method, None))
+    p.dispatch()
+    print(c._reply().get("error"))
+c.notify("py.fails")
+p.dispatch()
+print(seen)
+q = udsrpc.Provider()
+q.add_method(M("py.bug"), print)
+try:
+    q.provide()
+except udsrpc.RpcError as e:
+    print(e.code, e.data, "py.bug" in q._handlers)
+' 2>"$DIR/pyprovider.err") || true
+check "udsrpc.Provider: errors, a notification, a name taken" \
+	"{'methods': ['py.fails', 'py.bug'], 'topics': []}
+{'code': 7, 'message': 'seven', 'data': [1]}
+{'code': -32603, 'message': 'Internal error', 'data': {'reason': 'integer division or modulo by zero'}}
+[False, True]
+-32013 {'method': 'py.bug'} False" "$out"
+contains "udsrpc.Provider: the handler's exception on stderr" "py.bug: ZeroDivisionError" "$(cat "$DIR/pyprovider.err")"
 stop_daemon
 check "daemon (providers): exit 0" 0 "$STATUS"
 finish
