@@ -260,6 +260,7 @@ install(PROGRAMS
   ${UDSRPC_CONTRIB}/examples/batch.sh
   ${UDSRPC_CONTRIB}/examples/watch-events.sh
   ${UDSRPC_CONTRIB}/examples/udsrpc.py
+  ${UDSRPC_CONTRIB}/examples/provider-example.py
   DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT udsrpc)
 
 # --- the Debian packages: cpack -G DEB ---------------------------------------

@@ -18,6 +18,16 @@ way. Copy this file next to your program:
         for event in c.events(count=1):    # blocks until one arrives
             print(event)
 
+Serve methods of your own through the daemon (udsrpc(7), PROVIDERS):
+
+    p = Provider()
+    @p.method({"name": "app.double", "params": [{"name": "n", "schema": {"type": "integer"}}],
+               "result": {"name": "n", "schema": {"type": "integer"}}})
+    def double(request):                   # request.caller: uid, gid, pid, ...
+        return 2 * request.params["n"]     # or request.defer(), answer later
+    p.provide()
+    p.serve()
+
 Or run it: python3 udsrpc.py [-s SOCKET] {call,watch,demo} ...
 """
 
@@ -29,9 +39,11 @@ import socket
 import struct
 import sys
 
-__all__ = ["Client", "RpcError", "UntrustedDaemon", "default_socket_path"]
+__all__ = ["Client", "Provider", "Request", "RpcError", "UntrustedDaemon", "default_socket_path"]
 
 PERMISSION_DENIED = -32001
+METHOD_NOT_FOUND = -32601
+INTERNAL_ERROR = -32603
 _DEFAULT = object()  # "the Client's timeout", where None means "no limit"
 
 
@@ -128,14 +140,19 @@ class Client:
                 raise ConnectionError("udsrpcd closed the connection")
             self._buf += chunk
 
+    def _keep(self, message):
+        """Keep a message that is no reply for later: an event, for events(). True if kept."""
+        if isinstance(message, dict) and message.get("method") == "event" and "id" not in message:
+            self._events.append(message["params"])
+            return True
+        return False
+
     def _reply(self):
         """The next reply; event notifications on the way are kept for events()."""
         while True:
             message = self._read()
-            if isinstance(message, dict) and message.get("method") == "event" and "id" not in message:
-                self._events.append(message["params"])
-                continue
-            return message
+            if not self._keep(message):
+                return message
 
     def _request(self, method, params):
         request = {"jsonrpc": "2.0", "id": self._next_id, "method": method}
@@ -191,8 +208,159 @@ class Client:
                 if isinstance(message, dict) and message.get("method") == "event":
                     yield message["params"]
                 else:
-                    continue  # a reply nobody waits for
+                    self._keep(message)  # a reply nobody waits for is dropped
+                    continue
             seen += 1
+
+
+class Request:
+    """One call the daemon forwarded to a Provider: method, params (None when
+    the caller sent none), caller (the identity udsrpcd captured: a dict of
+    id, uid, gid, pid, groups, user, comm, exe) and id (None for a
+    notification, which is never answered). Answer it exactly once, with
+    result() or error(), now or later and in any order."""
+
+    def __init__(self, provider, message):
+        self._provider = provider
+        self.id = message.get("id")
+        self.method = message["method"]
+        self.params = message.get("params")
+        self.caller = message["caller"]
+        self.deferred = False
+        self.answered = False
+
+    @property
+    def is_notification(self):
+        return self.id is None
+
+    def defer(self):
+        """Keep the request to answer it later: the handler's return value is not the answer."""
+        self.deferred = True
+
+    def _answer(self, member, value):
+        if self.answered:
+            raise RuntimeError("%s: answered already" % self.method)
+        self.answered = True
+        if self.id is not None:
+            self._provider._send({"jsonrpc": "2.0", "id": self.id, member: value})
+
+    def result(self, value=None):
+        """Answer with a result (udsrpcd checks it against the method's result schema)."""
+        self._answer("result", value)
+
+    def error(self, code, message, data=None):
+        """Answer with an error: any code, reaching the caller as it is."""
+        error = {"code": code, "message": message}
+        if data is not None:
+            error["data"] = data
+        self._answer("error", error)
+
+
+class Provider(Client):
+    """A connection that serves methods of its own through udsrpcd
+    (udsrpc(7), PROVIDERS). Register OpenRPC method objects with handlers,
+    provide() them, then serve(). A handler gets a Request; what it returns
+    is the result, an RpcError it raises is the error (any other exception:
+    -32603), unless it called request.defer() to answer later. It may also
+    call methods (call, publish) meanwhile: forwarded calls wait for serve().
+    """
+
+    def __init__(self, path=None, timeout=5.0):
+        super().__init__(path, timeout)
+        self._handlers = {}
+        self._new_methods, self._new_topics = [], []
+        self._calls = collections.deque()  # forwarded while we waited for a reply
+        self._stop = False
+
+    def add_method(self, method, handler):
+        """method: an OpenRPC 1.2.6 Method Object (a dict with name, params,
+        result, ...), sent as it is by the next provide(); handler(request)."""
+        name = method["name"]
+        if name in self._handlers:
+            raise ValueError("%s: registered already" % name)
+        self._handlers[name] = handler
+        self._new_methods.append(method)
+
+    def method(self, method):
+        """add_method as a decorator."""
+        def register(handler):
+            self.add_method(method, handler)
+            return handler
+        return register
+
+    def add_topic(self, topic):
+        """A topic to publish on, provided by the next provide()."""
+        self._new_topics.append(topic)
+
+    def provide(self):
+        """rpc.provide for everything added since the last call; returns what
+        this connection provides now. All or nothing: on an RpcError (-32013
+        a name taken, -32001 not allowed) those methods are forgotten."""
+        methods, topics = self._new_methods, self._new_topics
+        self._new_methods, self._new_topics = [], []
+        try:
+            return self.call("rpc.provide", methods=methods, topics=topics)
+        except RpcError:
+            for m in methods:
+                self._handlers.pop(m["name"], None)
+            raise
+
+    def publish(self, topic, event):
+        """events.publish on a topic this connection provides; returns the number of subscribers."""
+        return self.call("events.publish", topic=topic, event=event)["subscribers"]
+
+    def _keep(self, message):
+        if isinstance(message, dict) and "method" in message and isinstance(message.get("caller"), dict):
+            self._calls.append(message)
+            return True
+        return super()._keep(message)
+
+    def _handle(self, message):
+        request = Request(self, message)
+        handler = self._handlers.get(request.method)
+        if handler is None:  # udsrpcd forwards only what we provide
+            request.error(METHOD_NOT_FOUND, "Method not found")
+            return
+        try:
+            value = handler(request)
+        except RpcError as e:
+            if not request.answered:
+                request.error(e.code, e.message, e.data)
+            return
+        except Exception as e:  # the handler's bug is the caller's -32603, not the provider's end
+            print("udsrpc.py: %s: %r" % (request.method, e), file=sys.stderr)
+            if not request.answered:
+                request.error(INTERNAL_ERROR, "Internal error", {"reason": str(e)})
+            return
+        if not request.answered and not request.deferred:
+            request.result(value)
+
+    def dispatch(self, timeout=_DEFAULT):
+        """Read one message and run the handler if it is a forwarded call
+        (True); events are kept for events() (False). socket.timeout when
+        nothing came within timeout (seconds; default: the Provider's)."""
+        if self._calls:
+            self._handle(self._calls.popleft())
+            return True
+        message = self._read(timeout)
+        if self._keep(message) and self._calls:
+            self._handle(self._calls.popleft())
+            return True
+        return False
+
+    def serve(self, count=None, timeout=None):
+        """Answer forwarded calls until stop(), count of them were handled, or
+        the daemon closes the connection (ConnectionError). timeout: seconds
+        to wait for each message (None: no limit). Returns how many were handled."""
+        handled = 0
+        self._stop = False
+        while not self._stop and (count is None or handled < count):
+            handled += self.dispatch(timeout)
+        return handled
+
+    def stop(self):
+        """Make serve() return after the call at hand (e.g. from a handler)."""
+        self._stop = True
 
 
 def _print_json(value):

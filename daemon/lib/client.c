@@ -413,8 +413,13 @@ UDSRPC_EXPORT int udsrpc_client_call(struct udsrpc_client *c, const char *method
 			json_decref(msg);
 			return UDSRPC_CLIENT_ERROR;
 		}
-		if (!mid || json_integer_value(mid) != id || !json_is_integer(mid)) {
-			/* An event, or a reply to an earlier pipelined request: keep it. */
+		/* A message with a method is a request to us, never our reply: a
+		 * provider's forwarded calls carry the daemon's ids, which may
+		 * equal ours. */
+		if (!mid || json_integer_value(mid) != id || !json_is_integer(mid) ||
+		    json_object_get(msg, "method")) {
+			/* An event, a forwarded call, or a reply to an earlier
+			 * pipelined request: keep it. */
 			if (!mid && c->on_notify) {
 				c->on_notify(c->notify_arg, msg);
 				json_decref(msg);

@@ -403,6 +403,40 @@ void peer_clear(struct udsrpc_peer *p)
 	p->user = p->comm = p->exe = NULL;
 }
 
+/* 0 with *ret a copy of member name (NULL when absent or not a string), or -ENOMEM. */
+static int json_strdup_member(const json_t *j, const char *name, char **ret)
+{
+	const char *s = json_string_value(json_object_get(j, name));
+	*ret = s ? strdup(s) : NULL;
+	return s && !*ret ? -ENOMEM : 0;
+}
+
+int peer_from_json(const json_t *j, struct udsrpc_peer *ret)
+{
+	struct udsrpc_peer p = {0};
+	const json_t *groups = json_object_get(j, "groups");
+	size_t n = json_array_size(groups);
+
+	if (!json_is_object(j))
+		return -EPROTO;
+	p.id = (unsigned long long)json_integer_value(json_object_get(j, "id"));
+	p.uid = (uid_t)json_integer_value(json_object_get(j, "uid"));
+	p.gid = (gid_t)json_integer_value(json_object_get(j, "gid"));
+	p.pid = (pid_t)json_integer_value(json_object_get(j, "pid"));
+	if (n > 0 && !(p.groups = calloc(n, sizeof(gid_t))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (json_is_integer(json_array_get(groups, i)))
+			p.groups[p.ngroups++] = (gid_t)json_integer_value(json_array_get(groups, i));
+	if (json_strdup_member(j, "user", &p.user) < 0 || json_strdup_member(j, "comm", &p.comm) < 0 ||
+	    json_strdup_member(j, "exe", &p.exe) < 0) {
+		peer_clear(&p);
+		return -ENOMEM;
+	}
+	*ret = p;
+	return 0;
+}
+
 bool peer_in_group(const struct udsrpc_peer *p, gid_t gid)
 {
 	if (p->gid == gid)

@@ -59,6 +59,13 @@ int peer_capture(int fd, unsigned long long id, struct udsrpc_peer *ret);
 int peer_process_of_pid(pid_t pid, struct peer_process *ret);
 /* Whether a and b are the same process (both known; pids compared apart). */
 bool peer_same_process(const struct peer_process *a, const struct peer_process *b);
+/*
+ * *ret from a "caller" object as the daemon forwards it to a provider
+ * (udsrpc_peer_json's shape): what a provider knows of its caller. Members
+ * missing or of the wrong type stay 0 or NULL; proc is unknown. 0, -EPROTO
+ * when j is not an object, or -ENOMEM; the caller owns *ret (peer_clear).
+ */
+int peer_from_json(const json_t *j, struct udsrpc_peer *ret);
 /* Frees what *p owns and resets those members; p may be NULL. */
 void peer_clear(struct udsrpc_peer *p);
 /* True if gid is the peer's primary or one of its supplementary groups. */

@@ -18,7 +18,7 @@ chmod -R a+rX "$EX"
 
 # Every example file is covered here (embed/, the library example, by
 # embed_counterd.sh); a new one needs a test.
-check "example files" "README.md batch.sh call.sh config.json embed policy.json socat-oneliners.sh udsrpc.py watch-events.sh" \
+check "example files" "README.md batch.sh call.sh config.json embed policy.json provider-example.py socat-oneliners.sh udsrpc.py watch-events.sh" \
 	"$(cd "$EX" && ls | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
 
 # The example policy names a "deploy" user; stand in for it with nobody, and
@@ -208,6 +208,14 @@ check "udsrpc.py events(timeout): times out, then the Client still works" \
 pong 4.0
 ['app/py-timeout']" "$out"
 
+# provider-example.py under the example policy: it has no provide rules, so
+# nobody may provide, root included (udsrpc(7), PROVIDERS).
+rc=0
+err=$(timeout 20 python3 "$EX/provider-example.py" --count 1 2>&1) || rc=$?
+check "provider-example.py, example policy: refused (exit 4)" 4 "$rc"
+check "provider-example.py, example policy: says why" \
+	"provider-example.py: rpc.provide: Permission denied (code -32001)" "$err"
+
 # watch-events.sh without a count stops when the daemon does: it used to
 # die on "SOCAT[1]: unbound variable" (bash unsets the coproc's array).
 bash "$EX/watch-events.sh" daemon >"$DIR/watch2.out" 2>"$DIR/watch2.err" &
@@ -230,4 +238,95 @@ check "watch-events.sh, daemon gone: says so, and nothing else" \
 	"$(grep -v subscribed "$DIR/watch2.err")"
 contains "watch-events.sh, daemon gone: the reload came first" '"type":"reload"' \
 	"$(head -1 "$DIR/watch2.out")"
+
+# provider-example.py under the default policy, where root may provide and
+# call provided methods: a greeting with the caller's uid and its event,
+# the params checked by udsrpcd before anything is forwarded, and two waits
+# answered by a release (held, then answered newest first).
+start_daemon
+timeout 60 python3 "$EX/provider-example.py" --count 4 2>"$DIR/provider.err" &
+PPID_=$!
+on_exit "kill $PPID_"
+wait_for "provider-example.py provides" grep -q providing "$DIR/provider.err" || true
+check "provider-example.py: what it provides" \
+	"providing example.greet example.wait example.release, topic example" "$(cat "$DIR/provider.err")"
+timeout 30 python3 "$EX/udsrpc.py" watch --count 1 example >"$DIR/pevent.out" &
+EVPID=$!
+on_exit "kill $EVPID"
+# peers PYTHON_CONDITION: exit 0 when it holds for the daemon's peer.list
+# ("subscribed" would match the provider's own "provides" topics too).
+peers() {
+	sh "$EX/call.sh" peer.list | python3 -c '
+import json, sys
+peers = json.load(sys.stdin)["peers"]
+sys.exit(0 if '"$1"' else 1)'
+}
+wait_for "udsrpc.py watch subscribed to example" peers 'any("example" in p["topics"] for p in peers)' || true
+check "provider: example.greet" '"hello world, uid '"$(id -u)"'"' \
+	"$(python3 "$EX/udsrpc.py" call example.greet '{"name":"world"}')"
+rc=0
+wait "$EVPID" || rc=$?
+check "provider: the greeting's event" \
+	'{"topic":"example","type":"publish","event":{"name":"world","uid":'"$(id -u)"'}}' "$(cat "$DIR/pevent.out")"
+rc=0
+err=$(python3 "$EX/udsrpc.py" call example.greet '{"name":""}' 2>&1) || rc=$?
+check "provider: params checked by udsrpcd (exit 1)" 1 "$rc"
+check "provider: -32602" "udsrpc.py: example.greet: Invalid params (code -32602)" "$err"
+for i in 1 2; do
+	timeout 30 python3 "$EX/udsrpc.py" call example.wait >"$DIR/wait$i.out" 2>&1 &
+	eval "WAIT$i=\$!"
+done
+on_exit "kill $WAIT1 $WAIT2"
+# Both read by udsrpcd (two python3 connections with one request each), so
+# both were forwarded before the release is: the provider holds them first.
+wait_for "two example.wait calls read" \
+	peers 'sum(p["comm"] == "python3" and p["requests"] == 1 for p in peers) == 2' || true
+check "provider: example.release answers both" 2 \
+	"$(python3 "$EX/udsrpc.py" call example.release '{"value":"go"}')"
+rc=0
+wait "$WAIT1" || rc=$?
+wait "$WAIT2" || rc=$((rc + $?))
+check "provider: both waits answered" '0 "go" "go"' "$rc $(cat "$DIR/wait1.out") $(cat "$DIR/wait2.out")"
+rc=0
+wait "$PPID_" || rc=$?
+check "provider-example.py: exit 0 after --count 4" 0 "$rc"
+# The Provider class in one process: an RpcError raised is the caller's
+# error as raised, any other exception -32603, a notification runs the
+# handler and is never answered, a name taken is refused and forgotten.
+out=$(cd "$EX" && timeout 30 python3 -c '
+import udsrpc
+M = lambda name: {"name": name, "params": [], "result": {"name": "r", "schema": {}}}
+p, c = udsrpc.Provider(), udsrpc.Client()
+seen = []
+def fails(request):
+    seen.append(request.is_notification)
+    if request.is_notification:
+        return None
+    raise udsrpc.RpcError({"code": 7, "message": "seven", "data": [1]})
+p.add_method(M("py.fails"), fails)
+p.add_method(M("py.bug"), lambda request: 1 // 0)
+print(p.provide())
+for method in ("py.fails", "py.bug"):
+    c._send(c._request(method, None))
+    p.dispatch()
+    print(c._reply().get("error"))
+c.notify("py.fails")
+p.dispatch()
+print(seen)
+q = udsrpc.Provider()
+q.add_method(M("py.bug"), print)
+try:
+    q.provide()
+except udsrpc.RpcError as e:
+    print(e.code, e.data, "py.bug" in q._handlers)
+' 2>"$DIR/pyprovider.err") || true
+check "udsrpc.Provider: errors, a notification, a name taken" \
+	"{'methods': ['py.fails', 'py.bug'], 'topics': []}
+{'code': 7, 'message': 'seven', 'data': [1]}
+{'code': -32603, 'message': 'Internal error', 'data': {'reason': 'integer division or modulo by zero'}}
+[False, True]
+-32013 {'method': 'py.bug'} False" "$out"
+contains "udsrpc.Provider: the handler's exception on stderr" "py.bug: ZeroDivisionError" "$(cat "$DIR/pyprovider.err")"
+stop_daemon
+check "daemon (providers): exit 0" 0 "$STATUS"
 finish

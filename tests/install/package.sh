@@ -99,7 +99,7 @@ EOF
 	for f in README.md config.json policy.json; do
 		echo "$F usr/share/doc/udsrpc/examples/$f"
 	done
-	for f in socat-oneliners.sh call.sh batch.sh watch-events.sh udsrpc.py; do
+	for f in socat-oneliners.sh call.sh batch.sh watch-events.sh udsrpc.py provider-example.py; do
 		echo "$E usr/share/doc/udsrpc/examples/$f"
 	done
 	if [ $ctl = yes ]; then

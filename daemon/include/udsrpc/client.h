@@ -1,7 +1,8 @@
 /*
  * client.h — the client side of udsrpc: connect to a server's socket,
  * call methods (one at a time or pipelined), and receive the events the
- * server pushes. Part of <udsrpc/udsrpc.h>; see udsrpc_client(3).
+ * server pushes, and serve methods through the daemon as a provider. Part
+ * of <udsrpc/udsrpc.h>; see udsrpc_client(3).
  *
  * A client is for one thread at a time. Every wait is bounded by the
  * timeout the call is given (in milliseconds; < 0: no bound) and, with a
@@ -119,6 +120,111 @@ int udsrpc_client_read_line(struct udsrpc_client *c, int timeout_ms, const char 
  */
 void udsrpc_client_on_notify(struct udsrpc_client *c,
                              void (*fn)(void *arg, const json_t *msg), void *arg);
+
+/* ---- providers (udsrpc(7), "PROVIDERS") ------------------------------------ */
+
+/*
+ * A provider serves methods of its own through the daemon on a client's
+ * connection: it registers them (rpc.provide), gets each call another peer
+ * makes to them with that caller's identity, and answers in any order.
+ * Like the client it runs on, a provider is for one thread at a time.
+ */
+struct udsrpc_provider;
+struct udsrpc_peer;
+/* One forwarded call (or notification), from the handler to its answer. */
+struct udsrpc_request;
+
+/*
+ * A provider on c (borrowed: c must outlive the provider; the provider
+ * reads and writes it, so while the provider is in use call methods only
+ * through udsrpc_client_call, which leaves forwarded calls queued for it).
+ * Every answer is written within timeout_ms (< 0: no bound). *ret is the
+ * caller's (udsrpc_provider_free). 0 or -ENOMEM.
+ */
+int udsrpc_provider_new(struct udsrpc_provider **ret, struct udsrpc_client *c, int timeout_ms);
+/*
+ * Free the provider (NULL is fine); the connection stays open. Requests not
+ * answered yet stay the caller's: answering them then sends nothing and
+ * returns -ENOTCONN (and frees them).
+ */
+void udsrpc_provider_free(struct udsrpc_provider *p);
+/*
+ * Register a method locally, to be provided by the next
+ * udsrpc_provider_provide: method is an OpenRPC 1.2.6 Method Object
+ * (text of len bytes: "name", "params", "result", ...), sent to the daemon
+ * as it is; the daemon checks it. fn runs for each call forwarded to it,
+ * with params borrowed for the call (NULL when the caller sent none) and
+ * userdata. 0; -EINVAL (not a JSON object with a string "name"), -EEXIST
+ * (name registered already) or -ENOMEM, with a message in err.
+ */
+int udsrpc_provider_add_method(struct udsrpc_provider *p, const char *method, size_t len,
+                               void (*fn)(struct udsrpc_request *req, const json_t *params,
+                                          void *userdata),
+                               void *userdata, char *err, size_t errlen);
+/* A topic to provide with the next udsrpc_provider_provide. 0, -EEXIST or -ENOMEM. */
+int udsrpc_provider_add_topic(struct udsrpc_provider *p, const char *topic);
+/*
+ * Send rpc.provide for every method and topic added since the last call
+ * and wait for the daemon's verdict: all or nothing, as the daemon takes
+ * them. 0 (*ret_reply: the result, all this connection provides);
+ * UDSRPC_CLIENT_ERROR (*ret_reply: the error object, e.g. -32013 name
+ * taken, -32001 not allowed; those methods and topics are forgotten); or
+ * -errno as udsrpc_client_call. *ret_reply is a new reference (NULL on
+ * -errno); ret_reply may be NULL.
+ */
+int udsrpc_provider_provide(struct udsrpc_provider *p, int timeout_ms, json_t **ret_reply);
+/*
+ * Read the next message and, if it is a forwarded call, run its method's
+ * handler (a call to a name not registered here is answered -32601). Any
+ * other message (an event, a reply nobody waits for) is handed out in
+ * *ret_msg (new reference), or dropped when ret_msg is NULL; *ret_msg is
+ * NULL after a handler ran. 1 with a message, 0 at end of stream, or
+ * -errno as udsrpc_client_receive (-ETIMEDOUT, -EINTR, -EPROTO for a line
+ * that is no JSON object, which is consumed).
+ */
+int udsrpc_provider_dispatch(struct udsrpc_provider *p, int timeout_ms, json_t **ret_msg);
+/*
+ * udsrpc_provider_dispatch without a bound, dropping other messages, until
+ * udsrpc_provider_stop (0), end of stream (0) or an error (-errno, -EPROTO
+ * lines skipped).
+ */
+int udsrpc_provider_run(struct udsrpc_provider *p);
+/* Make udsrpc_provider_run return after the message at hand (e.g. from a handler). */
+void udsrpc_provider_stop(struct udsrpc_provider *p);
+/* How many requests were handed to handlers and are not answered yet. */
+size_t udsrpc_provider_pending(const struct udsrpc_provider *p);
+/*
+ * events.publish: event (borrowed) to subscribers of topic, one this
+ * connection provides. Returns as udsrpc_client_call; *ret_reply (new
+ * reference, may be NULL) is {"subscribers":n} or the error object.
+ */
+int udsrpc_provider_publish(struct udsrpc_provider *p, const char *topic, const json_t *event,
+                            int timeout_ms, json_t **ret_reply);
+
+/* The method called. Borrowed, valid until the request is answered. */
+const char *udsrpc_request_method(const struct udsrpc_request *req);
+/* The caller's params as sent (NULL: none). Borrowed, valid until answered. */
+const json_t *udsrpc_request_params(const struct udsrpc_request *req);
+/*
+ * The caller, as the daemon captured it at accept and forwarded it (the
+ * "caller" member): read with udsrpc_peer_uid, _gid, _pid, _groups, _user,
+ * _comm, _exe, _id, _in_group and _json of <udsrpc/call.h>. Borrowed,
+ * valid until the request is answered.
+ */
+const struct udsrpc_peer *udsrpc_request_caller(const struct udsrpc_request *req);
+/* True for a forwarded notification: its answer sends nothing. */
+bool udsrpc_request_is_notification(const struct udsrpc_request *req);
+/*
+ * Answer with result (stolen; the daemon checks it against the method's
+ * result schema) or with an error (code any, message borrowed, NULL: a
+ * generic one for the code; data stolen, may be NULL). Every request is
+ * answered exactly once, in the handler or later (in any order), and the
+ * answer frees it. 0, or -errno from writing the answer (the request is
+ * freed all the same; -ENOTCONN when its provider was freed).
+ */
+int udsrpc_request_result(struct udsrpc_request *req, json_t *result);
+int udsrpc_request_error(struct udsrpc_request *req, int code, const char *message,
+                         json_t *data);
 
 #ifdef __cplusplus
 }
