@@ -100,7 +100,7 @@ int config_apply_json(struct config *c, const json_t *doc, char *err, size_t err
  * started from: rewritten in doc before it is applied. The directory is made
  * absolute when it can be, so --check shows where the paths really are.
  */
-static int config_resolve_paths(json_t *doc, const char *file)
+int config_resolve_paths(json_t *doc, const char *file)
 {
 	static const char *const members[] = {"socket", "policy", "state_dir"};
 	const char *slash = strrchr(file, '/');
@@ -114,12 +114,13 @@ static int config_resolve_paths(json_t *doc, const char *file)
 		if (!v || !*v || v[0] == '/')
 			continue;
 		const char *base = real ? real : dir;
-		if (asprintf(&joined, "%s%s%s", base, strcmp(base, "/") ? "/" : "", v) < 0)
+		if (asprintf(&joined, "%s%s%s", base, strcmp(base, "/") ? "/" : "", v) < 0) {
 			r = -ENOMEM;
-		else if (json_object_set_new(doc, members[i], json_string(joined)) < 0)
+			break;
+		}
+		if (json_object_set_new(doc, members[i], json_string(joined)) < 0)
 			r = -ENOMEM;
-		if (r == 0)
-			free(joined);
+		free(joined);
 	}
 	free(real);
 	free(dir);

@@ -32,7 +32,13 @@ void config_free(struct config *c);
  * c. -EINVAL with "PATH: reason" in err (the caller prefixes the file name).
  */
 int config_apply_json(struct config *c, const json_t *doc, char *err, size_t errlen);
-/* Read, parse and apply a file; err names the file. */
+/*
+ * Rewrite doc's relative socket, policy and state_dir against the directory
+ * of file (made absolute when it exists), as config_load_file does before it
+ * applies them. 0 or -ENOMEM.
+ */
+int config_resolve_paths(json_t *doc, const char *file);
+/* Read, parse, resolve (config_resolve_paths) and apply a file; err names the file. */
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
 /* Replace a string member, freeing the old value. */
 void config_set_str(char **slot, const char *value);

@@ -64,6 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_fail("file applied but the buffer does not parse");
 		goto out;
 	}
+	/* A file's relative paths are relative to its directory: the buffer is
+	 * read as if it were that file. */
+	if (config_resolve_paths(doc, file) < 0)
+		fuzz_fail("config_resolve_paths: out of memory");
 	r = config_apply_json(&c, doc, err, sizeof(err));
 	fuzz_check_err(r, err, sizeof(err), "config_apply_json");
 	if ((r == 0) != (rf == 0))
