@@ -45,18 +45,25 @@ check "oversize request: reported" yes "$(yes_if grep -q -- '"code":-32002' <<<"
 check "oversize request: given up after -t" yes "$(yes_if grep -q 'unanswered for 1 s' <<<"$ERR")"
 
 # The daemon dies under load: the lost requests are errors, and the run ends by itself.
-# wait_for_pings N: until the daemon has answered N pings (the load is running), bounded.
+pings_answered() {
+	rpc '{"jsonrpc":"2.0","id":1,"method":"daemon.stats"}' |
+		sed -n 's/.*"ping":{"calls":\([0-9]*\).*/\1/p'
+}
+# wait_for_pings N: until the daemon has answered N pings since bench_bg
+# started the load, bounded. The daemon's count is cumulative: an earlier
+# run's pings must not make this return before the new run is under way.
 wait_for_pings() {
 	local n
 	for _ in $(seq 1 300); do
-		n=$(rpc '{"jsonrpc":"2.0","id":1,"method":"daemon.stats"}' |
-			sed -n 's/.*"ping":{"calls":\([0-9]*\).*/\1/p')
-		[ "${n:-0}" -ge "$1" ] && return 0
+		n=$(pings_answered)
+		[ $((${n:-0} - PINGS0)) -ge "$1" ] && return 0
 		sleep 0.05
 	done
 	echo "the load never reached $1 pings" >&2
 }
 bench_bg() {
+	PINGS0=$(pings_answered)
+	PINGS0=${PINGS0:-0}
 	timeout -k 5 120 "$BENCH" "$@" >"$DIR/bench.out" 2>"$DIR/bench.err" &
 	BPID=$!
 }
