@@ -35,6 +35,7 @@ struct config_write {
 	size_t count;
 	uid_t uid;
 	pid_t pid;
+	char *exe; /* for the audit line: the caller may be gone by the answer */
 	char key[];
 };
 
@@ -231,6 +232,47 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 	udsrpc_server_publish_keyed(w->d->srv, "config", key, ev);
 }
 
+/*
+ * The audit line of a write that committed: the keys it changed (an unset
+ * of an absent key and a txn's gets change nothing), cut at 512 bytes with
+ * the count, and the revision it made.
+ */
+static void config_audit(struct config_write *w, uint64_t revision)
+{
+	enum { SHOWN = 64 }; /* keys past these would be cut from the line anyway */
+	json_t *keys = json_array();
+	size_t n = 0;
+
+	if (udsrpc_server_get_log_level(w->d->srv) < UDSRPC_LOG_INFO || !keys) {
+		json_decref(keys);
+		return;
+	}
+	if (w->results) {
+		for (size_t i = 0; i < json_array_size(w->txn_ops); i++) {
+			json_t *o = json_array_get(w->txn_ops, i);
+			if (strcmp(json_string_value(json_object_get(o, "op")), "get") != 0 &&
+			    json_integer_value(json_object_get(json_array_get(w->results, i),
+			                                       "revision")) != 0 &&
+			    n++ < SHOWN)
+				json_array_append(keys, json_object_get(o, "key"));
+		}
+	} else if (w->keys) {
+		n = json_array_size(w->keys);
+		for (size_t i = 0; i < n && i < SHOWN; i++)
+			json_array_append(keys, json_array_get(w->keys, i));
+	} else if (revision) {
+		n = 1;
+		json_array_append_new(keys, json_string(w->key));
+	}
+	char *text = json_dumps(keys, JSON_COMPACT);
+	json_decref(keys);
+	udsrpc_server_audit(w->d->srv, udsrpc_call_method(w->call), w->uid, w->pid, w->exe,
+	                    "%zu key(s) %.512s%s revision %llu", n, text ? text : "(out of memory)",
+	                    text && (strlen(text) > 512 || n > SHOWN) ? "..." : "",
+	                    (unsigned long long)revision);
+	free(text);
+}
+
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
 {
 	struct config_write *w = arg;
@@ -241,6 +283,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	cc->running = true;
 	switch (st) {
 	case STORE_OK:
+		config_audit(w, revision);
 		/* The events first: answering may close the writer's connection, and
 		 * its "peer disconnect" must not overtake the change it made. */
 		if (w->results) {
@@ -311,6 +354,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	json_decref(w->keys);
 	json_decref(w->txn_ops);
 	json_decref(w->results);
+	free(w->exe);
 	free(w);
 	config_run_waiters(d, cc);
 	cc->running = false;
@@ -372,9 +416,12 @@ static struct config_write *config_write_new(struct udsrpcd *d, struct udsrpc_ca
 	w->cc = cc;
 	w->uid = udsrpc_peer_uid(p);
 	w->pid = udsrpc_peer_pid(p);
+	if (udsrpc_server_get_log_level(d->srv) >= UDSRPC_LOG_INFO && udsrpc_peer_exe(p))
+		w->exe = strdup(udsrpc_peer_exe(p));
 	w->value = value ? json_incref(value) : NULL;
 	if (!(w->call = udsrpc_call_defer(c, flags))) {
 		json_decref(w->value);
+		free(w->exe);
 		free(w);
 		return NULL;
 	}

@@ -54,9 +54,9 @@ static void provide_changed(struct udsrpc_server *srv, const struct udsrpc_peer 
 	json_t *names = json_pack("{s:o,s:o}", "methods", methods, "topics", topics);
 	char *text = names ? json_dumps(names, JSON_COMPACT) : NULL;
 
-	log_info(srv, "rpc.%s: uid %u pid %d exe %s (connection %llu): %.512s%s", type,
-	         (unsigned)peer->uid, (int)peer->pid, peer->exe ? peer->exe : "(unknown)", peer->id,
-	         text ? text : "(out of memory)", text && strlen(text) > 512 ? "..." : "");
+	udsrpc_server_audit(srv, strcmp(type, "provide") == 0 ? "rpc.provide" : "rpc.unprovide",
+	                    peer->uid, peer->pid, peer->exe, "connection %llu: %.512s%s", peer->id,
+	                    text ? text : "(out of memory)", text && strlen(text) > 512 ? "..." : "");
 	free(text);
 	if (!names || !udsrpc_server_wanted(srv, "provider")) {
 		json_decref(names);
