@@ -273,7 +273,8 @@ err=$(python3 "$EX/udsrpc.py" call example.greet '{"name":""}' 2>&1) || rc=$?
 check "provider: params checked by udsrpcd (exit 1)" 1 "$rc"
 check "provider: -32602" "udsrpc.py: example.greet: Invalid params (code -32602)" "$err"
 for i in 1 2; do
-	timeout 30 python3 "$EX/udsrpc.py" call example.wait >"$DIR/wait$i.out" 2>&1 &
+	# They wait for the release below, which a loaded machine may take longer than 5 s to send.
+	timeout 120 python3 "$EX/udsrpc.py" -t 90 call example.wait >"$DIR/wait$i.out" 2>&1 &
 	eval "WAIT$i=\$!"
 done
 on_exit "kill $WAIT1 $WAIT2"
