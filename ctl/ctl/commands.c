@@ -338,6 +338,11 @@ static int commands_stats_human(struct ctl *c, const json_t *result)
 	table_cell(&t, "bytes");
 	table_cellf(&t, "%lld in, %lld out", commands_int(result, "bytes", "in"),
 		    commands_int(result, "bytes", "out"));
+	if (json_object_get(result, "store")) { /* udsrpcd's; other services have none */
+		table_cell(&t, "store");
+		table_cellf(&t, "%lld items, %lld bytes", commands_int(result, "store", "items"),
+			    commands_int(result, "store", "bytes"));
+	}
 	if ((r = commands_print_table(&t, ":"))) {
 		free(names);
 		return r;

@@ -167,6 +167,7 @@ like "stats: connection totals" '^connections: [0-9]+ current, [0-9]+ peak, [0-9
 	"$(printf '%s\n' "$OUT" | sed -n 1p)"
 like "stats: request totals" '^requests: +[0-9]+ total, [0-9]+ errors, 0 denied$' "$(printf '%s\n' "$OUT" | sed -n 2p)"
 like "stats: byte totals" '^bytes: +[0-9]+ in, [0-9]+ out$' "$(printf '%s\n' "$OUT" | sed -n 3p)"
+like "stats: the store's items and bytes" '^store: +[0-9]+ items, [0-9]+ bytes$' "$(printf '%s\n' "$OUT" | sed -n 4p)"
 check "stats: table header" "METHOD CALLS ERRORS DENIED P50_US P99_US MAX_US" \
 	"$(printf '%s\n' "$OUT" | grep '^METHOD' | tr -s ' ')"
 like "stats: a ping row (5 pings so far)" '^ping +5 +0 +0 +[0-9]+ +[0-9]+ +[0-9]+$' \

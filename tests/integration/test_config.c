@@ -1325,6 +1325,25 @@ static void test_ephemeral_restart(void **state)
 	json_decref(res);
 }
 
+/* daemon.stats "store": committed items and bytes (keys plus compact values), as the quotas count. */
+static void test_stats_store(void **state)
+{
+	json_t *st = ok("daemon.stats", NULL);
+
+	expect_json(json_incref(json_object_get(st, "store")), "{\"items\":0,\"bytes\":0}", "empty");
+	json_decref(st);
+	set("st/a", json_integer(1));                                 /* 4 + 1 */
+	set("st/bb", json_pack("{s:[i,s]}", "x", 10, "\xc3\xa9"));    /* 5 + 15 */
+	st = ok("daemon.stats", NULL);
+	expect_json(json_incref(json_object_get(st, "store")), "{\"items\":2,\"bytes\":25}", "two");
+	json_decref(st);
+	set("st/a", json_string("long"));                             /* 4 + 6 */
+	unset("st/bb");
+	st = ok("daemon.stats", NULL);
+	expect_json(json_incref(json_object_get(st, "store")), "{\"items\":1,\"bytes\":10}", "one");
+	json_decref(st);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -1350,6 +1369,7 @@ int main(void)
 	    T(test_restore),
 	    T(test_ephemeral),
 	    T(test_ephemeral_restart),
+	    T(test_stats_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
