@@ -194,10 +194,10 @@ for c in ping info stats whoami peers methods get set unset list txn dump restor
 	like "help lists $c" "^  $c( |\$)" "$(printf '%s\n' "$OUT" | grep -E "^  $c( |\$)")"
 done
 RC=0; OUT=$("$CTL" help set 2>&1) || RC=$?
-check "help set: usage from the table" "usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N]" \
+check "help set: usage from the table" "usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N] [--string | --json] [--file F] [--ephemeral]" \
 	"$(printf '%s\n' "$OUT" | sed -n 1p)"
 RC=0; OUT=$("$CTL" set --help 2>&1) || RC=$?
-check "set --help is help set" "0:usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N]" \
+check "set --help is help set" "0:usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N] [--string | --json] [--file F] [--ephemeral]" \
 	"$RC:$(printf '%s\n' "$OUT" | sed -n 1p)"
 RC=0; OUT=$("$CTL" -j help get 2>&1) || RC=$?
 check "help -j COMMAND" '{"name":"get","usage":"get KEY","summary":"print a value (strings raw, else JSON)","method":"config.get"}' "$OUT"
