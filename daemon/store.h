@@ -51,7 +51,9 @@ struct store_options {
  * record with readable ones after it, a record out of sequence, a value
  * that is not JSON) fails with -EBADMSG and a message naming the file and
  * offset and the fix (store_repair), leaving every file as it was: records
- * after the damage were acknowledged writes. opt may be NULL.
+ * after the damage were acknowledged writes. Items left ephemeral are then
+ * removed as one durable revision (logged at info level; a failure to
+ * write it fails the open). opt may be NULL.
  *
  * Starts the committer thread; completions are
  * handed back to base's thread. -errno and a message naming the path on error
@@ -110,7 +112,8 @@ bool store_key_valid(const char *key, size_t len);
 const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision);
 /*
  * What store_get sees as the item {"key","value","revision",
- * "create_revision","version"} in compact JSON text
+ * "create_revision","version"} (and "ephemeral","owner" for an ephemeral
+ * one) in compact JSON text
  * (*ret_len bytes, NUL-terminated), kept until the key changes: borrowed,
  * valid until the next change is applied. NULL with *ret_err -ENOENT
  * (absent) or -ENOMEM.
@@ -168,6 +171,23 @@ void store_get_usage(const struct store *s, uint64_t *ret_items, uint64_t *ret_b
  */
 int store_set(struct store *s, const char *key, json_t *value, int64_t expect_revision,
               store_done_fn done, void *arg);
+/*
+ * Ephemeral items (udsrpc(7) §8): who a set binds its item to, a connection
+ * (its peer id, uid and pid, the item's "owner"). The item then carries
+ * "ephemeral":true,"owner":{"id","uid","pid"}; a later set without an owner
+ * makes it ordinary again, one with another owner binds it to that one.
+ * store_unset_owner removes what is still bound to a connection when it
+ * closes; store_open removes, as one revision, what was left ephemeral
+ * when the daemon last stopped (on disk the record only says "ephemeral").
+ */
+struct store_owner {
+	uint64_t id;
+	uint32_t uid;
+	int32_t pid;
+};
+/* store_set, with owner NULL (an ordinary item) or the item's owner (copied). */
+int store_set_owned(struct store *s, const char *key, json_t *value, int64_t expect_revision,
+                    const struct store_owner *owner, store_done_fn done, void *arg);
 int store_unset(struct store *s, const char *key, int64_t expect_revision, store_done_fn done,
                 void *arg);
 /*
@@ -179,6 +199,12 @@ int store_unset(struct store *s, const char *key, int64_t expect_revision, store
  */
 int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,
                        json_t **ret_keys);
+/*
+ * The same for every item that, once the queue is durable, is ephemeral
+ * and bound to owner_id (a closed connection's): one revision, one record.
+ */
+int store_unset_owner(struct store *s, uint64_t owner_id, store_done_fn done, void *arg,
+                      json_t **ret_keys);
 
 /*
  * config.txn (udsrpc(7) §8): the compares are judged against the state the
@@ -201,6 +227,7 @@ struct store_txn_op {
 	enum store_txn_kind op;
 	const char *key;
 	json_t *value; /* set */
+	const struct store_owner *owner; /* set: NULL, or ephemeral bound to it (copied) */
 };
 enum store_cmp_kind { STORE_CMP_REVISION, STORE_CMP_VERSION, STORE_CMP_VALUE, STORE_CMP_EXISTS };
 struct store_txn_cmp {
@@ -259,6 +286,7 @@ struct store_stats {
 	uint64_t snapshot_bytes;    /* size of config.snap */
 	uint64_t replayed_records;  /* log records applied by store_open */
 	uint64_t dropped_bytes;     /* torn last record discarded by store_open */
+	uint64_t ephemeral_removed; /* items left ephemeral that store_open removed */
 };
 void store_get_stats(struct store *s, struct store_stats *ret);
 

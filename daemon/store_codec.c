@@ -79,7 +79,7 @@ static uint32_t rec_crc(const unsigned char *rec, size_t len)
 
 size_t store_rec_key_offset(int op)
 {
-	op &= ~STORE_IN_BATCH;
+	op &= STORE_OP_MASK;
 	return STORE_REC_HDR + (op == STORE_OP_SET2 ? STORE_SET2_META : 0);
 }
 
@@ -88,9 +88,9 @@ void store_rec_seal(unsigned char *rec, size_t len, uint64_t rev, int op, size_t
 {
 	put_le32(rec, (uint32_t)len);
 	put_le64(rec + 8, rev);
+	rec[17] = (op & STORE_IN_BATCH ? 1 : 0) | (op & STORE_EPHEMERAL ? 2 : 0);
+	op &= STORE_OP_MASK;
 	rec[16] = (unsigned char)op;
-	rec[17] = op & STORE_IN_BATCH ? 1 : 0;
-	op &= ~STORE_IN_BATCH;
 	rec[18] = (unsigned char)keylen;
 	rec[19] = (unsigned char)(keylen >> 8);
 	if (op == STORE_OP_SET2) {
@@ -137,7 +137,8 @@ static int rec_parse(const unsigned char *buf, size_t avail, bool nested,
 	if (len < STORE_REC_HDR || len > STORE_REC_MAX || len > avail)
 		return -EBADMSG;
 	op = buf[16];
-	if (op < STORE_OP_SET || op > STORE_OP_BATCH || buf[17] != (nested ? 1 : 0) ||
+	if (op < STORE_OP_SET || op > STORE_OP_BATCH || (buf[17] & 1) != (nested ? 1 : 0) ||
+	    (buf[17] & ~3) || ((buf[17] & 2) && op != STORE_OP_SET2) ||
 	    (nested && op != STORE_OP_SET2 && op != STORE_OP_UNSET))
 		return -EBADMSG;
 	if (get_le32(buf + 4) != rec_crc(buf, len))
@@ -158,6 +159,7 @@ static int rec_parse(const unsigned char *buf, size_t avail, bool nested,
 	ret->op = op;
 	ret->create_rev = op == STORE_OP_SET2 ? get_le64(buf + STORE_REC_HDR) : 0;
 	ret->version = op == STORE_OP_SET2 ? get_le64(buf + STORE_REC_HDR + 8) : 0;
+	ret->ephemeral = (buf[17] & 2) != 0;
 	ret->key = (const char *)buf + koff;
 	ret->keylen = keylen;
 	ret->value = ret->key + keylen;

@@ -26,6 +26,19 @@ static void udsrpcd_on_reload(struct udsrpc_server *srv, void *userdata)
 	udsrpcd_reload(userdata, err, sizeof(err));
 }
 
+/* daemon.stats: the store's items and bytes, as max_keys and max_store_bytes count them. */
+static void udsrpcd_on_stats(struct udsrpc_server *srv, json_t *stats, void *userdata)
+{
+	struct udsrpcd *d = userdata;
+	uint64_t items, bytes;
+
+	if (!d->store)
+		return;
+	store_get_usage(d->store, &items, &bytes);
+	json_object_set_new(stats, "store", json_pack("{s:I,s:I}", "items", (json_int_t)items,
+	                                              "bytes", (json_int_t)bytes));
+}
+
 static void udsrpcd_on_disconnect(struct udsrpc_server *srv, const struct udsrpc_peer *peer,
                                   void *conn_data, void *userdata)
 {
@@ -138,6 +151,7 @@ int udsrpcd_init(struct udsrpcd *d, char *err, size_t errlen)
 	d->self_uid = ra.uid;
 	o.on_reload = udsrpcd_on_reload;
 	o.on_disconnect = udsrpcd_on_disconnect;
+	o.on_stats = udsrpcd_on_stats;
 	if ((r = udsrpc_server_new(&d->srv, &o, err, errlen)) < 0)
 		return r;
 	if ((r = udsrpcd_apply_limits(d->srv, &d->store_limits, d->cfg.limits, err, errlen)) < 0)

@@ -52,7 +52,13 @@ static void stream_event(void *arg, json_t *msg)
 	stream_printing = 0;
 }
 
-int stream_watch(struct ctl *c)
+/*
+ * Call the command's method, then stay connected until SIGINT/SIGTERM
+ * (exit 0), c->count events, or the daemon goes: watch prints the events;
+ * hold (set --ephemeral) prints the result first, and the connection is
+ * the point, not what comes over it.
+ */
+static int stream_run(struct ctl *c, bool hold)
 {
 	struct stream_watching w = {.c = c};
 	struct sigaction sa = {.sa_handler = stream_on_signal}, old_int, old_term;
@@ -88,8 +94,13 @@ int stream_watch(struct ctl *c)
 	session_set_sigmask(&c->s, &wait_mask);
 	c->s.on_notify = stream_event;
 	c->s.notify_arg = &w;
-	/* The subscription itself is bounded by -t like any call; the events are not. */
+	/* The call itself is bounded by -t like any call; the events are not. */
 	r = session_call(&c->s, c->cmd->method, params, &result);
+	if (r == 0 && hold && !(c->quiet && c->cmd->flags & COMMAND_QUIET))
+		r = c->out->result(c, result);
+	/* Whoever waits on our output (a script reading the revision) gets it now. */
+	if (r == 0 && hold && fflush(stdout) != 0)
+		r = CTL_EXIT_IO;
 	json_decref(result);
 	c->s.deadline = -1;
 	while (r == 0 && !w.status && !stream_stop && (!c->count || w.seen < c->count)) {
@@ -112,6 +123,16 @@ out:
 	sigaction(SIGTERM, &old_term, NULL);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	return r;
+}
+
+int stream_watch(struct ctl *c)
+{
+	return stream_run(c, false);
+}
+
+int stream_hold(struct ctl *c)
+{
+	return stream_run(c, true);
 }
 
 /* ---- raw ---- */

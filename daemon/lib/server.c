@@ -250,6 +250,7 @@ UDSRPC_EXPORT int udsrpc_server_new(struct udsrpc_server **ret,
 	srv->userdata = o.userdata;
 	srv->on_reload = o.on_reload;
 	srv->on_disconnect = o.on_disconnect;
+	srv->on_stats = o.on_stats;
 	srv->log.level = o.log_level;
 	srv->log.fn = o.log;
 	srv->log.userdata = o.userdata;

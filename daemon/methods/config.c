@@ -17,6 +17,8 @@
 struct config_conn {
 	uint64_t writes_sent, writes_done;
 	struct config_wait *waiters;
+	struct store_owner owner; /* this connection, as its ephemeral items name it */
+	bool owns;                /* it has set an ephemeral item: look for them at close */
 	bool closed;
 	bool running; /* config_done is on the stack: an answer may close the connection */
 };
@@ -36,6 +38,7 @@ struct config_write {
 	uid_t uid;
 	pid_t pid;
 	char *exe; /* for the audit line: the caller may be gone by the answer */
+	uint64_t owner_id; /* the unset of a closed connection's ephemeral items */
 	char key[];
 };
 
@@ -61,11 +64,16 @@ static void config_conn_maybe_free(struct config_conn *cc)
 		free(cc);
 }
 
+static void config_owner_gone(struct udsrpcd *d, const struct store_owner *owner);
+
 void config_conn_closed(struct udsrpcd *d, void *conn_data)
 {
 	struct config_conn *cc = conn_data;
 
 	if (cc) {
+		/* After the store closed (udsrpcd_free) the next start removes them. */
+		if (cc->owns && d->store)
+			config_owner_gone(d, &cc->owner);
 		cc->closed = true;
 		config_conn_maybe_free(cc);
 	}
@@ -217,12 +225,15 @@ static void config_early(void *arg, uint64_t revision)
 	config_result(w->call, w->key, revision);
 }
 
-/* The config event of one changed key (value NULL: an unset). */
+/* The config event of one changed key (value NULL: an unset; reason NULL: none). */
 static void config_publish(struct config_write *w, const char *key, const json_t *value,
-                           uint64_t revision)
+                           uint64_t revision, const char *reason)
 {
 	json_t *ev = json_pack("{s:s,s:s,s:I}", "type", value ? "set" : "unset", "key", key,
 	                       "revision", (json_int_t)revision);
+
+	if (ev && reason)
+		json_object_set_new(ev, "reason", json_string(reason));
 
 	if (ev && value)
 		json_object_set(ev, "value", (json_t *)value);
@@ -301,7 +312,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 				config_publish(w, json_string_value(json_object_get(o, "key")),
 				               strcmp(kind, "set") == 0 ? json_object_get(o, "value")
 				                                        : NULL,
-				               revision);
+				               revision, NULL);
 			}
 			if (w->restore)
 				udsrpc_call_result(w->call,
@@ -319,7 +330,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 			                   i < json_array_size(w->keys);
 			     i++)
 				config_publish(w, json_string_value(json_array_get(w->keys, i)), NULL,
-				               revision);
+				               revision, NULL);
 			udsrpc_call_result(w->call,
 			                   json_pack("{s:s,s:I,s:I}", "prefix", w->key, "revision",
 			                             (json_int_t)revision, "count",
@@ -327,7 +338,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 			break;
 		}
 		if (udsrpc_server_wanted(d->srv, "config"))
-			config_publish(w, w->key, w->value, revision);
+			config_publish(w, w->key, w->value, revision, NULL);
 		/* Answered already when the committer did it early: then a no-op. */
 		config_result(w->call, w->key, revision);
 		break;
@@ -406,6 +417,9 @@ static struct config_write *config_write_new(struct udsrpcd *d, struct udsrpc_ca
 			udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 			return NULL;
 		}
+		cc->owner = (struct store_owner){.id = udsrpc_peer_id(p),
+		                                 .uid = (uint32_t)udsrpc_peer_uid(p),
+		                                 .pid = (int32_t)udsrpc_peer_pid(p)};
 	}
 	if (!(w = calloc(1, sizeof(*w) + len + 1))) {
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
@@ -438,10 +452,15 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t 
 	struct config_write *w = config_write_new(d, c, key, value, prefix ? 0 : UDSRPC_DEFER_DIRECT);
 	int r;
 
+	bool ephemeral = value && json_is_true(json_object_get(params, "ephemeral"));
+
 	if (!w)
 		return;
+	if (ephemeral)
+		w->cc->owns = true;
 	if (value)
-		r = store_set(d->store, w->key, value, config_expect(params), config_done, w);
+		r = store_set_owned(d->store, w->key, value, config_expect(params),
+		                    ephemeral ? &w->cc->owner : NULL, config_done, w);
 	else if (prefix)
 		r = store_unset_prefix(d->store, w->key, config_done, w, &w->keys);
 	else
@@ -533,8 +552,8 @@ static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *
 			                              : "a set op needs a value");
 			return -EINVAL;
 		}
-		if (json_is_true(json_object_get(o, "ephemeral"))) {
-			config_txn_bad(c, path, "ephemeral keys are not supported in transactions yet");
+		if (json_is_true(json_object_get(o, "ephemeral")) && ret[i].op != STORE_TXN_SET) {
+			config_txn_bad(c, path, "only a set op can be ephemeral");
 			return -EINVAL;
 		}
 		for (size_t k = 0; ret[i].op != STORE_TXN_GET && k < i; k++) {
@@ -556,6 +575,16 @@ static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *
 		}
 	}
 	return 0;
+}
+
+static void config_txn_bind(struct config_write *w, const json_t *arr, struct store_txn_op *ops)
+{
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		if (json_is_true(json_object_get(json_array_get(arr, i), "ephemeral"))) {
+			ops[i].owner = &w->cc->owner;
+			w->cc->owns = true;
+		}
+	}
 }
 
 static void config_txn(struct udsrpc_call *c, const json_t *params, void *userdata)
@@ -595,6 +624,9 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 		goto out;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
 		goto out;
+	/* An ephemeral set binds its item to this connection, as config.set does. */
+	config_txn_bind(w, js, succ);
+	config_txn_bind(w, jf, fail);
 	r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w, &w->succeeded,
 	              &w->results);
 	if (r < 0) {
@@ -658,6 +690,52 @@ static void config_restore(struct udsrpc_call *c, const json_t *params, void *us
 	w->txn_ops = ops;
 out:
 	json_decref(seen);
+}
+
+/*
+ * The connection that owned ephemeral items closed: they go as one change,
+ * each with a config event saying why (the peer in it is the owner).
+ */
+static void config_owner_done(void *arg, enum store_status st, uint64_t revision,
+                              const char *reason)
+{
+	struct config_write *w = arg;
+
+	if (st == STORE_OK) {
+		for (size_t i = 0; udsrpc_server_wanted(w->d->srv, "config") &&
+		                   i < json_array_size(w->keys);
+		     i++)
+			config_publish(w, json_string_value(json_array_get(w->keys, i)), NULL,
+			               revision, "owner_closed");
+	} else {
+		udsrpc_server_log(w->d->srv, UDSRPC_LOG_ERROR,
+		                  "connection %llu closed but its ephemeral items stay until the "
+		                  "next start: %s",
+		                  (unsigned long long)w->owner_id, reason ? reason : "write failed");
+	}
+	json_decref(w->keys);
+	free(w);
+}
+
+static void config_owner_gone(struct udsrpcd *d, const struct store_owner *owner)
+{
+	struct config_write *w = calloc(1, sizeof(*w) + 1);
+	int r;
+
+	if (!w) {
+		udsrpc_server_log(d->srv, UDSRPC_LOG_ERROR,
+		                  "connection %llu closed but its ephemeral items stay until the "
+		                  "next start: out of memory",
+		                  (unsigned long long)owner->id);
+		return;
+	}
+	w->d = d;
+	w->uid = owner->uid;
+	w->pid = owner->pid;
+	w->owner_id = owner->id;
+	r = store_unset_owner(d->store, owner->id, config_owner_done, w, &w->keys);
+	if (r < 0)
+		config_owner_done(w, STORE_IO_ERROR, 0, strerror(-r));
 }
 
 /* The store's committer answers writes early; the loop applies them before reading on. */

@@ -143,6 +143,13 @@ struct udsrpc_server_options {
 	uint64_t idle_timeout_ms;         /* 0: off */
 	uint64_t call_timeout_ms;         /* 30000 */
 	uint64_t max_provider_inflight;   /* 1024 */
+	/*
+	 * daemon.stats (UDSRPC_BUILTIN_STATS), on the loop thread: the service
+	 * adds members of its own to the result, stats (borrowed; the
+	 * library's members are in it already, leave them as they are).
+	 * NULL: nothing added.
+	 */
+	void (*on_stats)(struct udsrpc_server *srv, json_t *stats, void *userdata);
 };
 
 /* Defaults into *o (size bytes of it). Use the macro. */
