@@ -395,6 +395,7 @@ struct list_walk {
 	size_t limit; /* 0: all */
 	bool keys_only;
 	bool more;
+	const struct store_list_opts *o; /* its visible filter */
 };
 
 /* Positive (stop) once limit items are taken and one more exists. */
@@ -404,7 +405,7 @@ static int list_visit(struct store_tree_link *l, void *arg)
 	struct list_walk *w = arg;
 	json_t *item;
 
-	if (!n->value)
+	if (!n->value || (w->o && w->o->visible && !w->o->visible(n->link.key, w->o->visible_arg)))
 		return 0;
 	if (w->limit && json_array_size(w->items) == w->limit) {
 		w->more = true;
@@ -455,7 +456,7 @@ json_t *store_list_page(const struct store *s, const struct store_list_opts *o, 
 	const char *prefix = o && o->prefix ? o->prefix : "";
 	const char *after = o ? o->after : NULL;
 	struct list_walk w = {.items = json_array(), .limit = o ? o->limit : 0,
-	                      .keys_only = o && o->keys_only};
+	                      .keys_only = o && o->keys_only, .o = o};
 
 	if (!w.items)
 		return NULL;

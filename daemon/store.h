@@ -128,13 +128,16 @@ json_t *store_list(const struct store *s, const char *prefix);
  * A page of it: keys with prefix (NULL: all) that sort after after (NULL:
  * from the first), at most limit of them (0: all), items of only
  * {"key","revision"} with keys_only. *ret_more (when given): whether more
- * items follow. Committed state, at store_revision(s).
+ * items follow. Committed state, at store_revision(s). With visible, only
+ * the keys it returns true for are listed (and counted against limit).
  */
 struct store_list_opts {
 	const char *prefix;
 	const char *after;
 	size_t limit;
 	bool keys_only;
+	bool (*visible)(const char *key, void *arg);
+	void *visible_arg;
 };
 json_t *store_list_page(const struct store *s, const struct store_list_opts *o, bool *ret_more);
 /* The store-wide counter: 0 for a store that never had a change. Committed state only. */

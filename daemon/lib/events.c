@@ -189,16 +189,64 @@ bool events_wanted(const struct udsrpc_server *srv, const struct topic *tp)
 	return false;
 }
 
-/* May c see an event on key of tp? */
-static bool events_may_see(struct conn *c, const struct topic *tp, const char *key)
-{
-	struct method_entry *e;
+/*
+ * The methods that judge who sees an event, looked up once per event:
+ * subscribing at all, and (with a key) reading that key.
+ */
+struct events_judges {
+	struct method_entry *subscribe;
+	struct method_entry *read; /* tp's read_method, when registered */
+};
 
+static void events_judges(struct udsrpc_server *srv, const struct topic *tp, const char *key,
+                          struct events_judges *ret)
+{
+	static const char sub[] = "events.subscribe";
+
+	ret->subscribe = registry_find(&srv->reg, sub, sizeof(sub) - 1);
+	ret->read = key && tp && tp->read_method
+	                ? registry_find(&srv->reg, tp->read_method, strlen(tp->read_method))
+	                : NULL;
+}
+
+/* What the policy says of c calling method (entry e when registered) on key. */
+static bool events_judge(struct conn *c, struct method_entry *e, const char *method,
+                         const char *key)
+{
+	return e ? rpc_allowed(&c->rpc, e, key) : policy_allows(c->srv->policy, &c->peer, method, key);
+}
+
+/*
+ * May c see an event on key of tp, under the policy in force now? A
+ * subscription is no licence of its own: the peer must still be one that
+ * may subscribe, and may read the key. Verdicts come from the connection's
+ * cache, which a new policy empties.
+ */
+static bool events_may_see(struct conn *c, const struct topic *tp, const char *key,
+                           const struct events_judges *j)
+{
+	if (!events_judge(c, j->subscribe, "events.subscribe", NULL))
+		return false;
 	if (!key || !tp->read_method)
 		return true;
-	e = registry_find(&c->srv->reg, tp->read_method, strlen(tp->read_method));
-	return e ? rpc_allowed(&c->rpc, e, key)
-	         : policy_allows(c->srv->policy, &c->peer, tp->read_method, key);
+	return events_judge(c, j->read, tp->read_method, key);
+}
+
+void events_policy_changed(struct udsrpc_server *srv)
+{
+	struct events_judges j;
+	struct conn *c, *next;
+
+	events_judges(srv, NULL, NULL, &j);
+	for (c = TAILQ_FIRST(&srv->subscribers); c; c = next) {
+		next = TAILQ_NEXT(c, sub_link);
+		if (events_judge(c, j.subscribe, "events.subscribe", NULL))
+			continue;
+		log_info(srv, "policy: uid %u pid %d (connection %llu) may no longer subscribe: "
+		         "its %u topic(s) dropped", (unsigned)c->peer.uid, (int)c->peer.pid,
+		         c->peer.id, c->topics.count);
+		events_unsubscribe_all(c);
+	}
 }
 
 int events_publish(struct udsrpc_server *srv, const struct topic *tp, const char *key,
@@ -231,9 +279,11 @@ int events_publish(struct udsrpc_server *srv, const struct topic *tp, const char
 		free(line);
 		return -ENOMEM;
 	}
+	struct events_judges j;
+	events_judges(srv, tp, key, &j);
 	n = 0;
 	TAILQ_FOREACH(c, &srv->subscribers, sub_link) {
-		if (topic_set_has(&c->topics, tp->id) && events_may_see(c, tp, key)) {
+		if (topic_set_has(&c->topics, tp->id) && events_may_see(c, tp, key, &j)) {
 			conn_hold(c);
 			subs[n++] = c;
 		}

@@ -148,6 +148,12 @@ static void config_get_now(struct udsrpcd *d, struct udsrpc_call *c, const json_
 		udsrpc_call_result_text(c, item, len);
 }
 
+/* config.list shows only the keys the caller may config.get (udsrpc(7), "Keys in a policy"). */
+static bool config_may_get(const char *key, void *arg)
+{
+	return udsrpc_call_allowed(arg, "config.get", key);
+}
+
 /*
  * A page (limit 1-10000 by the schema) of the committed state, with the
  * revision it was read at: a watch from that revision misses nothing.
@@ -159,6 +165,8 @@ static void config_list_now(struct udsrpcd *d, struct udsrpc_call *c, const json
 	    .after = json_string_value(json_object_get(params, "after")),
 	    .limit = (size_t)json_integer_value(json_object_get(params, "limit")),
 	    .keys_only = json_is_true(json_object_get(params, "keys_only")),
+	    .visible = config_may_get,
+	    .visible_arg = c,
 	};
 	bool more = false;
 	json_t *items = store_list_page(d->store, &o, &more);
@@ -373,11 +381,29 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 }
 
 /*
- * An unset by prefix removes keys the call does not name: each must be one
- * the caller may unset (a policy with key rules). Judged on the committed
- * state; a key another writer has queued meanwhile is judged by nobody.
+ * The call (method) touches a key the policy does not let the caller read
+ * or write: -32001 as for a refused call, with data.key naming that key
+ * (udsrpc(7), "Keys in a policy").
  */
-static bool config_prefix_allowed(struct udsrpcd *d, struct udsrpc_call *c, const char *prefix)
+static void config_refuse_key(struct udsrpc_call *c, const char *method, const char *key)
+{
+	const struct udsrpc_peer *p = udsrpc_call_peer(c);
+
+	udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
+	                  json_pack("{s:s,s:I,s:I,s:I,s:s}", "method", method, "uid",
+	                            (json_int_t)udsrpc_peer_uid(p), "gid",
+	                            (json_int_t)udsrpc_peer_gid(p), "pid",
+	                            (json_int_t)udsrpc_peer_pid(p), "key", key));
+}
+
+/*
+ * An unset by prefix (or a replacing restore, method) removes keys the
+ * call does not name: each must be one the caller may unset (a policy with
+ * key rules). Judged on the committed state; a key another writer has
+ * queued meanwhile is judged by nobody.
+ */
+static bool config_prefix_allowed(struct udsrpcd *d, struct udsrpc_call *c, const char *method,
+                                  const char *prefix)
 {
 	json_t *keys = store_list_page(
 	    d->store, &(struct store_list_opts){.prefix = prefix, .keys_only = true}, NULL);
@@ -387,8 +413,7 @@ static bool config_prefix_allowed(struct udsrpcd *d, struct udsrpc_call *c, cons
 		const char *key = json_string_value(json_object_get(json_array_get(keys, i), "key"));
 
 		if (!udsrpc_call_allowed(c, "config.unset", key)) {
-			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
-			                  json_pack("{s:s,s:s}", "method", "config.unset", "key", key));
+			config_refuse_key(c, method, key);
 			json_decref(keys);
 			return false;
 		}
@@ -490,7 +515,8 @@ static void config_unset(struct udsrpc_call *c, const json_t *params, void *user
 		                                   : "give key or prefix"));
 		return;
 	}
-	if (prefix && !config_prefix_allowed(userdata, c, json_string_value(prefix)))
+	if (prefix &&
+	    !config_prefix_allowed(userdata, c, "config.unset", json_string_value(prefix)))
 		return;
 	config_write(userdata, c, params, NULL);
 }
@@ -569,8 +595,7 @@ static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *
 		         : ret[i].op == STORE_TXN_SET ? "config.set"
 		                                      : "config.unset";
 		if (!udsrpc_call_allowed(c, method, ret[i].key)) {
-			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
-			                  json_pack("{s:s,s:s}", "method", method, "key", ret[i].key));
+			config_refuse_key(c, "config.txn", ret[i].key);
 			return -EPERM;
 		}
 	}
@@ -613,9 +638,7 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 	for (size_t i = 0; i < nc && r == 0; i++) {
 		r = config_txn_cmp(c, i, json_array_get(jc, i), &cmps[i]);
 		if (r == 0 && !udsrpc_call_allowed(c, "config.get", cmps[i].key)) {
-			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
-			                  json_pack("{s:s,s:s}", "method", "config.get", "key",
-			                            cmps[i].key));
+			config_refuse_key(c, "config.txn", cmps[i].key);
 			r = -EPERM;
 		}
 	}
@@ -667,8 +690,7 @@ static void config_restore(struct udsrpc_call *c, const json_t *params, void *us
 		}
 		json_object_set_new(seen, key, json_true());
 		if (!udsrpc_call_allowed(c, "config.set", key)) {
-			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
-			                  json_pack("{s:s,s:s}", "method", "config.set", "key", key));
+			config_refuse_key(c, "config.restore", key);
 			goto out;
 		}
 	}
@@ -676,7 +698,7 @@ static void config_restore(struct udsrpc_call *c, const json_t *params, void *us
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	if (replace && !config_prefix_allowed(d, c, ""))
+	if (replace && !config_prefix_allowed(d, c, "config.restore", ""))
 		goto out;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
 		goto out;

@@ -121,6 +121,32 @@ void provide_release(struct udsrpc_server *srv, struct provider *p, const json_t
 	}
 }
 
+/*
+ * The policy changed. udsrpc(7) judges subscriptions again, but says
+ * nothing of names already provided: they stay (taking them away would
+ * fail calls in flight, and the provider is not told), and each one the
+ * provide rules no longer allow is logged, so the operator knows what
+ * the new policy did not reach.
+ */
+void provide_policy_changed(struct udsrpc_server *srv)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &srv->conns, link) {
+		const struct provider *p = c->rpc.provider;
+
+		for (size_t i = 0; p && i < p->nmethods + p->ntopics; i++) {
+			const char *name = i < p->nmethods ? p->methods[i]->name
+			                                   : p->topics[i - p->nmethods]->name;
+			if (!policy_allows_provide(srv->policy, &c->peer, name))
+				log_warning(srv, "policy: uid %u pid %d (connection %llu) still "
+				            "provides %s, which the provide rules no longer allow it "
+				            "(kept until it unprovides or disconnects)",
+				            (unsigned)c->peer.uid, (int)c->peer.pid, c->peer.id, name);
+		}
+	}
+}
+
 /* -32602 for method object i: path /methods/i, the validator's words. */
 static void refuse_method(struct udsrpc_call *c, size_t i, const char *reason)
 {
