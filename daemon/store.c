@@ -63,6 +63,20 @@
  * because no owner outlives the process: store_unset_owner and the removal
  * at open are unsets of many keys, the same batch an unset by prefix is.
  *
+ * Inline commit. A lone writer pays for that hand-off all the same: a
+ * wake-up of the committer, and a thread switch on each side per write,
+ * where Redis writes and flushes in its loop. So when the loop hands over
+ * one small change (no other peer's change was read in this turn of the
+ * loop), nothing else is due once the rest of the turn has run (no other
+ * event active: the others read with it have written their answers), and
+ * the committer is idle with an empty queue, the loop writes and flushes
+ * the change itself and answers at once. It blocks on the disk only then,
+ * and only while the flushes stay fast (STORE_INLINE_MAX_NS, an average
+ * over recent groups of either thread): behind a slow disk, or with other
+ * writers (their changes join the queue while one is being written), the
+ * committer does it. The committer cannot start anything meanwhile: its
+ * work comes only from the loop, which is busy.
+ *
  * The image costs a second copy of the state (as encoded bytes); for a
  * config store that is cheaper than making the loop stop for a snapshot.
  *
@@ -80,6 +94,7 @@
 #include "store_codec.h"
 #include "store_tree.h"
 #include "jsonnum.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,6 +124,10 @@
 #define PREALLOC_CHUNK (1u << 20)
 /* Early answers come from the committer only for groups of at most this many changes. */
 #define STORE_EARLY_GROUP 4
+/* A lone change is committed on the loop itself (see "Inline commit") while the
+ * flushes take less than this on average, and when its record is at most this big. */
+#define STORE_INLINE_MAX_NS 2000000u
+#define STORE_INLINE_MAX_BYTES (64u * 1024)
 /* Compact once the log passes this and twice the snapshot's size. */
 #define COMPACT_MIN (1u << 20)
 /* Ops kept for reuse after a burst; beyond this they are freed. */
@@ -217,12 +236,16 @@ struct store {
 	struct store_op *l_head, *l_tail;
 	struct event *kick_ev;
 	bool kick_pending;
+	bool kick_deferred; /* run once more behind this turn's events (store_try_inline) */
+	bool no_inline;     /* test hook: every group goes to the committer */
 	struct store_op *d_head, *d_tail;
 	atomic_bool done_ready; /* d_head is set: store_poll's cheap test */
 	bool busy;              /* a group is being written */
 	bool broken;            /* a group failed; the committer waits for the loop to see it */
 	bool paused;            /* test hook: the committer leaves the queue alone */
 	bool stop;
+	bool waiting; /* the committer sleeps on work_cv with nothing to do */
+	uint64_t flush_ns; /* moving average of a group's write and fdatasync */
 	int inject_err;
 	store_early_fn early_fn; /* set before the first change; read by the committer */
 	uint64_t compact_req, compact_done;
@@ -1210,6 +1233,64 @@ static void store_merge_local(struct store *s)
 	s->l_head = s->l_tail = NULL;
 }
 
+/* With mu held: the test hook's error for a group that carries a change. */
+static int take_inject(struct store *s, const struct store_op *ops)
+{
+	int inject = 0;
+
+	for (const struct store_op *op = ops; op; op = op->next) {
+		if (op->rec) {
+			inject = s->inject_err;
+			s->inject_err = 0;
+			break;
+		}
+	}
+	return inject;
+}
+
+static void commit_inline(struct store *s, int inject);
+/*
+ * The loop's part of "Inline commit": true when the one change of this
+ * turn is taken care of here (written and answered, or the kick run once
+ * more), false when it goes to the committer. Other events still active
+ * are the rest of this turn, typically the connections read in it writing
+ * their answers: the kick runs once more behind them, and only if nothing
+ * is active then does the loop flush itself.
+ */
+static bool store_try_inline(struct store *s)
+{
+	int inject = 0;
+	bool ok;
+
+	if (s->no_inline || s->l_head != s->l_tail || !s->l_head->rec ||
+	    s->l_head->rec->len > STORE_INLINE_MAX_BYTES) {
+		s->kick_deferred = false;
+		return false;
+	}
+	if (event_base_get_num_events(s->base, EVENT_BASE_COUNT_ACTIVE) != 0) {
+		if (s->kick_deferred) {
+			s->kick_deferred = false;
+			return false;
+		}
+		s->kick_deferred = true;
+		s->kick_pending = true;
+		event_active(s->kick_ev, EV_TIMEOUT, 0);
+		return true;
+	}
+	s->kick_deferred = false;
+	pthread_mutex_lock(&s->mu);
+	ok = s->waiting && !s->q_head && !s->broken && !s->paused &&
+	     s->compact_req == s->compact_done && s->flush_ns < STORE_INLINE_MAX_NS;
+	if (ok) {
+		s->busy = true;
+		inject = take_inject(s, s->l_head);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (ok)
+		commit_inline(s, inject);
+	return ok;
+}
+
 /*
  * Hand everything submitted since the last hand-off to the committer. It
  * runs from an event made active by the first submit of a loop iteration,
@@ -1232,7 +1313,11 @@ static void store_handoff(struct store *s)
 
 static void on_kick_event(evutil_socket_t fd, short what, void *arg)
 {
-	store_handoff(arg);
+	struct store *s = arg;
+
+	s->kick_pending = false;
+	if (s->l_head && !store_try_inline(s))
+		store_handoff(s);
 }
 
 int store_set(struct store *s, const char *key, json_t *value, int64_t expect_revision,
@@ -1323,8 +1408,12 @@ static void unwind_failed(struct store *s, struct store_op *op)
 		node_unwind(s, op->nodes[i]);
 }
 
-/* Apply what the committer made durable and answer every op, in submission order. */
-static void process_done(struct store *s)
+/*
+ * Apply what the committer made durable and answer every op, in submission
+ * order. inline_commit: after commit_inline, which never writes to the
+ * eventfd (nothing to reset).
+ */
+static void process_done_list(struct store *s, bool inline_commit)
 {
 	struct store_op *ops, *op, *next, *failed = NULL;
 	char reason[160] = "", bg[sizeof(s->bg_msg)] = "";
@@ -1336,7 +1425,8 @@ static void process_done(struct store *s)
 	 * this read either is in the list taken below or wakes us again.
 	 * EAGAIN (nothing to reset, e.g. when called from store_close) is fine.
 	 */
-	(void)!read(s->efd, &count, sizeof(count));
+	if (!inline_commit)
+		(void)!read(s->efd, &count, sizeof(count));
 	atomic_store_explicit(&s->done_ready, false, memory_order_relaxed);
 
 	pthread_mutex_lock(&s->mu);
@@ -1416,6 +1506,11 @@ static void process_done(struct store *s)
 	}
 }
 
+static void process_done(struct store *s)
+{
+	process_done_list(s, false);
+}
+
 static void on_done_event(evutil_socket_t fd, short what, void *arg)
 {
 	process_done(arg);
@@ -1477,14 +1572,17 @@ static int fsync_retry(int fd)
  * Best effort: zeros already written and synced make each later fdatasync
  * flush data only (PostgreSQL zero-fills its WAL segments for the same
  * reason). Once per PREALLOC_CHUNK of log. Where it fails, the record write
- * extends the file and is still correct.
+ * extends the file and is still correct. Not for a group bigger than a
+ * chunk (a restore): zeros ahead of it would cost a second write and a
+ * second flush of as many bytes, where its own flush pays for the new size
+ * once.
  */
 static void prealloc(struct store *s, uint64_t end)
 {
 	static const char zeros[64 * 1024];
 	uint64_t from = s->log_alloc > s->log_off ? s->log_alloc : s->log_off, to, off;
 
-	if (end <= from)
+	if (end <= from || end - s->log_off > PREALLOC_CHUNK)
 		return;
 	to = (end + PREALLOC_CHUNK - 1) / PREALLOC_CHUNK * PREALLOC_CHUNK;
 	for (off = from; off < to;) {
@@ -1751,16 +1849,104 @@ static void send_early(struct store *s, struct store_op *ops)
 			s->early_fn(op->arg, op->rev);
 }
 
+/* commit_group, and how long it took in *ret_ns. */
+static int commit_timed(struct store *s, struct store_op *ops, int inject, const char **ret_what,
+                        uint64_t *ret_ns)
+{
+	uint64_t t0 = clock_now_ns();
+	int r = commit_group(s, ops, inject, ret_what);
+
+	*ret_ns = clock_now_ns() - t0;
+	return r;
+}
+
+/*
+ * A group written (r records, or -errno from what) in ns: marked, handed to
+ * the loop's list, counted (flush_ns: an average over the last ~8 groups);
+ * early: its marked early answers sent (the committer's way). Whether the
+ * loop must be woken for it.
+ */
+static bool hand_back(struct store *s, struct store_op *ops, int r, const char *what, uint64_t ns,
+                      bool early)
+{
+	struct store_op *op;
+	bool wake, failing = false;
+
+	/*
+	 * On failure, answers decided before the group's first change
+	 * depend only on durable state: they stand. From that change on,
+	 * everything fails.
+	 */
+	for (op = ops; op; op = op->next) {
+		failing = failing || (r < 0 && op->rec);
+		op->err = failing ? -r : 0;
+		op->what = what;
+	}
+
+	pthread_mutex_lock(&s->mu);
+	wake = !s->d_head;
+	if (s->d_tail)
+		s->d_tail->next = ops;
+	else
+		s->d_head = ops;
+	for (op = ops; op->next; op = op->next)
+		;
+	s->d_tail = op;
+	atomic_store_explicit(&s->done_ready, true, memory_order_release);
+	if (early && r > 0 && r <= STORE_EARLY_GROUP)
+		send_early(s, ops);
+	if (r < 0) {
+		s->broken = true;
+		s->stats.write_errors++;
+	} else if (r > 0) {
+		s->stats.groups++;
+		s->stats.records += (uint64_t)r;
+		s->flush_ns = s->flush_ns - s->flush_ns / 8 + ns / 8;
+	}
+	s->stats.log_bytes = s->log_off;
+	s->busy = false;
+	pthread_cond_broadcast(&s->idle_cv);
+	pthread_mutex_unlock(&s->mu);
+	return wake;
+}
+
+/*
+ * On the loop (see "Inline commit"; busy set, the test hook's inject
+ * taken): the one change of this turn written, made durable and answered
+ * here. A compaction it calls for is the committer's, as a request.
+ */
+static void commit_inline(struct store *s, int inject)
+{
+	struct store_op *ops = s->l_head;
+	const char *what = NULL;
+	uint64_t ns;
+	int r;
+
+	s->l_head = s->l_tail = NULL;
+	r = commit_timed(s, ops, inject, &what, &ns);
+	/* No early answer: the callback, run right below, answers as soon, and
+	 * in its own order (udsrpcd publishes the change's events first). */
+	(void)hand_back(s, ops, r, what, ns, false);
+	if (r > 0 && s->log_off >= s->compact_at) {
+		pthread_mutex_lock(&s->mu);
+		s->compact_req++;
+		pthread_mutex_unlock(&s->mu);
+		pthread_cond_signal(&s->work_cv);
+	}
+	process_done_list(s, true);
+}
+
 static void *committer_main(void *arg)
 {
 	struct store *s = arg;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		struct store_op *ops, *op;
+		struct store_op *ops;
 		const char *what = NULL;
+		uint64_t ns;
 		int inject = 0, r;
-		bool wake, failing;
+		bool wake;
 
 		if (s->compact_req != s->compact_done) {
 			uint64_t req = s->compact_req;
@@ -1777,58 +1963,19 @@ static void *committer_main(void *arg)
 			/* store_close has drained the queue (and unpaused) before stop. */
 			if (s->stop)
 				break;
+			s->waiting = !s->q_head && !s->stop && s->compact_req == s->compact_done;
 			pthread_cond_wait(&s->work_cv, &s->mu);
+			s->waiting = false;
 			continue;
 		}
 		ops = s->q_head;
 		s->q_head = s->q_tail = NULL;
-		for (op = ops; op; op = op->next) {
-			if (op->rec) {
-				inject = s->inject_err;
-				s->inject_err = 0;
-				break;
-			}
-		}
+		inject = take_inject(s, ops);
 		s->busy = true;
 		pthread_mutex_unlock(&s->mu);
 
-		r = commit_group(s, ops, inject, &what);
-		/*
-		 * On failure, answers decided before the group's first change
-		 * depend only on durable state: they stand. From that change on,
-		 * everything fails.
-		 */
-		failing = false;
-		for (op = ops; op; op = op->next) {
-			failing = failing || (r < 0 && op->rec);
-			op->err = failing ? -r : 0;
-			op->what = what;
-		}
-
-		pthread_mutex_lock(&s->mu);
-		wake = !s->d_head;
-		if (s->d_tail)
-			s->d_tail->next = ops;
-		else
-			s->d_head = ops;
-		for (op = ops; op->next; op = op->next)
-			;
-		s->d_tail = op;
-		atomic_store_explicit(&s->done_ready, true, memory_order_release);
-		if (r > 0 && r <= STORE_EARLY_GROUP)
-			send_early(s, ops);
-		if (r < 0) {
-			s->broken = true;
-			s->stats.write_errors++;
-		} else if (r > 0) {
-			s->stats.groups++;
-			s->stats.records += (uint64_t)r;
-		}
-		s->stats.log_bytes = s->log_off;
-		s->busy = false;
-		pthread_cond_broadcast(&s->idle_cv);
-		pthread_mutex_unlock(&s->mu);
-
+		r = commit_timed(s, ops, inject, &what, &ns);
+		wake = hand_back(s, ops, r, what, ns, true);
 		if (wake)
 			wake_loop(s);
 		if (r > 0 && s->log_off >= s->compact_at)
@@ -2588,6 +2735,11 @@ void store_debug_pause(struct store *s, bool paused)
 	s->paused = paused;
 	pthread_cond_signal(&s->work_cv);
 	pthread_mutex_unlock(&s->mu);
+}
+
+void store_debug_inline(struct store *s, bool allowed)
+{
+	s->no_inline = !allowed;
 }
 
 void store_debug_fail_next_write(struct store *s, int errnum)

@@ -261,7 +261,8 @@ int store_restore(struct store *s, const json_t *items, bool replace, store_done
  * store_mark_early is durable (for small groups only), with the arg its
  * store_set/unset was given. The change is still applied and its callback
  * still run on the loop, after fn has returned. fn must not call into the
- * store. Set it before the first change.
+ * store. Set it before the first change. Not for a change the loop writes
+ * itself ("Inline commit" in store.c): its callback runs at once instead.
  */
 typedef void (*store_early_fn)(void *arg, uint64_t revision);
 void store_set_early(struct store *s, store_early_fn fn);
@@ -303,9 +304,12 @@ void store_get_stats(struct store *s, struct store_stats *ret);
  * STORE_IO_ERROR for the group and everything queued behind it.
  * debug_compact: write a snapshot of the durable state now and empty the
  * log; blocks until done; 0 or -errno.
+ * debug_inline: false makes every group the committer's (no inline commit,
+ * store.c), for tests of the committer's ways; true (the default) again.
  */
 void store_debug_pause(struct store *s, bool paused);
 void store_debug_fail_next_write(struct store *s, int errnum);
+void store_debug_inline(struct store *s, bool allowed);
 int store_debug_compact(struct store *s);
 
 #endif

@@ -7,12 +7,38 @@
 #include <pthread.h>
 #include <string.h>
 
-/* Slicing-by-8: the loop thread checksums every change, so keep it cheap. */
+/*
+ * The loop thread checksums every change (and the committer every batch it
+ * takes apart), so keep it cheap: the CPU's own CRC32C instruction where
+ * there is one (SSE4.2, 8 bytes an instruction), else slicing-by-8.
+ */
 static uint32_t crc_table[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CRC_HW 1
+static bool crc_hw;
+
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p,
+                                                            size_t len)
+{
+	uint64_t c = crc, w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8); /* little-endian, as the instruction takes it */
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	crc = (uint32_t)c;
+	while (len--)
+		crc = __builtin_ia32_crc32qi(crc, *p++);
+	return crc;
+}
+#endif
 
 static void crc_init(void)
 {
+#ifdef CRC_HW
+	crc_hw = __builtin_cpu_supports("sse4.2");
+#endif
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 
@@ -56,6 +82,10 @@ uint32_t store_crc32c(uint32_t crc, const void *buf, size_t len)
 
 	pthread_once(&crc_once, crc_init);
 	crc = ~crc;
+#ifdef CRC_HW
+	if (crc_hw)
+		return ~crc32c_hw(crc, p, len);
+#endif
 	while (len >= 8) {
 		uint32_t lo = get_le32(p) ^ crc, hi = get_le32(p + 4);
 

@@ -1331,6 +1331,8 @@ static void test_early(void **state)
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	/* The committer's ways: a lone change here would be the loop's (test_inline_commit). */
+	store_debug_inline(f->s, false);
 	/* No hook, nothing to mark. */
 	assert_false(early_set(f, &e[0], "z", -1, sv[0], sv[1]));
 	wait_calls(f, &e[0].r.calls, 1);
@@ -1368,6 +1370,58 @@ static void test_early(void **state)
 	assert_int_equal(e[5].hooked_at_done, 1);
 	assert_int_equal(e[4].got_len, 12); /* the first callback finds both lines */
 	assert_memory_equal(e[4].got, "ack 3\nack 4\n", 12);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * A lone change with the committer idle is written and flushed by the loop
+ * itself (store.c, "Inline commit"): no early hook (the committer would run
+ * it for a group of one), the callback at once, the change durable. The
+ * committer is idle once it sleeps again after the previous group: each try
+ * gives it 20 ms for that, 50 tries at most.
+ */
+static void test_inline_commit(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats st0, st1;
+	struct early e;
+	uint64_t rev;
+	int sv[2], tries;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	store_set_early(f->s, early_hook);
+	for (tries = 0; tries < 50; tries++) {
+		usleep(20000);
+		store_get_stats(f->s, &st0);
+		assert_true(early_set(f, &e, "lone", -1, sv[0], sv[1]));
+		wait_calls(f, &e.r.calls, 1);
+		assert_int_equal(e.r.st, STORE_OK);
+		if (e.hooked == 0)
+			break;
+		assert_true(recv(sv[1], e.got, sizeof(e.got), MSG_DONTWAIT) > 0); /* the hook's line */
+	}
+	assert_true(tries < 50);
+	assert_int_equal(e.got_len, -1); /* nothing went to the socket */
+	store_get_stats(f->s, &st1);
+	assert_int_equal(st1.groups, st0.groups + 1); /* one group, one fdatasync */
+	assert_int_equal(st1.records, st0.records + 1);
+	rev = e.r.rev;
+	assert_non_null(store_get(f->s, "lone", &rev));
+	assert_int_equal(rev, e.r.rev);
+
+	/* Not with the hook: the same change through the committer, told early. */
+	store_debug_inline(f->s, false);
+	assert_true(early_set(f, &e, "lone", -1, sv[0], sv[1]));
+	wait_calls(f, &e.r.calls, 1);
+	assert_int_equal(e.hooked_at_done, 1);
+
+	/* Durable: there after a restart, at the revision the loop answered. */
+	rev = e.r.rev;
+	fx_reopen(f);
+	uint64_t got = 0;
+	assert_non_null(store_get(f->s, "lone", &got));
+	assert_int_equal(got, rev);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -2334,6 +2388,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_write_failure_alone_and_repeated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_early, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_early_not_in_big_groups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inline_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_values_of_every_type, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damage_mid_log_refuses_then_repair, setup,
