@@ -285,10 +285,16 @@ static void config_audit(struct config_write *w, uint64_t revision)
 	}
 	char *text = json_dumps(keys, JSON_COMPACT);
 	json_decref(keys);
-	udsrpc_server_audit(w->d->srv, udsrpc_call_method(w->call), w->uid, w->pid, w->exe,
-	                    "%zu key(s) %.512s%s revision %llu", n, text ? text : "(out of memory)",
+	char why[64] = "";
+	if (w->owner_id)
+		snprintf(why, sizeof(why), " (ephemeral: connection %llu closed)",
+		         (unsigned long long)w->owner_id);
+	/* A closed connection's ephemeral items go with no call: an unset in its name. */
+	udsrpc_server_audit(w->d->srv, w->call ? udsrpc_call_method(w->call) : "config.unset",
+	                    w->uid, w->pid, w->exe, "%zu key(s) %.512s%s revision %llu%s", n,
+	                    text ? text : "(out of memory)",
 	                    text && (strlen(text) > 512 || n > SHOWN) ? "..." : "",
-	                    (unsigned long long)revision);
+	                    (unsigned long long)revision, why);
 	free(text);
 }
 
@@ -724,6 +730,7 @@ static void config_owner_done(void *arg, enum store_status st, uint64_t revision
 	struct config_write *w = arg;
 
 	if (st == STORE_OK) {
+		config_audit(w, revision);
 		for (size_t i = 0; udsrpc_server_wanted(w->d->srv, "config") &&
 		                   i < json_array_size(w->keys);
 		     i++)

@@ -65,17 +65,27 @@ static void fails(const char *method, const char *params, int code)
 	json_decref(r);
 }
 
-/* How many lines of the daemon's log hold "audit: METHOD uid .. exe ..: DETAIL". */
+/*
+ * How many lines of the daemon's log hold "audit: METHOD uid .. exe ..: DETAIL".
+ * A write answered early (before the loop has applied it) is logged just
+ * after its answer: wait a little for the first.
+ */
 static int audited(const char *method, const char *detail)
 {
 	char want[4600];
-	char *log = daemon_log(&d);
+	char *log = NULL;
 	int n = 0;
 
 	snprintf(want, sizeof(want), "info: audit: %s %s%s", method, who, detail);
-	assert_non_null(log);
-	for (const char *at = log; (at = strstr(at, want)); at += strlen(want))
-		n++;
+	for (long t0 = now_ms(); n == 0 && now_ms() - t0 < harness_ms(5000);) {
+		free(log);
+		log = daemon_log(&d);
+		assert_non_null(log);
+		for (const char *at = log; (at = strstr(at, want)); at += strlen(want))
+			n++;
+		if (n == 0)
+			usleep(10000);
+	}
 	if (n != 1)
 		print_error("wanted one \"%s\" in:\n%s\n", want, log);
 	free(log);
@@ -126,6 +136,7 @@ static void test_failed_writes_not_audited(void **state)
 	fails("config.txn", "{\"success\":[{\"op\":\"set\",\"key\":\"a\",\"value\":1},"
 	                    "{\"op\":\"set\",\"key\":\"a\",\"value\":2}]}",
 	      -32602);
+	assert_int_equal(audited("config.set", "1 key(s) [\"k\"] revision 1\n"), 1);
 	assert_int_equal(audit_lines(), 1);
 }
 
@@ -145,6 +156,35 @@ static void test_caller_gone(void **state)
 	for (long t0 = now_ms(); audit_lines() < 2 && now_ms() - t0 < harness_ms(5000);)
 		usleep(10000);
 	assert_int_equal(audited("config.set", "1 key(s) [\"gone\"] revision "), 1);
+}
+
+/* A closed connection's ephemeral items go with no call: an unset in the owner's name. */
+static void test_owner_closed(void **state)
+{
+	(void)state;
+	char want[128];
+	char *line = request_line(1, "config.set",
+	                          json_pack("{s:s,s:i,s:b}", "key", "eph", "value", 1, "ephemeral", 1));
+	int c = client_connect(d.sock);
+
+	assert_true(c >= 0);
+	json_decref(harness_take_result(client_call(c, line), "config.set"));
+	free(line);
+	assert_int_equal(audited("config.set", "1 key(s) [\"eph\"] revision 1\n"), 1);
+	client_close(c);
+	snprintf(want, sizeof(want), "info: audit: config.unset uid %u pid %d exe (unknown): 1 key(s) "
+	         "[\"eph\"] revision 2 (ephemeral: connection ", (unsigned)getuid(), (int)getpid());
+	char *log = NULL;
+	for (long t0 = now_ms(); now_ms() - t0 < harness_ms(5000); usleep(10000)) {
+		free(log);
+		log = daemon_log(&d);
+		if (strstr(log, want))
+			break;
+	}
+	if (!strstr(log, want))
+		fail_msg("no \"%s\" in:\n%s", want, log);
+	free(log);
+	assert_int_equal(audit_lines(), 2);
 }
 
 static void test_daemon_methods(void **state)
@@ -188,6 +228,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_writes_not_audited, daemon_setup,
 		                                daemon_teardown),
 		cmocka_unit_test_setup_teardown(test_caller_gone, daemon_setup, daemon_teardown),
+		cmocka_unit_test_setup_teardown(test_owner_closed, daemon_setup, daemon_teardown),
 		cmocka_unit_test_setup_teardown(test_daemon_methods, daemon_setup, daemon_teardown),
 		cmocka_unit_test_setup_teardown(test_provide, daemon_setup, daemon_teardown),
 	};
