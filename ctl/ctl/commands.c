@@ -16,13 +16,18 @@
 
 /* ---- params builders ---- */
 
-/* text (len bytes) as JSON, or NULL with *e saying why. */
+/*
+ * text (len bytes) as JSON, or NULL with *e saying why. Here and wherever
+ * udsrpcctl reads a value, "\u0000" is a string's NUL, as the daemon holds
+ * it: refused, "a\u0000b" would go out as its own text, silently.
+ */
 static json_t *commands_json(const char *text, size_t len, json_error_t *e)
 {
-	json_t *v = json_loadb(text, len, JSON_DECODE_ANY, e);
+	json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, e);
 
 	if (!v && json_error_code(e) == json_error_numeric_overflow &&
-	    (v = json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL))) {
+	    (v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
+			     NULL))) {
 		/* Valid JSON out of int64: sent as written, for the daemon to refuse. */
 		json_decref(v);
 		return session_verbatim(text, len);
@@ -236,7 +241,7 @@ static int commands_call_params(struct ctl *c, json_t **ret)
 		return 0;
 	/* Unlike a config VALUE there is no string fallback: params are an
 	 * object or an array, and a typo must not go out as something else. */
-	*ret = json_loads(c->args[1], JSON_DECODE_ANY, &jerr);
+	*ret = json_loads(c->args[1], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!*ret)
 		return commands_usage_error(c->cmd, "PARAMS_JSON is not JSON: %s (column %d)",
 					    jerr.text, jerr.column);
@@ -252,7 +257,8 @@ static int commands_txn_params(struct ctl *c, json_t **ret)
 {
 	json_error_t jerr;
 
-	*ret = c->nargs ? json_loads(c->args[0], 0, &jerr) : json_loadf(stdin, 0, &jerr);
+	*ret = c->nargs ? json_loads(c->args[0], JSON_ALLOW_NUL, &jerr)
+			 : json_loadf(stdin, JSON_ALLOW_NUL, &jerr);
 	if (!*ret)
 		return commands_usage_error(c->cmd, "the transaction is not a JSON object: %s "
 						    "(line %d, column %d)",
@@ -287,7 +293,7 @@ static int commands_restore_params(struct ctl *c, json_t **ret)
 		n++;
 		if (strspn(line, " \t\r\n") == (size_t)len)
 			continue;
-		it = json_loads(line, 0, &jerr);
+		it = json_loads(line, JSON_ALLOW_NUL, &jerr);
 		if (!it || !json_is_string(json_object_get(it, "key")) ||
 		    !json_object_get(it, "value"))
 			r = commands_usage_error(c->cmd, "%s line %zu is not an item of dump "
