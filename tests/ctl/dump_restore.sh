@@ -84,6 +84,33 @@ for pair in 'd/0.1 0.1' 'd/1.10 1.1' 'd/1e300 1e300' 'd/1E2 1e2' 'd/-0 0' 'd/-0.
 	ctl get "${pair%% *}"
 	check "get ${pair%% *} after restore" "${pair#* }" "$OUT"
 done
+# ---- paging: more items than one config.list page (1000) ----
+for i in $(seq 1 2500); do printf '{"key":"p/%04d","value":{"i":%d}}\n' "$i" "$i"; done >"$DIR/many.txt"
+ctl restore --merge "$DIR/many.txt"
+check "restore of 2500 items" "restored 2500 keys, revision 2" "$OUT"
+ctl dump p/
+check "dump pages through all 2500" "2500 $(sed -n 2500p "$DIR/many.txt" | sed 's/}}$/},"revision":2,"create_revision":2,"version":1}/')" \
+	"$(printf '%s\n' "$OUT" | wc -l) $(printf '%s\n' "$OUT" | sed -n 2500p)"
+ctl list p/
+check "list without --limit pages through all 2500, in order" "2500 p/0001 p/2500" \
+	"$(printf '%s\n' "$OUT" | wc -l) $(printf '%s\n' "$OUT" | sed -n 1p | cut -f1) $(printf '%s\n' "$OUT" | sed -n 2500p | cut -f1)"
+ctl -j dump p/
+like "dump -j: one result of every item at one revision" '^\{"items":\[.*\],"revision":2,"more":false\}$' "$OUT"
+check "dump -j: all 2500 items" 2500 "$(printf '%s' "$OUT" | grep -o '"key":"p/' | wc -l)"
+# A writer meanwhile: dump prints one consistent revision, or says it could not.
+( for i in $(seq 1 300); do "$CTL" -s "$SOCK" -q set p/0001 "$i" || exit 1; done ) &
+WRITER=$!
+ctl dump p/
+DUMP_RC=$RC
+wait "$WRITER" || true
+if [ "$DUMP_RC" = 0 ]; then
+	check "dump while written: all 2500 lines" 2500 "$(printf '%s\n' "$OUT" | wc -l)"
+	check "dump while written: p/0002..p/2500 all at revision 2 (one state)" 2499 \
+		"$(printf '%s\n' "$OUT" | grep -c '"revision":2,')"
+else
+	check "dump while written: exit 1 and why" "1:udsrpcctl: dump: the store changed while it was read, 5 times; nothing printed (try again when writes pause)" "$DUMP_RC:$ERR"
+fi
+
 stop_daemon
 check "second daemon stopped" 0 "$STATUS"
 if [ "$FAIL" -gt 0 ]; then
