@@ -16,13 +16,18 @@
 
 /* ---- params builders ---- */
 
-/* text (len bytes) as JSON, or NULL with *e saying why. */
+/*
+ * text (len bytes) as JSON, or NULL with *e saying why. Here and wherever
+ * udsrpcctl reads a value, "\u0000" is a string's NUL, as the daemon holds
+ * it: refused, "a\u0000b" would go out as its own text, silently.
+ */
 static json_t *commands_json(const char *text, size_t len, json_error_t *e)
 {
-	json_t *v = json_loadb(text, len, JSON_DECODE_ANY, e);
+	json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, e);
 
 	if (!v && json_error_code(e) == json_error_numeric_overflow &&
-	    (v = json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL))) {
+	    (v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
+			     NULL))) {
 		/* Valid JSON out of int64: sent as written, for the daemon to refuse. */
 		json_decref(v);
 		return session_verbatim(text, len);
@@ -236,7 +241,7 @@ static int commands_call_params(struct ctl *c, json_t **ret)
 		return 0;
 	/* Unlike a config VALUE there is no string fallback: params are an
 	 * object or an array, and a typo must not go out as something else. */
-	*ret = json_loads(c->args[1], JSON_DECODE_ANY, &jerr);
+	*ret = json_loads(c->args[1], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (!*ret)
 		return commands_usage_error(c->cmd, "PARAMS_JSON is not JSON: %s (column %d)",
 					    jerr.text, jerr.column);
@@ -252,7 +257,8 @@ static int commands_txn_params(struct ctl *c, json_t **ret)
 {
 	json_error_t jerr;
 
-	*ret = c->nargs ? json_loads(c->args[0], 0, &jerr) : json_loadf(stdin, 0, &jerr);
+	*ret = c->nargs ? json_loads(c->args[0], JSON_ALLOW_NUL, &jerr)
+			 : json_loadf(stdin, JSON_ALLOW_NUL, &jerr);
 	if (!*ret)
 		return commands_usage_error(c->cmd, "the transaction is not a JSON object: %s "
 						    "(line %d, column %d)",
@@ -287,7 +293,7 @@ static int commands_restore_params(struct ctl *c, json_t **ret)
 		n++;
 		if (strspn(line, " \t\r\n") == (size_t)len)
 			continue;
-		it = json_loads(line, 0, &jerr);
+		it = json_loads(line, JSON_ALLOW_NUL, &jerr);
 		if (!it || !json_is_string(json_object_get(it, "key")) ||
 		    !json_object_get(it, "value"))
 			r = commands_usage_error(c->cmd, "%s line %zu is not an item of dump "
@@ -683,6 +689,110 @@ void commands_help(FILE *f)
 		"3 cannot connect, I/O error or timeout; 4 permission denied.\n");
 }
 
+/* Items per config.list while paging (the daemon allows 1-10000). */
+#define COMMANDS_PAGE 1000
+/* dump: how many times a store that changed between pages is read again. */
+#define COMMANDS_DUMP_TRIES 5
+
+/*
+ * One read of every item under PREFIX, COMMANDS_PAGE at a time, into
+ * *ret_result ({"items","revision","more":false}; revision that of the
+ * first page). consistent: every page must be at the first one's revision,
+ * else *ret_changed and no result.
+ */
+static int commands_read_pages(struct ctl *c, bool consistent, json_t **ret_result,
+			       bool *ret_changed)
+{
+	json_t *items = json_array(), *after = NULL, *prefix = NULL;
+	json_int_t rev0 = -1;
+	bool more = true;
+	int r = 0;
+
+	*ret_result = NULL;
+	*ret_changed = false;
+	if (c->nargs > 0 && (r = commands_string(c, 0, "PREFIX", &prefix)))
+		goto out;
+	while (items && more && !*ret_changed) {
+		json_t *params = json_pack("{s:i,s:O*,s:O*}", "limit", COMMANDS_PAGE, "prefix",
+					   prefix, "after", after),
+		       *res = NULL, *page;
+		json_int_t rev;
+
+		if (!params) {
+			r = output_nomem();
+			goto out;
+		}
+		if ((r = session_call(&c->s, c->cmd->method, params, &res)))
+			goto out;
+		page = json_object_get(res, "items");
+		rev = json_integer_value(json_object_get(res, "revision"));
+		more = json_is_true(json_object_get(res, "more"));
+		if (rev0 < 0)
+			rev0 = rev;
+		*ret_changed = consistent && rev != rev0;
+		json_decref(after);
+		after = json_incref(json_object_get(json_array_get(page, json_array_size(page) - 1),
+						    "key"));
+		/* more with an empty page would ask for the same page again. */
+		if (!json_is_array(page) || (more && !after)) {
+			json_decref(res);
+			r = session_io_failed(&c->s, c->cmd->method, -EPROTO);
+			goto out;
+		}
+		if (json_array_extend(items, page) < 0) {
+			json_decref(res);
+			r = output_nomem();
+			goto out;
+		}
+		json_decref(res);
+	}
+	if (!items) {
+		r = output_nomem();
+		goto out;
+	}
+	if (!*ret_changed && !(*ret_result = json_pack("{s:O,s:I,s:b}", "items", items, "revision",
+						      rev0, "more", 0)))
+		r = output_nomem();
+out:
+	json_decref(items);
+	json_decref(after);
+	json_decref(prefix);
+	return r;
+}
+
+/*
+ * list without --limit or --after, and dump: every item, a page at a time
+ * (one reply of a big store would pass what a line may be). dump's lines
+ * must be consistent, at one revision: a store that changed between pages
+ * is read again, and after COMMANDS_DUMP_TRIES it is an error (exit 1).
+ */
+static int commands_pages_exec(struct ctl *c)
+{
+	bool dump = strcmp(c->cmd->name, "dump") == 0, changed = true;
+	json_t *result = NULL;
+	int r, tries = 0;
+
+	if (c->limit || c->after)
+		return commands_call(c); /* the page asked for */
+	if ((r = session_open(&c->s, c->socket, c->timeout_ms)))
+		return r;
+	c->s.json_errors = c->json;
+	while (r == 0 && changed && tries++ < (dump ? COMMANDS_DUMP_TRIES : 1))
+		r = commands_read_pages(c, dump, &result, &changed);
+	if (r == 0 && changed) {
+		fprintf(stderr,
+			CTL_PROG ": %s: the store changed while it was read, %d times; nothing "
+				 "printed (try again when writes pause)\n",
+			c->cmd->name, COMMANDS_DUMP_TRIES);
+		r = CTL_EXIT_ERROR;
+	}
+	if (r == 0)
+		r = c->out->result(c, result);
+	json_decref(result);
+	session_close(&c->s);
+	return r;
+}
+
 /* set: one call, or with --ephemeral one call and the connection held (stream.c). */
 static int commands_set_exec(struct ctl *c)
 {
@@ -727,8 +837,10 @@ const struct command commands_table[] = {
 	 commands_unset_params, commands_revision_human, NULL},
 	{"list", "[PREFIX] [--limit N] [--after KEY]", "KEY<TAB>VALUE lines, sorted by key",
 	 "Only keys that start with PREFIX, when given. Values are printed as get prints them.\n"
-	 "--limit N: at most N (1-10000) of them, starting after KEY with --after KEY.",
-	 "config.list", 0, 1, COMMAND_PAGE, commands_list_params, commands_list_human, NULL},
+	 "--limit N: at most N (1-10000) of them, starting after KEY with --after KEY;\n"
+	 "without them every item, read 1000 at a time.",
+	 "config.list", 0, 1, COMMAND_PAGE, commands_list_params, commands_list_human,
+	 commands_pages_exec},
 	{"txn", "[JSON]", "compare and change keys atomically (admin)",
 	 "JSON (from the argument, or stdin without one) is config.txn's params:\n"
 	 "{\"compare\":[{\"key\":K,\"revision\"|\"version\"|\"value\"|\"exists\":X}...],\n"
@@ -737,9 +849,11 @@ const struct command commands_table[] = {
 	 "value as get prints it (null when absent), \"KEY revision N\" for a set or unset.",
 	 "config.txn", 0, 1, 0, commands_txn_params, commands_txn_human, NULL},
 	{"dump", "[PREFIX]", "every item as one JSON line, for restore",
-	 "One config.list of the keys under PREFIX (all without it): one revision, so\n"
-	 "the lines are consistent. Each line is a compact item {\"key\",\"value\",...}.",
-	 "config.list", 0, 1, 0, commands_list_params, commands_dump_human, NULL},
+	 "The keys under PREFIX (all without it), read 1000 at a time, all at one\n"
+	 "revision so that the lines are consistent: a store that changes meanwhile is\n"
+	 "read again, and after 5 tries it is an error (exit 1). Each line is a compact\n"
+	 "item {\"key\",\"value\",...}.",
+	 "config.list", 0, 1, 0, commands_list_params, commands_dump_human, commands_pages_exec},
 	{"restore", "[--merge] [FILE]", "load what dump wrote (admin)",
 	 "Reads FILE (stdin without one, or -): the store becomes exactly those items,\n"
 	 "or with --merge they are set over it; one revision. Prints\n"

@@ -32,22 +32,27 @@ check "--json before the command: the result as JSON" '{"key":"j/out2","revision
 ctl set j/big 18446744073709551616 --json
 check "set --json of 2^64: sent as written, the daemon's error" 1 "$RC"
 
+ctl set j/nul '"a\u0000b"' --json
+check "set --json of a string with \\u0000: revision" "revision 6" "$OUT"
+ctl -j get j/nul
+check "set of \\u0000: the string holds a NUL, not its escape as text" '{"key":"j/nul","value":"a\u0000b","revision":6,"create_revision":6,"version":1}' "$OUT"
+
 # ---- --file F: the file's bytes exactly; - is stdin ----
 printf '{"x":[1,2.5,"\\u00e9"]}\n' >"$DIR/v.json"
 ctl set f/json --file "$DIR/v.json"
-check "set --file: revision" "revision 6" "$OUT"
+check "set --file: revision" "revision 7" "$OUT"
 ctl -j get f/json
-check "set --file of JSON: the value" '{"key":"f/json","value":{"x":[1,2.5,"é"]},"revision":6,"create_revision":6,"version":1}' "$OUT"
+check "set --file of JSON: the value" '{"key":"f/json","value":{"x":[1,2.5,"é"]},"revision":7,"create_revision":7,"version":1}' "$OUT"
 printf 'line one\n\ttwo\n' >"$DIR/v.txt"
 ctl set f/text --file="$DIR/v.txt"
 ctl -j get f/text
-check "set --file of text: a string, its newlines kept" '{"key":"f/text","value":"line one\n\ttwo\n","revision":7,"create_revision":7,"version":1}' "$OUT"
+check "set --file of text: a string, its newlines kept" '{"key":"f/text","value":"line one\n\ttwo\n","revision":8,"create_revision":8,"version":1}' "$OUT"
 printf '42\n' >"$DIR/v.num"
 ctl set f/str --file "$DIR/v.num" --string
 ctl -j get f/str
-check "set --file --string: the bytes as a string" '{"key":"f/str","value":"42\n","revision":8,"create_revision":8,"version":1}' "$OUT"
+check "set --file --string: the bytes as a string" '{"key":"f/str","value":"42\n","revision":9,"create_revision":9,"version":1}' "$OUT"
 RC=0; OUT=$(printf ' true ' | "$CTL" -s "$SOCK" set f/stdin --file - 2>&1) || RC=$?
-check "set --file - reads stdin" "0:revision 9" "$RC:$OUT"
+check "set --file - reads stdin" "0:revision 10" "$RC:$OUT"
 ctl get f/stdin
 check "set --file -: JSON parsed" "true" "$OUT"
 printf '18446744073709551616\n' >"$DIR/v.big"

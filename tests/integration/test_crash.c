@@ -13,6 +13,11 @@
  * same writer at a later revision (a write that was durable but whose answer
  * was lost to the kill).
  *
+ * Beside them TXN_WRITERS do config.txn of TXN_KEYS sets each, all with one
+ * seq: after the restart the keys of a transaction writer all hold the same
+ * seq at the same revision (a transaction is there whole or not at all),
+ * and that seq is the last acknowledged one or a later one.
+ *
  * UDSRPC_CRASH_CYCLES sets the number of cycles (default 3; the soak entry
  * integration.test_crash_long runs 20); UDSRPC_CRASH_SEED replays a run.
  */
@@ -38,6 +43,9 @@
 
 #define WRITERS 4
 #define KEYS 8
+#define TXN_WRITERS 2
+#define TXN_KEYS 5
+#define TXN_ACK UINT32_MAX /* struct ack's key of a transaction */
 #define MAX_PAD 4000
 /* Sequence numbers of cycle c start at c * SEQ_STRIDE: later cycles write later values. */
 #define SEQ_STRIDE 10000000ull
@@ -47,8 +55,8 @@
 
 /* What a writer reports for each answered set; under PIPE_BUF, so one write is atomic. */
 struct ack {
-	uint32_t writer;
-	uint32_t key;
+	uint32_t writer; /* WRITERS + t for transaction writer t */
+	uint32_t key;    /* TXN_ACK for a transaction (all its keys) */
 	uint64_t seq;
 	uint64_t rev;
 };
@@ -61,13 +69,50 @@ static size_t pad_len(uint64_t seq)
 
 static void key_name(char *buf, size_t len, unsigned w, unsigned k)
 {
-	snprintf(buf, len, "crash/w%u/k%u", w, k);
+	if (w >= WRITERS)
+		snprintf(buf, len, "crash/t%u/k%u", w - WRITERS, k);
+	else
+		snprintf(buf, len, "crash/w%u/k%u", w, k);
+}
+
+/*
+ * The request of writer w's n-th write: a config.set of one key, or for a
+ * transaction writer a config.txn setting all its TXN_KEYS keys to seq.
+ */
+static void request(char *req, size_t len, unsigned w, uint64_t n, uint64_t seq, char *pad)
+{
+	size_t plen = pad_len(seq), off;
+	char key[64];
+
+	pad[plen] = '\0';
+	if (w < WRITERS) {
+		key_name(key, sizeof(key), w, (unsigned)(seq % KEYS));
+		snprintf(req, len,
+		         "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"method\":\"config.set\",\"params\":"
+		         "{\"key\":\"%s\",\"value\":{\"w\":%u,\"seq\":%" PRIu64 ",\"pad\":\"%s\"}}}",
+		         n, key, w, seq, pad);
+	} else {
+		off = (size_t)snprintf(req, len,
+		                       "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64
+		                       ",\"method\":\"config.txn\",\"params\":{\"success\":[",
+		                       n);
+		for (unsigned k = 0; k < TXN_KEYS; k++) {
+			key_name(key, sizeof(key), w, k);
+			off += (size_t)snprintf(req + off, len - off,
+			                        "%s{\"op\":\"set\",\"key\":\"%s\",\"value\":{\"w\":%u,"
+			                        "\"seq\":%" PRIu64 ",\"pad\":\"%s\"}}",
+			                        k ? "," : "", key, w, seq, pad);
+		}
+		snprintf(req + off, len - off, "]}}");
+	}
+	pad[plen] = 'p';
 }
 
 static void writer(const char *sock, unsigned w, uint64_t seq0, int out)
 {
 	int c = client_connect(sock);
-	char key[64], *req = malloc(MAX_PAD + 256), pad[MAX_PAD + 1];
+	size_t req_len = TXN_KEYS * (MAX_PAD + 128) + 128;
+	char *req = malloc(req_len), pad[MAX_PAD + 1];
 	uint64_t last_rev = 0;
 	long deadline = now_ms() + WRITER_MAX_MS;
 
@@ -76,21 +121,14 @@ static void writer(const char *sock, unsigned w, uint64_t seq0, int out)
 	memset(pad, 'p', MAX_PAD);
 	for (uint64_t n = 0; n < WRITER_MAX_SETS && now_ms() < deadline; n++) {
 		uint64_t seq = seq0 + n;
-		unsigned k = (unsigned)(n % KEYS);
-		size_t plen = pad_len(seq);
-		key_name(key, sizeof(key), w, k);
-		pad[plen] = '\0';
-		snprintf(
-		    req, MAX_PAD + 256,
-		    "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"method\":\"config.set\",\"params\":"
-		    "{\"key\":\"%s\",\"value\":{\"w\":%u,\"seq\":%" PRIu64 ",\"pad\":\"%s\"}}}",
-		    n, key, w, seq, pad);
-		pad[plen] = 'p';
+		uint32_t k = w < WRITERS ? (uint32_t)(n % KEYS) : TXN_ACK;
+		request(req, req_len, w, n, seq, pad);
 		json_t *r = client_call(c, req);
 		if (!r)
 			break; /* the daemon is gone: EOF */
 		json_t *res = json_object_get(r, "result");
-		if (!res || (uint64_t)json_integer_value(json_object_get(r, "id")) != n) {
+		if (!res || (uint64_t)json_integer_value(json_object_get(r, "id")) != n ||
+		    (w >= WRITERS && !json_is_true(json_object_get(res, "succeeded")))) {
 			char *s = json_dumps(r, JSON_COMPACT);
 			fprintf(stderr, "writer %u: unexpected reply %s\n", w, s);
 			_exit(3);
@@ -134,7 +172,8 @@ struct item {
 	bool present;
 };
 
-static void load_state(const char *sock, struct item items[WRITERS][KEYS], uint64_t *ret_max_rev)
+static void load_state(const char *sock, struct item items[WRITERS + TXN_WRITERS][KEYS],
+                       uint64_t *ret_max_rev)
 {
 	int c = client_connect(sock);
 	assert_true(c >= 0);
@@ -144,7 +183,7 @@ static void load_state(const char *sock, struct item items[WRITERS][KEYS], uint6
 	assert_non_null(r);
 	json_t *list = json_object_get(json_object_get(r, "result"), "items");
 	assert_true(json_is_array(list));
-	memset(items, 0, sizeof(struct item) * WRITERS * KEYS);
+	memset(items, 0, sizeof(struct item) * (WRITERS + TXN_WRITERS) * KEYS);
 	*ret_max_rev = 0;
 	size_t i;
 	json_t *it;
@@ -152,13 +191,21 @@ static void load_state(const char *sock, struct item items[WRITERS][KEYS], uint6
 	{
 		unsigned w, k;
 		const char *key = json_string_value(json_object_get(it, "key"));
-		assert_int_equal(sscanf(key, "crash/w%u/k%u", &w, &k), 2);
-		assert_true(w < WRITERS && k < KEYS);
+		if (strcmp(key, "crash/after") == 0)
+			continue;
+		if (sscanf(key, "crash/t%u/k%u", &w, &k) == 2) {
+			assert_true(w < TXN_WRITERS && k < TXN_KEYS);
+			w += WRITERS;
+		} else {
+			assert_int_equal(sscanf(key, "crash/w%u/k%u", &w, &k), 2);
+			assert_true(w < WRITERS && k < KEYS);
+		}
 		json_t *v = json_object_get(it, "value");
 		uint64_t seq = (uint64_t)json_integer_value(json_object_get(v, "seq"));
 		/* Whole and the writer's own: no torn or foreign value survives. */
 		assert_int_equal(json_integer_value(json_object_get(v, "w")), w);
-		assert_int_equal(seq % KEYS, k); /* writers cycle through their keys by seq */
+		if (w < WRITERS)
+			assert_int_equal(seq % KEYS, k); /* writers cycle through their keys by seq */
 		assert_int_equal(json_string_length(json_object_get(v, "pad")), pad_len(seq));
 		items[w][k].seq = seq;
 		items[w][k].rev = (uint64_t)json_integer_value(json_object_get(it, "revision"));
@@ -189,8 +236,8 @@ static void test_kill9_keeps_every_answered_write(void **state)
 	unsigned cycles = env_unsigned("UDSRPC_CRASH_CYCLES", 3);
 	unsigned seed =
 	    env_unsigned("UDSRPC_CRASH_SEED", (unsigned)time(NULL) ^ (unsigned)getpid());
-	struct item items[WRITERS][KEYS];
-	uint64_t checked = 0, max_rev = 0;
+	struct item items[WRITERS + TXN_WRITERS][KEYS];
+	uint64_t checked = 0, checked_txn = 0, max_rev = 0;
 
 	print_message("crash test: %u cycles, UDSRPC_CRASH_SEED=%u\n", cycles, seed);
 	srand(seed);
@@ -199,16 +246,17 @@ static void test_kill9_keeps_every_answered_write(void **state)
 	 * first cycle starts at 1 * SEQ_STRIDE. */
 	for (unsigned cycle = 1; cycle <= cycles; cycle++) {
 		int p[2];
-		pid_t pids[WRITERS];
+		pid_t pids[WRITERS + TXN_WRITERS];
 		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 		/* Writer w of cycle c starts at (c * WRITERS + w) * SEQ_STRIDE, a
 		 * multiple of KEYS, so seq % KEYS is the key it writes. */
-		for (unsigned w = 0; w < WRITERS; w++) {
+		for (unsigned w = 0; w < WRITERS + TXN_WRITERS; w++) {
 			pids[w] = fork();
 			assert_true(pids[w] >= 0);
 			if (pids[w] == 0) {
 				close(p[0]);
-				writer(d.sock, w, ((uint64_t)cycle * WRITERS + w) * SEQ_STRIDE,
+				writer(d.sock, w,
+				       ((uint64_t)cycle * (WRITERS + TXN_WRITERS) + w) * SEQ_STRIDE,
 				       p[1]);
 			}
 		}
@@ -235,7 +283,7 @@ static void test_kill9_keeps_every_answered_write(void **state)
 		while (collect(p[0], &acks, &n, &cap, 1000) && now_ms() < drain_until)
 			;
 		close(p[0]);
-		for (unsigned w = 0; w < WRITERS; w++) {
+		for (unsigned w = 0; w < WRITERS + TXN_WRITERS; w++) {
 			assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
 			assert_true(WIFEXITED(status));
 			assert_int_equal(WEXITSTATUS(status), 0);
@@ -255,13 +303,31 @@ static void test_kill9_keeps_every_answered_write(void **state)
 		}
 		uint64_t cycle_max_rev;
 		load_state(d.sock, items, &cycle_max_rev);
+		/* A transaction writer's keys: all or none, one seq at one revision. */
+		for (unsigned t = WRITERS; t < WRITERS + TXN_WRITERS; t++) {
+			for (unsigned k = 1; k < TXN_KEYS; k++) {
+				const struct item *a = &items[t][0], *b = &items[t][k];
+				if (a->present != b->present || a->seq != b->seq || a->rev != b->rev) {
+					print_error("cycle %u: transaction writer %u: k0 %s seq %" PRIu64
+					            " revision %" PRIu64 " but k%u %s seq %" PRIu64
+					            " revision %" PRIu64 ": part of a transaction "
+					            "(seed %u; state kept in %s)\n",
+					            cycle, t - WRITERS, a->present ? "present" : "absent",
+					            a->seq, a->rev, k, b->present ? "present" : "absent",
+					            b->seq, b->rev, seed, d.state);
+					d.dir[0] = '\0';
+					fail();
+				}
+			}
+		}
 		for (size_t i = 0; i < n; i++) {
 			const struct ack *a = &acks[i];
-			const struct item *it = &items[a->writer][a->key];
+			/* A transaction is checked by its first key: the rest match it (above). */
+			const struct item *it = &items[a->writer][a->key == TXN_ACK ? 0 : a->key];
 			if (!it->present || it->seq < a->seq || it->rev < a->rev ||
 			    (it->seq == a->seq && it->rev != a->rev)) {
 				char key[64];
-				key_name(key, sizeof(key), a->writer, a->key);
+				key_name(key, sizeof(key), a->writer, a->key == TXN_ACK ? 0 : a->key);
 				print_error(
 				    "cycle %u: acknowledged %s seq %" PRIu64 " revision %" PRIu64
 				    " but after restart: %s seq %" PRIu64 " revision %" PRIu64
@@ -274,11 +340,13 @@ static void test_kill9_keeps_every_answered_write(void **state)
 			if (a->rev > max_rev)
 				max_rev = a->rev;
 			checked++;
+			checked_txn += a->key == TXN_ACK;
 		}
 		/* The counter never goes back: nothing answered is re-issued. */
 		assert_true(cycle_max_rev >= max_rev);
-		print_message("cycle %u: killed after %ld ms, %zu acknowledged writes checked\n",
-		              cycle, delay, n);
+		print_message("cycle %u: killed after %ld ms, %zu acknowledged writes checked "
+		              "(%" PRIu64 " transactions of %d keys so far)\n",
+		              cycle, delay, n, checked_txn, TXN_KEYS);
 		free(acks);
 	}
 	/* The next revision follows every one ever answered. */
@@ -290,9 +358,11 @@ static void test_kill9_keeps_every_answered_write(void **state)
 	assert_true((uint64_t)json_integer_value(
 	                json_object_get(json_object_get(r, "result"), "revision")) > max_rev);
 	json_decref(r);
-	print_message("crash test: %" PRIu64 " acknowledged writes checked over %u cycles\n",
-	              checked, cycles);
+	print_message("crash test: %" PRIu64 " acknowledged writes checked over %u cycles, %" PRIu64
+	              " of them transactions of %d keys\n",
+	              checked, cycles, checked_txn, TXN_KEYS);
 	assert_true(checked > 0);
+	assert_true(checked_txn > 0);
 	assert_int_equal(daemon_stop(&d), 0);
 }
 
