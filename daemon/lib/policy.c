@@ -236,6 +236,10 @@ static bool glob_match(const struct glob *g, const char *s, size_t n)
 		return n == g->len && memcmp(s, g->text, n) == 0;
 	if (n < g->minlen)
 		return false;
+	/* Most globs of a list differ in their first byte (team1/ and app/ globs):
+	 * settled here without a call. n >= minlen covers the prefix. */
+	if (g->prefix.len && s[0] != g->text[0])
+		return false;
 	/* minlen covers prefix + suffix, so the two cannot overlap here. */
 	if (memcmp(s, g->text + g->prefix.off, g->prefix.len) != 0)
 		return false;
@@ -839,61 +843,91 @@ static bool key_match(const struct rule *r, const char *key, size_t klen)
 	return false;
 }
 
-/*
- * The scan behind policy_decide and policy_allows_keyed. *ret_keyless
- * (when given) is false when a rule with keys selected this peer and
- * method on the way to the verdict, so that another key could be decided
- * otherwise; true when the verdict holds for every key.
- */
-static size_t decide(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
-                     const char *name, const char *key, bool *ret_allow, bool *ret_keyless)
-{
-	bool keyless = true;
-	size_t rule = 0;
-
-	*ret_allow = false;
-	if (p && peer && name) {
-		size_t mlen = strlen(name), klen = key ? strlen(key) : 0;
-
-		for (size_t i = 0; i < p->nrules && !rule; i++) {
-			const struct rule *r = &p->rules[i];
-
-			if (r->provide != provide || !rule_selects(r, peer, name, mlen))
-				continue;
-			if (r->nkeys) {
-				keyless = false;
-				if (!key_match(r, key, klen))
-					continue;
-			}
-			*ret_allow = r->allow;
-			rule = i + 1;
-		}
-	}
-	if (ret_keyless)
-		*ret_keyless = keyless;
-	return rule;
-}
-
 size_t policy_decide(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
                      const char *name, const char *key, bool *ret_allow)
 {
-	return decide(p, provide, peer, name, key, ret_allow, NULL);
+	*ret_allow = false;
+	if (!p || !peer || !name)
+		return 0;
+	size_t mlen = strlen(name), klen = key ? strlen(key) : 0;
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+
+		if (r->provide == provide && rule_selects(r, peer, name, mlen) &&
+		    (!r->nkeys || key_match(r, key, klen))) {
+			*ret_allow = r->allow;
+			return i + 1;
+		}
+	}
+	return 0;
 }
 
 bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
                    const char *key)
 {
 	bool allow;
-	decide(p, false, peer, method, key, &allow, NULL);
+	policy_decide(p, false, peer, method, key, &allow);
 	return allow;
 }
 
-bool policy_allows_keyed(const struct policy *p, const struct udsrpc_peer *peer,
-                         const char *method, const char *key, bool *ret_keyless)
-{
+/* One key glob of a plan, with what its rule decides and a byte to reject most keys by. */
+struct plan_glob {
+	const struct glob *g;
+	char first; /* the byte every key it matches starts with, or 0: any */
 	bool allow;
-	decide(p, false, peer, method, key, &allow, ret_keyless);
-	return allow;
+};
+
+struct policy_plan {
+	bool allow; /* the verdict of the first rule without keys that selects, or deny */
+	size_t n;
+	/* Before it, the key globs of the rules with keys that select, in rule order. */
+	struct plan_glob globs[];
+};
+
+struct policy_plan *policy_plan_new(const struct policy *p, const struct udsrpc_peer *peer,
+                                    const char *method)
+{
+	size_t mlen = method ? strlen(method) : 0, nrules = p ? p->nrules : 0, nglobs = 0;
+	struct policy_plan *plan;
+
+	for (size_t i = 0; i < nrules; i++)
+		nglobs += p->rules[i].nkeys;
+	if (!(plan = calloc(1, sizeof(*plan) + nglobs * sizeof(plan->globs[0]))) || !peer || !method)
+		return plan;
+	for (size_t i = 0; i < nrules; i++) {
+		const struct rule *r = &p->rules[i];
+
+		if (r->provide || !rule_selects(r, peer, method, mlen))
+			continue;
+		if (!r->nkeys) {
+			plan->allow = r->allow;
+			break;
+		}
+		for (size_t k = 0; k < r->nkeys; k++) {
+			const struct glob *g = &r->keys[k];
+			plan->globs[plan->n++] = (struct plan_glob){
+			    g, g->exact || g->prefix.len ? g->text[0] : '\0', r->allow};
+		}
+	}
+	return plan;
+}
+
+bool policy_plan_keyless(const struct policy_plan *plan)
+{
+	return plan->n == 0;
+}
+
+/* Per call on a key: one byte compared per glob, most often, and no call. */
+bool policy_plan_allows(const struct policy_plan *plan, const char *key)
+{
+	size_t klen = key ? strlen(key) : 0;
+
+	for (size_t i = 0; key && i < plan->n; i++) {
+		const struct plan_glob *e = &plan->globs[i];
+		if ((!e->first || e->first == key[0]) && glob_match(e->g, key, klen))
+			return e->allow;
+	}
+	return plan->allow;
 }
 
 bool policy_allows_provide(const struct policy *p, const struct udsrpc_peer *peer,

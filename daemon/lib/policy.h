@@ -71,13 +71,20 @@ struct policy *policy_default(uid_t self_uid, const char *const *public_methods,
 bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
                    const char *key);
 /*
- * policy_allows, and in *ret_keyless whether the verdict holds for every
- * key: true unless a rule with keys selected this peer and method before
- * the deciding rule (or was it). Only such a verdict may be cached per
- * (connection, method).
+ * What p says of one peer calling one method, on any key: the rules with
+ * keys that select both, in order, and the verdict of the first rule
+ * without keys that does (deny if none). A connection's identity and a
+ * method are fixed, so the rpc layer makes one per (connection, method)
+ * and a call on a key then costs only the key globs of those rules.
+ * Borrows p's rules: valid while p is. NULL on ENOMEM; free() it.
  */
-bool policy_allows_keyed(const struct policy *p, const struct udsrpc_peer *peer,
-                         const char *method, const char *key, bool *ret_keyless);
+struct policy_plan;
+struct policy_plan *policy_plan_new(const struct policy *p, const struct udsrpc_peer *peer,
+                                    const char *method);
+/* No rule with keys takes part: the verdict holds for every key (and none). */
+bool policy_plan_keyless(const struct policy_plan *plan);
+/* policy_allows(p, peer, method, key) for the plan's p, peer and method. */
+bool policy_plan_allows(const struct policy_plan *plan, const char *key);
 /*
  * Which rule decides: its 1-based position in the file (call rules and
  * provide rules counted alike) and in *ret_allow its effect, or 0 and deny

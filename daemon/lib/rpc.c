@@ -96,8 +96,18 @@ void rpc_session_init(struct rpc_session *s, struct udsrpc_server *srv,
 	TAILQ_INIT(&s->pending);
 }
 
+static void rpc_plans_free(struct rpc_session *s)
+{
+	for (unsigned i = 0; i < s->nplans; i++)
+		free(s->plans[i].plan);
+	free(s->plans);
+	s->plans = NULL;
+	s->nplans = 0;
+}
+
 void rpc_session_free(struct rpc_session *s)
 {
+	rpc_plans_free(s);
 	free(s->verdicts);
 	free(s->caller_text);
 	s->caller_text = NULL;
@@ -602,6 +612,8 @@ static bool rpc_verdicts(struct rpc_session *s, unsigned i)
 		s->verdict_gen = s->srv->verdict_gen;
 		if (s->verdicts)
 			memset(s->verdicts, 0, s->nverdicts);
+		/* They borrow the old policy's rules, which may be gone. */
+		rpc_plans_free(s);
 	}
 	if (i < s->nverdicts)
 		return true;
@@ -615,21 +627,58 @@ static bool rpc_verdicts(struct rpc_session *s, unsigned i)
 	return true;
 }
 
+/* The plan kept for method index i (VERDICT_PLANNED). */
+static const struct policy_plan *rpc_plan(const struct rpc_session *s, unsigned i)
+{
+	for (unsigned k = 0; k < s->nplans; k++)
+		if (s->plans[k].index == i)
+			return s->plans[k].plan;
+	return NULL;
+}
+
+/* Keeps plan for index i (taking it), or frees it: false on ENOMEM. */
+static bool rpc_plan_keep(struct rpc_session *s, unsigned i, struct policy_plan *plan)
+{
+	struct rpc_plan *v = realloc(s->plans, (s->nplans + 1) * sizeof(*v));
+
+	if (!v) {
+		free(plan);
+		return false;
+	}
+	s->plans = v;
+	s->plans[s->nplans++] = (struct rpc_plan){i, plan};
+	s->verdicts[i] |= VERDICT_PLANNED;
+	return true;
+}
+
 /*
  * A connection's identity is fixed at accept and the policy changes only on
- * reload, so each (connection, method) is decided once per policy, not per
- * request. Only a verdict no rule with keys took part in is kept (it holds
- * for every key); a call the keys rules select is decided each time.
+ * reload, so each (connection, method) is planned once per policy, not per
+ * request: a verdict no rule with keys takes part in is kept as it is (it
+ * holds for every key), else the plan, and a call then costs only the key
+ * globs of the rules that select this peer and method.
  */
 bool rpc_allowed(struct rpc_session *s, struct method_entry *e, const char *key)
 {
-	bool cache = rpc_verdicts(s, e->index), keyless, ok;
+	unsigned i = e->index;
+	struct policy_plan *plan;
+	bool ok;
 
-	if (cache && (s->verdicts[e->index] & VERDICT_DECIDED))
-		return s->verdicts[e->index] & VERDICT_ALLOWED;
-	ok = policy_allows_keyed(s->srv->policy, s->peer, e->name, key, &keyless);
-	if (cache && keyless)
-		s->verdicts[e->index] |= VERDICT_DECIDED | (ok ? VERDICT_ALLOWED : 0);
+	if (!rpc_verdicts(s, i))
+		return policy_allows(s->srv->policy, s->peer, e->name, key);
+	if (s->verdicts[i] & VERDICT_DECIDED)
+		return s->verdicts[i] & VERDICT_ALLOWED;
+	if (s->verdicts[i] & VERDICT_PLANNED)
+		return policy_plan_allows(rpc_plan(s, i), key);
+	if (!(plan = policy_plan_new(s->srv->policy, s->peer, e->name)))
+		return policy_allows(s->srv->policy, s->peer, e->name, key);
+	ok = policy_plan_allows(plan, key);
+	if (policy_plan_keyless(plan)) {
+		s->verdicts[i] |= VERDICT_DECIDED | (ok ? VERDICT_ALLOWED : 0);
+		free(plan);
+	} else {
+		rpc_plan_keep(s, i, plan);
+	}
 	return ok;
 }
 

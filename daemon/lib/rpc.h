@@ -22,6 +22,12 @@ enum {
 	VERDICT_DECIDED = 1,
 	VERDICT_ALLOWED = 2,
 	VERDICT_AUDITED = 4, /* its denial was logged on this connection */
+	VERDICT_PLANNED = 8, /* decided per key, by its entry in plans */
+};
+
+struct rpc_plan {
+	unsigned index; /* the method's */
+	struct policy_plan *plan;
 };
 
 /*
@@ -46,6 +52,10 @@ struct rpc_session {
 	uint64_t verdict_gen;
 	unsigned char *verdicts;
 	unsigned nverdicts;
+	/* Methods whose verdict depends on the key (VERDICT_PLANNED): their
+	 * policy plans (policy.h), valid with verdict_gen too. A few at most. */
+	struct rpc_plan *plans;
+	unsigned nplans;
 	void *owner; /* the connection */
 	struct provider *provider; /* after rpc.provide (broker.h) */
 	char *caller_text; /* the peer as forwarded calls carry it, made on the first */

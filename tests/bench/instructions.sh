@@ -9,9 +9,12 @@
 #   tests/bench/instructions.sh                      # ping and config.get on build/
 #   BUILD=build-old tests/bench/instructions.sh      # another build, for before/after
 #   SERVER="path/to/counterd -s" tests/bench/instructions.sh counter.get '{"name":"x"}'
+#   POLICY=tests/bench/keys20.json tests/bench/instructions.sh config.get '{"key":"bench/key"}'
+#                                                    # the cost of a 20-rule policy with keys
 #
 # Env: BUILD (default <repo>/build), N (requests, default 20000), SERVER (a command
-# that takes the socket path as its last argument; default: udsrpcd -S STATE -s).
+# that takes the socket path as its last argument; default: udsrpcd -S STATE -s),
+# POLICY (a policy file for that default udsrpcd, -p; default: the embedded policy).
 # Arguments: METHOD PARAMS_JSON pairs (default: ping, and config.get of a key set first).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,7 +26,8 @@ CTL=$BUILD/ctl/udsrpcctl
 command -v valgrind >/dev/null || { echo "instructions.sh: needs valgrind" >&2; exit 2; }
 DIR=$(mktemp -d /tmp/udsrpc-instr-XXXXXX)
 trap 'rm -rf "$DIR"' EXIT
-SERVER=${SERVER:-$BUILD/daemon/udsrpcd -S $DIR/state -s}
+case ${POLICY:-} in '' | /*) ;; *) POLICY=$(pwd)/$POLICY ;; esac
+SERVER=${SERVER:-$BUILD/daemon/udsrpcd ${POLICY:+-p $POLICY} -S $DIR/state -s}
 
 # total METHOD PARAMS COUNT: instructions of a whole server run that answered COUNT of them.
 total() {

@@ -5,7 +5,9 @@
  * two must agree. A policy that compiles must survive the trip through
  * policy_to_json (--check prints it; it "compiles back to the same policy"),
  * with the same warnings (an unknown name is printed back as the name), and
- * judge a few peers the same way before and after.
+ * judge a few peers the same way before and after, on a few keys, as the
+ * per-(peer, method) plan the rpc layer caches does; a keyless plan's
+ * verdict must hold for every key.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -31,6 +33,9 @@ static char file[128];
 static const char *const methods[] = {
     "ping", "echo", "daemon.shutdown", "config.set", "events.subscribe", "", "x.y.z",
 };
+/* NULL: a call without a key (all but config.get/set/unset). */
+static const char *const keys[] = {NULL, "app/x", "app/", "secret", "a/b/c", "*", ""};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 /*
  * What a pids entry pins at load, the same every time (the machine's
  * processes come and go between two compiles): a pid that is a multiple of
@@ -114,14 +119,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strcmp(w ? w : "", wb ? wb : "") != 0)
 		fuzz_fail("warnings differ across policy_to_json: '%s' then '%s'", w ? w : "",
 		          wb ? wb : "");
-	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++)
-		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
-			if (policy_allows(p, &peers[i], methods[m], NULL) !=
-			        policy_allows(back, &peers[i], methods[m], NULL) ||
-			    policy_allows(p, &peers[i], methods[m], NULL) !=
-			        policy_allows(pf, &peers[i], methods[m], NULL))
-				fuzz_fail("the same policy judges peer %zu method '%s' two ways", i,
-				          methods[m]);
+	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++) {
+		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
+			struct policy_plan *plan = policy_plan_new(p, &peers[i], methods[m]);
+			bool first = false;
+
+			if (!plan)
+				fuzz_fail("policy_plan_new: out of memory");
+			for (size_t k = 0; k < NKEYS; k++) {
+				bool v = policy_allows(p, &peers[i], methods[m], keys[k]);
+
+				if (v != policy_allows(back, &peers[i], methods[m], keys[k]) ||
+				    v != policy_allows(pf, &peers[i], methods[m], keys[k]) ||
+				    v != policy_plan_allows(plan, keys[k]))
+					fuzz_fail("the same policy judges peer %zu method '%s' key "
+					          "'%s' two ways",
+					          i, methods[m], keys[k] ? keys[k] : "(none)");
+				if (k == 0)
+					first = v;
+				/* The rpc layer keeps a keyless plan's verdict for every key. */
+				if (policy_plan_keyless(plan) && v != first)
+					fuzz_fail("peer %zu method '%s': keyless verdict %d on key '%s' "
+					          "but %d without one",
+					          i, methods[m], v, keys[k] ? keys[k] : "(none)", first);
+			}
+			free(plan);
+		}
+	}
 	json_decref(out);
 	json_decref(out2);
 out:

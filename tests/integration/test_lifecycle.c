@@ -384,6 +384,8 @@ static void test_check_as(void **state)
 		 "{\"effect\":\"deny\",\"methods\":[\"daemon.info\"],\"exe\":[\"/usr/bin/x\"]},"
 		 "{\"effect\":\"allow\",\"methods\":[\"daemon.info\"],\"pids\":[%s]},"
 		 "{\"effect\":\"allow\",\"provide\":[\"app.*\"],\"uids\":[\"nobody\"]},"
+		 "{\"effect\":\"allow\",\"methods\":[\"config.set\"],\"keys\":[\"app/*\"],"
+		 "\"uids\":[\"nobody\"]},"
 		 "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}]}",
 		 me);
 	write_file(pol, text);
@@ -396,9 +398,12 @@ static void test_check_as(void **state)
 	    {{"--as", "nobody", "config.get", "app/x"}, 0, "allow (rule 3)\n"},
 	    /* nobody with root as primary group: the deny on group root decides. */
 	    {{"--as", "nobody:root", "config.get", "app/x"}, 1, "deny (rule 2)\n"},
-	    {{"--as", "nobody", "config.set", "app/x"}, 1, "deny (no rule matched)\n"},
+	    /* KEY decides a rule with keys: rule 7 is nobody's on app/ keys only. */
+	    {{"--as", "nobody", "config.set", "app/x"}, 0, "allow (rule 7)\n"},
+	    {{"--as", "nobody", "config.set", "other/x"}, 1, "deny (no rule matched)\n"},
+	    {{"--as", "nobody", "config.set"}, 1, "deny (no rule matched)\n"},
 	    {{"--as", "root", "config.set"}, 1, "deny (rule 2)\n"},
-	    {{"--as", "root", "daemon.reload"}, 0, "allow (rule 7)\n"},
+	    {{"--as", "root", "daemon.reload"}, 0, "allow (rule 8)\n"},
 	    /* No --exe: unknown, and a deny rule with exe matches an unknown exe. */
 	    {{"--as", "nobody", "--pid", "ME", "daemon.info"}, 1, "deny (rule 4)\n"},
 	    {{"--as", "nobody", "--pid", "ME", "--exe", "/usr/bin/y", "daemon.info"}, 0,

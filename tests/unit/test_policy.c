@@ -1018,35 +1018,57 @@ static void test_keys_match(void **state)
 	policy_free(p);
 }
 
-/* A verdict may be cached per method only when no rule with keys took part in it. */
-static void test_keys_keyless(void **state)
+/*
+ * A plan per (peer, method): keyless when no rule with keys selects them
+ * (the rpc layer then keeps one verdict), else decided key by key, always
+ * as policy_allows would.
+ */
+static void test_keys_plan(void **state)
 {
 	struct policy *p = compile(
 	    "{\"rules\":["
 	    "{\"effect\":\"allow\",\"methods\":[\"config.*\"],\"keys\":[\"app/*\"],\"uids\":[1000]},"
+	    "{\"effect\":\"deny\",\"methods\":[\"config.set\"],\"keys\":[\"app/x\"]},"
 	    "{\"effect\":\"allow\",\"methods\":[\"config.get\"]},"
 	    "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}]}",
 	    SELF);
-	struct udsrpc_peer u = peer(1000, 1000, 10), root = peer(0, 0, 1);
-	bool keyless;
-
-	/* Root: the keys rule is for uid 1000 only, so no key changes root's verdict. */
-	assert_true(policy_allows_keyed(p, &root, "config.set", "any", &keyless));
-	assert_true(keyless);
-	/* uid 1000 on config.set: the keys rule decides, key by key. */
-	assert_true(policy_allows_keyed(p, &u, "config.set", "app/x", &keyless));
-	assert_false(keyless);
-	assert_false(policy_allows_keyed(p, &u, "config.set", "x", &keyless));
-	assert_false(keyless);
-	/* ... and ping, which the keys rule's methods do not select. */
-	assert_false(policy_allows_keyed(p, &u, "ping", NULL, &keyless));
-	assert_true(keyless);
-	/* Without keys rules anywhere, every verdict is keyless. */
 	struct policy *plain =
 	    compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"config.get\"]}]}", SELF);
-	assert_false(policy_has_keys(plain));
-	assert_true(policy_allows_keyed(plain, &u, "config.get", "x", &keyless));
-	assert_true(keyless);
+	struct udsrpc_peer u = peer(1000, 1000, 10), root = peer(0, 0, 1), other = peer(7, 7, 7);
+	static const char *const keys[] = {NULL, "app/x", "app/y", "x", "", "app"};
+	const struct {
+		struct policy **p;
+		const struct udsrpc_peer *peer;
+		const char *method;
+		bool keyless;
+	} cases[] = {
+	    {&p, &root, "config.get", true},   /* the keys rule is uid 1000's; rule 3 decides */
+	    {&p, &root, "config.set", false},  /* rule 2 has keys and selects root */
+	    {&p, &u, "config.get", false},     /* rule 1, then rule 3 for any other key */
+	    {&p, &u, "config.set", false},     /* rules 1 and 2, then deny */
+	    {&p, &u, "ping", true},            /* deny, whatever the key */
+	    {&p, &other, "config.unset", true},
+	    {&plain, &u, "config.get", true},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct policy_plan *plan = policy_plan_new(*cases[i].p, cases[i].peer, cases[i].method);
+
+		assert_non_null(plan);
+		if (policy_plan_keyless(plan) != cases[i].keyless)
+			fail_msg("case %zu: keyless %d", i, !cases[i].keyless);
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (policy_plan_allows(plan, keys[k]) !=
+			    policy_allows(*cases[i].p, cases[i].peer, cases[i].method, keys[k]))
+				fail_msg("case %zu key %s: the plan and policy_allows differ", i,
+				         keys[k] ? keys[k] : "(none)");
+		free(plan);
+	}
+	assert_true(policy_allows(p, &u, "config.get", "x"));
+	assert_false(policy_allows(p, &u, "config.set", "x"));
+	assert_true(policy_allows(p, &u, "config.set", "app/x")); /* rule 1 before the deny */
+	assert_false(policy_allows(p, &root, "config.set", "app/x"));
+	assert_true(policy_allows(p, &root, "config.set", "app/y"));
 	policy_free(plain);
 	policy_free(p);
 }
@@ -1151,7 +1173,7 @@ int main(void)
 	    cmocka_unit_test(test_to_json_round_trip),
 	    cmocka_unit_test(test_to_json_unknown_names),
 	    cmocka_unit_test(test_keys_match),
-	    cmocka_unit_test(test_keys_keyless),
+	    cmocka_unit_test(test_keys_plan),
 	    cmocka_unit_test(test_keys_errors),
 	    cmocka_unit_test(test_keys_to_json),
 	};
