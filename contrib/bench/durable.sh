@@ -8,13 +8,15 @@
 # (utime+stime of /proc/PID/stat over a fixed count of requests).
 #
 # Why our own client and not redis-benchmark: redis-benchmark cannot speak
-# NDJSON, and the yardstick's ndload cannot send RESP SET; a different client
-# per server would measure the clients too.
+# NDJSON, and a different client per server would measure the clients too;
+# durload sends RESP SET and NDJSON config.set/config.txn down one code path,
+# and it lives in this tree.
 #
 # Also durable config.txn (K sets in one transaction, one record, one
 # fdatasync per group) in the same rounds as the sets at 50 writers, its
 # ratio to them, and the fdatasync calls per transaction at 1 writer counted
-# by strace -c (the committer's calls only; the zeroed tail adds one per MiB).
+# by strace -c (the zeroed tail adds one per MiB), and how many sets share one
+# fdatasync at 50 writers, udsrpcd against Redis.
 #
 # Usage: contrib/bench/durable.sh            (from anywhere; ~1 min with the defaults)
 # Env:   UDSRPCD   the daemon binary (default: BUILD/daemon/udsrpcd; use a Release build)
@@ -23,7 +25,8 @@
 #        ROUNDS    runs per server and row, interleaved; the table shows the
 #                  median and the range (default 5: this VM's speed drifts)
 #        TXN_OPS   sets per config.txn (default 10)
-#        FSYNC_N   transactions of the strace row (default 300; 0: no row)
+#        FSYNC_N   transactions of the strace row, and 20 times as many sets at 50
+#                  writers for the sets-per-fdatasync rows (default 300; 0: no rows)
 #        CPU_N     requests per CPU row (default 200000)
 #        DURABLE_DIR  parent of the temp dir (default /var/tmp; tmpfs is refused)
 # Output: one markdown table on stdout; progress on stderr. Exit 1 on setup
@@ -134,19 +137,38 @@ for w in 1 50; do
 	fi
 done
 
-# fdatasync calls per transaction, one writer: each transaction its own group.
-FSYNC_ROW=""
-if [ "$FSYNC_N" -gt 0 ] && command -v strace >/dev/null; then
-	echo "strace -c -e fdatasync: $FSYNC_N transactions, 1 writer" >&2
-	strace -f -c -e trace=fdatasync -o "$DIR/strace.txt" -p "$UPID" 2>/dev/null &
+# fdatasync calls of one run, counted by strace -c on the server (every thread;
+# SPID is stopped by cleanup if this dies): count_fsyncs PROTO SOCK PID ARGS... sets CALLS
+# and OUT (the run's line).
+count_fsyncs() {
+	local proto=$1 sock=$2 pid=$3
+	shift 3
+	strace -f -c -e trace=fdatasync -o "$DIR/strace.txt" -p "$pid" 2>/dev/null &
 	SPID=$!
-	sleep 0.5 # attached to every thread before the first transaction
-	run --udsrpc "$USOCK" "$UPID" -c 1 -n "$FSYNC_N" -m txn --ops "$TXN_OPS"
-	txns=$(field requests)
+	PIDS+=("$SPID")
+	sleep 0.5 # attached to every thread before the first request
+	run "$proto" "$sock" "$pid" "$@"
 	kill -INT "$SPID" 2>/dev/null
 	wait "$SPID" 2>/dev/null
-	calls=$(awk '$NF == "fdatasync" { print $4 }' "$DIR/strace.txt")
-	FSYNC_ROW="| $txns | ${calls:--} | $(awk -v c="${calls:-0}" -v t="$txns" 'BEGIN { printf (t > 0 ? "%.2f" : "-"), c / t }') |"
+	CALLS=$(awk '$NF == "fdatasync" { print $4 }' "$DIR/strace.txt")
+}
+per() { awk -v a="$1" -v b="$2" 'BEGIN { printf (a > 0 && b > 0 ? "%.2f" : "-"), a / b }'; }
+
+# One writer's transactions: each its own group, one fdatasync each. 50 writers'
+# sets: how many share one (strace slows both servers alike; the group sizes,
+# not the rates, are the figure).
+FSYNC_ROW=""
+GROUP_ROWS=""
+if [ "$FSYNC_N" -gt 0 ] && command -v strace >/dev/null; then
+	echo "strace -c -e fdatasync: $FSYNC_N transactions, 1 writer" >&2
+	count_fsyncs --udsrpc "$USOCK" "$UPID" -c 1 -n "$FSYNC_N" -m txn --ops "$TXN_OPS"
+	txns=$(field requests)
+	FSYNC_ROW="| $txns | ${CALLS:--} | $(per "${CALLS:-0}" "$txns") |"
+	echo "strace -c -e fdatasync: $((FSYNC_N * 20)) sets, 50 writers, each server" >&2
+	count_fsyncs --udsrpc "$USOCK" "$UPID" -c 50 -n $((FSYNC_N * 20)) -m set
+	GROUP_ROWS+="| udsrpcd | $(field requests) | ${CALLS:--} | $(per "$(field requests)" "${CALLS:-0}") |"$'\n'
+	count_fsyncs --redis "$RSOCK" "$RPID" -c 50 -n $((FSYNC_N * 20)) -m set
+	GROUP_ROWS+="| redis | $(field requests) | ${CALLS:--} | $(per "$(field requests)" "${CALLS:-0}") |"$'\n'
 fi
 
 # CPU per request: the same client, the same count, 50 connections so that
@@ -180,6 +202,10 @@ if [ -n "$FSYNC_ROW" ]; then
 	echo "| config.txn, 1 writer | fdatasync calls (strace -c) | per txn (target 1) |"
 	echo "|---:|---:|---:|"
 	echo "$FSYNC_ROW"
+	echo
+	echo "| 50 writers, sets (under strace) | sets | fdatasync calls | sets per fdatasync |"
+	echo "|---|---:|---:|---:|"
+	printf '%s' "$GROUP_ROWS"
 fi
 echo
 echo "| udsrpcd server CPU, $CPU_N requests, 50 conns | µs/req | ticks |"

@@ -62,7 +62,8 @@ start_daemon() {
 	done
 	die "udsrpcd did not answer on $SOCK within 5 s"
 }
-ctl() { "$UDSRPCCTL" -s "$SOCK" "$@"; }
+# A restore of all the keys can take seconds on a loaded machine: past udsrpcctl's 5 s default.
+ctl() { "$UDSRPCCTL" -s "$SOCK" -t 120000 "$@"; }
 warm() { # one change made and undone: files open, the first allocations done
 	ctl -q set bench/warm 1 >/dev/null || die "a set failed"
 	ctl -q unset bench/warm >/dev/null || die "an unset failed"

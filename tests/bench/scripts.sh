@@ -32,7 +32,7 @@ if command -v redis-server >/dev/null; then
 		>"$DIR/durable.md" 2>"$DIR/durable.err" || RC=$?
 	check "durable.sh: exit 0" 0 "$RC"
 	[ "$RC" -eq 0 ] || tail -5 "$DIR/durable.err"
-	for r in "1 |" "50 |" "config.txn, 1 writer" "config.get / ping"; do
+	for r in "1 |" "50 |" "config.txn, 1 writer" "udsrpcd | 400 |" "redis | 400 |" "config.get / ping"; do
 		check "durable.sh prints the row: $r" yes "$(row "$DIR/durable.md" "$r")"
 	done
 	check "durable.sh: a config.txn row at 50 writers" yes \
