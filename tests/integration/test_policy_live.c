@@ -194,11 +194,10 @@ static void test_event_judged_when_sent(void **state)
 }
 
 /*
- * udsrpc(7) judges subscriptions again on a reload, and says nothing of
- * names already provided: they stay, and each the provide rules no longer
- * allow is logged as such.
+ * A name provided under rules a reload revokes is released (udsrpc(7)):
+ * logged, gone from rpc.discover, and a call to it is -32601.
  */
-static void test_reload_provided_name_logged(void **state)
+static void test_reload_provided_name_released(void **state)
 {
 	struct fx *f = *state;
 	const char *calls = "{\"effect\":\"allow\",\"methods\":[\"rpc.*\"],\"uids\":[\"nobody\"]}";
@@ -217,11 +216,18 @@ static void test_reload_provided_name_logged(void **state)
 	              3, "{\"methods\":[\"nobody.hello\"],\"topics\":[]}");
 	policy(f, calls);
 	expect_result(fr, RELOAD, 7, "{\"policy_rules\":2}");
-	assert_int_equal(log_count(&f->d, "still provides nobody.hello, which the provide rules "
-	                                  "no longer allow it"),
-	                 1);
+	assert_int_equal(log_count(&f->d, "may no longer provide nobody.hello: released"), 1);
+	json_t *r = call(fr, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"nobody.hello\"}");
+	assert_int_equal(error_code(r), -32601);
+	json_decref(r);
+	r = call(fr, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"rpc.discover\"}");
+	char *doc = json_dumps(r, JSON_COMPACT);
+	assert_non_null(doc);
+	assert_null(strstr(doc, "nobody.hello"));
+	free(doc);
+	json_decref(r);
 	/* A new rpc.provide is judged by the new rules. */
-	json_t *r = call(prov, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"rpc.provide\",\"params\":{"
+	r = call(prov, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"rpc.provide\",\"params\":{"
 	                       "\"methods\":[{\"name\":\"nobody.other\",\"params\":[],"
 	                       "\"result\":{\"name\":\"r\",\"schema\":{}}}]}}");
 	assert_int_equal(error_code(r), -32001);
@@ -237,7 +243,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    CASE(test_reload_revokes_subscription),
 	    CASE(test_event_judged_when_sent),
-	    CASE(test_reload_provided_name_logged),
+	    CASE(test_reload_provided_name_released),
 	};
 	return policy_fixture_main("test_policy_live", tests, sizeof(tests) / sizeof(tests[0]));
 }

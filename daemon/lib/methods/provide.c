@@ -122,28 +122,42 @@ void provide_release(struct udsrpc_server *srv, struct provider *p, const json_t
 }
 
 /*
- * The policy changed. udsrpc(7) judges subscriptions again, but says
- * nothing of names already provided: they stay (taking them away would
- * fail calls in flight, and the provider is not told), and each one the
- * provide rules no longer allow is logged, so the operator knows what
- * the new policy did not reach.
+ * The policy changed. A name provided under rules that no longer allow it
+ * is released, as if the provider had called rpc.unprovide: a provider
+ * whose right was revoked must not go on answering for the name (it would
+ * answer callers who trust the name's owner). Calls already forwarded stay
+ * pending until answered, as with rpc.unprovide; new calls get -32601. The
+ * provider is not sent anything (the contract has no message for it): the
+ * "provider" topic's unprovide event and a warning say what happened.
  */
 void provide_policy_changed(struct udsrpc_server *srv)
 {
 	struct conn *c;
 
 	TAILQ_FOREACH(c, &srv->conns, link) {
-		const struct provider *p = c->rpc.provider;
+		struct provider *p = c->rpc.provider;
+		json_t *methods = NULL, *topics = NULL;
 
 		for (size_t i = 0; p && i < p->nmethods + p->ntopics; i++) {
-			const char *name = i < p->nmethods ? p->methods[i]->name
-			                                   : p->topics[i - p->nmethods]->name;
-			if (!policy_allows_provide(srv->policy, &c->peer, name))
-				log_warning(srv, "policy: uid %u pid %d (connection %llu) still "
-				            "provides %s, which the provide rules no longer allow it "
-				            "(kept until it unprovides or disconnects)",
-				            (unsigned)c->peer.uid, (int)c->peer.pid, c->peer.id, name);
+			bool method = i < p->nmethods;
+			const char *name = method ? p->methods[i]->name : p->topics[i - p->nmethods]->name;
+			if (policy_allows_provide(srv->policy, &c->peer, name))
+				continue;
+			log_warning(srv, "policy: uid %u pid %d (connection %llu) may no longer provide "
+			            "%s: released", (unsigned)c->peer.uid, (int)c->peer.pid, c->peer.id,
+			            name);
+			json_t **list = method ? &methods : &topics;
+			if (!*list)
+				*list = json_array();
+			json_array_append_new(*list, json_string(name));
 		}
+		if (methods || topics) {
+			json_t *none = json_array();
+			provide_release(srv, p, methods ? methods : none, topics ? topics : none);
+			json_decref(none);
+		}
+		json_decref(methods);
+		json_decref(topics);
 	}
 }
 
