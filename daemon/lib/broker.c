@@ -230,8 +230,9 @@ static char *forward_line(const char *method, uint64_t id, bool notify, const js
                           struct rpc_session *caller, size_t *ret_len)
 {
 	char *p = params ? jsonnum_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY) : NULL, *line, *at;
-	char digits[24], *d = digits + sizeof(digits);
-	size_t ndigits = 0, nmethod = strlen(method), np = p ? strlen(p) : 0, ncaller;
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t ndigits, nmethod = strlen(method), np = p ? strlen(p) : 0, ncaller;
+	const char *d = jsonnum_u64(id, digits, &ndigits);
 
 	/* The caller's identity never changes: its text is made once per connection. */
 	if (!caller->caller_text) {
@@ -243,11 +244,6 @@ static char *forward_line(const char *method, uint64_t id, bool notify, const js
 		free(p);
 		return NULL;
 	}
-	/* The id's digits, right to left (snprintf costs more than the rest of the line). */
-	do
-		*--d = (char)('0' + id % 10);
-	while ((id /= 10) > 0);
-	ndigits = (size_t)(digits + sizeof(digits) - d);
 	ncaller = strlen(caller->caller_text);
 	/* The name is a provided one: [A-Za-z0-9_.-] only, nothing to escape. */
 	if (!(line = malloc(64 + ndigits + nmethod + np + ncaller))) {

@@ -38,7 +38,8 @@ struct udsrpc_request {
 	struct udsrpc_provider *p; /* NULL once the provider is freed */
 	struct udsrpc_request *prev, *next;
 	json_t *msg; /* the forwarded message: id, method, params */
-	struct udsrpc_peer caller;
+	struct udsrpc_peer caller; /* from msg's "caller", on first use: most handlers never ask */
+	bool caller_read;
 };
 
 UDSRPC_EXPORT int udsrpc_provider_new(struct udsrpc_provider **ret, struct udsrpc_client *c,
@@ -226,7 +227,13 @@ UDSRPC_EXPORT const json_t *udsrpc_request_params(const struct udsrpc_request *r
 
 UDSRPC_EXPORT const struct udsrpc_peer *udsrpc_request_caller(const struct udsrpc_request *req)
 {
-	return &req->caller;
+	struct udsrpc_request *r = (struct udsrpc_request *)req;
+
+	/* Out of memory leaves strings NULL, as members the daemon did not send. */
+	if (!r->caller_read)
+		peer_from_json(json_object_get(r->msg, "caller"), &r->caller);
+	r->caller_read = true;
+	return &r->caller;
 }
 
 UDSRPC_EXPORT bool udsrpc_request_is_notification(const struct udsrpc_request *req)
@@ -260,11 +267,17 @@ static int request_answer(struct udsrpc_request *req, const char *member, json_t
 	} else if (id) {
 		/*
 		 * Put together from the two values' text, in the order and form
-		 * udsrpcd's broker_fast reads without parsing the envelope.
+		 * udsrpcd's broker_fast reads without parsing the envelope; the
+		 * daemon's ids are integers, written without a dump.
 		 */
-		char *idt = jsonnum_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+		char digits[JSONNUM_U64_MAX + 1];
+		bool plain = json_is_integer(id) && json_integer_value(id) >= 0;
+		char *dumped = plain ? NULL : jsonnum_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+		size_t ni = dumped ? strlen(dumped) : 0, nm = strlen(member);
+		const char *idt =
+		    plain ? jsonnum_u64((uint64_t)json_integer_value(id), digits, &ni) : dumped;
 		char *vt = value ? jsonnum_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-		size_t ni = idt ? strlen(idt) : 0, nm = strlen(member), nv = vt ? strlen(vt) : 0;
+		size_t nv = vt ? strlen(vt) : 0;
 		char *text = idt && vt ? malloc(ni + nm + nv + 32) : NULL, *at = text;
 		if (text) {
 			memcpy(at, "{\"jsonrpc\":\"2.0\",\"id\":", 22);
@@ -279,7 +292,7 @@ static int request_answer(struct udsrpc_request *req, const char *member, json_t
 		r = text ? udsrpc_client_send_raw(req->p->c, text, (size_t)(at - text), req->p->timeout_ms)
 		         : -ENOMEM;
 		free(text);
-		free(idt);
+		free(dumped);
 		free(vt);
 	}
 	json_decref(value);
@@ -319,8 +332,7 @@ static int provider_run_call(struct udsrpc_provider *p, json_t *msg)
 	const char *method = json_string_value(json_object_get(msg, "method"));
 	struct provided *m = method ? provider_find(p, method) : NULL;
 
-	if (!req || peer_from_json(json_object_get(msg, "caller"), &req->caller) < 0) {
-		free(req);
+	if (!req) {
 		json_decref(msg);
 		return -ENOMEM;
 	}
