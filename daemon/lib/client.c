@@ -17,6 +17,7 @@
 
 #include <udsrpc/client.h>
 
+#include "clientparse.h"
 #include "clock.h"
 #include "export.h"
 #include "jsonnum.h"
@@ -36,6 +37,8 @@ struct udsrpc_client {
 	bool has_mask;
 	int64_t next_id;
 	json_t *queue; /* messages received while waiting for another reply */
+	json_t *(*parse)(void *arg, const char *line, size_t len); /* clientparse.h */
+	void *parse_arg;
 	void (*on_notify)(void *arg, const json_t *msg);
 	void *notify_arg;
 };
@@ -366,7 +369,8 @@ static int client_next(struct udsrpc_client *c, int timeout_ms, json_t **ret_msg
 	if (r <= 0)
 		return r;
 	/* The server's lines are compact and plain: the fast path's builder, then jansson. */
-	if (!(*ret_msg = rpc_fast_json(NULL, line, len)))
+	if (!(c->parse && (*ret_msg = c->parse(c->parse_arg, line, len))) &&
+	    !(*ret_msg = rpc_fast_json(NULL, line, len)))
 		*ret_msg = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
 	if (!json_is_object(*ret_msg)) {
 		json_decref(*ret_msg);
@@ -374,6 +378,13 @@ static int client_next(struct udsrpc_client *c, int timeout_ms, json_t **ret_msg
 		return -EPROTO;
 	}
 	return 1;
+}
+
+void client_set_parser(struct udsrpc_client *c,
+                       json_t *(*fn)(void *arg, const char *line, size_t len), void *arg)
+{
+	c->parse = fn;
+	c->parse_arg = arg;
 }
 
 static int client_enqueue(struct udsrpc_client *c, json_t *msg)

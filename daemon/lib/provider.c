@@ -13,8 +13,10 @@
 #include <udsrpc/server.h>
 
 #include "export.h"
+#include "clientparse.h"
 #include "jsonnum.h"
 #include "peer.h"
+#include "rpc.h"
 
 struct provided {
 	char *name;
@@ -42,6 +44,45 @@ struct udsrpc_request {
 	bool caller_read;
 };
 
+/*
+ * A call as udsrpcd forwards it, {"jsonrpc":"2.0",...,"caller":{...}} with
+ * the caller last: parsed without the caller, whose text is kept as a
+ * string member "caller" for udsrpc_request_caller to read if asked (it is
+ * most of the line, and most handlers never ask). NULL: another line, for
+ * the generic parse.
+ */
+static json_t *forward_parse(void *arg, const char *line, size_t len)
+{
+	static const char key[] = ",\"caller\":{";
+	const char *at = NULL, *q;
+	json_t *msg;
+	char *head;
+
+	(void)arg;
+	if (len < 40 || memcmp(line, "{\"jsonrpc\":\"2.0\",", 17) != 0 || line[len - 1] != '}' ||
+	    line[len - 2] != '}')
+		return NULL;
+	/* The last one: params may hold the key, a string never (its quotes are escaped). */
+	for (q = line + len - sizeof(key); q > line && !at; q--)
+		if (*q == ',' && memcmp(q, key, sizeof(key) - 1) == 0)
+			at = q;
+	if (!at || !(head = malloc((size_t)(at - line) + 1)))
+		return NULL;
+	memcpy(head, line, (size_t)(at - line));
+	head[at - line] = '}';
+	msg = rpc_fast_json(NULL, head, (size_t)(at - line) + 1);
+	free(head);
+	const char *who = at + sizeof(key) - 2; /* its '{' */
+	if (!json_is_object(msg) || !json_is_string(json_object_get(msg, "method")) ||
+	    json_object_get(msg, "caller") ||
+	    json_object_set_new_nocheck(msg, "caller",
+	                                json_stringn_nocheck(who, (size_t)(line + len - 1 - who))) < 0) {
+		json_decref(msg);
+		return NULL;
+	}
+	return msg;
+}
+
 UDSRPC_EXPORT int udsrpc_provider_new(struct udsrpc_provider **ret, struct udsrpc_client *c,
                                       int timeout_ms)
 {
@@ -58,6 +99,7 @@ UDSRPC_EXPORT int udsrpc_provider_new(struct udsrpc_provider **ret, struct udsrp
 	}
 	p->c = c;
 	p->timeout_ms = timeout_ms;
+	client_set_parser(c, forward_parse, p);
 	*ret = p;
 	return 0;
 }
@@ -66,6 +108,7 @@ UDSRPC_EXPORT void udsrpc_provider_free(struct udsrpc_provider *p)
 {
 	if (!p)
 		return;
+	client_set_parser(p->c, NULL, NULL);
 	/* Requests still out stay their holders'; they learn of this on answering. */
 	for (struct udsrpc_request *r = p->pending; r; r = r->next)
 		r->p = NULL;
@@ -230,8 +273,14 @@ UDSRPC_EXPORT const struct udsrpc_peer *udsrpc_request_caller(const struct udsrp
 	struct udsrpc_request *r = (struct udsrpc_request *)req;
 
 	/* Out of memory leaves strings NULL, as members the daemon did not send. */
-	if (!r->caller_read)
-		peer_from_json(json_object_get(r->msg, "caller"), &r->caller);
+	if (!r->caller_read) {
+		const json_t *who = json_object_get(r->msg, "caller");
+		json_t *text = json_is_string(who) ? json_loadb(json_string_value(who),
+		                                                json_string_length(who), 0, NULL)
+		                                   : NULL;
+		peer_from_json(text ? text : who, &r->caller);
+		json_decref(text);
+	}
 	r->caller_read = true;
 	return &r->caller;
 }
@@ -365,7 +414,8 @@ UDSRPC_EXPORT int udsrpc_provider_dispatch(struct udsrpc_provider *p, int timeou
 	/* A forwarded call is a request with the daemon's "caller" member; an
 	 * event has a method but no caller. */
 	if (json_is_string(json_object_get(msg, "method")) &&
-	    json_is_object(json_object_get(msg, "caller")))
+	    (json_is_object(json_object_get(msg, "caller")) ||
+	     json_is_string(json_object_get(msg, "caller")))) /* forward_parse's */
 		return (r = provider_run_call(p, msg)) < 0 ? r : 1;
 	if (ret_msg)
 		*ret_msg = msg;
