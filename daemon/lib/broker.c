@@ -214,16 +214,25 @@ static void broker_on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- forwarding ------------------------------------------------------------------- */
 
+/* Append n bytes of s at *at (the caller sized the buffer). */
+static void put(char **at, const char *s, size_t n)
+{
+	memcpy(*at, s, n);
+	*at += n;
+}
+
 /*
  * {"jsonrpc":"2.0","id":I,"method":NAME,"params":P,"caller":{...}}\n, or
- * without id for a notification. malloc'd, its length in *ret_len.
+ * without id for a notification. malloc'd, its length in *ret_len. Put
+ * together from its pieces' lengths: it is made once per call.
  */
 static char *forward_line(const char *method, uint64_t id, bool notify, const json_t *params,
                           struct rpc_session *caller, size_t *ret_len)
 {
-	char *p = params ? jsonnum_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY) : NULL, *line;
-	char head[48] = "";
-	int n;
+	char *p = params ? jsonnum_dumps(params, JSON_COMPACT | JSON_ENCODE_ANY) : NULL, *line, *at;
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t ndigits, nmethod = strlen(method), np = p ? strlen(p) : 0, ncaller;
+	const char *d = jsonnum_u64(id, digits, &ndigits);
 
 	/* The caller's identity never changes: its text is made once per connection. */
 	if (!caller->caller_text) {
@@ -235,15 +244,31 @@ static char *forward_line(const char *method, uint64_t id, bool notify, const js
 		free(p);
 		return NULL;
 	}
-	if (!notify)
-		snprintf(head, sizeof(head), "\"id\":%llu,", (unsigned long long)id);
+	ncaller = strlen(caller->caller_text);
 	/* The name is a provided one: [A-Za-z0-9_.-] only, nothing to escape. */
-	n = asprintf(&line, "{\"jsonrpc\":\"2.0\",%s\"method\":\"%s\"%s%s,\"caller\":%s}\n", head,
-	             method, p ? ",\"params\":" : "", p ? p : "", caller->caller_text);
-	free(p);
-	if (n < 0)
+	if (!(line = malloc(64 + ndigits + nmethod + np + ncaller))) {
+		free(p);
 		return NULL;
-	*ret_len = (size_t)n;
+	}
+	at = line;
+	put(&at, "{\"jsonrpc\":\"2.0\",", 17);
+	if (!notify) {
+		put(&at, "\"id\":", 5);
+		put(&at, d, ndigits);
+		put(&at, ",", 1);
+	}
+	put(&at, "\"method\":\"", 10);
+	put(&at, method, nmethod);
+	put(&at, "\"", 1);
+	if (p) {
+		put(&at, ",\"params\":", 10);
+		put(&at, p, np);
+	}
+	put(&at, ",\"caller\":", 10);
+	put(&at, caller->caller_text, ncaller);
+	put(&at, "}\n", 2);
+	free(p);
+	*ret_len = (size_t)(at - line);
 	return line;
 }
 
@@ -305,7 +330,7 @@ void broker_handler(struct udsrpc_call *c, const json_t *params, void *userdata)
 	if (srv->broker.heap[0] == f)
 		broker_arm(srv);
 	/* A provider that does not read is disconnected here, and f answered -32005 with the rest. */
-	conn_push(p->conn, line, len);
+	conn_push_turn(p->conn, line, len);
 	free(line);
 }
 
@@ -344,32 +369,17 @@ static bool error_valid(const json_t *e)
 	       json_is_string(json_object_get(e, "message"));
 }
 
-bool broker_line(struct rpc_session *s, const json_t *doc)
+/* An answer to the daemon's id (result or error, exactly one, the error valid): its call completes. */
+static void broker_answer(struct rpc_session *s, json_int_t id, const json_t *result,
+                          const json_t *error)
 {
 	struct udsrpc_server *srv = s->srv;
 	struct provider *p = s->provider;
-	const json_t *id, *result, *error, *version;
 	struct fwd *f;
 
-	if (!doc) {
-		broker_drop(srv, p, "a line that is not JSON", -1);
-		return true;
-	}
-	/* A request (or a batch): for rpc. A response has no "method". */
-	if (!json_is_object(doc) || json_object_get(doc, "method"))
-		return false;
-	id = json_object_get(doc, "id");
-	result = json_object_get(doc, "result");
-	error = json_object_get(doc, "error");
-	version = json_object_get(doc, "jsonrpc");
-	if (!json_is_integer(id) || !result == !error || !json_is_string(version) ||
-	    strcmp(json_string_value(version), "2.0") != 0 || (error && !error_valid(error))) {
-		broker_drop(srv, p, "a malformed answer", json_is_integer(id) ? json_integer_value(id) : -1);
-		return true;
-	}
-	if (json_integer_value(id) < 0 || !(f = pending_take(p, (uint64_t)json_integer_value(id)))) {
-		broker_drop(srv, p, "an answer to no pending call: id", json_integer_value(id));
-		return true;
+	if (id < 0 || !(f = pending_take(p, (uint64_t)id))) {
+		broker_drop(srv, p, "an answer to no pending call: id", id);
+		return;
 	}
 	/* The timer stays armed: firing early finds nothing due and re-arms (one evtimer_add per new earliest). */
 	heap_remove(&srv->broker, f);
@@ -395,6 +405,57 @@ bool broker_line(struct rpc_session *s, const json_t *doc)
 			fwd_finish(f, &(struct rpc_body){.result = json_incref((json_t *)result)});
 		}
 	}
+}
+
+bool broker_line(struct rpc_session *s, const json_t *doc)
+{
+	struct udsrpc_server *srv = s->srv;
+	struct provider *p = s->provider;
+	const json_t *id, *result, *error, *version;
+
+	if (!doc) {
+		broker_drop(srv, p, "a line that is not JSON", -1);
+		return true;
+	}
+	/* A request (or a batch): for rpc. A response has no "method". */
+	if (!json_is_object(doc) || json_object_get(doc, "method"))
+		return false;
+	id = json_object_get(doc, "id");
+	result = json_object_get(doc, "result");
+	error = json_object_get(doc, "error");
+	version = json_object_get(doc, "jsonrpc");
+	if (!json_is_integer(id) || !result == !error || !json_is_string(version) ||
+	    strcmp(json_string_value(version), "2.0") != 0 || (error && !error_valid(error))) {
+		broker_drop(srv, p, "a malformed answer", json_is_integer(id) ? json_integer_value(id) : -1);
+		return true;
+	}
+	broker_answer(s, json_integer_value(id), result, error);
+	return true;
+}
+
+bool broker_fast(struct rpc_session *s, const char *line, size_t len)
+{
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":", mid[] = ",\"result\":";
+	const char *at = line + sizeof(head) - 1, *end = line + len, *digits = at;
+	json_int_t id = 0;
+	json_t *result;
+
+	if (len < sizeof(head) + sizeof(mid) + 1 || memcmp(line, head, sizeof(head) - 1) != 0 ||
+	    end[-1] != '}')
+		return false;
+	/* Up to 18 digits, no leading zero: an int64 as JSON writes it. */
+	while (at < end && *at >= '0' && *at <= '9' && at - digits < 18)
+		id = id * 10 + (*at++ - '0');
+	if (at == digits || (*digits == '0' && at - digits > 1) || (size_t)(end - at) < sizeof(mid) ||
+	    memcmp(at, mid, sizeof(mid) - 1) != 0)
+		return false;
+	at += sizeof(mid) - 1;
+	/* One value up to the closing brace, or it is refused (trailing text: more members). */
+	if (!(result = rpc_fast_json(s->srv, at, (size_t)(end - 1 - at))) &&
+	    !(result = json_loadb(at, (size_t)(end - 1 - at), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)))
+		return false;
+	broker_answer(s, id, result, NULL);
+	json_decref(result);
 	return true;
 }
 

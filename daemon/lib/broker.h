@@ -52,6 +52,13 @@ void broker_handler(struct udsrpc_call *c, const json_t *params, void *userdata)
  */
 bool broker_line(struct rpc_session *s, const json_t *doc);
 /*
+ * Before any parse, on a connection that provides methods: true when the
+ * line was the usual answer, {"jsonrpc":"2.0","id":N,"result":R} compact
+ * and in that order (as libudsrpc's provider loop writes it), handled with
+ * only R parsed. False: anything else, for rpc and broker_line.
+ */
+bool broker_fast(struct rpc_session *s, const char *line, size_t len);
+/*
  * Stop serving the methods and topics named (both NULL: all of them), and
  * announce it on the "provider" topic (methods/provide.c).
  */

@@ -678,7 +678,7 @@ void conn_shutdown(struct conn *c)
 	conn_maybe_free(c);
 }
 
-bool conn_push(struct conn *c, const char *line, size_t len)
+static bool conn_push_line(struct conn *c, const char *line, size_t len, bool later)
 {
 	if (c->closed)
 		return false;
@@ -701,7 +701,17 @@ bool conn_push(struct conn *c, const char *line, size_t len)
 	}
 	evbuffer_add(c->out, line, len);
 	conn_count_out(c);
-	if (c->in_callback == 0 && conn_flush(c))
+	if (c->in_callback == 0 && !(later && conn_step_queue(c)) && conn_flush(c))
 		conn_arm(c);
 	return true;
+}
+
+bool conn_push(struct conn *c, const char *line, size_t len)
+{
+	return conn_push_line(c, line, len, false);
+}
+
+bool conn_push_turn(struct conn *c, const char *line, size_t len)
+{
+	return conn_push_line(c, line, len, true);
 }

@@ -103,5 +103,11 @@ void conn_direct_done(struct conn *c, struct deferred *d);
  * disconnected instead: false.
  */
 bool conn_push(struct conn *c, const char *line, size_t len);
+/*
+ * The same, written at the end of this turn of the loop with whatever else
+ * c is sent in it: the calls forwarded to one provider while the loop reads
+ * many callers go in one write, not one each.
+ */
+bool conn_push_turn(struct conn *c, const char *line, size_t len);
 
 #endif

@@ -182,3 +182,15 @@ size_t jsonnum_dumpb(const json_t *v, char *buf, size_t size, size_t flags)
 		return 0;
 	return b.len;
 }
+
+const char *jsonnum_u64(uint64_t v, char *buf, size_t *ret_len)
+{
+	char *d = buf + JSONNUM_U64_MAX;
+
+	*d = '\0';
+	do
+		*--d = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	*ret_len = (size_t)(buf + JSONNUM_U64_MAX - d);
+	return d;
+}

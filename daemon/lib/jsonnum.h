@@ -10,6 +10,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 /* Longest text jsonnum_real writes, without its NUL. */
@@ -21,6 +22,17 @@
  * and returns its length; NaN and infinities, which JSON cannot hold, give 0.
  */
 size_t jsonnum_real(double d, char *buf);
+
+/* Longest text jsonnum_u64 writes, without its NUL. */
+#define JSONNUM_U64_MAX 20
+
+/*
+ * The decimal digits of v, written at the end of buf (JSONNUM_U64_MAX + 1
+ * bytes) and NUL-terminated; returns where they start, their length in
+ * *ret_len. For ids put into lines by hand, where snprintf costs more than
+ * the rest of the line.
+ */
+const char *jsonnum_u64(uint64_t v, char *buf, size_t *ret_len);
 
 /* json_dumps / json_dumpb / json_dump_callback, reals written by jsonnum_real. */
 char *jsonnum_dumps(const json_t *v, size_t flags);

@@ -13,8 +13,10 @@
 #include <udsrpc/server.h>
 
 #include "export.h"
+#include "clientparse.h"
 #include "jsonnum.h"
 #include "peer.h"
+#include "rpc.h"
 
 struct provided {
 	char *name;
@@ -38,8 +40,48 @@ struct udsrpc_request {
 	struct udsrpc_provider *p; /* NULL once the provider is freed */
 	struct udsrpc_request *prev, *next;
 	json_t *msg; /* the forwarded message: id, method, params */
-	struct udsrpc_peer caller;
+	struct udsrpc_peer caller; /* from msg's "caller", on first use: most handlers never ask */
+	bool caller_read;
 };
+
+/*
+ * A call as udsrpcd forwards it, {"jsonrpc":"2.0",...,"caller":{...}} with
+ * the caller last: parsed without the caller, whose text is kept as a
+ * string member "caller" for udsrpc_request_caller to read if asked (it is
+ * most of the line, and most handlers never ask). NULL: another line, for
+ * the generic parse.
+ */
+static json_t *forward_parse(void *arg, const char *line, size_t len)
+{
+	static const char key[] = ",\"caller\":{";
+	const char *at = NULL, *q;
+	json_t *msg;
+	char *head;
+
+	(void)arg;
+	if (len < 40 || memcmp(line, "{\"jsonrpc\":\"2.0\",", 17) != 0 || line[len - 1] != '}' ||
+	    line[len - 2] != '}')
+		return NULL;
+	/* The last one: params may hold the key, a string never (its quotes are escaped). */
+	for (q = line + len - sizeof(key); q > line && !at; q--)
+		if (*q == ',' && memcmp(q, key, sizeof(key) - 1) == 0)
+			at = q;
+	if (!at || !(head = malloc((size_t)(at - line) + 1)))
+		return NULL;
+	memcpy(head, line, (size_t)(at - line));
+	head[at - line] = '}';
+	msg = rpc_fast_json(NULL, head, (size_t)(at - line) + 1);
+	free(head);
+	const char *who = at + sizeof(key) - 2; /* its '{' */
+	if (!json_is_object(msg) || !json_is_string(json_object_get(msg, "method")) ||
+	    json_object_get(msg, "caller") ||
+	    json_object_set_new_nocheck(msg, "caller",
+	                                json_stringn_nocheck(who, (size_t)(line + len - 1 - who))) < 0) {
+		json_decref(msg);
+		return NULL;
+	}
+	return msg;
+}
 
 UDSRPC_EXPORT int udsrpc_provider_new(struct udsrpc_provider **ret, struct udsrpc_client *c,
                                       int timeout_ms)
@@ -57,6 +99,7 @@ UDSRPC_EXPORT int udsrpc_provider_new(struct udsrpc_provider **ret, struct udsrp
 	}
 	p->c = c;
 	p->timeout_ms = timeout_ms;
+	client_set_parser(c, forward_parse, p);
 	*ret = p;
 	return 0;
 }
@@ -65,6 +108,7 @@ UDSRPC_EXPORT void udsrpc_provider_free(struct udsrpc_provider *p)
 {
 	if (!p)
 		return;
+	client_set_parser(p->c, NULL, NULL);
 	/* Requests still out stay their holders'; they learn of this on answering. */
 	for (struct udsrpc_request *r = p->pending; r; r = r->next)
 		r->p = NULL;
@@ -226,7 +270,19 @@ UDSRPC_EXPORT const json_t *udsrpc_request_params(const struct udsrpc_request *r
 
 UDSRPC_EXPORT const struct udsrpc_peer *udsrpc_request_caller(const struct udsrpc_request *req)
 {
-	return &req->caller;
+	struct udsrpc_request *r = (struct udsrpc_request *)req;
+
+	/* Out of memory leaves strings NULL, as members the daemon did not send. */
+	if (!r->caller_read) {
+		const json_t *who = json_object_get(r->msg, "caller");
+		json_t *text = json_is_string(who) ? json_loadb(json_string_value(who),
+		                                                json_string_length(who), 0, NULL)
+		                                   : NULL;
+		peer_from_json(text ? text : who, &r->caller);
+		json_decref(text);
+	}
+	r->caller_read = true;
+	return &r->caller;
 }
 
 UDSRPC_EXPORT bool udsrpc_request_is_notification(const struct udsrpc_request *req)
@@ -258,13 +314,35 @@ static int request_answer(struct udsrpc_request *req, const char *member, json_t
 	if (!req->p) {
 		r = -ENOTCONN;
 	} else if (id) {
-		json_t *resp = json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id", id, member, value);
-		char *text = resp ? jsonnum_dumps(resp, JSON_COMPACT) : NULL;
-		value = NULL;
-		r = text ? udsrpc_client_send_raw(req->p->c, text, strlen(text), req->p->timeout_ms)
+		/*
+		 * Put together from the two values' text, in the order and form
+		 * udsrpcd's broker_fast reads without parsing the envelope; the
+		 * daemon's ids are integers, written without a dump.
+		 */
+		char digits[JSONNUM_U64_MAX + 1];
+		bool plain = json_is_integer(id) && json_integer_value(id) >= 0;
+		char *dumped = plain ? NULL : jsonnum_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+		size_t ni = dumped ? strlen(dumped) : 0, nm = strlen(member);
+		const char *idt =
+		    plain ? jsonnum_u64((uint64_t)json_integer_value(id), digits, &ni) : dumped;
+		char *vt = value ? jsonnum_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		size_t nv = vt ? strlen(vt) : 0;
+		char *text = idt && vt ? malloc(ni + nm + nv + 32) : NULL, *at = text;
+		if (text) {
+			memcpy(at, "{\"jsonrpc\":\"2.0\",\"id\":", 22);
+			memcpy(at += 22, idt, ni);
+			memcpy(at += ni, ",\"", 2);
+			memcpy(at += 2, member, nm);
+			memcpy(at += nm, "\":", 2);
+			memcpy(at += 2, vt, nv);
+			memcpy(at += nv, "}\n", 2);
+			at += 2;
+		}
+		r = text ? udsrpc_client_send_raw(req->p->c, text, (size_t)(at - text), req->p->timeout_ms)
 		         : -ENOMEM;
 		free(text);
-		json_decref(resp);
+		free(dumped);
+		free(vt);
 	}
 	json_decref(value);
 	request_free(req);
@@ -303,8 +381,7 @@ static int provider_run_call(struct udsrpc_provider *p, json_t *msg)
 	const char *method = json_string_value(json_object_get(msg, "method"));
 	struct provided *m = method ? provider_find(p, method) : NULL;
 
-	if (!req || peer_from_json(json_object_get(msg, "caller"), &req->caller) < 0) {
-		free(req);
+	if (!req) {
 		json_decref(msg);
 		return -ENOMEM;
 	}
@@ -337,7 +414,8 @@ UDSRPC_EXPORT int udsrpc_provider_dispatch(struct udsrpc_provider *p, int timeou
 	/* A forwarded call is a request with the daemon's "caller" member; an
 	 * event has a method but no caller. */
 	if (json_is_string(json_object_get(msg, "method")) &&
-	    json_is_object(json_object_get(msg, "caller")))
+	    (json_is_object(json_object_get(msg, "caller")) ||
+	     json_is_string(json_object_get(msg, "caller")))) /* forward_parse's */
 		return (r = provider_run_call(p, msg)) < 0 ? r : 1;
 	if (ret_msg)
 		*ret_msg = msg;

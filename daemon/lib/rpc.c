@@ -1060,7 +1060,7 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 	char close = object ? '}' : ']';
 	json_t *c;
 
-	if (object && depth == 1 && f->srv->spare_params) {
+	if (object && depth == 1 && f->srv && f->srv->spare_params) {
 		c = f->srv->spare_params;
 		f->srv->spare_params = NULL;
 	} else {
@@ -1151,6 +1151,21 @@ static json_t *rpc_fast_value(struct rpc_fast *f, unsigned depth)
 	return json_integer(value);
 }
 
+json_t *rpc_fast_json(struct udsrpc_server *srv, const char *text, size_t len)
+{
+	struct rpc_fast f = {.p = text, .end = text + len, .srv = srv};
+	json_t *v = rpc_fast_value(&f, 0);
+
+	if (v) {
+		rpc_fast_ws(&f);
+		if (f.p != f.end) {
+			json_decref(v);
+			v = NULL;
+		}
+	}
+	return v;
+}
+
 /* Handle the line if it has the common shape; false: the generic path must. */
 static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
 {
@@ -1227,7 +1242,7 @@ void rpc_handle_line(struct rpc_session *s, const char *line, size_t len)
 	json_error_t err;
 	json_t *doc;
 
-	if (rpc_fast(s, line, len))
+	if ((s->provider && broker_fast(s, line, len)) || rpc_fast(s, line, len))
 		return;
 	doc = json_loadb(line, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
 	/* On a provider's connection, answers and garbage are the broker's (udsrpc(7), "PROVIDERS"). */

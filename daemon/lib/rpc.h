@@ -94,6 +94,13 @@ void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t index, con
 bool rpc_flush(struct rpc_session *s);
 /* A slot for a single deferred reply, at the tail; NULL on ENOMEM. */
 struct rpc_slot *rpc_slot_single(struct rpc_session *s);
+/*
+ * The JSON text of len bytes as json_loadb(JSON_DECODE_ANY) gives it, when
+ * it is in the fast path's plain subset (no escapes, no reals, integers up
+ * to 18 digits); NULL for anything else, for jansson to parse. srv may be
+ * NULL (a client's: no spare objects to reuse).
+ */
+json_t *rpc_fast_json(struct udsrpc_server *srv, const char *text, size_t len);
 /* A new reference for an id the fast path kept as text (null, an integer or a plain string). */
 json_t *rpc_raw_id_json(const char *raw, size_t len);
 /* The head of a reply line, {"jsonrpc":"2.0","id":ID,"result":, into out. */
