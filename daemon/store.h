@@ -148,6 +148,7 @@ struct store_limits {
 	uint64_t max_keys;
 	uint64_t max_store_bytes;
 	uint64_t max_txn_ops; /* not the store's: config.txn checks it (compares plus ops) */
+	uint64_t history_revisions, history_bytes; /* not the store's: history.h's bounds */
 };
 void store_set_limits(struct store *s, const struct store_limits *l);
 /* Committed items and their bytes (as the quotas count them). */

@@ -10,6 +10,8 @@
 #include "config.h"
 #include "store.h"
 
+struct history;
+
 struct udsrpcd {
 	struct config cfg;
 	char *config_path;	 /* -c, re-read on reload */
@@ -17,6 +19,7 @@ struct udsrpcd {
 	bool policy_from_config; /* reload may take a new path from the config file */
 	struct udsrpc_server *srv;
 	struct store *store;
+	struct history *history; /* the config events kept for after_revision (history.h) */
 	struct store_limits store_limits; /* config "limits" the store enforces */
 	uid_t self_uid; /* the uid that serves (after any switch) */
 };

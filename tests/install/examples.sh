@@ -162,8 +162,8 @@ if [ "$(id -u)" = 0 ] && getent group adm >/dev/null && command -v setpriv >/dev
 	# rule 2: adm reads and watches, but does not write
 	check "policy rule 2: adm may config.get" '{"key":"app/mode","value":"blue","revision":N,"create_revision":N,"version":1}' \
 		"$(as 2 2 "$adm" sh "$EX/call.sh" config.get '{"key":"app/mode"}' | norev)"
-	check "policy rule 2: adm may subscribe" '{"topics":["config"]}' \
-		"$(as 2 2 "$adm" sh "$EX/call.sh" events.subscribe '{"topics":["config"]}')"
+	check "policy rule 2: adm may subscribe" '{"topics":["config"],"revision":N}' \
+		"$(as 2 2 "$adm" sh "$EX/call.sh" events.subscribe '{"topics":["config"]}' | norev)"
 	rc=0
 	err=$(as 2 2 "$adm" sh "$EX/call.sh" config.set '{"key":"app/x","value":1}' 2>&1) || rc=$?
 	check "policy rule 2: adm may not config.set (exit 4)" 4 "$rc"
