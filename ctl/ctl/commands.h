@@ -22,6 +22,7 @@ enum command_flags {
 	COMMAND_PAGE = 1 << 6,		  /* takes --limit N and --after KEY */
 	COMMAND_MERGE = 1 << 7,		  /* takes --merge */
 	COMMAND_SERVE = 1 << 8,		  /* takes --params, --result, --jobs; -t is the command's */
+	COMMAND_RESUME = 1 << 9,	  /* takes --after-revision N and --reconnect (watch) */
 };
 
 /*
@@ -59,6 +60,8 @@ struct ctl {
 	const char *expect_revision; /* --expect-revision, NULL if not given */
 	long long count;	     /* --count; 0: not given */
 	const char *prefix;	     /* --prefix, NULL if not given */
+	long long after_revision;    /* watch --after-revision; < 0: not given */
+	bool reconnect;		     /* watch --reconnect */
 	const char *limit, *after;   /* --limit, --after, NULL if not given */
 	bool merge;		     /* --merge */
 	const char *params_schema;   /* serve --params, NULL if not given */

@@ -13,7 +13,7 @@
 
 /* The options every command takes, before or after it. */
 enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT, OPT_PREFIX, OPT_LIMIT, OPT_AFTER,
-       OPT_MERGE, OPT_PARAMS, OPT_RESULT, OPT_JOBS };
+       OPT_MERGE, OPT_PARAMS, OPT_RESULT, OPT_JOBS, OPT_AFTER_REVISION, OPT_RECONNECT };
 
 static const struct option main_options[] = {
 	{"socket", required_argument, NULL, 's'},
@@ -31,6 +31,8 @@ static const struct option main_options[] = {
 	{"params", required_argument, NULL, OPT_PARAMS},
 	{"result", required_argument, NULL, OPT_RESULT},
 	{"jobs", required_argument, NULL, OPT_JOBS},
+	{"after-revision", required_argument, NULL, OPT_AFTER_REVISION},
+	{"reconnect", no_argument, NULL, OPT_RECONNECT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -74,6 +76,21 @@ static int main_count(struct ctl *c, const char *arg)
 	return 0;
 }
 
+static int main_after_revision(struct ctl *c, const char *arg)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end || v < 0)
+		return commands_usage_error(c->cmd, "--after-revision wants a store revision, 0 "
+						    "or more; got '%s'",
+					    arg);
+	c->after_revision = v;
+	return 0;
+}
+
 static int main_jobs(struct ctl *c, const char *arg)
 {
 	char *end;
@@ -108,6 +125,8 @@ static const struct {
 	{OPT_PARAMS, COMMAND_SERVE, "--params"},
 	{OPT_RESULT, COMMAND_SERVE, "--result"},
 	{OPT_JOBS, COMMAND_SERVE, "--jobs"},
+	{OPT_AFTER_REVISION, COMMAND_RESUME, "--after-revision"},
+	{OPT_RECONNECT, COMMAND_RESUME, "--reconnect"},
 };
 
 static int main_option(struct ctl *c, int code, const char *value)
@@ -173,6 +192,11 @@ static int main_option(struct ctl *c, int code, const char *value)
 		return 0;
 	case OPT_MERGE:
 		c->merge = true;
+		return 0;
+	case OPT_AFTER_REVISION:
+		return main_after_revision(c, value);
+	case OPT_RECONNECT:
+		c->reconnect = true;
 		return 0;
 	}
 	return CTL_EXIT_USAGE;
@@ -296,11 +320,11 @@ static int main_arity(const struct ctl *c)
 	const struct command *cmd = c->cmd;
 	char missing[64];
 
-	/* unset --prefix P names no KEY. */
-	if (c->prefix && c->nargs > 0)
+	/* unset --prefix P names no KEY (watch's --prefix only filters its topics). */
+	if (c->prefix && cmd->min_args > 0 && c->nargs > 0)
 		return commands_usage_error(cmd, "--prefix takes the place of KEY; got '%s' too",
 					    c->args[0]);
-	if (c->prefix)
+	if (c->prefix && cmd->min_args > 0)
 		return 0;
 	if (c->nargs < cmd->min_args) {
 		main_missing(cmd, c->nargs, missing, sizeof(missing));
@@ -383,7 +407,7 @@ static int main_run(struct ctl *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct ctl c = {.out = &output_human};
+	struct ctl c = {.out = &output_human, .after_revision = -1};
 	int r = main_run(&c, argc, argv);
 
 	/* Output that could not be written is an I/O error, even after a good reply. */
