@@ -58,6 +58,25 @@
  * (STORE_EARLY_GROUP): with many writers the loop is awake anyway, and
  * answers here would delay the next group's write.
  *
+ * Ephemeral items. A node carries whose it is (committed and latest, like
+ * its value); on disk a SET2 record only says "ephemeral" (store_codec.h),
+ * because no owner outlives the process: store_unset_owner and the removal
+ * at open are unsets of many keys, the same batch an unset by prefix is.
+ *
+ * Inline commit. A lone writer pays for that hand-off all the same: a
+ * wake-up of the committer, and a thread switch on each side per write,
+ * where Redis writes and flushes in its loop. So when the loop hands over
+ * one small change (no other peer's change was read in this turn of the
+ * loop), nothing else is due once the rest of the turn has run (no other
+ * event active: the others read with it have written their answers), and
+ * the committer is idle with an empty queue, the loop writes and flushes
+ * the change itself and answers at once. It blocks on the disk only then,
+ * and only while the flushes stay fast (STORE_INLINE_MAX_NS, an average
+ * over recent groups of either thread): behind a slow disk, or with other
+ * writers (their changes join the queue while one is being written), the
+ * committer does it. The committer cannot start anything meanwhile: its
+ * work comes only from the loop, which is busy.
+ *
  * The image costs a second copy of the state (as encoded bytes); for a
  * config store that is cheaper than making the loop stop for a snapshot.
  *
@@ -75,6 +94,7 @@
 #include "store_codec.h"
 #include "store_tree.h"
 #include "jsonnum.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +124,10 @@
 #define PREALLOC_CHUNK (1u << 20)
 /* Early answers come from the committer only for groups of at most this many changes. */
 #define STORE_EARLY_GROUP 4
+/* A lone change is committed on the loop itself (see "Inline commit") while the
+ * flushes take less than this on average, and when its record is at most this big. */
+#define STORE_INLINE_MAX_NS 2000000u
+#define STORE_INLINE_MAX_BYTES (64u * 1024)
 /* Compact once the log passes this and twice the snapshot's size. */
 #define COMPACT_MIN (1u << 20)
 /* Ops kept for reuse after a burst; beyond this they are freed. */
@@ -111,6 +135,12 @@
 #define SCRATCH_KEEP (1u << 20)
 #define DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 #define LOAD_FLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL)
+
+/* Whether an item is ephemeral, and whose (store.h); on == false: an ordinary item. */
+struct eph {
+	bool on;
+	struct store_owner who; /* all 0 for one read back from disk */
+};
 
 struct store_node {
 	struct store_tree_link link; /* key points at key[] */
@@ -128,6 +158,7 @@ struct store_node {
 	/* What the item counts against max_store_bytes: key plus compact value
 	 * (the record's bytes of them), committed and latest. */
 	uint64_t size, latest_size;
+	struct eph eph, latest_eph; /* committed, and once the queue is durable */
 	uint32_t pending; /* queued changes naming this node */
 	char key[];
 };
@@ -165,6 +196,8 @@ struct store_op {
 	json_t **vals;
 	uint64_t *sizes;
 	struct store_rec **imgs;
+	struct eph *ephs; /* per record: what a set makes the item (NULL: none ephemeral) */
+	struct eph eph;   /* a single set: what it makes the item */
 	json_t *value;           /* set: own reference */
 	store_done_fn done;
 	void *arg;
@@ -203,12 +236,16 @@ struct store {
 	struct store_op *l_head, *l_tail;
 	struct event *kick_ev;
 	bool kick_pending;
+	bool kick_deferred; /* run once more behind this turn's events (store_try_inline) */
+	bool no_inline;     /* test hook: every group goes to the committer */
 	struct store_op *d_head, *d_tail;
 	atomic_bool done_ready; /* d_head is set: store_poll's cheap test */
 	bool busy;              /* a group is being written */
 	bool broken;            /* a group failed; the committer waits for the loop to see it */
 	bool paused;            /* test hook: the committer leaves the queue alone */
 	bool stop;
+	bool waiting; /* the committer sleeps on work_cv with nothing to do */
+	uint64_t flush_ns; /* moving average of a group's write and fdatasync */
 	int inject_err;
 	store_early_fn early_fn; /* set before the first change; read by the committer */
 	uint64_t compact_req, compact_done;
@@ -304,10 +341,11 @@ static void node_free_link(struct store_tree_link *l)
  * version; a new one starts at version 1 (store_codec.h: what a SET2 record
  * carries, and what release 1's records are given when they are read).
  */
-static void node_commit(struct store_node *n, json_t *value, uint64_t rev)
+static void node_commit(struct store_node *n, json_t *value, uint64_t rev, struct eph eph)
 {
 	free(n->item);
 	n->item = NULL;
+	n->eph = value ? eph : (struct eph){0};
 	if (!value) {
 		n->create_rev = n->version = 0;
 	} else if (n->value) {
@@ -321,14 +359,32 @@ static void node_commit(struct store_node *n, json_t *value, uint64_t rev)
 	n->rev = rev;
 }
 
+/* An ephemeral item's members ("ephemeral", "owner"); nothing for an ordinary one. */
+static json_t *item_add_eph(json_t *item, const struct eph *e)
+{
+	if (item && e->on &&
+	    (json_object_set_new(item, "ephemeral", json_true()) < 0 ||
+	     json_object_set_new(item, "owner",
+	                         json_pack("{s:I,s:I,s:I}", "id", (json_int_t)e->who.id, "uid",
+	                                   (json_int_t)e->who.uid, "pid",
+	                                   (json_int_t)e->who.pid)) < 0)) {
+		json_decref(item);
+		return NULL;
+	}
+	return item;
+}
+
 static json_t *node_item(const struct store_node *n, bool keys_only)
 {
 	if (keys_only)
 		return json_pack("{s:s%,s:I}", "key", n->key, (size_t)n->link.keylen, "revision",
 		                 (json_int_t)n->rev);
-	return json_pack("{s:s%,s:O,s:I,s:I,s:I}", "key", n->key, (size_t)n->link.keylen, "value",
-	                 n->value, "revision", (json_int_t)n->rev, "create_revision",
-	                 (json_int_t)n->create_rev, "version", (json_int_t)n->version);
+	return item_add_eph(json_pack("{s:s%,s:O,s:I,s:I,s:I}", "key", n->key,
+	                              (size_t)n->link.keylen, "value", n->value, "revision",
+	                              (json_int_t)n->rev, "create_revision",
+	                              (json_int_t)n->create_rev, "version",
+	                              (json_int_t)n->version),
+	                    &n->eph);
 }
 
 /*
@@ -362,6 +418,7 @@ struct list_walk {
 	size_t limit; /* 0: all */
 	bool keys_only;
 	bool more;
+	const struct store_list_opts *o; /* its visible filter */
 };
 
 /* Positive (stop) once limit items are taken and one more exists. */
@@ -371,7 +428,7 @@ static int list_visit(struct store_tree_link *l, void *arg)
 	struct list_walk *w = arg;
 	json_t *item;
 
-	if (!n->value)
+	if (!n->value || (w->o && w->o->visible && !w->o->visible(n->link.key, w->o->visible_arg)))
 		return 0;
 	if (w->limit && json_array_size(w->items) == w->limit) {
 		w->more = true;
@@ -422,7 +479,7 @@ json_t *store_list_page(const struct store *s, const struct store_list_opts *o, 
 	const char *prefix = o && o->prefix ? o->prefix : "";
 	const char *after = o ? o->after : NULL;
 	struct list_walk w = {.items = json_array(), .limit = o ? o->limit : 0,
-	                      .keys_only = o && o->keys_only};
+	                      .keys_only = o && o->keys_only, .o = o};
 
 	if (!w.items)
 		return NULL;
@@ -490,6 +547,8 @@ static void op_put(struct store *s, struct store_op *op)
 	free(op->vals);
 	free(op->sizes);
 	free(op->imgs);
+	free(op->ephs);
+	op->ephs = NULL;
 	op->vals = NULL;
 	op->sizes = NULL;
 	op->imgs = NULL;
@@ -520,7 +579,7 @@ static struct store_rec *rec_build(int op, const char *key, size_t keylen, const
 	memcpy(rec->data + koff, key, keylen);
 	if (vlen)
 		memcpy(rec->data + koff + keylen, value, vlen);
-	rec->op = op;
+	rec->op = op & STORE_OP_MASK;
 	rec->len = (uint32_t)len;
 	rec->link.key = (const char *)rec->data + koff;
 	rec->link.keylen = (uint32_t)keylen;
@@ -528,7 +587,7 @@ static struct store_rec *rec_build(int op, const char *key, size_t keylen, const
 	return rec;
 }
 
-static int encode(struct store *s, const char *key, size_t keylen, const json_t *value,
+static int encode(struct store *s, const char *key, size_t keylen, const json_t *value, bool eph,
                   uint64_t rev, uint64_t create_rev, uint64_t version, struct store_rec **ret)
 {
 	struct store_rec *rec;
@@ -555,8 +614,8 @@ static int encode(struct store *s, const char *key, size_t keylen, const json_t 
 	}
 	if (store_rec_key_offset(STORE_OP_SET2) + keylen + vlen > STORE_REC_MAX)
 		return -E2BIG;
-	rec = rec_build(value ? STORE_OP_SET2 : STORE_OP_UNSET, key, keylen, s->scratch, vlen, rev,
-	                create_rev, version);
+	rec = rec_build(value ? STORE_OP_SET2 | (eph ? STORE_EPHEMERAL : 0) : STORE_OP_UNSET, key,
+	                keylen, s->scratch, vlen, rev, create_rev, version);
 	if (!rec)
 		return -ENOMEM;
 	if (s->scratch_cap > SCRATCH_KEEP) {
@@ -618,8 +677,10 @@ static bool op_changes(const struct store_op *op)
 }
 
 static int submit(struct store *s, const char *key, json_t *value, bool is_set,
-                  int64_t expect_revision, store_done_fn done, void *arg)
+                  int64_t expect_revision, const struct store_owner *owner, store_done_fn done,
+                  void *arg)
 {
+	struct eph eph = {.on = is_set && owner, .who = owner ? *owner : (struct store_owner){0}};
 	size_t keylen = key ? strnlen(key, STORE_KEY_MAX + 1) : 0;
 	struct store_node *n;
 	struct store_op *op;
@@ -643,7 +704,8 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		uint64_t rev = s->next_rev + 1;
 		uint64_t create = cur ? n->latest_create : rev, version = cur ? n->latest_version + 1 : 1;
 		uint64_t size = 0, was = cur ? n->latest_size : 0;
-		int r = encode(s, key, keylen, is_set ? value : NULL, rev, create, version, &op->rec);
+		int r = encode(s, key, keylen, is_set ? value : NULL, eph.on, rev, create, version,
+		               &op->rec);
 
 		if (r == 0 && is_set) {
 			size = op->rec->len - store_rec_key_offset(STORE_OP_SET2);
@@ -663,6 +725,8 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		s->l_bytes += size - was;
 		n->latest_size = size;
 		n->latest_value = is_set ? value : NULL;
+		n->latest_eph = eph;
+		op->eph = eph;
 		op->size = size;
 		n->pending++;
 		n->latest_rev = is_set ? rev : 0;
@@ -678,9 +742,16 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 	return 0;
 }
 
+/*
+ * The nodes an unset of many keys removes: those present once the queue is
+ * durable, under a prefix, or (by_owner) ephemeral and bound to owner_id
+ * (any_owner: ephemeral at all, what store_open removes).
+ */
 struct prefix_walk {
 	struct store_node **nodes;
 	size_t n, cap;
+	bool by_owner, any_owner;
+	uint64_t owner_id;
 };
 
 static int prefix_visit(struct store_tree_link *l, void *arg)
@@ -690,6 +761,9 @@ static int prefix_visit(struct store_tree_link *l, void *arg)
 
 	if (n->latest_rev == 0)
 		return 0; /* absent once the queue is durable */
+	if (w->by_owner &&
+	    (!n->latest_eph.on || (!w->any_owner && n->latest_eph.who.id != w->owner_id)))
+		return 0;
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 16;
 		struct store_node **p = realloc(w->nodes, cap * sizeof(*p));
@@ -721,27 +795,26 @@ static void keys_out(json_t *keys, json_t **ret_keys)
 		json_decref(keys);
 }
 
-int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,
+/*
+ * Unset the nodes w found (store_unset_prefix's contract): one batch, one
+ * revision, applied whole or not at all; none: no change, no revision.
+ * Takes w->nodes.
+ */
+static int unset_batch(struct store *s, struct prefix_walk *w, store_done_fn done, void *arg,
                        json_t **ret_keys)
 {
-	struct prefix_walk w = {0};
 	struct store_op *op;
-	json_t *keys;
+	json_t *keys = json_array();
 	size_t total = STORE_REC_HDR, off = STORE_REC_HDR;
 	uint64_t rev = s->next_rev + 1;
 	struct store_rec *rec;
 
-	if (!prefix || !done || strlen(prefix) > STORE_KEY_MAX)
-		return -EINVAL;
-	if (store_tree_walk_prefix(s->map, prefix, strlen(prefix), prefix_visit, &w) < 0 ||
-	    !(keys = json_array())) {
-		free(w.nodes);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < w.n; i++) {
-		total += STORE_REC_HDR + w.nodes[i]->link.keylen;
-		if (json_array_append_new(keys, json_stringn(w.nodes[i]->key,
-		                                             w.nodes[i]->link.keylen)) < 0)
+	if (!keys)
+		goto nomem;
+	for (size_t i = 0; i < w->n; i++) {
+		total += STORE_REC_HDR + w->nodes[i]->link.keylen;
+		if (json_array_append_new(keys, json_stringn(w->nodes[i]->key,
+		                                             w->nodes[i]->link.keylen)) < 0)
 			goto nomem;
 	}
 	if (!(op = op_get(s)))
@@ -749,10 +822,10 @@ int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, 
 	op->done = done;
 	op->arg = arg;
 	op->st = STORE_OK;
-	if (w.n == 0) {
+	if (w->n == 0) {
 		/* Nothing to remove: no change, no new revision. */
 		op->rev = s->next_rev;
-		free(w.nodes);
+		free(w->nodes);
 		queue_op(s, op);
 		keys_out(keys, ret_keys);
 		return 0;
@@ -760,19 +833,18 @@ int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, 
 	if (total > STORE_REC_MAX) {
 		op_put(s, op);
 		json_decref(keys);
-		free(w.nodes);
+		free(w->nodes);
 		return -E2BIG;
 	}
 	rec = malloc(sizeof(*rec) + total);
-	op->olds = calloc(w.n, sizeof(*op->olds));
+	op->olds = calloc(w->n, sizeof(*op->olds));
 	if (!rec || !op->olds) {
 		free(rec);
 		op_put(s, op);
 		goto nomem;
 	}
-	/* One batch of unsets: one record, one revision, applied whole or not at all. */
-	for (size_t i = 0; i < w.n; i++) {
-		struct store_node *n = w.nodes[i];
+	for (size_t i = 0; i < w->n; i++) {
+		struct store_node *n = w->nodes[i];
 		size_t len = STORE_REC_HDR + n->link.keylen;
 
 		memcpy(rec->data + off + STORE_REC_HDR, n->key, n->link.keylen);
@@ -785,11 +857,12 @@ int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, 
 		s->l_bytes -= n->latest_size;
 		n->latest_size = 0;
 		n->latest_value = NULL;
+		n->latest_eph = (struct eph){0};
 	}
 	batch_seal(rec, total, rev);
 	op->rec = rec;
-	op->nodes = w.nodes;
-	op->nnodes = w.n;
+	op->nodes = w->nodes;
+	op->nnodes = w->n;
 	op->rev = rev;
 	s->next_rev = rev;
 	queue_op(s, op);
@@ -797,8 +870,36 @@ int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, 
 	return 0;
 nomem:
 	json_decref(keys);
-	free(w.nodes);
+	free(w->nodes);
 	return -ENOMEM;
+}
+
+int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,
+                       json_t **ret_keys)
+{
+	struct prefix_walk w = {0};
+
+	if (!prefix || !done || strlen(prefix) > STORE_KEY_MAX)
+		return -EINVAL;
+	if (store_tree_walk_prefix(s->map, prefix, strlen(prefix), prefix_visit, &w) < 0) {
+		free(w.nodes);
+		return -ENOMEM;
+	}
+	return unset_batch(s, &w, done, arg, ret_keys);
+}
+
+int store_unset_owner(struct store *s, uint64_t owner_id, store_done_fn done, void *arg,
+                      json_t **ret_keys)
+{
+	struct prefix_walk w = {.by_owner = true, .owner_id = owner_id};
+
+	if (!done)
+		return -EINVAL;
+	if (store_tree_walk_prefix(s->map, "", 0, prefix_visit, &w) < 0) {
+		free(w.nodes);
+		return -ENOMEM;
+	}
+	return unset_batch(s, &w, done, arg, ret_keys);
 }
 
 /* ---- transactions (loop thread) ---- */
@@ -808,6 +909,7 @@ struct txn_view {
 	bool exists;
 	uint64_t rev, create, version, size;
 	const json_t *value; /* borrowed */
+	struct eph eph;
 };
 
 /*
@@ -835,6 +937,7 @@ static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *o
 		v.version = n->latest_version;
 		v.size = n->latest_size;
 		v.value = n->latest_value;
+		v.eph = n->latest_eph;
 	}
 	return v;
 }
@@ -860,9 +963,11 @@ static json_t *txn_item(const char *key, const struct txn_view *v)
 {
 	if (!v->exists)
 		return json_null();
-	return json_pack("{s:s,s:O,s:I,s:I,s:I}", "key", key, "value", (json_t *)v->value,
-	                 "revision", (json_int_t)v->rev, "create_revision",
-	                 (json_int_t)v->create, "version", (json_int_t)v->version);
+	return item_add_eph(json_pack("{s:s,s:O,s:I,s:I,s:I}", "key", key, "value",
+	                              (json_t *)v->value, "revision", (json_int_t)v->rev,
+	                              "create_revision", (json_int_t)v->create, "version",
+	                              (json_int_t)v->version),
+	                    &v->eph);
 }
 
 int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
@@ -870,7 +975,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               size_t nfail, store_done_fn done, void *arg, bool *ret_succeeded,
               json_t **ret_results)
 {
-	bool ok = true, has_set = false;
+	bool ok = true, has_set = false, has_eph = false;
 	const struct store_txn_op *ops;
 	size_t nops, nw = 0, total = STORE_REC_HDR, off = STORE_REC_HDR;
 	uint64_t rev = s->next_rev + 1, d_items = 0, d_bytes = 0;
@@ -916,15 +1021,19 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 				w.create = v.exists ? v.create : rev;
 				w.version = v.exists ? v.version + 1 : 1;
 				w.value = o->value;
-				r = encode(s, o->key, klen, o->value, rev, w.create, w.version,
-				           &recs[i]);
+				w.eph.on = o->owner != NULL;
+				if (o->owner)
+					w.eph.who = *o->owner;
+				has_eph = has_eph || w.eph.on;
+				r = encode(s, o->key, klen, o->value, w.eph.on, rev, w.create,
+				           w.version, &recs[i]);
 				if (r < 0)
 					goto out;
 				w.size = recs[i]->len - store_rec_key_offset(STORE_OP_SET2);
 				d_items += v.exists ? 0 : 1;
 				has_set = true;
 			} else {
-				r = encode(s, o->key, klen, NULL, rev, 0, 0, &recs[i]);
+				r = encode(s, o->key, klen, NULL, false, rev, 0, 0, &recs[i]);
 				if (r < 0)
 					goto out;
 				d_items--;
@@ -957,7 +1066,8 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	    !(op->olds = calloc(nw, sizeof(*op->olds))) ||
 	    !(op->vals = calloc(nw, sizeof(*op->vals))) ||
 	    !(op->sizes = calloc(nw, sizeof(*op->sizes))) ||
-	    !(op->imgs = calloc(nw, sizeof(*op->imgs))))
+	    !(op->imgs = calloc(nw, sizeof(*op->imgs))) ||
+	    (has_eph && !(op->ephs = calloc(nw, sizeof(*op->ephs)))))
 		goto out;
 	/* Every node first: failing here leaves only empty ones, removed again. */
 	for (size_t i = 0, k = 0; i < nops; i++) {
@@ -983,8 +1093,11 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		n = op->nodes[k];
 		/* The batch's copy is flagged as inside one; the image keeps a log record. */
 		memcpy(batch->data + off, rec->data, rec->len);
-		store_rec_seal(batch->data + off, rec->len, rev, rec->op | STORE_IN_BATCH,
+		store_rec_seal(batch->data + off, rec->len, rev,
+		               rec->op | STORE_IN_BATCH | (made[i].eph.on ? STORE_EPHEMERAL : 0),
 		               rec->link.keylen, made[i].create, made[i].version);
+		if (op->ephs)
+			op->ephs[k] = made[i].eph;
 		off += rec->len;
 		if (rec->op == STORE_OP_SET2) {
 			op->vals[k] = json_incref(ops[i].value);
@@ -998,6 +1111,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		n->latest_version = made[i].version;
 		n->latest_size = made[i].size;
 		n->latest_value = made[i].value;
+		n->latest_eph = made[i].eph;
 		k++;
 	}
 	batch_seal(batch, total, rev);
@@ -1119,6 +1233,64 @@ static void store_merge_local(struct store *s)
 	s->l_head = s->l_tail = NULL;
 }
 
+/* With mu held: the test hook's error for a group that carries a change. */
+static int take_inject(struct store *s, const struct store_op *ops)
+{
+	int inject = 0;
+
+	for (const struct store_op *op = ops; op; op = op->next) {
+		if (op->rec) {
+			inject = s->inject_err;
+			s->inject_err = 0;
+			break;
+		}
+	}
+	return inject;
+}
+
+static void commit_inline(struct store *s, int inject);
+/*
+ * The loop's part of "Inline commit": true when the one change of this
+ * turn is taken care of here (written and answered, or the kick run once
+ * more), false when it goes to the committer. Other events still active
+ * are the rest of this turn, typically the connections read in it writing
+ * their answers: the kick runs once more behind them, and only if nothing
+ * is active then does the loop flush itself.
+ */
+static bool store_try_inline(struct store *s)
+{
+	int inject = 0;
+	bool ok;
+
+	if (s->no_inline || s->l_head != s->l_tail || !s->l_head->rec ||
+	    s->l_head->rec->len > STORE_INLINE_MAX_BYTES) {
+		s->kick_deferred = false;
+		return false;
+	}
+	if (event_base_get_num_events(s->base, EVENT_BASE_COUNT_ACTIVE) != 0) {
+		if (s->kick_deferred) {
+			s->kick_deferred = false;
+			return false;
+		}
+		s->kick_deferred = true;
+		s->kick_pending = true;
+		event_active(s->kick_ev, EV_TIMEOUT, 0);
+		return true;
+	}
+	s->kick_deferred = false;
+	pthread_mutex_lock(&s->mu);
+	ok = s->waiting && !s->q_head && !s->broken && !s->paused &&
+	     s->compact_req == s->compact_done && s->flush_ns < STORE_INLINE_MAX_NS;
+	if (ok) {
+		s->busy = true;
+		inject = take_inject(s, s->l_head);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (ok)
+		commit_inline(s, inject);
+	return ok;
+}
+
 /*
  * Hand everything submitted since the last hand-off to the committer. It
  * runs from an event made active by the first submit of a loop iteration,
@@ -1141,19 +1313,29 @@ static void store_handoff(struct store *s)
 
 static void on_kick_event(evutil_socket_t fd, short what, void *arg)
 {
-	store_handoff(arg);
+	struct store *s = arg;
+
+	s->kick_pending = false;
+	if (s->l_head && !store_try_inline(s))
+		store_handoff(s);
 }
 
 int store_set(struct store *s, const char *key, json_t *value, int64_t expect_revision,
               store_done_fn done, void *arg)
 {
-	return submit(s, key, value, true, expect_revision, done, arg);
+	return submit(s, key, value, true, expect_revision, NULL, done, arg);
+}
+
+int store_set_owned(struct store *s, const char *key, json_t *value, int64_t expect_revision,
+                    const struct store_owner *owner, store_done_fn done, void *arg)
+{
+	return submit(s, key, value, true, expect_revision, owner, done, arg);
 }
 
 int store_unset(struct store *s, const char *key, int64_t expect_revision, store_done_fn done,
                 void *arg)
 {
-	return submit(s, key, NULL, false, expect_revision, done, arg);
+	return submit(s, key, NULL, false, expect_revision, NULL, done, arg);
 }
 
 void store_set_early(struct store *s, store_early_fn fn)
@@ -1188,7 +1370,7 @@ static void apply_durable(struct store *s, struct store_op *op)
 			s->items += value ? (n->value ? 0 : 1) : (uint64_t)-1;
 			s->bytes += size - n->size;
 			n->size = size;
-			node_commit(n, value, op->rev);
+			node_commit(n, value, op->rev, op->ephs ? op->ephs[i] : (struct eph){0});
 			if (op->vals)
 				op->vals[i] = NULL;
 			n->pending--;
@@ -1199,7 +1381,7 @@ static void apply_durable(struct store *s, struct store_op *op)
 	s->items += op->value ? (n->value ? 0 : 1) : (uint64_t)-1;
 	s->bytes += op->size - n->size;
 	n->size = op->size;
-	node_commit(n, op->value, op->rev); /* NULL for an unset */
+	node_commit(n, op->value, op->rev, op->eph); /* NULL for an unset */
 	op->value = NULL;
 	n->pending--;
 	node_maybe_remove(s, n);
@@ -1214,6 +1396,7 @@ static void node_unwind(struct store *s, struct store_node *n)
 	n->latest_version = n->version;
 	n->latest_size = n->size;
 	n->latest_value = n->value;
+	n->latest_eph = n->eph;
 	node_maybe_remove(s, n);
 }
 
@@ -1225,8 +1408,12 @@ static void unwind_failed(struct store *s, struct store_op *op)
 		node_unwind(s, op->nodes[i]);
 }
 
-/* Apply what the committer made durable and answer every op, in submission order. */
-static void process_done(struct store *s)
+/*
+ * Apply what the committer made durable and answer every op, in submission
+ * order. inline_commit: after commit_inline, which never writes to the
+ * eventfd (nothing to reset).
+ */
+static void process_done_list(struct store *s, bool inline_commit)
 {
 	struct store_op *ops, *op, *next, *failed = NULL;
 	char reason[160] = "", bg[sizeof(s->bg_msg)] = "";
@@ -1238,7 +1425,8 @@ static void process_done(struct store *s)
 	 * this read either is in the list taken below or wakes us again.
 	 * EAGAIN (nothing to reset, e.g. when called from store_close) is fine.
 	 */
-	(void)!read(s->efd, &count, sizeof(count));
+	if (!inline_commit)
+		(void)!read(s->efd, &count, sizeof(count));
 	atomic_store_explicit(&s->done_ready, false, memory_order_relaxed);
 
 	pthread_mutex_lock(&s->mu);
@@ -1318,6 +1506,11 @@ static void process_done(struct store *s)
 	}
 }
 
+static void process_done(struct store *s)
+{
+	process_done_list(s, false);
+}
+
 static void on_done_event(evutil_socket_t fd, short what, void *arg)
 {
 	process_done(arg);
@@ -1379,14 +1572,17 @@ static int fsync_retry(int fd)
  * Best effort: zeros already written and synced make each later fdatasync
  * flush data only (PostgreSQL zero-fills its WAL segments for the same
  * reason). Once per PREALLOC_CHUNK of log. Where it fails, the record write
- * extends the file and is still correct.
+ * extends the file and is still correct. Not for a group bigger than a
+ * chunk (a restore): zeros ahead of it would cost a second write and a
+ * second flush of as many bytes, where its own flush pays for the new size
+ * once.
  */
 static void prealloc(struct store *s, uint64_t end)
 {
 	static const char zeros[64 * 1024];
 	uint64_t from = s->log_alloc > s->log_off ? s->log_alloc : s->log_off, to, off;
 
-	if (end <= from)
+	if (end <= from || end - s->log_off > PREALLOC_CHUNK)
 		return;
 	to = (end + PREALLOC_CHUNK - 1) / PREALLOC_CHUNK * PREALLOC_CHUNK;
 	for (off = from; off < to;) {
@@ -1653,16 +1849,104 @@ static void send_early(struct store *s, struct store_op *ops)
 			s->early_fn(op->arg, op->rev);
 }
 
+/* commit_group, and how long it took in *ret_ns. */
+static int commit_timed(struct store *s, struct store_op *ops, int inject, const char **ret_what,
+                        uint64_t *ret_ns)
+{
+	uint64_t t0 = clock_now_ns();
+	int r = commit_group(s, ops, inject, ret_what);
+
+	*ret_ns = clock_now_ns() - t0;
+	return r;
+}
+
+/*
+ * A group written (r records, or -errno from what) in ns: marked, handed to
+ * the loop's list, counted (flush_ns: an average over the last ~8 groups);
+ * early: its marked early answers sent (the committer's way). Whether the
+ * loop must be woken for it.
+ */
+static bool hand_back(struct store *s, struct store_op *ops, int r, const char *what, uint64_t ns,
+                      bool early)
+{
+	struct store_op *op;
+	bool wake, failing = false;
+
+	/*
+	 * On failure, answers decided before the group's first change
+	 * depend only on durable state: they stand. From that change on,
+	 * everything fails.
+	 */
+	for (op = ops; op; op = op->next) {
+		failing = failing || (r < 0 && op->rec);
+		op->err = failing ? -r : 0;
+		op->what = what;
+	}
+
+	pthread_mutex_lock(&s->mu);
+	wake = !s->d_head;
+	if (s->d_tail)
+		s->d_tail->next = ops;
+	else
+		s->d_head = ops;
+	for (op = ops; op->next; op = op->next)
+		;
+	s->d_tail = op;
+	atomic_store_explicit(&s->done_ready, true, memory_order_release);
+	if (early && r > 0 && r <= STORE_EARLY_GROUP)
+		send_early(s, ops);
+	if (r < 0) {
+		s->broken = true;
+		s->stats.write_errors++;
+	} else if (r > 0) {
+		s->stats.groups++;
+		s->stats.records += (uint64_t)r;
+		s->flush_ns = s->flush_ns - s->flush_ns / 8 + ns / 8;
+	}
+	s->stats.log_bytes = s->log_off;
+	s->busy = false;
+	pthread_cond_broadcast(&s->idle_cv);
+	pthread_mutex_unlock(&s->mu);
+	return wake;
+}
+
+/*
+ * On the loop (see "Inline commit"; busy set, the test hook's inject
+ * taken): the one change of this turn written, made durable and answered
+ * here. A compaction it calls for is the committer's, as a request.
+ */
+static void commit_inline(struct store *s, int inject)
+{
+	struct store_op *ops = s->l_head;
+	const char *what = NULL;
+	uint64_t ns;
+	int r;
+
+	s->l_head = s->l_tail = NULL;
+	r = commit_timed(s, ops, inject, &what, &ns);
+	/* No early answer: the callback, run right below, answers as soon, and
+	 * in its own order (udsrpcd publishes the change's events first). */
+	(void)hand_back(s, ops, r, what, ns, false);
+	if (r > 0 && s->log_off >= s->compact_at) {
+		pthread_mutex_lock(&s->mu);
+		s->compact_req++;
+		pthread_mutex_unlock(&s->mu);
+		pthread_cond_signal(&s->work_cv);
+	}
+	process_done_list(s, true);
+}
+
 static void *committer_main(void *arg)
 {
 	struct store *s = arg;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		struct store_op *ops, *op;
+		struct store_op *ops;
 		const char *what = NULL;
+		uint64_t ns;
 		int inject = 0, r;
-		bool wake, failing;
+		bool wake;
 
 		if (s->compact_req != s->compact_done) {
 			uint64_t req = s->compact_req;
@@ -1679,58 +1963,19 @@ static void *committer_main(void *arg)
 			/* store_close has drained the queue (and unpaused) before stop. */
 			if (s->stop)
 				break;
+			s->waiting = !s->q_head && !s->stop && s->compact_req == s->compact_done;
 			pthread_cond_wait(&s->work_cv, &s->mu);
+			s->waiting = false;
 			continue;
 		}
 		ops = s->q_head;
 		s->q_head = s->q_tail = NULL;
-		for (op = ops; op; op = op->next) {
-			if (op->rec) {
-				inject = s->inject_err;
-				s->inject_err = 0;
-				break;
-			}
-		}
+		inject = take_inject(s, ops);
 		s->busy = true;
 		pthread_mutex_unlock(&s->mu);
 
-		r = commit_group(s, ops, inject, &what);
-		/*
-		 * On failure, answers decided before the group's first change
-		 * depend only on durable state: they stand. From that change on,
-		 * everything fails.
-		 */
-		failing = false;
-		for (op = ops; op; op = op->next) {
-			failing = failing || (r < 0 && op->rec);
-			op->err = failing ? -r : 0;
-			op->what = what;
-		}
-
-		pthread_mutex_lock(&s->mu);
-		wake = !s->d_head;
-		if (s->d_tail)
-			s->d_tail->next = ops;
-		else
-			s->d_head = ops;
-		for (op = ops; op->next; op = op->next)
-			;
-		s->d_tail = op;
-		atomic_store_explicit(&s->done_ready, true, memory_order_release);
-		if (r > 0 && r <= STORE_EARLY_GROUP)
-			send_early(s, ops);
-		if (r < 0) {
-			s->broken = true;
-			s->stats.write_errors++;
-		} else if (r > 0) {
-			s->stats.groups++;
-			s->stats.records += (uint64_t)r;
-		}
-		s->stats.log_bytes = s->log_off;
-		s->busy = false;
-		pthread_cond_broadcast(&s->idle_cv);
-		pthread_mutex_unlock(&s->mu);
-
+		r = commit_timed(s, ops, inject, &what, &ns);
+		wake = hand_back(s, ops, r, what, ns, true);
 		if (wake)
 			wake_loop(s);
 		if (r > 0 && s->log_off >= s->compact_at)
@@ -1796,7 +2041,8 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 		}
 		if (n) {
 			n->latest_value = NULL;
-			node_commit(n, NULL, 0);
+			n->latest_eph = (struct eph){0};
+			node_commit(n, NULL, 0, (struct eph){0});
 			n->latest_rev = n->latest_create = n->latest_version = 0;
 			node_maybe_remove(s, n);
 		}
@@ -1817,8 +2063,8 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 		create = n && n->value ? n->create_rev : v->rev;
 		version = n && n->value ? n->version + 1 : 1;
 	}
-	rec = rec_build(STORE_OP_SET2, v->key, v->keylen, v->value, v->vlen, v->rev, create,
-	                version);
+	rec = rec_build(STORE_OP_SET2 | (v->ephemeral ? STORE_EPHEMERAL : 0), v->key, v->keylen,
+	                v->value, v->vlen, v->rev, create, version);
 	if (!rec || (!n && !(n = node_new(s, v->key, v->keylen)))) {
 		free(rec);
 		json_decref(value);
@@ -1832,7 +2078,8 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 	s->items += n->value ? 0 : 1;
 	s->bytes += v->keylen + v->vlen - n->size;
 	n->size = n->latest_size = v->keylen + v->vlen;
-	node_commit(n, value, v->rev);
+	node_commit(n, value, v->rev, (struct eph){.on = v->ephemeral});
+	n->latest_eph = n->eph;
 	n->create_rev = n->latest_create = create;
 	n->version = n->latest_version = version;
 	n->latest_rev = v->rev;
@@ -2237,6 +2484,67 @@ static int store_load(struct store *s, bool create, struct replay *rp, char *err
 	return 0;
 }
 
+struct purge {
+	enum store_status st;
+	uint64_t rev;
+	char reason[160];
+};
+
+static void purge_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
+{
+	struct purge *p = arg;
+
+	p->st = st;
+	p->rev = revision;
+	snprintf(p->reason, sizeof(p->reason), "%s", reason ? reason : "");
+}
+
+static void store_drain(struct store *s);
+
+/*
+ * Ephemeral items belong to connections, and none outlives the daemon:
+ * what the last run left is removed before anyone can read it, as one
+ * revision like any change, so the counter only goes forward.
+ */
+static int purge_ephemeral(struct store *s, char *err, size_t errlen)
+{
+	struct prefix_walk w = {.by_owner = true, .any_owner = true};
+	struct purge p = {.st = STORE_IO_ERROR};
+	json_t *keys = NULL;
+	size_t n;
+	int r;
+
+	if (store_tree_walk_prefix(s->map, "", 0, prefix_visit, &w) < 0) {
+		free(w.nodes);
+		snprintf(err, errlen, "out of memory opening the store");
+		return -ENOMEM;
+	}
+	if ((n = w.n) == 0) {
+		free(w.nodes);
+		return 0;
+	}
+	if ((r = unset_batch(s, &w, purge_done, &p, &keys)) < 0) {
+		snprintf(err, errlen, "cannot remove the ephemeral items left in %s: %s", s->dir,
+		         strerror(-r));
+		return r;
+	}
+	store_drain(s);
+	if (p.st != STORE_OK) {
+		json_decref(keys);
+		snprintf(err, errlen, "cannot remove the ephemeral items left in %s/%s: %s", s->dir,
+		         LOG_NAME, p.reason);
+		return -EIO;
+	}
+	if (s->opt.purged)
+		s->opt.purged(s->opt.purged_arg, p.rev, keys);
+	json_decref(keys);
+	s->stats.ephemeral_removed = n;
+	store_log(s, STORE_LOG_INFO,
+	          "%s: removed %zu ephemeral item(s) left from before the restart, as revision %llu",
+	          s->dir, n, (unsigned long long)p.rev);
+	return 0;
+}
+
 int store_open(const char *dir, struct event_base *base, const struct store_options *opt,
                struct store **ret, char *err, size_t errlen)
 {
@@ -2283,6 +2591,10 @@ int store_open(const char *dir, struct event_base *base, const struct store_opti
 	}
 	s->thread_started = true;
 	pthread_setname_np(s->thread, "store-commit");
+	if ((r = purge_ephemeral(s, err, errlen)) < 0) {
+		store_close(s);
+		return r;
+	}
 	*ret = s;
 	return 0;
 fail:
@@ -2375,12 +2687,9 @@ int store_repair(const char *dir, const struct store_options *opt,
 	return r;
 }
 
-void store_close(struct store *s)
+/* Make everything queued durable and answer it (callbacks may queue more: drained too). */
+static void store_drain(struct store *s)
 {
-	if (!s)
-		return;
-	store_debug_pause(s, false);
-	/* Callbacks may queue more changes, so drain until nothing is left anywhere. */
 	for (;;) {
 		bool idle;
 
@@ -2394,6 +2703,14 @@ void store_close(struct store *s)
 			break;
 		process_done(s);
 	}
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	store_debug_pause(s, false);
+	store_drain(s);
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;
 	pthread_cond_signal(&s->work_cv);
@@ -2423,6 +2740,11 @@ void store_debug_pause(struct store *s, bool paused)
 	s->paused = paused;
 	pthread_cond_signal(&s->work_cv);
 	pthread_mutex_unlock(&s->mu);
+}
+
+void store_debug_inline(struct store *s, bool allowed)
+{
+	s->no_inline = !allowed;
 }
 
 void store_debug_fail_next_write(struct store *s, int errnum)

@@ -41,6 +41,14 @@ typedef void (*store_log_fn)(void *arg, int level, const char *msg);
 struct store_options {
 	store_log_fn log;
 	void *log_arg;
+	/*
+	 * store_open removed the ephemeral items the last run left, as revision
+	 * revision: keys (borrowed) are theirs, in order, so that their events
+	 * can be recorded (the history stays complete). Called before
+	 * store_open returns; NULL: not told.
+	 */
+	void (*purged)(void *arg, uint64_t revision, const json_t *keys);
+	void *purged_arg;
 };
 
 /*
@@ -51,7 +59,9 @@ struct store_options {
  * record with readable ones after it, a record out of sequence, a value
  * that is not JSON) fails with -EBADMSG and a message naming the file and
  * offset and the fix (store_repair), leaving every file as it was: records
- * after the damage were acknowledged writes. opt may be NULL.
+ * after the damage were acknowledged writes. Items left ephemeral are then
+ * removed as one durable revision (logged at info level; a failure to
+ * write it fails the open). opt may be NULL.
  *
  * Starts the committer thread; completions are
  * handed back to base's thread. -errno and a message naming the path on error
@@ -110,7 +120,8 @@ bool store_key_valid(const char *key, size_t len);
 const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision);
 /*
  * What store_get sees as the item {"key","value","revision",
- * "create_revision","version"} in compact JSON text
+ * "create_revision","version"} (and "ephemeral","owner" for an ephemeral
+ * one) in compact JSON text
  * (*ret_len bytes, NUL-terminated), kept until the key changes: borrowed,
  * valid until the next change is applied. NULL with *ret_err -ENOENT
  * (absent) or -ENOMEM.
@@ -125,13 +136,16 @@ json_t *store_list(const struct store *s, const char *prefix);
  * A page of it: keys with prefix (NULL: all) that sort after after (NULL:
  * from the first), at most limit of them (0: all), items of only
  * {"key","revision"} with keys_only. *ret_more (when given): whether more
- * items follow. Committed state, at store_revision(s).
+ * items follow. Committed state, at store_revision(s). With visible, only
+ * the keys it returns true for are listed (and counted against limit).
  */
 struct store_list_opts {
 	const char *prefix;
 	const char *after;
 	size_t limit;
 	bool keys_only;
+	bool (*visible)(const char *key, void *arg);
+	void *visible_arg;
 };
 json_t *store_list_page(const struct store *s, const struct store_list_opts *o, bool *ret_more);
 /* The store-wide counter: 0 for a store that never had a change. Committed state only. */
@@ -169,6 +183,23 @@ void store_get_usage(const struct store *s, uint64_t *ret_items, uint64_t *ret_b
  */
 int store_set(struct store *s, const char *key, json_t *value, int64_t expect_revision,
               store_done_fn done, void *arg);
+/*
+ * Ephemeral items (udsrpc(7) §8): who a set binds its item to, a connection
+ * (its peer id, uid and pid, the item's "owner"). The item then carries
+ * "ephemeral":true,"owner":{"id","uid","pid"}; a later set without an owner
+ * makes it ordinary again, one with another owner binds it to that one.
+ * store_unset_owner removes what is still bound to a connection when it
+ * closes; store_open removes, as one revision, what was left ephemeral
+ * when the daemon last stopped (on disk the record only says "ephemeral").
+ */
+struct store_owner {
+	uint64_t id;
+	uint32_t uid;
+	int32_t pid;
+};
+/* store_set, with owner NULL (an ordinary item) or the item's owner (copied). */
+int store_set_owned(struct store *s, const char *key, json_t *value, int64_t expect_revision,
+                    const struct store_owner *owner, store_done_fn done, void *arg);
 int store_unset(struct store *s, const char *key, int64_t expect_revision, store_done_fn done,
                 void *arg);
 /*
@@ -180,6 +211,12 @@ int store_unset(struct store *s, const char *key, int64_t expect_revision, store
  */
 int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, void *arg,
                        json_t **ret_keys);
+/*
+ * The same for every item that, once the queue is durable, is ephemeral
+ * and bound to owner_id (a closed connection's): one revision, one record.
+ */
+int store_unset_owner(struct store *s, uint64_t owner_id, store_done_fn done, void *arg,
+                      json_t **ret_keys);
 
 /*
  * config.txn (udsrpc(7) §8): the compares are judged against the state the
@@ -202,6 +239,7 @@ struct store_txn_op {
 	enum store_txn_kind op;
 	const char *key;
 	json_t *value; /* set */
+	const struct store_owner *owner; /* set: NULL, or ephemeral bound to it (copied) */
 };
 enum store_cmp_kind { STORE_CMP_REVISION, STORE_CMP_VERSION, STORE_CMP_VALUE, STORE_CMP_EXISTS };
 struct store_txn_cmp {
@@ -232,7 +270,8 @@ int store_restore(struct store *s, const json_t *items, bool replace, store_done
  * store_mark_early is durable (for small groups only), with the arg its
  * store_set/unset was given. The change is still applied and its callback
  * still run on the loop, after fn has returned. fn must not call into the
- * store. Set it before the first change.
+ * store. Set it before the first change. Not for a change the loop writes
+ * itself ("Inline commit" in store.c): its callback runs at once instead.
  */
 typedef void (*store_early_fn)(void *arg, uint64_t revision);
 void store_set_early(struct store *s, store_early_fn fn);
@@ -260,6 +299,7 @@ struct store_stats {
 	uint64_t snapshot_bytes;    /* size of config.snap */
 	uint64_t replayed_records;  /* log records applied by store_open */
 	uint64_t dropped_bytes;     /* torn last record discarded by store_open */
+	uint64_t ephemeral_removed; /* items left ephemeral that store_open removed */
 };
 void store_get_stats(struct store *s, struct store_stats *ret);
 
@@ -273,9 +313,12 @@ void store_get_stats(struct store *s, struct store_stats *ret);
  * STORE_IO_ERROR for the group and everything queued behind it.
  * debug_compact: write a snapshot of the durable state now and empty the
  * log; blocks until done; 0 or -errno.
+ * debug_inline: false makes every group the committer's (no inline commit,
+ * store.c), for tests of the committer's ways; true (the default) again.
  */
 void store_debug_pause(struct store *s, bool paused);
 void store_debug_fail_next_write(struct store *s, int errnum);
+void store_debug_inline(struct store *s, bool allowed);
 int store_debug_compact(struct store *s);
 
 #endif

@@ -7,12 +7,38 @@
 #include <pthread.h>
 #include <string.h>
 
-/* Slicing-by-8: the loop thread checksums every change, so keep it cheap. */
+/*
+ * The loop thread checksums every change (and the committer every batch it
+ * takes apart), so keep it cheap: the CPU's own CRC32C instruction where
+ * there is one (SSE4.2, 8 bytes an instruction), else slicing-by-8.
+ */
 static uint32_t crc_table[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CRC_HW 1
+static bool crc_hw;
+
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p,
+                                                            size_t len)
+{
+	uint64_t c = crc, w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8); /* little-endian, as the instruction takes it */
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	crc = (uint32_t)c;
+	while (len--)
+		crc = __builtin_ia32_crc32qi(crc, *p++);
+	return crc;
+}
+#endif
 
 static void crc_init(void)
 {
+#ifdef CRC_HW
+	crc_hw = __builtin_cpu_supports("sse4.2");
+#endif
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 
@@ -56,6 +82,10 @@ uint32_t store_crc32c(uint32_t crc, const void *buf, size_t len)
 
 	pthread_once(&crc_once, crc_init);
 	crc = ~crc;
+#ifdef CRC_HW
+	if (crc_hw)
+		return ~crc32c_hw(crc, p, len);
+#endif
 	while (len >= 8) {
 		uint32_t lo = get_le32(p) ^ crc, hi = get_le32(p + 4);
 
@@ -79,7 +109,7 @@ static uint32_t rec_crc(const unsigned char *rec, size_t len)
 
 size_t store_rec_key_offset(int op)
 {
-	op &= ~STORE_IN_BATCH;
+	op &= STORE_OP_MASK;
 	return STORE_REC_HDR + (op == STORE_OP_SET2 ? STORE_SET2_META : 0);
 }
 
@@ -88,9 +118,9 @@ void store_rec_seal(unsigned char *rec, size_t len, uint64_t rev, int op, size_t
 {
 	put_le32(rec, (uint32_t)len);
 	put_le64(rec + 8, rev);
+	rec[17] = (op & STORE_IN_BATCH ? 1 : 0) | (op & STORE_EPHEMERAL ? 2 : 0);
+	op &= STORE_OP_MASK;
 	rec[16] = (unsigned char)op;
-	rec[17] = op & STORE_IN_BATCH ? 1 : 0;
-	op &= ~STORE_IN_BATCH;
 	rec[18] = (unsigned char)keylen;
 	rec[19] = (unsigned char)(keylen >> 8);
 	if (op == STORE_OP_SET2) {
@@ -137,7 +167,8 @@ static int rec_parse(const unsigned char *buf, size_t avail, bool nested,
 	if (len < STORE_REC_HDR || len > STORE_REC_MAX || len > avail)
 		return -EBADMSG;
 	op = buf[16];
-	if (op < STORE_OP_SET || op > STORE_OP_BATCH || buf[17] != (nested ? 1 : 0) ||
+	if (op < STORE_OP_SET || op > STORE_OP_BATCH || (buf[17] & 1) != (nested ? 1 : 0) ||
+	    (buf[17] & ~3) || ((buf[17] & 2) && op != STORE_OP_SET2) ||
 	    (nested && op != STORE_OP_SET2 && op != STORE_OP_UNSET))
 		return -EBADMSG;
 	if (get_le32(buf + 4) != rec_crc(buf, len))
@@ -158,6 +189,7 @@ static int rec_parse(const unsigned char *buf, size_t avail, bool nested,
 	ret->op = op;
 	ret->create_rev = op == STORE_OP_SET2 ? get_le64(buf + STORE_REC_HDR) : 0;
 	ret->version = op == STORE_OP_SET2 ? get_le64(buf + STORE_REC_HDR + 8) : 0;
+	ret->ephemeral = (buf[17] & 2) != 0;
 	ret->key = (const char *)buf + koff;
 	ret->keylen = keylen;
 	ret->value = ret->key + keylen;

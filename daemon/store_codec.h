@@ -2,6 +2,7 @@
 #ifndef UDSRPC_STORE_CODEC_H
 #define UDSRPC_STORE_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,7 +13,8 @@
  *   4  u32 crc      CRC32C of bytes [0,4) and [8,len)
  *   8  u64 rev      store revision of this change
  *  16  u8  op       STORE_OP_*
- *  17  u8  flags    0; 1 for a record inside a batch
+ *  17  u8  flags    bit 0: a record inside a batch; bit 1 (SET2 only): the
+ *                   item is ephemeral (udsrpc(7) §8), removed at the next start
  *  18  u16 keylen   1..256 (0 for a batch)
  *  20  (SET2 only) u64 create_rev, u64 version of the item after this set
  *  20 or 36  key    keylen bytes
@@ -34,8 +36,15 @@
 #define STORE_SET2_META 16u
 #define STORE_REC_MAX (1u << 30)
 enum { STORE_OP_SET = 1, STORE_OP_UNSET = 2, STORE_OP_SET2 = 3, STORE_OP_BATCH = 4 };
-/* Or'd into op for store_rec_seal: a record of a batch's body (flags 1). */
+/* Or'd into op for store_rec_seal: a record of a batch's body (flags bit 0). */
 #define STORE_IN_BATCH 0x100
+/*
+ * Or'd into a SET2's op for store_rec_seal (flags bit 1): an ephemeral item.
+ * Its owner (a connection) is not written: no connection outlives the
+ * daemon, so recovery only needs to know the item is to be removed.
+ */
+#define STORE_EPHEMERAL 0x200
+#define STORE_OP_MASK 0xff
 
 /*
  * Snapshot header, 32 bytes, followed by exactly count set records (SET2;
@@ -54,6 +63,7 @@ struct store_rec_view {
 	int op;
 	uint64_t create_rev; /* SET2; 0 otherwise */
 	uint64_t version;    /* SET2; 0 otherwise */
+	bool ephemeral;      /* SET2 with STORE_EPHEMERAL */
 	const char *key;
 	size_t keylen;
 	/* Points into the record, vlen bytes, not NUL-terminated: a set's value,

@@ -27,6 +27,19 @@ static void udsrpcd_on_reload(struct udsrpc_server *srv, void *userdata)
 	udsrpcd_reload(userdata, err, sizeof(err));
 }
 
+/* daemon.stats: the store's items and bytes, as max_keys and max_store_bytes count them. */
+static void udsrpcd_on_stats(struct udsrpc_server *srv, json_t *stats, void *userdata)
+{
+	struct udsrpcd *d = userdata;
+	uint64_t items, bytes;
+
+	if (!d->store)
+		return;
+	store_get_usage(d->store, &items, &bytes);
+	json_object_set_new(stats, "store", json_pack("{s:I,s:I}", "items", (json_int_t)items,
+	                                              "bytes", (json_int_t)bytes));
+}
+
 static void udsrpcd_on_disconnect(struct udsrpc_server *srv, const struct udsrpc_peer *peer,
                                   void *conn_data, void *userdata)
 {
@@ -147,6 +160,7 @@ int udsrpcd_init(struct udsrpcd *d, char *err, size_t errlen)
 	d->self_uid = ra.uid;
 	o.on_reload = udsrpcd_on_reload;
 	o.on_disconnect = udsrpcd_on_disconnect;
+	o.on_stats = udsrpcd_on_stats;
 	if ((r = udsrpc_server_new(&d->srv, &o, err, errlen)) < 0)
 		return r;
 	if ((r = udsrpcd_apply_limits(d->srv, &d->store_limits, d->cfg.limits, err, errlen)) < 0)
@@ -206,6 +220,20 @@ int udsrpcd_repair(const char *state_dir)
 	return 0;
 }
 
+/* What store_open removed at start-up (ephemeral items of the last run), for the history. */
+struct udsrpcd_purged {
+	uint64_t revision;
+	json_t *keys;
+};
+
+static void udsrpcd_on_purged(void *arg, uint64_t revision, const json_t *keys)
+{
+	struct udsrpcd_purged *p = arg;
+
+	p->revision = revision;
+	p->keys = json_incref((json_t *)keys);
+}
+
 int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen)
 {
 	struct runas ra;
@@ -224,15 +252,25 @@ int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen)
 		return r;
 	if ((r = state_dir_make(d->cfg.state_dir, &ra, err, errlen)) < 0)
 		return r;
+	struct udsrpcd_purged purged = {0};
 	if ((r = store_open(d->cfg.state_dir, udsrpc_server_event_base(d->srv),
-	                    &(struct store_options){.log = udsrpcd_store_log, .log_arg = d->srv},
+	                    &(struct store_options){.log = udsrpcd_store_log,
+	                                            .log_arg = d->srv,
+	                                            .purged = udsrpcd_on_purged,
+	                                            .purged_arg = &purged},
 	                    &d->store, err, errlen)) < 0)
 		return r;
 	store_set_limits(d->store, &d->store_limits);
-	/* Before any change can happen (the start-up unset of ephemeral keys
-	 * included): every change from here on is in the history. */
-	if ((r = history_open(d->cfg.state_dir, &udsrpcd_history_limits(d), store_revision(d->store),
-	                      udsrpcd_store_log, d->srv, &d->history, err, errlen)) < 0)
+	/* Opened as it was before the start-up unset of ephemeral keys, whose
+	 * events then go in like any change's: the history stays complete
+	 * across the restart. Every change from here on is in it too. */
+	r = history_open(d->cfg.state_dir, &udsrpcd_history_limits(d),
+	                 purged.keys ? purged.revision - 1 : store_revision(d->store),
+	                 udsrpcd_store_log, d->srv, &d->history, err, errlen);
+	if (r == 0 && purged.keys)
+		config_record_purged(d, purged.revision, purged.keys);
+	json_decref(purged.keys);
+	if (r < 0)
 		return r;
 	if ((r = history_attach(d->history, udsrpc_server_event_base(d->srv))) < 0) {
 		snprintf(err, errlen, "event history: out of memory");

@@ -51,5 +51,10 @@ extern const size_t daemon_methods_count;
 /* methods/config.c: the store's hooks (early answers, per-connection state). */
 void config_attach_store(struct udsrpcd *d);
 void config_conn_closed(struct udsrpcd *d, void *conn_data);
+/*
+ * The ephemeral items store_open removed at start-up (keys borrowed, one
+ * revision): their config events, reason owner_closed, in the history.
+ */
+void config_record_purged(struct udsrpcd *d, uint64_t revision, const json_t *keys);
 
 #endif

@@ -11,12 +11,19 @@
 # NDJSON, and the yardstick's ndload cannot send RESP SET; a different client
 # per server would measure the clients too.
 #
-# Usage: contrib/bench/durable.sh            (from anywhere; takes ~10-30 s)
-# Env:   UDSRPCD   the daemon binary (default: BUILD/daemon/udsrpcd)
+# Also durable config.txn (K sets in one transaction, one record, one
+# fdatasync per group) in the same rounds as the sets at 50 writers, its
+# ratio to them, and the fdatasync calls per transaction at 1 writer counted
+# by strace -c (the committer's calls only; the zeroed tail adds one per MiB).
+#
+# Usage: contrib/bench/durable.sh            (from anywhere; ~1 min with the defaults)
+# Env:   UDSRPCD   the daemon binary (default: BUILD/daemon/udsrpcd; use a Release build)
 #        BUILD     build dir (default: <repo>/build)
-#        N         sets per run (default 20000)
+#        DUR       seconds per run (default 2)
 #        ROUNDS    runs per server and row, interleaved; the table shows the
-#                  median and the range (default 3: this VM's speed drifts)
+#                  median and the range (default 5: this VM's speed drifts)
+#        TXN_OPS   sets per config.txn (default 10)
+#        FSYNC_N   transactions of the strace row (default 300; 0: no row)
 #        CPU_N     requests per CPU row (default 200000)
 #        DURABLE_DIR  parent of the temp dir (default /var/tmp; tmpfs is refused)
 # Output: one markdown table on stdout; progress on stderr. Exit 1 on setup
@@ -26,52 +33,23 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 UDSRPCD=${UDSRPCD:-$BUILD/daemon/udsrpcd}
-N=${N:-20000}
-ROUNDS=${ROUNDS:-3}
+DUR=${DUR:-2}
+ROUNDS=${ROUNDS:-5}
+TXN_OPS=${TXN_OPS:-10}
+FSYNC_N=${FSYNC_N:-300}
 CPU_N=${CPU_N:-200000}
 PARENT=${DURABLE_DIR:-/var/tmp}
 
-die() { echo "durable.sh: $*" >&2; exit 1; }
+NAME=durable.sh
+PIDS=()
+. "$ROOT/contrib/bench/lib.sh"
 
 [ -x "$UDSRPCD" ] || die "no udsrpcd at $UDSRPCD; build it (cmake -S . -B build && cmake --build build) or set UDSRPCD"
 command -v redis-server >/dev/null || die "redis-server not found; apt-get install -y redis-server"
-command -v cc >/dev/null || die "no C compiler; apt-get install -y gcc"
 if ldd "$UDSRPCD" 2>/dev/null | grep -q libasan; then
 	echo "durable.sh: warning: $UDSRPCD is a sanitizer build; its numbers mean little" >&2
 fi
-
-DIR=$(mktemp -d "$PARENT/udsrpc-durable.XXXXXX") || die "cannot make a temp dir in $PARENT"
-UPID=""
-RPID=""
-stop_pid() { # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL; only what we started
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-}
-cleanup() {
-	stop_pid "$UPID"
-	stop_pid "$RPID"
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# fsync on tmpfs is a no-op: the comparison would be of two memory stores.
-FSTYPE=$(df --output=fstype "$DIR" | tail -1 | tr -d ' ')
-case $FSTYPE in
-tmpfs | ramfs) die "$DIR is on $FSTYPE, where fsync does nothing; set DURABLE_DIR to a directory on a disk" ;;
-esac
-SOURCE=$(df --output=source "$DIR" | tail -1)
-
-cc -O2 -Wall -Wextra -Werror -o "$DIR/durload" "$ROOT/contrib/bench/durload.c" ||
-	die "cannot build contrib/bench/durload.c"
-LOAD=$DIR/durload
+bench_dir "$PARENT" DURABLE_DIR
 
 # Both stores in subdirectories of one temp dir: the same filesystem and disk.
 USOCK=$DIR/udsrpcd.sock
@@ -79,10 +57,12 @@ RSOCK=$DIR/redis.sock
 mkdir -p "$DIR/redis"
 "$UDSRPCD" -s "$USOCK" -S "$DIR/udsrpcd-state" -l warning 2>"$DIR/udsrpcd.log" &
 UPID=$!
+PIDS+=("$UPID")
 redis-server --port 0 --unixsocket "$RSOCK" --unixsocketperm 700 --dir "$DIR/redis" \
 	--appendonly yes --appendfsync always --save '' --daemonize no \
 	--logfile "$DIR/redis.log" &
 RPID=$!
+PIDS+=("$RPID")
 
 wait_ready() { # wait_ready PROTO SOCK PID NAME
 	for _ in $(seq 100); do
@@ -96,6 +76,7 @@ wait_ready --udsrpc "$USOCK" "$UPID" udsrpcd
 wait_ready --redis "$RSOCK" "$RPID" redis-server
 
 FAILED=0
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # run PROTO SOCK PID ARGS...: one durload run; prints its line on stderr, sets OUT.
 run() {
 	local proto=$1 sock=$2 pid=$3
@@ -110,6 +91,7 @@ field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$OUT"; }
 # Warm-up: files allocated, caches hot, the key bench/0 exists for the get row.
 echo "warm-up" >&2
 run --udsrpc "$USOCK" "$UPID" -c 50 -n 2000 -m set
+run --udsrpc "$USOCK" "$UPID" -c 50 -n 500 -m txn --ops "$TXN_OPS"
 run --redis "$RSOCK" "$RPID" -c 50 -n 2000 -m set
 
 # median_range VALUES...: "median (min–max)"
@@ -121,27 +103,51 @@ median_range() {
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 ROWS=""
+TXN_ROW=""
 for w in 1 50; do
-	echo "writers=$w, $ROUNDS rounds of $N sets" >&2
-	us=() rs=()
+	echo "writers=$w, $ROUNDS rounds of $DUR s" >&2
+	us=() rs=() ts=() uc=() rc=() tc=()
 	for round in $(seq "$ROUNDS"); do
 		# Alternate who goes first: neither always gets the fresher page cache.
-		if [ $((round % 2)) -eq 1 ]; then
-			run --udsrpc "$USOCK" "$UPID" -c "$w" -n "$N" -m set
-			us+=("$(field rps)")
-			run --redis "$RSOCK" "$RPID" -c "$w" -n "$N" -m set
-			rs+=("$(field rps)")
-		else
-			run --redis "$RSOCK" "$RPID" -c "$w" -n "$N" -m set
-			rs+=("$(field rps)")
-			run --udsrpc "$USOCK" "$UPID" -c "$w" -n "$N" -m set
-			us+=("$(field rps)")
-		fi
+		order="u r"
+		[ $((round % 2)) -eq 1 ] || order="r u"
+		[ "$w" -eq 1 ] || order+=" t"
+		for who in $order; do
+			case $who in
+			u) run --udsrpc "$USOCK" "$UPID" -c "$w" -d "$DUR" -m set
+				us+=("$(field rps)") uc+=("$(field server_us_per_req)") ;;
+			r) run --redis "$RSOCK" "$RPID" -c "$w" -d "$DUR" -m set
+				rs+=("$(field rps)") rc+=("$(field server_us_per_req)") ;;
+			t) run --udsrpc "$USOCK" "$UPID" -c "$w" -d "$DUR" -m txn --ops "$TXN_OPS"
+				ts+=("$(field rps)") tc+=("$(field server_us_per_req)") ;;
+			esac
+		done
 	done
 	ratio=$(awk -v u="$(median "${us[@]}")" -v r="$(median "${rs[@]}")" \
 		'BEGIN { printf (r > 0 ? "%.2f" : "-"), u / r }')
-	ROWS+="| $w | $(median_range "${us[@]}") | $(median_range "${rs[@]}") | $ratio |"$'\n'
+	target=$([ "$w" -eq 1 ] && echo 1.00 || echo 1.20)
+	ROWS+="| $w | $(median_range "${us[@]}") | $(median_range "${rs[@]}") | $ratio | ≥ $target | $(median "${uc[@]}") | $(median "${rc[@]}") |"$'\n'
+	if [ "$w" -ne 1 ]; then
+		tratio=$(awk -v t="$(median "${ts[@]}")" -v u="$(median "${us[@]}")" \
+			'BEGIN { printf (u > 0 ? "%.2f" : "-"), t / u }')
+		TXN_ROW="| $w | $(median_range "${ts[@]}") | $(median "${us[@]}") | $tratio | $(median "${tc[@]}") | $(median "${uc[@]}") |"
+	fi
 done
+
+# fdatasync calls per transaction, one writer: each transaction its own group.
+FSYNC_ROW=""
+if [ "$FSYNC_N" -gt 0 ] && command -v strace >/dev/null; then
+	echo "strace -c -e fdatasync: $FSYNC_N transactions, 1 writer" >&2
+	strace -f -c -e trace=fdatasync -o "$DIR/strace.txt" -p "$UPID" 2>/dev/null &
+	SPID=$!
+	sleep 0.5 # attached to every thread before the first transaction
+	run --udsrpc "$USOCK" "$UPID" -c 1 -n "$FSYNC_N" -m txn --ops "$TXN_OPS"
+	txns=$(field requests)
+	kill -INT "$SPID" 2>/dev/null
+	wait "$SPID" 2>/dev/null
+	calls=$(awk '$NF == "fdatasync" { print $4 }' "$DIR/strace.txt")
+	FSYNC_ROW="| $txns | ${calls:--} | $(awk -v c="${calls:-0}" -v t="$txns" 'BEGIN { printf (t > 0 ? "%.2f" : "-"), c / t }') |"
+fi
 
 # CPU per request: the same client, the same count, 50 connections so that
 # per-request work (not one wake-up per request) dominates.
@@ -157,13 +163,24 @@ cpu_ratio=$(awk -v g="$get_us" -v p="$ping_us" 'BEGIN { printf (p > 0 ? "%.2f" :
 echo "# durable config.set: udsrpcd vs Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') (appendonly yes, appendfsync always)"
 echo
 echo "- $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs; both data dirs in $DIR on $FSTYPE ($SOURCE)"
-echo "- client: contrib/bench/durload.c, one process, sequential request/reply per connection; $N sets per run, 32-byte string values, one key per connection"
-echo "- sets/s: median of $ROUNDS interleaved runs (min–max); ratio = udsrpcd / redis medians"
+echo "- load average before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: read the ratios, not the absolute rates)"
+echo "- client: contrib/bench/durload.c, one process, sequential request/reply per connection; runs of $DUR s, 32-byte string values, one key per connection ($TXN_OPS per connection for config.txn)"
+echo "- sets/s: median of $ROUNDS interleaved runs (min–max); ratio = udsrpcd / redis medians; CPU µs = the server's utime+stime (/proc/PID/stat, all threads, 10 ms ticks) per request, median"
 [ $FAILED -eq 0 ] || echo "- **some runs had errors: see stderr**"
 echo
-echo "| writers | udsrpcd sets/s | redis sets/s | ratio |"
-echo "|---:|---:|---:|---:|"
+echo "| writers | udsrpcd sets/s | redis sets/s | ratio | target | udsrpcd CPU µs/set | redis CPU µs/set |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s' "$ROWS"
+echo
+echo "| writers | udsrpcd config.txn/s ($TXN_OPS sets each) | udsrpcd sets/s, same rounds | txn/s ÷ sets/s (target ≥ 0.80) | CPU µs/txn | CPU µs/set |"
+echo "|---:|---:|---:|---:|---:|---:|"
+echo "$TXN_ROW"
+if [ -n "$FSYNC_ROW" ]; then
+	echo
+	echo "| config.txn, 1 writer | fdatasync calls (strace -c) | per txn (target 1) |"
+	echo "|---:|---:|---:|"
+	echo "$FSYNC_ROW"
+fi
 echo
 echo "| udsrpcd server CPU, $CPU_N requests, 50 conns | µs/req | ticks |"
 echo "|---|---:|---:|"

@@ -11,11 +11,16 @@
  * {"jsonrpc":"2.0","id":N,"result":...}); Redis's must be +OK / +PONG / a bulk
  * string. Anything else, or a request unanswered when the run ends, is an error.
  *
- *   durload -s SOCK (--udsrpc | --redis) [-c CONNS] [-n TOTAL] [-m set|get|ping]
- *           [--size BYTES] [--pid PID] [-T SECONDS]
+ *   durload -s SOCK (--udsrpc | --redis) [-c CONNS] [-n TOTAL | -d SECONDS]
+ *           [-m set|get|ping|txn] [--size BYTES] [--ops K] [--pid PID] [-T SECONDS]
  *
+ * -d: send for SECONDS (then wait for the replies in flight) instead of a
+ *   fixed TOTAL; rps counts the replies over the whole run.
  * set: connection i writes key bench/i (Redis: bench:i) with a string value
  *   of BYTES bytes (default 32) that starts with a running counter.
+ * txn: udsrpcd only: one config.txn whose success branch sets K keys
+ *   (--ops, default 10) bench/i/0..K-1, values as for set; rps counts
+ *   transactions.
  * get: reads key bench/0 (Redis: bench:0); it must exist (run set first).
  * ping: udsrpcd "ping", Redis PING.
  * --pid: the server's pid; its CPU (utime+stime from /proc/PID/stat, all
@@ -43,7 +48,7 @@
 #include <unistd.h>
 
 enum proto { PROTO_NONE, PROTO_UDSRPC, PROTO_REDIS };
-enum op { OP_SET, OP_GET, OP_PING };
+enum op { OP_SET, OP_GET, OP_PING, OP_TXN };
 
 struct conn {
 	int fd;
@@ -58,6 +63,9 @@ static enum proto proto = PROTO_NONE;
 static enum op op = OP_SET;
 static size_t value_size = 32;
 static uint64_t total = 20000, issued, answered, errors, inflight;
+static unsigned txn_ops = 10;
+/* -d: no new request once the clock passes this (0: a fixed total). */
+static double send_until;
 
 static double now_s(void)
 {
@@ -94,9 +102,33 @@ static size_t fill_value(char *out, uint64_t n)
 	return value_size;
 }
 
+static bool may_send(void)
+{
+	return issued < total && (send_until == 0 || now_s() < send_until);
+}
+
+/* config.txn params: K sets of the connection's own keys in one success branch. */
+static int txn_request(char *req, size_t cap, const struct conn *c, char *val)
+{
+	int len = snprintf(req, cap,
+	                   "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64
+	                   ",\"method\":\"config.txn\",\"params\":{\"success\":[",
+	                   c->id);
+	for (unsigned k = 0; k < txn_ops && len > 0 && (size_t)len < cap; k++) {
+		fill_value(val, issued);
+		len += snprintf(req + len, cap - (size_t)len,
+		                "%s{\"op\":\"set\",\"key\":\"bench/%u/%u\",\"value\":\"%s\"}",
+		                k ? "," : "", c->idx, k, val);
+	}
+	if (len > 0 && (size_t)len < cap)
+		len += snprintf(req + len, cap - (size_t)len, "]}}\n");
+	return len > 0 && (size_t)len < cap ? len : -1;
+}
+
 static int send_request(struct conn *c)
 {
-	char req[65536 + 256], val[65536 + 1];
+	static char req[64 * (65536 + 64) + 256];
+	char val[65536 + 1];
 	int len = 0;
 
 	c->id++;
@@ -123,6 +155,9 @@ static int send_request(struct conn *c)
 			               ",\"method\":\"ping\"}\n",
 			               c->id);
 			break;
+		case OP_TXN:
+			len = txn_request(req, sizeof(req), c, val);
+			break;
 		}
 	} else {
 		char key[32];
@@ -139,6 +174,7 @@ static int send_request(struct conn *c)
 			               key);
 			break;
 		case OP_PING:
+		case OP_TXN: /* refused in main */
 			len = snprintf(req, sizeof(req), "*1\r\n$4\r\nPING\r\n");
 			break;
 		}
@@ -146,7 +182,7 @@ static int send_request(struct conn *c)
 	issued++;
 	/* Nothing else is queued on a sequential connection: the socket buffer
 	 * takes a whole request; a short write would be a broken connection. */
-	ssize_t n = send(c->fd, req, (size_t)len, MSG_NOSIGNAL);
+	ssize_t n = len > 0 ? send(c->fd, req, (size_t)len, MSG_NOSIGNAL) : -1;
 	if (n != len) {
 		errors++;
 		return -1;
@@ -196,8 +232,9 @@ static size_t parse_reply(struct conn *c, bool *ret_ok)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: durload -s SOCK (--udsrpc | --redis) [-c CONNS] [-n TOTAL] "
-	                "[-m set|get|ping] [--size BYTES] [--pid PID] [-T SECONDS]\n");
+	fprintf(stderr, "usage: durload -s SOCK (--udsrpc | --redis) [-c CONNS] "
+	                "[-n TOTAL | -d SECONDS] [-m set|get|ping|txn] [--size BYTES] "
+	                "[--ops K] [--pid PID] [-T SECONDS]\n");
 	exit(2);
 }
 
@@ -208,15 +245,16 @@ int main(int argc, char **argv)
 	    {"redis", no_argument, NULL, 'R'},
 	    {"size", required_argument, NULL, 'z'},
 	    {"pid", required_argument, NULL, 'p'},
+	    {"ops", required_argument, NULL, 'k'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *sock = NULL;
 	unsigned nconns = 1;
 	long server_pid = 0;
-	double limit_s = 120;
+	double limit_s = 120, dur_s = 0;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:c:n:m:T:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:c:n:d:m:T:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
@@ -227,8 +265,15 @@ int main(int argc, char **argv)
 		case 'n':
 			total = strtoull(optarg, NULL, 10);
 			break;
+		case 'd':
+			dur_s = strtod(optarg, NULL);
+			total = UINT64_MAX;
+			break;
 		case 'T':
 			limit_s = strtod(optarg, NULL);
+			break;
+		case 'k':
+			txn_ops = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case 'U':
 			proto = PROTO_UDSRPC;
@@ -249,6 +294,8 @@ int main(int argc, char **argv)
 				op = OP_GET;
 			else if (strcmp(optarg, "ping") == 0)
 				op = OP_PING;
+			else if (strcmp(optarg, "txn") == 0)
+				op = OP_TXN;
 			else
 				usage();
 			break;
@@ -257,7 +304,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!sock || proto == PROTO_NONE || nconns < 1 || nconns > 1000 || total < 1 ||
-	    value_size < 1 || value_size > 65536)
+	    value_size < 1 || value_size > 65536 || txn_ops < 1 || txn_ops > 64 ||
+	    (op == OP_TXN && proto != PROTO_UDSRPC) || dur_s < 0)
 		usage();
 
 	int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -284,7 +332,9 @@ int main(int argc, char **argv)
 	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
 	double t0 = now_s(), deadline = t0 + limit_s;
-	for (unsigned i = 0; i < nconns && issued < total; i++)
+	if (dur_s > 0)
+		send_until = t0 + dur_s;
+	for (unsigned i = 0; i < nconns && may_send(); i++)
 		send_request(&conns[i]);
 	struct epoll_event evs[256];
 	while (inflight > 0 && now_s() < deadline) {
@@ -321,7 +371,7 @@ int main(int argc, char **argv)
 				c->inflight = false;
 				memmove(c->buf, c->buf + used, c->len - used);
 				c->len -= used;
-				if (issued < total)
+				if (may_send())
 					send_request(c);
 			}
 			if (c->len == sizeof(c->buf)) {
@@ -334,7 +384,8 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru1);
 	long t1_ticks = server_pid ? proc_ticks(server_pid) : -1;
 	errors += inflight;       /* unanswered at the time limit */
-	errors += total - issued; /* never sent */
+	if (dur_s == 0)
+		errors += total - issued; /* never sent */
 
 	double cli_us = ((ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
 	                 (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec)) *

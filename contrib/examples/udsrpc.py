@@ -442,6 +442,8 @@ def _demo(path):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="udsrpc.py", description="A tiny udsrpcd client.")
     parser.add_argument("-s", "--socket", help="socket path (default: as udsrpcd resolves it)")
+    parser.add_argument("-t", "--timeout", type=float, default=5.0,
+                        help="seconds to wait for an answer (default 5; 0: no limit; watch: none)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("call", help="call a method, print the result as JSON")
     p.add_argument("method")
@@ -482,7 +484,8 @@ def main(argv=None):
                 if args.count and seen >= args.count:
                     break
             return 0
-        with Client(path, timeout=None if args.command == "watch" else 5.0) as c:
+        timeout = None if args.command == "watch" or args.timeout <= 0 else args.timeout
+        with Client(path, timeout=timeout) as c:
             if args.command == "call":
                 _print_json(c.call(args.method, params))
             else:
@@ -498,6 +501,10 @@ def main(argv=None):
         return 4 if e.code == PERMISSION_DENIED else 1
     except UntrustedDaemon as e:
         print("udsrpc.py: %s" % e, file=sys.stderr)
+        return 3
+    except socket.timeout:
+        print("udsrpc.py: %s: no answer in %g s (-t)" % (getattr(args, "method", args.command), args.timeout),
+              file=sys.stderr)
         return 3
     except (OSError, ConnectionError, ValueError) as e:
         print("udsrpc.py: %s: %s; is udsrpcd running? (-s or $UDSRPC_SOCKET)" % (path or default_socket_path(), e),

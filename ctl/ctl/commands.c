@@ -1,6 +1,8 @@
 /* commands.c — the command table: params builders, human printers, help made from the table. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,17 +16,25 @@
 
 /* ---- params builders ---- */
 
+/* text (len bytes) as JSON, or NULL with *e saying why. */
+static json_t *commands_json(const char *text, size_t len, json_error_t *e)
+{
+	json_t *v = json_loadb(text, len, JSON_DECODE_ANY, e);
+
+	if (!v && json_error_code(e) == json_error_numeric_overflow &&
+	    (v = json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL))) {
+		/* Valid JSON out of int64: sent as written, for the daemon to refuse. */
+		json_decref(v);
+		return session_verbatim(text, len);
+	}
+	return v;
+}
+
 json_t *commands_value(const char *text)
 {
 	json_error_t e;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
+	json_t *v = commands_json(text, strlen(text), &e);
 
-	if (!v && json_error_code(&e) == json_error_numeric_overflow &&
-	    (v = json_loads(text, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, NULL))) {
-		/* Valid JSON out of int64: sent as written, for the daemon to refuse. */
-		json_decref(v);
-		return session_verbatim(text);
-	}
 	return v ? v : json_string(text);
 }
 
@@ -61,19 +71,83 @@ static int commands_key_params(struct ctl *c, json_t **ret)
 	return 0;
 }
 
+/* A message can be no larger (udsrpc(7) max_message_bytes, its default). */
+#define COMMANDS_FILE_MAX (1u << 20)
+
+/*
+ * set --file F: the file's bytes exactly (no newline taken off: a value
+ * from a file is the file), F "-" for stdin; *ret malloc'd, NUL-terminated.
+ */
+static int commands_read_file(struct ctl *c, char **ret, size_t *ret_len)
+{
+	const char *path = c->value_file;
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *buf = malloc(COMMANDS_FILE_MAX + 2);
+	size_t n = 0, got;
+	int err;
+
+	if (!f || !buf) {
+		err = errno;
+		free(buf);
+		if (f && f != stdin)
+			fclose(f);
+		return f ? output_nomem()
+			 : commands_usage_error(c->cmd, "cannot open %s: %s", path, strerror(err));
+	}
+	while (n <= COMMANDS_FILE_MAX && (got = fread(buf + n, 1, COMMANDS_FILE_MAX + 1 - n, f)) > 0)
+		n += got;
+	err = ferror(f) ? errno : 0;
+	if (f != stdin)
+		fclose(f);
+	if (err || n > COMMANDS_FILE_MAX) {
+		free(buf);
+		return err ? commands_usage_error(c->cmd, "cannot read %s: %s", path, strerror(err))
+			   : commands_usage_error(c->cmd, "%s is larger than a message may be (%u bytes)",
+						  path, COMMANDS_FILE_MAX);
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}
+
+/*
+ * set KEY VALUE: JSON if it parses, else a string; --string: always the
+ * string; --json: JSON or a usage error; --file F: VALUE is F's content.
+ */
 static int commands_set_params(struct ctl *c, json_t **ret)
 {
-	json_t *value = commands_value(c->args[1]);
+	const char *what = c->value_file ? c->value_file : "VALUE";
+	char *text = c->args[c->nargs - 1];
+	size_t len = 0;
+	json_t *value = NULL;
+	json_error_t jerr;
 	int r;
 
-	if (!value)
-		return commands_usage_error(c->cmd, "VALUE is not valid UTF-8");
-	if ((r = commands_key_params(c, ret))) {
-		json_decref(value);
+	*ret = NULL;
+	if (c->value_file && (r = commands_read_file(c, &text, &len)))
 		return r;
+	if (!c->value_file)
+		len = strlen(text);
+	if (!c->value_string)
+		value = commands_json(text, len, &jerr);
+	if (!value && c->value_json)
+		r = commands_usage_error(c->cmd, "%s is not JSON: %s (line %d, column %d)", what,
+					 jerr.text, jerr.line, jerr.column);
+	else if (!value && !(value = json_stringn(text, len)))
+		r = commands_usage_error(c->cmd, "%s is not valid UTF-8", what);
+	else
+		r = commands_key_params(c, ret);
+	if (r == 0) {
+		json_object_set_new(*ret, "value", value);
+		if (c->ephemeral)
+			json_object_set_new(*ret, "ephemeral", json_true());
+		value = NULL;
 	}
-	json_object_set_new(*ret, "value", value);
-	return 0;
+	json_decref(value);
+	if (c->value_file)
+		free(text);
+	return r;
 }
 
 /* list [PREFIX] [--limit N] [--after KEY]: a page when asked for, else everything. */
@@ -342,6 +416,11 @@ static int commands_stats_human(struct ctl *c, const json_t *result)
 	table_cell(&t, "bytes");
 	table_cellf(&t, "%lld in, %lld out", commands_int(result, "bytes", "in"),
 		    commands_int(result, "bytes", "out"));
+	if (json_object_get(result, "store")) { /* udsrpcd's; other services have none */
+		table_cell(&t, "store");
+		table_cellf(&t, "%lld items, %lld bytes", commands_int(result, "store", "items"),
+			    commands_int(result, "store", "bytes"));
+	}
 	if ((r = commands_print_table(&t, ":"))) {
 		free(names);
 		return r;
@@ -608,6 +687,12 @@ void commands_help(FILE *f)
 		"3 cannot connect, I/O error or timeout; 4 permission denied.\n");
 }
 
+/* set: one call, or with --ephemeral one call and the connection held (stream.c). */
+static int commands_set_exec(struct ctl *c)
+{
+	return c->ephemeral ? stream_hold(c) : commands_call(c);
+}
+
 /* ---- the table ---- */
 
 const struct command commands_table[] = {
@@ -625,12 +710,19 @@ const struct command commands_table[] = {
 	 0, 0, NULL, commands_methods_human, NULL},
 	{"get", "KEY", "print a value (strings raw, else JSON)", NULL,
 	 "config.get", 1, 1, 0, commands_key_params, commands_get_human, NULL},
-	{"set", "KEY VALUE [--expect-revision N]", "set a value, durably (admin)",
+	{"set", "KEY VALUE [--expect-revision N] [--string | --json] [--file F] [--ephemeral]",
+	 "set a value, durably (admin)",
 	 "VALUE is taken as JSON if it parses as JSON (42, true, {\"a\":1}, \"quoted\"), else as\n"
-	 "a string. --expect-revision N makes the change only if KEY's revision is N\n"
-	 "(0: only if KEY does not exist). Prints the new revision.",
-	 "config.set", 2, 2, COMMAND_QUIET | COMMAND_EXPECT_REVISION, commands_set_params,
-	 commands_revision_human, NULL},
+	 "a string; --string: always as a string; --json: it must be JSON (exit 2 if not).\n"
+	 "After set, --json is about VALUE; -j still prints the result as JSON.\n"
+	 "--file F (- for stdin) reads VALUE from F, its bytes exactly, up to 1 MiB;\n"
+	 "KEY is then the only argument. --expect-revision N makes the change only if\n"
+	 "KEY's revision is N (0: only if KEY does not exist). Prints the new revision.\n"
+	 "--ephemeral binds KEY to this connection: after the revision is printed the\n"
+	 "command stays connected until SIGINT or SIGTERM (exit 0), and the daemon\n"
+	 "removes KEY when it goes.",
+	 "config.set", 2, 2, COMMAND_QUIET | COMMAND_EXPECT_REVISION | COMMAND_VALUE,
+	 commands_set_params, commands_revision_human, commands_set_exec},
 	{"unset", "KEY [--expect-revision N] | --prefix PREFIX", "remove a key, durably (admin)",
 	 "--expect-revision N removes KEY only if its revision is N. Prints the new revision.\n"
 	 "--prefix PREFIX removes every key that starts with it, as one revision, and\n"

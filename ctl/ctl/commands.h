@@ -22,7 +22,8 @@ enum command_flags {
 	COMMAND_PAGE = 1 << 6,		  /* takes --limit N and --after KEY */
 	COMMAND_MERGE = 1 << 7,		  /* takes --merge */
 	COMMAND_SERVE = 1 << 8,		  /* takes --params, --result, --jobs; -t is the command's */
-	COMMAND_RESUME = 1 << 9,	  /* takes --after-revision N and --reconnect (watch) */
+	COMMAND_VALUE = 1 << 9,		  /* set: --string, --json (after it), --file F, --ephemeral */
+	COMMAND_RESUME = 1 << 10,	  /* takes --after-revision N and --reconnect (watch) */
 };
 
 /*
@@ -64,6 +65,10 @@ struct ctl {
 	bool reconnect;		     /* watch --reconnect */
 	const char *limit, *after;   /* --limit, --after, NULL if not given */
 	bool merge;		     /* --merge */
+	bool value_string;	     /* set --string: VALUE is a string, whatever it looks like */
+	bool value_json;	     /* set --json: VALUE must be JSON */
+	const char *value_file;	     /* set --file F: VALUE from F ("-": stdin) */
+	bool ephemeral;		     /* set --ephemeral: hold the connection, the key with it */
 	const char *params_schema;   /* serve --params, NULL if not given */
 	const char *result_schema;   /* serve --result, NULL if not given */
 	int jobs;		     /* serve --jobs */

@@ -13,7 +13,8 @@
 
 /* The options every command takes, before or after it. */
 enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT, OPT_PREFIX, OPT_LIMIT, OPT_AFTER,
-       OPT_MERGE, OPT_PARAMS, OPT_RESULT, OPT_JOBS, OPT_AFTER_REVISION, OPT_RECONNECT };
+       OPT_MERGE, OPT_PARAMS, OPT_RESULT, OPT_JOBS, OPT_STRING, OPT_VALUE_JSON, OPT_FILE,
+       OPT_EPHEMERAL, OPT_AFTER_REVISION, OPT_RECONNECT };
 
 static const struct option main_options[] = {
 	{"socket", required_argument, NULL, 's'},
@@ -31,6 +32,9 @@ static const struct option main_options[] = {
 	{"params", required_argument, NULL, OPT_PARAMS},
 	{"result", required_argument, NULL, OPT_RESULT},
 	{"jobs", required_argument, NULL, OPT_JOBS},
+	{"string", no_argument, NULL, OPT_STRING},
+	{"file", required_argument, NULL, OPT_FILE},
+	{"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
 	{"after-revision", required_argument, NULL, OPT_AFTER_REVISION},
 	{"reconnect", no_argument, NULL, OPT_RECONNECT},
 	{NULL, 0, NULL, 0},
@@ -125,6 +129,10 @@ static const struct {
 	{OPT_PARAMS, COMMAND_SERVE, "--params"},
 	{OPT_RESULT, COMMAND_SERVE, "--result"},
 	{OPT_JOBS, COMMAND_SERVE, "--jobs"},
+	{OPT_STRING, COMMAND_VALUE, "--string"},
+	{OPT_VALUE_JSON, COMMAND_VALUE, "--json"},
+	{OPT_FILE, COMMAND_VALUE, "--file"},
+	{OPT_EPHEMERAL, COMMAND_VALUE, "--ephemeral"},
 	{OPT_AFTER_REVISION, COMMAND_RESUME, "--after-revision"},
 	{OPT_RECONNECT, COMMAND_RESUME, "--reconnect"},
 };
@@ -193,6 +201,19 @@ static int main_option(struct ctl *c, int code, const char *value)
 	case OPT_MERGE:
 		c->merge = true;
 		return 0;
+	case OPT_STRING:
+	case OPT_VALUE_JSON:
+		if (code == OPT_STRING ? c->value_json : c->value_string)
+			return commands_usage_error(c->cmd, "--string and --json exclude each other");
+		c->value_string = code == OPT_STRING;
+		c->value_json = code == OPT_VALUE_JSON;
+		return 0;
+	case OPT_FILE:
+		c->value_file = value;
+		return 0;
+	case OPT_EPHEMERAL:
+		c->ephemeral = true;
+		return 0;
 	case OPT_AFTER_REVISION:
 		return main_after_revision(c, value);
 	case OPT_RECONNECT:
@@ -250,6 +271,13 @@ static int main_command_args(struct ctl *c, int argc, char **argv, bool *ret_hel
 			if (o->val == OPT_VERSION)
 				return commands_usage_error(c->cmd,
 							    "--version goes before the command");
+			/* After set (CLI.md), --json says what VALUE is; -j still
+			 * means JSON output there, as --json before the command. */
+			if (o->val == 'j' && c->cmd->flags & COMMAND_VALUE) {
+				if ((r = main_option(c, OPT_VALUE_JSON, NULL)))
+					return r;
+				continue;
+			}
 			const char *value = NULL;
 			if (o->has_arg == required_argument) {
 				if (eq)
@@ -325,6 +353,13 @@ static int main_arity(const struct ctl *c)
 		return commands_usage_error(cmd, "--prefix takes the place of KEY; got '%s' too",
 					    c->args[0]);
 	if (c->prefix && cmd->min_args > 0)
+		return 0;
+	/* set KEY --file F: the file takes the place of VALUE. */
+	if (c->value_file && c->nargs != 1)
+		return c->nargs ? commands_usage_error(cmd, "--file takes the place of VALUE; got '%s' too",
+						       c->args[1])
+				: commands_usage_error(cmd, "missing KEY");
+	if (c->value_file)
 		return 0;
 	if (c->nargs < cmd->min_args) {
 		main_missing(cmd, c->nargs, missing, sizeof(missing));

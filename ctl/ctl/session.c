@@ -181,17 +181,24 @@ static int session_error(const struct session *s, const char *method, json_t *er
 
 #define VERBATIM_MAX 4
 #define VERBATIM_TAG "\\u0001udsrpcctl-verbatim-"
-static const char *verbatim[VERBATIM_MAX];
+/* Kept for the process's life: a run sends a handful of requests at most. */
+static char *verbatim[VERBATIM_MAX];
 static unsigned verbatim_n;
 
-json_t *session_verbatim(const char *text)
+json_t *session_verbatim(const char *text, size_t len)
 {
+	static const char ws[] = " \t\r\n";
 	char tag[32];
 
-	if (verbatim_n == VERBATIM_MAX)
+	while (len && strchr(ws, text[len - 1]))
+		len--;
+	while (len && strchr(ws, *text)) {
+		text++;
+		len--;
+	}
+	if (verbatim_n == VERBATIM_MAX || !(verbatim[verbatim_n] = strndup(text, len)))
 		return NULL;
-	snprintf(tag, sizeof(tag), "\001udsrpcctl-verbatim-%u\001", verbatim_n);
-	verbatim[verbatim_n++] = text;
+	snprintf(tag, sizeof(tag), "\001udsrpcctl-verbatim-%u\001", verbatim_n++);
 	return json_string(tag);
 }
 

@@ -45,10 +45,11 @@ void session_set_sigmask(struct session *s, const sigset_t *mask);
 
 /*
  * A placeholder for JSON text jansson cannot hold (an integer outside int64):
- * the request line carries text as written, so the daemon, not udsrpcctl,
- * judges it. text is borrowed and must outlive the call; NULL past 4 of them.
+ * the request line carries text as written (len bytes, copied; the JSON
+ * whitespace around it left out, so it cannot break the line), and the
+ * daemon, not udsrpcctl, judges it. NULL past 4 of them, or out of memory.
  */
-json_t *session_verbatim(const char *text);
+json_t *session_verbatim(const char *text, size_t len);
 
 /*
  * Call method with params (stolen; NULL: no params member) and wait for its

@@ -81,13 +81,13 @@ static void stream_backoff(int ms, const sigset_t *unblocked)
  * subscription was answered.
  */
 static int stream_watch_once(struct ctl *c, struct stream_watching *w, const json_t *base,
-			     bool resume, bool *ret_subscribed)
+			     bool resume, bool hold, bool *ret_subscribed)
 {
-	json_t *params = json_deep_copy(base), *result = NULL, *msg;
+	json_t *params = base ? json_deep_copy(base) : NULL, *result = NULL, *msg;
 	int r;
 
 	*ret_subscribed = false;
-	if (!params)
+	if (base && !params)
 		return output_nomem();
 	if (resume && w->last_rev >= 0)
 		json_object_set_new(params, "after_revision", json_integer(w->last_rev));
@@ -100,8 +100,13 @@ static int stream_watch_once(struct ctl *c, struct stream_watching *w, const jso
 	c->s.on_notify = stream_event;
 	c->s.notify_arg = w;
 	w->overflowed = false;
-	/* The subscription itself is bounded by -t like any call; the events are not. */
+	/* The call itself is bounded by -t like any call; the events are not. */
 	r = session_call(&c->s, c->cmd->method, params, &result);
+	if (r == 0 && hold && !(c->quiet && c->cmd->flags & COMMAND_QUIET))
+		r = c->out->result(c, result);
+	/* Whoever waits on our output (a script reading the revision) gets it now. */
+	if (r == 0 && hold && fflush(stdout) != 0)
+		r = CTL_EXIT_IO;
 	if (r == 0) {
 		*ret_subscribed = true;
 		/* Without after_revision: from the revision it subscribed at. */
@@ -136,7 +141,14 @@ static bool stream_has_config(const json_t *base)
 	return false;
 }
 
-int stream_watch(struct ctl *c)
+/*
+ * Call the command's method, then stay connected until SIGINT/SIGTERM
+ * (exit 0), c->count events, or the daemon goes: watch prints the events
+ * (and with --reconnect comes back, resuming); hold (set --ephemeral)
+ * prints the result first, and the connection is the point, not what
+ * comes over it.
+ */
+static int stream_run(struct ctl *c, bool hold)
 {
 	struct stream_watching w = {.c = c, .last_rev = c->after_revision};
 	struct sigaction sa = {.sa_handler = stream_on_signal}, old_int, old_term;
@@ -170,7 +182,7 @@ int stream_watch(struct ctl *c)
 	for (;;) {
 		bool subscribed;
 
-		r = stream_watch_once(c, &w, params, resume, &subscribed);
+		r = stream_watch_once(c, &w, params, resume, hold, &subscribed);
 		if (r == -EINTR || stream_stop || w.status || (c->count && w.seen >= c->count) ||
 		    !c->reconnect)
 			break;
@@ -202,6 +214,16 @@ int stream_watch(struct ctl *c)
 	sigaction(SIGTERM, &old_term, NULL);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	return r;
+}
+
+int stream_watch(struct ctl *c)
+{
+	return stream_run(c, false);
+}
+
+int stream_hold(struct ctl *c)
+{
+	return stream_run(c, true);
 }
 
 /* ---- raw ---- */

@@ -10,6 +10,12 @@ struct ctl;
  */
 int stream_watch(struct ctl *c);
 /*
+ * Call the command's method and print its result (set --ephemeral), then
+ * keep the connection until SIGINT/SIGTERM (exit 0) or the daemon closes
+ * it (CTL_EXIT_IO): what the call bound to the connection lasts as long.
+ */
+int stream_hold(struct ctl *c);
+/*
  * Copy stdin to the socket and the socket to stdout; when stdin ends, shut
  * down our write side and print what the daemon still sends until it closes.
  */

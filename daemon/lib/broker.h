@@ -57,6 +57,8 @@ bool broker_line(struct rpc_session *s, const json_t *doc);
  */
 void provide_release(struct udsrpc_server *srv, struct provider *p, const json_t *methods,
                      const json_t *topics);
+/* The policy changed: names it no longer allows their providers are logged (methods/provide.c). */
+void provide_policy_changed(struct udsrpc_server *srv);
 /* New reference: {"methods":[...],"topics":[...]}, all p provides now (p may be NULL: none). */
 json_t *provided_json(const struct provider *p);
 /* The provider of s, made on its first rpc.provide; NULL on ENOMEM. */

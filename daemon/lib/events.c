@@ -196,16 +196,64 @@ bool events_wanted(const struct udsrpc_server *srv, const struct topic *tp)
 	return false;
 }
 
-/* May c see an event on key of tp? */
-static bool events_may_see(struct conn *c, const struct topic *tp, const char *key)
-{
-	struct method_entry *e;
+/*
+ * The methods that judge who sees an event, looked up once per event:
+ * subscribing at all, and (with a key) reading that key.
+ */
+struct events_judges {
+	struct method_entry *subscribe;
+	struct method_entry *read; /* tp's read_method, when registered */
+};
 
+static void events_judges(struct udsrpc_server *srv, const struct topic *tp, const char *key,
+                          struct events_judges *ret)
+{
+	static const char sub[] = "events.subscribe";
+
+	ret->subscribe = registry_find(&srv->reg, sub, sizeof(sub) - 1);
+	ret->read = key && tp && tp->read_method
+	                ? registry_find(&srv->reg, tp->read_method, strlen(tp->read_method))
+	                : NULL;
+}
+
+/* What the policy says of c calling method (entry e when registered) on key. */
+static bool events_judge(struct conn *c, struct method_entry *e, const char *method,
+                         const char *key)
+{
+	return e ? rpc_allowed(&c->rpc, e, key) : policy_allows(c->srv->policy, &c->peer, method, key);
+}
+
+/*
+ * May c see an event on key of tp, under the policy in force now? A
+ * subscription is no licence of its own: the peer must still be one that
+ * may subscribe, and may read the key. Verdicts come from the connection's
+ * cache, which a new policy empties.
+ */
+static bool events_may_see(struct conn *c, const struct topic *tp, const char *key,
+                           const struct events_judges *j)
+{
+	if (!events_judge(c, j->subscribe, "events.subscribe", NULL))
+		return false;
 	if (!key || !tp->read_method)
 		return true;
-	e = registry_find(&c->srv->reg, tp->read_method, strlen(tp->read_method));
-	return e ? rpc_allowed(&c->rpc, e, key)
-	         : policy_allows(c->srv->policy, &c->peer, tp->read_method, key);
+	return events_judge(c, j->read, tp->read_method, key);
+}
+
+void events_policy_changed(struct udsrpc_server *srv)
+{
+	struct events_judges j;
+	struct conn *c, *next;
+
+	events_judges(srv, NULL, NULL, &j);
+	for (c = TAILQ_FIRST(&srv->subscribers); c; c = next) {
+		next = TAILQ_NEXT(c, sub_link);
+		if (events_judge(c, j.subscribe, "events.subscribe", NULL))
+			continue;
+		log_info(srv, "policy: uid %u pid %d (connection %llu) may no longer subscribe: "
+		         "its %u topic(s) dropped", (unsigned)c->peer.uid, (int)c->peer.pid,
+		         c->peer.id, c->topics.count);
+		events_unsubscribe_all(c);
+	}
 }
 
 /* The history topic's prefix (udsrpc_server_set_history) lets key through? */
@@ -257,11 +305,13 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 		log_error(srv, "event on topic %s dropped: out of memory", tp->name);
 		return -ENOMEM;
 	}
+	struct events_judges j;
+	events_judges(srv, tp, key, &j);
 	n = 0;
 	TAILQ_FOREACH(c, &srv->subscribers, sub_link) {
 		/* One still replaying gets this one from the history, in its turn. */
 		if (topic_set_has(&c->topics, tp->id) && !(c->replaying && tp == srv->history_topic) &&
-		    events_prefix_ok(c, tp, key) && events_may_see(c, tp, key)) {
+		    events_prefix_ok(c, tp, key) && events_may_see(c, tp, key, &j)) {
 			conn_hold(c);
 			subs[n++] = c;
 		}
@@ -286,10 +336,16 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
  * long history goes out at the reader's pace instead of overflowing it;
  * stopping only between revisions, so the cursor says "all of these".
  */
+struct events_replaying {
+	struct conn *c;
+	struct events_judges j;
+};
+
 static int events_replay_one(void *ctx, const char *key, uint64_t rev, const char *line,
                              size_t len)
 {
-	struct conn *c = ctx;
+	struct events_replaying *er = ctx;
+	struct conn *c = er->c;
 	const struct topic *tp = c->srv->history_topic;
 
 	if (c->closed || c->overflowed)
@@ -297,7 +353,7 @@ static int events_replay_one(void *ctx, const char *key, uint64_t rev, const cha
 	if (rev != c->replay_cursor && conn_unsent(c) >= c->srv->limits.max_output_bytes / 2)
 		return 1;
 	c->replay_cursor = rev;
-	if (events_prefix_ok(c, tp, key) && events_may_see(c, tp, key) &&
+	if (events_prefix_ok(c, tp, key) && events_may_see(c, tp, key, &er->j) &&
 	    conn_push(c, line, len))
 		c->sent_rev = rev;
 	return 0;
@@ -306,11 +362,14 @@ static int events_replay_one(void *ctx, const char *key, uint64_t rev, const cha
 void events_replay_more(struct conn *c)
 {
 	struct udsrpc_server *srv = c->srv;
+	struct events_replaying er = {.c = c};
 	uint64_t rev = 0;
 	int r;
 
+	/* The judges once for the walk: every event of the topic has a key. */
+	events_judges(srv, srv->history_topic, "", &er.j);
 	conn_hold(c);
-	r = srv->history_fn(srv->history_arg, c->replay_cursor, events_replay_one, c, &rev);
+	r = srv->history_fn(srv->history_arg, c->replay_cursor, events_replay_one, &er, &rev);
 	if (r == -ESTALE && !c->closed && !c->overflowed)
 		conn_overflow(c); /* so slow that the history moved on: it resumes, and hears -32015 */
 	else if (r == 0)

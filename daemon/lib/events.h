@@ -51,7 +51,8 @@ void events_unsubscribe_all(struct conn *c);
 bool events_wanted(const struct udsrpc_server *srv, const struct topic *tp);
 /*
  * Send {"jsonrpc":"2.0","method":"event","params":params} to every subscriber
- * of tp (and, with key, only those tp's read_method allows on key). params
+ * of tp that the policy in force lets call events.subscribe (and, with key,
+ * only those tp's read_method allows on key). params
  * is stolen. Serialised once for all; a subscriber that does not keep up is
  * disconnected, never waited for. Returns how many got it.
  */
@@ -71,6 +72,12 @@ void events_replay(struct conn *c, uint64_t after);
 void events_replay_more(struct conn *c);
 /* The prefix the history topic's events to c are limited to (NULL: none); 0 or -ENOMEM. */
 int events_set_prefix(struct conn *c, const char *prefix);
+/*
+ * The policy changed (server_set_policy): a subscriber the new policy no
+ * longer lets call events.subscribe loses every topic (udsrpc(7), "EVENTS").
+ * Each event is judged again when sent as well (events_publish).
+ */
+void events_policy_changed(struct udsrpc_server *srv);
 /* The "peer" topic's connect/disconnect event. */
 void events_peer(struct udsrpc_server *srv, const struct udsrpc_peer *p, const char *type);
 /* The "daemon" topic: type, with extra members (stolen, may be NULL). */

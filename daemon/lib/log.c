@@ -155,6 +155,22 @@ UDSRPC_EXPORT void udsrpc_server_log(struct udsrpc_server *srv, enum udsrpc_log_
 	va_end(ap);
 }
 
+UDSRPC_EXPORT void udsrpc_server_audit(struct udsrpc_server *srv, const char *method, uid_t uid,
+                                       pid_t pid, const char *exe, const char *fmt, ...)
+{
+	char detail[1024];
+	va_list ap;
+
+	if (srv && UDSRPC_LOG_INFO > srv->log.level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	udsrpc_server_log(srv, UDSRPC_LOG_INFO, "audit: %s uid %u pid %d exe %s: %s",
+	                  method ? method : "(unknown)", (unsigned)uid, (int)pid,
+	                  exe ? exe : "(unknown)", detail);
+}
+
 UDSRPC_EXPORT void udsrpc_server_set_log_level(struct udsrpc_server *srv,
                                                enum udsrpc_log_level level)
 {

@@ -13,6 +13,9 @@
 
 #include "names.h"
 
+/* The longest config key (udsrpc(7), "Keys, values and revisions"). */
+#define KEY_MAX 256
+
 /* A piece of a pattern between stars, pointing into glob.text. */
 struct span {
 	size_t off;
@@ -82,6 +85,9 @@ struct rule {
 	size_t npids;
 	struct exe_path *exes;
 	size_t nexes;
+	/* Globs over config keys: the rule matches only a call on a key one of them matches. */
+	struct glob *keys;
+	size_t nkeys;
 };
 
 struct policy {
@@ -270,6 +276,9 @@ static void rule_free(struct rule *r)
 		free(r->exes[i].real);
 	}
 	free(r->exes);
+	for (size_t i = 0; i < r->nkeys; i++)
+		glob_free(&r->keys[i]);
+	free(r->keys);
 }
 
 void policy_free(struct policy *p)
@@ -507,6 +516,60 @@ static int compile_exes(struct compile_ctx *c, json_t *v, struct rule *r)
 	return 0;
 }
 
+/* The bytes a config key may hold (udsrpc(7), "Keys, values and revisions"). */
+static bool key_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '_' || ch == '/' || ch == '-';
+}
+
+/*
+ * "keys": globs over config keys. A pattern that no key could match (a byte
+ * keys never hold, more literal bytes than a key's 256) is a mistake, so
+ * the file is rejected rather than left with a rule that never applies.
+ */
+static int compile_keys(struct compile_ctx *c, json_t *v, struct rule *r)
+{
+	void *arr = NULL;
+	size_t n;
+	int ret;
+
+	if (r->provide)
+		return fail(c, -EINVAL, "keys: a provide rule selects names, not keys "
+		                        "(keys go in a rule with \"methods\")");
+	ret = member_list(c, "keys", v, "key patterns", sizeof(*r->keys), &arr, &n);
+	r->keys = arr;
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		const char *s = entry_string(json_array_get(v, i));
+		size_t len, bad;
+
+		if (!s)
+			return fail(c, -EINVAL, "keys: not a string without NUL bytes (entry %zu)",
+			            i + 1);
+		if (*s == '\0')
+			return fail(c, -EINVAL, "keys: empty pattern (entry %zu)", i + 1);
+		len = strlen(s);
+		for (bad = 0; bad < len && (s[bad] == '*' || key_char(s[bad])); bad++)
+			;
+		if (bad < len)
+			return fail(c, -EINVAL,
+			            "keys: '%s' can match no key (entry %zu: keys hold only "
+			            "A-Z a-z 0-9 . _ / -, and * is the only wildcard)",
+			            quote(c, s), i + 1);
+		ret = glob_compile(s, len, &r->keys[i]);
+		if (ret < 0)
+			return fail(c, ret, "out of memory");
+		r->nkeys++;
+		if (r->keys[i].minlen > KEY_MAX)
+			return fail(c, -EINVAL,
+			            "keys: '%s' can match no key (entry %zu: longer than %d bytes)",
+			            quote(c, s), i + 1, KEY_MAX);
+	}
+	return 0;
+}
+
 static int compile_effect(struct compile_ctx *c, json_t *v, struct rule *r)
 {
 	const char *s = entry_string(v);
@@ -524,8 +587,8 @@ static int compile_effect(struct compile_ctx *c, json_t *v, struct rule *r)
 	return 0;
 }
 
-static const char *const rule_members[] = {"effect", "methods", "provide", "uids",
-                                           "gids",   "groups",  "pids",    "exe"};
+static const char *const rule_members[] = {"effect", "methods", "provide", "uids", "gids",
+                                           "groups", "pids",    "exe",     "keys"};
 
 static int compile_rule(struct compile_ctx *c, json_t *obj, struct rule *r)
 {
@@ -564,6 +627,8 @@ static int compile_rule(struct compile_ctx *c, json_t *obj, struct rule *r)
 		ret = compile_pids(c, v, r);
 	if (ret == 0 && (v = json_object_get(obj, "exe")))
 		ret = compile_exes(c, v, r);
+	if (ret == 0 && (v = json_object_get(obj, "keys")))
+		ret = compile_keys(c, v, r);
 	/* Any program of a uid can run as another of that uid's programs
 	 * (LD_PRELOAD, fork before exec): exe narrows a rule, never opens one. */
 	if (ret == 0 && r->allow && r->nexes && !r->uids.n && !r->gids.n && !r->groups.n)
@@ -608,6 +673,7 @@ int policy_compile(const json_t *doc, uid_t self_uid, struct policy **ret, char 
 		/* Counted before compiling so a half-built rule is freed with the rest. */
 		p->nrules++;
 		r = compile_rule(&c, json_array_get(rules, i), &p->rules[i]);
+		p->has_keys = p->has_keys || p->rules[i].nkeys;
 	}
 	if (r == 0 && c.oom)
 		r = fail(&c, -ENOMEM, "out of memory");
@@ -742,7 +808,8 @@ static bool exe_match(const struct rule *r, const char *exe)
 	return false;
 }
 
-static bool rule_matches(const struct rule *r, const struct udsrpc_peer *peer, const char *method,
+/* Does the rule select this peer and method (all but its keys)? */
+static bool rule_selects(const struct rule *r, const struct udsrpc_peer *peer, const char *method,
                          size_t mlen)
 {
 	if (r->uids.n && !has_id(r->uids.ids, r->uids.n, peer->uid))
@@ -761,28 +828,71 @@ static bool rule_matches(const struct rule *r, const struct udsrpc_peer *peer, c
 	return false;
 }
 
+/* A rule with keys matches only a call on a key (none: NULL) that one of them matches. */
+static bool key_match(const struct rule *r, const char *key, size_t klen)
+{
+	if (!key)
+		return false;
+	for (size_t i = 0; i < r->nkeys; i++)
+		if (glob_match(&r->keys[i], key, klen))
+			return true;
+	return false;
+}
+
+/*
+ * The scan behind policy_decide and policy_allows_keyed. *ret_keyless
+ * (when given) is false when a rule with keys selected this peer and
+ * method on the way to the verdict, so that another key could be decided
+ * otherwise; true when the verdict holds for every key.
+ */
+static size_t decide(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
+                     const char *name, const char *key, bool *ret_allow, bool *ret_keyless)
+{
+	bool keyless = true;
+	size_t rule = 0;
+
+	*ret_allow = false;
+	if (p && peer && name) {
+		size_t mlen = strlen(name), klen = key ? strlen(key) : 0;
+
+		for (size_t i = 0; i < p->nrules && !rule; i++) {
+			const struct rule *r = &p->rules[i];
+
+			if (r->provide != provide || !rule_selects(r, peer, name, mlen))
+				continue;
+			if (r->nkeys) {
+				keyless = false;
+				if (!key_match(r, key, klen))
+					continue;
+			}
+			*ret_allow = r->allow;
+			rule = i + 1;
+		}
+	}
+	if (ret_keyless)
+		*ret_keyless = keyless;
+	return rule;
+}
+
 size_t policy_decide(const struct policy *p, bool provide, const struct udsrpc_peer *peer,
                      const char *name, const char *key, bool *ret_allow)
 {
-	(void)key; /* keys selectors: not in the policy language yet */
-	*ret_allow = false;
-	if (!p || !peer || !name)
-		return 0;
-	size_t mlen = strlen(name);
-	for (size_t i = 0; i < p->nrules; i++) {
-		if (p->rules[i].provide == provide && rule_matches(&p->rules[i], peer, name, mlen)) {
-			*ret_allow = p->rules[i].allow;
-			return i + 1;
-		}
-	}
-	return 0;
+	return decide(p, provide, peer, name, key, ret_allow, NULL);
 }
 
 bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
                    const char *key)
 {
 	bool allow;
-	policy_decide(p, false, peer, method, key, &allow);
+	decide(p, false, peer, method, key, &allow, NULL);
+	return allow;
+}
+
+bool policy_allows_keyed(const struct policy *p, const struct udsrpc_peer *peer,
+                         const char *method, const char *key, bool *ret_keyless)
+{
+	bool allow;
+	decide(p, false, peer, method, key, &allow, ret_keyless);
 	return allow;
 }
 
@@ -857,6 +967,12 @@ static json_t *rule_to_json(const struct rule *r)
 		for (size_t i = 0; ok && i < r->nexes; i++)
 			ok = json_array_append_new(a, json_string(r->exes[i].path)) == 0;
 	}
+	if (ok && r->nkeys) {
+		a = json_array();
+		ok = a && json_object_set_new(o, "keys", a) == 0;
+		for (size_t i = 0; ok && i < r->nkeys; i++)
+			ok = json_array_append_new(a, json_string(r->keys[i].text)) == 0;
+	}
 	if (!ok) {
 		json_decref(o);
 		return NULL;
@@ -895,7 +1011,8 @@ bool policy_root_may_call(const struct policy *p, const char *method)
 		const struct rule *r = &p->rules[i];
 		bool methods = false;
 
-		if (r->provide)
+		/* daemon.reload has no key: a rule with keys never decides it. */
+		if (r->provide || r->nkeys)
 			continue;
 		for (size_t j = 0; j < r->nmethods && !methods; j++)
 			methods = glob_match(&r->methods[j], method, mlen);

@@ -71,6 +71,14 @@ struct policy *policy_default(uid_t self_uid, const char *const *public_methods,
 bool policy_allows(const struct policy *p, const struct udsrpc_peer *peer, const char *method,
                    const char *key);
 /*
+ * policy_allows, and in *ret_keyless whether the verdict holds for every
+ * key: true unless a rule with keys selected this peer and method before
+ * the deciding rule (or was it). Only such a verdict may be cached per
+ * (connection, method).
+ */
+bool policy_allows_keyed(const struct policy *p, const struct udsrpc_peer *peer,
+                         const char *method, const char *key, bool *ret_keyless);
+/*
  * Which rule decides: its 1-based position in the file (call rules and
  * provide rules counted alike) and in *ret_allow its effect, or 0 and deny
  * when none matches. provide: judge name as a provide rule would
@@ -96,7 +104,7 @@ void policy_set_process_fn(policy_process_fn *fn);
 size_t policy_rule_count(const struct policy *p);
 /* How many of them are provide rules. */
 size_t policy_provide_rule_count(const struct policy *p);
-/* True when a rule selects keys: then a verdict on a key cannot be cached per method. */
+/* True when a rule selects keys: only then does a call's key take part in its verdict. */
 bool policy_has_keys(const struct policy *p);
 /*
  * The compiled policy as a policy document, for `udsrpcd --check`: names and

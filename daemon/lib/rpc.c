@@ -618,16 +618,17 @@ static bool rpc_verdicts(struct rpc_session *s, unsigned i)
 /*
  * A connection's identity is fixed at accept and the policy changes only on
  * reload, so each (connection, method) is decided once per policy, not per
- * request; a call on a key is decided each time.
+ * request. Only a verdict no rule with keys took part in is kept (it holds
+ * for every key); a call the keys rules select is decided each time.
  */
 bool rpc_allowed(struct rpc_session *s, struct method_entry *e, const char *key)
 {
-	bool cache = (!key || !policy_has_keys(s->srv->policy)) && rpc_verdicts(s, e->index), ok;
+	bool cache = rpc_verdicts(s, e->index), keyless, ok;
 
 	if (cache && (s->verdicts[e->index] & VERDICT_DECIDED))
 		return s->verdicts[e->index] & VERDICT_ALLOWED;
-	ok = policy_allows(s->srv->policy, s->peer, e->name, key);
-	if (cache)
+	ok = policy_allows_keyed(s->srv->policy, s->peer, e->name, key, &keyless);
+	if (cache && keyless)
 		s->verdicts[e->index] |= VERDICT_DECIDED | (ok ? VERDICT_ALLOWED : 0);
 	return ok;
 }

@@ -21,6 +21,7 @@
 #include <udsrpc/client.h>
 #include <udsrpc/event.h>
 
+#include "broker.h"
 #include "clock.h"
 #include "conn.h"
 #include "events.h"
@@ -155,10 +156,22 @@ void server_set_policy(struct udsrpc_server *srv, struct policy *p, bool is_defa
 		log_warning(srv, "policy: leaves root no way to call daemon.reload");
 	if (p && !is_default)
 		server_check_patterns(srv, p);
+	/*
+	 * Live connections follow a new policy at once (udsrpc(7), "EVENTS").
+	 * The default rebuilt for methods that came or went (every
+	 * rpc.provide) judges subscribing and providing as before: not worth
+	 * a walk over every connection each time.
+	 */
+	bool rejudge = !(is_default && srv->policy_is_default);
+
 	policy_free(srv->policy);
 	srv->policy = p;
 	srv->policy_is_default = is_default;
 	srv->verdict_gen++;
+	if (rejudge) {
+		events_policy_changed(srv);
+		provide_policy_changed(srv);
+	}
 }
 
 /* Methods came or went: the default policy follows which of them are public. */
@@ -250,6 +263,7 @@ UDSRPC_EXPORT int udsrpc_server_new(struct udsrpc_server **ret,
 	srv->userdata = o.userdata;
 	srv->on_reload = o.on_reload;
 	srv->on_disconnect = o.on_disconnect;
+	srv->on_stats = o.on_stats;
 	srv->log.level = o.log_level;
 	srv->log.fn = o.log;
 	srv->log.userdata = o.userdata;

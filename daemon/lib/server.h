@@ -74,6 +74,7 @@ struct udsrpc_server {
 	void (*on_reload)(struct udsrpc_server *srv, void *userdata);
 	void (*on_disconnect)(struct udsrpc_server *srv, const struct udsrpc_peer *peer,
 	                      void *conn_data, void *userdata);
+	void (*on_stats)(struct udsrpc_server *srv, json_t *stats, void *userdata);
 	struct logger log;
 	struct limits limits;
 	mode_t socket_mode;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <udsrpc/udsrpc.h>
 
@@ -19,6 +20,8 @@
 struct config_conn {
 	uint64_t writes_sent, writes_done;
 	struct config_wait *waiters;
+	struct store_owner owner; /* this connection, as its ephemeral items name it */
+	bool owns;                /* it has set an ephemeral item: look for them at close */
 	bool closed;
 	bool running; /* config_done is on the stack: an answer may close the connection */
 };
@@ -37,6 +40,8 @@ struct config_write {
 	size_t count;
 	uid_t uid;
 	pid_t pid;
+	char *exe; /* for the audit line: the caller may be gone by the answer */
+	uint64_t owner_id; /* the unset of a closed connection's ephemeral items */
 	char key[];
 };
 
@@ -62,11 +67,16 @@ static void config_conn_maybe_free(struct config_conn *cc)
 		free(cc);
 }
 
+static void config_owner_gone(struct udsrpcd *d, const struct store_owner *owner);
+
 void config_conn_closed(struct udsrpcd *d, void *conn_data)
 {
 	struct config_conn *cc = conn_data;
 
 	if (cc) {
+		/* After the store closed (udsrpcd_free) the next start removes them. */
+		if (cc->owns && d->store)
+			config_owner_gone(d, &cc->owner);
 		cc->closed = true;
 		config_conn_maybe_free(cc);
 	}
@@ -141,6 +151,12 @@ static void config_get_now(struct udsrpcd *d, struct udsrpc_call *c, const json_
 		udsrpc_call_result_text(c, item, len);
 }
 
+/* config.list shows only the keys the caller may config.get (udsrpc(7), "Keys in a policy"). */
+static bool config_may_get(const char *key, void *arg)
+{
+	return udsrpc_call_allowed(arg, "config.get", key);
+}
+
 /*
  * A page (limit 1-10000 by the schema) of the committed state, with the
  * revision it was read at: a watch from that revision misses nothing.
@@ -152,6 +168,8 @@ static void config_list_now(struct udsrpcd *d, struct udsrpc_call *c, const json
 	    .after = json_string_value(json_object_get(params, "after")),
 	    .limit = (size_t)json_integer_value(json_object_get(params, "limit")),
 	    .keys_only = json_is_true(json_object_get(params, "keys_only")),
+	    .visible = config_may_get,
+	    .visible_arg = c,
 	};
 	bool more = false;
 	json_t *items = store_list_page(d->store, &o, &more);
@@ -219,19 +237,23 @@ static void config_early(void *arg, uint64_t revision)
 }
 
 /*
- * The config event of one changed key (value NULL: an unset), serialised
- * once for the history and the live subscribers. Every change that raises
- * the revision comes through here (the start-up unset of leftover
- * ephemeral keys too, with its "reason"), so the history has no holes.
+ * The config event of one changed key (value NULL: an unset; reason NULL:
+ * none), serialised once for the history and the live subscribers. Every
+ * change that raises the revision comes through here (the unset of an
+ * ephemeral key's owner leaving too, with its reason), so the history has
+ * no holes.
  */
 static void config_publish(struct config_write *w, const char *key, const json_t *value,
-                           uint64_t revision)
+                           uint64_t revision, const char *reason)
 {
 	struct udsrpcd *d = w->d;
 	json_t *ev = json_pack("{s:s,s:s,s:s,s:I}", "topic", "config", "type",
 	                       value ? "set" : "unset", "key", key, "revision", (json_int_t)revision);
 	json_t *note;
 	char *line;
+
+	if (ev && reason)
+		json_object_set_new(ev, "reason", json_string(reason));
 
 	if (ev && value)
 		json_object_set(ev, "value", (json_t *)value);
@@ -288,6 +310,53 @@ static int config_history(void *arg, uint64_t after, udsrpc_history_emit_fn emit
 	return r;
 }
 
+/*
+ * The audit line of a write that committed: the keys it changed (an unset
+ * of an absent key and a txn's gets change nothing), cut at 512 bytes with
+ * the count, and the revision it made.
+ */
+static void config_audit(struct config_write *w, uint64_t revision)
+{
+	enum { SHOWN = 64 }; /* keys past these would be cut from the line anyway */
+	json_t *keys = json_array();
+	size_t n = 0;
+
+	if (udsrpc_server_get_log_level(w->d->srv) < UDSRPC_LOG_INFO || !keys) {
+		json_decref(keys);
+		return;
+	}
+	if (w->results) {
+		for (size_t i = 0; i < json_array_size(w->txn_ops); i++) {
+			json_t *o = json_array_get(w->txn_ops, i);
+			if (strcmp(json_string_value(json_object_get(o, "op")), "get") != 0 &&
+			    json_integer_value(json_object_get(json_array_get(w->results, i),
+			                                       "revision")) != 0 &&
+			    n++ < SHOWN)
+				json_array_append(keys, json_object_get(o, "key"));
+		}
+	} else if (w->keys) {
+		n = json_array_size(w->keys);
+		for (size_t i = 0; i < n && i < SHOWN; i++)
+			json_array_append(keys, json_array_get(w->keys, i));
+	} else if (revision) {
+		n = 1;
+		json_array_append_new(keys, json_string(w->key));
+	}
+	char *text = json_dumps(keys, JSON_COMPACT);
+	json_decref(keys);
+	char why[64] = "";
+	if (w->owner_id)
+		snprintf(why, sizeof(why), " (ephemeral: connection %llu closed)",
+		         (unsigned long long)w->owner_id);
+	/* A closed connection's ephemeral items go with no call: an unset in its name. */
+	udsrpc_server_audit(w->d->srv, w->call ? udsrpc_call_method(w->call) : "config.unset",
+	                    w->uid, w->pid, w->exe, "%zu key(s) %.512s%s revision %llu%s", n,
+	                    text ? text : "(out of memory)",
+	                    text && (strlen(text) > 512 || n > SHOWN) ? "..." : "",
+	                    (unsigned long long)revision, why);
+	free(text);
+}
+
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
 {
 	struct config_write *w = arg;
@@ -298,6 +367,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	cc->running = true;
 	switch (st) {
 	case STORE_OK:
+		config_audit(w, revision);
 		/* The events first: answering may close the writer's connection, and
 		 * its "peer disconnect" must not overtake the change it made. */
 		if (w->results) {
@@ -315,7 +385,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 				config_publish(w, json_string_value(json_object_get(o, "key")),
 				               strcmp(kind, "set") == 0 ? json_object_get(o, "value")
 				                                        : NULL,
-				               revision);
+				               revision, NULL);
 			}
 			if (w->restore)
 				udsrpc_call_result(w->call,
@@ -331,7 +401,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 		if (w->keys) {
 			for (size_t i = 0; config_recorded(d) && i < json_array_size(w->keys); i++)
 				config_publish(w, json_string_value(json_array_get(w->keys, i)), NULL,
-				               revision);
+				               revision, NULL);
 			udsrpc_call_result(w->call,
 			                   json_pack("{s:s,s:I,s:I}", "prefix", w->key, "revision",
 			                             (json_int_t)revision, "count",
@@ -339,7 +409,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 			break;
 		}
 		if (config_recorded(d))
-			config_publish(w, w->key, w->value, revision);
+			config_publish(w, w->key, w->value, revision, NULL);
 		/* Answered already when the committer did it early: then a no-op. */
 		config_result(w->call, w->key, revision);
 		break;
@@ -366,6 +436,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 	json_decref(w->keys);
 	json_decref(w->txn_ops);
 	json_decref(w->results);
+	free(w->exe);
 	free(w);
 	config_run_waiters(d, cc);
 	cc->running = false;
@@ -373,11 +444,29 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 }
 
 /*
- * An unset by prefix removes keys the call does not name: each must be one
- * the caller may unset (a policy with key rules). Judged on the committed
- * state; a key another writer has queued meanwhile is judged by nobody.
+ * The call (method) touches a key the policy does not let the caller read
+ * or write: -32001 as for a refused call, with data.key naming that key
+ * (udsrpc(7), "Keys in a policy").
  */
-static bool config_prefix_allowed(struct udsrpcd *d, struct udsrpc_call *c, const char *prefix)
+static void config_refuse_key(struct udsrpc_call *c, const char *method, const char *key)
+{
+	const struct udsrpc_peer *p = udsrpc_call_peer(c);
+
+	udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
+	                  json_pack("{s:s,s:I,s:I,s:I,s:s}", "method", method, "uid",
+	                            (json_int_t)udsrpc_peer_uid(p), "gid",
+	                            (json_int_t)udsrpc_peer_gid(p), "pid",
+	                            (json_int_t)udsrpc_peer_pid(p), "key", key));
+}
+
+/*
+ * An unset by prefix (or a replacing restore, method) removes keys the
+ * call does not name: each must be one the caller may unset (a policy with
+ * key rules). Judged on the committed state; a key another writer has
+ * queued meanwhile is judged by nobody.
+ */
+static bool config_prefix_allowed(struct udsrpcd *d, struct udsrpc_call *c, const char *method,
+                                  const char *prefix)
 {
 	json_t *keys = store_list_page(
 	    d->store, &(struct store_list_opts){.prefix = prefix, .keys_only = true}, NULL);
@@ -387,8 +476,7 @@ static bool config_prefix_allowed(struct udsrpcd *d, struct udsrpc_call *c, cons
 		const char *key = json_string_value(json_object_get(json_array_get(keys, i), "key"));
 
 		if (!udsrpc_call_allowed(c, "config.unset", key)) {
-			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
-			                  json_pack("{s:s,s:s}", "method", "config.unset", "key", key));
+			config_refuse_key(c, method, key);
 			json_decref(keys);
 			return false;
 		}
@@ -417,6 +505,9 @@ static struct config_write *config_write_new(struct udsrpcd *d, struct udsrpc_ca
 			udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 			return NULL;
 		}
+		cc->owner = (struct store_owner){.id = udsrpc_peer_id(p),
+		                                 .uid = (uint32_t)udsrpc_peer_uid(p),
+		                                 .pid = (int32_t)udsrpc_peer_pid(p)};
 	}
 	if (!(w = calloc(1, sizeof(*w) + len + 1))) {
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
@@ -427,9 +518,12 @@ static struct config_write *config_write_new(struct udsrpcd *d, struct udsrpc_ca
 	w->cc = cc;
 	w->uid = udsrpc_peer_uid(p);
 	w->pid = udsrpc_peer_pid(p);
+	if (udsrpc_server_get_log_level(d->srv) >= UDSRPC_LOG_INFO && udsrpc_peer_exe(p))
+		w->exe = strdup(udsrpc_peer_exe(p));
 	w->value = value ? json_incref(value) : NULL;
 	if (!(w->call = udsrpc_call_defer(c, flags))) {
 		json_decref(w->value);
+		free(w->exe);
 		free(w);
 		return NULL;
 	}
@@ -446,10 +540,15 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t 
 	struct config_write *w = config_write_new(d, c, key, value, prefix ? 0 : UDSRPC_DEFER_DIRECT);
 	int r;
 
+	bool ephemeral = value && json_is_true(json_object_get(params, "ephemeral"));
+
 	if (!w)
 		return;
+	if (ephemeral)
+		w->cc->owns = true;
 	if (value)
-		r = store_set(d->store, w->key, value, config_expect(params), config_done, w);
+		r = store_set_owned(d->store, w->key, value, config_expect(params),
+		                    ephemeral ? &w->cc->owner : NULL, config_done, w);
 	else if (prefix)
 		r = store_unset_prefix(d->store, w->key, config_done, w, &w->keys);
 	else
@@ -479,7 +578,8 @@ static void config_unset(struct udsrpc_call *c, const json_t *params, void *user
 		                                   : "give key or prefix"));
 		return;
 	}
-	if (prefix && !config_prefix_allowed(userdata, c, json_string_value(prefix)))
+	if (prefix &&
+	    !config_prefix_allowed(userdata, c, "config.unset", json_string_value(prefix)))
 		return;
 	config_write(userdata, c, params, NULL);
 }
@@ -541,8 +641,8 @@ static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *
 			                              : "a set op needs a value");
 			return -EINVAL;
 		}
-		if (json_is_true(json_object_get(o, "ephemeral"))) {
-			config_txn_bad(c, path, "ephemeral keys are not supported in transactions yet");
+		if (json_is_true(json_object_get(o, "ephemeral")) && ret[i].op != STORE_TXN_SET) {
+			config_txn_bad(c, path, "only a set op can be ephemeral");
 			return -EINVAL;
 		}
 		for (size_t k = 0; ret[i].op != STORE_TXN_GET && k < i; k++) {
@@ -558,12 +658,21 @@ static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *
 		         : ret[i].op == STORE_TXN_SET ? "config.set"
 		                                      : "config.unset";
 		if (!udsrpc_call_allowed(c, method, ret[i].key)) {
-			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
-			                  json_pack("{s:s,s:s}", "method", method, "key", ret[i].key));
+			config_refuse_key(c, "config.txn", ret[i].key);
 			return -EPERM;
 		}
 	}
 	return 0;
+}
+
+static void config_txn_bind(struct config_write *w, const json_t *arr, struct store_txn_op *ops)
+{
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		if (json_is_true(json_object_get(json_array_get(arr, i), "ephemeral"))) {
+			ops[i].owner = &w->cc->owner;
+			w->cc->owns = true;
+		}
+	}
 }
 
 static void config_txn(struct udsrpc_call *c, const json_t *params, void *userdata)
@@ -592,9 +701,7 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 	for (size_t i = 0; i < nc && r == 0; i++) {
 		r = config_txn_cmp(c, i, json_array_get(jc, i), &cmps[i]);
 		if (r == 0 && !udsrpc_call_allowed(c, "config.get", cmps[i].key)) {
-			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
-			                  json_pack("{s:s,s:s}", "method", "config.get", "key",
-			                            cmps[i].key));
+			config_refuse_key(c, "config.txn", cmps[i].key);
 			r = -EPERM;
 		}
 	}
@@ -603,6 +710,9 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 		goto out;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
 		goto out;
+	/* An ephemeral set binds its item to this connection, as config.set does. */
+	config_txn_bind(w, js, succ);
+	config_txn_bind(w, jf, fail);
 	r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w, &w->succeeded,
 	              &w->results);
 	if (r < 0) {
@@ -643,8 +753,7 @@ static void config_restore(struct udsrpc_call *c, const json_t *params, void *us
 		}
 		json_object_set_new(seen, key, json_true());
 		if (!udsrpc_call_allowed(c, "config.set", key)) {
-			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
-			                  json_pack("{s:s,s:s}", "method", "config.set", "key", key));
+			config_refuse_key(c, "config.restore", key);
 			goto out;
 		}
 	}
@@ -652,7 +761,7 @@ static void config_restore(struct udsrpc_call *c, const json_t *params, void *us
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	if (replace && !config_prefix_allowed(d, c, ""))
+	if (replace && !config_prefix_allowed(d, c, "config.restore", ""))
 		goto out;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
 		goto out;
@@ -666,6 +775,62 @@ static void config_restore(struct udsrpc_call *c, const json_t *params, void *us
 	w->txn_ops = ops;
 out:
 	json_decref(seen);
+}
+
+/*
+ * The connection that owned ephemeral items closed: they go as one change,
+ * each with a config event saying why (the peer in it is the owner).
+ */
+static void config_owner_done(void *arg, enum store_status st, uint64_t revision,
+                              const char *reason)
+{
+	struct config_write *w = arg;
+
+	if (st == STORE_OK) {
+		config_audit(w, revision);
+		for (size_t i = 0; config_recorded(w->d) && i < json_array_size(w->keys); i++)
+			config_publish(w, json_string_value(json_array_get(w->keys, i)), NULL,
+			               revision, "owner_closed");
+	} else {
+		udsrpc_server_log(w->d->srv, UDSRPC_LOG_ERROR,
+		                  "connection %llu closed but its ephemeral items stay until the "
+		                  "next start: %s",
+		                  (unsigned long long)w->owner_id, reason ? reason : "write failed");
+	}
+	json_decref(w->keys);
+	free(w);
+}
+
+static void config_owner_gone(struct udsrpcd *d, const struct store_owner *owner)
+{
+	struct config_write *w = calloc(1, sizeof(*w) + 1);
+	int r;
+
+	if (!w) {
+		udsrpc_server_log(d->srv, UDSRPC_LOG_ERROR,
+		                  "connection %llu closed but its ephemeral items stay until the "
+		                  "next start: out of memory",
+		                  (unsigned long long)owner->id);
+		return;
+	}
+	w->d = d;
+	w->uid = owner->uid;
+	w->pid = owner->pid;
+	w->owner_id = owner->id;
+	r = store_unset_owner(d->store, owner->id, config_owner_done, w, &w->keys);
+	if (r < 0)
+		config_owner_done(w, STORE_IO_ERROR, 0, strerror(-r));
+}
+
+void config_record_purged(struct udsrpcd *d, uint64_t revision, const json_t *keys)
+{
+	/* The owners are gone with the last run (the log keeps no owner): the
+	 * daemon itself is the peer that removed them. */
+	struct config_write w = {.d = d, .uid = d->self_uid, .pid = getpid()};
+
+	for (size_t i = 0; i < json_array_size(keys); i++)
+		config_publish(&w, json_string_value(json_array_get(keys, i)), NULL, revision,
+		               "owner_closed");
 }
 
 /* The store's committer answers writes early; the loop applies them before reading on. */

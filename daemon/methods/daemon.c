@@ -1,9 +1,25 @@
 /* daemon.c — udsrpcd's daemon.* methods: reload, shutdown, log_level (info and stats are the library's). */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include <udsrpc/udsrpc.h>
 
 #include "udsrpcd.h"
+
+/* The audit line of udsrpc(7): these calls answer at once, so the caller is the call's peer. */
+__attribute__((format(printf, 2, 3))) static void daemon_audit(struct udsrpc_call *c,
+                                                               const char *fmt, ...)
+{
+	const struct udsrpc_peer *p = udsrpc_call_peer(c);
+	char detail[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	udsrpc_server_audit(udsrpc_call_server(c), udsrpc_call_method(c), udsrpc_peer_uid(p),
+	                    udsrpc_peer_pid(p), udsrpc_peer_exe(p), "%s", detail);
+}
 
 static void daemon_reload(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
@@ -14,17 +30,16 @@ static void daemon_reload(struct udsrpc_call *c, const json_t *params, void *use
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, json_pack("{s:s}", "reason", err));
 		return;
 	}
-	udsrpc_call_result(c, json_pack("{s:I}", "policy_rules",
-	                                (json_int_t)udsrpc_server_policy_rules(d->srv)));
+	size_t rules = udsrpc_server_policy_rules(d->srv);
+	daemon_audit(c, "policy of %zu rule(s) in force", rules);
+	udsrpc_call_result(c, json_pack("{s:I}", "policy_rules", (json_int_t)rules));
 }
 
 static void daemon_shutdown(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
-	const struct udsrpc_peer *p = udsrpc_call_peer(c);
 	struct udsrpcd *d = userdata;
 
-	udsrpc_server_log(d->srv, UDSRPC_LOG_INFO, "shutdown requested by uid %u pid %d",
-	                  (unsigned)udsrpc_peer_uid(p), (int)udsrpc_peer_pid(p));
+	daemon_audit(c, "stopping");
 	udsrpc_call_result(c, json_pack("{s:b}", "stopping", 1));
 	udsrpc_server_stop(d->srv);
 }
@@ -41,7 +56,7 @@ static void daemon_log_level(struct udsrpc_call *c, const json_t *params, void *
 		return;
 	}
 	udsrpc_server_set_log_level(d->srv, level);
-	udsrpc_server_log(d->srv, UDSRPC_LOG_INFO, "log level set to %s", name);
+	daemon_audit(c, "log level %s", name);
 	udsrpc_call_result(c, json_pack("{s:s}", "level", name));
 	udsrpc_server_publish(d->srv, "daemon", json_pack("{s:s,s:s}", "type", "log_level", "level", name));
 }

@@ -14,11 +14,7 @@
 # threads, CLK_TCK resolution) / requests answered. RSS/conn = VmRSS growth of a fresh daemon
 # while udsrpc-bench --hold keeps HOLD_N idle connections, / connections held.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-UDSRPCD=${UDSRPCD:-$BUILD/daemon/udsrpcd}
-UDSRPC_BENCH=${UDSRPC_BENCH:-$BUILD/ctl/udsrpc-bench}
+. "$(dirname "$0")/paths.sh"
 DUR=${DUR:-3}
 WORKERS=${WORKERS:-1}
 HOLD_N=${HOLD_N:-10000}

@@ -167,6 +167,7 @@ like "stats: connection totals" '^connections: [0-9]+ current, [0-9]+ peak, [0-9
 	"$(printf '%s\n' "$OUT" | sed -n 1p)"
 like "stats: request totals" '^requests: +[0-9]+ total, [0-9]+ errors, 0 denied$' "$(printf '%s\n' "$OUT" | sed -n 2p)"
 like "stats: byte totals" '^bytes: +[0-9]+ in, [0-9]+ out$' "$(printf '%s\n' "$OUT" | sed -n 3p)"
+like "stats: the store's items and bytes" '^store: +[0-9]+ items, [0-9]+ bytes$' "$(printf '%s\n' "$OUT" | sed -n 4p)"
 check "stats: table header" "METHOD CALLS ERRORS DENIED P50_US P99_US MAX_US" \
 	"$(printf '%s\n' "$OUT" | grep '^METHOD' | tr -s ' ')"
 like "stats: a ping row (5 pings so far)" '^ping +5 +0 +0 +[0-9]+ +[0-9]+ +[0-9]+$' \
@@ -193,10 +194,10 @@ for c in ping info stats whoami peers methods get set unset list txn dump restor
 	like "help lists $c" "^  $c( |\$)" "$(printf '%s\n' "$OUT" | grep -E "^  $c( |\$)")"
 done
 RC=0; OUT=$("$CTL" help set 2>&1) || RC=$?
-check "help set: usage from the table" "usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N]" \
+check "help set: usage from the table" "usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N] [--string | --json] [--file F] [--ephemeral]" \
 	"$(printf '%s\n' "$OUT" | sed -n 1p)"
 RC=0; OUT=$("$CTL" set --help 2>&1) || RC=$?
-check "set --help is help set" "0:usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N]" \
+check "set --help is help set" "0:usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N] [--string | --json] [--file F] [--ephemeral]" \
 	"$RC:$(printf '%s\n' "$OUT" | sed -n 1p)"
 RC=0; OUT=$("$CTL" -j help get 2>&1) || RC=$?
 check "help -j COMMAND" '{"name":"get","usage":"get KEY","summary":"print a value (strings raw, else JSON)","method":"config.get"}' "$OUT"

@@ -60,7 +60,7 @@ Try 'udsrpcctl help' for the commands and options." "$ERR"
 ctl -s "$SOCK" set k
 check "missing argument: named, with the usage" \
 	"udsrpcctl: set: missing VALUE
-usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N]" "$ERR"
+usage: udsrpcctl [OPTIONS] set KEY VALUE [--expect-revision N] [--string | --json] [--file F] [--ephemeral]" "$ERR"
 ctl -s "$SOCK" get a b
 check "extra argument: named" "udsrpcctl: get: unexpected argument 'b'" "$(printf '%s\n' "$ERR" | sed -n 1p)"
 

@@ -32,6 +32,8 @@
  * replies, including those the store's committer writes itself (the
  * library's direct replies), and its
  * events come back mixed on that socket and are checked the same way.
+ * Last, as what a provider sends: the bytes are a provider's answers to
+ * calls another connection makes to its methods (feed_provider below).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -47,6 +49,7 @@
 
 #include <udsrpc/event.h>
 
+#include "broker.h"
 #include "clock.h"
 #include "conn.h"
 #include "events.h"
@@ -54,6 +57,7 @@
 #include "fuzzutil.h"
 #include "listener.h"
 #include "log.h"
+#include "registry.h"
 #include "rpc.h"
 #include "server.h"
 #include "store.h"
@@ -71,6 +75,7 @@ static struct evbuffer *out;  /* the session's replies */
 static int peer_end = -1;     /* the client's side of conn's socketpair: events land here */
 static struct evbuffer *seen; /* events read back but not yet a whole line */
 static char store_dir[128];
+static json_t *root_who; /* a root_conn's identity as forwarded, without its "id" */
 
 /* Replies of deferred calls are in out already; nothing to write here. */
 static void on_output(struct rpc_session *s)
@@ -151,6 +156,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	out = evbuffer_new();
 	seen = evbuffer_new();
 	conn_fresh();
+	root_who = udsrpc_peer_json(&conn->peer);
+	json_object_del(root_who, "id");
 	return 0;
 }
 
@@ -166,8 +173,13 @@ static void server_unstop(void)
 		evtimer_del(srv->ev_grace);
 }
 
-/* One reply (or batch member, or event) as udsrpc(7) shapes it. */
-static void check_message(const json_t *m, bool in_batch, bool event, const char *line)
+/*
+ * One reply (or batch member, or event) as udsrpc(7) shapes it. foreign:
+ * the reply may come from a provider, whose errors reach the caller
+ * unchanged (any code, any message).
+ */
+static void check_message(const json_t *m, bool in_batch, bool event, bool foreign,
+                          const char *line)
 {
 	const json_t *v = json_object_get(m, "jsonrpc");
 	const json_t *id = json_object_get(m, "id");
@@ -193,8 +205,11 @@ static void check_message(const json_t *m, bool in_batch, bool event, const char
 	if (error) {
 		const json_t *code = json_object_get(error, "code");
 		const json_t *msg = json_object_get(error, "message");
-		if (!json_is_integer(code) || !json_is_string(msg) ||
-		    strcmp(json_string_value(msg),
+		if (!json_is_integer(code) || !json_is_string(msg))
+			fuzz_fail("error without an integer code and a message: %.300s", line);
+		if (foreign)
+			return;
+		if (strcmp(json_string_value(msg),
 		           udsrpc_error_message((int)json_integer_value(code))) != 0)
 			fuzz_fail("error without its code and exact message: %.300s", line);
 		if (strcmp(json_string_value(msg), "Server error") == 0)
@@ -202,9 +217,18 @@ static void check_message(const json_t *m, bool in_batch, bool event, const char
 	}
 }
 
-enum line_kind { REPLIES, EVENTS, EITHER };
+/*
+ * EITHER: an object without an id is an event. CALLER, PROVIDER: as
+ * EITHER, replies may be a provider's, and each goes to brokered_reply
+ * too. On every kind, a line with "caller" is a call forwarded to the
+ * connection, which may have become a provider (rpc.provide in the input).
+ */
+enum line_kind { REPLIES, EVENTS, EITHER, CALLER, PROVIDER };
 
-/* Check and drop every whole line in buf. EITHER: an object without an id is an event. */
+static void brokered_reply(const json_t *m, enum line_kind kind, const char *line);
+static void brokered_forward(const json_t *m, enum line_kind kind, const char *line);
+
+/* Check and drop every whole line in buf. */
 static void check_lines(struct evbuffer *buf, enum line_kind kind)
 {
 	for (;;) {
@@ -219,17 +243,24 @@ static void check_lines(struct evbuffer *buf, enum line_kind kind)
 			fuzz_fail("%s line is not JSON (%s at %d): %.300s",
 			          kind == EVENTS ? "event" : "reply", jerr.text, jerr.position,
 			          line);
+		/* Once a call was forwarded, any reply may carry a provider's error. */
+		bool foreign = kind == CALLER || kind == PROVIDER || srv->broker.next_id > 0;
 		bool events = kind == EVENTS ||
-		              (kind == EITHER && json_is_object(m) && !json_object_get(m, "id"));
-		if (json_is_array(m) && !events) {
+		              ((kind == EITHER || foreign) && json_is_object(m) &&
+		               !json_object_get(m, "id") && !json_object_get(m, "caller"));
+		if (json_is_object(m) && json_object_get(m, "caller")) {
+			brokered_forward(m, kind, line);
+		} else if (json_is_array(m) && !events) {
 			size_t i;
 			json_t *member;
 			if (json_array_size(m) == 0)
 				fuzz_fail("empty batch reply: an all-notification batch gets none");
-			json_array_foreach(m, i, member) check_message(member, true, false, line);
+			json_array_foreach(m, i, member) check_message(member, true, false, foreign, line);
 		} else {
-			check_message(m, false, events, line);
+			check_message(m, false, events, foreign, line);
 		}
+		if ((kind == CALLER || kind == PROVIDER) && !events && !json_object_get(m, "caller"))
+			brokered_reply(m, kind, line);
 		json_decref(m);
 		evbuffer_drain(buf, len + 1);
 	}
@@ -372,8 +403,330 @@ static void feed_socket(const uint8_t *data, size_t size)
 	close(end);
 }
 
+/* ---- the input as a provider's answers ------------------------------------------- */
+
+/*
+ * The provider P serves fz.int(n: integer) -> integer >= 0, fz.any() ->
+ * anything and fz.str() -> string, and the topic fz.t.
+ */
+static const char provide_line[] =
+    "{\"jsonrpc\":\"2.0\",\"id\":\"provide\",\"method\":\"rpc.provide\",\"params\":{\"methods\":["
+    "{\"name\":\"fz.int\",\"params\":[{\"name\":\"n\",\"required\":true,\"schema\":{\"type\":"
+    "\"integer\"}}],\"result\":{\"name\":\"r\",\"schema\":{\"type\":\"integer\",\"minimum\":0}}},"
+    "{\"name\":\"fz.any\",\"params\":[],\"result\":{\"name\":\"r\",\"schema\":{}}},"
+    "{\"name\":\"fz.str\",\"params\":[],\"result\":{\"name\":\"r\",\"schema\":{\"type\":"
+    "\"string\"}}}],\"topics\":[\"fz.t\"]}}\n";
+
+/*
+ * The caller C's calls before the input's own: forwarded as daemon ids 1-8
+ * (6 and 8 are notifications, sent without an id), so an input answers
+ * them by those numbers. Each line's reply is fixed_replies[i], in order.
+ */
+static const char fixed_calls[] =
+    "{\"jsonrpc\":\"2.0\",\"id\":\"sub\",\"method\":\"events.subscribe\",\"params\":{\"topics\":"
+    "[\"fz.t\",\"provider\"]}}\n"
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"fz.int\",\"params\":{\"n\":1}}\n"
+    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"fz.int\",\"params\":{\"n\":2}}\n"
+    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"fz.any\"}\n"
+    "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"fz.str\",\"params\":{}}\n"
+    "[{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"fz.int\",\"params\":{\"n\":5}},"
+    "{\"jsonrpc\":\"2.0\",\"method\":\"fz.any\"},{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"fz.str\"}]\n"
+    "{\"jsonrpc\":\"2.0\",\"method\":\"fz.int\",\"params\":{\"n\":8}}\n";
+
+enum answer { SUBSCRIBED, INT, ANY, STR };
+static const struct {
+	const char *id; /* JSON text */
+	enum answer a;
+	json_int_t daemon_id; /* as forwarded */
+} fixed_replies[] = {{"\"sub\"", SUBSCRIBED, 0}, {"1", INT, 1}, {"2", INT, 2}, {"3", ANY, 3},
+                     {"\"s\"", STR, 4},          {"5", INT, 5}, {"6", STR, 7}}; /* the last two: a batch */
+enum { NREPLIES = 6 };
+
+/* What the provider is forwarded of those, in order (id 0: a notification). */
+static const struct {
+	const char *method;
+	json_int_t id;
+	const char *params; /* JSON text, NULL: none */
+} fixed_forwards[] = {{"fz.int", 1, "{\"n\":1}"}, {"fz.int", 2, "{\"n\":2}"}, {"fz.any", 3, NULL},
+                      {"fz.str", 4, "{}"},        {"fz.int", 5, "{\"n\":5}"}, {"fz.any", 0, NULL},
+                      {"fz.str", 7, NULL},        {"fz.int", 0, "{\"n\":8}"}};
+enum { NFORWARDS = sizeof(fixed_forwards) / sizeof(fixed_forwards[0]) };
+
+static struct {
+	json_t *c_who;    /* the caller's identity, as a forwarded "caller" has it */
+	json_t *answers;  /* {"ID":[result...]}: what P's lines answer each id with */
+	bool provided;         /* P's rpc.provide answered */
+	unsigned replies;      /* C's replies so far (not events) */
+	unsigned forwards;     /* calls forwarded to P so far */
+} bk;
+
+/* One of C's fixed calls answered: its own id, and a result only of its method's type. */
+static void check_fixed(const json_t *m, unsigned i, const char *line)
+{
+	json_t *want = json_loads(fixed_replies[i].id, JSON_DECODE_ANY, NULL);
+	const json_t *r = json_object_get(m, "result");
+
+	if (!json_equal(json_object_get(m, "id"), want))
+		fuzz_fail("reply %u to the caller is not for id %s (in the caller's order): %.300s", i,
+		          fixed_replies[i].id, line);
+	json_decref(want);
+	if ((fixed_replies[i].a == SUBSCRIBED && !r) ||
+	    (r && fixed_replies[i].a == INT && (!json_is_integer(r) || json_integer_value(r) < 0)) ||
+	    (r && fixed_replies[i].a == STR && !json_is_string(r)))
+		fuzz_fail("a result outside its method's result schema reached the caller: %.300s",
+		          line);
+	if (!r || fixed_replies[i].a == SUBSCRIBED)
+		return;
+	/* The result is one P sent for that call's id: answers reach their own caller. */
+	char key[24];
+	size_t k;
+	json_t *sent;
+	snprintf(key, sizeof(key), "%lld", (long long)fixed_replies[i].daemon_id);
+	json_array_foreach(json_object_get(bk.answers, key), k, sent) {
+		if (json_equal(sent, r))
+			return;
+	}
+	fuzz_fail("the caller's id %s got a result the provider never sent for daemon id %s: %.300s",
+	          fixed_replies[i].id, key, line);
+}
+
+/* Every line of P's bytes that carries an integer id and a result, as rpc would parse it. */
+static json_t *answers_in(const uint8_t *data, size_t len)
+{
+	json_t *all = json_object();
+	const uint8_t *end = data + len, *nl;
+
+	for (const uint8_t *at = data; at < end; at = nl + 1) {
+		if (!(nl = memchr(at, '\n', (size_t)(end - at))))
+			nl = end;
+		json_t *m = json_loadb((const char *)at, (size_t)(nl - at),
+		                       JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
+		json_t *id = json_object_get(m, "id"), *r = json_object_get(m, "result");
+		if (json_is_integer(id) && r) {
+			char key[24];
+			snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(id));
+			if (!json_object_get(all, key))
+				json_object_set_new(all, key, json_array());
+			json_array_append(json_object_get(all, key), r);
+		}
+		json_decref(m);
+	}
+	return all;
+}
+
+static void brokered_reply(const json_t *m, enum line_kind kind, const char *line)
+{
+	if (kind == PROVIDER) {
+		if (!bk.provided) {
+			if (!json_object_get(m, "result"))
+				fuzz_fail("rpc.provide refused: %.300s", line);
+			bk.provided = true;
+		}
+		return;
+	}
+	unsigned i = bk.replies++;
+	if (i + 1 < NREPLIES) {
+		check_fixed(m, i, line);
+	} else if (i + 1 == NREPLIES) {
+		if (!json_is_array(m) || json_array_size(m) != 2)
+			fuzz_fail("the batch of two calls is answered with two replies: %.300s", line);
+		check_fixed(json_array_get(m, 0), i, line);
+		check_fixed(json_array_get(m, 1), i + 1, line);
+	}
+}
+
+/* A call forwarded: the caller's params as sent, the daemon's own id, and the caller. */
+static void brokered_forward(const json_t *m, enum line_kind kind, const char *line)
+{
+	const json_t *v = json_object_get(m, "jsonrpc"), *id = json_object_get(m, "id");
+	const json_t *method = json_object_get(m, "method"), *params = json_object_get(m, "params");
+	const json_t *caller = json_object_get(m, "caller");
+
+	if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0 ||
+	    !json_is_string(method) || (id && (!json_is_integer(id) || json_integer_value(id) <= 0)) ||
+	    (params && !json_is_object(params) && !json_is_array(params)) ||
+	    json_object_size(m) != 3u + !!id + !!params)
+		fuzz_fail("a forwarded call is jsonrpc, id, method, params and caller: %.300s", line);
+	json_t *who = json_deep_copy(caller);
+	if (!json_is_integer(json_object_get(caller, "id")) || json_object_del(who, "id") < 0 ||
+	    !json_equal(who, root_who))
+		fuzz_fail("a forwarded call's caller is not the identity of a connection: %.300s", line);
+	json_decref(who);
+	if (kind != PROVIDER || bk.forwards >= NFORWARDS)
+		return;
+	unsigned i = bk.forwards++;
+	json_t *want = fixed_forwards[i].params ? json_loads(fixed_forwards[i].params, 0, NULL) : NULL;
+	if (strcmp(json_string_value(method), fixed_forwards[i].method) != 0 ||
+	    (id ? json_integer_value(id) : 0) != fixed_forwards[i].id || !json_equal(caller, bk.c_who) ||
+	    (!want != !params) || (want && !json_equal(want, params)))
+		fuzz_fail("forwarded call %u is not %s id %lld as the caller sent it: %.300s", i,
+		          fixed_forwards[i].method, (long long)fixed_forwards[i].id, line);
+	json_decref(want);
+}
+
+/*
+ * One connection's peer: bytes for its end of the socketpair, written as
+ * the connection makes room. Not held: a held connection's output waits
+ * for the release, and forwarded calls are output. ended: the daemon
+ * closed it (the struct is gone then).
+ */
+struct peer_side {
+	int end;
+	bool ended;
+	const uint8_t *data;
+	size_t len, off;
+	struct evbuffer *got;
+	enum line_kind kind;
+};
+
+/* One turn: write what fits, run the loop, read and check what came back. */
+static void pump(struct peer_side *sides, size_t n)
+{
+	char buf[65536];
+	ssize_t r;
+
+	for (size_t i = 0; i < n; i++)
+		if (sides[i].off < sides[i].len &&
+		    (r = write(sides[i].end, sides[i].data + sides[i].off, sides[i].len - sides[i].off)) > 0)
+			sides[i].off += (size_t)r;
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	for (size_t i = 0; i < n; i++) {
+		while ((r = read(sides[i].end, buf, sizeof(buf))) > 0)
+			evbuffer_add(sides[i].got, buf, (size_t)r);
+		if (r == 0 || (r < 0 && errno != EAGAIN))
+			sides[i].ended = true;
+		check_lines(sides[i].got, sides[i].kind);
+	}
+}
+
+/* pump until done() or 10 s (a deadline the 200 ms call timeout keeps far). */
+static void pump_until(struct peer_side *sides, bool (*done)(struct peer_side *), const char *what)
+{
+	uint64_t deadline = clock_now_ms() + 10000;
+
+	while (!done(sides)) {
+		pump(sides, 2);
+		if (clock_now_ms() > deadline)
+			fuzz_fail("fuzz_rpc: within 10 s, no %s (provider closed %d, caller closed %d)",
+			          what, sides[0].ended, sides[1].ended);
+	}
+}
+
+static bool provided(struct peer_side *s)
+{
+	return bk.provided || s[0].ended;
+}
+
+static bool forwarded(struct peer_side *s)
+{
+	/* The provider may be gone before (daemon.shutdown in the caller's part). */
+	return (bk.forwards == NFORWARDS && s[1].off == s[1].len) || s[0].ended;
+}
+
+static bool provider_closed(struct peer_side *s)
+{
+	return s[0].ended;
+}
+
+static bool caller_closed(struct peer_side *s)
+{
+	return s[1].ended;
+}
+
+/*
+ * The input once more, as what a provider P sends: P provides fz.*, a
+ * caller C makes the fixed calls (and, when the input has a form feed, the
+ * bytes after it are C's further calls, sent after the fixed ones), then
+ * the bytes before the form feed are P's answers. The daemon's ids start at
+ * 1 in every input, so answers can name them: matched ones, unknown ones,
+ * garbage, batches, results off the result schema, calls of P's own. P
+ * shuts its side; once it is closed (its pending calls answered -32005), C
+ * shuts. C must have had each fixed call answered once, in its order, and
+ * never a result its method's schema refuses; P must have been forwarded
+ * the fixed calls as sent, with C's identity.
+ */
+static void feed_provider(const uint8_t *data, size_t size)
+{
+	const uint8_t *ff = memchr(data, '\f', size);
+	size_t plen = ff ? (size_t)(ff - data) : size;
+	uint64_t inflight = srv->limits.max_provider_inflight;
+	struct peer_side sides[2] = {{.kind = PROVIDER}, {.kind = CALLER}};
+	struct evbuffer *cbytes = evbuffer_new();
+
+	if (srv->broker.nheap)
+		fuzz_fail("calls still forwarded after the other feeds: %zu", srv->broker.nheap);
+	srv->broker.next_id = 0; /* so that inputs can name the fixed calls' ids */
+	srv->limits.max_message_bytes = 1024 * 1024;
+	srv->limits.max_batch = 1024;
+	/* Long enough for the answers to come first, short for calls P makes to itself. */
+	srv->limits.call_timeout_ms = 100;
+	/* The 6 fixed calls and 2 more: then -32007. */
+	srv->limits.max_provider_inflight = 8;
+	memset(&bk, 0, sizeof(bk));
+	bk.answers = answers_in(data, plen);
+	for (int i = 0; i < 2; i++) {
+		struct conn *c = root_conn(&sides[i].end);
+		if (i)
+			bk.c_who = udsrpc_peer_json(&c->peer);
+		sides[i].got = evbuffer_new();
+	}
+
+	sides[0].data = (const uint8_t *)provide_line;
+	sides[0].len = sizeof(provide_line) - 1;
+	pump_until(sides, provided, "answer to rpc.provide");
+	evbuffer_add(cbytes, fixed_calls, sizeof(fixed_calls) - 1);
+	if (ff)
+		evbuffer_add(cbytes, ff + 1, size - plen - 1);
+	sides[1].len = evbuffer_get_length(cbytes);
+	sides[1].data = evbuffer_pullup(cbytes, -1);
+	pump_until(sides, forwarded, "fixed calls forwarded");
+
+	sides[0].data = data;
+	sides[0].len = plen;
+	sides[0].off = 0;
+	while (sides[0].off < sides[0].len && !sides[0].ended)
+		pump(sides, 2);
+	shutdown(sides[0].end, SHUT_WR);
+	pump_until(sides, provider_closed, "close of the provider after its EOF");
+	shutdown(sides[1].end, SHUT_WR);
+	pump_until(sides, caller_closed, "close of the caller after its EOF");
+	pump(sides, 2);
+
+	if (!bk.provided || bk.forwards != NFORWARDS || bk.replies < NREPLIES) {
+		/* Only a daemon.shutdown in the input ends it early. */
+		if (!srv->shutting_down)
+			fuzz_fail("provided %d, %u of %d calls forwarded, %u of %d replies",
+			          bk.provided, bk.forwards, (int)NFORWARDS, bk.replies, (int)NREPLIES);
+	}
+	if (srv->broker.nheap)
+		fuzz_fail("%zu forwarded calls left after both connections closed", srv->broker.nheap);
+	if (registry_find(&srv->reg, "fz.int", 6))
+		fuzz_fail("fz.int still provided after its provider closed");
+	for (int i = 0; i < 2; i++) {
+		if (evbuffer_get_length(sides[i].got) > 0)
+			fuzz_fail("%s's lines end inside a line (%zu bytes)", i ? "the caller" : "the provider",
+			          evbuffer_get_length(sides[i].got));
+		close(sides[i].end);
+		evbuffer_free(sides[i].got);
+	}
+	evbuffer_free(cbytes);
+	json_decref(bk.c_who);
+	json_decref(bk.answers);
+	srv->limits.max_provider_inflight = inflight;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/*
+	 * An input that provides a method and calls it on the same session
+	 * waits for this, as no one answers (set each time: daemon.reload may
+	 * have reset it). The daemon's ids start again at 1: nothing is
+	 * forwarded between inputs.
+	 */
+	srv->limits.call_timeout_ms = 20;
+	if (srv->broker.nheap)
+		fuzz_fail("calls still forwarded from the last input: %zu", srv->broker.nheap);
+	srv->broker.next_id = 0;
 	/* Held, so that a close (event overflow) leaves the struct for us to
 	 * look at until the release frees it. */
 	conn_hold(conn);
@@ -391,7 +744,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rpc_session_busy(&sess))
 		fuzz_fail("replies still owed after every call completed");
 
-	/* Back to the state every input starts from. */
+	/* Back to the state every input starts from: what the session provides goes too. */
+	broker_session_gone(&sess);
 	bool closed = conn->closed;
 	if (!closed)
 		events_unsubscribe_all(conn);
@@ -415,6 +769,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	server_unstop();
 	feed_socket(data, size);
+	server_unstop();
+	feed_provider(data, size);
 	server_unstop();
 	udsrpc_server_set_log_level(srv, UDSRPC_LOG_ERROR);
 	if (store_revision(d.store) != 0)

@@ -61,6 +61,59 @@ int harness_ms(int ms)
 	return wrapper && *wrapper ? 6 * ms : ms;
 }
 
+/*
+ * Daemons started and not yet reaped. A failed assertion leaves a test
+ * through longjmp, past its daemon_stop: at exit, whatever is left here is
+ * killed, so that no daemon outlives the test program (a leaked one under
+ * valgrind ran on for minutes). Only in the process that started them: a
+ * forked child of a test that calls exit() must not kill its parent's.
+ */
+static pid_t spawned[64];
+static pid_t spawned_by;
+
+/* Still a child of ours (running or not yet reaped)? Asks without reaping it. */
+static bool spawned_alive(pid_t pid)
+{
+	siginfo_t si = {0};
+	return pid > 0 && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+static void spawned_reap_all(void)
+{
+	if (getpid() != spawned_by)
+		return;
+	for (size_t i = 0; i < sizeof(spawned) / sizeof(spawned[0]); i++)
+		if (spawned_alive(spawned[i])) {
+			fprintf(stderr, "harness: daemon %d left running by a failed test; killing it\n",
+			        (int)spawned[i]);
+			kill(spawned[i], SIGKILL);
+			waitpid(spawned[i], NULL, 0);
+			spawned[i] = 0;
+		}
+}
+
+static void spawned_set(pid_t old, pid_t new)
+{
+	if (!spawned_by) {
+		spawned_by = getpid();
+		atexit(spawned_reap_all);
+	}
+	/* A test that reaped its daemon itself leaves a slot that is no child any more. */
+	for (size_t i = 0; i < sizeof(spawned) / sizeof(spawned[0]); i++)
+		if (spawned[i] == old || (old == 0 && !spawned_alive(spawned[i]))) {
+			spawned[i] = new;
+			return;
+		}
+}
+
+/* d's daemon was reaped (or never started): forget it, and its pid. */
+static void daemon_reaped(struct daemon *d)
+{
+	if (d->pid > 0)
+		spawned_set(d->pid, 0);
+	d->pid = 0;
+}
+
 int daemon_spawn(struct daemon *d, const char *const *extra, int *ret_status)
 {
 	const char *bin = getenv("UDSRPCD");
@@ -108,11 +161,12 @@ int daemon_spawn(struct daemon *d, const char *const *extra, int *ret_status)
 		_exit(127);
 	}
 	free(wrap_copy);
+	spawned_set(0, d->pid);
 	long deadline = now_ms() + harness_ms(10000);
 	while (now_ms() < deadline) {
 		int status;
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
+			daemon_reaped(d);
 			if (ret_status)
 				*ret_status = status;
 			return -1;
@@ -127,7 +181,7 @@ int daemon_spawn(struct daemon *d, const char *const *extra, int *ret_status)
 	fprintf(stderr, "harness: daemon did not start listening on %s\n", d->sock);
 	kill(d->pid, SIGKILL);
 	waitpid(d->pid, NULL, 0);
-	d->pid = 0;
+	daemon_reaped(d);
 	return -1;
 }
 
@@ -164,7 +218,7 @@ int daemon_wait(struct daemon *d, int timeout_ms)
 		return -1;
 	while (now_ms() < deadline) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
+			daemon_reaped(d);
 			return status;
 		}
 		usleep(5000);
@@ -185,7 +239,7 @@ int daemon_stop(struct daemon *d)
 		        harness_ms(20000) / 1000);
 		kill(d->pid, SIGKILL);
 		waitpid(d->pid, &status, 0);
-		d->pid = 0;
+		daemon_reaped(d);
 		return -1;
 	}
 	return status;
@@ -220,7 +274,7 @@ void daemon_cleanup(struct daemon *d)
 	if (d->pid > 0) {
 		kill(d->pid, SIGKILL);
 		waitpid(d->pid, NULL, 0);
-		d->pid = 0;
+		daemon_reaped(d);
 	}
 	if (d->dir[0])
 		rm_rf(d->dir);

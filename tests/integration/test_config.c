@@ -1165,6 +1165,185 @@ static void test_restore(void **state)
 	client_close(ev);
 }
 
+/* The peer id of conn (peer.whoami), as an ephemeral item's owner names it. */
+static json_int_t conn_id(int conn)
+{
+	json_t *res = harness_take_result(rpc_on(conn, "peer.whoami", NULL), "peer.whoami");
+	json_int_t id = json_integer_value(json_object_get(res, "id"));
+
+	json_decref(res);
+	return id;
+}
+
+/* config.set key ephemeral on conn; the revision. */
+static json_int_t set_ephemeral_on(int conn, const char *key, json_t *value)
+{
+	json_t *res = harness_take_result(
+	    rpc_on(conn, "config.set",
+	           json_pack("{s:s,s:o,s:b}", "key", key, "value", value, "ephemeral", 1)),
+	    "config.set");
+	json_int_t rev = json_integer_value(json_object_get(res, "revision"));
+
+	json_decref(res);
+	return rev;
+}
+
+/* The next line on ev: an unset of key at rev because its owner closed, the owner as peer. */
+static void expect_owner_closed(int ev, const char *key, json_int_t rev)
+{
+	char *line = client_recv_line(ev, 5000);
+	json_t *n = line ? json_loads(line, 0, NULL) : NULL;
+	json_t *p = json_object_get(n, "params");
+	char want[512];
+
+	snprintf(want, sizeof(want),
+	         "{\"topic\":\"config\",\"type\":\"unset\",\"key\":\"%s\",\"revision\":%lld,"
+	         "\"reason\":\"owner_closed\",\"peer\":{\"uid\":%u,\"pid\":%d}}",
+	         key, (long long)rev, (unsigned)getuid(), (int)getpid());
+	if (!p)
+		fail_msg("no owner_closed event for %s but: %s", key, line ? line : "nothing");
+	expect_json(json_incref(p), want, "owner_closed event");
+	json_decref(n);
+	free(line);
+}
+
+/*
+ * udsrpc(7) §8 ephemeral items: bound to the setting connection, shown with
+ * their owner, unset as one revision with reason owner_closed when it
+ * closes; an ordinary set takes the item over, another ephemeral set binds
+ * it to the new connection; a transaction's set binds like config.set.
+ */
+static void test_ephemeral(void **state)
+{
+	int a = client_connect(d.sock), b = client_connect(d.sock);
+	json_int_t ida = conn_id(a), idb = conn_id(b);
+	char want[512];
+
+	assert_int_equal(set_ephemeral_on(a, "eph/a", json_integer(1)), 1);
+	assert_int_equal(set_ephemeral_on(a, "eph/b", json_integer(2)), 2);
+	assert_int_equal(set_ephemeral_on(a, "eph/c", json_integer(3)), 3);
+	assert_int_equal(set_ephemeral_on(a, "eph/d", json_integer(4)), 4);
+	snprintf(want, sizeof(want),
+	         "{\"key\":\"eph/a\",\"value\":1,\"revision\":1,\"create_revision\":1,"
+	         "\"version\":1,\"ephemeral\":true,\"owner\":{\"id\":%lld,\"uid\":%u,\"pid\":%d}}",
+	         (long long)ida, (unsigned)getuid(), (int)getpid());
+	expect_json(ok("config.get", json_pack("{s:s}", "key", "eph/a")), want, "ephemeral item");
+	/* eph/b becomes ordinary (version 2), eph/c is b's now; eph/d goes in a's txn. */
+	assert_int_equal(set("eph/b", json_integer(20)), 5);
+	assert_int_equal(set_ephemeral_on(b, "eph/c", json_integer(30)), 6);
+	json_t *res = harness_take_result(
+	    rpc_on(a, "config.txn",
+	           json_loads("{\"success\":[{\"op\":\"set\",\"key\":\"eph/t\",\"value\":\"t\","
+	                      "\"ephemeral\":true},{\"op\":\"get\",\"key\":\"eph/t\"}]}",
+	                      0, NULL)),
+	    "config.txn");
+	snprintf(want, sizeof(want),
+	         "{\"succeeded\":true,\"revision\":7,\"results\":[{\"key\":\"eph/t\",\"revision\":7},"
+	         "{\"key\":\"eph/t\",\"value\":\"t\",\"revision\":7,\"create_revision\":7,"
+	         "\"version\":1,\"ephemeral\":true,\"owner\":{\"id\":%lld,\"uid\":%u,\"pid\":%d}}]}",
+	         (long long)ida, (unsigned)getuid(), (int)getpid());
+	expect_json(res, want, "ephemeral txn");
+	json_decref(fails("config.txn",
+	                  json_loads("{\"success\":[{\"op\":\"unset\",\"key\":\"eph/t\","
+	                             "\"ephemeral\":true}]}",
+	                             0, NULL),
+	                  -32602));
+	/* The listing shows them too; keys_only does not. */
+	res = ok("config.list", json_pack("{s:s}", "prefix", "eph/c"));
+	json_t *item = json_array_get(json_object_get(res, "items"), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(item, "owner"), "id")),
+	                 idb);
+	json_decref(res);
+
+	int ev = config_watcher();
+	client_close(a);
+	/* One revision for what a still owned, in key order: eph/a, eph/d, eph/t. */
+	expect_owner_closed(ev, "eph/a", 8);
+	expect_owner_closed(ev, "eph/d", 8);
+	expect_owner_closed(ev, "eph/t", 8);
+	assert_true(client_silent(ev, 200));
+	expect_absent("eph/a");
+	expect_absent("eph/d");
+	expect_absent("eph/t");
+	json_t *v = json_integer(20);
+	expect_get("eph/b", v, 5); /* ordinary: exactly the five members */
+	json_decref(v);
+	res = ok("config.get", json_pack("{s:s}", "key", "eph/c"));
+	assert_true(json_is_true(json_object_get(res, "ephemeral")));
+	json_decref(res);
+	res = ok("config.list", NULL);
+	assert_int_equal(json_integer_value(json_object_get(res, "revision")), 8);
+	json_decref(res);
+	/* b owned eph/c: it goes when b closes. */
+	client_close(b);
+	expect_owner_closed(ev, "eph/c", 9);
+	assert_true(client_silent(ev, 200));
+	client_close(ev);
+}
+
+/*
+ * After a crash the owners are gone: the restarted daemon removes what was
+ * left ephemeral before anyone reads it, as a new revision (the counter
+ * never goes back), and keeps the ordinary items. Twice: once from the log,
+ * once from a log it wrote after its own start-up removal.
+ */
+static void test_ephemeral_restart(void **state)
+{
+	int a = client_connect(d.sock);
+	int status;
+
+	set("keep", json_integer(1));                              /* 1 */
+	assert_int_equal(set_ephemeral_on(a, "eph/x", json_integer(2)), 2);
+	assert_int_equal(set_ephemeral_on(a, "eph/y", json_string("y")), 3);
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	assert_int_equal(daemon_wait(&d, harness_ms(10000)) >= 0, 1);
+	client_close(a);
+	client_close(fd);
+	assert_int_equal(daemon_spawn(&d, NULL, &status), 0);
+	fd = client_connect(d.sock);
+	expect_absent("eph/x");
+	expect_absent("eph/y");
+	json_t *res = ok("config.list", NULL);
+	expect_json(res,
+	            "{\"items\":[{\"key\":\"keep\",\"value\":1,\"revision\":1,\"create_revision\":1,"
+	            "\"version\":1}],\"revision\":4,\"more\":false}",
+	            "after restart");
+	char *log = daemon_log(&d);
+	assert_non_null(strstr(log, "removed 2 ephemeral item(s) left from before the restart, "
+	                            "as revision 4"));
+	free(log);
+	/* The removal is durable: a second crash and start find nothing to remove. */
+	assert_int_equal(set("keep", json_integer(5)), 5);
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	assert_int_equal(daemon_wait(&d, harness_ms(10000)) >= 0, 1);
+	client_close(fd);
+	assert_int_equal(daemon_spawn(&d, NULL, &status), 0);
+	fd = client_connect(d.sock);
+	res = ok("config.list", NULL);
+	assert_int_equal(json_integer_value(json_object_get(res, "revision")), 5);
+	assert_int_equal(json_array_size(json_object_get(res, "items")), 1);
+	json_decref(res);
+}
+
+/* daemon.stats "store": committed items and bytes (keys plus compact values), as the quotas count. */
+static void test_stats_store(void **state)
+{
+	json_t *st = ok("daemon.stats", NULL);
+
+	expect_json(json_incref(json_object_get(st, "store")), "{\"items\":0,\"bytes\":0}", "empty");
+	json_decref(st);
+	set("st/a", json_integer(1));                                 /* 4 + 1 */
+	set("st/bb", json_pack("{s:[i,s]}", "x", 10, "\xc3\xa9"));    /* 5 + 15 */
+	st = ok("daemon.stats", NULL);
+	expect_json(json_incref(json_object_get(st, "store")), "{\"items\":2,\"bytes\":25}", "two");
+	json_decref(st);
+	set("st/a", json_string("long"));                             /* 4 + 6 */
+	unset("st/bb");
+	st = ok("daemon.stats", NULL);
+	expect_json(json_incref(json_object_get(st, "store")), "{\"items\":1,\"bytes\":10}", "one");
+	json_decref(st);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -1188,6 +1367,9 @@ int main(void)
 	    T(test_quotas),
 	    T(test_txn),
 	    T(test_restore),
+	    T(test_ephemeral),
+	    T(test_ephemeral_restart),
+	    T(test_stats_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

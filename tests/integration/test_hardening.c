@@ -730,7 +730,8 @@ static pid_t swapper_start(const char *dir, const char *sock, const char *aside,
 		if (ifd < 0 || inotify_add_watch(ifd, dir, IN_CREATE) < 0)
 			_exit(100);
 		(void)!write(ready[1], "r", 1);
-		for (long deadline = now_ms() + 10000; now_ms() < deadline;) {
+		/* As long as the harness waits for a start: a loaded machine under valgrind binds late. */
+		for (long deadline = now_ms() + harness_ms(10000); now_ms() < deadline;) {
 			struct pollfd p = {.fd = ifd, .events = POLLIN};
 			if (poll(&p, 1, 1000) != 1)
 				continue;
@@ -1083,8 +1084,9 @@ static void test_denial_log_bounded(void **state)
 		char deny[16], refuse[16];
 		dup2(out[1], 1);
 		close(out[0]);
-		snprintf(deny, sizeof(deny), "%d", DENY_MS);
-		snprintf(refuse, sizeof(refuse), "%d", REFUSE_MS);
+		/* Long enough for 100 of each on a loaded machine under valgrind too. */
+		snprintf(deny, sizeof(deny), "%d", harness_ms(DENY_MS));
+		snprintf(refuse, sizeof(refuse), "%d", harness_ms(REFUSE_MS));
 		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
 			_exit(100);
 		execl(exe, "flood", "--flood", d.sock, deny, refuse, (char *)NULL);
@@ -1106,7 +1108,7 @@ static void test_denial_log_bounded(void **state)
 	char *log = NULL;
 	unsigned long suppressed = 0;
 	unsigned lines = 0, noted = 0;
-	for (long deadline = now_ms() + 5000;;) {
+	for (long deadline = now_ms() + harness_ms(5000);;) {
 		free(log);
 		log = daemon_log(&d);
 		suppressed = 0;

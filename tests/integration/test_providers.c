@@ -852,7 +852,7 @@ static void test_nobody_caller(void **state)
 	json_decref(data);
 	char *log = daemon_log(&d);
 	assert_non_null(strstr(log, "denied rpc.provide of nobody.x to uid 65534"));
-	assert_non_null(strstr(log, "rpc.provide: uid 0 pid"));
+	assert_non_null(strstr(log, "info: audit: rpc.provide uid 0 pid"));
 	free(log);
 	json_decref(who);
 	client_close(c);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,58 @@ static void test_resume_across_restart(void **state)
 	client_close(c);
 	for (int i = 0; i < 6; i++)
 		free(before[i]);
+}
+
+/*
+ * Ephemeral items a killed daemon left are unset at its next start: their
+ * events (reason owner_closed) are in the history, so a watch resumes
+ * across that restart too.
+ */
+static void test_resume_across_ephemeral_purge(void **state)
+{
+	int c, e;
+
+	daemon_start(&d, NULL);
+	e = client_connect(d.sock);
+	json_decref(ok_on(e, "config.set",
+	                  json_pack("{s:s,s:i,s:b}", "key", "eph", "value", 1, "ephemeral", 1)));
+	set_key(e, "k", 2);
+	/*
+	 * The history is written after the store made the change durable (and
+	 * answered it): killed in between, the next start would find the
+	 * history short and refuse to resume from before it (-32015, which
+	 * test_history covers). Here it is written first: its event is replayed
+	 * to a watcher, and the write at the end of that turn has happened by
+	 * the time the kill comes.
+	 */
+	json_decref(harness_take_result(subscribe(&c, 1, NULL), "events.subscribe"));
+	json_t *ev = next_event(c, 10000);
+	assert_int_equal(rev_of(ev), 2);
+	json_decref(ev);
+	client_close(c);
+	usleep(50 * 1000);
+	assert_int_equal(kill(d.pid, SIGKILL), 0);
+	assert_true(daemon_wait(&d, harness_ms(10000)) >= 0);
+	client_close(e);
+	assert_int_equal(daemon_spawn(&d, NULL, NULL), 0);
+	json_t *res = harness_take_result(subscribe(&c, 2, NULL), "events.subscribe");
+	assert_int_equal(rev_of(res), 3);
+	json_decref(res);
+	ev = next_event(c, 10000);
+	assert_int_equal(rev_of(ev), 3);
+	assert_string_equal(json_string_value(json_object_get(ev, "type")), "unset");
+	assert_string_equal(json_string_value(json_object_get(ev, "key")), "eph");
+	assert_string_equal(json_string_value(json_object_get(ev, "reason")), "owner_closed");
+	json_decref(ev);
+	client_close(c);
+	/* And from the start, all three. */
+	json_decref(harness_take_result(subscribe(&c, 0, NULL), "events.subscribe"));
+	for (long rev = 1; rev <= 3; rev++) {
+		ev = next_event(c, 10000);
+		assert_int_equal(rev_of(ev), rev);
+		json_decref(ev);
+	}
+	client_close(c);
 }
 
 /* history_revisions 5: a resume from before is -32015 with compact_revision, and subscribes nothing. */
@@ -409,6 +462,7 @@ int main(void)
 #define T(f) cmocka_unit_test_teardown(f, daemon_teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_resume_no_gap_no_repeat), T(test_resume_across_restart),
+	    T(test_resume_across_ephemeral_purge),
 	    T(test_compacted),               T(test_prefix),
 	    T(test_overflow_notice_then_resume), T(test_replay_cpu),
 	};

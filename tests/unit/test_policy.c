@@ -631,6 +631,10 @@ static void test_root_may_call(void **state)
 	     true},
 	    /* Provide rules decide who serves a name, never who calls it. */
 	    {"{\"effect\":\"allow\",\"provide\":[\"*\"],\"uids\":[0]}", false},
+	    /* daemon.reload has no key: a rule with keys never lets it through, nor stops it. */
+	    {"{\"effect\":\"allow\",\"methods\":[\"*\"],\"keys\":[\"*\"],\"uids\":[0]}", false},
+	    {"{\"effect\":\"deny\",\"methods\":[\"*\"],\"keys\":[\"*\"]},"
+	     "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}", true},
 	    {"{\"effect\":\"deny\",\"provide\":[\"*\"]},"
 	     "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}",
 	     true},
@@ -975,6 +979,138 @@ static void test_to_json_unknown_names(void **state)
 	policy_free(p);
 }
 
+/* keys: a rule selects calls on keys its globs match; a call without a key never. */
+static void test_keys_match(void **state)
+{
+	struct policy *p = compile(
+	    "{\"rules\":["
+	    "{\"effect\":\"allow\",\"methods\":[\"config.list\"],\"uids\":[1000]},"
+	    "{\"effect\":\"deny\",\"methods\":[\"config.*\"],\"keys\":[\"app/secret*\"]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"config.*\"],\"keys\":[\"app/*\",\"exact\"],"
+	    "\"uids\":[1000]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"config.get\"],\"keys\":[\"a*b*c\"]}]}",
+	    SELF);
+	struct udsrpc_peer u = peer(1000, 1000, 10), other = peer(1001, 1001, 11);
+
+	assert_true(policy_has_keys(p));
+	assert_true(policy_allows(p, &u, "config.set", "app/mode"));
+	assert_true(policy_allows(p, &u, "config.get", "app/a/b/c")); /* '*' crosses slashes */
+	assert_true(policy_allows(p, &u, "config.unset", "exact"));
+	assert_false(policy_allows(p, &u, "config.unset", "exact/not"));
+	assert_false(policy_allows(p, &u, "config.set", "app"));	    /* the '/' is literal */
+	assert_false(policy_allows(p, &u, "config.set", "other/mode"));
+	assert_false(policy_allows(p, &u, "config.get", "app/secret/x")); /* the deny first */
+	/* No key: only rules without keys can match. */
+	assert_false(policy_allows(p, &u, "config.set", NULL));
+	assert_true(policy_allows(p, &u, "config.list", NULL));
+	assert_false(policy_allows(p, &other, "config.set", "app/mode"));
+	assert_true(policy_allows(p, &other, "config.get", "aXbYc"));
+	assert_true(policy_allows(p, &other, "config.get", "abc"));
+	assert_false(policy_allows(p, &other, "config.get", "acb"));
+	/* --check: the deciding rule, by key. */
+	bool allow;
+	assert_int_equal(policy_decide(p, false, &u, "config.set", "app/mode", &allow), 3);
+	assert_true(allow);
+	assert_int_equal(policy_decide(p, false, &u, "config.set", "app/secret", &allow), 2);
+	assert_false(allow);
+	assert_int_equal(policy_decide(p, false, &u, "config.set", "zzz", &allow), 0);
+	assert_false(allow);
+	policy_free(p);
+}
+
+/* A verdict may be cached per method only when no rule with keys took part in it. */
+static void test_keys_keyless(void **state)
+{
+	struct policy *p = compile(
+	    "{\"rules\":["
+	    "{\"effect\":\"allow\",\"methods\":[\"config.*\"],\"keys\":[\"app/*\"],\"uids\":[1000]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"config.get\"]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}]}",
+	    SELF);
+	struct udsrpc_peer u = peer(1000, 1000, 10), root = peer(0, 0, 1);
+	bool keyless;
+
+	/* Root: the keys rule is for uid 1000 only, so no key changes root's verdict. */
+	assert_true(policy_allows_keyed(p, &root, "config.set", "any", &keyless));
+	assert_true(keyless);
+	/* uid 1000 on config.set: the keys rule decides, key by key. */
+	assert_true(policy_allows_keyed(p, &u, "config.set", "app/x", &keyless));
+	assert_false(keyless);
+	assert_false(policy_allows_keyed(p, &u, "config.set", "x", &keyless));
+	assert_false(keyless);
+	/* ... and ping, which the keys rule's methods do not select. */
+	assert_false(policy_allows_keyed(p, &u, "ping", NULL, &keyless));
+	assert_true(keyless);
+	/* Without keys rules anywhere, every verdict is keyless. */
+	struct policy *plain =
+	    compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"config.get\"]}]}", SELF);
+	assert_false(policy_has_keys(plain));
+	assert_true(policy_allows_keyed(plain, &u, "config.get", "x", &keyless));
+	assert_true(keyless);
+	policy_free(plain);
+	policy_free(p);
+}
+
+static void test_keys_errors(void **state)
+{
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"a\"],\"keys\":[]}]}",
+	             "rule 1: keys: empty list (omit the member to match anyone)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"a\"],\"keys\":\"app/*\"}]}",
+	             "rule 1: keys: expected an array of key patterns");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"a\"],\"keys\":[\"x\",\"\"]}]}",
+	             "rule 1: keys: empty pattern (entry 2)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"a\"],\"keys\":[7]}]}",
+	             "rule 1: keys: not a string without NUL bytes (entry 1)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"a\"],\"keys\":[\"app dir/*\"]}]}",
+	             "rule 1: keys: 'app dir/*' can match no key (entry 1: keys hold only "
+	             "A-Z a-z 0-9 . _ / -, and * is the only wildcard)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"a\"],\"keys\":[\"a?\"]}]}",
+	             "rule 1: keys: 'a?' can match no key (entry 1: keys hold only "
+	             "A-Z a-z 0-9 . _ / -, and * is the only wildcard)");
+	expect_error("{\"rules\":[{\"effect\":\"allow\",\"provide\":[\"a.b\"],\"keys\":[\"x\"]}]}",
+	             "rule 1: keys: a provide rule selects names, not keys (keys go in a rule "
+	             "with \"methods\")");
+	/* 257 literal bytes are longer than any key; 256 and stars are fine. */
+	char text[600], key[258];
+	memset(key, 'k', 257);
+	key[257] = '\0';
+	snprintf(text, sizeof(text),
+	         "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"a\"],\"keys\":[\"%s\"]}]}", key);
+	expect_error(text, "rule 1: keys: 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+	                   "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...' can "
+	                   "match no key (entry 1: longer than 256 bytes)");
+	key[256] = '\0';
+	key[0] = '*';
+	snprintf(text, sizeof(text),
+	         "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"a\"],\"keys\":[\"%s*\"]}]}", key);
+	struct policy *p = compile(text, SELF);
+	policy_free(p);
+}
+
+/* --check prints keys as written, and they compile back to the same verdicts. */
+static void test_keys_to_json(void **state)
+{
+	struct policy *p = compile("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"config.*\"],"
+	                           "\"keys\":[\"app/*\",\"x\"],\"uids\":[1000]}]}",
+	                           SELF);
+	json_t *j = policy_to_json(p);
+	json_t *want = json_loads("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"config.*\"],"
+	                          "\"uids\":[1000],\"keys\":[\"app/*\",\"x\"]}]}",
+	                          0, NULL);
+	struct policy *back = NULL;
+	struct udsrpc_peer u = peer(1000, 1000, 10);
+
+	assert_true(json_equal(j, want));
+	assert_int_equal(policy_compile(j, SELF, &back, NULL, 0), 0);
+	assert_true(policy_allows(back, &u, "config.set", "app/y"));
+	assert_false(policy_allows(back, &u, "config.set", "y"));
+	assert_true(policy_has_keys(back));
+	json_decref(j);
+	json_decref(want);
+	policy_free(back);
+	policy_free(p);
+}
+
 int main(void)
 {
 	/* pids entries pin what the fake says; test_pids_pinned_proc asks the kernel. */
@@ -1014,6 +1150,10 @@ int main(void)
 	    cmocka_unit_test(test_load_file),
 	    cmocka_unit_test(test_to_json_round_trip),
 	    cmocka_unit_test(test_to_json_unknown_names),
+	    cmocka_unit_test(test_keys_match),
+	    cmocka_unit_test(test_keys_keyless),
+	    cmocka_unit_test(test_keys_errors),
+	    cmocka_unit_test(test_keys_to_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -758,6 +758,13 @@ static void test_policy_schema(void **state)
 	          "/rules/0/uids/0", "expected integer or string");
 	doc_check(s, "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"*\"],\"groups\":[\"\"]}]}",
 	          "/rules/0/groups/0", "at least 1");
+	/* keys: globs over config keys (udsrpc(7), "Keys in a policy"). */
+	doc_check(s,
+	          "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"config.*\"],"
+	          "\"keys\":[\"app/*\"],\"uids\":[\"deploy\"]}]}",
+	          NULL, NULL);
+	doc_check(s, "{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"*\"],\"keys\":[\"a b\"]}]}",
+	          "/rules/0/keys/0", "does not match pattern");
 	json_decref(s);
 }
 

@@ -299,6 +299,61 @@ static void test_record_codec_v2(void **state)
 	assert_int_equal(store_rec_parse(sub, len, &v), -EBADMSG);
 }
 
+/* The checksum of a record changed by hand (store_codec.h: bytes [0,4) and [8,len)). */
+static void reseal_crc(unsigned char *rec, size_t len)
+{
+	uint32_t crc = store_crc32c(store_crc32c(0, rec, 4), rec + 8, len - 8);
+
+	for (int i = 0; i < 4; i++)
+		rec[4 + i] = (unsigned char)(crc >> (8 * i));
+}
+
+/* An ephemeral SET2 (flags bit 1), alone and in a batch; the flag on nothing else. */
+static void test_record_codec_ephemeral(void **state)
+{
+	unsigned char rec[256], *sub;
+	size_t koff = store_rec_key_offset(STORE_OP_SET2 | STORE_EPHEMERAL), len = koff + 1 + 1;
+	size_t off = 0, total;
+	struct store_rec_view v, b;
+
+	assert_int_equal(koff, STORE_REC_HDR + 16);
+	memcpy(rec + koff, "e", 1);
+	memcpy(rec + koff + 1, "1", 1);
+	store_rec_seal(rec, len, 5, STORE_OP_SET2 | STORE_EPHEMERAL, 1, 5, 1);
+	assert_int_equal(rec[16], STORE_OP_SET2);
+	assert_int_equal(rec[17], 2);
+	assert_int_equal(store_rec_parse(rec, len, &v), 0);
+	assert_int_equal(v.op, STORE_OP_SET2);
+	assert_true(v.ephemeral);
+	assert_memory_equal(v.key, "e", 1);
+	store_rec_seal(rec, len, 5, STORE_OP_SET2, 1, 5, 1);
+	assert_int_equal(store_rec_parse(rec, len, &v), 0);
+	assert_false(v.ephemeral);
+	/* Unknown flag bits, and the flag on an unset: not ours (checksum made right). */
+	store_rec_seal(rec, len, 5, STORE_OP_SET2 | STORE_EPHEMERAL, 1, 5, 1);
+	rec[17] |= 4;
+	reseal_crc(rec, len);
+	assert_int_equal(store_rec_parse(rec, len, &v), -EBADMSG);
+	memcpy(rec + STORE_REC_HDR, "gone", 4);
+	store_rec_seal(rec, STORE_REC_HDR + 4, 5, STORE_OP_UNSET | STORE_EPHEMERAL, 4, 0, 0);
+	assert_int_equal(store_rec_parse(rec, STORE_REC_HDR + 4, &v), -EBADMSG);
+
+	/* In a batch: flags 3; the batch itself never carries the flag. */
+	sub = rec + STORE_REC_HDR;
+	memcpy(sub + koff, "e", 1);
+	memcpy(sub + koff + 1, "1", 1);
+	store_rec_seal(sub, len, 6, STORE_OP_SET2 | STORE_IN_BATCH | STORE_EPHEMERAL, 1, 6, 1);
+	assert_int_equal(sub[17], 3);
+	total = STORE_REC_HDR + len;
+	store_rec_seal(rec, total, 6, STORE_OP_BATCH, 0, 0, 0);
+	assert_int_equal(store_rec_parse(rec, total, &b), 0);
+	assert_int_equal(store_batch_next(&b, &off, &v), 0);
+	assert_true(v.ephemeral);
+	assert_int_equal(store_batch_next(&b, &off, &v), -ENODATA);
+	store_rec_seal(rec, total, 6, STORE_OP_BATCH | STORE_EPHEMERAL, 0, 0, 0);
+	assert_int_equal(store_rec_parse(rec, total, &b), -EBADMSG);
+}
+
 struct tree_item {
 	struct store_tree_link link;
 	char key[8];
@@ -1276,6 +1331,8 @@ static void test_early(void **state)
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	/* The committer's ways: a lone change here would be the loop's (test_inline_commit). */
+	store_debug_inline(f->s, false);
 	/* No hook, nothing to mark. */
 	assert_false(early_set(f, &e[0], "z", -1, sv[0], sv[1]));
 	wait_calls(f, &e[0].r.calls, 1);
@@ -1313,6 +1370,58 @@ static void test_early(void **state)
 	assert_int_equal(e[5].hooked_at_done, 1);
 	assert_int_equal(e[4].got_len, 12); /* the first callback finds both lines */
 	assert_memory_equal(e[4].got, "ack 3\nack 4\n", 12);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * A lone change with the committer idle is written and flushed by the loop
+ * itself (store.c, "Inline commit"): no early hook (the committer would run
+ * it for a group of one), the callback at once, the change durable. The
+ * committer is idle once it sleeps again after the previous group: each try
+ * gives it 20 ms for that, 50 tries at most.
+ */
+static void test_inline_commit(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats st0, st1;
+	struct early e;
+	uint64_t rev;
+	int sv[2], tries;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	store_set_early(f->s, early_hook);
+	for (tries = 0; tries < 50; tries++) {
+		usleep(20000);
+		store_get_stats(f->s, &st0);
+		assert_true(early_set(f, &e, "lone", -1, sv[0], sv[1]));
+		wait_calls(f, &e.r.calls, 1);
+		assert_int_equal(e.r.st, STORE_OK);
+		if (e.hooked == 0)
+			break;
+		assert_true(recv(sv[1], e.got, sizeof(e.got), MSG_DONTWAIT) > 0); /* the hook's line */
+	}
+	assert_true(tries < 50);
+	assert_int_equal(e.got_len, -1); /* nothing went to the socket */
+	store_get_stats(f->s, &st1);
+	assert_int_equal(st1.groups, st0.groups + 1); /* one group, one fdatasync */
+	assert_int_equal(st1.records, st0.records + 1);
+	rev = e.r.rev;
+	assert_non_null(store_get(f->s, "lone", &rev));
+	assert_int_equal(rev, e.r.rev);
+
+	/* Not with the hook: the same change through the committer, told early. */
+	store_debug_inline(f->s, false);
+	assert_true(early_set(f, &e, "lone", -1, sv[0], sv[1]));
+	wait_calls(f, &e.r.calls, 1);
+	assert_int_equal(e.hooked_at_done, 1);
+
+	/* Durable: there after a restart, at the revision the loop answered. */
+	rev = e.r.rev;
+	fx_reopen(f);
+	uint64_t got = 0;
+	assert_non_null(store_get(f->s, "lone", &got));
+	assert_int_equal(got, rev);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -1715,10 +1824,10 @@ static void test_txn(void **state)
 	struct store_txn_cmp c[] = {{.key = "t/a", .what = STORE_CMP_VERSION, .num = 1},
 	                            {.key = "t/none", .what = STORE_CMP_EXISTS, .exists = false}};
 	struct store_txn_op ok[] = {
-	    {STORE_TXN_SET, "t/a", two},  {STORE_TXN_SET, "t/b", x},   {STORE_TXN_UNSET, "t/c", NULL},
-	    {STORE_TXN_UNSET, "t/z", NULL}, {STORE_TXN_GET, "t/a", NULL}, {STORE_TXN_GET, "t/c", NULL},
+	    {STORE_TXN_SET, "t/a", two, NULL},  {STORE_TXN_SET, "t/b", x, NULL},   {STORE_TXN_UNSET, "t/c", NULL, NULL},
+	    {STORE_TXN_UNSET, "t/z", NULL, NULL}, {STORE_TXN_GET, "t/a", NULL, NULL}, {STORE_TXN_GET, "t/c", NULL, NULL},
 	};
-	struct store_txn_op no[] = {{STORE_TXN_GET, "t/a", NULL}};
+	struct store_txn_op no[] = {{STORE_TXN_GET, "t/a", NULL, NULL}};
 	struct txn_result t;
 	char p[256];
 
@@ -1750,7 +1859,7 @@ static void test_txn(void **state)
 	/* value and revision compares; no compares at all: success. */
 	struct store_txn_cmp cv[] = {{.key = "t/b", .what = STORE_CMP_VALUE, .value = x},
 	                             {.key = "t/a", .what = STORE_CMP_REVISION, .num = 3}};
-	struct store_txn_op set1[] = {{STORE_TXN_SET, "t/d", one}};
+	struct store_txn_op set1[] = {{STORE_TXN_SET, "t/d", one, NULL}};
 	t = do_txn(f, cv, 2, set1, 1, NULL, 0);
 	assert_true(t.succeeded);
 	assert_int_equal(t.r.rev, 4);
@@ -1762,8 +1871,8 @@ static void test_txn(void **state)
 	assert_null(store_get(f->s, "t/c", NULL));
 
 	/* A torn transaction record is dropped whole. */
-	struct store_txn_op many[] = {{STORE_TXN_SET, "t/a", x}, {STORE_TXN_SET, "t/e", x},
-	                              {STORE_TXN_UNSET, "t/d", NULL}};
+	struct store_txn_op many[] = {{STORE_TXN_SET, "t/a", x, NULL}, {STORE_TXN_SET, "t/e", x, NULL},
+	                              {STORE_TXN_UNSET, "t/d", NULL, NULL}};
 	t = do_txn(f, NULL, 0, many, 3, NULL, 0);
 	assert_int_equal(t.r.rev, 5);
 	json_decref(t.results);
@@ -1781,7 +1890,7 @@ static void test_txn(void **state)
 	t = do_txn(f, NULL, 0, many, 3, NULL, 0); /* +1 -1: stays at 3 */
 	assert_int_equal(t.r.st, STORE_OK);
 	json_decref(t.results);
-	struct store_txn_op two_new[] = {{STORE_TXN_SET, "t/f", x}, {STORE_TXN_SET, "t/g", x}};
+	struct store_txn_op two_new[] = {{STORE_TXN_SET, "t/f", x, NULL}, {STORE_TXN_SET, "t/g", x, NULL}};
 	t = do_txn(f, NULL, 0, two_new, 2, NULL, 0);
 	assert_int_equal(t.r.st, STORE_QUOTA);
 	assert_string_equal(t.r.reason, "max_keys");
@@ -1800,6 +1909,112 @@ static void test_txn(void **state)
 /* ---- damage that is not a torn last record ---- */
 
 /* Flip one byte of the log at off (the store closed). */
+static struct result do_set_owned(struct fx *f, const char *key, json_t *value,
+                                  const struct store_owner *owner)
+{
+	struct result r = {.f = f};
+
+	assert_int_equal(store_set_owned(f->s, key, value, -1, owner, done_cb, &r), 0);
+	json_decref(value);
+	wait_calls(f, &r.calls, 1);
+	return r;
+}
+
+static struct result do_unset_owner(struct fx *f, uint64_t id, json_t **ret_keys)
+{
+	struct result r = {.f = f};
+
+	assert_int_equal(store_unset_owner(f->s, id, done_cb, &r, ret_keys), 0);
+	wait_calls(f, &r.calls, 1);
+	return r;
+}
+
+static void assert_item_text(struct fx *f, const char *key, const char *want)
+{
+	size_t len;
+	int err;
+	const char *item = store_get_item(f->s, key, &len, &err);
+
+	assert_int_equal(err, 0);
+	assert_string_equal(item, want);
+}
+
+/*
+ * Ephemeral items: the owner in the item, an ordinary set takes it over,
+ * store_unset_owner removes only the owner's as one revision; what is left
+ * ephemeral is removed at the next open, from the log and from a snapshot,
+ * as a revision of its own.
+ */
+static void test_ephemeral(void **state)
+{
+	struct fx *f = *state;
+	struct store_owner a = {.id = 7, .uid = 1000, .pid = 42}, b = {.id = 8, .uid = 0, .pid = 1};
+	struct store_stats st;
+	json_t *keys, *one = json_integer(1);
+	struct store_txn_op ops[] = {{STORE_TXN_SET, "t", one, &a}};
+	struct txn_result t;
+
+	assert_int_equal(do_set_owned(f, "a", json_integer(1), &a).rev, 1);
+	assert_item_text(f, "a",
+	                 "{\"key\":\"a\",\"value\":1,\"revision\":1,\"create_revision\":1,\"version\":1,"
+	                 "\"ephemeral\":true,\"owner\":{\"id\":7,\"uid\":1000,\"pid\":42}}");
+	do_set_owned(f, "b", json_integer(2), &a);          /* 2 */
+	do_set_owned(f, "c", json_integer(3), &a);          /* 3 */
+	do_set(f, "b", json_integer(20), -1);               /* 4: ordinary now */
+	assert_item_text(f, "b",
+	                 "{\"key\":\"b\",\"value\":20,\"revision\":4,\"create_revision\":2,"
+	                 "\"version\":2}");
+	do_set_owned(f, "c", json_integer(30), &b);         /* 5: b's now */
+	t = do_txn(f, NULL, 0, ops, 1, NULL, 0);            /* 6 */
+	assert_int_equal(t.r.rev, 6);
+	json_decref(t.results);
+	assert_item_text(f, "t",
+	                 "{\"key\":\"t\",\"value\":1,\"revision\":6,\"create_revision\":6,\"version\":1,"
+	                 "\"ephemeral\":true,\"owner\":{\"id\":7,\"uid\":1000,\"pid\":42}}");
+	/* a's: "a" and "t", one revision. */
+	struct result r = do_unset_owner(f, 7, &keys);
+	assert_int_equal(r.st, STORE_OK);
+	assert_int_equal(r.rev, 7);
+	char *text = json_dumps(keys, JSON_COMPACT);
+	assert_string_equal(text, "[\"a\",\"t\"]");
+	free(text);
+	json_decref(keys);
+	assert_null(store_get(f->s, "a", NULL));
+	assert_null(store_get(f->s, "t", NULL));
+	/* Nothing left for a: no change. */
+	r = do_unset_owner(f, 7, NULL);
+	assert_int_equal(r.rev, 7);
+	assert_int_equal(store_revision(f->s), 7);
+
+	/* "c" is still ephemeral: gone after a reopen, at revision 8 (from the log). */
+	fx_reopen(f);
+	assert_null(store_get(f->s, "c", NULL));
+	assert_non_null(store_get(f->s, "b", NULL));
+	assert_int_equal(store_revision(f->s), 8);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.ephemeral_removed, 1);
+	assert_non_null(strstr(f->log, "removed 1 ephemeral item(s) left from before the restart, "
+	                                "as revision 8"));
+	/* From a snapshot too, and the removal itself is durable. */
+	do_set_owned(f, "d", json_integer(4), &b);          /* 9 */
+	assert_int_equal(store_debug_compact(f->s), 0);
+	fx_reopen(f);
+	assert_null(store_get(f->s, "d", NULL));
+	assert_int_equal(store_revision(f->s), 10);
+	fx_reopen(f);
+	assert_int_equal(store_revision(f->s), 10);
+	store_get_stats(f->s, &st);
+	assert_int_equal(st.ephemeral_removed, 0);
+	/* A failed ephemeral set leaves the item what it was (ordinary). */
+	store_debug_fail_next_write(f->s, EIO);
+	assert_int_equal(do_set_owned(f, "b", json_integer(5), &a).st, STORE_IO_ERROR);
+	r = do_unset_owner(f, 7, &keys);
+	assert_int_equal(json_array_size(keys), 0);
+	json_decref(keys);
+	assert_non_null(store_get(f->s, "b", NULL));
+	json_decref(one);
+}
+
 static void flip_byte(const struct fx *f, off_t off)
 {
 	char p[256];
@@ -2144,6 +2359,7 @@ int main(void)
 	    cmocka_unit_test(test_crc32c),
 	    cmocka_unit_test(test_record_codec),
 	    cmocka_unit_test(test_record_codec_v2),
+	    cmocka_unit_test(test_record_codec_ephemeral),
 	    cmocka_unit_test(test_tree_balanced_and_ordered),
 	    cmocka_unit_test(test_key_valid),
 	    cmocka_unit_test_setup_teardown(test_invalid_arguments, setup, teardown),
@@ -2172,6 +2388,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_write_failure_alone_and_repeated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_early, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_early_not_in_big_groups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inline_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_values_of_every_type, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damage_mid_log_refuses_then_repair, setup,
@@ -2186,6 +2403,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unset_prefix_one_revision, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_quotas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ephemeral, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};
 

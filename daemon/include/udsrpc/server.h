@@ -143,6 +143,13 @@ struct udsrpc_server_options {
 	uint64_t idle_timeout_ms;         /* 0: off */
 	uint64_t call_timeout_ms;         /* 30000 */
 	uint64_t max_provider_inflight;   /* 1024 */
+	/*
+	 * daemon.stats (UDSRPC_BUILTIN_STATS), on the loop thread: the service
+	 * adds members of its own to the result, stats (borrowed; the
+	 * library's members are in it already, leave them as they are).
+	 * NULL: nothing added.
+	 */
+	void (*on_stats)(struct udsrpc_server *srv, json_t *stats, void *userdata);
 };
 
 /* Defaults into *o (size bytes of it). Use the macro. */
@@ -186,6 +193,17 @@ void udsrpc_server_log(struct udsrpc_server *srv, enum udsrpc_log_level level, c
                        ...) __attribute__((format(printf, 3, 4)));
 void udsrpc_server_logv(struct udsrpc_server *srv, enum udsrpc_log_level level, const char *fmt,
                         va_list ap) __attribute__((format(printf, 3, 0)));
+/*
+ * The audit line of a call that changed state (udsrpc(7), "Denials and
+ * audit"), at info level: "audit: METHOD uid U pid P exe E: DETAIL", DETAIL
+ * from fmt (what it touched and the revision it made). The identity is
+ * passed, not a peer, so that a write answered after its caller left is
+ * still told under the caller's name; exe NULL prints "(unknown)". Nothing
+ * is kept.
+ */
+void udsrpc_server_audit(struct udsrpc_server *srv, const char *method, uid_t uid, pid_t pid,
+                         const char *exe, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* ---- methods ------------------------------------------------------------ */
 

@@ -44,5 +44,7 @@ void builtin_daemon_stats(struct udsrpc_call *c, const json_t *params, void *use
 			json_object_set_new(methods, e->name, stats_method_json(&e->stats));
 	}
 	json_object_set_new(res, "methods", methods);
+	if (srv->on_stats)
+		srv->on_stats(srv, res, srv->userdata);
 	udsrpc_call_result(c, res);
 }

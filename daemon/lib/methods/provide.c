@@ -54,9 +54,9 @@ static void provide_changed(struct udsrpc_server *srv, const struct udsrpc_peer 
 	json_t *names = json_pack("{s:o,s:o}", "methods", methods, "topics", topics);
 	char *text = names ? json_dumps(names, JSON_COMPACT) : NULL;
 
-	log_info(srv, "rpc.%s: uid %u pid %d exe %s (connection %llu): %.512s%s", type,
-	         (unsigned)peer->uid, (int)peer->pid, peer->exe ? peer->exe : "(unknown)", peer->id,
-	         text ? text : "(out of memory)", text && strlen(text) > 512 ? "..." : "");
+	udsrpc_server_audit(srv, strcmp(type, "provide") == 0 ? "rpc.provide" : "rpc.unprovide",
+	                    peer->uid, peer->pid, peer->exe, "connection %llu: %.512s%s", peer->id,
+	                    text ? text : "(out of memory)", text && strlen(text) > 512 ? "..." : "");
 	free(text);
 	if (!names || !udsrpc_server_wanted(srv, "provider")) {
 		json_decref(names);
@@ -118,6 +118,32 @@ void provide_release(struct udsrpc_server *srv, struct provider *p, const json_t
 	} else {
 		json_decref(gone_m);
 		json_decref(gone_t);
+	}
+}
+
+/*
+ * The policy changed. udsrpc(7) judges subscriptions again, but says
+ * nothing of names already provided: they stay (taking them away would
+ * fail calls in flight, and the provider is not told), and each one the
+ * provide rules no longer allow is logged, so the operator knows what
+ * the new policy did not reach.
+ */
+void provide_policy_changed(struct udsrpc_server *srv)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &srv->conns, link) {
+		const struct provider *p = c->rpc.provider;
+
+		for (size_t i = 0; p && i < p->nmethods + p->ntopics; i++) {
+			const char *name = i < p->nmethods ? p->methods[i]->name
+			                                   : p->topics[i - p->nmethods]->name;
+			if (!policy_allows_provide(srv->policy, &c->peer, name))
+				log_warning(srv, "policy: uid %u pid %d (connection %llu) still "
+				            "provides %s, which the provide rules no longer allow it "
+				            "(kept until it unprovides or disconnects)",
+				            (unsigned)c->peer.uid, (int)c->peer.pid, c->peer.id, name);
+		}
 	}
 }
 

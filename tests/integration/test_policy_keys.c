@@ -1,0 +1,251 @@
+/*
+ * test_policy_keys.c — the keys selector of udsrpc(7) ("Keys in a policy")
+ * on real connections of uid nobody: calls decided as (method, key),
+ * config.list and config events filtered by (config.get, key), and
+ * config.txn, config.unset with prefix and config.restore refused whole,
+ * data.key naming the first key refused. Needs root.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy_fixture.h"
+
+/* "deploy may manage the keys under app/" (udsrpc(7)), nobody standing in for deploy. */
+#define DEPLOY_RULES                                                                               \
+	"{\"effect\":\"allow\",\"methods\":[\"config.list\",\"config.txn\",\"events.subscribe\"],"  \
+	"\"uids\":[\"nobody\"]},"                                                                  \
+	"{\"effect\":\"allow\",\"methods\":[\"config.*\"],\"keys\":[\"app/*\"],"                    \
+	"\"uids\":[\"nobody\"]},"
+#define ROOT_ALL "{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]}"
+
+/* One request line with by-name params (params_json) and id 1. */
+static const char *req(const char *method, const char *params_json)
+{
+	static char line[1024];
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}",
+	         method, params_json);
+	return line;
+}
+
+/* root sets key to 1. */
+static void root_set(int fr, const char *key)
+{
+	char params[300];
+	snprintf(params, sizeof(params), "{\"key\":\"%s\",\"value\":1}", key);
+	json_t *r = call(fr, req("config.set", params));
+	assert_non_null(json_object_get(r, "result"));
+	json_decref(r);
+}
+
+/* The call must be refused whole: -32001 naming method, this peer, and key. */
+static void expect_key_refused(int fd, const char *method, const char *params_json,
+                               const struct kid *k, const char *key)
+{
+	json_t *r = call(fd, req(method, params_json));
+	json_t *want = json_pack("{s:s,s:i,s:{s:i,s:s,s:{s:s,s:I,s:I,s:I,s:s}}}", "jsonrpc", "2.0",
+	                         "id", 1, "error", "code", -32001, "message", "Permission denied",
+	                         "data", "method", method, "uid", (json_int_t)nobody_uid, "gid",
+	                         (json_int_t)nobody_gid, "pid", (json_int_t)k->pid, "key", key);
+	assert_json_equal(r, want);
+	json_decref(want);
+	json_decref(r);
+}
+
+/* The keys of a config.list answer, " "-joined, and its "more". */
+static void expect_list(int fd, const char *params_json, const char *want_keys, bool want_more)
+{
+	json_t *r = call(fd, req("config.list", params_json)), *item;
+	json_t *res = json_object_get(r, "result");
+	char got[512] = "";
+	size_t i;
+
+	assert_non_null(res);
+	json_array_foreach(json_object_get(res, "items"), i, item) {
+		strncat(got, i ? " " : "", sizeof(got) - strlen(got) - 1);
+		strncat(got, json_string_value(json_object_get(item, "key")),
+		        sizeof(got) - strlen(got) - 1);
+	}
+	assert_string_equal(got, want_keys);
+	assert_int_equal(json_is_true(json_object_get(res, "more")), want_more);
+	json_decref(r);
+}
+
+/* Absent for root: a refused call changed nothing. */
+static void expect_absent(struct fx *f, const char *key)
+{
+	char params[300];
+	snprintf(params, sizeof(params), "{\"key\":\"%s\"}", key);
+	json_t *r = root_call(f, req("config.get", params));
+	assert_int_equal(error_code(r), -32010);
+	json_decref(r);
+}
+
+static void test_keys_decide_calls(void **state)
+{
+	struct fx *f = *state;
+
+	fx_start(f, NULL, "{\"rules\":[" DEPLOY_RULES ROOT_ALL "]}");
+	struct kid *k = kid_nobody(f);
+	int fd = kid_connect(f, k), fr = root_connect(f);
+	root_set(fr, "app/a");
+	root_set(fr, "app/b");
+	root_set(fr, "secret/x");
+	root_set(fr, "zz/1");
+
+	json_t *r = call(fd, req("config.get", "{\"key\":\"app/a\"}"));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "result"), "value")),
+	                 1);
+	json_decref(r);
+	expect_denied(fd, req("config.get", "{\"key\":\"secret/x\"}"), 1, "config.get", k,
+	              nobody_uid, nobody_gid);
+	expect_result(fd, req("config.set", "{\"key\":\"app/c\",\"value\":2}"), 1,
+	              "{\"key\":\"app/c\",\"revision\":5}");
+	expect_denied(fd, req("config.set", "{\"key\":\"secret/x\",\"value\":2}"), 1, "config.set",
+	              k, nobody_uid, nobody_gid);
+	expect_denied(fd, req("config.unset", "{\"key\":\"zz/1\"}"), 1, "config.unset", k,
+	              nobody_uid, nobody_gid);
+	/* Allowed on app/a after refused on secret/x: verdicts on keys are not cached per method. */
+	expect_result(fd, req("config.unset", "{\"key\":\"app/c\"}"), 1,
+	              "{\"key\":\"app/c\",\"revision\":6}");
+
+	/* config.list: only what config.get allows; limit and more count those alone. */
+	expect_list(fd, "{}", "app/a app/b", false);
+	expect_list(fd, "{\"limit\":1}", "app/a", true);
+	expect_list(fd, "{\"after\":\"app/a\",\"limit\":1}", "app/b", false);
+	expect_list(fd, "{\"prefix\":\"secret/\",\"keys_only\":true}", "", false);
+	expect_list(fr, "{}", "app/a app/b secret/x zz/1", false);
+
+	/* config.txn: no key of its own (rule 1), then every key it touches. */
+	expect_result(fd,
+	              req("config.txn", "{\"compare\":[{\"key\":\"app/a\",\"exists\":true}],"
+	                                "\"success\":[{\"op\":\"set\",\"key\":\"app/d\",\"value\":3},"
+	                                "{\"op\":\"get\",\"key\":\"app/b\"}]}"),
+	              1,
+	              "{\"succeeded\":true,\"revision\":7,\"results\":[{\"key\":\"app/d\","
+	              "\"revision\":7},{\"key\":\"app/b\",\"value\":1,\"revision\":2,"
+	              "\"create_revision\":2,\"version\":1}]}");
+	expect_key_refused(fd, "config.txn",
+	                   "{\"compare\":[{\"key\":\"secret/x\",\"value\":1}],\"success\":[]}", k,
+	                   "secret/x");
+	expect_key_refused(fd, "config.txn",
+	                   "{\"success\":[{\"op\":\"set\",\"key\":\"app/e\",\"value\":1},"
+	                   "{\"op\":\"unset\",\"key\":\"zz/1\"},{\"op\":\"get\",\"key\":\"secret/x\"}]}",
+	                   k, "zz/1");
+	/* The failure branch is judged too, though it would not run. */
+	expect_key_refused(fd, "config.txn",
+	                   "{\"success\":[],\"failure\":[{\"op\":\"get\",\"key\":\"secret/x\"}]}", k,
+	                   "secret/x");
+	expect_absent(f, "app/e");
+	/* No key rule gives it the keyless calls rule 1 does not name. */
+	expect_denied(fd, req("config.unset", "{\"prefix\":\"app/\"}"), 1, "config.unset", k,
+	              nobody_uid, nobody_gid);
+	expect_denied(fd, req("config.restore", "{\"items\":[],\"mode\":\"merge\"}"), 1,
+	              "config.restore", k, nobody_uid, nobody_gid);
+	kid_finish(k);
+	fx_stop(f);
+}
+
+/*
+ * config.unset with prefix and config.restore, allowed as calls, are judged
+ * key by key: every key removed needs config.unset, every key written
+ * config.set. A deny with keys ["*"] keeps the keyless allow after it to
+ * the calls that have no key.
+ */
+static void test_keys_prefix_and_restore(void **state)
+{
+	struct fx *f = *state;
+
+	fx_start(f, NULL,
+	         "{\"rules\":["
+	         "{\"effect\":\"allow\",\"methods\":[\"config.*\"],\"keys\":[\"app/*\"],"
+	         "\"uids\":[\"nobody\"]},"
+	         "{\"effect\":\"deny\",\"methods\":[\"config.*\"],\"keys\":[\"*\"],"
+	         "\"uids\":[\"nobody\"]},"
+	         "{\"effect\":\"allow\",\"methods\":[\"config.unset\",\"config.restore\"],"
+	         "\"uids\":[\"nobody\"]}," ROOT_ALL "]}");
+	struct kid *k = kid_nobody(f);
+	int fd = kid_connect(f, k), fr = root_connect(f);
+	root_set(fr, "app/a");
+	root_set(fr, "app/b");
+	root_set(fr, "b/secret");
+
+	/* The whole store: b/secret is the first key it may not unset. */
+	expect_key_refused(fd, "config.unset", "{\"prefix\":\"\"}", k, "b/secret");
+	expect_result(fd, req("config.unset", "{\"prefix\":\"app/\"}"), 1,
+	              "{\"prefix\":\"app/\",\"revision\":4,\"count\":2}");
+	expect_result(fd, req("config.restore", "{\"items\":[{\"key\":\"app/x\",\"value\":1}],"
+	                                        "\"mode\":\"merge\"}"),
+	              1, "{\"revision\":5,\"count\":1}");
+	expect_key_refused(fd, "config.restore",
+	                   "{\"items\":[{\"key\":\"app/y\",\"value\":1},"
+	                   "{\"key\":\"c/z\",\"value\":1}],\"mode\":\"merge\"}",
+	                   k, "c/z");
+	expect_absent(f, "app/y");
+	/* replace would remove b/secret, which it may not unset. */
+	expect_key_refused(fd, "config.restore",
+	                   "{\"items\":[{\"key\":\"app/x\",\"value\":2}],\"mode\":\"replace\"}", k,
+	                   "b/secret");
+	expect_list(fr, "{}", "app/x b/secret", false);
+	kid_finish(k);
+	fx_stop(f);
+}
+
+/* The next line on fd, an event: its key and type as "type key". */
+static void expect_event(int fd, const char *want)
+{
+	char *line = client_recv_line(fd, harness_ms(5000)), got[300];
+	json_t *msg = line ? json_loads(line, 0, NULL) : NULL;
+	json_t *p = json_object_get(msg, "params");
+
+	if (!p)
+		fail_msg("no event (%s)", line ? line : "nothing within 5 s");
+	snprintf(got, sizeof(got), "%s %s", json_string_value(json_object_get(p, "type")),
+	         json_string_value(json_object_get(p, "key")));
+	assert_string_equal(got, want);
+	json_decref(msg);
+	free(line);
+}
+
+/* A config event reaches a subscriber only for keys it may config.get. */
+static void test_keys_filter_events(void **state)
+{
+	struct fx *f = *state;
+
+	fx_start(f, NULL, "{\"rules\":[" DEPLOY_RULES ROOT_ALL "]}");
+	struct kid *k = kid_nobody(f);
+	int fd = kid_connect(f, k), fr = root_connect(f);
+	json_t *r = call(fd, req("events.subscribe", "{\"topics\":[\"config\"]}"));
+	assert_non_null(json_object_get(r, "result"));
+	json_decref(r);
+
+	root_set(fr, "secret/x");
+	root_set(fr, "app/a");
+	expect_event(fd, "set app/a");
+	/* A transaction's events, one per key, filtered one by one. */
+	r = call(fr, req("config.txn", "{\"success\":[{\"op\":\"set\",\"key\":\"secret/y\","
+	                               "\"value\":1},{\"op\":\"set\",\"key\":\"app/b\",\"value\":1},"
+	                               "{\"op\":\"unset\",\"key\":\"secret/x\"}]}"));
+	json_decref(r);
+	expect_event(fd, "set app/b");
+	r = call(fr, req("config.unset", "{\"prefix\":\"\"}"));
+	json_decref(r);
+	expect_event(fd, "unset app/a");
+	expect_event(fd, "unset app/b");
+	assert_true(client_silent(fd, harness_ms(300)));
+	kid_finish(k);
+	fx_stop(f);
+}
+
+#define CASE(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    CASE(test_keys_decide_calls),
+	    CASE(test_keys_prefix_and_restore),
+	    CASE(test_keys_filter_events),
+	};
+	return policy_fixture_main("test_policy_keys", tests, sizeof(tests) / sizeof(tests[0]));
+}
