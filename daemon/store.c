@@ -2510,6 +2510,7 @@ static int purge_ephemeral(struct store *s, char *err, size_t errlen)
 {
 	struct prefix_walk w = {.by_owner = true, .any_owner = true};
 	struct purge p = {.st = STORE_IO_ERROR};
+	json_t *keys = NULL;
 	size_t n;
 	int r;
 
@@ -2522,17 +2523,21 @@ static int purge_ephemeral(struct store *s, char *err, size_t errlen)
 		free(w.nodes);
 		return 0;
 	}
-	if ((r = unset_batch(s, &w, purge_done, &p, NULL)) < 0) {
+	if ((r = unset_batch(s, &w, purge_done, &p, &keys)) < 0) {
 		snprintf(err, errlen, "cannot remove the ephemeral items left in %s: %s", s->dir,
 		         strerror(-r));
 		return r;
 	}
 	store_drain(s);
 	if (p.st != STORE_OK) {
+		json_decref(keys);
 		snprintf(err, errlen, "cannot remove the ephemeral items left in %s/%s: %s", s->dir,
 		         LOG_NAME, p.reason);
 		return -EIO;
 	}
+	if (s->opt.purged)
+		s->opt.purged(s->opt.purged_arg, p.rev, keys);
+	json_decref(keys);
 	s->stats.ephemeral_removed = n;
 	store_log(s, STORE_LOG_INFO,
 	          "%s: removed %zu ephemeral item(s) left from before the restart, as revision %llu",

@@ -41,6 +41,14 @@ typedef void (*store_log_fn)(void *arg, int level, const char *msg);
 struct store_options {
 	store_log_fn log;
 	void *log_arg;
+	/*
+	 * store_open removed the ephemeral items the last run left, as revision
+	 * revision: keys (borrowed) are theirs, in order, so that their events
+	 * can be recorded (the history stays complete). Called before
+	 * store_open returns; NULL: not told.
+	 */
+	void (*purged)(void *arg, uint64_t revision, const json_t *keys);
+	void *purged_arg;
 };
 
 /*
@@ -154,6 +162,7 @@ struct store_limits {
 	uint64_t max_keys;
 	uint64_t max_store_bytes;
 	uint64_t max_txn_ops; /* not the store's: config.txn checks it (compares plus ops) */
+	uint64_t history_revisions, history_bytes; /* not the store's: history.h's bounds */
 };
 void store_set_limits(struct store *s, const struct store_limits *l);
 /* Committed items and their bytes (as the quotas count them). */

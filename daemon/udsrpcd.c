@@ -18,6 +18,7 @@
 #include "state_dir.h"
 #include "store.h"
 #include "file_trust.h"
+#include "history.h"
 #include "udsrpcd.h"
 
 static void udsrpcd_on_reload(struct udsrpc_server *srv, void *userdata)
@@ -58,6 +59,9 @@ static const struct {
     {"max_store_bytes", offsetof(struct store_limits, max_store_bytes), 67108864, 1024,
      1099511627776ull},
     {"max_txn_ops", offsetof(struct store_limits, max_txn_ops), 128, 1, 100000},
+    {"history_revisions", offsetof(struct store_limits, history_revisions), 10000, 1, 10000000},
+    {"history_bytes", offsetof(struct store_limits, history_bytes), 16777216, 4096,
+     17179869184ull},
 };
 #define NSTORE_LIMITS (sizeof(store_limit_defs) / sizeof(store_limit_defs[0]))
 
@@ -113,6 +117,11 @@ static int udsrpcd_apply_limits(struct udsrpc_server *srv, struct store_limits *
 	}
 	return 0;
 }
+
+/* The history's bounds, from the config's limits. */
+#define udsrpcd_history_limits(d)                                                               \
+	((struct history_limits){.max_revisions = (d)->store_limits.history_revisions,          \
+	                         .max_bytes = (d)->store_limits.history_bytes})
 
 static int udsrpcd_load_policy(struct udsrpcd *d, const char *path, char *err, size_t errlen)
 {
@@ -211,6 +220,20 @@ int udsrpcd_repair(const char *state_dir)
 	return 0;
 }
 
+/* What store_open removed at start-up (ephemeral items of the last run), for the history. */
+struct udsrpcd_purged {
+	uint64_t revision;
+	json_t *keys;
+};
+
+static void udsrpcd_on_purged(void *arg, uint64_t revision, const json_t *keys)
+{
+	struct udsrpcd_purged *p = arg;
+
+	p->revision = revision;
+	p->keys = json_incref((json_t *)keys);
+}
+
 int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen)
 {
 	struct runas ra;
@@ -229,11 +252,30 @@ int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen)
 		return r;
 	if ((r = state_dir_make(d->cfg.state_dir, &ra, err, errlen)) < 0)
 		return r;
+	struct udsrpcd_purged purged = {0};
 	if ((r = store_open(d->cfg.state_dir, udsrpc_server_event_base(d->srv),
-	                    &(struct store_options){.log = udsrpcd_store_log, .log_arg = d->srv},
+	                    &(struct store_options){.log = udsrpcd_store_log,
+	                                            .log_arg = d->srv,
+	                                            .purged = udsrpcd_on_purged,
+	                                            .purged_arg = &purged},
 	                    &d->store, err, errlen)) < 0)
 		return r;
 	store_set_limits(d->store, &d->store_limits);
+	/* Opened as it was before the start-up unset of ephemeral keys, whose
+	 * events then go in like any change's: the history stays complete
+	 * across the restart. Every change from here on is in it too. */
+	r = history_open(d->cfg.state_dir, &udsrpcd_history_limits(d),
+	                 purged.keys ? purged.revision - 1 : store_revision(d->store),
+	                 udsrpcd_store_log, d->srv, &d->history, err, errlen);
+	if (r == 0 && purged.keys)
+		config_record_purged(d, purged.revision, purged.keys);
+	json_decref(purged.keys);
+	if (r < 0)
+		return r;
+	if ((r = history_attach(d->history, udsrpc_server_event_base(d->srv))) < 0) {
+		snprintf(err, errlen, "event history: out of memory");
+		return r;
+	}
 	config_attach_store(d);
 	/* Root was needed for the socket (bind in /run, chown to socket_group)
 	 * and the state dir; nothing after this needs it. */
@@ -249,9 +291,11 @@ int udsrpcd_run(struct udsrpcd *d, char *err, size_t errlen)
 	}
 	if ((r = udsrpc_server_run(d->srv, err, errlen)) < 0)
 		return r;
-	/* Every answered write is durable before the process goes. */
+	/* Every answered write is durable before the process goes; its events are kept. */
 	store_close(d->store);
 	d->store = NULL;
+	history_close(d->history);
+	d->history = NULL;
 	return 0;
 }
 
@@ -285,6 +329,8 @@ int udsrpcd_reload(struct udsrpcd *d, char *err, size_t errlen)
 		udsrpcd_apply_limits(d->srv, &d->store_limits, fresh.limits, err, errlen);
 		if (d->store)
 			store_set_limits(d->store, &d->store_limits);
+		if (d->history)
+			history_set_limits(d->history, &udsrpcd_history_limits(d));
 		udsrpc_server_set_log_level(d->srv, fresh.log_level);
 		d->cfg.log_level = fresh.log_level;
 		json_decref(d->cfg.limits);
@@ -324,6 +370,8 @@ void udsrpcd_free(struct udsrpcd *d)
 	if (d->store)
 		store_close(d->store);
 	d->store = NULL;
+	history_close(d->history);
+	d->history = NULL;
 	udsrpc_server_free(d->srv);
 	d->srv = NULL;
 	free(d->config_path);

@@ -10,6 +10,8 @@
 #include "config.h"
 #include "store.h"
 
+struct history;
+
 struct udsrpcd {
 	struct config cfg;
 	char *config_path;	 /* -c, re-read on reload */
@@ -17,6 +19,7 @@ struct udsrpcd {
 	bool policy_from_config; /* reload may take a new path from the config file */
 	struct udsrpc_server *srv;
 	struct store *store;
+	struct history *history; /* the config events kept for after_revision (history.h) */
 	struct store_limits store_limits; /* config "limits" the store enforces */
 	uid_t self_uid; /* the uid that serves (after any switch) */
 };
@@ -48,5 +51,10 @@ extern const size_t daemon_methods_count;
 /* methods/config.c: the store's hooks (early answers, per-connection state). */
 void config_attach_store(struct udsrpcd *d);
 void config_conn_closed(struct udsrpcd *d, void *conn_data);
+/*
+ * The ephemeral items store_open removed at start-up (keys borrowed, one
+ * revision): their config events, reason owner_closed, in the history.
+ */
+void config_record_purged(struct udsrpcd *d, uint64_t revision, const json_t *keys);
 
 #endif

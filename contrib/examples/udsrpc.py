@@ -18,6 +18,11 @@ way. Copy this file next to your program:
         for event in c.events(count=1):    # blocks until one arrives
             print(event)
 
+Follow config changes without missing one, across restarts of the daemon:
+
+    for event in watch(prefix="app/", after_revision=rev, reconnect=True):
+        print(event["key"], event["revision"])
+
 Serve methods of your own through the daemon (udsrpc(7), PROVIDERS):
 
     p = Provider()
@@ -38,11 +43,13 @@ import os
 import socket
 import struct
 import sys
+import time
 
-__all__ = ["Client", "Provider", "Request", "RpcError", "UntrustedDaemon", "default_socket_path"]
+__all__ = ["Client", "Provider", "Request", "RpcError", "UntrustedDaemon", "default_socket_path", "watch"]
 
 PERMISSION_DENIED = -32001
 METHOD_NOT_FOUND = -32601
+HISTORY_COMPACTED = -32015
 INTERNAL_ERROR = -32603
 _DEFAULT = object()  # "the Client's timeout", where None means "no limit"
 
@@ -190,9 +197,19 @@ class Client:
         return [RpcError(by_id[r["id"]]["error"]) if "error" in by_id[r["id"]] else by_id[r["id"]]["result"]
                 for r in requests]
 
-    def subscribe(self, *topics):
-        """Subscribe to config, peer and/or daemon events; returns all topics now subscribed."""
-        return self.call("events.subscribe", topics=list(topics))["topics"]
+    def subscribe(self, *topics, prefix=None, after_revision=None):
+        """Subscribe to config, peer and/or daemon events; returns all topics now subscribed,
+        and sets self.revision to the store's revision then. With config among the topics:
+        prefix limits its events to keys under it; after_revision first replays the kept
+        changes after that revision (RpcError -32015 when the history no longer has them)."""
+        params = {"topics": list(topics)}
+        if prefix is not None:
+            params["prefix"] = prefix
+        if after_revision is not None:
+            params["after_revision"] = after_revision
+        result = self.call("events.subscribe", params)
+        self.revision = result.get("revision")
+        return result["topics"]
 
     def events(self, count=None, timeout=None):
         """Yield event params as they arrive, count of them (None: forever).
@@ -211,6 +228,37 @@ class Client:
                     self._keep(message)  # a reply nobody waits for is dropped
                     continue
             seen += 1
+
+
+def watch(path=None, prefix=None, after_revision=None, reconnect=False, max_backoff=5.0):
+    """Yield the config events after after_revision (None: from now), then live ones.
+
+    With reconnect, when the daemon goes away or cuts the watch off as a slow
+    reader (the "overflow" notice), reconnect with backoff and resume after the
+    last revision seen: no change is missed or repeated. RpcError with code
+    HISTORY_COMPACTED (-32015) when the daemon's history no longer goes back
+    that far: list again, and watch from the listing's revision. Without
+    reconnect, the end of the connection raises ConnectionError.
+    """
+    last, delay = after_revision, 0.1
+    while True:
+        try:
+            with Client(path, timeout=None) as c:
+                c.subscribe("config", prefix=prefix, after_revision=last)
+                if last is None:
+                    last = c.revision
+                delay = 0.1
+                for event in c.events():
+                    if event.get("topic") == "daemon" and event.get("type") == "overflow":
+                        raise ConnectionError("cut off as a slow reader after revision %s" % last)
+                    if event.get("topic") == "config":
+                        last = event["revision"]
+                    yield event
+        except (OSError, ConnectionError):
+            if not reconnect:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, max_backoff)
 
 
 class Request:
@@ -402,7 +450,11 @@ def main(argv=None):
     p.add_argument("params", nargs="?", help="params as a JSON object or array")
     p = sub.add_parser("watch", help="print events, one JSON line each")
     p.add_argument("--count", type=int, help="stop after this many events")
-    p.add_argument("topics", nargs="*", default=["config", "peer", "daemon"])
+    p.add_argument("--prefix", help="config events of keys under PREFIX only")
+    p.add_argument("--after-revision", type=int, help="first the kept changes after this revision")
+    p.add_argument("--reconnect", action="store_true",
+                   help="when the daemon goes away or cuts the watch off, resume after the last revision seen")
+    p.add_argument("topics", nargs="*", default=None)
     sub.add_parser("demo", help="a short tour of the protocol")
     args = parser.parse_args(argv)
     if args.socket == "":
@@ -416,9 +468,22 @@ def main(argv=None):
         except ValueError as e:
             parser.error("PARAMS is not JSON: %s" % e)
 
+    resume = args.command == "watch" and (args.prefix is not None or args.after_revision is not None
+                                           or args.reconnect)
+    if args.command == "watch" and not args.topics:
+        args.topics = ["config"] if resume else ["config", "peer", "daemon"]
+    if resume and args.topics != ["config"]:
+        parser.error("--prefix, --after-revision and --reconnect watch the topic config only")
     try:
         if args.command == "demo":
             return _demo(path)
+        if resume:
+            events = watch(path, args.prefix, args.after_revision, args.reconnect)
+            for seen, event in enumerate(events, 1):
+                _print_json(event)
+                if args.count and seen >= args.count:
+                    break
+            return 0
         timeout = None if args.command == "watch" or args.timeout <= 0 else args.timeout
         with Client(path, timeout=timeout) as c:
             if args.command == "call":
@@ -430,6 +495,9 @@ def main(argv=None):
     except RpcError as e:
         print("udsrpc.py: %s: %s (code %s)" % (getattr(args, "method", args.command), e.message, e.code),
               file=sys.stderr)
+        if e.code == HISTORY_COMPACTED:
+            print("udsrpc.py: the history keeps only changes after revision %s; list again"
+                  % (e.data or {}).get("compact_revision"), file=sys.stderr)
         return 4 if e.code == PERMISSION_DENIED else 1
     except UntrustedDaemon as e:
         print("udsrpc.py: %s" % e, file=sys.stderr)

@@ -224,6 +224,10 @@ static int commands_watch_params(struct ctl *c, json_t **ret)
 		json_array_append_new(topics, t);
 	}
 	*ret = json_pack("{s:o}", "topics", topics);
+	if (*ret && c->prefix)
+		json_object_set_new(*ret, "prefix", json_string(c->prefix));
+	if (*ret && c->after_revision >= 0)
+		json_object_set_new(*ret, "after_revision", json_integer(c->after_revision));
 	return *ret ? 0 : output_nomem();
 }
 
@@ -860,10 +864,17 @@ const struct command commands_table[] = {
 	 "\"restored N keys, revision R\".",
 	 "config.restore", 0, 1, COMMAND_MERGE, commands_restore_params, commands_restore_human,
 	 NULL},
-	{"watch", "[TOPIC...] [--count N]", "print events, one JSON line each",
+	{"watch", "[TOPIC...] [--count N] [--prefix P] [--after-revision N] [--reconnect]",
+	 "print events, one JSON line each",
 	 "TOPICs: config, peer, daemon (default: all three). Runs until Ctrl-C or\n"
-	 "SIGTERM (exit 0), or until N events were printed.",
-	 "events.subscribe", 0, -1, COMMAND_COUNT, commands_watch_params, NULL, stream_watch},
+	 "SIGTERM (exit 0), or until N events were printed. --prefix P: config\n"
+	 "events of keys under P only. --after-revision N: first the changes after\n"
+	 "revision N the daemon still keeps (N: the revision a config.list answered),\n"
+	 "then live ones. --reconnect: when the daemon goes away or\n"
+	 "cuts the watch off as a slow reader, reconnect with backoff and resume\n"
+	 "after the last revision seen; exit 1 if its history no longer has it.",
+	 "events.subscribe", 0, -1, COMMAND_COUNT | COMMAND_PREFIX | COMMAND_RESUME,
+	 commands_watch_params, NULL, stream_watch},
 	{"call", "METHOD [PARAMS_JSON]", "call any method, print the result",
 	 "PARAMS_JSON is an object or an array. The result is indented on a terminal,\n"
 	 "one line otherwise (and always with -j).",

@@ -23,6 +23,7 @@ enum command_flags {
 	COMMAND_MERGE = 1 << 7,		  /* takes --merge */
 	COMMAND_SERVE = 1 << 8,		  /* takes --params, --result, --jobs; -t is the command's */
 	COMMAND_VALUE = 1 << 9,		  /* set: --string, --json (after it), --file F, --ephemeral */
+	COMMAND_RESUME = 1 << 10,	  /* takes --after-revision N and --reconnect (watch) */
 };
 
 /*
@@ -60,6 +61,8 @@ struct ctl {
 	const char *expect_revision; /* --expect-revision, NULL if not given */
 	long long count;	     /* --count; 0: not given */
 	const char *prefix;	     /* --prefix, NULL if not given */
+	long long after_revision;    /* watch --after-revision; < 0: not given */
+	bool reconnect;		     /* watch --reconnect */
 	const char *limit, *after;   /* --limit, --after, NULL if not given */
 	bool merge;		     /* --merge */
 	bool value_string;	     /* set --string: VALUE is a string, whatever it looks like */

@@ -14,7 +14,7 @@
 /* The options every command takes, before or after it. */
 enum { OPT_VERSION = 256, OPT_EXPECT_REVISION, OPT_COUNT, OPT_PREFIX, OPT_LIMIT, OPT_AFTER,
        OPT_MERGE, OPT_PARAMS, OPT_RESULT, OPT_JOBS, OPT_STRING, OPT_VALUE_JSON, OPT_FILE,
-       OPT_EPHEMERAL };
+       OPT_EPHEMERAL, OPT_AFTER_REVISION, OPT_RECONNECT };
 
 static const struct option main_options[] = {
 	{"socket", required_argument, NULL, 's'},
@@ -35,6 +35,8 @@ static const struct option main_options[] = {
 	{"string", no_argument, NULL, OPT_STRING},
 	{"file", required_argument, NULL, OPT_FILE},
 	{"ephemeral", no_argument, NULL, OPT_EPHEMERAL},
+	{"after-revision", required_argument, NULL, OPT_AFTER_REVISION},
+	{"reconnect", no_argument, NULL, OPT_RECONNECT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -78,6 +80,21 @@ static int main_count(struct ctl *c, const char *arg)
 	return 0;
 }
 
+static int main_after_revision(struct ctl *c, const char *arg)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno || end == arg || *end || v < 0)
+		return commands_usage_error(c->cmd, "--after-revision wants a store revision, 0 "
+						    "or more; got '%s'",
+					    arg);
+	c->after_revision = v;
+	return 0;
+}
+
 static int main_jobs(struct ctl *c, const char *arg)
 {
 	char *end;
@@ -116,6 +133,8 @@ static const struct {
 	{OPT_VALUE_JSON, COMMAND_VALUE, "--json"},
 	{OPT_FILE, COMMAND_VALUE, "--file"},
 	{OPT_EPHEMERAL, COMMAND_VALUE, "--ephemeral"},
+	{OPT_AFTER_REVISION, COMMAND_RESUME, "--after-revision"},
+	{OPT_RECONNECT, COMMAND_RESUME, "--reconnect"},
 };
 
 static int main_option(struct ctl *c, int code, const char *value)
@@ -194,6 +213,11 @@ static int main_option(struct ctl *c, int code, const char *value)
 		return 0;
 	case OPT_EPHEMERAL:
 		c->ephemeral = true;
+		return 0;
+	case OPT_AFTER_REVISION:
+		return main_after_revision(c, value);
+	case OPT_RECONNECT:
+		c->reconnect = true;
 		return 0;
 	}
 	return CTL_EXIT_USAGE;
@@ -324,11 +348,11 @@ static int main_arity(const struct ctl *c)
 	const struct command *cmd = c->cmd;
 	char missing[64];
 
-	/* unset --prefix P names no KEY. */
-	if (c->prefix && c->nargs > 0)
+	/* unset --prefix P names no KEY (watch's --prefix only filters its topics). */
+	if (c->prefix && cmd->min_args > 0 && c->nargs > 0)
 		return commands_usage_error(cmd, "--prefix takes the place of KEY; got '%s' too",
 					    c->args[0]);
-	if (c->prefix)
+	if (c->prefix && cmd->min_args > 0)
 		return 0;
 	/* set KEY --file F: the file takes the place of VALUE. */
 	if (c->value_file && c->nargs != 1)
@@ -418,7 +442,7 @@ static int main_run(struct ctl *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct ctl c = {.out = &output_human};
+	struct ctl c = {.out = &output_human, .after_revision = -1};
 	int r = main_run(&c, argc, argv);
 
 	/* Output that could not be written is an I/O error, even after a good reply. */

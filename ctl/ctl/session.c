@@ -152,6 +152,13 @@ static int session_error(const struct session *s, const char *method, json_t *er
 	/* A conflict carries where the key is now: what a retry needs. */
 	const json_t *rev = json_object_get(data, "revision");
 	const char *key = json_string_value(json_object_get(data, "key"));
+	/* A resume from before the history: where it starts now, and what to do. */
+	const json_t *compact = json_object_get(data, "compact_revision");
+	if (json_integer_value(code) == UDSRPC_HISTORY_COMPACTED && json_is_integer(compact))
+		fprintf(stderr,
+			": the history keeps only changes after revision %lld; list again and "
+			"watch from the listing's revision",
+			(long long)json_integer_value(compact));
 	if (json_integer_value(code) == UDSRPC_CONFLICT && json_is_integer(rev) && key) {
 		if (json_integer_value(rev) > 0)
 			fprintf(stderr, ": %s is at revision %lld", key,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -30,6 +31,8 @@ struct stream_watching {
 	long long seen;
 	int status;		     /* the first output failure */
 	const sigset_t *unblocked; /* the mask while waiting or printing */
+	long long last_rev;	     /* of the last config event (or the subscription); < 0: none */
+	bool overflowed;	     /* the daemon cut this watch off as a slow reader */
 };
 
 /* Print one message if it is an event and more are wanted. */
@@ -38,11 +41,21 @@ static void stream_event(void *arg, json_t *msg)
 	struct stream_watching *w = arg;
 	const char *method = json_string_value(json_object_get(msg, "method"));
 	const json_t *params = json_object_get(msg, "params");
+	const char *topic = json_string_value(json_object_get(params, "topic"));
+	const char *type = json_string_value(json_object_get(params, "type"));
 
 	if (!method || strcmp(method, "event") != 0 || !params || w->status)
 		return;
 	if (w->c->count && w->seen >= w->c->count)
 		return;
+	if (topic && strcmp(topic, "config") == 0)
+		w->last_rev = (long long)json_integer_value(json_object_get(params, "revision"));
+	if (topic && type && strcmp(topic, "daemon") == 0 && strcmp(type, "overflow") == 0) {
+		w->overflowed = true;
+		/* Resuming, the notice is ours to act on, not a change to print. */
+		if (w->c->reconnect)
+			return;
+	}
 	w->seen++;
 	sigset_t blocked;
 	stream_printing = 1;
@@ -52,22 +65,101 @@ static void stream_event(void *arg, json_t *msg)
 	stream_printing = 0;
 }
 
+/* Sleep ms unless a stop request comes (the signals are let through meanwhile). */
+static void stream_backoff(int ms, const sigset_t *unblocked)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	if (!stream_stop)
+		ppoll(NULL, 0, &ts, unblocked);
+}
+
+/*
+ * One connection's watch: subscribe (after w->last_rev when resuming
+ * config), then print events until a stop, N events, or the end of the
+ * connection. 0 or an exit status; *ret_subscribed tells whether the
+ * subscription was answered.
+ */
+static int stream_watch_once(struct ctl *c, struct stream_watching *w, const json_t *base,
+			     bool resume, bool hold, bool *ret_subscribed)
+{
+	json_t *params = base ? json_deep_copy(base) : NULL, *result = NULL, *msg;
+	int r;
+
+	*ret_subscribed = false;
+	if (base && !params)
+		return output_nomem();
+	if (resume && w->last_rev >= 0)
+		json_object_set_new(params, "after_revision", json_integer(w->last_rev));
+	if ((r = session_open(&c->s, c->socket, c->timeout_ms))) {
+		json_decref(params);
+		return r;
+	}
+	c->s.json_errors = c->json;
+	session_set_sigmask(&c->s, w->unblocked);
+	c->s.on_notify = stream_event;
+	c->s.notify_arg = w;
+	w->overflowed = false;
+	/* The call itself is bounded by -t like any call; the events are not. */
+	r = session_call(&c->s, c->cmd->method, params, &result);
+	if (r == 0 && hold && !(c->quiet && c->cmd->flags & COMMAND_QUIET))
+		r = c->out->result(c, result);
+	/* Whoever waits on our output (a script reading the revision) gets it now. */
+	if (r == 0 && hold && fflush(stdout) != 0)
+		r = CTL_EXIT_IO;
+	if (r == 0) {
+		*ret_subscribed = true;
+		/* Without after_revision: from the revision it subscribed at. */
+		if (resume && w->last_rev < 0 && json_is_integer(json_object_get(result, "revision")))
+			w->last_rev = (long long)json_integer_value(json_object_get(result, "revision"));
+	}
+	json_decref(result);
+	c->s.deadline = -1;
+	while (r == 0 && !w->status && !stream_stop && !(w->overflowed && c->reconnect) &&
+	       (!c->count || w->seen < c->count)) {
+		r = session_read(&c->s, "watch", &msg);
+		if (r == 0) {
+			stream_event(w, msg);
+			json_decref(msg);
+		}
+		if (r == -EINTR && !stream_stop)
+			r = 0; /* a signal that is not a stop request */
+	}
+	session_close(&c->s);
+	return r;
+}
+
+/* Is config among the topics base subscribes to (what after_revision needs)? */
+static bool stream_has_config(const json_t *base)
+{
+	size_t i;
+	const json_t *t;
+
+	json_array_foreach(json_object_get(base, "topics"), i, t)
+		if (strcmp(json_string_value(t), "config") == 0)
+			return true;
+	return false;
+}
+
 /*
  * Call the command's method, then stay connected until SIGINT/SIGTERM
- * (exit 0), c->count events, or the daemon goes: watch prints the events;
- * hold (set --ephemeral) prints the result first, and the connection is
- * the point, not what comes over it.
+ * (exit 0), c->count events, or the daemon goes: watch prints the events
+ * (and with --reconnect comes back, resuming); hold (set --ephemeral)
+ * prints the result first, and the connection is the point, not what
+ * comes over it.
  */
 static int stream_run(struct ctl *c, bool hold)
 {
-	struct stream_watching w = {.c = c};
+	struct stream_watching w = {.c = c, .last_rev = c->after_revision};
 	struct sigaction sa = {.sa_handler = stream_on_signal}, old_int, old_term;
 	sigset_t block, old_mask, wait_mask;
-	json_t *params = NULL, *result = NULL, *msg;
-	int r;
+	json_t *params = NULL;
+	int r, backoff = 0;
 
 	if ((r = c->cmd->params(c, &params)))
 		return r;
+	/* after_revision is the loop's to set: each (re)subscription resumes. */
+	json_object_del(params, "after_revision");
 	/*
 	 * SIGINT/SIGTERM stay blocked except inside the ppoll that waits for
 	 * the daemon (session_set_sigmask) and while an event is printed: a
@@ -86,39 +178,38 @@ static int stream_run(struct ctl *c, bool hold)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 
-	if ((r = session_open(&c->s, c->socket, c->timeout_ms))) {
-		json_decref(params);
-		goto out;
+	bool resume = stream_has_config(params);
+	for (;;) {
+		bool subscribed;
+
+		r = stream_watch_once(c, &w, params, resume, hold, &subscribed);
+		if (r == -EINTR || stream_stop || w.status || (c->count && w.seen >= c->count) ||
+		    !c->reconnect)
+			break;
+		/* Only a daemon gone (or cutting us off) is worth another try: an
+		 * answer refusing the subscription (-32015, -32001, ...) stays. */
+		if (r != 0 && r != CTL_EXIT_IO)
+			break;
+		if (subscribed)
+			backoff = 0;
+		backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
+		if (w.overflowed)
+			fprintf(stderr, CTL_PROG ": watch: cut off as a slow reader after revision "
+					 "%lld; resuming\n",
+				w.last_rev);
+		else if (subscribed)
+			fprintf(stderr, CTL_PROG ": watch: the connection ended; reconnecting%s\n",
+				resume && w.last_rev >= 0 ? " to resume" : "");
+		if (w.overflowed)
+			continue;
+		stream_backoff(backoff, &wait_mask);
 	}
-	c->s.json_errors = c->json;
-	session_set_sigmask(&c->s, &wait_mask);
-	c->s.on_notify = stream_event;
-	c->s.notify_arg = &w;
-	/* The call itself is bounded by -t like any call; the events are not. */
-	r = session_call(&c->s, c->cmd->method, params, &result);
-	if (r == 0 && hold && !(c->quiet && c->cmd->flags & COMMAND_QUIET))
-		r = c->out->result(c, result);
-	/* Whoever waits on our output (a script reading the revision) gets it now. */
-	if (r == 0 && hold && fflush(stdout) != 0)
-		r = CTL_EXIT_IO;
-	json_decref(result);
-	c->s.deadline = -1;
-	while (r == 0 && !w.status && !stream_stop && (!c->count || w.seen < c->count)) {
-		r = session_read(&c->s, "watch", &msg);
-		if (r == 0) {
-			stream_event(&w, msg);
-			json_decref(msg);
-		}
-		if (r == -EINTR && !stream_stop)
-			r = 0; /* a signal that is not a stop request */
-	}
+	json_decref(params);
 	/* Ctrl-C or SIGTERM is how a watch is meant to end. */
-	if (r == -EINTR)
+	if (r == -EINTR || (stream_stop && r == CTL_EXIT_IO))
 		r = 0;
 	if (r == 0)
 		r = w.status;
-	session_close(&c->s);
-out:
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);

@@ -33,7 +33,7 @@
 /* Output buffers kept for reuse (srv->spare_out): a ping-pong client gets and gives one back per request. */
 #define CONN_SPARE_OUT (sizeof(((struct udsrpc_server *)0)->spare_out) / sizeof(struct evbuffer *))
 
-enum { TIMER_NONE, TIMER_PARTIAL, TIMER_IDLE };
+enum { TIMER_NONE, TIMER_PARTIAL, TIMER_IDLE, TIMER_OVERFLOW };
 
 /*
  * Connections read in this turn of the loop, whose writes wait for its end
@@ -161,6 +161,7 @@ static void conn_free(struct conn *c)
 	rpc_session_free(&c->rpc);
 	peer_clear(&c->peer);
 	free(c->topics.bits);
+	free(c->sub_prefix);
 	free(c);
 	/* The last one out empties the caches, so that a stopped server leaves nothing behind. */
 	if (srv->nconns == 0) {
@@ -309,7 +310,7 @@ static size_t conn_feed(struct conn *c, const char *buf, size_t len)
 	const char *line;
 	size_t off = 0, used, n;
 
-	while (!c->closed && (off < len || c->eof)) {
+	while (!c->closed && !c->overflowed && (off < len || c->eof)) {
 		conn_count_out(c);
 		if (conn_out_len(c) >= lim->max_output_bytes || conn_uid_full(c, false)) {
 			c->paused = true;
@@ -360,7 +361,8 @@ static void conn_process(struct conn *c)
 
 bool conn_direct_ready(const struct conn *c, const struct rpc_session *s)
 {
-	return s == &c->rpc && !c->closed && !c->direct && c->topics.count == 0 && conn_out_len(c) == 0;
+	return s == &c->rpc && !c->closed && !c->overflowed && !c->direct && c->topics.count == 0 &&
+	       conn_out_len(c) == 0;
 }
 
 void conn_direct_arm(struct conn *c, struct deferred *d)
@@ -418,7 +420,7 @@ static void conn_arm(struct conn *c)
 {
 	struct udsrpc_server *srv = c->srv;
 	const struct limits *lim = &srv->limits;
-	bool want = !c->eof && !c->paused && !srv->shutting_down;
+	bool want = !c->eof && !c->paused && !c->overflowed && !srv->shutting_down;
 	bool partial = c->in_len > 0 || c->framing.discarding;
 	short dirs = (short)((want ? EV_READ : 0) | (conn_out_len(c) ? EV_WRITE : 0));
 	unsigned char timer = TIMER_NONE;
@@ -434,6 +436,11 @@ static void conn_arm(struct conn *c)
 		 * byte at a time must not push the deadline out. */
 		uint64_t spent = clock_now_ms() - c->partial_since_ms;
 		timer = TIMER_PARTIAL;
+		ms = spent >= lim->partial_timeout_ms ? 1 : lim->partial_timeout_ms - spent;
+	} else if (c->overflowed && lim->partial_timeout_ms) {
+		/* The notice gets partial_timeout_ms to go out, like any started line. */
+		uint64_t spent = clock_now_ms() - c->overflow_since_ms;
+		timer = TIMER_OVERFLOW;
 		ms = spent >= lim->partial_timeout_ms ? 1 : lim->partial_timeout_ms - spent;
 	} else if (want && lim->idle_timeout_ms && c->topics.count == 0 &&
 		   !rpc_session_busy(&c->rpc)) {
@@ -472,6 +479,13 @@ static void conn_step(struct conn *c)
 	/* Inside its own handler (a deferred call completed): the outer pass does the rest. */
 	if (c->processing)
 		return;
+	/* A replay goes on as the output drains, at the same low-water mark:
+	 * each round fills the output to that mark (or catches up). */
+	while (c->replaying && conn_out_len(c) <= lim->max_output_bytes / 2) {
+		events_replay_more(c);
+		if (c->closed || !conn_flush(c))
+			return;
+	}
 	/* Low-water mark at half the cap, so a slow reader is not toggled per reply. */
 	if (c->paused && conn_out_len(c) <= lim->max_output_bytes / 2 && conn_uid_full(c, true)) {
 		if (!c->uid_waiting) {
@@ -484,8 +498,13 @@ static void conn_step(struct conn *c)
 		if (c->closed || !conn_flush(c))
 			return;
 	}
+	/* Cut off for not reading its events: closed once the notice is out. */
+	if (c->overflowed && conn_out_len(c) == 0) {
+		conn_close(c, "event output overflow");
+		return;
+	}
 	/* Done: the peer will send no more (or we are stopping) and all it is owed is sent. */
-	if ((c->eof || c->srv->shutting_down) && !c->paused && conn_out_len(c) == 0 &&
+	if ((c->eof || c->srv->shutting_down) && !c->paused && !c->replaying && conn_out_len(c) == 0 &&
 	    !rpc_session_busy(&c->rpc) && (c->srv->shutting_down || c->in_len == 0)) {
 		conn_close(c, c->eof ? "peer finished" : "shutting down");
 		return;
@@ -508,6 +527,9 @@ static void conn_on_timeout(struct conn *c)
 		conn_close(c, "partial_timeout_ms");
 	} else if (c->timer == TIMER_IDLE) {
 		conn_close(c, "idle_timeout_ms");
+	} else if (c->timer == TIMER_OVERFLOW &&
+		   clock_now_ms() - c->overflow_since_ms >= lim->partial_timeout_ms) {
+		conn_close(c, "event output overflow: notice not read in partial_timeout_ms");
 	} else {
 		c->timer = TIMER_NONE; /* stale: re-arm */
 		conn_arm(c);
@@ -678,19 +700,58 @@ void conn_shutdown(struct conn *c)
 	conn_maybe_free(c);
 }
 
+size_t conn_unsent(const struct conn *c)
+{
+	return conn_out_len(c);
+}
+
+/*
+ * A subscriber that does not read its events (udsrpc(7) "EVENTS"): no more
+ * events or requests for it; what is queued goes out whole (a line already
+ * half written is finished, never cut), then the overflow notice with the
+ * last revision it was sent, then it is closed (conn_step), or after
+ * partial_timeout_ms if it does not read even that.
+ */
+void conn_overflow(struct conn *c)
+{
+	char notice[160];
+	int n;
+
+	if (server_uid_may_log(c->srv, c->peer.uid, UDSRPC_LOG_WARNING))
+		log_warning(c->srv,
+			    "connection %llu (uid %u pid %d): events not read, unread output "
+			    "over max_output_bytes %llu; disconnecting",
+			    c->peer.id, (unsigned)c->peer.uid, (int)c->peer.pid,
+			    (unsigned long long)c->srv->limits.max_output_bytes);
+	c->overflowed = true;
+	c->overflow_since_ms = clock_now_ms();
+	events_unsubscribe_all(c);
+	if (c->srv->history_fn)
+		n = snprintf(notice, sizeof(notice),
+			     "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"topic\":"
+			     "\"daemon\",\"type\":\"overflow\",\"revision\":%llu}}\n",
+			     (unsigned long long)c->sent_rev);
+	else
+		n = snprintf(notice, sizeof(notice),
+			     "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"topic\":"
+			     "\"daemon\",\"type\":\"overflow\"}}\n");
+	if (!conn_out(c) || evbuffer_add(c->out, notice, (size_t)n) < 0) {
+		conn_close(c, "event output overflow");
+		return;
+	}
+	conn_count_out(c);
+	/* Stepped at the end of this turn at the latest: write, re-arm, or close. */
+	if (!conn_step_queue(c))
+		conn_close(c, "event output overflow");
+}
+
 static bool conn_push_line(struct conn *c, const char *line, size_t len, bool later)
 {
-	if (c->closed)
+	if (c->closed || c->overflowed)
 		return false;
 	if (conn_out_len(c) + len > c->srv->limits.max_output_bytes) {
-		if (server_uid_may_log(c->srv, c->peer.uid, UDSRPC_LOG_WARNING))
-			log_warning(c->srv,
-				    "connection %llu (uid %u pid %d): events not read, unread output "
-				    "over max_output_bytes %llu; disconnecting",
-				    c->peer.id, (unsigned)c->peer.uid, (int)c->peer.pid,
-				    (unsigned long long)c->srv->limits.max_output_bytes);
 		c->in_callback++;
-		conn_close(c, "event output overflow");
+		conn_overflow(c);
 		c->in_callback--;
 		conn_maybe_free(c);
 		return false;

@@ -66,6 +66,19 @@ struct conn {
 	bool closed;
 	bool processing; /* handling its lines: a completion arriving meanwhile only writes */
 	bool flush_queued; /* on the end-of-turn queue (and held by it) */
+	/* Events overflowed max_output_bytes: no more events or requests; the
+	 * line being written is finished, the overflow notice follows, then close. */
+	bool overflowed;
+	uint64_t overflow_since_ms;
+	/* The history topic (server.h): the prefix its events are limited to
+	 * (NULL: all), and the revision of the last of its events queued here. */
+	char *sub_prefix;
+	uint64_t sent_rev;
+	/* Replaying the history (after_revision): every event of revisions up to
+	 * replay_cursor was visited; more as the output drains, live events of
+	 * the topic skipped meanwhile (the history has them) until caught up. */
+	bool replaying;
+	uint64_t replay_cursor;
 };
 
 /* Take over fd and the identity (moved: *peer is cleared). NULL on ENOMEM (fd closed). */
@@ -109,5 +122,13 @@ bool conn_push(struct conn *c, const char *line, size_t len);
  * many callers go in one write, not one each.
  */
 bool conn_push_turn(struct conn *c, const char *line, size_t len);
+/* Bytes of output not written yet. */
+size_t conn_unsent(const struct conn *c);
+/*
+ * Cut c off as a subscriber that does not read (udsrpc(7) "EVENTS"): no
+ * more events or requests; what is queued goes out whole, then the
+ * overflow notice, then close.
+ */
+void conn_overflow(struct conn *c);
 
 #endif

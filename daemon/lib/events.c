@@ -94,6 +94,8 @@ void topics_remove(struct udsrpc_server *srv, struct topic *tp)
 		next = TAILQ_NEXT(c, sub_link);
 		events_unsubscribe(c, tp);
 	}
+	if (srv->history_topic == tp)
+		udsrpc_server_set_history(srv, tp->name, NULL, NULL);
 	srv->topics.v[tp->id] = NULL;
 	srv->topics.count--;
 	topic_free(tp);
@@ -141,7 +143,7 @@ int events_subscribe(struct conn *c, const struct topic *tp)
 	 * overflow): a closed connection is off the subscriber list for good,
 	 * and putting it back would leave it there after it is freed.
 	 */
-	if (c->closed)
+	if (c->closed || c->overflowed)
 		return -ENOTCONN;
 	if (topic_set_has(s, tp->id))
 		return 0;
@@ -166,6 +168,8 @@ void events_unsubscribe(struct conn *c, const struct topic *tp)
 	if (!topic_set_has(s, tp->id))
 		return;
 	s->bits[tp->id / 64] &= ~(1ull << (tp->id % 64));
+	if (tp == c->srv->history_topic)
+		c->replaying = false;
 	if (--s->count == 0)
 		TAILQ_REMOVE(&c->srv->subscribers, c, sub_link);
 }
@@ -178,6 +182,9 @@ void events_unsubscribe_all(struct conn *c)
 		TAILQ_REMOVE(&c->srv->subscribers, c, sub_link);
 	free(s->bits);
 	memset(s, 0, sizeof(*s));
+	free(c->sub_prefix);
+	c->sub_prefix = NULL;
+	c->replaying = false;
 }
 
 bool events_wanted(const struct udsrpc_server *srv, const struct topic *tp)
@@ -249,10 +256,16 @@ void events_policy_changed(struct udsrpc_server *srv)
 	}
 }
 
+/* The history topic's prefix (udsrpc_server_set_history) lets key through? */
+static bool events_prefix_ok(const struct conn *c, const struct topic *tp, const char *key)
+{
+	return !c->sub_prefix || tp != c->srv->history_topic ||
+	       (key && strncmp(key, c->sub_prefix, strlen(c->sub_prefix)) == 0);
+}
+
 int events_publish(struct udsrpc_server *srv, const struct topic *tp, const char *key,
                    json_t *params)
 {
-	struct conn *c;
 	json_t *note;
 	char *line;
 
@@ -260,6 +273,9 @@ int events_publish(struct udsrpc_server *srv, const struct topic *tp, const char
 		json_decref(params);
 		return 0;
 	}
+	uint64_t rev = tp == srv->history_topic
+	                   ? (uint64_t)json_integer_value(json_object_get(params, "revision"))
+	                   : 0;
 	note = json_pack("{s:s,s:s,s:o}", "jsonrpc", "2.0", "method", "event", "params", params);
 	line = note ? jsonnum_dumps(note, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	json_decref(note);
@@ -267,35 +283,117 @@ int events_publish(struct udsrpc_server *srv, const struct topic *tp, const char
 		log_error(srv, "event on topic %s dropped: out of memory", tp->name);
 		return -ENOMEM;
 	}
-	size_t len = strlen(line), n = 0, i;
+	size_t len = strlen(line);
 	line[len] = '\n'; /* json_dumps leaves room only for its NUL: swap it */
+	int reached = events_publish_line(srv, tp, key, rev, line, len + 1);
+	free(line);
+	return reached;
+}
+
+int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const char *key,
+                        uint64_t rev, const char *line, size_t len)
+{
+	struct conn *c;
+	size_t n = 0, i;
+
 	/* A push can disconnect a subscriber, whose "peer" event is published
 	 * from inside this loop and can disconnect others: walk a held snapshot. */
 	TAILQ_FOREACH(c, &srv->subscribers, sub_link)
 		n++;
-	struct conn **subs = malloc(n * sizeof(*subs));
+	struct conn **subs = malloc((n ? n : 1) * sizeof(*subs));
 	if (!subs) {
 		log_error(srv, "event on topic %s dropped: out of memory", tp->name);
-		free(line);
 		return -ENOMEM;
 	}
 	struct events_judges j;
 	events_judges(srv, tp, key, &j);
 	n = 0;
 	TAILQ_FOREACH(c, &srv->subscribers, sub_link) {
-		if (topic_set_has(&c->topics, tp->id) && events_may_see(c, tp, key, &j)) {
+		/* One still replaying gets this one from the history, in its turn. */
+		if (topic_set_has(&c->topics, tp->id) && !(c->replaying && tp == srv->history_topic) &&
+		    events_prefix_ok(c, tp, key) && events_may_see(c, tp, key, &j)) {
 			conn_hold(c);
 			subs[n++] = c;
 		}
 	}
 	int reached = 0;
-	for (i = 0; i < n; i++)
-		reached += conn_push(subs[i], line, len + 1);
+	for (i = 0; i < n; i++) {
+		if (conn_push(subs[i], line, len)) {
+			reached++;
+			if (tp == srv->history_topic)
+				subs[i]->sent_rev = rev;
+		}
+	}
 	for (i = 0; i < n; i++)
 		conn_release(subs[i]);
 	free(subs);
-	free(line);
 	return reached;
+}
+
+/*
+ * One kept event for a resuming subscriber, filtered as a live one would
+ * be. Up to half of max_output_bytes at a time (the low-water mark), so a
+ * long history goes out at the reader's pace instead of overflowing it;
+ * stopping only between revisions, so the cursor says "all of these".
+ */
+struct events_replaying {
+	struct conn *c;
+	struct events_judges j;
+};
+
+static int events_replay_one(void *ctx, const char *key, uint64_t rev, const char *line,
+                             size_t len)
+{
+	struct events_replaying *er = ctx;
+	struct conn *c = er->c;
+	const struct topic *tp = c->srv->history_topic;
+
+	if (c->closed || c->overflowed)
+		return 1;
+	if (rev != c->replay_cursor && conn_unsent(c) >= c->srv->limits.max_output_bytes / 2)
+		return 1;
+	c->replay_cursor = rev;
+	if (events_prefix_ok(c, tp, key) && events_may_see(c, tp, key, &er->j) &&
+	    conn_push(c, line, len))
+		c->sent_rev = rev;
+	return 0;
+}
+
+void events_replay_more(struct conn *c)
+{
+	struct udsrpc_server *srv = c->srv;
+	struct events_replaying er = {.c = c};
+	uint64_t rev = 0;
+	int r;
+
+	/* The judges once for the walk: every event of the topic has a key. */
+	events_judges(srv, srv->history_topic, "", &er.j);
+	conn_hold(c);
+	r = srv->history_fn(srv->history_arg, c->replay_cursor, events_replay_one, &er, &rev);
+	if (r == -ESTALE && !c->closed && !c->overflowed)
+		conn_overflow(c); /* so slow that the history moved on: it resumes, and hears -32015 */
+	else if (r == 0)
+		c->replaying = false; /* caught up: from now on the live events */
+	conn_release(c);
+}
+
+void events_replay(struct conn *c, uint64_t after)
+{
+	c->sent_rev = after;
+	c->replay_cursor = after;
+	c->replaying = true;
+	events_replay_more(c);
+}
+
+int events_set_prefix(struct conn *c, const char *prefix)
+{
+	char *p = prefix ? strdup(prefix) : NULL;
+
+	if (prefix && !p)
+		return -ENOMEM;
+	free(c->sub_prefix);
+	c->sub_prefix = p;
+	return 0;
 }
 
 /* {"topic":name} followed by event's members (stolen); the topic is ours to say. */
@@ -376,6 +474,30 @@ UDSRPC_EXPORT int udsrpc_server_publish_keyed(struct udsrpc_server *srv, const c
 	if (!params)
 		return -ENOMEM;
 	return events_publish(srv, tp, key, params);
+}
+
+UDSRPC_EXPORT int udsrpc_server_set_history(struct udsrpc_server *srv, const char *topic,
+                                            udsrpc_history_fn fn, void *arg)
+{
+	const struct topic *tp = topics_find(&srv->topics, topic);
+
+	if (!tp)
+		return -ENOENT;
+	srv->history_topic = fn ? tp : NULL;
+	srv->history_fn = fn;
+	srv->history_arg = arg;
+	return 0;
+}
+
+UDSRPC_EXPORT int udsrpc_server_publish_line(struct udsrpc_server *srv, const char *topic,
+                                             const char *key, uint64_t revision, const char *line,
+                                             size_t len)
+{
+	const struct topic *tp = topics_find(&srv->topics, topic);
+
+	if (!tp)
+		return -ENOENT;
+	return events_wanted(srv, tp) ? events_publish_line(srv, tp, key, revision, line, len) : 0;
 }
 
 UDSRPC_EXPORT int udsrpc_server_publish(struct udsrpc_server *srv, const char *topic,

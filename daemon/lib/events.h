@@ -58,6 +58,20 @@ bool events_wanted(const struct udsrpc_server *srv, const struct topic *tp);
  */
 int events_publish(struct udsrpc_server *srv, const struct topic *tp, const char *key,
                    json_t *params);
+/* The same for a line already serialised (ending in '\n', borrowed); rev: what it carries. */
+int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const char *key,
+                        uint64_t rev, const char *line, size_t len);
+/*
+ * after_revision: every kept event of the history topic above after that c
+ * may see, pushed to c (sent_rev follows), as much as half of
+ * max_output_bytes now and the rest by events_replay_more as the output
+ * drains (conn_step); meanwhile live events of the topic skip c, which
+ * finds them in the history. c must be subscribed already.
+ */
+void events_replay(struct conn *c, uint64_t after);
+void events_replay_more(struct conn *c);
+/* The prefix the history topic's events to c are limited to (NULL: none); 0 or -ENOMEM. */
+int events_set_prefix(struct conn *c, const char *prefix);
 /*
  * The policy changed (server_set_policy): a subscriber the new policy no
  * longer lets call events.subscribe loses every topic (udsrpc(7), "EVENTS").

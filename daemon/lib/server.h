@@ -97,6 +97,10 @@ struct udsrpc_server {
 	struct conn_list conns;
 	unsigned nconns;
 	struct conn_list subscribers; /* conns with topics, linked by sub_link */
+	/* The topic with a history (udsrpc_server_set_history), and its source. */
+	const struct topic *history_topic;
+	udsrpc_history_fn history_fn;
+	void *history_arg;
 	struct uid_count **uid_counts; /* uids.c */
 	struct event *ev_uids;	      /* its sweep of log windows */
 	unsigned long long next_conn_id;

@@ -2,9 +2,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <udsrpc/udsrpc.h>
 
+#include "history.h"
+#include "jsonnum.h"
 #include "store.h"
 #include "udsrpcd.h"
 
@@ -233,12 +236,21 @@ static void config_early(void *arg, uint64_t revision)
 	config_result(w->call, w->key, revision);
 }
 
-/* The config event of one changed key (value NULL: an unset; reason NULL: none). */
+/*
+ * The config event of one changed key (value NULL: an unset; reason NULL:
+ * none), serialised once for the history and the live subscribers. Every
+ * change that raises the revision comes through here (the unset of an
+ * ephemeral key's owner leaving too, with its reason), so the history has
+ * no holes.
+ */
 static void config_publish(struct config_write *w, const char *key, const json_t *value,
                            uint64_t revision, const char *reason)
 {
-	json_t *ev = json_pack("{s:s,s:s,s:I}", "type", value ? "set" : "unset", "key", key,
-	                       "revision", (json_int_t)revision);
+	struct udsrpcd *d = w->d;
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:I}", "topic", "config", "type",
+	                       value ? "set" : "unset", "key", key, "revision", (json_int_t)revision);
+	json_t *note;
+	char *line;
 
 	if (ev && reason)
 		json_object_set_new(ev, "reason", json_string(reason));
@@ -248,7 +260,54 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 	if (ev)
 		json_object_set_new(ev, "peer", json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid,
 		                                          "pid", (json_int_t)w->pid));
-	udsrpc_server_publish_keyed(w->d->srv, "config", key, ev);
+	note = ev ? json_pack("{s:s,s:s,s:o}", "jsonrpc", "2.0", "method", "event", "params", ev)
+	          : NULL;
+	line = note ? jsonnum_dumps(note, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	json_decref(note);
+	if (!line) {
+		if (d->history)
+			history_lost(d->history, revision);
+		return;
+	}
+	size_t len = strlen(line);
+	line[len++] = '\n'; /* jsonnum_dumps leaves room only for its NUL: swap it */
+	if (d->history)
+		history_append(d->history, revision, key, line, len);
+	udsrpc_server_publish_line(d->srv, "config", key, revision, line, len);
+	free(line);
+}
+
+/* Events are made when someone listens, and always for the history. */
+static bool config_recorded(struct udsrpcd *d)
+{
+	return d->history || udsrpc_server_wanted(d->srv, "config");
+}
+
+/* after_revision (udsrpc_server_set_history): the history's events, or the store's revision. */
+struct config_replay {
+	udsrpc_history_emit_fn emit;
+	void *ctx;
+};
+
+static int config_replay_one(void *arg, uint64_t rev, const char *key, const char *line,
+                             size_t len)
+{
+	struct config_replay *cr = arg;
+	return cr->emit(cr->ctx, key, rev, line, len);
+}
+
+static int config_history(void *arg, uint64_t after, udsrpc_history_emit_fn emit, void *ctx,
+                          uint64_t *ret_revision)
+{
+	struct udsrpcd *d = arg;
+	struct config_replay cr = {emit, ctx};
+	uint64_t compact = 0;
+	int r = 0;
+
+	if (after != UINT64_MAX)
+		r = history_replay(d->history, after, emit ? config_replay_one : NULL, &cr, &compact);
+	*ret_revision = r == -ESTALE ? compact : store_revision(d->store);
+	return r;
 }
 
 /*
@@ -321,7 +380,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 
 				if (strcmp(kind, "get") == 0 ||
 				    json_integer_value(json_object_get(res, "revision")) == 0 ||
-				    !udsrpc_server_wanted(d->srv, "config"))
+				    !config_recorded(d))
 					continue;
 				config_publish(w, json_string_value(json_object_get(o, "key")),
 				               strcmp(kind, "set") == 0 ? json_object_get(o, "value")
@@ -340,9 +399,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 			break;
 		}
 		if (w->keys) {
-			for (size_t i = 0; udsrpc_server_wanted(d->srv, "config") &&
-			                   i < json_array_size(w->keys);
-			     i++)
+			for (size_t i = 0; config_recorded(d) && i < json_array_size(w->keys); i++)
 				config_publish(w, json_string_value(json_array_get(w->keys, i)), NULL,
 				               revision, NULL);
 			udsrpc_call_result(w->call,
@@ -351,7 +408,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 			                             (json_int_t)json_array_size(w->keys)));
 			break;
 		}
-		if (udsrpc_server_wanted(d->srv, "config"))
+		if (config_recorded(d))
 			config_publish(w, w->key, w->value, revision, NULL);
 		/* Answered already when the committer did it early: then a no-op. */
 		config_result(w->call, w->key, revision);
@@ -731,9 +788,7 @@ static void config_owner_done(void *arg, enum store_status st, uint64_t revision
 
 	if (st == STORE_OK) {
 		config_audit(w, revision);
-		for (size_t i = 0; udsrpc_server_wanted(w->d->srv, "config") &&
-		                   i < json_array_size(w->keys);
-		     i++)
+		for (size_t i = 0; config_recorded(w->d) && i < json_array_size(w->keys); i++)
 			config_publish(w, json_string_value(json_array_get(w->keys, i)), NULL,
 			               revision, "owner_closed");
 	} else {
@@ -767,6 +822,17 @@ static void config_owner_gone(struct udsrpcd *d, const struct store_owner *owner
 		config_owner_done(w, STORE_IO_ERROR, 0, strerror(-r));
 }
 
+void config_record_purged(struct udsrpcd *d, uint64_t revision, const json_t *keys)
+{
+	/* The owners are gone with the last run (the log keeps no owner): the
+	 * daemon itself is the peer that removed them. */
+	struct config_write w = {.d = d, .uid = d->self_uid, .pid = getpid()};
+
+	for (size_t i = 0; i < json_array_size(keys); i++)
+		config_publish(&w, json_string_value(json_array_get(keys, i)), NULL, revision,
+		               "owner_closed");
+}
+
 /* The store's committer answers writes early; the loop applies them before reading on. */
 static void config_sync(void *arg)
 {
@@ -777,6 +843,8 @@ void config_attach_store(struct udsrpcd *d)
 {
 	store_set_early(d->store, config_early);
 	udsrpc_server_set_sync(d->srv, config_sync, d->store);
+	if (d->history)
+		udsrpc_server_set_history(d->srv, "config", config_history, d);
 }
 
 const struct udsrpc_method config_methods[] = {

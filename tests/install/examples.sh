@@ -135,6 +135,19 @@ rc=0
 wait "$PWPID" || rc=$?
 check "udsrpc.py watch: exit 0" 0 "$rc"
 check "udsrpc.py watch: the reload event" '{"topic":"daemon","type":"reload","policy_rules":5}' "$(cat "$DIR/pywatch.out")"
+# udsrpc.py watch --after-revision: the kept changes first (here the prefix's two), then stops at --count.
+python3 "$EX/udsrpc.py" -s "$SOCK" call config.set '{"key":"py/one","value":1}' >/dev/null
+python3 "$EX/udsrpc.py" -s "$SOCK" call config.set '{"key":"other/x","value":2}' >/dev/null
+python3 "$EX/udsrpc.py" -s "$SOCK" call config.set '{"key":"py/two","value":3}' >/dev/null
+rc=0
+timeout 30 python3 "$EX/udsrpc.py" -s "$SOCK" watch --prefix py/ --after-revision 0 --reconnect --count 2 \
+	>"$DIR/pyresume.out" || rc=$?
+check "udsrpc.py watch --after-revision: exit 0" 0 "$rc"
+check "udsrpc.py watch --after-revision --prefix: the two py/ changes, replayed in order" "py/one py/two" \
+	"$(sed -E 's/.*"key":"([^"]*)".*/\1/' "$DIR/pyresume.out" | tr '\n' ' ' | sed 's/ $//')"
+rc=0
+python3 "$EX/udsrpc.py" -s "$SOCK" watch --reconnect peer >/dev/null 2>"$DIR/py.err" || rc=$?
+check "udsrpc.py watch --reconnect peer: usage error (exit 2)" 2 "$rc"
 # The module resolves the default socket as udsrpcd does (the daemon's
 # --check prints the socket it would use).
 for env in "UDSRPC_SOCKET=/x/a.sock" "RUNTIME_DIRECTORY=/run/one:/run/two" "XDG_RUNTIME_DIR=/run/user/7" ""; do
@@ -164,8 +177,8 @@ if [ "$(id -u)" = 0 ] && getent group adm >/dev/null && command -v setpriv >/dev
 	# rule 2: adm reads and watches, but does not write
 	check "policy rule 2: adm may config.get" '{"key":"app/mode","value":"blue","revision":N,"create_revision":N,"version":1}' \
 		"$(as 2 2 "$adm" sh "$EX/call.sh" config.get '{"key":"app/mode"}' | norev)"
-	check "policy rule 2: adm may subscribe" '{"topics":["config"]}' \
-		"$(as 2 2 "$adm" sh "$EX/call.sh" events.subscribe '{"topics":["config"]}')"
+	check "policy rule 2: adm may subscribe" '{"topics":["config"],"revision":N}' \
+		"$(as 2 2 "$adm" sh "$EX/call.sh" events.subscribe '{"topics":["config"]}' | norev)"
 	rc=0
 	err=$(as 2 2 "$adm" sh "$EX/call.sh" config.set '{"key":"app/x","value":1}' 2>&1) || rc=$?
 	check "policy rule 2: adm may not config.set (exit 4)" 4 "$rc"

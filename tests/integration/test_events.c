@@ -89,14 +89,15 @@ static void test_subscribe_unsubscribe_results(void **state)
 {
 	int c = client_connect(d.sock);
 	json_t *res = ok_on(c, "events.subscribe", json_pack("{s:[s]}", "topics", "config"));
-	json_t *want = json_pack("{s:[s]}", "topics", "config");
+	/* With the store's revision (a fresh one: 0), where a watch from a listing starts. */
+	json_t *want = json_pack("{s:[s],s:i}", "topics", "config", "revision", 0);
 	assert_true(json_equal(res, want));
 	json_decref(want);
 	json_decref(res);
 	/* The result lists all topics now subscribed, by name. */
 	res = ok_on(c, "events.subscribe",
 	            json_pack("{s:[s,s,s]}", "topics", "peer", "daemon", "peer"));
-	want = json_pack("{s:[s,s,s]}", "topics", "config", "daemon", "peer");
+	want = json_pack("{s:[s,s,s],s:i}", "topics", "config", "daemon", "peer", "revision", 0);
 	assert_true(json_equal(res, want));
 	json_decref(want);
 	json_decref(res);
@@ -571,7 +572,11 @@ static void test_slow_subscriber_disconnected(void **state)
 {
 	daemon_prepare(&d);
 	assert_int_equal(
-	    daemon_spawn_config(&d, "{\"limits\":{\"max_output_bytes\":65536}}", 0644, NULL), 0);
+	    /* The history keeps few of the 16 KiB events: the RSS below is the output's. */
+	    daemon_spawn_config(
+	        &d, "{\"limits\":{\"max_output_bytes\":65536,\"history_bytes\":65536}}", 0644,
+	        NULL),
+	    0);
 
 	int slow = subscriber("[\"config\"]");
 	int p[2];
@@ -625,8 +630,10 @@ static void test_slow_subscriber_disconnected(void **state)
 	    log, "events not read, unread output over max_output_bytes 65536; disconnecting"));
 	free(log);
 
-	/* The slow one: whatever was already in its socket, then EOF. */
+	/* The slow one: whole events only, then the overflow notice naming the
+	 * last one's revision, then EOF. */
 	size_t bytes = 0, lines = 0, frag = 0;
+	long last_rev = 0, notice_rev = -1;
 	char *pending = NULL;
 	bool eof = false;
 	long deadline = now_ms() + 10000;
@@ -647,11 +654,19 @@ static void test_slow_subscriber_disconnected(void **state)
 		char *start = pending, *nl;
 		while ((nl = memchr(start, '\n', frag - (size_t)(start - pending)))) {
 			*nl = '\0';
-			json_t *ev = event_params(start); /* every whole line is one event */
-			assert_int_equal(json_string_length(json_object_get(ev, "value")),
-			                 OVF_VALUE);
+			json_t *ev = event_params(start);
+			assert_int_equal(notice_rev, -1); /* nothing after the notice */
+			if (strcmp(json_string_value(json_object_get(ev, "type")), "overflow") == 0) {
+				assert_string_equal(json_string_value(json_object_get(ev, "topic")),
+				                    "daemon");
+				notice_rev = (long)json_integer_value(json_object_get(ev, "revision"));
+			} else {
+				assert_int_equal(json_string_length(json_object_get(ev, "value")),
+				                 OVF_VALUE);
+				last_rev = (long)json_integer_value(json_object_get(ev, "revision"));
+				lines++;
+			}
 			json_decref(ev);
-			lines++;
 			start = nl + 1;
 		}
 		frag -= (size_t)(start - pending);
@@ -663,6 +678,8 @@ static void test_slow_subscriber_disconnected(void **state)
 	    bytes, lines, frag, eof ? "EOF" : "nothing");
 	assert_true(eof);
 	assert_true(lines < OVF_SETS / 2); /* cut off, not served the whole stream */
+	assert_int_equal(frag, 0);          /* the line being written was finished */
+	assert_int_equal(notice_rev, last_rev);
 	client_close(slow);
 
 	/* 400 events of 16 KiB passed by; holding them would be over 6 MiB. */

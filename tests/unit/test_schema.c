@@ -43,6 +43,7 @@ static const struct {
     {-32010, "Not found"},         {-32011, "Conflict"},        {-32012, "Storage error"},
     {-32013, "Name taken"},
     {-32014, "Quota exceeded"},
+    {-32015, "History compacted"},
 };
 #define N_ERRORS (sizeof(protocol_errors) / sizeof(protocol_errors[0]))
 
@@ -269,6 +270,11 @@ static void test_events(void **state)
 	 * schema only keeps out what can be no topic's name. */
 	params_ok("events.subscribe", "{\"topics\":[\"config\",\"bogus\"]}");
 	params_bad("events.subscribe", "{\"topics\":[\"config\",\"no such\"]}", "/topics/1",
+	           "does not match");
+	params_ok("events.subscribe", "{\"topics\":[\"config\"],\"prefix\":\"app/\",\"after_revision\":41}");
+	params_bad("events.subscribe", "{\"topics\":[\"config\"],\"after_revision\":-1}",
+	           "/after_revision", "must be >= 0");
+	params_bad("events.subscribe", "{\"topics\":[\"config\"],\"prefix\":\"a b\"}", "/prefix",
 	           "does not match");
 	params_ok("events.unsubscribe", NULL);
 	params_ok("events.unsubscribe", "{\"topics\":[]}");

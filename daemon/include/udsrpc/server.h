@@ -343,6 +343,44 @@ int udsrpc_server_publish(struct udsrpc_server *srv, const char *topic, json_t *
 int udsrpc_server_publish_keyed(struct udsrpc_server *srv, const char *topic, const char *key,
                                 json_t *event);
 
+/*
+ * A topic whose events carry a revision and are kept in a history (the
+ * store's config topic, udsrpc(7) "History and watching"). With one set,
+ * events.subscribe answers "revision" and takes, for this topic, "prefix"
+ * (its events only for keys with that prefix, replaced by each subscribe
+ * naming the topic) and "after_revision" (first every kept event above it,
+ * then the live ones: the replay and the subscription happen in one step
+ * of the loop, so nothing is missed or repeated); and a subscriber cut off
+ * for not reading is told the last revision it was sent.
+ *
+ * fn(arg, after, emit, ctx, ret_revision) runs on the loop thread. With
+ * emit NULL it only answers: 0 and *ret_revision the current revision, or
+ * -ESTALE and *ret_revision the lowest after it can still replay from
+ * (after above that: every event is still kept). With emit, it also calls
+ * emit(ctx, key, revision, line, len) for each kept event above after, in
+ * revision order: line is the whole notification as
+ * udsrpc_server_publish_line takes it (borrowed for the call); a non-zero
+ * return from emit stops the walk and is fn's return (the server replays
+ * a little at a time, at the reader's pace, calling fn again with after
+ * the last revision it took whole). One topic per server; fn NULL unsets.
+ * -ENOENT for an undeclared topic.
+ */
+typedef int (*udsrpc_history_emit_fn)(void *ctx, const char *key, uint64_t revision,
+                                      const char *line, size_t len);
+typedef int (*udsrpc_history_fn)(void *arg, uint64_t after, udsrpc_history_emit_fn emit,
+                                 void *ctx, uint64_t *ret_revision);
+int udsrpc_server_set_history(struct udsrpc_server *srv, const char *topic, udsrpc_history_fn fn,
+                              void *arg);
+/*
+ * Publish a notification already serialised (the one a history keeps):
+ * line is {"jsonrpc":"2.0","method":"event","params":{"topic":topic,...}}
+ * and its '\n' (borrowed), filtered by key as udsrpc_server_publish_keyed
+ * does (key may be NULL), revision the one it carries. Returns how many
+ * got it, or -ENOENT.
+ */
+int udsrpc_server_publish_line(struct udsrpc_server *srv, const char *topic, const char *key,
+                               uint64_t revision, const char *line, size_t len);
+
 /* ---- the loop ----------------------------------------------------------- */
 
 /*
