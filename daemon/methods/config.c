@@ -310,51 +310,57 @@ static int config_history(void *arg, uint64_t after, udsrpc_history_emit_fn emit
 	return r;
 }
 
+/* Append "KEY" to the audit line's list; keys need no escaping (ConfigKey's pattern). */
+static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, const char *key)
+{
+	int w = snprintf(list + *len, cap - *len, "%s\"%s\"", n ? "," : "", key);
+	*len = w < 0 || (size_t)w >= cap - *len ? cap : *len + (size_t)w;
+}
+
 /*
  * The audit line of a write that committed: the keys it changed (an unset
  * of an absent key and a txn's gets change nothing), cut at 512 bytes with
- * the count, and the revision it made.
+ * the count whole, and the revision it made. Written straight into a
+ * buffer: it is on every durable write's path.
  */
 static void config_audit(struct config_write *w, uint64_t revision)
 {
-	enum { SHOWN = 64 }; /* keys past these would be cut from the line anyway */
-	json_t *keys = json_array();
-	size_t n = 0;
+	enum { CUT = 512 };
+	char list[CUT + 160];
+	size_t len = 0, n = 0;
 
-	if (udsrpc_server_get_log_level(w->d->srv) < UDSRPC_LOG_INFO || !keys) {
-		json_decref(keys);
+	if (udsrpc_server_get_log_level(w->d->srv) < UDSRPC_LOG_INFO)
 		return;
-	}
 	if (w->results) {
 		for (size_t i = 0; i < json_array_size(w->txn_ops); i++) {
 			json_t *o = json_array_get(w->txn_ops, i);
-			if (strcmp(json_string_value(json_object_get(o, "op")), "get") != 0 &&
+			if (strcmp(json_string_value(json_object_get(o, "op")), "get") == 0 ||
 			    json_integer_value(json_object_get(json_array_get(w->results, i),
-			                                       "revision")) != 0 &&
-			    n++ < SHOWN)
-				json_array_append(keys, json_object_get(o, "key"));
+			                                       "revision")) == 0)
+				continue;
+			if (len < CUT)
+				config_audit_key(list, &len, sizeof(list), n,
+				                 json_string_value(json_object_get(o, "key")));
+			n++;
 		}
 	} else if (w->keys) {
 		n = json_array_size(w->keys);
-		for (size_t i = 0; i < n && i < SHOWN; i++)
-			json_array_append(keys, json_array_get(w->keys, i));
+		for (size_t i = 0; i < n && len < CUT; i++)
+			config_audit_key(list, &len, sizeof(list), i,
+			                 json_string_value(json_array_get(w->keys, i)));
 	} else if (revision) {
-		n = 1;
-		json_array_append_new(keys, json_string(w->key));
+		config_audit_key(list, &len, sizeof(list), n++, w->key);
 	}
-	char *text = json_dumps(keys, JSON_COMPACT);
-	json_decref(keys);
+	bool cut = len >= CUT;
 	char why[64] = "";
 	if (w->owner_id)
 		snprintf(why, sizeof(why), " (ephemeral: connection %llu closed)",
 		         (unsigned long long)w->owner_id);
 	/* A closed connection's ephemeral items go with no call: an unset in its name. */
 	udsrpc_server_audit(w->d->srv, w->call ? udsrpc_call_method(w->call) : "config.unset",
-	                    w->uid, w->pid, w->exe, "%zu key(s) %.512s%s revision %llu%s", n,
-	                    text ? text : "(out of memory)",
-	                    text && (strlen(text) > 512 || n > SHOWN) ? "..." : "",
+	                    w->uid, w->pid, w->exe, "%zu key(s) [%.*s%s] revision %llu%s", n,
+	                    (int)(len < CUT ? len : CUT), list, cut ? "..." : "",
 	                    (unsigned long long)revision, why);
-	free(text);
 }
 
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
