@@ -321,6 +321,12 @@ static void test_provide_names(void **state)
 	assert_int_equal(error_code(provide_named(q, "q.a b"), NULL), -32602);
 	assert_int_equal(error_code(provide_named(q, "q.a/b"), NULL), -32602);
 	json_decref(harness_take_result(provide_named(q, "q_Z-9.a"), "rpc.provide"));
+	/* The optional members of a Method Object: summary and errors. */
+	json_decref(harness_take_result(
+	    call_json(q, "rpc.provide", "{\"methods\":[{\"name\":\"q.err\",\"summary\":\"s\",\"params\":[],"
+	                                "\"result\":{\"name\":\"r\",\"schema\":{}},\"errors\":[{\"code\":1,"
+	                                "\"message\":\"failed\"}]}]}"),
+	    "rpc.provide"));
 
 	/* rpc.unprovide of some: the rest stay, the one named goes. */
 	res = harness_take_result(call_json(p, "rpc.unprovide", "{\"methods\":[\"test.echo\"],"
