@@ -261,6 +261,101 @@ static void test_provide_refusals(void **state)
 	client_close(p);
 }
 
+/* rpc.provide of one method named name on fd: the reply (new reference). */
+static json_t *provide_named(int fd, const char *name)
+{
+	char params[512];
+	snprintf(params, sizeof(params),
+	         "{\"methods\":[{\"name\":\"%s\",\"params\":[],\"result\":{\"name\":\"r\","
+	         "\"schema\":{}}}]}",
+	         name);
+	return call_json(fd, "rpc.provide", params);
+}
+
+/* rpc.provide adds names and rpc.unprovide takes some; names checked in form and namespace;
+ * a topic another connection provides is taken; a second answer to one id is dropped. */
+static void test_provide_names(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock), q = client_connect(d.sock), c = client_connect(d.sock);
+	json_t *data = NULL, *res, *want;
+	char name[160];
+
+	/* A second rpc.provide adds: its result is all this connection provides. */
+	json_decref(harness_take_result(call_json(p, "rpc.provide", "{\"methods\":[" ECHO_METHOD "],"
+	                                                            "\"topics\":[\"test.a\"]}"),
+	                                "rpc.provide"));
+	res = harness_take_result(call_json(p, "rpc.provide", "{\"methods\":[" WHO_METHOD "],"
+	                                                      "\"topics\":[\"test.b\"]}"),
+	                          "rpc.provide");
+	want = json_loads("{\"methods\":[\"test.echo\",\"test.who\"],\"topics\":[\"test.a\",\"test.b\"]}", 0,
+	                  NULL);
+	assert_true(json_equal(res, want));
+	json_decref(want);
+	json_decref(res);
+
+	/* Every daemon namespace is taken, and a topic another connection provides (all or nothing). */
+	static const char *const taken[] = {"rpc.mine", "daemon.mine", "peer.mine", "config.mine",
+	                                    "events.mine"};
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		assert_int_equal(provide_error(q, taken[i], &data), -32013);
+		assert_string_equal(json_string_value(json_object_get(data, "method")), taken[i]);
+		json_decref(data);
+	}
+	assert_int_equal(error_code(call_json(q, "rpc.provide",
+	                                      "{\"methods\":[{\"name\":\"q.x\",\"params\":[],\"result\":{"
+	                                      "\"name\":\"r\",\"schema\":{}}}],\"topics\":[\"test.a\"]}"),
+	                            &data),
+	                 -32013);
+	assert_string_equal(json_string_value(json_object_get(data, "topic")), "test.a");
+	json_decref(data);
+	assert_int_equal(error_code(call_json(c, "q.x", NULL), NULL), -32601);
+
+	/* Names: 1-128 bytes of [A-Za-z0-9_.-] with at least one dot. */
+	memset(name, 'a', 129);
+	name[1] = '.';
+	name[129] = '\0';
+	assert_int_equal(error_code(provide_named(q, name), NULL), -32602); /* 129 bytes */
+	name[128] = '\0';
+	json_decref(harness_take_result(provide_named(q, name), "rpc.provide")); /* 128 bytes */
+	assert_int_equal(error_code(provide_named(q, "q.a b"), NULL), -32602);
+	assert_int_equal(error_code(provide_named(q, "q.a/b"), NULL), -32602);
+	json_decref(harness_take_result(provide_named(q, "q_Z-9.a"), "rpc.provide"));
+	/* The optional members of a Method Object: summary and errors. */
+	json_decref(harness_take_result(
+	    call_json(q, "rpc.provide", "{\"methods\":[{\"name\":\"q.err\",\"summary\":\"s\",\"params\":[],"
+	                                "\"result\":{\"name\":\"r\",\"schema\":{}},\"errors\":[{\"code\":1,"
+	                                "\"message\":\"failed\"}]}]}"),
+	    "rpc.provide"));
+
+	/* rpc.unprovide of some: the rest stay, the one named goes. */
+	res = harness_take_result(call_json(p, "rpc.unprovide", "{\"methods\":[\"test.echo\"],"
+	                                                        "\"topics\":[\"test.a\"]}"),
+	                          "rpc.unprovide");
+	want = json_loads("{\"methods\":[\"test.who\"],\"topics\":[\"test.b\"]}", 0, NULL);
+	assert_true(json_equal(res, want));
+	json_decref(want);
+	json_decref(res);
+	assert_int_equal(error_code(call_json(c, "test.echo", "{\"n\":1}"), NULL), -32601);
+
+	/* An id answered twice: the caller gets the first, the second is dropped. */
+	send_call(c, 7, "test.who", "{}");
+	json_t *req = forwarded(p, "test.who");
+	answer(p, json_integer_value(json_object_get(req, "id")), "{\"n\":1}");
+	answer(p, json_integer_value(json_object_get(req, "id")), "{\"n\":2}");
+	json_decref(req);
+	json_t *r = recv_json(c, wait_ms(5000));
+	assert_int_equal(json_integer_value(json_object_get(r, "id")), 7);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "result"), "n")), 1);
+	json_decref(r);
+	assert_true(client_silent(c, 300));
+	assert_true(client_silent(p, 0)); /* nothing said to the provider either */
+	json_decref(harness_take_result(call_json(p, "ping", NULL), "ping")); /* still connected */
+	client_close(c);
+	client_close(q);
+	client_close(p);
+}
+
 /* 1,000 pipelined calls answered in reverse: each caller gets its own answers, in its order. */
 static void test_out_of_order(void **state)
 {
@@ -888,6 +983,7 @@ int main(void)
 	    T(test_caller_identity),
 	    T(test_params_checked_first),
 	    T(test_provide_refusals),
+	    T(test_provide_names),
 	    T(test_out_of_order),
 	    T(test_provider_dies),
 	    T(test_garbage_answers),

@@ -286,6 +286,7 @@ static void test_options_and_limits(void **state)
 	assert_int_equal(o.size, sizeof(o));
 	assert_int_equal(o.max_connections, 4096);
 	assert_int_equal(o.call_timeout_ms, 30000);
+	assert_int_equal(o.max_provider_inflight, 1024);
 	o.max_batch = 0;
 	assert_int_equal(udsrpc_server_new(&srv, &o, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "max_batch 0 is out of range (1..1048576)");
