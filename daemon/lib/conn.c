@@ -695,13 +695,37 @@ bool conn_push(struct conn *c, const char *line, size_t len)
 		conn_maybe_free(c);
 		return false;
 	}
+	/*
+	 * Nothing owed (a subscriber that reads): write straight from the
+	 * line every subscriber shares, and queue only what the socket did
+	 * not take. Taking a buffer, copying the line in and draining it again
+	 * for each subscriber (malloc, evbuffer) was about a tenth of the
+	 * daemon's CPU per event in tests/bench/fanout.sh. Held or not: with nothing
+	 * queued the order is the same as a later flush would give. A write
+	 * error is left to that flush (the line queued), which closes c where
+	 * closing is safe.
+	 */
+	size_t done = 0;
+	bool tried = !c->direct && conn_out_len(c) == 0;
+	if (tried) {
+		ssize_t n = write(c->fd, line, len);
+		if (n > 0) {
+			c->srv->stats.bytes_out += (uint64_t)n;
+			done = (size_t)n;
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			tried = false;
+		}
+		if (done == len)
+			return true; /* nothing owed before or after: the event's interest stands */
+	}
 	if (!conn_out(c)) {
 		log_error(c->srv, "connection %llu: event dropped: out of memory", c->peer.id);
 		return false;
 	}
-	evbuffer_add(c->out, line, len);
+	evbuffer_add(c->out, line + done, len - done);
 	conn_count_out(c);
-	if (c->in_callback == 0 && conn_flush(c))
+	/* Just tried: the socket is full, wait for it to drain. */
+	if (c->in_callback == 0 && (tried || conn_flush(c)))
 		conn_arm(c);
 	return true;
 }

@@ -153,8 +153,10 @@ int events_subscribe(struct conn *c, const struct topic *tp)
 		s->bits = bits;
 		s->words = w + 1;
 	}
-	if (s->count++ == 0)
+	if (s->count++ == 0) {
 		TAILQ_INSERT_TAIL(&c->srv->subscribers, c, sub_link);
+		c->srv->nsubscribers++;
+	}
 	s->bits[w] |= 1ull << (tp->id % 64);
 	return 0;
 }
@@ -166,16 +168,20 @@ void events_unsubscribe(struct conn *c, const struct topic *tp)
 	if (!topic_set_has(s, tp->id))
 		return;
 	s->bits[tp->id / 64] &= ~(1ull << (tp->id % 64));
-	if (--s->count == 0)
+	if (--s->count == 0) {
 		TAILQ_REMOVE(&c->srv->subscribers, c, sub_link);
+		c->srv->nsubscribers--;
+	}
 }
 
 void events_unsubscribe_all(struct conn *c)
 {
 	struct topic_set *s = &c->topics;
 
-	if (s->count)
+	if (s->count) {
 		TAILQ_REMOVE(&c->srv->subscribers, c, sub_link);
+		c->srv->nsubscribers--;
+	}
 	free(s->bits);
 	memset(s, 0, sizeof(*s));
 }
@@ -267,13 +273,11 @@ int events_publish(struct udsrpc_server *srv, const struct topic *tp, const char
 		log_error(srv, "event on topic %s dropped: out of memory", tp->name);
 		return -ENOMEM;
 	}
-	size_t len = strlen(line), n = 0, i;
+	size_t len = strlen(line), n, i;
 	line[len] = '\n'; /* json_dumps leaves room only for its NUL: swap it */
 	/* A push can disconnect a subscriber, whose "peer" event is published
 	 * from inside this loop and can disconnect others: walk a held snapshot. */
-	TAILQ_FOREACH(c, &srv->subscribers, sub_link)
-		n++;
-	struct conn **subs = malloc(n * sizeof(*subs));
+	struct conn **subs = malloc(srv->nsubscribers * sizeof(*subs));
 	if (!subs) {
 		log_error(srv, "event on topic %s dropped: out of memory", tp->name);
 		free(line);

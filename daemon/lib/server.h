@@ -97,6 +97,7 @@ struct udsrpc_server {
 	struct conn_list conns;
 	unsigned nconns;
 	struct conn_list subscribers; /* conns with topics, linked by sub_link */
+	size_t nsubscribers;          /* on that list: an event's snapshot is sized without a walk */
 	struct uid_count **uid_counts; /* uids.c */
 	struct event *ev_uids;	      /* its sweep of log windows */
 	unsigned long long next_conn_id;
