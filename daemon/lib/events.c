@@ -155,8 +155,10 @@ int events_subscribe(struct conn *c, const struct topic *tp)
 		s->bits = bits;
 		s->words = w + 1;
 	}
-	if (s->count++ == 0)
+	if (s->count++ == 0) {
 		TAILQ_INSERT_TAIL(&c->srv->subscribers, c, sub_link);
+		c->srv->nsubscribers++;
+	}
 	s->bits[w] |= 1ull << (tp->id % 64);
 	return 0;
 }
@@ -170,16 +172,20 @@ void events_unsubscribe(struct conn *c, const struct topic *tp)
 	s->bits[tp->id / 64] &= ~(1ull << (tp->id % 64));
 	if (tp == c->srv->history_topic)
 		c->replaying = false;
-	if (--s->count == 0)
+	if (--s->count == 0) {
 		TAILQ_REMOVE(&c->srv->subscribers, c, sub_link);
+		c->srv->nsubscribers--;
+	}
 }
 
 void events_unsubscribe_all(struct conn *c)
 {
 	struct topic_set *s = &c->topics;
 
-	if (s->count)
+	if (s->count) {
 		TAILQ_REMOVE(&c->srv->subscribers, c, sub_link);
+		c->srv->nsubscribers--;
+	}
 	free(s->bits);
 	memset(s, 0, sizeof(*s));
 	free(c->sub_prefix);
@@ -298,9 +304,7 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 
 	/* A push can disconnect a subscriber, whose "peer" event is published
 	 * from inside this loop and can disconnect others: walk a held snapshot. */
-	TAILQ_FOREACH(c, &srv->subscribers, sub_link)
-		n++;
-	struct conn **subs = malloc((n ? n : 1) * sizeof(*subs));
+	struct conn **subs = malloc((srv->nsubscribers ? srv->nsubscribers : 1) * sizeof(*subs));
 	if (!subs) {
 		log_error(srv, "event on topic %s dropped: out of memory", tp->name);
 		return -ENOMEM;

@@ -101,6 +101,7 @@ struct udsrpc_server {
 	const struct topic *history_topic;
 	udsrpc_history_fn history_fn;
 	void *history_arg;
+	size_t nsubscribers;          /* on that list: an event's snapshot is sized without a walk */
 	struct uid_count **uid_counts; /* uids.c */
 	struct event *ev_uids;	      /* its sweep of log windows */
 	unsigned long long next_conn_id;

@@ -34,17 +34,9 @@ fi
 DIR=$(mktemp -d /tmp/udsrpc-run-XXXXXX)
 SOCK=$DIR/udsrpcd.sock
 CLK=$(getconf CLK_TCK)
-DPID=""
+. "$(dirname "$0")/daemon.sh"
 BPID=""
 
-stop_daemon() {
-	[ -n "$DPID" ] || return 0
-	kill -TERM "$DPID" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$DPID" 2>/dev/null && kill -KILL "$DPID" 2>/dev/null
-	wait "$DPID" 2>/dev/null
-	DPID=""
-}
 cleanup() {
 	[ -n "$BPID" ] && { kill -TERM "$BPID" 2>/dev/null; wait "$BPID" 2>/dev/null; }
 	stop_daemon
@@ -52,20 +44,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-start_daemon() { # [udsrpcd args...]
-	rm -rf "$DIR/state" "$SOCK"
-	"$UDSRPCD" -s "$SOCK" -S "$DIR/state" -l warning "$@" 2>>"$DIR/udsrpcd.log" &
-	DPID=$!
-	for _ in $(seq 250); do
-		[ -S "$SOCK" ] && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.02
-	done
-	echo "run.sh: udsrpcd did not start:" >&2
-	cat "$DIR/udsrpcd.log" >&2
-	exit 1
-}
 
 ticks() { # utime+stime of the daemon, all threads
 	local rest

@@ -1,0 +1,26 @@
+#!/bin/bash
+# fanout_smoke.sh — tests/bench/fanout.sh runs and prints its two rows with tiny
+# counts, and bench_fanout's counts held (it exits non-zero when a subscriber
+# allowed the key missed an event or one not allowed got one): with the keys
+# policy half the subscribers' events, with the open policy all of them.
+. "$(dirname "$0")/lib_bench.sh"
+[ "$(id -u)" -eq 0 ] || skip "needs root: half the subscribers are uid 65534"
+
+out=$DIR/table.md
+rc=0
+SUBS=20 SETS=30 BUILD="$UDSRPC_BINARY_DIR" UDSRPCD="$UDSRPCD" OUT="$out" \
+	timeout -k 5 120 bash "$(dirname "$0")/fanout.sh" >"$DIR/stdout" 2>"$DIR/stderr" || rc=$?
+check "fanout.sh exits 0" 0 "$rc"
+[ "$rc" -eq 0 ] || cat "$DIR/stderr"
+touch "$out"
+col() { awk -F' *[|] *' -v n="$(($2 + 1))" '{ print $n }' <<<"$1"; }
+half=$(grep -F '| keys policy, half see the key |' "$out" || true)
+all=$(grep -F '| everyone sees the key |' "$out" || true)
+check "half row: events delivered" 300 "$(col "$half" 4)"
+check "all row: events delivered" 600 "$(col "$all" 4)"
+for line in "$half" "$all"; do
+	check "CPU per event is a figure" yes "$(yes_if grep -Eq '^[0-9]+\.[0-9]+' <<<"$(col "$line" 6)")"
+	check "load is given" yes "$(yes_if grep -Eq '^[0-9.]+ [0-9.]+ [0-9.]+$' <<<"$(col "$line" 8)")"
+done
+check "the target is stated" yes "$(yes_if grep -q '1.5 µs per delivered event' "$out")"
+finish
