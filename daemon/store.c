@@ -970,6 +970,19 @@ static json_t *txn_item(const char *key, const struct txn_view *v)
 	                    &v->eph);
 }
 
+/* A write's result {"key","revision"}: built directly, json_pack's format parsing costs more per op. */
+static json_t *txn_result(const char *key, uint64_t rev)
+{
+	json_t *res = json_object();
+
+	if (res && (json_object_set_new_nocheck(res, "key", json_string(key)) < 0 ||
+	            json_object_set_new_nocheck(res, "revision", json_integer((json_int_t)rev)) < 0)) {
+		json_decref(res);
+		return NULL;
+	}
+	return res;
+}
+
 int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
               size_t nfail, store_done_fn done, void *arg, bool *ret_succeeded,
@@ -1011,7 +1024,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			res = txn_item(o->key, &v);
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
-			res = json_pack("{s:s,s:i}", "key", o->key, "revision", 0);
+			res = txn_result(o->key, 0);
 		} else {
 			struct txn_view w = {0};
 
@@ -1042,7 +1055,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			made[i] = w;
 			total += recs[i]->len;
 			nw++;
-			res = json_pack("{s:s,s:I}", "key", o->key, "revision", (json_int_t)rev);
+			res = txn_result(o->key, rev);
 		}
 		r = -ENOMEM;
 		if (!res || json_array_append_new(results, res) < 0)

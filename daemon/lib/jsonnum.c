@@ -111,10 +111,38 @@ static int filter_cb(const char *p, size_t n, void *data)
 	return f->cb(p, n, f->data);
 }
 
+/* Whether v holds a real anywhere: without one the filter has nothing to do. */
+static bool has_real(const json_t *v)
+{
+	const char *k;
+	json_t *m;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_REAL:
+		return true;
+	case JSON_ARRAY:
+		json_array_foreach ((json_t *)v, i, m)
+			if (has_real(m))
+				return true;
+		return false;
+	case JSON_OBJECT:
+		json_object_foreach ((json_t *)v, k, m)
+			if (has_real(m))
+				return true;
+		return false;
+	default:
+		return false;
+	}
+}
+
 int jsonnum_dump_callback(const json_t *v, json_dump_callback_t cb, void *data, size_t flags)
 {
 	struct filter f = { .cb = cb, .data = data };
 
+	/* A walk of the tree costs less than following string state over every character. */
+	if (!v || !has_real(v))
+		return json_dump_callback(v, cb, data, flags);
 	return json_dump_callback(v, filter_cb, &f, flags);
 }
 
@@ -174,9 +202,38 @@ static int fixbuf_cb(const char *p, size_t n, void *data)
 	return 0;
 }
 
+/*
+ * A string of printable ASCII with no '"' or '\\' (nor '/' under
+ * JSON_ESCAPE_SLASH) is, as jansson writes it, itself between quotes: the
+ * usual stored value, written without the dump machinery.
+ */
+static bool plain_string(const json_t *v, size_t flags)
+{
+	const char *p = json_string_value(v);
+	size_t n = json_string_length(v);
+
+	if (!p || !(flags & JSON_ENCODE_ANY))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\' ||
+		    (ch == '/' && (flags & JSON_ESCAPE_SLASH)))
+			return false;
+	}
+	return true;
+}
+
 size_t jsonnum_dumpb(const json_t *v, char *buf, size_t size, size_t flags)
 {
 	struct fixbuf b = { .p = buf, .size = buf ? size : 0 };
+
+	if (plain_string(v, flags)) {
+		fixbuf_cb("\"", 1, &b);
+		fixbuf_cb(json_string_value(v), json_string_length(v), &b);
+		fixbuf_cb("\"", 1, &b);
+		return b.len;
+	}
 
 	if (jsonnum_dump_callback(v, fixbuf_cb, &b, flags) != 0)
 		return 0;

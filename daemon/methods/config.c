@@ -624,11 +624,21 @@ static int config_txn_cmp(struct udsrpc_call *c, size_t i, const json_t *j,
 	return -EINVAL;
 }
 
+/* config_txn_bad for op i of a branch: the path made only then, snprintf costs per op. */
+static void config_txn_op_bad(struct udsrpc_call *c, const char *branch, size_t i,
+                              const char *reason)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/%s/%zu", branch, i);
+	config_txn_bad(c, path, reason);
+}
+
 /* A branch's ops; a key written twice in it is -32602 (which write would win?). */
 static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *branch,
                           const json_t *arr, struct store_txn_op *ret)
 {
-	char path[64], reason[STORE_KEY_MAX + 64];
+	char reason[STORE_KEY_MAX + 64];
 
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		const json_t *o = json_array_get(arr, i);
@@ -636,26 +646,25 @@ static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *
 		const json_t *value = json_object_get(o, "value");
 		const char *method;
 
-		snprintf(path, sizeof(path), "/%s/%zu", branch, i);
 		ret[i].key = json_string_value(json_object_get(o, "key"));
 		ret[i].value = (json_t *)value;
 		ret[i].op = strcmp(kind, "get") == 0   ? STORE_TXN_GET
 		            : strcmp(kind, "set") == 0 ? STORE_TXN_SET
 		                                       : STORE_TXN_UNSET;
 		if ((ret[i].op == STORE_TXN_SET) != (value != NULL)) {
-			config_txn_bad(c, path, value ? "only a set op has a value"
-			                              : "a set op needs a value");
+			config_txn_op_bad(c, branch, i,
+			                  value ? "only a set op has a value" : "a set op needs a value");
 			return -EINVAL;
 		}
 		if (json_is_true(json_object_get(o, "ephemeral")) && ret[i].op != STORE_TXN_SET) {
-			config_txn_bad(c, path, "only a set op can be ephemeral");
+			config_txn_op_bad(c, branch, i, "only a set op can be ephemeral");
 			return -EINVAL;
 		}
 		for (size_t k = 0; ret[i].op != STORE_TXN_GET && k < i; k++) {
 			if (ret[k].op != STORE_TXN_GET && strcmp(ret[k].key, ret[i].key) == 0) {
 				snprintf(reason, sizeof(reason),
 				         "key %s is written twice in one branch", ret[i].key);
-				config_txn_bad(c, path, reason);
+				config_txn_op_bad(c, branch, i, reason);
 				return -EINVAL;
 			}
 		}

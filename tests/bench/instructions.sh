@@ -8,6 +8,7 @@
 #
 #   tests/bench/instructions.sh                      # ping and config.get on build/
 #   BUILD=build-old tests/bench/instructions.sh      # another build, for before/after
+#   tests/bench/instructions.sh writes               # config.set and a 10-set config.txn (issue 16)
 #   SERVER="path/to/counterd -s" tests/bench/instructions.sh counter.get '{"name":"x"}'
 #   POLICY=tests/bench/keys20.json tests/bench/instructions.sh config.get '{"key":"bench/key"}'
 #                                                    # the cost of a 20-rule policy with keys
@@ -48,6 +49,15 @@ total() {
 }
 
 [ $# -eq 0 ] && set -- ping '{}' config.get '{"key":"bench/key"}'
+if [ "$1" = writes ]; then
+	# The same 32-byte string value as contrib/bench/durable.sh writes.
+	v='"abcdefghijklmnopqrstuvwxyz012345"'
+	ops=
+	for i in 0 1 2 3 4 5 6 7 8 9; do
+		ops="$ops${ops:+,}{\"op\":\"set\",\"key\":\"bench/t$i\",\"value\":$v}"
+	done
+	set -- config.set "{\"key\":\"bench/w\",\"value\":$v}" config.txn "{\"success\":[$ops]}"
+fi
 printf '| method | instructions per request |\n|---|---|\n'
 while [ $# -ge 2 ]; do
 	a=$(total "$1" "$2" "$N")

@@ -70,6 +70,35 @@ static void test_dumps(void **state)
 	json_decref(v);
 }
 
+/* A string's text as json_dumpb gives it, plain or escaped, whole or cut. */
+static void test_dumpb_strings(void **state)
+{
+	static const char *const texts[] = {"", "abc 012", "a/b", "q\"", "b\\s", "tab\t", "\x7f",
+	                                    "caf\xc3\xa9", "1.5"};
+	static const size_t flags[] = {JSON_ENCODE_ANY, JSON_ENCODE_ANY | JSON_ESCAPE_SLASH,
+	                               JSON_ENCODE_ANY | JSON_ENSURE_ASCII, 0};
+	(void)state;
+
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+		json_t *v = json_string(texts[t]);
+
+		assert_non_null(v);
+		for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+			char want[32] = "";
+			size_t n = json_dumpb(v, want, sizeof(want), flags[f]);
+
+			/* Cut short: the first size bytes of the whole text, as test_dumps. */
+			for (size_t size = 0; size < 16; size += 3) {
+				char got[16] = "";
+
+				assert_int_equal(jsonnum_dumpb(v, got, size, flags[f]), n);
+				assert_memory_equal(got, want, n < size ? n : size);
+			}
+		}
+		json_decref(v);
+	}
+}
+
 static void path_is(const char *text, const char *want, const char *want_id)
 {
 	struct numpath np;
@@ -105,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_real),
 		cmocka_unit_test(test_not_finite),
 		cmocka_unit_test(test_dumps),
+		cmocka_unit_test(test_dumpb_strings),
 		cmocka_unit_test(test_numpath),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
