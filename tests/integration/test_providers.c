@@ -870,7 +870,8 @@ static int nobody_setup(void **state)
 	assert_non_null(f);
 	fputs("{\"rules\":[{\"effect\":\"allow\",\"methods\":[\"peer.whoami\",\"test.who\",\"rpc.provide\"],"
 	      "\"uids\":[65534]},{\"effect\":\"allow\",\"methods\":[\"*\"],\"uids\":[0]},"
-	      "{\"effect\":\"allow\",\"provide\":[\"test.*\"],\"uids\":[0]}]}\n",
+	      "{\"effect\":\"allow\",\"provide\":[\"test.*\"],\"uids\":[0]},"
+	      "{\"effect\":\"allow\",\"provide\":[\"nobody.ok\"],\"uids\":[65534]}]}\n",
 	      f);
 	assert_int_equal(fclose(f), 0);
 	const char *const args[] = {"-p", path, NULL};
@@ -945,6 +946,15 @@ static void test_nobody_caller(void **state)
 	assert_string_equal(json_string_value(json_object_get(data, "name")), "nobody.x");
 	assert_int_equal(json_integer_value(json_object_get(data, "uid")), 65534);
 	json_decref(data);
+	/* A topic is judged by the provide rules like a method (§4): the call is refused whole. */
+#define OK_METHOD "{\"name\":\"nobody.ok\",\"params\":[],\"result\":{\"name\":\"r\",\"schema\":{}}}"
+	r = call_json(c, "rpc.provide", "{\"methods\":[" OK_METHOD "],\"topics\":[\"nobody.t\"]}");
+	data = NULL;
+	assert_int_equal(error_code(r, &data), -32001);
+	assert_string_equal(json_string_value(json_object_get(data, "name")), "nobody.t");
+	json_decref(data);
+	/* All or nothing: the method it may provide was not taken with the refused topic. */
+	json_decref(provide(c, "[" OK_METHOD "]"));
 	char *log = daemon_log(&d);
 	assert_non_null(strstr(log, "denied rpc.provide of nobody.x to uid 65534"));
 	assert_non_null(strstr(log, "info: audit: rpc.provide uid 0 pid"));
