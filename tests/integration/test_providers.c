@@ -517,6 +517,35 @@ static int inflight_setup(void **state)
 	return 0;
 }
 
+/* idle_timeout_ms 400: a provider is a connection like others, under the same limits. */
+static int idle_setup(void **state)
+{
+	(void)state;
+	daemon_prepare(&d);
+	assert_int_equal(daemon_spawn_config(&d, "{\"limits\":{\"idle_timeout_ms\":400}}", 0644, NULL),
+	                 0);
+	return 0;
+}
+
+/* §7: a provider's own limits apply: idle past idle_timeout_ms, it is closed and its names go. */
+static void test_provider_own_limits(void **state)
+{
+	(void)state;
+	int p = client_connect(d.sock);
+	json_decref(provide(p, "[" ECHO_METHOD "]"));
+	long t0 = now_ms();
+	char *line = client_recv_line(p, wait_ms(5000));
+	char byte;
+	assert_null(line);
+	assert_int_equal(recv(p, &byte, 1, MSG_DONTWAIT), 0); /* EOF, not a wait that ran out */
+	assert_true(now_ms() - t0 >= 300);
+	int c = client_connect(d.sock);
+	json_t *r = call_json(c, "test.echo", "{\"n\":1}");
+	assert_int_equal(error_code(r, NULL), -32601);
+	client_close(c);
+	client_close(p);
+}
+
 /* At max_provider_inflight pending, more calls are -32007 until the provider answers. */
 static void test_inflight_limit(void **state)
 {
@@ -1000,6 +1029,7 @@ int main(void)
 	    T(test_same_connection),
 	    cmocka_unit_test_setup_teardown(test_never_answers, short_timeout_setup, daemon_teardown),
 	    cmocka_unit_test_setup_teardown(test_inflight_limit, inflight_setup, daemon_teardown),
+	    cmocka_unit_test_setup_teardown(test_provider_own_limits, idle_setup, daemon_teardown),
 	    T(test_result_checked_errors_unchanged),
 	    T(test_batch_split),
 	    T(test_topics_and_publish),
