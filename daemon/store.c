@@ -234,6 +234,7 @@ struct store {
 	/* Loop thread only: changes submitted this loop iteration, handed to the
 	 * committer in one go by kick_ev (see store_handoff). */
 	struct store_op *l_head, *l_tail;
+	size_t l_count; /* ops in that list */
 	struct event *kick_ev;
 	bool kick_pending;
 	bool kick_deferred; /* run once more behind this turn's events (store_try_inline) */
@@ -636,6 +637,7 @@ static void queue_op(struct store *s, struct store_op *op)
 	else
 		s->l_head = op;
 	s->l_tail = op;
+	s->l_count++;
 	if (!s->kick_pending) {
 		s->kick_pending = true;
 		event_active(s->kick_ev, EV_TIMEOUT, 0);
@@ -1244,6 +1246,7 @@ static void store_merge_local(struct store *s)
 		s->q_head = s->l_head;
 	s->q_tail = s->l_tail;
 	s->l_head = s->l_tail = NULL;
+	s->l_count = 0;
 }
 
 /* With mu held: the test hook's error for a group that carries a change. */
@@ -1354,6 +1357,12 @@ int store_unset(struct store *s, const char *key, int64_t expect_revision, store
 void store_set_early(struct store *s, store_early_fn fn)
 {
 	s->early_fn = fn;
+}
+
+bool store_early_possible(const struct store *s)
+{
+	/* This turn's changes so far all share the next one's group (store_handoff). */
+	return s->early_fn && s->l_count < STORE_EARLY_GROUP;
 }
 
 bool store_mark_early(struct store *s)
@@ -1936,6 +1945,7 @@ static void commit_inline(struct store *s, int inject)
 	int r;
 
 	s->l_head = s->l_tail = NULL;
+	s->l_count = 0;
 	r = commit_timed(s, ops, inject, &what, &ns);
 	/* No early answer: the callback, run right below, answers as soon, and
 	 * in its own order (udsrpcd publishes the change's events first). */

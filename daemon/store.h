@@ -282,6 +282,14 @@ void store_set_early(struct store *s, store_early_fn fn);
  */
 bool store_mark_early(struct store *s);
 /*
+ * Whether a change submitted next could still get an early answer: false
+ * once this loop turn has queued enough changes that its group will be
+ * too big for one. A submitter that prepares something for the early
+ * answer (udsrpcd: a reply written straight to the socket) asks first and
+ * skips it when no early answer can come.
+ */
+bool store_early_possible(const struct store *s);
+/*
  * Apply and answer what the committer has handed back, if anything (one
  * atomic load when nothing). Called before requests just read are handled:
  * a client told of a change early may tell another, whose read must see it.

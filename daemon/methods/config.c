@@ -612,8 +612,15 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t 
 {
 	const char *prefix = value ? NULL : json_string_value(json_object_get(params, "prefix"));
 	const char *key = prefix ? prefix : config_key(params);
-	/* A prefix's answer has a count, so it always waits for the loop. */
-	struct config_write *w = config_write_new(d, c, key, value, prefix ? 0 : UDSRPC_DEFER_DIRECT);
+	/*
+	 * A prefix's answer has a count, so it always waits for the loop. An
+	 * early answer is prepared (the reply's head made, a line allocated:
+	 * UDSRPC_DEFER_DIRECT) only when the store can still give one: with
+	 * many writers in a turn their group is too big for it, and arming
+	 * each of them cost as much as the rest of their reply.
+	 */
+	bool early = !prefix && store_early_possible(d->store);
+	struct config_write *w = config_write_new(d, c, key, value, early ? UDSRPC_DEFER_DIRECT : 0);
 	int r;
 
 	bool ephemeral = value && json_is_true(json_object_get(params, "ephemeral"));
@@ -631,7 +638,7 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t 
 		r = store_unset(d->store, w->key, config_expect(params), config_done, w);
 	if (r < 0)
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
-	else if (!prefix)
+	else if (early)
 		store_mark_early(d->store);
 }
 
