@@ -587,9 +587,17 @@ static json_t *rpc_envelope(const json_t *req, json_t **ret_id, bool *ret_has_id
 	return NULL;
 }
 
-static void rpc_audit_denial(struct rpc_session *s, struct method_entry *e)
+void rpc_audit_denial(struct rpc_session *s, struct method_entry *e, const json_t *data)
 {
 	const struct udsrpc_peer *p = s->peer;
+	/* What was refused within the call, as the answer names it: a key
+	 * (config.txn, unset by prefix, restore) or a name (rpc.provide). */
+	const char *what = json_string_value(json_object_get(data, "key")), *of = " of key ";
+
+	if (!what)
+		what = json_string_value(json_object_get(data, "name")), of = " of ";
+	if (!what)
+		what = of = "";
 
 	/* Once per (connection, method): a client retrying in a loop must not
 	 * flood the log, and the first denial is the one an operator needs. */
@@ -601,8 +609,8 @@ static void rpc_audit_denial(struct rpc_session *s, struct method_entry *e)
 	/* And a loop of new connections, each denied once, is held to the uid's share. */
 	if (!server_uid_may_log(s->srv, p->uid, UDSRPC_LOG_WARNING))
 		return;
-	log_warning(s->srv, "denied %s to uid %u gid %u pid %d exe %s", e->name, (unsigned)p->uid,
-		    (unsigned)p->gid, (int)p->pid, p->exe ? p->exe : "(unknown)");
+	log_warning(s->srv, "denied %s%s%s to uid %u gid %u pid %d exe %s", e->name, of, what,
+	            (unsigned)p->uid, (unsigned)p->gid, (int)p->pid, p->exe ? p->exe : "(unknown)");
 }
 
 /* Room for method index i in the verdict cache, reset when the generation moved. */
@@ -708,8 +716,8 @@ static void rpc_call(struct rpc_session *s, struct udsrpc_call *c, const char *n
 		call_fail(c, UDSRPC_SHUTTING_DOWN, NULL);
 		return;
 	}
+	/* Logged where every -32001 is counted (call.c), as a handler's own. */
 	if (!rpc_allowed(s, e, rpc_key(s, e, params))) {
-		rpc_audit_denial(s, e);
 		call_fail(c, UDSRPC_PERMISSION_DENIED,
 			  json_pack("{s:s,s:I,s:I,s:I}", "method", e->name, "uid",
 				    (json_int_t)s->peer->uid, "gid", (json_int_t)s->peer->gid, "pid",
