@@ -236,45 +236,100 @@ static void config_early(void *arg, uint64_t revision)
 	config_result(w->call, w->key, revision);
 }
 
+/* Appends n bytes at *at (the caller sized the buffer). */
+static char *config_put(char *at, const char *p, size_t n)
+{
+	memcpy(at, p, n);
+	return at + n;
+}
+
+static char *config_put_int(char *at, int64_t v)
+{
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t n;
+	const char *d = jsonnum_u64(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, digits, &n);
+
+	if (v < 0)
+		*at++ = '-';
+	return config_put(at, d, n);
+}
+
+#define CONFIG_PUT_LIT(at, lit) config_put(at, lit, sizeof(lit) - 1)
+/* The line without the value, key and reason: the literals and four numbers. */
+#define CONFIG_EVENT_FIXED 256
+#define CONFIG_EVENT_STACK 1024
+
 /*
  * The config event of one changed key (value NULL: an unset; reason NULL:
  * none), serialised once for the history and the live subscribers. Every
  * change that raises the revision comes through here (the unset of an
  * ephemeral key's owner leaving too, with its reason), so the history has
- * no holes.
+ * no holes. Written out as text, members in the order a JSON notification
+ * of {"topic","type","key","revision","reason","value","peer"} would dump:
+ * the history makes this run for every durable change, subscribers or not,
+ * and building and dumping three JSON objects cost more than the rest of a
+ * config.set. A key needs no escaping (ConfigKey's pattern), nor does a
+ * reason (this file's own words); the value goes through jsonnum_dumpb,
+ * the text a dump of the whole notification gives it.
  */
 static void config_publish(struct config_write *w, const char *key, const json_t *value,
                            uint64_t revision, const char *reason)
 {
+	enum { FLAGS = JSON_COMPACT | JSON_ENCODE_ANY };
 	struct udsrpcd *d = w->d;
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:I}", "topic", "config", "type",
-	                       value ? "set" : "unset", "key", key, "revision", (json_int_t)revision);
-	json_t *note;
-	char *line;
+	char stack[CONFIG_EVENT_STACK], *line = stack, *at;
+	size_t klen = strlen(key), rlen = reason ? strlen(reason) : 0;
+	size_t fixed = CONFIG_EVENT_FIXED + klen + rlen, vlen = 0;
 
-	if (ev && reason)
-		json_object_set_new(ev, "reason", json_string(reason));
+	if (value) {
+		bool room = fixed < sizeof(stack);
 
-	if (ev && value)
-		json_object_set(ev, "value", (json_t *)value);
-	if (ev)
-		json_object_set_new(ev, "peer", json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid,
-		                                          "pid", (json_int_t)w->pid));
-	note = ev ? json_pack("{s:s,s:s,s:o}", "jsonrpc", "2.0", "method", "event", "params", ev)
-	          : NULL;
-	line = note ? jsonnum_dumps(note, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	json_decref(note);
-	if (!line) {
-		if (d->history)
-			history_lost(d->history, revision);
-		return;
+		/* Dumped into the stack when it fits there, else only measured. */
+		vlen = jsonnum_dumpb(value, room ? stack + fixed : NULL,
+		                     room ? sizeof(stack) - fixed : 0, FLAGS);
+		if (vlen == 0 || fixed + vlen > sizeof(stack)) {
+			line = vlen ? malloc(fixed + vlen) : NULL;
+			if (line && jsonnum_dumpb(value, line + fixed, vlen, FLAGS) != vlen) {
+				free(line);
+				line = NULL;
+			}
+		}
+		if (!line) {
+			if (d->history)
+				history_lost(d->history, revision);
+			return;
+		}
 	}
-	size_t len = strlen(line);
-	line[len++] = '\n'; /* jsonnum_dumps leaves room only for its NUL: swap it */
+	at = CONFIG_PUT_LIT(line, "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":"
+	                          "{\"topic\":\"config\",\"type\":\"");
+	at = value ? CONFIG_PUT_LIT(at, "set") : CONFIG_PUT_LIT(at, "unset");
+	at = CONFIG_PUT_LIT(at, "\",\"key\":\"");
+	at = config_put(at, key, klen);
+	at = CONFIG_PUT_LIT(at, "\",\"revision\":");
+	at = config_put_int(at, (int64_t)revision);
+	if (reason) {
+		at = CONFIG_PUT_LIT(at, ",\"reason\":\"");
+		at = config_put(at, reason, rlen);
+		at = CONFIG_PUT_LIT(at, "\"");
+	}
+	if (value) {
+		at = CONFIG_PUT_LIT(at, ",\"value\":");
+		/* The value was dumped at line + fixed, past anything written before it. */
+		memmove(at, line + fixed, vlen);
+		at += vlen;
+	}
+	at = CONFIG_PUT_LIT(at, ",\"peer\":{\"uid\":");
+	at = config_put_int(at, (int64_t)w->uid);
+	at = CONFIG_PUT_LIT(at, ",\"pid\":");
+	at = config_put_int(at, (int64_t)w->pid);
+	at = CONFIG_PUT_LIT(at, "}}}\n");
+
+	size_t len = (size_t)(at - line);
 	if (d->history)
 		history_append(d->history, revision, key, line, len);
 	udsrpc_server_publish_line(d->srv, "config", key, revision, line, len);
-	free(line);
+	if (line != stack)
+		free(line);
 }
 
 /* Events are made when someone listens, and always for the history. */
@@ -313,8 +368,23 @@ static int config_history(void *arg, uint64_t after, udsrpc_history_emit_fn emit
 /* Append "KEY" to the audit line's list; keys need no escaping (ConfigKey's pattern). */
 static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, const char *key)
 {
-	int w = snprintf(list + *len, cap - *len, "%s\"%s\"", n ? "," : "", key);
-	*len = w < 0 || (size_t)w >= cap - *len ? cap : *len + (size_t)w;
+	size_t klen = strlen(key), room = cap - *len - 1, at = *len;
+	const char *parts[] = {n ? "," : "", "\"", key, "\""};
+	size_t lens[] = {n ? 1u : 0u, 1, klen, 1};
+	bool cut = false;
+
+	/* What snprintf did, without its cost on every write: cut to fit, *len = cap when cut. */
+	for (size_t i = 0; i < 4 && !cut; i++) {
+		size_t k = lens[i];
+		if (k > room - (at - *len)) {
+			k = room - (at - *len);
+			cut = true;
+		}
+		memcpy(list + at, parts[i], k);
+		at += k;
+	}
+	list[at] = '\0';
+	*len = cut ? cap : at;
 }
 
 /*
