@@ -253,8 +253,13 @@ void jsonnum_out_value(struct jsonnum_out *o, const json_t *v)
 		return;
 	case JSON_OBJECT:
 		jsonnum_out_put(o, "{", 1);
+		/* By iterator: json_object_keylen_foreach looks each key up again to step on. */
 		i = 0;
-		json_object_keylen_foreach((json_t *)v, key, n, m) {
+		for (void *it = json_object_iter((json_t *)v); it;
+		     it = json_object_iter_next((json_t *)v, it)) {
+			key = json_object_iter_key(it);
+			n = json_object_iter_key_len(it);
+			m = json_object_iter_value(it);
 			if (i++)
 				jsonnum_out_put(o, ",", 1);
 			if (jsonnum_plain(key, n)) {
@@ -402,9 +407,9 @@ static int fixbuf_cb(const char *p, size_t n, void *data)
 }
 
 /*
- * A string of printable ASCII with no '"' or '\\' (nor '/' under
- * JSON_ESCAPE_SLASH) is, as jansson writes it, itself between quotes: the
- * usual stored value, written without the dump machinery.
+ * A string jansson writes unchanged between quotes (jsonnum_plain, and no
+ * '/' under JSON_ESCAPE_SLASH): the usual stored value, written without the
+ * dump machinery.
  */
 static bool plain_string(const json_t *v, size_t flags)
 {
@@ -413,14 +418,7 @@ static bool plain_string(const json_t *v, size_t flags)
 
 	if (!p || !(flags & JSON_ENCODE_ANY))
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)p[i];
-
-		if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\' ||
-		    (ch == '/' && (flags & JSON_ESCAPE_SLASH)))
-			return false;
-	}
-	return true;
+	return jsonnum_plain(p, n) && !((flags & JSON_ESCAPE_SLASH) && memchr(p, '/', n));
 }
 
 size_t jsonnum_dumpb(const json_t *v, char *buf, size_t size, size_t flags)
