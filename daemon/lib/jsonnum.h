@@ -78,14 +78,21 @@ void jsonnum_out_string(struct jsonnum_out *o, const char *p, size_t n);
 void jsonnum_out_value(struct jsonnum_out *o, const json_t *v);
 
 /*
- * Eight bytes at once: true if one of them is '"', '\\' or below 0x20 (the
- * classic zero-byte test: it never reports a byte that is not there).
+ * Eight bytes at once (w read little-endian): the high bit of each byte that
+ * is '"', '\\' or below 0x20 is set. The classic zero-byte test: a byte
+ * after (above) a flagged one may be flagged wrongly, never one before it,
+ * so the lowest bit set is exactly the first such byte; 0: none.
  */
-static inline bool jsonnum_special8(uint64_t w)
+static inline uint64_t jsonnum_special8_mask(uint64_t w)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
-	return ((((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs) != 0;
+	return (((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs;
+}
+
+static inline bool jsonnum_special8(uint64_t w)
+{
+	return jsonnum_special8_mask(w) != 0;
 }
 
 /* True if jansson writes these bytes between quotes unchanged (0x20..0x7f but '"' '\\'). */

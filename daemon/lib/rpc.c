@@ -867,11 +867,24 @@ static bool rpc_fast_raw(struct rpc_fast *f, const char **ret_p, size_t *ret_n, 
 	const char *q = f->p + 1;
 	uint64_t high = 0, w;
 
-	/* Eight bytes at a time while none is '"', '\\' or a control byte. */
+	/* Eight bytes at a time; the first '"', '\\' or control byte among them ends it. */
 	while (f->end - q >= 8) {
+		uint64_t m;
+
 		memcpy(&w, q, 8);
-		if (jsonnum_special8(w))
+		if ((m = jsonnum_special8_mask(w))) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			unsigned at = (unsigned)__builtin_ctzll(m) >> 3; /* the lowest byte is q[0] */
+
+			if (q[at] != '"')
+				return false;
+			high |= w & ((1ull << (8 * at)) - 1); /* only the bytes before it */
+			q += at;
+			goto closed;
+#else
 			break;
+#endif
+		}
 		high |= w;
 		q += 8;
 	}
@@ -882,6 +895,7 @@ static bool rpc_fast_raw(struct rpc_fast *f, const char **ret_p, size_t *ret_n, 
 	}
 	if (q >= f->end)
 		return false;
+closed: __attribute__((unused));
 	*ret_p = f->p + 1;
 	*ret_n = (size_t)(q - f->p - 1);
 	*ret_ascii = !(high & highs);
