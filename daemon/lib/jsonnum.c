@@ -201,6 +201,41 @@ void jsonnum_out_string(struct jsonnum_out *o, const char *p, size_t n)
 	jsonnum_out_put(o, "\"", 1);
 }
 
+/*
+ * p[0..n) between quotes if jansson writes it unchanged: checked while it is
+ * copied into the buffer, one pass; false (nothing written) if it is not
+ * plain. Text longer than the buffer's room is checked first, then put.
+ */
+static bool out_plain(struct jsonnum_out *o, const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	char *d = o->buf + o->len + 1;
+	size_t i = 0;
+	uint64_t w;
+
+	if (n + 2 > sizeof(o->buf) - o->len) {
+		if (!jsonnum_plain(p, n))
+			return false;
+		jsonnum_out_string(o, p, n);
+		return true;
+	}
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, u + i, 8);
+		if (jsonnum_special8(w) || (w & 0x8080808080808080ull))
+			return false;
+		memcpy(d + i, &w, 8);
+	}
+	for (; i < n; i++) {
+		if (u[i] < 0x20 || u[i] > 0x7f || u[i] == '"' || u[i] == '\\')
+			return false;
+		d[i] = (char)u[i];
+	}
+	d[-1] = '"';
+	d[n] = '"';
+	o->len += n + 2;
+	return true;
+}
+
 static int out_cb(const char *p, size_t n, void *data)
 {
 	jsonnum_out_put(data, p, n);
@@ -238,9 +273,8 @@ void jsonnum_out_value(struct jsonnum_out *o, const json_t *v)
 	case JSON_STRING:
 		p = json_string_value(v);
 		n = json_string_length(v);
-		if (!jsonnum_plain(p, n))
+		if (!out_plain(o, p, n))
 			break;
-		jsonnum_out_string(o, p, n);
 		return;
 	case JSON_ARRAY:
 		jsonnum_out_put(o, "[", 1);
@@ -262,9 +296,7 @@ void jsonnum_out_value(struct jsonnum_out *o, const json_t *v)
 			m = json_object_iter_value(it);
 			if (i++)
 				jsonnum_out_put(o, ",", 1);
-			if (jsonnum_plain(key, n)) {
-				jsonnum_out_string(o, key, n);
-			} else {
+			if (!out_plain(o, key, n)) {
 				/* A key that needs escapes: jansson writes it, as a string. */
 				json_t *k = json_stringn_nocheck(key, n);
 				if (k)
