@@ -704,32 +704,62 @@ static void config_txn_op_bad(struct udsrpc_call *c, const char *branch, size_t 
 	config_txn_bad(c, path, reason);
 }
 
-/* A branch's ops; a key written twice in it is -32602 (which write would win?). */
+/*
+ * An op's members in one pass over them (the schema let through only op,
+ * key, value and ephemeral, each typed): a json_object_get per name costs
+ * a hash of it, four times per op.
+ */
+static void config_txn_op_of(const json_t *o, struct store_txn_op *ret, bool *ret_eph)
+{
+	const char *name, *kind = "";
+	json_t *m;
+
+	ret->value = NULL;
+	*ret_eph = false;
+	json_object_foreach((json_t *)o, name, m) {
+		switch (name[0]) {
+		case 'o':
+			kind = json_string_value(m);
+			break;
+		case 'k':
+			ret->key = json_string_value(m);
+			break;
+		case 'v':
+			ret->value = m;
+			break;
+		case 'e':
+			*ret_eph = json_is_true(m);
+			break;
+		}
+	}
+	ret->op = kind[0] == 'g' ? STORE_TXN_GET : kind[0] == 's' ? STORE_TXN_SET : STORE_TXN_UNSET;
+}
+
+/*
+ * A branch's ops; a key written twice in it is -32602 (which write would
+ * win?). *ret_eph: some op is an ephemeral set (config_txn_bind has work).
+ */
 static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *branch,
-                          const json_t *arr, struct store_txn_op *ret)
+                          const json_t *arr, struct store_txn_op *ret, bool *ret_eph)
 {
 	char reason[STORE_KEY_MAX + 64];
 
 	for (size_t i = 0; i < json_array_size(arr); i++) {
-		const json_t *o = json_array_get(arr, i);
-		const char *kind = json_string_value(json_object_get(o, "op"));
-		const json_t *value = json_object_get(o, "value");
 		const char *method;
+		bool eph;
 
-		ret[i].key = json_string_value(json_object_get(o, "key"));
-		ret[i].value = (json_t *)value;
-		ret[i].op = strcmp(kind, "get") == 0   ? STORE_TXN_GET
-		            : strcmp(kind, "set") == 0 ? STORE_TXN_SET
-		                                       : STORE_TXN_UNSET;
-		if ((ret[i].op == STORE_TXN_SET) != (value != NULL)) {
+		config_txn_op_of(json_array_get(arr, i), &ret[i], &eph);
+		if ((ret[i].op == STORE_TXN_SET) != (ret[i].value != NULL)) {
 			config_txn_op_bad(c, branch, i,
-			                  value ? "only a set op has a value" : "a set op needs a value");
+			                  ret[i].value ? "only a set op has a value"
+			                               : "a set op needs a value");
 			return -EINVAL;
 		}
-		if (json_is_true(json_object_get(o, "ephemeral")) && ret[i].op != STORE_TXN_SET) {
+		if (eph && ret[i].op != STORE_TXN_SET) {
 			config_txn_op_bad(c, branch, i, "only a set op can be ephemeral");
 			return -EINVAL;
 		}
+		*ret_eph = *ret_eph || eph;
 		for (size_t k = 0; ret[i].op != STORE_TXN_GET && k < i; k++) {
 			if (ret[k].op != STORE_TXN_GET && strcmp(ret[k].key, ret[i].key) == 0) {
 				snprintf(reason, sizeof(reason),
@@ -771,6 +801,7 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 	struct store_txn_op *succ = calloc(ns + 1, sizeof(*succ)), *fail = calloc(nf + 1, sizeof(*fail));
 	struct config_write *w = NULL;
 	char reason[128];
+	bool eph = false;
 	int r = 0;
 
 	if (!cmps || !succ || !fail) {
@@ -790,14 +821,16 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 			r = -EPERM;
 		}
 	}
-	if (r < 0 || config_txn_ops(d, c, "success", js, succ) < 0 ||
-	    config_txn_ops(d, c, "failure", jf, fail) < 0)
+	if (r < 0 || config_txn_ops(d, c, "success", js, succ, &eph) < 0 ||
+	    config_txn_ops(d, c, "failure", jf, fail, &eph) < 0)
 		goto out;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
 		goto out;
 	/* An ephemeral set binds its item to this connection, as config.set does. */
-	config_txn_bind(w, js, succ);
-	config_txn_bind(w, jf, fail);
+	if (eph) {
+		config_txn_bind(w, js, succ);
+		config_txn_bind(w, jf, fail);
+	}
 	r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w, &w->succeeded,
 	              &w->results);
 	if (r < 0) {
