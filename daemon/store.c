@@ -1157,79 +1157,115 @@ out:
 	return r;
 }
 
+/* An item's key, sorted (bytewise, then by place) to find duplicates and what replace keeps. */
+struct restore_key {
+	const char *key;
+	size_t len, i;
+};
+
+static int restore_key_cmp(const void *a, const void *b)
+{
+	const struct restore_key *x = a, *y = b;
+	int c = store_tree_keycmp(x->key, x->len, y->key, y->len);
+
+	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Replace: the keys present once the queue is durable that no item names, in key order. */
 struct restore_walk {
-	json_t *keep; /* object: the keys of the items */
-	json_t *ops;
+	const struct restore_key *sorted;
+	size_t nsorted, at;
+	struct store_txn_op *ops;
+	size_t nops;
+	json_t *keys;
 };
 
 static int restore_visit(struct store_tree_link *l, void *arg)
 {
 	struct store_node *n = (struct store_node *)l;
 	struct restore_walk *w = arg;
-	char key[STORE_KEY_MAX + 1];
+	int c = 1;
 
 	if (n->latest_rev == 0)
 		return 0;
-	memcpy(key, n->key, n->link.keylen);
-	key[n->link.keylen] = '\0';
-	if (json_object_get(w->keep, key))
+	/* Both run in key order: a merge, not a look-up per key. */
+	while (w->at < w->nsorted &&
+	       (c = store_tree_keycmp(w->sorted[w->at].key, w->sorted[w->at].len, n->key,
+	                              n->link.keylen)) < 0)
+		w->at++;
+	if (w->at < w->nsorted && c == 0)
 		return 0;
-	return json_array_append_new(w->ops, json_pack("{s:s,s:s}", "op", "unset", "key", key));
+	w->ops[w->nops].op = STORE_TXN_UNSET;
+	w->ops[w->nops++].key = n->key;
+	return json_array_append_new(w->keys, json_stringn(n->key, n->link.keylen));
 }
 
-int store_restore(struct store *s, const json_t *items, bool replace, store_done_fn done,
-                  void *arg, json_t **ret_ops, json_t **ret_results)
+int store_restore(struct store *s, const json_t *items, bool replace,
+                  bool (*allowed)(const char *key, void *arg), void *allowed_arg,
+                  store_done_fn done, void *arg, json_t **ret_unsets, size_t *ret_index)
 {
-	struct restore_walk w = {.keep = json_object(), .ops = json_array()};
-	struct store_txn_op *ops = NULL;
+	size_t n = json_array_size(items), dup = n;
+	struct restore_key *sorted = calloc(n + 1, sizeof(*sorted));
+	struct restore_walk w = {.sorted = sorted, .nsorted = n, .keys = json_array()};
+	json_t *results = NULL;
 	bool succeeded;
-	size_t n;
 	int r = -ENOMEM;
 
-	if (!w.keep || !w.ops)
+	/* The unsets (at most every item there is) first, then a set per item. */
+	w.ops = calloc(s->l_items + n + 1, sizeof(*w.ops));
+	if (!sorted || !w.keys || !w.ops)
 		goto out;
-	for (size_t i = 0; i < json_array_size(items); i++) {
+	r = -EINVAL;
+	for (size_t i = 0; i < n; i++) {
 		const json_t *it = json_array_get(items, i);
-		const char *key = json_string_value(json_object_get(it, "key"));
+		const json_t *key = json_object_get(it, "key");
 
-		r = -EINVAL;
-		if (!key || !json_object_get(it, "value") || json_object_get(w.keep, key))
+		if (!json_is_string(key) || !json_object_get(it, "value"))
 			goto out;
-		r = -ENOMEM;
-		if (json_object_set_new(w.keep, key, json_true()) < 0)
+		sorted[i] = (struct restore_key){json_string_value(key), json_string_length(key), i};
+	}
+	qsort(sorted, n, sizeof(*sorted), restore_key_cmp);
+	/* A key given twice: the earliest item that repeats one before it. */
+	for (size_t i = 1; i < n; i++)
+		if (store_tree_keycmp(sorted[i - 1].key, sorted[i - 1].len, sorted[i].key,
+		                      sorted[i].len) == 0 &&
+		    sorted[i].i < dup)
+			dup = sorted[i].i;
+	/* Items are judged in order, each first for repeating a key, then for being allowed. */
+	for (size_t i = 0; allowed && i < dup; i++) {
+		if (!allowed(json_string_value(json_object_get(json_array_get(items, i), "key")),
+		             allowed_arg)) {
+			*ret_index = i;
+			r = -EPERM;
 			goto out;
+		}
+	}
+	if (dup < n) {
+		*ret_index = dup;
+		r = -EEXIST;
+		goto out;
 	}
 	/* Replace: first every key that is not among the items goes, in key order. */
 	r = -ENOMEM;
 	if (replace && store_tree_walk_prefix(s->map, "", 0, restore_visit, &w) != 0)
 		goto out;
-	for (size_t i = 0; i < json_array_size(items); i++) {
+	for (size_t i = 0; i < n; i++) {
 		const json_t *it = json_array_get(items, i);
 
-		if (json_array_append_new(w.ops, json_pack("{s:s,s:O,s:O}", "op", "set", "key",
-		                                           json_object_get(it, "key"), "value",
-		                                           json_object_get(it, "value"))) < 0)
-			goto out;
+		w.ops[w.nops].op = STORE_TXN_SET;
+		w.ops[w.nops].key = json_string_value(json_object_get(it, "key"));
+		w.ops[w.nops++].value = json_object_get(it, "value");
 	}
-	n = json_array_size(w.ops);
-	if (!(ops = calloc(n + 1, sizeof(*ops))))
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const json_t *o = json_array_get(w.ops, i);
-
-		ops[i].op = json_object_get(o, "value") ? STORE_TXN_SET : STORE_TXN_UNSET;
-		ops[i].key = json_string_value(json_object_get(o, "key"));
-		ops[i].value = json_object_get(o, "value");
-	}
-	r = store_txn(s, NULL, 0, ops, n, NULL, 0, done, arg, &succeeded, ret_results);
+	r = store_txn(s, NULL, 0, w.ops, w.nops, NULL, 0, done, arg, &succeeded, &results);
 	if (r == 0) {
-		*ret_ops = w.ops;
-		w.ops = NULL;
+		json_decref(results);
+		*ret_unsets = w.keys;
+		w.keys = NULL;
 	}
 out:
-	free(ops);
-	json_decref(w.keep);
-	json_decref(w.ops);
+	free(sorted);
+	free(w.ops);
+	json_decref(w.keys);
 	return r;
 }
 

@@ -37,6 +37,7 @@ struct config_write {
 	json_t *results;
 	bool succeeded;
 	bool restore; /* config.restore: answered {"revision","count"} */
+	json_t *items; /* config.restore: its items, set after the unsets in keys */
 	size_t count;
 	uid_t uid;
 	pid_t pid;
@@ -236,45 +237,143 @@ static void config_early(void *arg, uint64_t revision)
 	config_result(w->call, w->key, revision);
 }
 
+/* The growing text of one event line (config_publish). */
+struct line_buf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+	char stack[512];
+};
+
+/* Room for n more bytes; false (and failed) when there is none to be had. */
+static bool line_reserve(struct line_buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->failed)
+		return false;
+	if (b->cap - b->len >= n)
+		return true;
+	cap = b->cap * 2 > b->len + n ? b->cap * 2 : b->len + n;
+	p = b->p == b->stack ? malloc(cap) : realloc(b->p, cap);
+	if (!p) {
+		b->failed = true;
+		return false;
+	}
+	if (b->p == b->stack)
+		memcpy(p, b->stack, b->len);
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+static void line_put(struct line_buf *b, const char *s, size_t n)
+{
+	if (line_reserve(b, n)) {
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+	}
+}
+
+static void line_str(struct line_buf *b, const char *s)
+{
+	line_put(b, s, strlen(s));
+}
+
+static void line_int(struct line_buf *b, int64_t v)
+{
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t n;
+	const char *p = jsonnum_u64(v < 0 ? -(uint64_t)v : (uint64_t)v, digits, &n);
+
+	if (v < 0)
+		line_put(b, "-", 1);
+	line_put(b, p, n);
+}
+
+/* v (NULL: out of memory) as compact JSON, as jsonnum_dumps writes it inside the line. */
+static void line_json(struct line_buf *b, const json_t *v)
+{
+	const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+	size_t n;
+
+	if (!v || b->failed) {
+		b->failed = true;
+		return;
+	}
+	n = jsonnum_dumpb(v, b->p + b->len, b->cap - b->len, flags);
+	if (n > b->cap - b->len && line_reserve(b, n))
+		n = jsonnum_dumpb(v, b->p + b->len, b->cap - b->len, flags);
+	if (n == 0 || n > b->cap - b->len)
+		b->failed = true;
+	else
+		b->len += n;
+}
+
+/* A string (a key that is not a store key, a reason) through the JSON writer. */
+static void line_json_str(struct line_buf *b, const char *str)
+{
+	json_t *s = json_string(str);
+
+	line_json(b, s);
+	json_decref(s);
+}
+
 /*
  * The config event of one changed key (value NULL: an unset; reason NULL:
  * none), serialised once for the history and the live subscribers. Every
  * change that raises the revision comes through here (the unset of an
  * ephemeral key's owner leaving too, with its reason), so the history has
- * no holes.
+ * no holes. The line is written as text, member by member in the order a
+ * json_pack of it would dump them: building and dumping an object per
+ * event was more than half of a big restore's CPU. Only the value (and a
+ * key or reason, which need no escaping as store keys and fixed words,
+ * but are not trusted to) go through the JSON writer.
  */
 static void config_publish(struct config_write *w, const char *key, const json_t *value,
                            uint64_t revision, const char *reason)
 {
 	struct udsrpcd *d = w->d;
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:I}", "topic", "config", "type",
-	                       value ? "set" : "unset", "key", key, "revision", (json_int_t)revision);
-	json_t *note;
-	char *line;
+	struct line_buf b = {.cap = sizeof(b.stack)};
 
-	if (ev && reason)
-		json_object_set_new(ev, "reason", json_string(reason));
-
-	if (ev && value)
-		json_object_set(ev, "value", (json_t *)value);
-	if (ev)
-		json_object_set_new(ev, "peer", json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid,
-		                                          "pid", (json_int_t)w->pid));
-	note = ev ? json_pack("{s:s,s:s,s:o}", "jsonrpc", "2.0", "method", "event", "params", ev)
-	          : NULL;
-	line = note ? jsonnum_dumps(note, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	json_decref(note);
-	if (!line) {
+	b.p = b.stack;
+	line_str(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"topic\":\"config\","
+	             "\"type\":");
+	line_str(&b, value ? "\"set\"" : "\"unset\"");
+	line_str(&b, ",\"key\":");
+	if (store_key_valid(key, strlen(key))) {
+		line_put(&b, "\"", 1);
+		line_str(&b, key);
+		line_put(&b, "\"", 1);
+	} else {
+		line_json_str(&b, key);
+	}
+	line_str(&b, ",\"revision\":");
+	line_int(&b, (int64_t)revision);
+	if (reason) {
+		line_str(&b, ",\"reason\":");
+		line_json_str(&b, reason);
+	}
+	if (value) {
+		line_str(&b, ",\"value\":");
+		line_json(&b, value);
+	}
+	line_str(&b, ",\"peer\":{\"uid\":");
+	line_int(&b, (int64_t)w->uid);
+	line_str(&b, ",\"pid\":");
+	line_int(&b, (int64_t)w->pid);
+	line_str(&b, "}}}\n");
+	if (b.failed) {
 		if (d->history)
 			history_lost(d->history, revision);
-		return;
+	} else {
+		if (d->history)
+			history_append(d->history, revision, key, b.p, b.len);
+		udsrpc_server_publish_line(d->srv, "config", key, revision, b.p, b.len);
 	}
-	size_t len = strlen(line);
-	line[len++] = '\n'; /* jsonnum_dumps leaves room only for its NUL: swap it */
-	if (d->history)
-		history_append(d->history, revision, key, line, len);
-	udsrpc_server_publish_line(d->srv, "config", key, revision, line, len);
-	free(line);
+	if (b.p != b.stack)
+		free(b.p);
 }
 
 /* Events are made when someone listens, and always for the history. */
@@ -317,6 +416,21 @@ static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, cons
 	*len = w < 0 || (size_t)w >= cap - *len ? cap : *len + (size_t)w;
 }
 
+/* A restore's change i: the unsets replace makes (keys) first, then a set per item. */
+static const char *config_restore_change(const struct config_write *w, size_t i,
+                                         const json_t **ret_value)
+{
+	size_t nu = json_array_size(w->keys);
+	const json_t *it = json_array_get(w->items, i - nu);
+
+	if (i < nu) {
+		*ret_value = NULL;
+		return json_string_value(json_array_get(w->keys, i));
+	}
+	*ret_value = json_object_get(it, "value");
+	return json_string_value(json_object_get(it, "key"));
+}
+
 /*
  * The audit line of a write that committed: the keys it changed (an unset
  * of an absent key and a txn's gets change nothing), cut at 512 bytes with
@@ -331,7 +445,15 @@ static void config_audit(struct config_write *w, uint64_t revision)
 
 	if (udsrpc_server_get_log_level(w->d->srv) < UDSRPC_LOG_INFO)
 		return;
-	if (w->results) {
+	if (w->restore) {
+		n = json_array_size(w->keys) + json_array_size(w->items);
+		for (size_t i = 0; i < n && len < CUT; i++) {
+			const json_t *value;
+			const char *key = config_restore_change(w, i, &value);
+
+			config_audit_key(list, &len, sizeof(list), i, key);
+		}
+	} else if (w->results) {
 		for (size_t i = 0; i < json_array_size(w->txn_ops); i++) {
 			json_t *o = json_array_get(w->txn_ops, i);
 			if (strcmp(json_string_value(json_object_get(o, "op")), "get") == 0 ||
@@ -363,6 +485,25 @@ static void config_audit(struct config_write *w, uint64_t revision)
 	                    (unsigned long long)revision, why);
 }
 
+/* A write answered: what it held goes, and the reads waiting behind it run. */
+static void config_write_finish(struct config_write *w)
+{
+	struct udsrpcd *d = w->d;
+	struct config_conn *cc = w->cc;
+
+	udsrpc_call_unref(w->call);
+	json_decref(w->value);
+	json_decref(w->keys);
+	json_decref(w->items);
+	json_decref(w->txn_ops);
+	json_decref(w->results);
+	free(w->exe);
+	free(w);
+	config_run_waiters(d, cc);
+	cc->running = false;
+	config_conn_maybe_free(cc);
+}
+
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
 {
 	struct config_write *w = arg;
@@ -376,6 +517,20 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 		config_audit(w, revision);
 		/* The events first: answering may close the writer's connection, and
 		 * its "peer disconnect" must not overtake the change it made. */
+		if (w->restore) {
+			size_t n = json_array_size(w->keys) + json_array_size(w->items);
+
+			for (size_t i = 0; config_recorded(d) && i < n; i++) {
+				const json_t *value;
+				const char *key = config_restore_change(w, i, &value);
+
+				config_publish(w, key, value, revision, NULL);
+			}
+			udsrpc_call_result(w->call,
+			                   json_pack("{s:I,s:I}", "revision", (json_int_t)revision,
+			                             "count", (json_int_t)w->count));
+			break;
+		}
 		if (w->results) {
 			/* One event per key the branch changed, in op order; an unset
 			 * of an absent key (revision 0) and a get change nothing. */
@@ -393,15 +548,10 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 				                                        : NULL,
 				               revision, NULL);
 			}
-			if (w->restore)
-				udsrpc_call_result(w->call,
-				                   json_pack("{s:I,s:I}", "revision", (json_int_t)revision,
-				                             "count", (json_int_t)w->count));
-			else
-				udsrpc_call_result(w->call,
-				                   json_pack("{s:b,s:I,s:O}", "succeeded", w->succeeded,
-				                             "revision", (json_int_t)revision, "results",
-				                             w->results));
+			udsrpc_call_result(w->call,
+			                   json_pack("{s:b,s:I,s:O}", "succeeded", w->succeeded,
+			                             "revision", (json_int_t)revision, "results",
+			                             w->results));
 			break;
 		}
 		if (w->keys) {
@@ -437,16 +587,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 		                  json_pack("{s:s}", "reason", reason ? reason : "write failed"));
 		break;
 	}
-	udsrpc_call_unref(w->call);
-	json_decref(w->value);
-	json_decref(w->keys);
-	json_decref(w->txn_ops);
-	json_decref(w->results);
-	free(w->exe);
-	free(w);
-	config_run_waiters(d, cc);
-	cc->running = false;
-	config_conn_maybe_free(cc);
+	config_write_finish(w);
 }
 
 /*
@@ -743,6 +884,12 @@ out:
 	free(fail);
 }
 
+/* store_restore's judge of each item's key: one the caller may set. */
+static bool config_restore_allowed(const char *key, void *arg)
+{
+	return udsrpc_call_allowed(arg, "config.set", key);
+}
+
 /*
  * config.restore: one transaction of the store's making (store_restore). A
  * duplicate key is -32602 with its path; every key must be one the caller
@@ -751,45 +898,37 @@ out:
 static void config_restore(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
 	struct udsrpcd *d = userdata;
-	const json_t *items = json_object_get(params, "items");
+	json_t *items = json_object_get(params, "items");
 	bool replace = strcmp(json_string_value(json_object_get(params, "mode")), "replace") == 0;
-	json_t *seen = json_object(), *ops = NULL;
 	struct config_write *w;
 	char path[32];
+	size_t at = 0;
 	int r;
 
-	for (size_t i = 0; seen && i < json_array_size(items); i++) {
-		const char *key = json_string_value(json_object_get(json_array_get(items, i), "key"));
-
-		snprintf(path, sizeof(path), "/items/%zu", i);
-		if (json_object_get(seen, key)) {
-			config_txn_bad(c, path, "a key given twice");
-			goto out;
-		}
-		json_object_set_new(seen, key, json_true());
-		if (!udsrpc_call_allowed(c, "config.set", key)) {
-			config_refuse_key(c, "config.restore", key);
-			goto out;
-		}
-	}
-	if (!seen) {
-		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
-		return;
-	}
 	if (replace && !config_prefix_allowed(d, c, "config.restore", ""))
-		goto out;
+		return;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
-		goto out;
+		return;
 	w->restore = true;
 	w->count = json_array_size(items);
-	r = store_restore(d->store, items, replace, config_done, w, &ops, &w->results);
-	if (r < 0) {
+	w->items = json_incref(items);
+	r = store_restore(d->store, items, replace, config_restore_allowed, w->call, config_done, w,
+	                  &w->keys, &at);
+	if (r == -EEXIST || r == -EPERM) {
+		if (r == -EEXIST) {
+			snprintf(path, sizeof(path), "/items/%zu", at);
+			config_txn_bad(w->call, path, "a key given twice");
+		} else {
+			config_refuse_key(w->call, "config.restore",
+			                  json_string_value(json_object_get(json_array_get(items, at),
+			                                                    "key")));
+		}
+		w->cc->writes_done++;
+		w->cc->running = true;
+		config_write_finish(w);
+	} else if (r < 0) {
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
-		goto out;
 	}
-	w->txn_ops = ops;
-out:
-	json_decref(seen);
 }
 
 /*
