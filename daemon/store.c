@@ -1008,7 +1008,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
 		    (ops[i].op == STORE_TXN_SET && !ops[i].value))
 			return -EINVAL;
-	if (!(results = json_array()) || !(op = op_get(s)) ||
+	if ((ret_results && !(results = json_array())) || !(op = op_get(s)) ||
 	    !(made = calloc(nops + 1, sizeof(*made))) || !(recs = calloc(nops + 1, sizeof(*recs))))
 		goto out;
 	op->done = done;
@@ -1018,13 +1018,13 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		const struct store_txn_op *o = &ops[i];
 		struct txn_view v = txn_view_of(s, ops, i, made, o->key);
 		size_t klen = strlen(o->key);
-		json_t *res;
+		json_t *res = NULL;
 
 		if (o->op == STORE_TXN_GET) {
-			res = txn_item(o->key, &v);
+			res = results ? txn_item(o->key, &v) : NULL;
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
-			res = txn_result(o->key, 0);
+			res = results ? txn_result(o->key, 0) : NULL;
 		} else {
 			struct txn_view w = {0};
 
@@ -1055,10 +1055,10 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			made[i] = w;
 			total += recs[i]->len;
 			nw++;
-			res = txn_result(o->key, rev);
+			res = results ? txn_result(o->key, rev) : NULL;
 		}
 		r = -ENOMEM;
-		if (!res || json_array_append_new(results, res) < 0)
+		if (results && (!res || json_array_append_new(results, res) < 0))
 			goto out;
 	}
 	op->st = STORE_OK;
@@ -1139,7 +1139,8 @@ queue:
 	queue_op(s, op);
 	op = NULL;
 	*ret_succeeded = ok;
-	*ret_results = results;
+	if (ret_results)
+		*ret_results = results;
 	results = NULL;
 	r = 0;
 out:
@@ -1207,7 +1208,6 @@ int store_restore(struct store *s, const json_t *items, bool replace,
 	size_t n = json_array_size(items), dup = n;
 	struct restore_key *sorted = calloc(n + 1, sizeof(*sorted));
 	struct restore_walk w = {.sorted = sorted, .nsorted = n, .keys = json_array()};
-	json_t *results = NULL;
 	bool succeeded;
 	int r = -ENOMEM;
 
@@ -1224,7 +1224,14 @@ int store_restore(struct store *s, const json_t *items, bool replace,
 			goto out;
 		sorted[i] = (struct restore_key){json_string_value(key), json_string_length(key), i};
 	}
-	qsort(sorted, n, sizeof(*sorted), restore_key_cmp);
+	/* What dump wrote is in key order already: only sort what is not. */
+	for (size_t i = 1; i < n; i++) {
+		if (store_tree_keycmp(sorted[i - 1].key, sorted[i - 1].len, sorted[i].key,
+		                      sorted[i].len) > 0) {
+			qsort(sorted, n, sizeof(*sorted), restore_key_cmp);
+			break;
+		}
+	}
 	/* A key given twice: the earliest item that repeats one before it. */
 	for (size_t i = 1; i < n; i++)
 		if (store_tree_keycmp(sorted[i - 1].key, sorted[i - 1].len, sorted[i].key,
@@ -1256,9 +1263,8 @@ int store_restore(struct store *s, const json_t *items, bool replace,
 		w.ops[w.nops].key = json_string_value(json_object_get(it, "key"));
 		w.ops[w.nops++].value = json_object_get(it, "value");
 	}
-	r = store_txn(s, NULL, 0, w.ops, w.nops, NULL, 0, done, arg, &succeeded, &results);
+	r = store_txn(s, NULL, 0, w.ops, w.nops, NULL, 0, done, arg, &succeeded, NULL);
 	if (r == 0) {
-		json_decref(results);
 		*ret_unsets = w.keys;
 		w.keys = NULL;
 	}

@@ -230,7 +230,8 @@ int store_unset_owner(struct store *s, uint64_t owner_id, store_done_fn done, vo
  * written twice in a branch and the number of ops. On 0: *ret_succeeded
  * (which branch ran) and *ret_results (new reference: one entry per op of
  * it, in order: the item or null for a get, {"key","revision"} for a set and
- * an unset, revision 0 for an unset of an absent key); done as store_set's.
+ * an unset, revision 0 for an unset of an absent key; ret_results NULL:
+ * none are made, as a restore needs none); done as store_set's.
  * Values are borrowed (references taken). -EINVAL, -E2BIG, -ENOMEM: nothing
  * queued, done never called.
  */
