@@ -37,6 +37,7 @@ struct config_write {
 	json_t *results;
 	bool succeeded;
 	bool restore; /* config.restore: answered {"revision","count"} */
+	json_t *items; /* config.restore: its items, set after the unsets in keys */
 	size_t count;
 	uid_t uid;
 	pid_t pid;
@@ -387,6 +388,21 @@ static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, cons
 	*len = cut ? cap : at;
 }
 
+/* A restore's change i: the unsets replace makes (keys) first, then a set per item. */
+static const char *config_restore_change(const struct config_write *w, size_t i,
+                                         const json_t **ret_value)
+{
+	size_t nu = json_array_size(w->keys);
+	const json_t *it = json_array_get(w->items, i - nu);
+
+	if (i < nu) {
+		*ret_value = NULL;
+		return json_string_value(json_array_get(w->keys, i));
+	}
+	*ret_value = json_object_get(it, "value");
+	return json_string_value(json_object_get(it, "key"));
+}
+
 /*
  * The audit line of a write that committed: the keys it changed (an unset
  * of an absent key and a txn's gets change nothing), cut at 512 bytes with
@@ -401,7 +417,15 @@ static void config_audit(struct config_write *w, uint64_t revision)
 
 	if (udsrpc_server_get_log_level(w->d->srv) < UDSRPC_LOG_INFO)
 		return;
-	if (w->results) {
+	if (w->restore) {
+		n = json_array_size(w->keys) + json_array_size(w->items);
+		for (size_t i = 0; i < n && len < CUT; i++) {
+			const json_t *value;
+			const char *key = config_restore_change(w, i, &value);
+
+			config_audit_key(list, &len, sizeof(list), i, key);
+		}
+	} else if (w->results) {
 		for (size_t i = 0; i < json_array_size(w->txn_ops); i++) {
 			json_t *o = json_array_get(w->txn_ops, i);
 			if (strcmp(json_string_value(json_object_get(o, "op")), "get") == 0 ||
@@ -433,6 +457,25 @@ static void config_audit(struct config_write *w, uint64_t revision)
 	                    (unsigned long long)revision, why);
 }
 
+/* A write answered: what it held goes, and the reads waiting behind it run. */
+static void config_write_finish(struct config_write *w)
+{
+	struct udsrpcd *d = w->d;
+	struct config_conn *cc = w->cc;
+
+	udsrpc_call_unref(w->call);
+	json_decref(w->value);
+	json_decref(w->keys);
+	json_decref(w->items);
+	json_decref(w->txn_ops);
+	json_decref(w->results);
+	free(w->exe);
+	free(w);
+	config_run_waiters(d, cc);
+	cc->running = false;
+	config_conn_maybe_free(cc);
+}
+
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
 {
 	struct config_write *w = arg;
@@ -446,6 +489,20 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 		config_audit(w, revision);
 		/* The events first: answering may close the writer's connection, and
 		 * its "peer disconnect" must not overtake the change it made. */
+		if (w->restore) {
+			size_t n = json_array_size(w->keys) + json_array_size(w->items);
+
+			for (size_t i = 0; config_recorded(d) && i < n; i++) {
+				const json_t *value;
+				const char *key = config_restore_change(w, i, &value);
+
+				config_publish(w, key, value, revision, NULL);
+			}
+			udsrpc_call_result(w->call,
+			                   json_pack("{s:I,s:I}", "revision", (json_int_t)revision,
+			                             "count", (json_int_t)w->count));
+			break;
+		}
 		if (w->results) {
 			/* One event per key the branch changed, in op order; an unset
 			 * of an absent key (revision 0) and a get change nothing. */
@@ -463,15 +520,10 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 				                                        : NULL,
 				               revision, NULL);
 			}
-			if (w->restore)
-				udsrpc_call_result(w->call,
-				                   json_pack("{s:I,s:I}", "revision", (json_int_t)revision,
-				                             "count", (json_int_t)w->count));
-			else
-				udsrpc_call_result(w->call,
-				                   json_pack("{s:b,s:I,s:O}", "succeeded", w->succeeded,
-				                             "revision", (json_int_t)revision, "results",
-				                             w->results));
+			udsrpc_call_result(w->call,
+			                   json_pack("{s:b,s:I,s:O}", "succeeded", w->succeeded,
+			                             "revision", (json_int_t)revision, "results",
+			                             w->results));
 			break;
 		}
 		if (w->keys) {
@@ -507,16 +559,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 		                  json_pack("{s:s}", "reason", reason ? reason : "write failed"));
 		break;
 	}
-	udsrpc_call_unref(w->call);
-	json_decref(w->value);
-	json_decref(w->keys);
-	json_decref(w->txn_ops);
-	json_decref(w->results);
-	free(w->exe);
-	free(w);
-	config_run_waiters(d, cc);
-	cc->running = false;
-	config_conn_maybe_free(cc);
+	config_write_finish(w);
 }
 
 /*
@@ -711,32 +754,62 @@ static void config_txn_op_bad(struct udsrpc_call *c, const char *branch, size_t 
 	config_txn_bad(c, path, reason);
 }
 
-/* A branch's ops; a key written twice in it is -32602 (which write would win?). */
+/*
+ * An op's members in one pass over them (the schema let through only op,
+ * key, value and ephemeral, each typed): a json_object_get per name costs
+ * a hash of it, four times per op.
+ */
+static void config_txn_op_of(const json_t *o, struct store_txn_op *ret, bool *ret_eph)
+{
+	const char *name, *kind = "";
+	json_t *m;
+
+	ret->value = NULL;
+	*ret_eph = false;
+	json_object_foreach((json_t *)o, name, m) {
+		switch (name[0]) {
+		case 'o':
+			kind = json_string_value(m);
+			break;
+		case 'k':
+			ret->key = json_string_value(m);
+			break;
+		case 'v':
+			ret->value = m;
+			break;
+		case 'e':
+			*ret_eph = json_is_true(m);
+			break;
+		}
+	}
+	ret->op = kind[0] == 'g' ? STORE_TXN_GET : kind[0] == 's' ? STORE_TXN_SET : STORE_TXN_UNSET;
+}
+
+/*
+ * A branch's ops; a key written twice in it is -32602 (which write would
+ * win?). *ret_eph: some op is an ephemeral set (config_txn_bind has work).
+ */
 static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *branch,
-                          const json_t *arr, struct store_txn_op *ret)
+                          const json_t *arr, struct store_txn_op *ret, bool *ret_eph)
 {
 	char reason[STORE_KEY_MAX + 64];
 
 	for (size_t i = 0; i < json_array_size(arr); i++) {
-		const json_t *o = json_array_get(arr, i);
-		const char *kind = json_string_value(json_object_get(o, "op"));
-		const json_t *value = json_object_get(o, "value");
 		const char *method;
+		bool eph;
 
-		ret[i].key = json_string_value(json_object_get(o, "key"));
-		ret[i].value = (json_t *)value;
-		ret[i].op = strcmp(kind, "get") == 0   ? STORE_TXN_GET
-		            : strcmp(kind, "set") == 0 ? STORE_TXN_SET
-		                                       : STORE_TXN_UNSET;
-		if ((ret[i].op == STORE_TXN_SET) != (value != NULL)) {
+		config_txn_op_of(json_array_get(arr, i), &ret[i], &eph);
+		if ((ret[i].op == STORE_TXN_SET) != (ret[i].value != NULL)) {
 			config_txn_op_bad(c, branch, i,
-			                  value ? "only a set op has a value" : "a set op needs a value");
+			                  ret[i].value ? "only a set op has a value"
+			                               : "a set op needs a value");
 			return -EINVAL;
 		}
-		if (json_is_true(json_object_get(o, "ephemeral")) && ret[i].op != STORE_TXN_SET) {
+		if (eph && ret[i].op != STORE_TXN_SET) {
 			config_txn_op_bad(c, branch, i, "only a set op can be ephemeral");
 			return -EINVAL;
 		}
+		*ret_eph = *ret_eph || eph;
 		for (size_t k = 0; ret[i].op != STORE_TXN_GET && k < i; k++) {
 			if (ret[k].op != STORE_TXN_GET && strcmp(ret[k].key, ret[i].key) == 0) {
 				snprintf(reason, sizeof(reason),
@@ -778,6 +851,7 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 	struct store_txn_op *succ = calloc(ns + 1, sizeof(*succ)), *fail = calloc(nf + 1, sizeof(*fail));
 	struct config_write *w = NULL;
 	char reason[128];
+	bool eph = false;
 	int r = 0;
 
 	if (!cmps || !succ || !fail) {
@@ -797,14 +871,16 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 			r = -EPERM;
 		}
 	}
-	if (r < 0 || config_txn_ops(d, c, "success", js, succ) < 0 ||
-	    config_txn_ops(d, c, "failure", jf, fail) < 0)
+	if (r < 0 || config_txn_ops(d, c, "success", js, succ, &eph) < 0 ||
+	    config_txn_ops(d, c, "failure", jf, fail, &eph) < 0)
 		goto out;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
 		goto out;
 	/* An ephemeral set binds its item to this connection, as config.set does. */
-	config_txn_bind(w, js, succ);
-	config_txn_bind(w, jf, fail);
+	if (eph) {
+		config_txn_bind(w, js, succ);
+		config_txn_bind(w, jf, fail);
+	}
 	r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w, &w->succeeded,
 	              &w->results);
 	if (r < 0) {
@@ -820,6 +896,12 @@ out:
 	free(fail);
 }
 
+/* store_restore's judge of each item's key: one the caller may set. */
+static bool config_restore_allowed(const char *key, void *arg)
+{
+	return udsrpc_call_allowed(arg, "config.set", key);
+}
+
 /*
  * config.restore: one transaction of the store's making (store_restore). A
  * duplicate key is -32602 with its path; every key must be one the caller
@@ -828,45 +910,37 @@ out:
 static void config_restore(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
 	struct udsrpcd *d = userdata;
-	const json_t *items = json_object_get(params, "items");
+	json_t *items = json_object_get(params, "items");
 	bool replace = strcmp(json_string_value(json_object_get(params, "mode")), "replace") == 0;
-	json_t *seen = json_object(), *ops = NULL;
 	struct config_write *w;
 	char path[32];
+	size_t at = 0;
 	int r;
 
-	for (size_t i = 0; seen && i < json_array_size(items); i++) {
-		const char *key = json_string_value(json_object_get(json_array_get(items, i), "key"));
-
-		snprintf(path, sizeof(path), "/items/%zu", i);
-		if (json_object_get(seen, key)) {
-			config_txn_bad(c, path, "a key given twice");
-			goto out;
-		}
-		json_object_set_new(seen, key, json_true());
-		if (!udsrpc_call_allowed(c, "config.set", key)) {
-			config_refuse_key(c, "config.restore", key);
-			goto out;
-		}
-	}
-	if (!seen) {
-		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
-		return;
-	}
 	if (replace && !config_prefix_allowed(d, c, "config.restore", ""))
-		goto out;
+		return;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
-		goto out;
+		return;
 	w->restore = true;
 	w->count = json_array_size(items);
-	r = store_restore(d->store, items, replace, config_done, w, &ops, &w->results);
-	if (r < 0) {
+	w->items = json_incref(items);
+	r = store_restore(d->store, items, replace, config_restore_allowed, w->call, config_done, w,
+	                  &w->keys, &at);
+	if (r == -EEXIST || r == -EPERM) {
+		if (r == -EEXIST) {
+			snprintf(path, sizeof(path), "/items/%zu", at);
+			config_txn_bad(w->call, path, "a key given twice");
+		} else {
+			config_refuse_key(w->call, "config.restore",
+			                  json_string_value(json_object_get(json_array_get(items, at),
+			                                                    "key")));
+		}
+		w->cc->writes_done++;
+		w->cc->running = true;
+		config_write_finish(w);
+	} else if (r < 0) {
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
-		goto out;
 	}
-	w->txn_ops = ops;
-out:
-	json_decref(seen);
 }
 
 /*
