@@ -57,7 +57,10 @@
  * answer can have caused. One writer's round trip then has one thread
  * hand-off (loop -> committer), not two. Only for small groups
  * (STORE_EARLY_GROUP): with many writers the loop is awake anyway, and
- * answers here would delay the next group's write.
+ * answers here would delay the next group's write. store_early_possible
+ * tells a submitter beforehand whether its change can still land in such a
+ * group (fewer than that queued in this turn so far), so what an early
+ * answer needs (udsrpcd: a reply line for the socket) is made only then.
  *
  * Ephemeral items. A node carries whose it is (committed and latest, like
  * its value); on disk a SET2 record only says "ephemeral" (store_codec.h),
