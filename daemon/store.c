@@ -6,9 +6,10 @@
  * Memory. The loop thread owns an AVL tree of nodes (store_tree.c), one per
  * key: store_get is a walk of pointers, store_list an in-order walk that skips
  * the subtrees outside the prefix. A node carries two states: the committed
- * one (value, rev), which is all readers ever see, and latest_rev, the key's
- * revision once every queued change is durable (0 = absent then). CAS checks
- * use latest_rev, so writers are serialised in submission order without
+ * one (value, rev), which is all readers ever see, and the latest one (its
+ * store_latest, only while changes are queued for it): the key's revision
+ * once every queued change is durable (0 = absent then). CAS checks use the
+ * latest revision, so writers are serialised in submission order without
  * waiting for the disk; a node stays in the tree while queued changes name it
  * (pending > 0) even if it has no committed value.
  *
@@ -85,7 +86,7 @@
  * until the loop has seen the failure. The loop then fails the group from its
  * first change on, and everything queued behind it (those were CAS-checked
  * against the failed changes; re-deciding them against a state their
- * submitters never saw is not simpler), resets every latest_rev to the
+ * submitters never saw is not simpler), resets every latest state to the
  * committed state, and carries on. If even the cut fails, the log's tail is
  * unknown: the store refuses all further changes until restarted, and a
  * restart may then replay records that were answered as failed.
@@ -142,6 +143,25 @@ struct eph {
 	struct store_owner who; /* all 0 for one read back from disk */
 };
 
+/*
+ * What a node will be once every queued change is durable. Kept apart, and
+ * only while changes name the node: in a big store nearly no key has one
+ * queued, and these fields were a third of every node (node_latest gives
+ * the committed state when there is none).
+ */
+struct store_latest {
+	uint64_t rev; /* 0: absent then */
+	uint64_t create, version;
+	uint64_t size;
+	/* Borrowed from the queued change that sets it (which hands that very
+	 * reference to the node's value when applied), else the node's value. */
+	const json_t *value;
+	struct eph eph;
+	uint32_t pending;          /* queued changes naming the node */
+	struct store_latest *next; /* in the store's cache of spare ones */
+};
+
+/* One key. Lean on purpose: a store of many small items is mostly nodes. */
 struct store_node {
 	struct store_tree_link link; /* key points at key[] */
 	json_t *value;               /* committed value; NULL while only queued changes name it */
@@ -149,17 +169,14 @@ struct store_node {
 	uint64_t create_rev;         /* committed: the set that created the item */
 	uint64_t version;            /* committed: 1 at creation, +1 per set */
 	char *item; /* the item (store_get_item) as JSON, made on first read */
-	size_t item_len;
-	/* Once every queued change is durable (latest_rev 0 = absent then). */
-	uint64_t latest_rev, latest_create, latest_version;
-	/* The latest value: borrowed from the queued change that sets it (which
-	 * hands that very reference to value when applied), else value. */
-	const json_t *latest_value;
+	struct store_latest *lat; /* NULL: nothing queued names the node */
+	/* Committed: NULL for an ordinary item, else whose it is (&owner_unknown
+	 * for one read back from disk: no owner outlives the process). */
+	const struct store_owner *owner;
 	/* What the item counts against max_store_bytes: key plus compact value
-	 * (the record's bytes of them), committed and latest. */
-	uint64_t size, latest_size;
-	struct eph eph, latest_eph; /* committed, and once the queue is durable */
-	uint32_t pending; /* queued changes naming this node */
+	 * (the record's bytes of them, < STORE_REC_MAX). */
+	uint32_t size;
+	uint32_t item_len;
 	char key[];
 };
 
@@ -223,6 +240,8 @@ struct store {
 	struct store_limits limits;
 	struct store_op *op_cache;
 	size_t op_cache_len;
+	struct store_latest *lat_cache;
+	size_t lat_cache_len;
 	char *scratch;
 	size_t scratch_cap;
 
@@ -326,13 +345,104 @@ static struct store_node *node_new(struct store *s, const char *key, size_t len)
 	return n;
 }
 
+static const struct store_owner owner_unknown;
+
+static void node_owner_free(struct store_node *n)
+{
+	if (n->owner != &owner_unknown)
+		free((void *)n->owner);
+	n->owner = NULL;
+}
+
 static void node_free_link(struct store_tree_link *l)
 {
 	struct store_node *n = (struct store_node *)l;
 
 	free(n->item);
+	free(n->lat);
+	node_owner_free(n);
 	json_decref(n->value);
 	free(n);
+}
+
+/* The committed item's eph. */
+static struct eph node_eph(const struct store_node *n)
+{
+	return n->owner ? (struct eph){.on = true, .who = *n->owner} : (struct eph){0};
+}
+
+/* The committed item becomes e's: an owner copied, or none (nothing allocated for those read back). */
+static void node_set_eph(struct store_node *n, struct eph e)
+{
+	static const struct store_owner none;
+	struct store_owner *o;
+
+	if (!e.on) {
+		node_owner_free(n);
+		return;
+	}
+	if (memcmp(&e.who, &none, sizeof(none)) == 0) {
+		node_owner_free(n);
+		n->owner = &owner_unknown;
+		return;
+	}
+	if (n->owner && n->owner != &owner_unknown) {
+		*(struct store_owner *)n->owner = e.who;
+		return;
+	}
+	/* Out of memory: still ephemeral, and gone at the next start at the latest. */
+	o = malloc(sizeof(*o));
+	if (o)
+		*o = e.who;
+	n->owner = o ? o : &owner_unknown;
+}
+
+/* What n will be once the queue is durable: its own latest state, else the committed one. */
+static struct store_latest node_latest(const struct store_node *n)
+{
+	if (n->lat)
+		return *n->lat;
+	return (struct store_latest){.rev = n->value ? n->rev : 0,
+	                             .create = n->create_rev,
+	                             .version = n->version,
+	                             .size = n->size,
+	                             .value = n->value,
+	                             .eph = node_eph(n)};
+}
+
+/* n's latest state to change, made from the committed one if it had none; NULL on ENOMEM. */
+static struct store_latest *node_lat(struct store *s, struct store_node *n)
+{
+	struct store_latest *l = n->lat;
+
+	if (l)
+		return l;
+	if ((l = s->lat_cache)) {
+		s->lat_cache = l->next;
+		s->lat_cache_len--;
+	} else if (!(l = malloc(sizeof(*l)))) {
+		return NULL;
+	}
+	*l = node_latest(n);
+	n->lat = l;
+	return l;
+}
+
+/* Once no queued change names n, its latest state is the committed one again. */
+static void node_lat_drop(struct store *s, struct store_node *n)
+{
+	struct store_latest *l = n->lat;
+
+	if (!l || l->pending > 0)
+		return;
+	n->lat = NULL;
+	if (s->lat_cache_len >= OP_CACHE_MAX) {
+		free(l);
+		return;
+	}
+	l->next = s->lat_cache;
+	s->lat_cache = l;
+	s->lat_cache_len++;
 }
 
 /*
@@ -345,7 +455,7 @@ static void node_commit(struct store_node *n, json_t *value, uint64_t rev, struc
 {
 	free(n->item);
 	n->item = NULL;
-	n->eph = value ? eph : (struct eph){0};
+	node_set_eph(n, value ? eph : (struct eph){0});
 	if (!value) {
 		n->create_rev = n->version = 0;
 	} else if (n->value) {
@@ -376,6 +486,8 @@ static json_t *item_add_eph(json_t *item, const struct eph *e)
 
 static json_t *node_item(const struct store_node *n, bool keys_only)
 {
+	struct eph eph = node_eph(n);
+
 	if (keys_only)
 		return json_pack("{s:s%,s:I}", "key", n->key, (size_t)n->link.keylen, "revision",
 		                 (json_int_t)n->rev);
@@ -384,7 +496,7 @@ static json_t *node_item(const struct store_node *n, bool keys_only)
 	                              (json_int_t)n->rev, "create_revision",
 	                              (json_int_t)n->create_rev, "version",
 	                              (json_int_t)n->version),
-	                    &n->eph);
+	                    &eph);
 }
 
 /*
@@ -396,7 +508,7 @@ static const char *node_item_text(struct store_node *n)
 	if (!n->item) {
 		json_t *item = node_item(n, false);
 		n->item = item ? jsonnum_dumps(item, JSON_COMPACT) : NULL;
-		n->item_len = n->item ? strlen(n->item) : 0;
+		n->item_len = n->item ? (uint32_t)strlen(n->item) : 0;
 		json_decref(item);
 	}
 	return n->item;
@@ -407,10 +519,11 @@ static void node_maybe_remove(struct store *s, struct store_node *n)
 {
 	struct store_tree_link *removed;
 
-	if (n->pending > 0 || n->value)
+	node_lat_drop(s, n);
+	if (n->lat || n->value)
 		return;
 	s->map = store_tree_remove(s->map, n->link.key, n->link.keylen, &removed);
-	free(n);
+	node_free_link(&n->link);
 }
 
 struct list_walk {
@@ -683,13 +796,16 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 	struct eph eph = {.on = is_set && owner, .who = owner ? *owner : (struct store_owner){0}};
 	size_t keylen = key ? strnlen(key, STORE_KEY_MAX + 1) : 0;
 	struct store_node *n;
+	struct store_latest l = {0}, *lat = NULL;
 	struct store_op *op;
 	uint64_t cur;
 
 	if (!store_key_valid(key, keylen) || (is_set && !value) || !done)
 		return -EINVAL;
 	n = node_find(s, key, keylen);
-	cur = n ? n->latest_rev : 0;
+	if (n)
+		l = node_latest(n);
+	cur = l.rev;
 	op = op_get(s);
 	if (!op)
 		return -ENOMEM;
@@ -702,8 +818,8 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		op->rev = cur;
 	} else {
 		uint64_t rev = s->next_rev + 1;
-		uint64_t create = cur ? n->latest_create : rev, version = cur ? n->latest_version + 1 : 1;
-		uint64_t size = 0, was = cur ? n->latest_size : 0;
+		uint64_t create = cur ? l.create : rev, version = cur ? l.version + 1 : 1;
+		uint64_t size = 0, was = cur ? l.size : 0;
 		int r = encode(s, key, keylen, is_set ? value : NULL, eph.on, rev, create, version,
 		               &op->rec);
 
@@ -716,6 +832,10 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		}
 		if (r == 0 && !n && !(n = node_new(s, key, keylen)))
 			r = -ENOMEM;
+		if (r == 0 && !(lat = node_lat(s, n))) {
+			node_maybe_remove(s, n);
+			r = -ENOMEM;
+		}
 		if (r < 0) {
 			op_put(s, op);
 			return r;
@@ -723,15 +843,15 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		/* Unsigned wrap-around adds up right: size - was may be "negative". */
 		s->l_items += is_set ? (cur ? 0 : 1) : (uint64_t)-1;
 		s->l_bytes += size - was;
-		n->latest_size = size;
-		n->latest_value = is_set ? value : NULL;
-		n->latest_eph = eph;
+		lat->size = size;
+		lat->value = is_set ? value : NULL;
+		lat->eph = eph;
 		op->eph = eph;
 		op->size = size;
-		n->pending++;
-		n->latest_rev = is_set ? rev : 0;
-		n->latest_create = is_set ? create : 0;
-		n->latest_version = is_set ? version : 0;
+		lat->pending++;
+		lat->rev = is_set ? rev : 0;
+		lat->create = is_set ? create : 0;
+		lat->version = is_set ? version : 0;
 		s->next_rev = rev;
 		op->node = n;
 		op->value = is_set ? json_incref(value) : NULL;
@@ -758,11 +878,12 @@ static int prefix_visit(struct store_tree_link *l, void *arg)
 {
 	struct store_node *n = (struct store_node *)l;
 	struct prefix_walk *w = arg;
+	struct store_latest lat = node_latest(n);
 
-	if (n->latest_rev == 0)
+	if (lat.rev == 0)
 		return 0; /* absent once the queue is durable */
 	if (w->by_owner &&
-	    (!n->latest_eph.on || (!w->any_owner && n->latest_eph.who.id != w->owner_id)))
+	    (!lat.eph.on || (!w->any_owner && lat.eph.who.id != w->owner_id)))
 		return 0;
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 16;
@@ -838,6 +959,15 @@ static int unset_batch(struct store *s, struct prefix_walk *w, store_done_fn don
 	}
 	rec = malloc(sizeof(*rec) + total);
 	op->olds = calloc(w->n, sizeof(*op->olds));
+	/* Every node's latest state first: failing here changes nothing. */
+	for (size_t i = 0; rec && op->olds && i < w->n; i++) {
+		if (!node_lat(s, w->nodes[i])) {
+			for (size_t k = 0; k <= i; k++)
+				node_lat_drop(s, w->nodes[k]);
+			free(op->olds);
+			op->olds = NULL;
+		}
+	}
 	if (!rec || !op->olds) {
 		free(rec);
 		op_put(s, op);
@@ -851,13 +981,9 @@ static int unset_batch(struct store *s, struct prefix_walk *w, store_done_fn don
 		store_rec_seal(rec->data + off, len, rev, STORE_OP_UNSET | STORE_IN_BATCH,
 		               n->link.keylen, 0, 0);
 		off += len;
-		n->pending++;
-		n->latest_rev = n->latest_create = n->latest_version = 0;
 		s->l_items--;
-		s->l_bytes -= n->latest_size;
-		n->latest_size = 0;
-		n->latest_value = NULL;
-		n->latest_eph = (struct eph){0};
+		s->l_bytes -= n->lat->size;
+		*n->lat = (struct store_latest){.pending = n->lat->pending + 1};
 	}
 	batch_seal(rec, total, rev);
 	op->rec = rec;
@@ -930,14 +1056,12 @@ static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *o
 		if (ops[i].op != STORE_TXN_GET && strcmp(ops[i].key, key) == 0)
 			return made[i];
 	n = node_find(s, key, strlen(key));
-	if (n && n->latest_rev) {
-		v.exists = true;
-		v.rev = n->latest_rev;
-		v.create = n->latest_create;
-		v.version = n->latest_version;
-		v.size = n->latest_size;
-		v.value = n->latest_value;
-		v.eph = n->latest_eph;
+	if (n) {
+		struct store_latest l = node_latest(n);
+
+		v = (struct txn_view){.exists = l.rev != 0, .rev = l.rev, .create = l.create,
+		                      .version = l.version, .size = l.size, .value = l.value,
+		                      .eph = l.eph};
 	}
 	return v;
 }
@@ -970,13 +1094,17 @@ static json_t *txn_item(const char *key, const struct txn_view *v)
 	                    &v->eph);
 }
 
-/* A write's result {"key","revision"}: built directly, json_pack's format parsing costs more per op. */
-static json_t *txn_result(const char *key, uint64_t rev)
+/*
+ * A write's result {"key","revision"}: built directly, json_pack's format
+ * parsing costs more per op. The key was checked (store_key_valid: ASCII);
+ * rev is one integer the whole transaction's results share.
+ */
+static json_t *txn_result(const char *key, size_t klen, json_t *rev)
 {
 	json_t *res = json_object();
 
-	if (res && (json_object_set_new_nocheck(res, "key", json_string(key)) < 0 ||
-	            json_object_set_new_nocheck(res, "revision", json_integer((json_int_t)rev)) < 0)) {
+	if (res && (json_object_set_new_nocheck(res, "key", json_stringn_nocheck(key, klen)) < 0 ||
+	            json_object_set_nocheck(res, "revision", rev) < 0)) {
 		json_decref(res);
 		return NULL;
 	}
@@ -995,7 +1123,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	struct txn_view *made = NULL;
 	struct store_rec **recs = NULL, *batch = NULL;
 	struct store_op *op = NULL;
-	json_t *results = NULL;
+	json_t *results = NULL, *rev_json = NULL, *zero_json = NULL;
 	int r = -ENOMEM;
 
 	if (!done)
@@ -1008,7 +1136,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
 		    (ops[i].op == STORE_TXN_SET && !ops[i].value))
 			return -EINVAL;
-	if (!(results = json_array()) || !(op = op_get(s)) ||
+	if ((ret_results && (!(results = json_array()) || !(rev_json = json_integer((json_int_t)rev)) ||
+	                     !(zero_json = json_integer(0)))) ||
+	    !(op = op_get(s)) ||
 	    !(made = calloc(nops + 1, sizeof(*made))) || !(recs = calloc(nops + 1, sizeof(*recs))))
 		goto out;
 	op->done = done;
@@ -1018,13 +1148,13 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		const struct store_txn_op *o = &ops[i];
 		struct txn_view v = txn_view_of(s, ops, i, made, o->key);
 		size_t klen = strlen(o->key);
-		json_t *res;
+		json_t *res = NULL;
 
 		if (o->op == STORE_TXN_GET) {
-			res = txn_item(o->key, &v);
+			res = results ? txn_item(o->key, &v) : NULL;
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
-			res = txn_result(o->key, 0);
+			res = results ? txn_result(o->key, klen, zero_json) : NULL;
 		} else {
 			struct txn_view w = {0};
 
@@ -1055,10 +1185,10 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			made[i] = w;
 			total += recs[i]->len;
 			nw++;
-			res = txn_result(o->key, rev);
+			res = results ? txn_result(o->key, klen, rev_json) : NULL;
 		}
 		r = -ENOMEM;
-		if (!res || json_array_append_new(results, res) < 0)
+		if (results && (!res || json_array_append_new(results, res) < 0))
 			goto out;
 	}
 	op->st = STORE_OK;
@@ -1095,6 +1225,12 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 				node_maybe_remove(s, op->nodes[k]);
 			goto out;
 		}
+		if (!node_lat(s, op->nodes[k])) {
+			k++;
+			while (k-- > 0)
+				node_maybe_remove(s, op->nodes[k]);
+			goto out;
+		}
 		k++;
 	}
 	for (size_t i = 0, k = 0; i < nops; i++) {
@@ -1118,13 +1254,13 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			op->imgs[k] = rec;
 			recs[i] = NULL;
 		}
-		n->pending++;
-		n->latest_rev = made[i].rev;
-		n->latest_create = made[i].create;
-		n->latest_version = made[i].version;
-		n->latest_size = made[i].size;
-		n->latest_value = made[i].value;
-		n->latest_eph = made[i].eph;
+		*n->lat = (struct store_latest){.rev = made[i].rev,
+		                                .create = made[i].create,
+		                                .version = made[i].version,
+		                                .size = made[i].size,
+		                                .value = made[i].value,
+		                                .eph = made[i].eph,
+		                                .pending = n->lat->pending + 1};
 		k++;
 	}
 	batch_seal(batch, total, rev);
@@ -1139,7 +1275,8 @@ queue:
 	queue_op(s, op);
 	op = NULL;
 	*ret_succeeded = ok;
-	*ret_results = results;
+	if (ret_results)
+		*ret_results = results;
 	results = NULL;
 	r = 0;
 out:
@@ -1154,82 +1291,125 @@ out:
 		op_put(s, op);
 	}
 	json_decref(results);
+	json_decref(rev_json);
+	json_decref(zero_json);
 	return r;
 }
 
+/* An item's key, sorted (bytewise, then by place) to find duplicates and what replace keeps. */
+struct restore_key {
+	const char *key;
+	size_t len, i;
+};
+
+static int restore_key_cmp(const void *a, const void *b)
+{
+	const struct restore_key *x = a, *y = b;
+	int c = store_tree_keycmp(x->key, x->len, y->key, y->len);
+
+	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Replace: the keys present once the queue is durable that no item names, in key order. */
 struct restore_walk {
-	json_t *keep; /* object: the keys of the items */
-	json_t *ops;
+	const struct restore_key *sorted;
+	size_t nsorted, at;
+	struct store_txn_op *ops;
+	size_t nops;
+	json_t *keys;
 };
 
 static int restore_visit(struct store_tree_link *l, void *arg)
 {
 	struct store_node *n = (struct store_node *)l;
 	struct restore_walk *w = arg;
-	char key[STORE_KEY_MAX + 1];
+	int c = 1;
 
-	if (n->latest_rev == 0)
+	if (node_latest(n).rev == 0)
 		return 0;
-	memcpy(key, n->key, n->link.keylen);
-	key[n->link.keylen] = '\0';
-	if (json_object_get(w->keep, key))
+	/* Both run in key order: a merge, not a look-up per key. */
+	while (w->at < w->nsorted &&
+	       (c = store_tree_keycmp(w->sorted[w->at].key, w->sorted[w->at].len, n->key,
+	                              n->link.keylen)) < 0)
+		w->at++;
+	if (w->at < w->nsorted && c == 0)
 		return 0;
-	return json_array_append_new(w->ops, json_pack("{s:s,s:s}", "op", "unset", "key", key));
+	w->ops[w->nops].op = STORE_TXN_UNSET;
+	w->ops[w->nops++].key = n->key;
+	return json_array_append_new(w->keys, json_stringn(n->key, n->link.keylen));
 }
 
-int store_restore(struct store *s, const json_t *items, bool replace, store_done_fn done,
-                  void *arg, json_t **ret_ops, json_t **ret_results)
+int store_restore(struct store *s, const json_t *items, bool replace,
+                  bool (*allowed)(const char *key, void *arg), void *allowed_arg,
+                  store_done_fn done, void *arg, json_t **ret_unsets, size_t *ret_index)
 {
-	struct restore_walk w = {.keep = json_object(), .ops = json_array()};
-	struct store_txn_op *ops = NULL;
+	size_t n = json_array_size(items), dup = n;
+	struct restore_key *sorted = calloc(n + 1, sizeof(*sorted));
+	struct restore_walk w = {.sorted = sorted, .nsorted = n, .keys = json_array()};
 	bool succeeded;
-	size_t n;
 	int r = -ENOMEM;
 
-	if (!w.keep || !w.ops)
+	/* Replace's unsets (at most every item there is) first, then a set per item. */
+	w.ops = calloc((replace ? s->l_items : 0) + n + 1, sizeof(*w.ops));
+	if (!sorted || !w.keys || !w.ops)
 		goto out;
-	for (size_t i = 0; i < json_array_size(items); i++) {
+	r = -EINVAL;
+	for (size_t i = 0; i < n; i++) {
 		const json_t *it = json_array_get(items, i);
-		const char *key = json_string_value(json_object_get(it, "key"));
+		const json_t *key = json_object_get(it, "key");
 
-		r = -EINVAL;
-		if (!key || !json_object_get(it, "value") || json_object_get(w.keep, key))
+		if (!json_is_string(key) || !json_object_get(it, "value"))
 			goto out;
-		r = -ENOMEM;
-		if (json_object_set_new(w.keep, key, json_true()) < 0)
+		sorted[i] = (struct restore_key){json_string_value(key), json_string_length(key), i};
+	}
+	/* What dump wrote is in key order already: only sort what is not. */
+	for (size_t i = 1; i < n; i++) {
+		if (store_tree_keycmp(sorted[i - 1].key, sorted[i - 1].len, sorted[i].key,
+		                      sorted[i].len) > 0) {
+			qsort(sorted, n, sizeof(*sorted), restore_key_cmp);
+			break;
+		}
+	}
+	/* A key given twice: the earliest item that repeats one before it. */
+	for (size_t i = 1; i < n; i++)
+		if (store_tree_keycmp(sorted[i - 1].key, sorted[i - 1].len, sorted[i].key,
+		                      sorted[i].len) == 0 &&
+		    sorted[i].i < dup)
+			dup = sorted[i].i;
+	/* Items are judged in order, each first for repeating a key, then for being allowed. */
+	for (size_t i = 0; allowed && i < dup; i++) {
+		if (!allowed(json_string_value(json_object_get(json_array_get(items, i), "key")),
+		             allowed_arg)) {
+			*ret_index = i;
+			r = -EPERM;
 			goto out;
+		}
+	}
+	if (dup < n) {
+		*ret_index = dup;
+		r = -EEXIST;
+		goto out;
 	}
 	/* Replace: first every key that is not among the items goes, in key order. */
 	r = -ENOMEM;
 	if (replace && store_tree_walk_prefix(s->map, "", 0, restore_visit, &w) != 0)
 		goto out;
-	for (size_t i = 0; i < json_array_size(items); i++) {
+	for (size_t i = 0; i < n; i++) {
 		const json_t *it = json_array_get(items, i);
 
-		if (json_array_append_new(w.ops, json_pack("{s:s,s:O,s:O}", "op", "set", "key",
-		                                           json_object_get(it, "key"), "value",
-		                                           json_object_get(it, "value"))) < 0)
-			goto out;
+		w.ops[w.nops].op = STORE_TXN_SET;
+		w.ops[w.nops].key = json_string_value(json_object_get(it, "key"));
+		w.ops[w.nops++].value = json_object_get(it, "value");
 	}
-	n = json_array_size(w.ops);
-	if (!(ops = calloc(n + 1, sizeof(*ops))))
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const json_t *o = json_array_get(w.ops, i);
-
-		ops[i].op = json_object_get(o, "value") ? STORE_TXN_SET : STORE_TXN_UNSET;
-		ops[i].key = json_string_value(json_object_get(o, "key"));
-		ops[i].value = json_object_get(o, "value");
-	}
-	r = store_txn(s, NULL, 0, ops, n, NULL, 0, done, arg, &succeeded, ret_results);
+	r = store_txn(s, NULL, 0, w.ops, w.nops, NULL, 0, done, arg, &succeeded, NULL);
 	if (r == 0) {
-		*ret_ops = w.ops;
-		w.ops = NULL;
+		*ret_unsets = w.keys;
+		w.keys = NULL;
 	}
 out:
-	free(ops);
-	json_decref(w.keep);
-	json_decref(w.ops);
+	free(sorted);
+	free(w.ops);
+	json_decref(w.keys);
 	return r;
 }
 
@@ -1382,34 +1562,34 @@ static void apply_durable(struct store *s, struct store_op *op)
 			n = op->nodes[i];
 			s->items += value ? (n->value ? 0 : 1) : (uint64_t)-1;
 			s->bytes += size - n->size;
-			n->size = size;
+			n->size = (uint32_t)size;
 			node_commit(n, value, op->rev, op->ephs ? op->ephs[i] : (struct eph){0});
 			if (op->vals)
 				op->vals[i] = NULL;
-			n->pending--;
+			n->lat->pending--;
 			node_maybe_remove(s, n);
 		}
 		return;
 	}
 	s->items += op->value ? (n->value ? 0 : 1) : (uint64_t)-1;
 	s->bytes += op->size - n->size;
-	n->size = op->size;
+	n->size = (uint32_t)op->size;
 	node_commit(n, op->value, op->rev, op->eph); /* NULL for an unset */
 	op->value = NULL;
-	n->pending--;
+	n->lat->pending--;
 	node_maybe_remove(s, n);
 }
 
 /* The queued changes are gone: what the node will be is what it is. */
 static void node_unwind(struct store *s, struct store_node *n)
 {
-	n->pending--;
-	n->latest_rev = n->value ? n->rev : 0;
-	n->latest_create = n->create_rev;
-	n->latest_version = n->version;
-	n->latest_size = n->size;
-	n->latest_value = n->value;
-	n->latest_eph = n->eph;
+	struct store_latest *l = n->lat;
+	uint32_t pending = l->pending - 1;
+
+	n->lat = NULL;
+	*l = node_latest(n);
+	l->pending = pending;
+	n->lat = l;
 	node_maybe_remove(s, n);
 }
 
@@ -2047,16 +2227,14 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 	uint64_t create, version;
 
 	if (v->op == STORE_OP_UNSET) {
+		/* Nothing is queued while loading: the latest state is the committed one. */
 		if (n && n->value) {
 			s->items--;
 			s->bytes -= n->size;
-			n->size = n->latest_size = 0;
+			n->size = 0;
 		}
 		if (n) {
-			n->latest_value = NULL;
-			n->latest_eph = (struct eph){0};
 			node_commit(n, NULL, 0, (struct eph){0});
-			n->latest_rev = n->latest_create = n->latest_version = 0;
 			node_maybe_remove(s, n);
 		}
 		s->image = store_tree_remove(s->image, v->key, v->keylen, &old);
@@ -2090,13 +2268,10 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 		s->image_count++;
 	s->items += n->value ? 0 : 1;
 	s->bytes += v->keylen + v->vlen - n->size;
-	n->size = n->latest_size = v->keylen + v->vlen;
+	n->size = (uint32_t)(v->keylen + v->vlen);
 	node_commit(n, value, v->rev, (struct eph){.on = v->ephemeral});
-	n->latest_eph = n->eph;
-	n->create_rev = n->latest_create = create;
-	n->version = n->latest_version = version;
-	n->latest_rev = v->rev;
-	n->latest_value = value;
+	n->create_rev = create;
+	n->version = version;
 	return 0;
 }
 
@@ -2409,6 +2584,12 @@ static void store_free(struct store *s)
 	while ((op = s->op_cache)) {
 		s->op_cache = op->next;
 		free(op);
+	}
+	while (s->lat_cache) {
+		struct store_latest *l = s->lat_cache;
+
+		s->lat_cache = l->next;
+		free(l);
 	}
 	free(s->scratch);
 	free(s->iov);

@@ -230,7 +230,8 @@ int store_unset_owner(struct store *s, uint64_t owner_id, store_done_fn done, vo
  * written twice in a branch and the number of ops. On 0: *ret_succeeded
  * (which branch ran) and *ret_results (new reference: one entry per op of
  * it, in order: the item or null for a get, {"key","revision"} for a set and
- * an unset, revision 0 for an unset of an absent key); done as store_set's.
+ * an unset, revision 0 for an unset of an absent key; ret_results NULL:
+ * none are made, as a restore needs none); done as store_set's.
  * Values are borrowed (references taken). -EINVAL, -E2BIG, -ENOMEM: nothing
  * queued, done never called.
  */
@@ -255,14 +256,18 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               json_t **ret_results);
 
 /*
- * config.restore: items ([{"key","value"}...], keys distinct: else -EINVAL)
- * over the state the queue leaves; replace first unsets every other key.
- * One store_txn of those ops (one revision, one record, quotas, done as
- * there): *ret_ops (new reference) the ops as [{"op":"set"|"unset","key",
- * "value"?}...], *ret_results as store_txn's, in the same order.
+ * config.restore: items ([{"key","value"}...]) over the state the queue
+ * leaves; replace first unsets every other key, in key order. One
+ * store_txn of those ops (one revision, one record, quotas, done as
+ * there). Items are judged in order: one that repeats an earlier key is
+ * -EEXIST, one whose key allowed (when given) refuses is -EPERM, both
+ * with its place in *ret_index; nothing queued then. -EINVAL: an item is
+ * not {"key": string, "value"}. On 0, *ret_unsets (new reference): the
+ * keys replace removes, in order; the sets are the items, in theirs.
  */
-int store_restore(struct store *s, const json_t *items, bool replace, store_done_fn done,
-                  void *arg, json_t **ret_ops, json_t **ret_results);
+int store_restore(struct store *s, const json_t *items, bool replace,
+                  bool (*allowed)(const char *key, void *arg), void *allowed_arg,
+                  store_done_fn done, void *arg, json_t **ret_unsets, size_t *ret_index);
 
 /*
  * An early answer (see store.c): fn(arg, revision) runs on the committer's

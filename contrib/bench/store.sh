@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # store.sh — the config store at size (issue 16 targets): a restore of KEYS
 # keys (one revision, one fdatasync, its wall time), what they cost in
-# memory (VmRSS growth of the daemon over the bytes stored), and config.list
+# memory (VmRSS growth of the daemon over the bytes stored, also with the
+# event history at its smallest, to tell the store's part), and config.list
 # paged by PAGE against config.get (the daemon's CPU per listed item over
 # its CPU per get request).
 #
@@ -49,10 +50,14 @@ SPID=""
 # The restore is one request of KEYS items: the message limit must hold it, the
 # key quota them and the one key of the config.get row.
 printf '{"limits": {"max_message_bytes": 1073741824, "max_keys": %d}}\n' $((KEYS + 1)) >"$DIR/udsrpcd.json"
-# start_daemon NAME: a fresh daemon with its own state dir; sets UPID and SOCK.
+# The same with the event history at its smallest (history_bytes 4096): the
+# store's own memory, apart from the history's (up to 16 MiB by default).
+printf '{"limits": {"max_message_bytes": 1073741824, "max_keys": %d, "history_bytes": 4096}}\n' \
+	$((KEYS + 1)) >"$DIR/nohist.json"
+# start_daemon NAME [CONFIG]: a fresh daemon with its own state dir; sets UPID and SOCK.
 start_daemon() {
 	SOCK=$DIR/$1.sock
-	"$UDSRPCD" -c "$DIR/udsrpcd.json" -s "$SOCK" -S "$DIR/$1.state" -l warning 2>"$DIR/$1.log" &
+	"$UDSRPCD" -c "${2:-$DIR/udsrpcd.json}" -s "$SOCK" -S "$DIR/$1.state" -l warning 2>"$DIR/$1.log" &
 	UPID=$!
 	PIDS+=("$UPID")
 	for _ in $(seq 100); do
@@ -88,16 +93,24 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # Memory: the store's own cost, loaded by merges of 1000 keys each (what one
 # request leaves behind is reused by the next, so the growth is the store's,
 # not one huge request's): VmRSS growth over the bytes stored.
-echo "memory: $KEYS keys by restore --merge of 1000 each" >&2
-start_daemon mem
-warm
-MRSS0=$(rss_kib)
 split -l 1000 -d -a 4 "$DIR/items.ndjson" "$DIR/part."
-for f in "$DIR"/part.*; do
-	ctl -q restore --merge "$f" >/dev/null || die "restore --merge $f failed"
-done
-MRSS1=$(rss_kib)
-stop_pid "$UPID"
+# merged NAME [CONFIG]: a fresh daemon given every part; sets RSS_BEFORE and RSS_AFTER (KiB).
+merged() {
+	start_daemon "$@"
+	warm
+	RSS_BEFORE=$(rss_kib)
+	for f in "$DIR"/part.*; do
+		ctl -q restore --merge "$f" >/dev/null || die "restore --merge $f failed"
+	done
+	RSS_AFTER=$(rss_kib)
+	stop_pid "$UPID"
+}
+echo "memory: $KEYS keys by restore --merge of 1000 each" >&2
+merged mem
+MRSS0=$RSS_BEFORE MRSS1=$RSS_AFTER
+echo "memory: the same, history_bytes 4096" >&2
+merged nohist "$DIR/nohist.json"
+NRSS0=$RSS_BEFORE NRSS1=$RSS_AFTER
 rm -f "$DIR"/part.*
 
 # The rest on a fresh daemon: the restore as one request.
@@ -174,7 +187,7 @@ GET_US=$(sed -n 's/.*server_us_per_req=\([0-9.]*\).*/\1/p' <<<"$GET_OUT" | tail 
 
 HZ=$(getconf CLK_TCK)
 awk -v wall="$RWALL" -v cu="$RUSER" -v cs="$RSYS" -v rt=$((R1 - R0)) \
-	-v m0="$MRSS0" -v m1="$MRSS1" -v r0="$REV0" -v r1="$REV1" -v fd="${FDATASYNC:-0}" -v fs="${FSYNC:-0}" \
+	-v m0="$MRSS0" -v m1="$MRSS1" -v n0="$NRSS0" -v n1="$NRSS1" -v r0="$REV0" -v r1="$REV1" -v fd="${FDATASYNC:-0}" -v fs="${FSYNC:-0}" \
 	-v keys="$KEYS" -v st="$STRACE_OK" -v rss0="$RSS0" -v rss1="$RSS1" -v stored="$STORED" \
 	-v vb="$VALUE_BYTES" -v lt=$((L1 - L0)) -v items="$ITEMS" -v pages="$PAGES" -v hz="$HZ" \
 	-v gt="$GET_TICKS" -v gus="$GET_US" -v page="$PAGE" -v load0="$LOAD_BEFORE" \
@@ -193,6 +206,8 @@ awk -v wall="$RWALL" -v cu="$RUSER" -v cs="$RSYS" -v rt=$((R1 - R0)) \
 	printf "| memory: stored bytes (%d keys + %d-byte values) | %d | |\n", keys, vb, stored
 	printf "| memory: VmRSS before, after (merges of 1000) | %d KiB, %d KiB | |\n", m0, m1
 	printf "| memory: VmRSS growth / stored bytes | %.2f | ≤ 2.5 |\n", (m1 - m0) * 1024 / stored
+	printf "| memory: VmRSS growth per key, default history / history_bytes 4096 | %d B, %d B | |\n", (m1 - m0) * 1024 / keys, (n1 - n0) * 1024 / keys
+	printf "| memory: the same / stored bytes, history_bytes 4096 (the store alone) | %.2f | |\n", (n1 - n0) * 1024 / stored
 	per_item = lt * 1e6 / hz / items
 	printf "| config.list: %d items in %d pages of %d, daemon CPU | %d ticks, %.3f µs/item | |\n", items, pages, page, lt, per_item
 	printf "| config.get: daemon CPU per request (50 conns) | %d ticks, %.2f µs/req | |\n", gt, gus

@@ -37,6 +37,7 @@ struct config_write {
 	json_t *results;
 	bool succeeded;
 	bool restore; /* config.restore: answered {"revision","count"} */
+	json_t *items; /* config.restore: its items, set after the unsets in keys */
 	size_t count;
 	uid_t uid;
 	pid_t pid;
@@ -236,45 +237,100 @@ static void config_early(void *arg, uint64_t revision)
 	config_result(w->call, w->key, revision);
 }
 
+/* Appends n bytes at *at (the caller sized the buffer). */
+static char *config_put(char *at, const char *p, size_t n)
+{
+	memcpy(at, p, n);
+	return at + n;
+}
+
+static char *config_put_int(char *at, int64_t v)
+{
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t n;
+	const char *d = jsonnum_u64(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, digits, &n);
+
+	if (v < 0)
+		*at++ = '-';
+	return config_put(at, d, n);
+}
+
+#define CONFIG_PUT_LIT(at, lit) config_put(at, lit, sizeof(lit) - 1)
+/* The line without the value, key and reason: the literals and four numbers. */
+#define CONFIG_EVENT_FIXED 256
+#define CONFIG_EVENT_STACK 1024
+
 /*
  * The config event of one changed key (value NULL: an unset; reason NULL:
  * none), serialised once for the history and the live subscribers. Every
  * change that raises the revision comes through here (the unset of an
  * ephemeral key's owner leaving too, with its reason), so the history has
- * no holes.
+ * no holes. Written out as text, members in the order a JSON notification
+ * of {"topic","type","key","revision","reason","value","peer"} would dump:
+ * the history makes this run for every durable change, subscribers or not,
+ * and building and dumping three JSON objects cost more than the rest of a
+ * config.set. A key needs no escaping (ConfigKey's pattern), nor does a
+ * reason (this file's own words); the value goes through jsonnum_dumpb,
+ * the text a dump of the whole notification gives it.
  */
 static void config_publish(struct config_write *w, const char *key, const json_t *value,
                            uint64_t revision, const char *reason)
 {
+	enum { FLAGS = JSON_COMPACT | JSON_ENCODE_ANY };
 	struct udsrpcd *d = w->d;
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:I}", "topic", "config", "type",
-	                       value ? "set" : "unset", "key", key, "revision", (json_int_t)revision);
-	json_t *note;
-	char *line;
+	char stack[CONFIG_EVENT_STACK], *line = stack, *at;
+	size_t klen = strlen(key), rlen = reason ? strlen(reason) : 0;
+	size_t fixed = CONFIG_EVENT_FIXED + klen + rlen, vlen = 0;
 
-	if (ev && reason)
-		json_object_set_new(ev, "reason", json_string(reason));
+	if (value) {
+		bool room = fixed < sizeof(stack);
 
-	if (ev && value)
-		json_object_set(ev, "value", (json_t *)value);
-	if (ev)
-		json_object_set_new(ev, "peer", json_pack("{s:I,s:I}", "uid", (json_int_t)w->uid,
-		                                          "pid", (json_int_t)w->pid));
-	note = ev ? json_pack("{s:s,s:s,s:o}", "jsonrpc", "2.0", "method", "event", "params", ev)
-	          : NULL;
-	line = note ? jsonnum_dumps(note, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	json_decref(note);
-	if (!line) {
-		if (d->history)
-			history_lost(d->history, revision);
-		return;
+		/* Dumped into the stack when it fits there, else only measured. */
+		vlen = jsonnum_dumpb(value, room ? stack + fixed : NULL,
+		                     room ? sizeof(stack) - fixed : 0, FLAGS);
+		if (vlen == 0 || fixed + vlen > sizeof(stack)) {
+			line = vlen ? malloc(fixed + vlen) : NULL;
+			if (line && jsonnum_dumpb(value, line + fixed, vlen, FLAGS) != vlen) {
+				free(line);
+				line = NULL;
+			}
+		}
+		if (!line) {
+			if (d->history)
+				history_lost(d->history, revision);
+			return;
+		}
 	}
-	size_t len = strlen(line);
-	line[len++] = '\n'; /* jsonnum_dumps leaves room only for its NUL: swap it */
+	at = CONFIG_PUT_LIT(line, "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":"
+	                          "{\"topic\":\"config\",\"type\":\"");
+	at = value ? CONFIG_PUT_LIT(at, "set") : CONFIG_PUT_LIT(at, "unset");
+	at = CONFIG_PUT_LIT(at, "\",\"key\":\"");
+	at = config_put(at, key, klen);
+	at = CONFIG_PUT_LIT(at, "\",\"revision\":");
+	at = config_put_int(at, (int64_t)revision);
+	if (reason) {
+		at = CONFIG_PUT_LIT(at, ",\"reason\":\"");
+		at = config_put(at, reason, rlen);
+		at = CONFIG_PUT_LIT(at, "\"");
+	}
+	if (value) {
+		at = CONFIG_PUT_LIT(at, ",\"value\":");
+		/* The value was dumped at line + fixed, past anything written before it. */
+		memmove(at, line + fixed, vlen);
+		at += vlen;
+	}
+	at = CONFIG_PUT_LIT(at, ",\"peer\":{\"uid\":");
+	at = config_put_int(at, (int64_t)w->uid);
+	at = CONFIG_PUT_LIT(at, ",\"pid\":");
+	at = config_put_int(at, (int64_t)w->pid);
+	at = CONFIG_PUT_LIT(at, "}}}\n");
+
+	size_t len = (size_t)(at - line);
 	if (d->history)
 		history_append(d->history, revision, key, line, len);
 	udsrpc_server_publish_line(d->srv, "config", key, revision, line, len);
-	free(line);
+	if (line != stack)
+		free(line);
 }
 
 /* Events are made when someone listens, and always for the history. */
@@ -313,8 +369,38 @@ static int config_history(void *arg, uint64_t after, udsrpc_history_emit_fn emit
 /* Append "KEY" to the audit line's list; keys need no escaping (ConfigKey's pattern). */
 static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, const char *key)
 {
-	int w = snprintf(list + *len, cap - *len, "%s\"%s\"", n ? "," : "", key);
-	*len = w < 0 || (size_t)w >= cap - *len ? cap : *len + (size_t)w;
+	size_t klen = strlen(key), room = cap - *len - 1, at = *len;
+	const char *parts[] = {n ? "," : "", "\"", key, "\""};
+	size_t lens[] = {n ? 1u : 0u, 1, klen, 1};
+	bool cut = false;
+
+	/* What snprintf did, without its cost on every write: cut to fit, *len = cap when cut. */
+	for (size_t i = 0; i < 4 && !cut; i++) {
+		size_t k = lens[i];
+		if (k > room - (at - *len)) {
+			k = room - (at - *len);
+			cut = true;
+		}
+		memcpy(list + at, parts[i], k);
+		at += k;
+	}
+	list[at] = '\0';
+	*len = cut ? cap : at;
+}
+
+/* A restore's change i: the unsets replace makes (keys) first, then a set per item. */
+static const char *config_restore_change(const struct config_write *w, size_t i,
+                                         const json_t **ret_value)
+{
+	size_t nu = json_array_size(w->keys);
+	const json_t *it = json_array_get(w->items, i - nu);
+
+	if (i < nu) {
+		*ret_value = NULL;
+		return json_string_value(json_array_get(w->keys, i));
+	}
+	*ret_value = json_object_get(it, "value");
+	return json_string_value(json_object_get(it, "key"));
 }
 
 /*
@@ -331,7 +417,15 @@ static void config_audit(struct config_write *w, uint64_t revision)
 
 	if (udsrpc_server_get_log_level(w->d->srv) < UDSRPC_LOG_INFO)
 		return;
-	if (w->results) {
+	if (w->restore) {
+		n = json_array_size(w->keys) + json_array_size(w->items);
+		for (size_t i = 0; i < n && len < CUT; i++) {
+			const json_t *value;
+			const char *key = config_restore_change(w, i, &value);
+
+			config_audit_key(list, &len, sizeof(list), i, key);
+		}
+	} else if (w->results) {
 		for (size_t i = 0; i < json_array_size(w->txn_ops); i++) {
 			json_t *o = json_array_get(w->txn_ops, i);
 			if (strcmp(json_string_value(json_object_get(o, "op")), "get") == 0 ||
@@ -363,6 +457,25 @@ static void config_audit(struct config_write *w, uint64_t revision)
 	                    (unsigned long long)revision, why);
 }
 
+/* A write answered: what it held goes, and the reads waiting behind it run. */
+static void config_write_finish(struct config_write *w)
+{
+	struct udsrpcd *d = w->d;
+	struct config_conn *cc = w->cc;
+
+	udsrpc_call_unref(w->call);
+	json_decref(w->value);
+	json_decref(w->keys);
+	json_decref(w->items);
+	json_decref(w->txn_ops);
+	json_decref(w->results);
+	free(w->exe);
+	free(w);
+	config_run_waiters(d, cc);
+	cc->running = false;
+	config_conn_maybe_free(cc);
+}
+
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
 {
 	struct config_write *w = arg;
@@ -376,6 +489,20 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 		config_audit(w, revision);
 		/* The events first: answering may close the writer's connection, and
 		 * its "peer disconnect" must not overtake the change it made. */
+		if (w->restore) {
+			size_t n = json_array_size(w->keys) + json_array_size(w->items);
+
+			for (size_t i = 0; config_recorded(d) && i < n; i++) {
+				const json_t *value;
+				const char *key = config_restore_change(w, i, &value);
+
+				config_publish(w, key, value, revision, NULL);
+			}
+			udsrpc_call_result(w->call,
+			                   json_pack("{s:I,s:I}", "revision", (json_int_t)revision,
+			                             "count", (json_int_t)w->count));
+			break;
+		}
 		if (w->results) {
 			/* One event per key the branch changed, in op order; an unset
 			 * of an absent key (revision 0) and a get change nothing. */
@@ -393,15 +520,10 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 				                                        : NULL,
 				               revision, NULL);
 			}
-			if (w->restore)
-				udsrpc_call_result(w->call,
-				                   json_pack("{s:I,s:I}", "revision", (json_int_t)revision,
-				                             "count", (json_int_t)w->count));
-			else
-				udsrpc_call_result(w->call,
-				                   json_pack("{s:b,s:I,s:O}", "succeeded", w->succeeded,
-				                             "revision", (json_int_t)revision, "results",
-				                             w->results));
+			udsrpc_call_result(w->call,
+			                   json_pack("{s:b,s:I,s:O}", "succeeded", w->succeeded,
+			                             "revision", (json_int_t)revision, "results",
+			                             w->results));
 			break;
 		}
 		if (w->keys) {
@@ -437,16 +559,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 		                  json_pack("{s:s}", "reason", reason ? reason : "write failed"));
 		break;
 	}
-	udsrpc_call_unref(w->call);
-	json_decref(w->value);
-	json_decref(w->keys);
-	json_decref(w->txn_ops);
-	json_decref(w->results);
-	free(w->exe);
-	free(w);
-	config_run_waiters(d, cc);
-	cc->running = false;
-	config_conn_maybe_free(cc);
+	config_write_finish(w);
 }
 
 /*
@@ -634,32 +747,62 @@ static void config_txn_op_bad(struct udsrpc_call *c, const char *branch, size_t 
 	config_txn_bad(c, path, reason);
 }
 
-/* A branch's ops; a key written twice in it is -32602 (which write would win?). */
+/*
+ * An op's members in one pass over them (the schema let through only op,
+ * key, value and ephemeral, each typed): a json_object_get per name costs
+ * a hash of it, four times per op.
+ */
+static void config_txn_op_of(const json_t *o, struct store_txn_op *ret, bool *ret_eph)
+{
+	const char *name, *kind = "";
+	json_t *m;
+
+	ret->value = NULL;
+	*ret_eph = false;
+	json_object_foreach((json_t *)o, name, m) {
+		switch (name[0]) {
+		case 'o':
+			kind = json_string_value(m);
+			break;
+		case 'k':
+			ret->key = json_string_value(m);
+			break;
+		case 'v':
+			ret->value = m;
+			break;
+		case 'e':
+			*ret_eph = json_is_true(m);
+			break;
+		}
+	}
+	ret->op = kind[0] == 'g' ? STORE_TXN_GET : kind[0] == 's' ? STORE_TXN_SET : STORE_TXN_UNSET;
+}
+
+/*
+ * A branch's ops; a key written twice in it is -32602 (which write would
+ * win?). *ret_eph: some op is an ephemeral set (config_txn_bind has work).
+ */
 static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *branch,
-                          const json_t *arr, struct store_txn_op *ret)
+                          const json_t *arr, struct store_txn_op *ret, bool *ret_eph)
 {
 	char reason[STORE_KEY_MAX + 64];
 
 	for (size_t i = 0; i < json_array_size(arr); i++) {
-		const json_t *o = json_array_get(arr, i);
-		const char *kind = json_string_value(json_object_get(o, "op"));
-		const json_t *value = json_object_get(o, "value");
 		const char *method;
+		bool eph;
 
-		ret[i].key = json_string_value(json_object_get(o, "key"));
-		ret[i].value = (json_t *)value;
-		ret[i].op = strcmp(kind, "get") == 0   ? STORE_TXN_GET
-		            : strcmp(kind, "set") == 0 ? STORE_TXN_SET
-		                                       : STORE_TXN_UNSET;
-		if ((ret[i].op == STORE_TXN_SET) != (value != NULL)) {
+		config_txn_op_of(json_array_get(arr, i), &ret[i], &eph);
+		if ((ret[i].op == STORE_TXN_SET) != (ret[i].value != NULL)) {
 			config_txn_op_bad(c, branch, i,
-			                  value ? "only a set op has a value" : "a set op needs a value");
+			                  ret[i].value ? "only a set op has a value"
+			                               : "a set op needs a value");
 			return -EINVAL;
 		}
-		if (json_is_true(json_object_get(o, "ephemeral")) && ret[i].op != STORE_TXN_SET) {
+		if (eph && ret[i].op != STORE_TXN_SET) {
 			config_txn_op_bad(c, branch, i, "only a set op can be ephemeral");
 			return -EINVAL;
 		}
+		*ret_eph = *ret_eph || eph;
 		for (size_t k = 0; ret[i].op != STORE_TXN_GET && k < i; k++) {
 			if (ret[k].op != STORE_TXN_GET && strcmp(ret[k].key, ret[i].key) == 0) {
 				snprintf(reason, sizeof(reason),
@@ -701,6 +844,7 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 	struct store_txn_op *succ = calloc(ns + 1, sizeof(*succ)), *fail = calloc(nf + 1, sizeof(*fail));
 	struct config_write *w = NULL;
 	char reason[128];
+	bool eph = false;
 	int r = 0;
 
 	if (!cmps || !succ || !fail) {
@@ -720,14 +864,16 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 			r = -EPERM;
 		}
 	}
-	if (r < 0 || config_txn_ops(d, c, "success", js, succ) < 0 ||
-	    config_txn_ops(d, c, "failure", jf, fail) < 0)
+	if (r < 0 || config_txn_ops(d, c, "success", js, succ, &eph) < 0 ||
+	    config_txn_ops(d, c, "failure", jf, fail, &eph) < 0)
 		goto out;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
 		goto out;
 	/* An ephemeral set binds its item to this connection, as config.set does. */
-	config_txn_bind(w, js, succ);
-	config_txn_bind(w, jf, fail);
+	if (eph) {
+		config_txn_bind(w, js, succ);
+		config_txn_bind(w, jf, fail);
+	}
 	r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w, &w->succeeded,
 	              &w->results);
 	if (r < 0) {
@@ -743,6 +889,12 @@ out:
 	free(fail);
 }
 
+/* store_restore's judge of each item's key: one the caller may set. */
+static bool config_restore_allowed(const char *key, void *arg)
+{
+	return udsrpc_call_allowed(arg, "config.set", key);
+}
+
 /*
  * config.restore: one transaction of the store's making (store_restore). A
  * duplicate key is -32602 with its path; every key must be one the caller
@@ -751,45 +903,37 @@ out:
 static void config_restore(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
 	struct udsrpcd *d = userdata;
-	const json_t *items = json_object_get(params, "items");
+	json_t *items = json_object_get(params, "items");
 	bool replace = strcmp(json_string_value(json_object_get(params, "mode")), "replace") == 0;
-	json_t *seen = json_object(), *ops = NULL;
 	struct config_write *w;
 	char path[32];
+	size_t at = 0;
 	int r;
 
-	for (size_t i = 0; seen && i < json_array_size(items); i++) {
-		const char *key = json_string_value(json_object_get(json_array_get(items, i), "key"));
-
-		snprintf(path, sizeof(path), "/items/%zu", i);
-		if (json_object_get(seen, key)) {
-			config_txn_bad(c, path, "a key given twice");
-			goto out;
-		}
-		json_object_set_new(seen, key, json_true());
-		if (!udsrpc_call_allowed(c, "config.set", key)) {
-			config_refuse_key(c, "config.restore", key);
-			goto out;
-		}
-	}
-	if (!seen) {
-		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
-		return;
-	}
 	if (replace && !config_prefix_allowed(d, c, "config.restore", ""))
-		goto out;
+		return;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
-		goto out;
+		return;
 	w->restore = true;
 	w->count = json_array_size(items);
-	r = store_restore(d->store, items, replace, config_done, w, &ops, &w->results);
-	if (r < 0) {
+	w->items = json_incref(items);
+	r = store_restore(d->store, items, replace, config_restore_allowed, w->call, config_done, w,
+	                  &w->keys, &at);
+	if (r == -EEXIST || r == -EPERM) {
+		if (r == -EEXIST) {
+			snprintf(path, sizeof(path), "/items/%zu", at);
+			config_txn_bad(w->call, path, "a key given twice");
+		} else {
+			config_refuse_key(w->call, "config.restore",
+			                  json_string_value(json_object_get(json_array_get(items, at),
+			                                                    "key")));
+		}
+		w->cc->writes_done++;
+		w->cc->running = true;
+		config_write_finish(w);
+	} else if (r < 0) {
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
-		goto out;
 	}
-	w->txn_ops = ops;
-out:
-	json_decref(seen);
 }
 
 /*
