@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -119,7 +120,7 @@ static void conn_uid_wake(struct udsrpc_server *srv, struct uid_count *u)
 static void conn_count_out(struct conn *c)
 {
 	struct uid_count *u = c->uid;
-	size_t now = c->closed ? 0 : conn_out_len(c);
+	size_t now = c->closed ? 0 : conn_out_len(c) + c->pend_bytes;
 
 	if (!u || now == c->out_counted)
 		return;
@@ -128,6 +129,21 @@ static void conn_count_out(struct conn *c)
 	c->out_counted = now;
 	if (u->waiting && u->out <= limits_uid_output(&c->srv->limits) / 2)
 		conn_uid_wake(c->srv, u);
+}
+
+void conn_line_unref(struct conn_line *sl)
+{
+	if (sl && --sl->refs == 0)
+		free(sl);
+}
+
+/* Let go of the events held for the end of the turn. */
+static void conn_pend_drop(struct conn *c)
+{
+	for (unsigned i = 0; i < c->npend; i++)
+		conn_line_unref(c->pend[i]);
+	c->npend = 0;
+	c->pend_bytes = 0;
 }
 
 static void conn_in_free(struct conn *c)
@@ -274,6 +290,7 @@ void conn_close(struct conn *c, const char *why)
 		conn_direct_settle(c); /* so another thread never writes to a reused fd */
 	close(c->fd);
 	c->fd = -1;
+	conn_pend_drop(c);
 	events_unsubscribe_all(c);
 	TAILQ_REMOVE(&srv->conns, c, link);
 	srv->nconns--;
@@ -362,7 +379,7 @@ static void conn_process(struct conn *c)
 bool conn_direct_ready(const struct conn *c, const struct rpc_session *s)
 {
 	return s == &c->rpc && !c->closed && !c->overflowed && !c->direct && c->topics.count == 0 &&
-	       conn_out_len(c) == 0;
+	       conn_out_len(c) == 0 && c->npend == 0;
 }
 
 void conn_direct_arm(struct conn *c, struct deferred *d)
@@ -377,9 +394,52 @@ void conn_direct_done(struct conn *c, struct deferred *d)
 		conn_direct_settle(c);
 }
 
+/*
+ * The events held for the end of the turn, in one write (writev when
+ * several); what the socket did not take goes in front of `out`, which
+ * holds only what came after them. False if the peer is gone (closed).
+ */
+static bool conn_pend_write(struct conn *c)
+{
+	struct iovec iov[CONN_PEND];
+	unsigned n = c->npend;
+	ssize_t w;
+
+	for (unsigned i = 0; i < n; i++)
+		iov[i] = (struct iovec){.iov_base = c->pend[i]->data, .iov_len = c->pend[i]->len};
+	w = n == 1 ? write(c->fd, iov[0].iov_base, iov[0].iov_len) : writev(c->fd, iov, (int)n);
+	if (w < 0 && errno != EAGAIN && errno != EINTR) {
+		conn_close(c, strerror(errno));
+		return false;
+	}
+	size_t done = w > 0 ? (size_t)w : 0;
+	c->srv->stats.bytes_out += done;
+	if (done < c->pend_bytes) {
+		if (!conn_out(c)) {
+			conn_close(c, "out of memory");
+			return false;
+		}
+		/* From the last line back, each prepended: the order stays. */
+		size_t off = c->pend_bytes;
+		for (unsigned i = n; i-- > 0;) {
+			size_t l = c->pend[i]->len;
+			off -= l;
+			if (off + l <= done)
+				break;
+			size_t skip = done > off ? done - off : 0;
+			evbuffer_prepend(c->out, c->pend[i]->data + skip, l - skip);
+		}
+	}
+	conn_pend_drop(c);
+	return true;
+}
+
 /* Write what is owed; false if the peer is gone. */
 static bool conn_flush(struct conn *c)
 {
+	if (c->npend && !conn_pend_write(c))
+		return false;
+
 	size_t left = conn_out_len(c);
 
 	if (left > 0) {
@@ -711,7 +771,7 @@ void conn_shutdown(struct conn *c)
 
 size_t conn_unsent(const struct conn *c)
 {
-	return conn_out_len(c);
+	return conn_out_len(c) + c->pend_bytes;
 }
 
 /*
@@ -780,16 +840,16 @@ static bool conn_push_line(struct conn *c, const char *line, size_t len, bool la
 	if (c->closed || c->overflowed)
 		return false;
 	/*
-	 * A second event for c in this turn (a transaction's events, one per
-	 * key; a group commit's, one per change; a replay): queued, and all of
-	 * them go out in one write at the end of the turn (conn_step_queue),
-	 * where a write each cost the daemon about 2.4 µs in the kernel
-	 * (tests/bench/fanout_floor). Over the cap, what waits is written
-	 * first, so a batch never overflows a reader the socket would keep up
-	 * with.
+	 * A second line for c in this turn (a replay's kept events; a live
+	 * event past the CONN_PEND that conn_push_shared holds): queued, and
+	 * all of them go out in one write at the end of the turn
+	 * (conn_step_queue), where a write each cost the daemon about 2.4 µs in
+	 * the kernel (tests/bench/fanout_floor). Over the cap, what waits is
+	 * written first, so a batch never overflows a reader the socket would
+	 * keep up with.
 	 */
 	bool batch = !later && srv->turn_armed && c->event_turn == srv->turn;
-	if (batch && conn_out_len(c) + len > srv->limits.max_output_bytes) {
+	if ((batch || c->npend) && conn_unsent(c) + len > srv->limits.max_output_bytes) {
 		c->in_callback++; /* a write error closes c: freed only at our release */
 		bool up = conn_flush(c);
 		c->in_callback--;
@@ -797,7 +857,7 @@ static bool conn_push_line(struct conn *c, const char *line, size_t len, bool la
 		if (!up)
 			return false;
 	}
-	if (conn_out_len(c) + len > c->srv->limits.max_output_bytes) {
+	if (conn_unsent(c) + len > c->srv->limits.max_output_bytes) {
 		c->in_callback++;
 		conn_overflow(c);
 		c->in_callback--;
@@ -816,7 +876,7 @@ static bool conn_push_line(struct conn *c, const char *line, size_t len, bool la
 	 */
 	size_t done = 0;
 	/* Not for a line meant for the end of the turn (conn_push_turn): that one waits to go with the rest. */
-	bool tried = !later && !batch && !c->direct && conn_out_len(c) == 0;
+	bool tried = !later && !batch && !c->direct && conn_out_len(c) == 0 && c->npend == 0;
 	if (tried) {
 		ssize_t n = write(c->fd, line, len);
 		if (n > 0) {
@@ -837,7 +897,7 @@ static bool conn_push_line(struct conn *c, const char *line, size_t len, bool la
 	evbuffer_add(c->out, line + done, len - done);
 	conn_count_out(c);
 	/* Held until the turn's end, which writes it (and releasing c does not). */
-	if (batch && conn_step_queue(c))
+	if ((batch || c->npend) && conn_step_queue(c))
 		return true;
 	/* Just tried: the socket is full, wait for it to drain. */
 	if (c->in_callback == 0 && !(later && conn_step_queue(c)) && (tried || conn_flush(c)))
@@ -853,4 +913,37 @@ bool conn_push(struct conn *c, const char *line, size_t len)
 bool conn_push_turn(struct conn *c, const char *line, size_t len)
 {
 	return conn_push_line(c, line, len, true);
+}
+
+bool conn_push_shared(struct conn *c, struct conn_line **sl, const char *line, size_t len)
+{
+	if (c->closed || c->overflowed)
+		return false;
+	/*
+	 * Nothing queued before it: held by reference, for the end of the turn
+	 * (conn_step_queue), where it goes out in one write with the other
+	 * events c gets in this turn (a transaction's, one per key; a group
+	 * commit's). A write each costs about 2.4 µs of the daemon's CPU in the
+	 * kernel on the 2-CPU VM (tests/bench/fanout_floor), more than issue
+	 * 17's target per event; holding a reference copies nothing per
+	 * subscriber (copying into a buffer each, as before 239b3b7, was a
+	 * tenth of the CPU per event). Anything else goes where conn_push puts
+	 * it, after these.
+	 */
+	if (c->npend < CONN_PEND && !c->direct && conn_out_len(c) == 0 &&
+	    c->pend_bytes + len <= c->srv->limits.max_output_bytes) {
+		if (!*sl && (*sl = malloc(sizeof(**sl) + len))) {
+			(*sl)->refs = 1;
+			(*sl)->len = len;
+			memcpy((*sl)->data, line, len);
+		}
+		if (*sl && conn_step_queue(c)) {
+			(*sl)->refs++;
+			c->pend[c->npend++] = *sl;
+			c->pend_bytes += len;
+			conn_count_out(c);
+			return true;
+		}
+	}
+	return conn_push_line(c, line, len, false);
 }

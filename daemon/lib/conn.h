@@ -24,6 +24,20 @@ struct deferred;
  * (a durable write) still points at its session, or while a callback of its
  * own is on the stack, and is freed by whichever of those ends last.
  */
+/*
+ * An event line shared by the subscribers it is fanned out to, until the
+ * end of the turn writes it (conn_push_shared): counted references, the
+ * publisher's one included.
+ */
+struct conn_line {
+	unsigned refs;
+	size_t len;
+	char data[];
+};
+
+/* Events a connection holds by reference for the end of the turn; more go to its output buffer. */
+#define CONN_PEND 16
+
 struct conn {
 	TAILQ_ENTRY(conn) link;	    /* server->conns */
 	TAILQ_ENTRY(conn) sub_link; /* events subscribers, while topics != 0 */
@@ -67,6 +81,11 @@ struct conn {
 	bool processing; /* handling its lines: a completion arriving meanwhile only writes */
 	bool flush_queued; /* on the end-of-turn queue (and held by it) */
 	uint64_t event_turn; /* srv->turn when an event was last written straight here */
+	/* Events of this turn not written yet, before anything in `out`
+	 * (conn_flush writes them first): pend_bytes in all. */
+	struct conn_line *pend[CONN_PEND];
+	unsigned npend;
+	size_t pend_bytes;
 	/* Events overflowed max_output_bytes: no more events or requests; the
 	 * line being written is finished, the overflow notice follows, then close. */
 	bool overflowed;
@@ -123,6 +142,14 @@ bool conn_push(struct conn *c, const char *line, size_t len);
  * many callers go in one write, not one each.
  */
 bool conn_push_turn(struct conn *c, const char *line, size_t len);
+/*
+ * An event fanned out to many subscribers: written at the end of this turn
+ * with every other event c gets in it, in one write, from the line all of
+ * them share (*sl, made from line on first use; the caller unrefs it).
+ * False as conn_push.
+ */
+bool conn_push_shared(struct conn *c, struct conn_line **sl, const char *line, size_t len);
+void conn_line_unref(struct conn_line *sl);
 /* Bytes of output not written yet. */
 size_t conn_unsent(const struct conn *c);
 /*

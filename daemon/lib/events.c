@@ -321,8 +321,9 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 		}
 	}
 	int reached = 0;
+	struct conn_line *sl = NULL; /* made once, shared by those it waits in */
 	for (i = 0; i < n; i++) {
-		if (conn_push(subs[i], line, len)) {
+		if (conn_push_shared(subs[i], &sl, line, len)) {
 			reached++;
 			if (tp == srv->history_topic)
 				subs[i]->sent_rev = rev;
@@ -330,6 +331,7 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 	}
 	for (i = 0; i < n; i++)
 		conn_release(subs[i]);
+	conn_line_unref(sl);
 	free(subs);
 	return reached;
 }
