@@ -26,6 +26,12 @@ struct config_conn {
 	bool running; /* config_done is on the stack: an answer may close the connection */
 };
 
+/* A key a config.txn changed: value NULL for an unset (both borrowed from its txn_ops). */
+struct config_change {
+	const char *key;
+	const json_t *value;
+};
+
 /* What a write needs after its request is gone: the reply and the event. */
 struct config_write {
 	struct udsrpc_call *call;
@@ -35,6 +41,10 @@ struct config_write {
 	json_t *keys;  /* unset by prefix (key[] is the prefix): the keys it removes */
 	json_t *txn_ops; /* config.txn (key[] ""): the branch that ran, and its results */
 	json_t *results;
+	/* config.txn: the keys it changes, in op order (a get and an unset of an
+	 * absent key change nothing), for the events and the audit line */
+	struct config_change *changes;
+	size_t nchanges;
 	bool succeeded;
 	bool restore; /* config.restore: answered {"revision","count"} */
 	json_t *items; /* config.restore: its items, set after the unsets in keys */
@@ -426,17 +436,9 @@ static void config_audit(struct config_write *w, uint64_t revision)
 			config_audit_key(list, &len, sizeof(list), i, key);
 		}
 	} else if (w->results) {
-		for (size_t i = 0; i < json_array_size(w->txn_ops); i++) {
-			json_t *o = json_array_get(w->txn_ops, i);
-			if (strcmp(json_string_value(json_object_get(o, "op")), "get") == 0 ||
-			    json_integer_value(json_object_get(json_array_get(w->results, i),
-			                                       "revision")) == 0)
-				continue;
-			if (len < CUT)
-				config_audit_key(list, &len, sizeof(list), n,
-				                 json_string_value(json_object_get(o, "key")));
-			n++;
-		}
+		n = w->nchanges;
+		for (size_t i = 0; i < n && len < CUT; i++)
+			config_audit_key(list, &len, sizeof(list), i, w->changes[i].key);
 	} else if (w->keys) {
 		n = json_array_size(w->keys);
 		for (size_t i = 0; i < n && len < CUT; i++)
@@ -469,6 +471,7 @@ static void config_write_finish(struct config_write *w)
 	json_decref(w->items);
 	json_decref(w->txn_ops);
 	json_decref(w->results);
+	free(w->changes);
 	free(w->exe);
 	free(w);
 	config_run_waiters(d, cc);
@@ -504,22 +507,10 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 			break;
 		}
 		if (w->results) {
-			/* One event per key the branch changed, in op order; an unset
-			 * of an absent key (revision 0) and a get change nothing. */
-			for (size_t i = 0; i < json_array_size(w->txn_ops); i++) {
-				json_t *o = json_array_get(w->txn_ops, i);
-				const char *kind = json_string_value(json_object_get(o, "op"));
-				json_t *res = json_array_get(w->results, i);
-
-				if (strcmp(kind, "get") == 0 ||
-				    json_integer_value(json_object_get(res, "revision")) == 0 ||
-				    !config_recorded(d))
-					continue;
-				config_publish(w, json_string_value(json_object_get(o, "key")),
-				               strcmp(kind, "set") == 0 ? json_object_get(o, "value")
-				                                        : NULL,
-				               revision, NULL);
-			}
+			/* One event per key the branch changed, in op order. */
+			for (size_t i = 0; config_recorded(d) && i < w->nchanges; i++)
+				config_publish(w, w->changes[i].key, w->changes[i].value, revision,
+				               NULL);
 			udsrpc_call_result(w->call,
 			                   json_pack("{s:b,s:I,s:O}", "succeeded", w->succeeded,
 			                             "revision", (json_int_t)revision, "results",
@@ -881,8 +872,10 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 		config_txn_bind(w, js, succ);
 		config_txn_bind(w, jf, fail);
 	}
-	r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w, &w->succeeded,
-	              &w->results);
+	r = -ENOMEM;
+	if ((w->changes = calloc((ns > nf ? ns : nf) + 1, sizeof(*w->changes))))
+		r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w,
+		              &w->succeeded, &w->results);
 	if (r < 0) {
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
 		goto out;
@@ -890,6 +883,15 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 	w->txn_ops = json_incref((json_t *)(w->succeeded ? js : jf));
 	if (!w->txn_ops)
 		w->txn_ops = json_array();
+	/* Read once here, not per event and again for the audit line. */
+	const struct store_txn_op *ran = w->succeeded ? succ : fail;
+	for (size_t i = 0, n = w->succeeded ? ns : nf; i < n; i++) {
+		if (ran[i].op == STORE_TXN_GET ||
+		    json_integer_value(json_object_get(json_array_get(w->results, i), "revision")) == 0)
+			continue;
+		w->changes[w->nchanges++] = (struct config_change){
+		    ran[i].key, ran[i].op == STORE_TXN_SET ? ran[i].value : NULL};
+	}
 out:
 	free(cmps);
 	free(succ);
