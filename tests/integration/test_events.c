@@ -783,7 +783,10 @@ static void test_txn_events_batched_in_order(void **state)
  * overflow notice as the last line (whole, naming the revision of the last
  * event it got), then EOF. A subscriber that reads each transaction's
  * events before the next is sent (under max_output_bytes: one
- * transaction's events fit) gets all of them.
+ * transaction's events fit) gets all of them. partial_timeout_ms is long:
+ * the slow one reads only after all 40 transactions, and under sanitizers
+ * that takes more than the default 10 s, after which the daemon closes
+ * without the notice it could not write (as it should).
  */
 #define TXN_ROUNDS 40
 static void test_txn_overflow_notice_last(void **state)
@@ -791,7 +794,8 @@ static void test_txn_overflow_notice_last(void **state)
 	daemon_prepare(&d);
 	assert_int_equal(daemon_spawn_config(&d,
 	                                     "{\"limits\":{\"max_output_bytes\":65536,"
-	                                     "\"history_bytes\":65536}}",
+	                                     "\"history_bytes\":65536,"
+	                                     "\"partial_timeout_ms\":120000}}",
 	                                     0644, NULL),
 	                 0);
 	int slow = subscriber("[\"config\"]"), reader = subscriber("[\"config\"]");
