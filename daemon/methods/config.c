@@ -421,12 +421,13 @@ static const char *config_restore_change(const struct config_write *w, size_t i,
                                          const json_t **ret_value)
 {
 	size_t nu = json_array_size(w->keys);
-	const json_t *it = json_array_get(w->items, i - nu);
+	const json_t *it;
 
 	if (i < nu) {
 		*ret_value = NULL;
 		return json_string_value(json_array_get(w->keys, i));
 	}
+	it = json_array_get(w->items, i - nu);
 	*ret_value = json_object_get(it, "value");
 	return json_string_value(json_object_get(it, "key"));
 }
