@@ -1094,13 +1094,17 @@ static json_t *txn_item(const char *key, const struct txn_view *v)
 	                    &v->eph);
 }
 
-/* A write's result {"key","revision"}: built directly, json_pack's format parsing costs more per op. */
-static json_t *txn_result(const char *key, uint64_t rev)
+/*
+ * A write's result {"key","revision"}: built directly, json_pack's format
+ * parsing costs more per op. The key was checked (store_key_valid: ASCII);
+ * rev is one integer the whole transaction's results share.
+ */
+static json_t *txn_result(const char *key, size_t klen, json_t *rev)
 {
 	json_t *res = json_object();
 
-	if (res && (json_object_set_new_nocheck(res, "key", json_string(key)) < 0 ||
-	            json_object_set_new_nocheck(res, "revision", json_integer((json_int_t)rev)) < 0)) {
+	if (res && (json_object_set_new_nocheck(res, "key", json_stringn_nocheck(key, klen)) < 0 ||
+	            json_object_set_nocheck(res, "revision", rev) < 0)) {
 		json_decref(res);
 		return NULL;
 	}
@@ -1119,7 +1123,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	struct txn_view *made = NULL;
 	struct store_rec **recs = NULL, *batch = NULL;
 	struct store_op *op = NULL;
-	json_t *results = NULL;
+	json_t *results = NULL, *rev_json = NULL, *zero_json = NULL;
 	int r = -ENOMEM;
 
 	if (!done)
@@ -1132,7 +1136,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
 		    (ops[i].op == STORE_TXN_SET && !ops[i].value))
 			return -EINVAL;
-	if ((ret_results && !(results = json_array())) || !(op = op_get(s)) ||
+	if ((ret_results && (!(results = json_array()) || !(rev_json = json_integer((json_int_t)rev)) ||
+	                     !(zero_json = json_integer(0)))) ||
+	    !(op = op_get(s)) ||
 	    !(made = calloc(nops + 1, sizeof(*made))) || !(recs = calloc(nops + 1, sizeof(*recs))))
 		goto out;
 	op->done = done;
@@ -1148,7 +1154,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			res = results ? txn_item(o->key, &v) : NULL;
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
-			res = results ? txn_result(o->key, 0) : NULL;
+			res = results ? txn_result(o->key, klen, zero_json) : NULL;
 		} else {
 			struct txn_view w = {0};
 
@@ -1179,7 +1185,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			made[i] = w;
 			total += recs[i]->len;
 			nw++;
-			res = results ? txn_result(o->key, rev) : NULL;
+			res = results ? txn_result(o->key, klen, rev_json) : NULL;
 		}
 		r = -ENOMEM;
 		if (results && (!res || json_array_append_new(results, res) < 0))
@@ -1285,6 +1291,8 @@ out:
 		op_put(s, op);
 	}
 	json_decref(results);
+	json_decref(rev_json);
+	json_decref(zero_json);
 	return r;
 }
 

@@ -389,7 +389,8 @@ static void broker_answer(struct rpc_session *s, json_int_t id, const json_t *re
 		fwd_finish(f, &(struct rpc_body){
 			.code = (int)json_integer_value(json_object_get(error, "code")),
 			.message = json_string_value(json_object_get(error, "message")),
-			.data = data ? json_incref((json_t *)data) : NULL});
+			.data = data ? json_incref((json_t *)data) : NULL,
+			.relayed = true});
 	} else {
 		const struct method_entry *e = f->call->method;
 		char path[256], reason[256];

@@ -48,8 +48,13 @@ static int call_deliver(struct udsrpc_call *c, const struct rpc_body *b)
 
 	if (b->code)
 		srv->stats.req_errors++;
-	if (b->code == UDSRPC_PERMISSION_DENIED)
+	if (b->code == UDSRPC_PERMISSION_DENIED) {
 		srv->stats.req_denied++;
+		/* Logged here, where it is counted, so that no denial escapes the
+		 * log and none is logged twice. */
+		if (c->method && !b->relayed)
+			rpc_audit_denial(s, c->method, b->data);
+	}
 	if (c->method)
 		stats_method_record(&c->method->stats, clock_now_ns() - c->t0, b->code);
 	if (c->id || c->raw_id) /* a notification is never answered, not even with an error */

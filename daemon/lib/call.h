@@ -33,6 +33,9 @@ struct rpc_body {
 	const char *message; /* NULL: the table's text for code */
 	const json_t *data;
 	bool sent; /* another thread wrote it already (UDSRPC_DEFER_DIRECT) */
+	/* A provider's answer passed on unchanged (broker.c): a -32001 in it is
+	 * the provider's verdict, counted but not the daemon's to log. */
+	bool relayed;
 };
 
 /*

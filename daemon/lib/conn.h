@@ -66,6 +66,7 @@ struct conn {
 	bool closed;
 	bool processing; /* handling its lines: a completion arriving meanwhile only writes */
 	bool flush_queued; /* on the end-of-turn queue (and held by it) */
+	uint64_t event_turn; /* srv->turn when an event was last written straight here */
 	/* Events overflowed max_output_bytes: no more events or requests; the
 	 * line being written is finished, the overflow notice follows, then close. */
 	bool overflowed;

@@ -136,10 +136,222 @@ static bool has_real(const json_t *v)
 	}
 }
 
+void jsonnum_out_flush(struct jsonnum_out *o)
+{
+	if (o->len && o->sink(o->buf, o->len, o->data) != 0)
+		o->err = true;
+	o->len = 0;
+}
+
+/* What does not fit: the buffer goes first, then p itself when the buffer could not hold it. */
+void jsonnum_out_big(struct jsonnum_out *o, const char *p, size_t n)
+{
+	jsonnum_out_flush(o);
+	if (n > sizeof(o->buf)) {
+		if (o->sink(p, n, o->data) != 0)
+			o->err = true;
+		return;
+	}
+	memcpy(o->buf, p, n);
+	o->len = n;
+}
+
+void jsonnum_out_int(struct jsonnum_out *o, json_int_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	jsonnum_out_put(o, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+bool jsonnum_plain(const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t i = 0;
+	uint64_t w;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, u + i, 8);
+		if (jsonnum_special8(w) || (w & 0x8080808080808080ull))
+			return false;
+	}
+	for (; i < n; i++)
+		if (u[i] < 0x20 || u[i] > 0x7f || u[i] == '"' || u[i] == '\\')
+			return false;
+	return true;
+}
+
+void jsonnum_out_string(struct jsonnum_out *o, const char *p, size_t n)
+{
+	if (n + 2 <= sizeof(o->buf) - o->len) {
+		o->buf[o->len] = '"';
+		memcpy(o->buf + o->len + 1, p, n);
+		o->buf[o->len + 1 + n] = '"';
+		o->len += n + 2;
+		return;
+	}
+	jsonnum_out_put(o, "\"", 1);
+	jsonnum_out_put(o, p, n);
+	jsonnum_out_put(o, "\"", 1);
+}
+
+/*
+ * p[0..n) between quotes if jansson writes it unchanged: checked while it is
+ * copied into the buffer, one pass; false (nothing written) if it is not
+ * plain. Text longer than the buffer's room is checked first, then put.
+ */
+static bool out_plain(struct jsonnum_out *o, const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	char *d = o->buf + o->len + 1;
+	size_t i = 0;
+	uint64_t w;
+
+	if (n + 2 > sizeof(o->buf) - o->len) {
+		if (!jsonnum_plain(p, n))
+			return false;
+		jsonnum_out_string(o, p, n);
+		return true;
+	}
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, u + i, 8);
+		if (jsonnum_special8(w) || (w & 0x8080808080808080ull))
+			return false;
+		memcpy(d + i, &w, 8);
+	}
+	for (; i < n; i++) {
+		if (u[i] < 0x20 || u[i] > 0x7f || u[i] == '"' || u[i] == '\\')
+			return false;
+		d[i] = (char)u[i];
+	}
+	d[-1] = '"';
+	d[n] = '"';
+	o->len += n + 2;
+	return true;
+}
+
+static int out_cb(const char *p, size_t n, void *data)
+{
+	jsonnum_out_put(data, p, n);
+	return 0;
+}
+
+/* A value this writer leaves to jansson, written into the same buffer. */
+static void out_jansson(struct jsonnum_out *o, const json_t *v)
+{
+	if (json_dump_callback(v, out_cb, o, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+		o->err = true;
+}
+
+#define LIT(s) s, sizeof(s) - 1
+
+void jsonnum_out_value(struct jsonnum_out *o, const json_t *v)
+{
+	const char *key, *p;
+	json_t *m;
+	size_t i, n;
+
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+		jsonnum_out_int(o, json_integer_value(v));
+		return;
+	case JSON_TRUE:
+		jsonnum_out_put(o, LIT("true"));
+		return;
+	case JSON_FALSE:
+		jsonnum_out_put(o, LIT("false"));
+		return;
+	case JSON_NULL:
+		jsonnum_out_put(o, LIT("null"));
+		return;
+	case JSON_STRING:
+		p = json_string_value(v);
+		n = json_string_length(v);
+		if (!out_plain(o, p, n))
+			break;
+		return;
+	case JSON_ARRAY:
+		jsonnum_out_put(o, "[", 1);
+		for (i = 0, n = json_array_size(v); i < n; i++) {
+			if (i)
+				jsonnum_out_put(o, ",", 1);
+			jsonnum_out_value(o, json_array_get(v, i));
+		}
+		jsonnum_out_put(o, "]", 1);
+		return;
+	case JSON_OBJECT:
+		jsonnum_out_put(o, "{", 1);
+		/* By iterator: json_object_keylen_foreach looks each key up again to step on. */
+		i = 0;
+		for (void *it = json_object_iter((json_t *)v); it;
+		     it = json_object_iter_next((json_t *)v, it)) {
+			key = json_object_iter_key(it);
+			n = json_object_iter_key_len(it);
+			m = json_object_iter_value(it);
+			if (i++)
+				jsonnum_out_put(o, ",", 1);
+			if (!out_plain(o, key, n)) {
+				/* A key that needs escapes: jansson writes it, as a string. */
+				json_t *k = json_stringn_nocheck(key, n);
+				if (k)
+					out_jansson(o, k);
+				else
+					o->err = true;
+				json_decref(k);
+			}
+			jsonnum_out_put(o, ":", 1);
+			jsonnum_out_value(o, m);
+		}
+		jsonnum_out_put(o, "}", 1);
+		return;
+	case JSON_REAL: {
+		char num[JSONNUM_REAL_MAX + 1];
+		size_t len = jsonnum_real(json_real_value(v), num);
+		if (len) {
+			jsonnum_out_put(o, num, len);
+			return;
+		}
+		break;
+	}
+	}
+	out_jansson(o, v);
+}
+
+/*
+ * Flags the writer gives jansson's text for: compact, no indent, no sorting
+ * or extra escapes (JSON_PRESERVE_ORDER is jansson's default order anyway,
+ * and the real precision is jsonnum_real's), and a container unless
+ * JSON_ENCODE_ANY.
+ */
+static bool out_flags(const json_t *v, size_t flags)
+{
+	if (!v || !(flags & JSON_COMPACT) || (flags & JSON_MAX_INDENT) ||
+	    (flags & (JSON_ENSURE_ASCII | JSON_SORT_KEYS | JSON_ESCAPE_SLASH | JSON_EMBED)))
+		return false;
+	return (flags & JSON_ENCODE_ANY) || json_is_object(v) || json_is_array(v);
+}
+
 int jsonnum_dump_callback(const json_t *v, json_dump_callback_t cb, void *data, size_t flags)
 {
 	struct filter f = { .cb = cb, .data = data };
 
+	if (out_flags(v, flags)) {
+		struct jsonnum_out o;
+
+		o.sink = cb;
+		o.data = data;
+		o.err = false;
+		o.len = 0;
+		jsonnum_out_value(&o, v);
+		jsonnum_out_flush(&o);
+		return o.err ? -1 : 0;
+	}
 	/* A walk of the tree costs less than following string state over every character. */
 	if (!v || !has_real(v))
 		return json_dump_callback(v, cb, data, flags);
@@ -180,6 +392,30 @@ char *jsonnum_dumps(const json_t *v, size_t flags)
 {
 	struct membuf b = { 0 };
 
+	if (out_flags(v, flags)) {
+		struct jsonnum_out o;
+
+		o.sink = membuf_cb;
+		o.data = &b;
+		o.err = false;
+		o.len = 0;
+		jsonnum_out_value(&o, v);
+		/* Text that fit the buffer (nearly all): one allocation of its size. */
+		if (!o.err && !b.p) {
+			char *text = malloc(o.len + 1);
+			if (text) {
+				memcpy(text, o.buf, o.len);
+				text[o.len] = '\0';
+			}
+			return text;
+		}
+		jsonnum_out_flush(&o);
+		if (o.err || !b.p) {
+			free(b.p);
+			return NULL;
+		}
+		return b.p;
+	}
 	if (jsonnum_dump_callback(v, membuf_cb, &b, flags) != 0 || !b.p) {
 		free(b.p);
 		return NULL;
@@ -203,9 +439,9 @@ static int fixbuf_cb(const char *p, size_t n, void *data)
 }
 
 /*
- * A string of printable ASCII with no '"' or '\\' (nor '/' under
- * JSON_ESCAPE_SLASH) is, as jansson writes it, itself between quotes: the
- * usual stored value, written without the dump machinery.
+ * A string jansson writes unchanged between quotes (jsonnum_plain, and no
+ * '/' under JSON_ESCAPE_SLASH): the usual stored value, written without the
+ * dump machinery.
  */
 static bool plain_string(const json_t *v, size_t flags)
 {
@@ -214,14 +450,7 @@ static bool plain_string(const json_t *v, size_t flags)
 
 	if (!p || !(flags & JSON_ENCODE_ANY))
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)p[i];
-
-		if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\' ||
-		    (ch == '/' && (flags & JSON_ESCAPE_SLASH)))
-			return false;
-	}
-	return true;
+	return jsonnum_plain(p, n) && !((flags & JSON_ESCAPE_SLASH) && memchr(p, '/', n));
 }
 
 size_t jsonnum_dumpb(const json_t *v, char *buf, size_t size, size_t flags)

@@ -703,6 +703,15 @@ static int compile_keywords(struct jsonschema *js, struct node *n, const json_t 
 	return 0;
 }
 
+/* Whether a compiled object schema has a keyword that validate checks. */
+static bool asserts(const struct node *n)
+{
+	return n->ref || n->type || n->enum_values || n->const_value || n->minimum ||
+	       n->maximum || n->min_length || n->max_length || n->pattern || n->min_items ||
+	       n->max_items || n->required || n->items || n->addl || n->n_props ||
+	       n->any_of.json || n->one_of.json;
+}
+
 /* NULL only on ENOMEM. */
 static struct node *compile_node(struct jsonschema *js, const json_t *schema)
 {
@@ -725,6 +734,9 @@ static struct node *compile_node(struct jsonschema *js, const json_t *schema)
 		return NULL;
 	if (n->kind == N_OBJECT && compile_keywords(js, n, schema) < 0)
 		return NULL;
+	/* Only annotations (ConfigValue's "any JSON value"): it holds for every value, as true does. */
+	if (n->kind == N_OBJECT && !asserts(n))
+		n->kind = N_TRUE;
 	return n;
 }
 

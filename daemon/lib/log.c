@@ -4,6 +4,7 @@
  * systemd's journal reads stderr ($JOURNAL_STREAM) and keeps its own time.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 
 #include "export.h"
+#include "jsonnum.h"
 #include "log.h"
 #include "server.h"
 
@@ -72,12 +74,32 @@ static size_t utf8_len(const unsigned char *p)
 	return 0;
 }
 
+static bool log_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
 size_t log_escape(char *buf, size_t len, const char *msg)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t n = 0;
 
 	for (const unsigned char *p = (const unsigned char *)msg; *p;) {
+		/* Printable ASCII, nearly all of any line, is copied a run at a time. */
+		const unsigned char *q = p;
+		while (log_plain(*q))
+			q++;
+		if (q > p) {
+			size_t k = (size_t)(q - p), room = len - 1 - n;
+			memcpy(buf + n, p, k < room ? k : room);
+			if (k > room) {
+				n += room;
+				break;
+			}
+			n += k;
+			p = q;
+			continue;
+		}
 		size_t k = *p < 0x20 || *p == 0x7f ? 0 : utf8_len(p);
 		if (k == 0) {
 			if (n + 4 >= len)
@@ -111,39 +133,121 @@ char *log_escape_dup(const char *s)
 	return fit ? fit : buf;
 }
 
-UDSRPC_EXPORT void udsrpc_server_logv(struct udsrpc_server *srv, enum udsrpc_log_level level,
-                                      const char *fmt, va_list ap)
+/* Appends what fits of p[0..n) at buf + *at (cap bytes in all, one kept for a NUL). */
+static void log_put(char *buf, size_t *at, size_t cap, const char *p, size_t n)
 {
-	const struct logger *lg = srv ? &srv->log : NULL;
-	char msg[2048], line[2200];
+	size_t room = cap - 1 - *at;
+
+	if (n > room)
+		n = room;
+	memcpy(buf + *at, p, n);
+	*at += n;
+	buf[*at] = '\0';
+}
+
+static void log_put_str(char *buf, size_t *at, size_t cap, const char *s)
+{
+	log_put(buf, at, cap, s, strlen(s));
+}
+
+static void log_put_int(char *buf, size_t *at, size_t cap, long long v)
+{
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t n;
+	const char *d = jsonnum_u64(v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v,
+	                            digits, &n);
+
+	if (v < 0)
+		log_put(buf, at, cap, "-", 1);
+	log_put(buf, at, cap, d, n);
+}
+
+/*
+ * "YYYY-MM-DDTHH:MM:SS" of ts's second into buf (40 bytes), and its
+ * length: formatted once a second (the audit line of every write passes
+ * here), the milliseconds are the caller's. The cache is shared by the
+ * threads that log; one that finds it busy formats its own (no
+ * thread-local storage: that would make the library need ld.so's
+ * __tls_get_addr).
+ */
+static size_t log_when(const struct timespec *ts, char *buf)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static time_t sec = -1;
+	static char text[40];
+	static size_t len;
+	struct tm tm;
 	size_t n;
 
-	if (lg && level > lg->level)
-		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (pthread_mutex_trylock(&mu) == 0) {
+		if (ts->tv_sec != sec) {
+			gmtime_r(&ts->tv_sec, &tm);
+			len = strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
+			sec = ts->tv_sec;
+		}
+		memcpy(buf, text, len + 1);
+		n = len;
+		pthread_mutex_unlock(&mu);
+		return n;
+	}
+	gmtime_r(&ts->tv_sec, &tm);
+	return strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+}
+
+/* One message, formatted already (not escaped yet), to the logger or stderr. */
+static void log_emit(const struct logger *lg, enum udsrpc_log_level level, const char *msg)
+{
+	char line[2200];
+	size_t n = 0;
+
 	if (lg && lg->fn) {
 		log_escape(line, sizeof(line), msg);
 		lg->fn(lg->userdata, level, line);
 		return;
 	}
 	if (log_journal()) {
-		n = (size_t)snprintf(line, sizeof(line), "<%d>", (int)level);
+		log_put(line, &n, sizeof(line), "<", 1);
+		log_put_int(line, &n, sizeof(line), (int)level);
+		log_put(line, &n, sizeof(line), ">", 1);
 	} else {
 		struct timespec ts;
-		struct tm tm;
-		char when[40];
+		char when[40], ms[4];
+		long msec;
+
 		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		n = (size_t)snprintf(line, sizeof(line), "%s.%03ldZ %s: %s: ", when,
-		                     ts.tv_nsec / 1000000,
-		                     lg ? lg->prog : program_invocation_short_name,
-		                     udsrpc_log_level_name(level));
+		msec = ts.tv_nsec / 1000000;
+		ms[0] = (char)('0' + msec / 100);
+		ms[1] = (char)('0' + msec / 10 % 10);
+		ms[2] = (char)('0' + msec % 10);
+		ms[3] = '\0';
+		/* "TIMESTAMP.mmmZ NAME: LEVEL: " */
+		log_put(line, &n, sizeof(line), when, log_when(&ts, when));
+		log_put(line, &n, sizeof(line), ".", 1);
+		log_put(line, &n, sizeof(line), ms, 3);
+		log_put(line, &n, sizeof(line), "Z ", 2);
+		log_put_str(line, &n, sizeof(line), lg ? lg->prog : program_invocation_short_name);
+		log_put(line, &n, sizeof(line), ": ", 2);
+		log_put_str(line, &n, sizeof(line), udsrpc_log_level_name(level));
+		log_put(line, &n, sizeof(line), ": ", 2);
 	}
 	n += log_escape(line + n, sizeof(line) - n - 1, msg);
 	/* One write per line, so threads and processes sharing stderr never interleave. */
 	line[n++] = '\n';
 	fwrite(line, 1, n, stderr);
+}
+
+#define LOG_MSG_MAX 2048
+
+UDSRPC_EXPORT void udsrpc_server_logv(struct udsrpc_server *srv, enum udsrpc_log_level level,
+                                      const char *fmt, va_list ap)
+{
+	const struct logger *lg = srv ? &srv->log : NULL;
+	char msg[LOG_MSG_MAX];
+
+	if (lg && level > lg->level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_emit(lg, level, msg);
 }
 
 UDSRPC_EXPORT void udsrpc_server_log(struct udsrpc_server *srv, enum udsrpc_log_level level,
@@ -155,20 +259,38 @@ UDSRPC_EXPORT void udsrpc_server_log(struct udsrpc_server *srv, enum udsrpc_log_
 	va_end(ap);
 }
 
+/* The detail of an audit line is cut at this many bytes, the whole message at LOG_MSG_MAX. */
+#define LOG_AUDIT_DETAIL 1024
+
+/*
+ * "audit: METHOD uid U pid P exe EXE: DETAIL", put together in the
+ * message buffer and DETAIL formatted straight after it: every durable
+ * write logs one, and a second printf over the whole line cost as much
+ * as the rest of the line.
+ */
 UDSRPC_EXPORT void udsrpc_server_audit(struct udsrpc_server *srv, const char *method, uid_t uid,
                                        pid_t pid, const char *exe, const char *fmt, ...)
 {
-	char detail[1024];
+	char msg[LOG_MSG_MAX];
+	size_t n = 0, room;
 	va_list ap;
 
 	if (srv && UDSRPC_LOG_INFO > srv->log.level)
 		return;
+	log_put(msg, &n, sizeof(msg), "audit: ", 7);
+	log_put_str(msg, &n, sizeof(msg), method ? method : "(unknown)");
+	log_put(msg, &n, sizeof(msg), " uid ", 5);
+	log_put_int(msg, &n, sizeof(msg), (unsigned)uid);
+	log_put(msg, &n, sizeof(msg), " pid ", 5);
+	log_put_int(msg, &n, sizeof(msg), (int)pid);
+	log_put(msg, &n, sizeof(msg), " exe ", 5);
+	log_put_str(msg, &n, sizeof(msg), exe ? exe : "(unknown)");
+	log_put(msg, &n, sizeof(msg), ": ", 2);
+	room = sizeof(msg) - n;
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(msg + n, room < LOG_AUDIT_DETAIL ? room : LOG_AUDIT_DETAIL, fmt, ap);
 	va_end(ap);
-	udsrpc_server_log(srv, UDSRPC_LOG_INFO, "audit: %s uid %u pid %d exe %s: %s",
-	                  method ? method : "(unknown)", (unsigned)uid, (int)pid,
-	                  exe ? exe : "(unknown)", detail);
+	log_emit(srv ? &srv->log : NULL, UDSRPC_LOG_INFO, msg);
 }
 
 UDSRPC_EXPORT void udsrpc_server_set_log_level(struct udsrpc_server *srv,

@@ -43,8 +43,7 @@ struct rpc_slot {
 
 /*
  * Byte classes for the fast paths: 1 JSON whitespace; 2 may stand in a
- * fast-path request string (printable ASCII but '"' and '\\'); 4 is written
- * between quotes unchanged (the same, and DEL, which jansson leaves alone).
+ * fast-path request string (printable ASCII but '"' and '\\').
  * Filled once, by rpc_session_init (before any line is handled).
  */
 static unsigned char rpc_class[256];
@@ -53,9 +52,9 @@ static pthread_once_t rpc_class_once = PTHREAD_ONCE_INIT;
 static void rpc_class_fill(void)
 {
 	rpc_class[' '] = rpc_class['\t'] = rpc_class['\n'] = rpc_class['\r'] = 1;
-	for (int c = 0x20; c <= 0x7f; c++)
+	for (int c = 0x20; c < 0x7f; c++)
 		if (c != '"' && c != '\\')
-			rpc_class[c] |= c < 0x7f ? 6 : 4;
+			rpc_class[c] |= 2;
 }
 
 UDSRPC_EXPORT const char *udsrpc_error_message(int code)
@@ -119,185 +118,30 @@ void rpc_session_free(struct rpc_session *s)
 
 
 /*
- * Replies are written in one pass through a stack buffer, which goes to the
- * evbuffer when full and at the end: a small reply is one evbuffer_add, a
- * large one a few big ones. Values are written as json_dump* with
- * JSON_COMPACT | JSON_ENCODE_ANY writes them (jansson keeps objects in
- * insertion order and escapes, in strings, only '"', '\\' and bytes below
- * 0x20). Objects, arrays, integers, literals and strings of printable ASCII
- * and reals (shortest round-trip text, jsonnum.h) are written here;
- * strings that need escapes or hold other bytes
- * are handed to jansson one value at a time, which gives the same text as
- * inside their container.
+ * Replies are written in one pass by jsonnum's writer through its stack
+ * buffer, which goes to the evbuffer when full and at the end: a small
+ * reply is one evbuffer_add, a large one a few big ones.
  */
-#define RPC_OUT_BUF 4096
-
-struct rpc_out {
-	struct evbuffer *out;
-	size_t len;
-	char buf[RPC_OUT_BUF];
-};
-
-static void rpc_out_flush(struct rpc_out *o)
-{
-	if (o->len) {
-		evbuffer_add(o->out, o->buf, o->len);
-		o->len = 0;
-	}
-}
-
-static void rpc_out_put(struct rpc_out *o, const char *p, size_t n)
-{
-	if (n > sizeof(o->buf) - o->len) {
-		rpc_out_flush(o);
-		if (n > sizeof(o->buf)) {
-			evbuffer_add(o->out, p, n);
-			return;
-		}
-	}
-	memcpy(o->buf + o->len, p, n);
-	o->len += n;
-}
-
-static int rpc_out_cb(const char *buf, size_t size, void *data)
-{
-	rpc_out_put(data, buf, size);
-	return 0;
-}
-
 #define LIT(s) s, sizeof(s) - 1
 
-/* Decimal, as jansson writes a json_int_t. */
-static void rpc_out_int(struct rpc_out *o, json_int_t v)
+static int rpc_out_sink(const char *p, size_t n, void *data)
 {
-	char tmp[24], *p = tmp + sizeof(tmp);
-	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--p = '-';
-	rpc_out_put(o, p, (size_t)(tmp + sizeof(tmp) - p));
+	return evbuffer_add(data, p, n);
 }
 
-/*
- * Eight bytes at once: true if one of them is '"', '\\' or below 0x20 (the
- * classic zero-byte test: it never reports a byte that is not there).
- */
-static inline bool rpc_special8(uint64_t w)
+static void rpc_out_init(struct jsonnum_out *o, struct evbuffer *out)
 {
-	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-	uint64_t a = w ^ (ones * '"'), b = w ^ (ones * '\\');
-	return ((((a - ones) & ~a) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs) != 0;
-}
-
-/* True if jansson would write these bytes between quotes unchanged (ASCII from 0x20, no '"' '\\'). */
-static bool rpc_plain(const char *p, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)p;
-	size_t i = 0;
-	uint64_t w;
-
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, u + i, 8);
-		if (rpc_special8(w) || (w & 0x8080808080808080ull))
-			return false;
-	}
-	for (; i < n; i++)
-		if (!(rpc_class[u[i]] & 4))
-			return false;
-	return true;
-}
-
-static void rpc_out_string(struct rpc_out *o, const char *p, size_t n)
-{
-	if (n + 2 <= sizeof(o->buf) - o->len) {
-		o->buf[o->len] = '"';
-		memcpy(o->buf + o->len + 1, p, n);
-		o->buf[o->len + 1 + n] = '"';
-		o->len += n + 2;
-		return;
-	}
-	rpc_out_put(o, "\"", 1);
-	rpc_out_put(o, p, n);
-	rpc_out_put(o, "\"", 1);
-}
-
-static void rpc_out_value(struct rpc_out *o, const json_t *v)
-{
-	const char *key, *p;
-	json_t *m;
-	size_t i, n;
-
-	switch (json_typeof(v)) {
-	case JSON_INTEGER:
-		rpc_out_int(o, json_integer_value(v));
-		return;
-	case JSON_TRUE:
-		rpc_out_put(o, LIT("true"));
-		return;
-	case JSON_FALSE:
-		rpc_out_put(o, LIT("false"));
-		return;
-	case JSON_NULL:
-		rpc_out_put(o, LIT("null"));
-		return;
-	case JSON_STRING:
-		p = json_string_value(v);
-		n = json_string_length(v);
-		if (!rpc_plain(p, n))
-			break;
-		rpc_out_string(o, p, n);
-		return;
-	case JSON_ARRAY:
-		rpc_out_put(o, "[", 1);
-		for (i = 0, n = json_array_size(v); i < n; i++) {
-			if (i)
-				rpc_out_put(o, ",", 1);
-			rpc_out_value(o, json_array_get(v, i));
-		}
-		rpc_out_put(o, "]", 1);
-		return;
-	case JSON_OBJECT:
-		rpc_out_put(o, "{", 1);
-		i = 0;
-		json_object_keylen_foreach((json_t *)v, key, n, m) {
-			if (i++)
-				rpc_out_put(o, ",", 1);
-			if (rpc_plain(key, n)) {
-				rpc_out_string(o, key, n);
-			} else {
-				/* A key that needs escapes: jansson writes it, as a string. */
-				json_t *k = json_stringn_nocheck(key, n);
-				if (k)
-					json_dump_callback(k, rpc_out_cb, o, JSON_COMPACT | JSON_ENCODE_ANY);
-				json_decref(k);
-			}
-			rpc_out_put(o, ":", 1);
-			rpc_out_value(o, m);
-		}
-		rpc_out_put(o, "}", 1);
-		return;
-	case JSON_REAL: {
-		char num[JSONNUM_REAL_MAX + 1];
-		size_t len = jsonnum_real(json_real_value(v), num);
-		if (len) {
-			rpc_out_put(o, num, len);
-			return;
-		}
-		break;
-	}
-	}
-	json_dump_callback(v, rpc_out_cb, o, JSON_COMPACT | JSON_ENCODE_ANY);
+	o->sink = rpc_out_sink;
+	o->data = out;
+	o->err = false;
+	o->len = 0;
 }
 
 /* A C string as a JSON string; text that is not UTF-8 is replaced, never written raw. */
-static void rpc_out_text_json(struct rpc_out *o, const char *text)
+static void rpc_out_text_json(struct jsonnum_out *o, const char *text)
 {
 	json_t *v = json_string(text);
-	rpc_out_value(o, v ? v : json_string_nocheck("Server error"));
+	jsonnum_out_value(o, v ? v : json_string_nocheck("Server error"));
 	json_decref(v);
 }
 
@@ -305,52 +149,50 @@ static void rpc_out_text_json(struct rpc_out *o, const char *text)
 void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_t raw_id_len,
 	       const struct rpc_body *b)
 {
-	struct rpc_out o;
+	struct jsonnum_out o;
 
-	o.out = out;
-	o.len = 0;
+	rpc_out_init(&o, out);
 	/* Written field by field rather than building an envelope object: the
 	 * member order is fixed and nothing is allocated. */
-	rpc_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
+	jsonnum_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
 	if (raw_id)
-		rpc_out_put(&o, raw_id, raw_id_len);
+		jsonnum_out_put(&o, raw_id, raw_id_len);
 	else
-		rpc_out_value(&o, id ? id : json_null());
+		jsonnum_out_value(&o, id ? id : json_null());
 	if (b->code == 0) {
-		rpc_out_put(&o, LIT(",\"result\":"));
+		jsonnum_out_put(&o, LIT(",\"result\":"));
 		if (!b->result && b->text)
-			rpc_out_put(&o, b->text, b->text_len);
+			jsonnum_out_put(&o, b->text, b->text_len);
 		else
-			rpc_out_value(&o, b->result ? b->result : json_null());
-		rpc_out_put(&o, LIT("}\n"));
+			jsonnum_out_value(&o, b->result ? b->result : json_null());
+		jsonnum_out_put(&o, LIT("}\n"));
 	} else {
 		const char *msg = b->message ? b->message : udsrpc_error_message(b->code);
-		rpc_out_put(&o, LIT(",\"error\":{\"code\":"));
-		rpc_out_int(&o, b->code);
-		rpc_out_put(&o, LIT(",\"message\":"));
-		if (rpc_plain(msg, strlen(msg)))
-			rpc_out_string(&o, msg, strlen(msg));
+		jsonnum_out_put(&o, LIT(",\"error\":{\"code\":"));
+		jsonnum_out_int(&o, b->code);
+		jsonnum_out_put(&o, LIT(",\"message\":"));
+		if (jsonnum_plain(msg, strlen(msg)))
+			jsonnum_out_string(&o, msg, strlen(msg));
 		else
 			rpc_out_text_json(&o, msg);
 		if (b->data) {
-			rpc_out_put(&o, LIT(",\"data\":"));
-			rpc_out_value(&o, b->data);
+			jsonnum_out_put(&o, LIT(",\"data\":"));
+			jsonnum_out_value(&o, b->data);
 		}
-		rpc_out_put(&o, LIT("}}\n"));
+		jsonnum_out_put(&o, LIT("}}\n"));
 	}
-	rpc_out_flush(&o);
+	jsonnum_out_flush(&o);
 }
 
 void rpc_write_result_head(struct evbuffer *out, const json_t *id)
 {
-	struct rpc_out o;
+	struct jsonnum_out o;
 
-	o.out = out;
-	o.len = 0;
-	rpc_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
-	rpc_out_value(&o, id ? id : json_null());
-	rpc_out_put(&o, LIT(",\"result\":"));
-	rpc_out_flush(&o);
+	rpc_out_init(&o, out);
+	jsonnum_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
+	jsonnum_out_value(&o, id ? id : json_null());
+	jsonnum_out_put(&o, LIT(",\"result\":"));
+	jsonnum_out_flush(&o);
 }
 
 json_t *rpc_raw_id_json(const char *raw, size_t len)
@@ -587,9 +429,17 @@ static json_t *rpc_envelope(const json_t *req, json_t **ret_id, bool *ret_has_id
 	return NULL;
 }
 
-static void rpc_audit_denial(struct rpc_session *s, struct method_entry *e)
+void rpc_audit_denial(struct rpc_session *s, struct method_entry *e, const json_t *data)
 {
 	const struct udsrpc_peer *p = s->peer;
+	/* What was refused within the call, as the answer names it: a key
+	 * (config.txn, unset by prefix, restore) or a name (rpc.provide). */
+	const char *what = json_string_value(json_object_get(data, "key")), *of = " of key ";
+
+	if (!what)
+		what = json_string_value(json_object_get(data, "name")), of = " of ";
+	if (!what)
+		what = of = "";
 
 	/* Once per (connection, method): a client retrying in a loop must not
 	 * flood the log, and the first denial is the one an operator needs. */
@@ -601,8 +451,8 @@ static void rpc_audit_denial(struct rpc_session *s, struct method_entry *e)
 	/* And a loop of new connections, each denied once, is held to the uid's share. */
 	if (!server_uid_may_log(s->srv, p->uid, UDSRPC_LOG_WARNING))
 		return;
-	log_warning(s->srv, "denied %s to uid %u gid %u pid %d exe %s", e->name, (unsigned)p->uid,
-		    (unsigned)p->gid, (int)p->pid, p->exe ? p->exe : "(unknown)");
+	log_warning(s->srv, "denied %s%s%s to uid %u gid %u pid %d exe %s", e->name, of, what,
+	            (unsigned)p->uid, (unsigned)p->gid, (int)p->pid, p->exe ? p->exe : "(unknown)");
 }
 
 /* Room for method index i in the verdict cache, reset when the generation moved. */
@@ -708,8 +558,8 @@ static void rpc_call(struct rpc_session *s, struct udsrpc_call *c, const char *n
 		call_fail(c, UDSRPC_SHUTTING_DOWN, NULL);
 		return;
 	}
+	/* Logged where every -32001 is counted (call.c), as a handler's own. */
 	if (!rpc_allowed(s, e, rpc_key(s, e, params))) {
-		rpc_audit_denial(s, e);
 		call_fail(c, UDSRPC_PERMISSION_DENIED,
 			  json_pack("{s:s,s:I,s:I,s:I}", "method", e->name, "uid",
 				    (json_int_t)s->peer->uid, "gid", (json_int_t)s->peer->gid, "pid",
@@ -1025,11 +875,24 @@ static bool rpc_fast_raw(struct rpc_fast *f, const char **ret_p, size_t *ret_n, 
 	const char *q = f->p + 1;
 	uint64_t high = 0, w;
 
-	/* Eight bytes at a time while none is '"', '\\' or a control byte. */
+	/* Eight bytes at a time; the first '"', '\\' or control byte among them ends it. */
 	while (f->end - q >= 8) {
+		uint64_t m;
+
 		memcpy(&w, q, 8);
-		if (rpc_special8(w))
+		if ((m = jsonnum_special8_mask(w))) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			unsigned at = (unsigned)__builtin_ctzll(m) >> 3; /* the lowest byte is q[0] */
+
+			if (q[at] != '"')
+				return false;
+			high |= w & ((1ull << (8 * at)) - 1); /* only the bytes before it */
+			q += at;
+			goto closed;
+#else
 			break;
+#endif
+		}
 		high |= w;
 		q += 8;
 	}
@@ -1040,6 +903,7 @@ static bool rpc_fast_raw(struct rpc_fast *f, const char **ret_p, size_t *ret_n, 
 	}
 	if (q >= f->end)
 		return false;
+closed: __attribute__((unused));
 	*ret_p = f->p + 1;
 	*ret_n = (size_t)(q - f->p - 1);
 	*ret_ascii = !(high & highs);

@@ -74,6 +74,14 @@ void rpc_handle_line(struct rpc_session *s, const char *line, size_t len);
 /* Answer with an error and id null for input that is no request (parse error,
  * -32002, a bad batch); counted as a failed request. data stolen. */
 void rpc_reply_unsolicited(struct rpc_session *s, int code, json_t *data);
+/*
+ * A call of e on s was answered -32001 with data (call.c, where every
+ * denial is counted, whoever refused it: the policy before the handler, or
+ * the handler itself): the warning line naming the peer, e and data.key or
+ * data.name, once per (connection, method) and within the uid's share of
+ * the log (uids.h).
+ */
+void rpc_audit_denial(struct rpc_session *s, struct method_entry *e, const json_t *data);
 /* Replies still owed (queued slots). */
 bool rpc_session_busy(const struct rpc_session *s);
 /* slot is a single request's, and nothing is queued before or after it. */

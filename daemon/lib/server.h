@@ -123,6 +123,12 @@ struct udsrpc_server {
 	struct conn_list flushq; /* read this turn, written at its end (flush_link) */
 	struct event *flush_ev;
 	bool flushing;
+	/* Turns of the loop that wrote an event straight to a socket (conn.c,
+	 * conn_push_line): counted by the end-of-turn callback, which such a
+	 * write activates (turn_armed), so a second event for the same
+	 * subscriber in one turn waits to go with the rest at its end. */
+	uint64_t turn;
+	bool turn_armed;
 	json_t *spare_params;
 
 	/* Other threads: completions, posts, stop (xthread.c). */

@@ -237,143 +237,100 @@ static void config_early(void *arg, uint64_t revision)
 	config_result(w->call, w->key, revision);
 }
 
-/* The growing text of one event line (config_publish). */
-struct line_buf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-	char stack[512];
-};
-
-/* Room for n more bytes; false (and failed) when there is none to be had. */
-static bool line_reserve(struct line_buf *b, size_t n)
+/* Appends n bytes at *at (the caller sized the buffer). */
+static char *config_put(char *at, const char *p, size_t n)
 {
-	size_t cap;
-	char *p;
-
-	if (b->failed)
-		return false;
-	if (b->cap - b->len >= n)
-		return true;
-	cap = b->cap * 2 > b->len + n ? b->cap * 2 : b->len + n;
-	p = b->p == b->stack ? malloc(cap) : realloc(b->p, cap);
-	if (!p) {
-		b->failed = true;
-		return false;
-	}
-	if (b->p == b->stack)
-		memcpy(p, b->stack, b->len);
-	b->p = p;
-	b->cap = cap;
-	return true;
+	memcpy(at, p, n);
+	return at + n;
 }
 
-static void line_put(struct line_buf *b, const char *s, size_t n)
-{
-	if (line_reserve(b, n)) {
-		memcpy(b->p + b->len, s, n);
-		b->len += n;
-	}
-}
-
-static void line_str(struct line_buf *b, const char *s)
-{
-	line_put(b, s, strlen(s));
-}
-
-static void line_int(struct line_buf *b, int64_t v)
+static char *config_put_int(char *at, int64_t v)
 {
 	char digits[JSONNUM_U64_MAX + 1];
 	size_t n;
-	const char *p = jsonnum_u64(v < 0 ? -(uint64_t)v : (uint64_t)v, digits, &n);
+	const char *d = jsonnum_u64(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, digits, &n);
 
 	if (v < 0)
-		line_put(b, "-", 1);
-	line_put(b, p, n);
+		*at++ = '-';
+	return config_put(at, d, n);
 }
 
-/* v (NULL: out of memory) as compact JSON, as jsonnum_dumps writes it inside the line. */
-static void line_json(struct line_buf *b, const json_t *v)
-{
-	const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
-	size_t n;
-
-	if (!v || b->failed) {
-		b->failed = true;
-		return;
-	}
-	n = jsonnum_dumpb(v, b->p + b->len, b->cap - b->len, flags);
-	if (n > b->cap - b->len && line_reserve(b, n))
-		n = jsonnum_dumpb(v, b->p + b->len, b->cap - b->len, flags);
-	if (n == 0 || n > b->cap - b->len)
-		b->failed = true;
-	else
-		b->len += n;
-}
-
-/* A string (a key that is not a store key, a reason) through the JSON writer. */
-static void line_json_str(struct line_buf *b, const char *str)
-{
-	json_t *s = json_string(str);
-
-	line_json(b, s);
-	json_decref(s);
-}
+#define CONFIG_PUT_LIT(at, lit) config_put(at, lit, sizeof(lit) - 1)
+/* The line without the value, key and reason: the literals and four numbers. */
+#define CONFIG_EVENT_FIXED 256
+#define CONFIG_EVENT_STACK 1024
 
 /*
  * The config event of one changed key (value NULL: an unset; reason NULL:
  * none), serialised once for the history and the live subscribers. Every
  * change that raises the revision comes through here (the unset of an
  * ephemeral key's owner leaving too, with its reason), so the history has
- * no holes. The line is written as text, member by member in the order a
- * json_pack of it would dump them: building and dumping an object per
- * event was more than half of a big restore's CPU. Only the value (and a
- * key or reason, which need no escaping as store keys and fixed words,
- * but are not trusted to) go through the JSON writer.
+ * no holes. Written out as text, members in the order a JSON notification
+ * of {"topic","type","key","revision","reason","value","peer"} would dump:
+ * the history makes this run for every durable change, subscribers or not,
+ * and building and dumping three JSON objects cost more than the rest of a
+ * config.set. A key needs no escaping (ConfigKey's pattern), nor does a
+ * reason (this file's own words); the value goes through jsonnum_dumpb,
+ * the text a dump of the whole notification gives it.
  */
 static void config_publish(struct config_write *w, const char *key, const json_t *value,
                            uint64_t revision, const char *reason)
 {
+	enum { FLAGS = JSON_COMPACT | JSON_ENCODE_ANY };
 	struct udsrpcd *d = w->d;
-	struct line_buf b = {.cap = sizeof(b.stack)};
+	char stack[CONFIG_EVENT_STACK], *line = stack, *at;
+	size_t klen = strlen(key), rlen = reason ? strlen(reason) : 0;
+	size_t fixed = CONFIG_EVENT_FIXED + klen + rlen, vlen = 0;
 
-	b.p = b.stack;
-	line_str(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"topic\":\"config\","
-	             "\"type\":");
-	line_str(&b, value ? "\"set\"" : "\"unset\"");
-	line_str(&b, ",\"key\":");
-	if (store_key_valid(key, strlen(key))) {
-		line_put(&b, "\"", 1);
-		line_str(&b, key);
-		line_put(&b, "\"", 1);
-	} else {
-		line_json_str(&b, key);
+	if (value) {
+		bool room = fixed < sizeof(stack);
+
+		/* Dumped into the stack when it fits there, else only measured. */
+		vlen = jsonnum_dumpb(value, room ? stack + fixed : NULL,
+		                     room ? sizeof(stack) - fixed : 0, FLAGS);
+		if (vlen == 0 || fixed + vlen > sizeof(stack)) {
+			line = vlen ? malloc(fixed + vlen) : NULL;
+			if (line && jsonnum_dumpb(value, line + fixed, vlen, FLAGS) != vlen) {
+				free(line);
+				line = NULL;
+			}
+		}
+		if (!line) {
+			if (d->history)
+				history_lost(d->history, revision);
+			return;
+		}
 	}
-	line_str(&b, ",\"revision\":");
-	line_int(&b, (int64_t)revision);
+	at = CONFIG_PUT_LIT(line, "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":"
+	                          "{\"topic\":\"config\",\"type\":\"");
+	at = value ? CONFIG_PUT_LIT(at, "set") : CONFIG_PUT_LIT(at, "unset");
+	at = CONFIG_PUT_LIT(at, "\",\"key\":\"");
+	at = config_put(at, key, klen);
+	at = CONFIG_PUT_LIT(at, "\",\"revision\":");
+	at = config_put_int(at, (int64_t)revision);
 	if (reason) {
-		line_str(&b, ",\"reason\":");
-		line_json_str(&b, reason);
+		at = CONFIG_PUT_LIT(at, ",\"reason\":\"");
+		at = config_put(at, reason, rlen);
+		at = CONFIG_PUT_LIT(at, "\"");
 	}
 	if (value) {
-		line_str(&b, ",\"value\":");
-		line_json(&b, value);
+		at = CONFIG_PUT_LIT(at, ",\"value\":");
+		/* The value was dumped at line + fixed, past anything written before it. */
+		memmove(at, line + fixed, vlen);
+		at += vlen;
 	}
-	line_str(&b, ",\"peer\":{\"uid\":");
-	line_int(&b, (int64_t)w->uid);
-	line_str(&b, ",\"pid\":");
-	line_int(&b, (int64_t)w->pid);
-	line_str(&b, "}}}\n");
-	if (b.failed) {
-		if (d->history)
-			history_lost(d->history, revision);
-	} else {
-		if (d->history)
-			history_append(d->history, revision, key, b.p, b.len);
-		udsrpc_server_publish_line(d->srv, "config", key, revision, b.p, b.len);
-	}
-	if (b.p != b.stack)
-		free(b.p);
+	at = CONFIG_PUT_LIT(at, ",\"peer\":{\"uid\":");
+	at = config_put_int(at, (int64_t)w->uid);
+	at = CONFIG_PUT_LIT(at, ",\"pid\":");
+	at = config_put_int(at, (int64_t)w->pid);
+	at = CONFIG_PUT_LIT(at, "}}}\n");
+
+	size_t len = (size_t)(at - line);
+	if (d->history)
+		history_append(d->history, revision, key, line, len);
+	udsrpc_server_publish_line(d->srv, "config", key, revision, line, len);
+	if (line != stack)
+		free(line);
 }
 
 /* Events are made when someone listens, and always for the history. */
@@ -412,8 +369,23 @@ static int config_history(void *arg, uint64_t after, udsrpc_history_emit_fn emit
 /* Append "KEY" to the audit line's list; keys need no escaping (ConfigKey's pattern). */
 static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, const char *key)
 {
-	int w = snprintf(list + *len, cap - *len, "%s\"%s\"", n ? "," : "", key);
-	*len = w < 0 || (size_t)w >= cap - *len ? cap : *len + (size_t)w;
+	size_t klen = strlen(key), room = cap - *len - 1, at = *len;
+	const char *parts[] = {n ? "," : "", "\"", key, "\""};
+	size_t lens[] = {n ? 1u : 0u, 1, klen, 1};
+	bool cut = false;
+
+	/* What snprintf did, without its cost on every write: cut to fit, *len = cap when cut. */
+	for (size_t i = 0; i < 4 && !cut; i++) {
+		size_t k = lens[i];
+		if (k > room - (at - *len)) {
+			k = room - (at - *len);
+			cut = true;
+		}
+		memcpy(list + at, parts[i], k);
+		at += k;
+	}
+	list[at] = '\0';
+	*len = cut ? cap : at;
 }
 
 /* A restore's change i: the unsets replace makes (keys) first, then a set per item. */
@@ -786,32 +758,62 @@ static void config_txn_op_bad(struct udsrpc_call *c, const char *branch, size_t 
 	config_txn_bad(c, path, reason);
 }
 
-/* A branch's ops; a key written twice in it is -32602 (which write would win?). */
+/*
+ * An op's members in one pass over them (the schema let through only op,
+ * key, value and ephemeral, each typed): a json_object_get per name costs
+ * a hash of it, four times per op.
+ */
+static void config_txn_op_of(const json_t *o, struct store_txn_op *ret, bool *ret_eph)
+{
+	const char *name, *kind = "";
+	json_t *m;
+
+	ret->value = NULL;
+	*ret_eph = false;
+	json_object_foreach((json_t *)o, name, m) {
+		switch (name[0]) {
+		case 'o':
+			kind = json_string_value(m);
+			break;
+		case 'k':
+			ret->key = json_string_value(m);
+			break;
+		case 'v':
+			ret->value = m;
+			break;
+		case 'e':
+			*ret_eph = json_is_true(m);
+			break;
+		}
+	}
+	ret->op = kind[0] == 'g' ? STORE_TXN_GET : kind[0] == 's' ? STORE_TXN_SET : STORE_TXN_UNSET;
+}
+
+/*
+ * A branch's ops; a key written twice in it is -32602 (which write would
+ * win?). *ret_eph: some op is an ephemeral set (config_txn_bind has work).
+ */
 static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *branch,
-                          const json_t *arr, struct store_txn_op *ret)
+                          const json_t *arr, struct store_txn_op *ret, bool *ret_eph)
 {
 	char reason[STORE_KEY_MAX + 64];
 
 	for (size_t i = 0; i < json_array_size(arr); i++) {
-		const json_t *o = json_array_get(arr, i);
-		const char *kind = json_string_value(json_object_get(o, "op"));
-		const json_t *value = json_object_get(o, "value");
 		const char *method;
+		bool eph;
 
-		ret[i].key = json_string_value(json_object_get(o, "key"));
-		ret[i].value = (json_t *)value;
-		ret[i].op = strcmp(kind, "get") == 0   ? STORE_TXN_GET
-		            : strcmp(kind, "set") == 0 ? STORE_TXN_SET
-		                                       : STORE_TXN_UNSET;
-		if ((ret[i].op == STORE_TXN_SET) != (value != NULL)) {
+		config_txn_op_of(json_array_get(arr, i), &ret[i], &eph);
+		if ((ret[i].op == STORE_TXN_SET) != (ret[i].value != NULL)) {
 			config_txn_op_bad(c, branch, i,
-			                  value ? "only a set op has a value" : "a set op needs a value");
+			                  ret[i].value ? "only a set op has a value"
+			                               : "a set op needs a value");
 			return -EINVAL;
 		}
-		if (json_is_true(json_object_get(o, "ephemeral")) && ret[i].op != STORE_TXN_SET) {
+		if (eph && ret[i].op != STORE_TXN_SET) {
 			config_txn_op_bad(c, branch, i, "only a set op can be ephemeral");
 			return -EINVAL;
 		}
+		*ret_eph = *ret_eph || eph;
 		for (size_t k = 0; ret[i].op != STORE_TXN_GET && k < i; k++) {
 			if (ret[k].op != STORE_TXN_GET && strcmp(ret[k].key, ret[i].key) == 0) {
 				snprintf(reason, sizeof(reason),
@@ -853,6 +855,7 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 	struct store_txn_op *succ = calloc(ns + 1, sizeof(*succ)), *fail = calloc(nf + 1, sizeof(*fail));
 	struct config_write *w = NULL;
 	char reason[128];
+	bool eph = false;
 	int r = 0;
 
 	if (!cmps || !succ || !fail) {
@@ -872,14 +875,16 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 			r = -EPERM;
 		}
 	}
-	if (r < 0 || config_txn_ops(d, c, "success", js, succ) < 0 ||
-	    config_txn_ops(d, c, "failure", jf, fail) < 0)
+	if (r < 0 || config_txn_ops(d, c, "success", js, succ, &eph) < 0 ||
+	    config_txn_ops(d, c, "failure", jf, fail, &eph) < 0)
 		goto out;
 	if (!(w = config_write_new(d, c, "", NULL, 0)))
 		goto out;
 	/* An ephemeral set binds its item to this connection, as config.set does. */
-	config_txn_bind(w, js, succ);
-	config_txn_bind(w, jf, fail);
+	if (eph) {
+		config_txn_bind(w, js, succ);
+		config_txn_bind(w, jf, fail);
+	}
 	r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w, &w->succeeded,
 	              &w->results);
 	if (r < 0) {

@@ -5,7 +5,7 @@
  * daemon's CPU per event it delivered.
  *
  *   bench_fanout -s SOCKET -p DAEMON_PID [-c SUBS] [-n SETS] [-u UID] [-k KEY]
- *                [-e SEEN_BY_UID] [-j CHILDREN]
+ *                [-e SEEN_BY_UID] [-j CHILDREN] [-t KEYS]
  *
  * SUBS (1000) connections, spread over CHILDREN (10) forked processes that
  * each hold SUBS/CHILDREN of them on one epoll; children with an odd index
@@ -16,6 +16,10 @@
  * Asserted: every root connection got exactly SETS events of KEY; every UID
  * connection got SETS when -e 1 (the policy lets it see KEY) and none when
  * -e 0; no overflow event anywhere. Exit 1 when not so, 77 when not root.
+ * With -t KEYS (> 1), each of the SETS writes is one config.txn setting
+ * KEY/0 .. KEY/KEYS-1 (one event per key, delivered in one loop turn:
+ * what batching of a subscriber's writes shows in), and each subscriber
+ * allowed KEY must get SETS * KEYS of them.
  *
  * Prints one JSON line: sets, subscribers, delivered (events of KEY counted
  * by the subscribers), ticks (the daemon's utime+stime delta from the first
@@ -41,6 +45,7 @@
 #define RBUF 65536
 
 static const char *sock_path;
+static int txn_keys = 1; /* -t */
 /* One call, its reply line in buf; 0 when it has a result. */
 static int call(int fd, const char *line, char *buf, size_t size)
 {
@@ -90,7 +95,8 @@ static int child(int nconn, uid_t uid, bool drop, const char *key, int ready_fd,
 	char pat[300], line[512];
 	static const char sub_req[] =
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"events.subscribe\",\"params\":{\"topics\":[\"config\"]}}\n";
-	snprintf(pat, sizeof(pat), "\"key\":\"%s\"", key);
+	/* KEY, or KEY/N of a transaction: one pattern for both. */
+	snprintf(pat, sizeof(pat), "\"key\":\"%s%s", key, txn_keys > 1 ? "/" : "\"");
 	if (drop && (setgroups(0, NULL) < 0 || setgid((gid_t)uid) < 0 || setuid(uid) < 0)) {
 		fprintf(stderr, "bench_fanout: setuid %u: %s\n", (unsigned)uid, strerror(errno));
 		return 1;
@@ -156,7 +162,7 @@ int main(int argc, char **argv)
 	uid_t uid = 65534;
 	const char *key = "priv/fanout";
 
-	while ((opt = getopt(argc, argv, "s:p:c:n:u:k:e:j:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:p:c:n:u:k:e:j:t:")) != -1) {
 		switch (opt) {
 		case 's': sock_path = optarg; break;
 		case 'p': dpid = (pid_t)atoi(optarg); break;
@@ -166,16 +172,17 @@ int main(int argc, char **argv)
 		case 'k': key = optarg; break;
 		case 'e': seen = atoi(optarg); break;
 		case 'j': kids = atoi(optarg); break;
+		case 't': txn_keys = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: bench_fanout -s SOCKET -p PID [-c SUBS] [-n SETS] [-u UID] "
-			                "[-k KEY] [-e 0|1] [-j CHILDREN]\n");
+			                "[-k KEY] [-e 0|1] [-j CHILDREN] [-t KEYS]\n");
 			return 2;
 		}
 	}
 	if (!sock_path || dpid <= 0 || subs < 2 || sets < 1 || kids < 2 || kids % 2 || subs % kids ||
-	    sets > 1000000 || strlen(key) > 200) {
+	    sets > 1000000 || strlen(key) > 200 || txn_keys < 1 || txn_keys > 100) {
 		fprintf(stderr, "bench_fanout: need -s, -p; SUBS a multiple of CHILDREN (even, >= 2); "
-		                "1 <= SETS <= 1000000\n");
+		                "1 <= SETS <= 1000000; 1 <= KEYS <= 100\n");
 		return 2;
 	}
 	if (geteuid() != 0) {
@@ -226,16 +233,27 @@ int main(int argc, char **argv)
 	}
 
 	int fd = client_connect(sock_path);
-	char line[512], reply[512];
+	char line[32768], reply[512];
 	if (fd < 0)
 		return 1;
 	long t0 = proc_cpu_ticks(dpid), w0 = now_ms();
 	for (int i = 0; i <= sets; i++) {
 		/* The last set is the end marker, a key every subscriber sees. */
-		snprintf(line, sizeof(line),
-		         "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"config.set\","
-		         "\"params\":{\"key\":\"%s\",\"value\":%d}}\n",
-		         i + 1, i < sets ? key : END_KEY, i);
+		if (i < sets && txn_keys > 1) {
+			int n = snprintf(line, sizeof(line),
+			                 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"config.txn\","
+			                 "\"params\":{\"success\":[", i + 1);
+			for (int k = 0; k < txn_keys; k++)
+				n += snprintf(line + n, sizeof(line) - (size_t)n,
+				              "%s{\"op\":\"set\",\"key\":\"%s/%d\",\"value\":%d}",
+				              k ? "," : "", key, k, i);
+			snprintf(line + n, sizeof(line) - (size_t)n, "]}}\n");
+		} else {
+			snprintf(line, sizeof(line),
+			         "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"config.set\","
+			         "\"params\":{\"key\":\"%s\",\"value\":%d}}\n",
+			         i + 1, i < sets ? key : END_KEY, i);
+		}
 		if (call(fd, line, reply, sizeof(reply)) < 0) {
 			fprintf(stderr, "bench_fanout: config.set %d failed: %s\n", i, reply);
 			for (int j = 0; j < kids; j++)
@@ -249,7 +267,7 @@ int main(int argc, char **argv)
 	int bad = 0, overflow = 0;
 	long delivered = 0;
 	for (int i = 0; i < kids; i++) {
-		long want = (i % 2 == 0 || seen) ? sets : 0;
+		long want = (i % 2 == 0 || seen) ? (long)sets * txn_keys : 0;
 		for (int c = 0; c < per; c++) {
 			long n;
 			int ov;
@@ -276,9 +294,9 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 	long clk = sysconf(_SC_CLK_TCK);
-	printf("{\"sets\":%d,\"subscribers\":%d,\"delivered\":%ld,\"ticks\":%ld,\"clk_tck\":%ld,"
+	printf("{\"sets\":%d,\"txn_keys\":%d,\"subscribers\":%d,\"delivered\":%ld,\"ticks\":%ld,\"clk_tck\":%ld,"
 	       "\"us_per_event\":%.3f,\"set_us\":%.1f,\"bad\":%d,\"overflow\":%d}\n",
-	       sets, subs, delivered, t1 - t0, clk,
+	       sets, txn_keys, subs, delivered, t1 - t0, clk,
 	       delivered ? (double)(t1 - t0) * 1e6 / (double)clk / (double)delivered : 0.0,
 	       (double)(w1 - w0) * 1e3 / (sets + 1), bad, overflow);
 	if (bad || overflow || failed || t0 < 0 || t1 < 0) {

@@ -6,24 +6,35 @@
 # the subscribers (forked processes, the odd ones setuid 65534), does SETS
 # config.set of priv/fanout and asserts the counts: every subscriber allowed
 # the key got exactly SETS events of it, the others none, no overflow.
+# Then the same two policies with each write a config.txn of TXN keys
+# (priv/fanout/0..TXN-1): its TXN events reach a subscriber in one turn of
+# the daemon's loop, which writes them together, so the kernel's cost per
+# write (fanout_floor: about 2.4 µs on the 2-CPU VM, more than the target)
+# is shared by TXN events; TXN_SETS transactions, so as many events as the
+# config.set rows. Then the floor itself: fanout_floor's CPU for one write
+# of a 150-byte line to each of SUBS sockets read by 10 epoll'd processes.
 # Not part of the test suite (fanout_smoke.sh runs it with tiny counts); bounded.
 #
 #   tests/bench/fanout.sh                      # build/ (use a Release or RelWithDebInfo build)
 #   BUILD=build-rel SETS=500 tests/bench/fanout.sh
 #
-# Env: BUILD (default <repo>/build), SUBS (1000), SETS (2000), OUT (a copy of the table).
+# Env: BUILD (default <repo>/build), SUBS (1000), SETS (2000), TXN (10; 0: no
+# transaction rows), TXN_SETS (SETS/TXN), OUT (a copy of the table).
 # CPU µs/event = the daemon's /proc/PID/stat utime+stime delta (all threads, CLK_TCK)
 # from the first set until every subscriber had the end marker / events delivered.
 # Needs root (the other uid); exit 77 otherwise.
 set -u
 . "$(dirname "$0")/paths.sh"
 FANOUT=${FANOUT:-$BUILD/tests/bench_fanout}
+FLOOR=${FLOOR:-$BUILD/tests/fanout_floor}
 SUBS=${SUBS:-1000}
 SETS=${SETS:-2000}
+TXN=${TXN:-10}
+TXN_SETS=${TXN_SETS:-$((TXN > 0 ? (SETS / TXN > 0 ? SETS / TXN : 1) : 0))}
 OUT=${OUT:-}
 TARGET=1.5
 [ "$(id -u)" -eq 0 ] || { echo "fanout.sh: needs root: half the subscribers are uid 65534" >&2; exit 77; }
-for b in "$UDSRPCD" "$FANOUT"; do
+for b in "$UDSRPCD" "$FANOUT" "$FLOOR"; do
 	[ -x "$b" ] || { echo "fanout.sh: no $b; build first (cmake --build $BUILD) or set BUILD" >&2; exit 2; }
 done
 btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)
@@ -52,29 +63,42 @@ printf '{"rules":[{"effect":"allow","methods":["events.subscribe","config.get"],
 
 ROWS=""
 FAIL=0
-measure() { # label policy seen
-	local out rc=0 load
-	start_daemon -c "$DIR/config.json" -p "$DIR/$2"
+measure() { # label policy seen [sets [bench_fanout args...]]
+	local out rc=0 load label=$1 policy=$2 seen=$3 sets=${4:-$SETS}
+	shift 3
+	[ $# -gt 0 ] && shift
+	start_daemon -c "$DIR/config.json" -p "$DIR/$policy"
 	chmod 666 "$SOCK"
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
-	out=$(timeout -k 5 900 "$FANOUT" -s "$SOCK" -p "$DPID" -c "$SUBS" -n "$SETS" -e "$3" 2>"$DIR/fanout.err") || rc=$?
+	out=$(timeout -k 5 900 "$FANOUT" -s "$SOCK" -p "$DPID" -c "$SUBS" -n "$sets" -e "$seen" "$@" \
+		2>"$DIR/fanout.err") || rc=$?
 	stop_daemon
-	echo "  $1: $out (load $load)" >&2
+	echo "  $label: $out (load $load)" >&2
 	if [ "$rc" -ne 0 ]; then
 		FAIL=1
 		cat "$DIR/fanout.err" >&2
-		ROWS="$ROWS| $1 | $SUBS | $SETS | - | - | - | - | $load | bench_fanout exit $rc |"$'\n'
+		ROWS="$ROWS| $label | $SUBS | $sets | - | - | - | - | $load | bench_fanout exit $rc |"$'\n'
 		return
 	fi
 	jn() { sed -n "s/.*\"$1\":\\(-\\{0,1\\}[0-9][0-9.eE+-]*\\).*/\\1/p" <<<"$out"; }
 	local t
 	t=$(jn ticks)
-	ROWS="$ROWS$(printf '| %s | %s | %s | %s | %s | %s%s | %s | %s | |' "$1" "$SUBS" "$SETS" "$(jn delivered)" \
+	ROWS="$ROWS$(printf '| %s | %s | %s | %s | %s | %s%s | %s | %s | |' "$label" "$SUBS" "$sets" "$(jn delivered)" \
 		"$t" "$(jn us_per_event)" "$( [ "$t" -lt 20 ] && echo ' (coarse)')" "$(jn set_us)" "$load")"$'\n'
 }
 
 measure "keys policy, half see the key" half.json 0
 measure "everyone sees the key" all.json 1
+if [ "$TXN" -gt 1 ]; then
+	measure "keys policy, half see them, config.txn of $TXN keys" half.json 0 "$TXN_SETS" -t "$TXN"
+	measure "everyone sees them, config.txn of $TXN keys" all.json 1 "$TXN_SETS" -t "$TXN"
+fi
+# The kernel's part alone, no daemon: what one write per event per subscriber costs at least.
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+floor=$(timeout -k 5 300 "$FLOOR" -c "$SUBS" -n "$((SETS / 4 > 0 ? SETS / 4 : 1))" 2>&1) || FAIL=1
+echo "  floor: $floor (load $load)" >&2
+fus=$(sed -n 's/.*"us_per_write":\([0-9.]*\).*/\1/p' <<<"$floor")
+ROWS="$ROWS| floor: one write(2) per subscriber, no daemon (fanout_floor) | $SUBS | $((SETS / 4 > 0 ? SETS / 4 : 1)) | - | - | ${fus:--} | - | $load | writer's CPU per write |"$'\n'
 
 {
 	echo

@@ -1103,6 +1103,33 @@ static void test_txn(void **state)
 	json_decref(fails("config.txn", json_loads("{\"success\":[{\"op\":\"set\",\"key\":\"k\"}]}",
 	                                           0, NULL),
 	                  -32602));
+	/* Each op's own mistakes: the op's path and the reason, whichever branch it is in. */
+	static const struct {
+		const char *params, *path, *reason;
+	} bad_ops[] = {
+	    {"{\"success\":[{\"op\":\"get\",\"key\":\"a\"},{\"key\":\"k\",\"op\":\"set\"}]}",
+	     "/success/1", "a set op needs a value"},
+	    {"{\"success\":[],\"failure\":[{\"value\":1,\"op\":\"unset\",\"key\":\"k\"}]}",
+	     "/failure/0", "only a set op has a value"},
+	    {"{\"success\":[{\"op\":\"get\",\"key\":\"k\",\"ephemeral\":true}]}", "/success/0",
+	     "only a set op can be ephemeral"},
+	    {"{\"success\":[{\"op\":\"set\",\"key\":\"k\",\"value\":1},{\"op\":\"get\",\"key\":\"k\"},"
+	     "{\"op\":\"set\",\"key\":\"k\",\"value\":2,\"ephemeral\":false}]}",
+	     "/success/2", "key k is written twice in one branch"},
+	};
+	for (size_t i = 0; i < sizeof(bad_ops) / sizeof(bad_ops[0]); i++) {
+		err = fails("config.txn", json_loads(bad_ops[i].params, 0, NULL), -32602);
+		json_t *data = json_object_get(err, "data");
+		assert_string_equal(json_string_value(json_object_get(data, "path")), bad_ops[i].path);
+		assert_string_equal(json_string_value(json_object_get(data, "reason")),
+		                    bad_ops[i].reason);
+		json_decref(err);
+	}
+	/* ephemeral false on a get or unset is no mistake. */
+	json_decref(ok("config.txn",
+	               json_loads("{\"success\":[{\"op\":\"get\",\"key\":\"k\",\"ephemeral\":false},"
+	                          "{\"op\":\"unset\",\"key\":\"tx/none\",\"ephemeral\":false}]}",
+	                          0, NULL)));
 	/* More than max_txn_ops (128) compares plus ops. */
 	json_t *ops = json_array();
 	for (int i = 0; i < 129; i++)

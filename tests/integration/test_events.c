@@ -1,8 +1,9 @@
 /*
  * test_events.c — events.* and server push (udsrpc(7), "Server push" and EVENTS)
  * on a real udsrpcd: what each topic carries, order,
- * interleaving with responses, unsubscribe, and the subscriber that never
- * reads (disconnected at max_output_bytes, writers unaffected).
+ * interleaving with responses, unsubscribe, the subscriber that never
+ * reads (disconnected at max_output_bytes, writers unaffected), and a
+ * transaction's events written together (order, completeness, overflow).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -695,6 +696,175 @@ static void test_slow_subscriber_disconnected(void **state)
 	client_close(c);
 }
 
+#define TXN_KEYS 50
+#define TXN_VALUE 1000
+
+/* A config.txn setting b/00 .. b/49 to TXN_VALUE bytes of tag's letter (malloc'd line). */
+static char *txn_request(long id, char tag)
+{
+	size_t cap = TXN_KEYS * (TXN_VALUE + 64) + 256, n;
+	char *req = malloc(cap);
+	assert_non_null(req);
+	n = (size_t)snprintf(req, cap,
+	                     "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"config.txn\","
+	                     "\"params\":{\"success\":[", id);
+	for (int k = 0; k < TXN_KEYS; k++) {
+		n += (size_t)snprintf(req + n, cap - n, "%s{\"op\":\"set\",\"key\":\"b/%02d\",\"value\":\"",
+		                      k ? "," : "", k);
+		memset(req + n, tag, TXN_VALUE);
+		n += TXN_VALUE;
+		n += (size_t)snprintf(req + n, cap - n, "\"}");
+	}
+	snprintf(req + n, cap - n, "]}}\n");
+	return req;
+}
+
+/* ev (params) is the set of key b/<k> by a transaction of tag, at revision rev. */
+static void assert_txn_event(json_t *ev, int k, char tag, long rev)
+{
+	char key[16];
+	snprintf(key, sizeof(key), "b/%02d", k);
+	assert_string_equal(json_string_value(json_object_get(ev, "type")), "set");
+	assert_string_equal(json_string_value(json_object_get(ev, "key")), key);
+	assert_int_equal(json_integer_value(json_object_get(ev, "revision")), rev);
+	const char *v = json_string_value(json_object_get(ev, "value"));
+	assert_non_null(v);
+	assert_int_equal(strlen(v), TXN_VALUE);
+	assert_int_equal(v[0], tag);
+	assert_int_equal(v[TXN_VALUE - 1], tag);
+}
+
+/*
+ * A transaction's events reach a subscriber in one turn of the daemon's
+ * loop, which writes them together (conn.c, batching): still one whole
+ * event per line, every key, in op order, all with the transaction's
+ * revision; two transactions sent at once follow each other in revision
+ * order, and nothing comes after.
+ */
+static void test_txn_events_batched_in_order(void **state)
+{
+	int subs[3];
+	for (int i = 0; i < 3; i++)
+		subs[i] = subscriber("[\"config\"]");
+	int w = client_connect(d.sock);
+	assert_true(w >= 0);
+	/* Both in one send: they are read, committed and published close together. */
+	char *a = txn_request(1, 'a'), *b = txn_request(2, 'b');
+	assert_int_equal(client_send_str(w, a), 0);
+	assert_int_equal(client_send_str(w, b), 0);
+	free(a);
+	free(b);
+	long rev[2];
+	for (int t = 0; t < 2; t++) {
+		json_t *r = client_recv_result(w, t + 1, 10000);
+		assert_non_null(r);
+		assert_true(json_is_true(json_object_get(r, "succeeded")));
+		rev[t] = (long)json_integer_value(json_object_get(r, "revision"));
+		json_decref(r);
+	}
+	assert_true(rev[1] > rev[0]);
+	for (int i = 0; i < 3; i++) {
+		for (int t = 0; t < 2; t++)
+			for (int k = 0; k < TXN_KEYS; k++) {
+				json_t *ev = next_event(subs[i]);
+				assert_txn_event(ev, k, t ? 'b' : 'a', rev[t]);
+				json_decref(ev);
+			}
+		assert_true(client_silent(subs[i], 200));
+		client_close(subs[i]);
+	}
+	client_close(w);
+}
+
+/*
+ * Batched writes under the overflow rule (PROTOCOL §3): a subscriber that
+ * never reads, sent transactions of 50 events of 1 KiB, is cut off; what
+ * it got is whole events in order with no gap, each line whole, then the
+ * overflow notice as the last line (whole, naming the revision of the last
+ * event it got), then EOF. A subscriber that reads each transaction's
+ * events before the next is sent (under max_output_bytes: one
+ * transaction's events fit) gets all of them.
+ */
+#define TXN_ROUNDS 40
+static void test_txn_overflow_notice_last(void **state)
+{
+	daemon_prepare(&d);
+	assert_int_equal(daemon_spawn_config(&d,
+	                                     "{\"limits\":{\"max_output_bytes\":65536,"
+	                                     "\"history_bytes\":65536}}",
+	                                     0644, NULL),
+	                 0);
+	int slow = subscriber("[\"config\"]"), reader = subscriber("[\"config\"]");
+	int w = client_connect(d.sock);
+	assert_true(w >= 0);
+	long revs[TXN_ROUNDS];
+	for (int t = 0; t < TXN_ROUNDS; t++) {
+		char *req = txn_request(t + 1, (char)('a' + t % 26));
+		assert_int_equal(client_send_str(w, req), 0);
+		free(req);
+		json_t *r = client_recv_result(w, t + 1, 10000);
+		assert_non_null(r);
+		revs[t] = (long)json_integer_value(json_object_get(r, "revision"));
+		json_decref(r);
+		for (int k = 0; k < TXN_KEYS; k++) {
+			json_t *ev = next_event(reader);
+			assert_txn_event(ev, k, (char)('a' + t % 26), revs[t]);
+			json_decref(ev);
+		}
+	}
+	client_close(w);
+	assert_true(client_silent(reader, 100));
+	client_close(reader);
+
+	/* The slow one's stream, read now: line by line. */
+	size_t cap = 8 << 20, len = 0;
+	char *all = malloc(cap);
+	assert_non_null(all);
+	long deadline = now_ms() + 10000;
+	for (;;) {
+		struct pollfd pfd = {.fd = slow, .events = POLLIN};
+		assert_true(now_ms() < deadline);
+		if (poll(&pfd, 1, 1000) <= 0)
+			continue;
+		ssize_t n = recv(slow, all + len, cap - len, 0);
+		assert_true(n >= 0);
+		if (n == 0)
+			break; /* EOF: closed after the notice */
+		len += (size_t)n;
+		assert_true(len < cap);
+	}
+	assert_true(len > 0);
+	assert_int_equal(all[len - 1], '\n'); /* no cut line at the end */
+	long events = 0, notice_rev = -1, last_rev = 0;
+	char *start = all, *nl;
+	while ((nl = memchr(start, '\n', len - (size_t)(start - all)))) {
+		*nl = '\0';
+		json_t *ev = event_params(start);
+		assert_int_equal(notice_rev, -1); /* the notice is the last line */
+		if (strcmp(json_string_value(json_object_get(ev, "type")), "overflow") == 0) {
+			assert_string_equal(json_string_value(json_object_get(ev, "topic")), "daemon");
+			notice_rev = (long)json_integer_value(json_object_get(ev, "revision"));
+		} else {
+			/* The events of transaction events/50, key events%50, in that order. */
+			long t = events / TXN_KEYS;
+			assert_true(t < TXN_ROUNDS);
+			assert_txn_event(ev, (int)(events % TXN_KEYS), (char)('a' + t % 26), revs[t]);
+			last_rev = revs[t];
+			events++;
+		}
+		json_decref(ev);
+		start = nl + 1;
+	}
+	assert_true(start == all + len);
+	print_message("slow subscriber: %zu bytes, %ld whole events, then the notice (revision %ld)\n",
+	              len, events, notice_rev);
+	assert_true(events > 0);
+	assert_true(events < TXN_ROUNDS * TXN_KEYS / 2); /* cut off, not served the whole stream */
+	assert_int_equal(notice_rev, last_rev);
+	free(all);
+	client_close(slow);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -707,6 +877,8 @@ int main(void)
 	    T(test_events_between_responses),
 	    T(test_unsubscribe_stops_events),
 	    cmocka_unit_test_teardown(test_slow_subscriber_disconnected, daemon_teardown),
+	    T(test_txn_events_batched_in_order),
+	    cmocka_unit_test_teardown(test_txn_overflow_notice_last, daemon_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -192,6 +192,122 @@ static void test_keys_prefix_and_restore(void **state)
 	fx_stop(f);
 }
 
+/*
+ * Per-key refusals, for nobody: config.* on app/ only, and the three calls
+ * that are judged key by key allowed as calls.
+ */
+#define PER_KEY_RULES                                                                              \
+	"{\"rules\":["                                                                             \
+	"{\"effect\":\"allow\",\"methods\":[\"config.*\"],\"keys\":[\"app/*\"],"                   \
+	"\"uids\":[\"nobody\"]},"                                                                  \
+	"{\"effect\":\"deny\",\"methods\":[\"config.*\"],\"keys\":[\"*\"],\"uids\":[\"nobody\"]}," \
+	"{\"effect\":\"allow\",\"methods\":[\"config.txn\",\"config.unset\",\"config.restore\"],"  \
+	"\"uids\":[\"nobody\"]}," ROOT_ALL "]}"
+#define TXN_SECRET "{\"compare\":[{\"key\":\"b/secret\",\"exists\":true}],\"success\":[]}"
+#define UNSET_ALL "{\"prefix\":\"\"}"
+#define RESTORE_CZ "{\"items\":[{\"key\":\"c/z\",\"value\":1}],\"mode\":\"merge\"}"
+
+/* The three refusals a handler makes itself, key by key, on fd. */
+static void refuse_three(int fd, const struct kid *k)
+{
+	expect_key_refused(fd, "config.txn", TXN_SECRET, k, "b/secret");
+	expect_key_refused(fd, "config.unset", UNSET_ALL, k, "b/secret");
+	expect_key_refused(fd, "config.restore", RESTORE_CZ, k, "c/z");
+}
+
+/* The denial line of method refusing key to k (udsrpc(7), "Denials and audit"). */
+static const char *key_denial(const char *method, const char *key, const struct kid *k)
+{
+	static char line[PATH_MAX + 300];
+	snprintf(line, sizeof(line),
+	         "warning: denied %s of key %s to uid %u gid %u pid %d exe %s\n", method, key,
+	         (unsigned)nobody_uid, (unsigned)nobody_gid, (int)k->reported_pid, self_exe);
+	return line;
+}
+
+/*
+ * A refusal the handler decides per key is logged as one decided before it
+ * runs: one warning line naming the peer, the method and data.key, once per
+ * connection and method.
+ */
+static void test_keys_refusal_logged(void **state)
+{
+	struct fx *f = *state;
+
+	fx_start(f, NULL, PER_KEY_RULES);
+	struct kid *k = kid_nobody(f);
+	int fd = kid_connect(f, k), fr = root_connect(f);
+	root_set(fr, "app/a");
+	root_set(fr, "b/secret");
+
+	refuse_three(fd, k);
+	assert_int_equal(log_count(&f->d, key_denial("config.txn", "b/secret", k)), 1);
+	assert_int_equal(log_count(&f->d, key_denial("config.unset", "b/secret", k)), 1);
+	assert_int_equal(log_count(&f->d, key_denial("config.restore", "c/z", k)), 1);
+	/* Again on the same connection: refused again, not logged again. */
+	refuse_three(fd, k);
+	assert_int_equal(log_count(&f->d, "warning: denied "), 3);
+	/* A call the policy refuses before the handler keeps its line, without a key. */
+	expect_denied(fd, req("config.get", "{\"key\":\"b/secret\"}"), 1, "config.get", k,
+	              nobody_uid, nobody_gid);
+	assert_int_equal(log_count(&f->d, "warning: denied config.get to uid "), 1);
+	assert_int_equal(log_count(&f->d, "warning: denied "), 4);
+	kid_finish(k);
+	fx_stop(f);
+}
+
+/*
+ * They share the uid's log budget: 30 refusals (10 connections, three
+ * methods each) in under a second are 10 lines, then one line counting the
+ * other 20; however slow the machine, every one is logged or counted.
+ */
+static void test_keys_refusal_log_bounded(void **state)
+{
+	enum { CONNS = 10, REFUSALS = 3 * CONNS };
+	struct fx *f = *state;
+
+	fx_start(f, NULL, PER_KEY_RULES);
+	struct kid *k = kid_nobody(f);
+	int fr = root_connect(f);
+	root_set(fr, "b/secret");
+
+	long t0 = now_ms();
+	for (int i = 0; i < CONNS; i++) {
+		int fd = kid_connect(f, k);
+		refuse_three(fd, k);
+		fx_close(f, fd);
+	}
+	long spent = now_ms() - t0;
+	char held[32];
+	snprintf(held, sizeof(held), "uid %u: ", (unsigned)nobody_uid);
+	/* The count comes with the sweep that closes the window, about a second on. */
+	assert_true(wait_log_count(&f->d, held, 1, harness_ms(5000)));
+	char *log = daemon_log(&f->d);
+	assert_non_null(log);
+	unsigned lines = 0, noted = 0;
+	unsigned long suppressed = 0;
+	for (const char *p = log; (p = strstr(p, "warning: denied config.")); p++) {
+		const char *key = strstr(p, " of key "), *eol = strchr(p, '\n');
+		lines += key && (!eol || key < eol);
+	}
+	for (const char *p = log; (p = strstr(p, held)); p++, noted++)
+		suppressed += strtoul(p + strlen(held), NULL, 10);
+	printf("# %d refusals in %ld ms: %u lines, %lu suppressed in %u line(s)\n", REFUSALS, spent,
+	       lines, suppressed, noted);
+	assert_int_equal(lines + suppressed, REFUSALS);
+	if (spent < 1000) {
+		assert_int_equal(lines, 10);
+		assert_int_equal(suppressed, REFUSALS - 10);
+		assert_int_equal(noted, 1);
+	} else {
+		assert_true(lines <=
+		            10 * (unsigned)(spent / 1000 + 2)); /* a slow run: 10 a window */
+	}
+	free(log);
+	kid_finish(k);
+	fx_stop(f);
+}
+
 /* The next line on fd, an event: its key and type as "type key". */
 static void expect_event(int fd, const char *want)
 {
@@ -243,9 +359,9 @@ static void test_keys_filter_events(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    CASE(test_keys_decide_calls),
-	    CASE(test_keys_prefix_and_restore),
-	    CASE(test_keys_filter_events),
+	    CASE(test_keys_decide_calls),        CASE(test_keys_prefix_and_restore),
+	    CASE(test_keys_filter_events),       CASE(test_keys_refusal_logged),
+	    CASE(test_keys_refusal_log_bounded),
 	};
 	return policy_fixture_main("test_policy_keys", tests, sizeof(tests) / sizeof(tests[0]));
 }

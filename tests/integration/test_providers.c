@@ -135,13 +135,18 @@ static json_t *forwarded(int fd, const char *method)
 	return req;
 }
 
-/* Answer forwarded id with result (JSON text). */
-static void answer(int fd, json_int_t id, const char *result_json)
+/* Answer forwarded id with its member ("result" or "error") as this JSON text. */
+static void answer_with(int fd, json_int_t id, const char *member, const char *json)
 {
 	char line[512];
-	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"result\":%s}\n", (long long)id,
-	         result_json);
+	snprintf(line, sizeof(line), "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"%s\":%s}\n", (long long)id,
+	         member, json);
 	assert_int_equal(client_send_str(fd, line), 0);
+}
+
+static void answer(int fd, json_int_t id, const char *result_json)
+{
+	answer_with(fd, id, "result", result_json);
 }
 
 static void send_call(int fd, long id, const char *method, const char *params_json)
@@ -607,13 +612,9 @@ static void test_result_checked_errors_unchanged(void **state)
 
 	send_call(c, 2, "test.echo", "{\"n\":2}");
 	req = forwarded(p, "test.echo");
-	char line[256];
-	snprintf(line, sizeof(line),
-	         "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"error\":{\"code\":-1234,\"message\":\"mine\","
-	         "\"data\":{\"a\":[1,2]}}}\n",
-	         (long long)json_integer_value(json_object_get(req, "id")));
+	answer_with(p, json_integer_value(json_object_get(req, "id")), "error",
+	            "{\"code\":-1234,\"message\":\"mine\",\"data\":{\"a\":[1,2]}}");
 	json_decref(req);
-	assert_int_equal(client_send_str(p, line), 0);
 	char *got = client_recv_line(c, wait_ms(5000));
 	assert_non_null(got);
 	assert_string_equal(got, "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-1234,\"message\":"
@@ -969,6 +970,18 @@ static void test_nobody_caller(void **state)
 	assert_int_equal(json_integer_value(json_object_get(r, "id")), 5);
 	assert_true(json_equal(json_object_get(r, "result"), who));
 	json_decref(r);
+	/* A provider's own -32001 reaches the caller unchanged, counted, and is the provider's to
+	 * log. */
+	send_call(c, 6, "test.who", "{}");
+	req = forwarded(p, "test.who");
+	answer_with(p, json_integer_value(json_object_get(req, "id")), "error",
+	            "{\"code\":-32001,\"message\":\"no\",\"data\":{\"key\":\"k\"}}");
+	json_decref(req);
+	r = recv_json(c, wait_ms(5000));
+	assert_int_equal(json_integer_value(json_object_get(r, "id")), 6);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "error"), "code")),
+	                 -32001);
+	json_decref(r);
 
 	json_t *data = NULL;
 	assert_int_equal(provide_error(c, "nobody.x", &data), -32001);
@@ -985,7 +998,11 @@ static void test_nobody_caller(void **state)
 	/* All or nothing: the method it may provide was not taken with the refused topic. */
 	json_decref(provide(c, "[" OK_METHOD "]"));
 	char *log = daemon_log(&d);
-	assert_non_null(strstr(log, "denied rpc.provide of nobody.x to uid 65534"));
+	/* Logged once: the refused topic after it is the same (connection, method). */
+	const char *first = strstr(log, "denied rpc.provide of nobody.x to uid 65534");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, "denied rpc.provide"));
+	assert_null(strstr(log, "denied test.who"));
 	assert_non_null(strstr(log, "info: audit: rpc.provide uid 0 pid"));
 	free(log);
 	json_decref(who);

@@ -116,6 +116,99 @@ static void path_is(const char *text, const char *want, const char *want_id)
 	}
 }
 
+/* Sink for jsonnum_dump_callback: appends into a fixed buffer. */
+struct sink {
+	char buf[32768];
+	size_t len;
+	unsigned calls;
+};
+
+static int sink_cb(const char *p, size_t n, void *data)
+{
+	struct sink *k = data;
+
+	assert_true(k->len + n < sizeof(k->buf));
+	memcpy(k->buf + k->len, p, n);
+	k->len += n;
+	k->buf[k->len] = '\0';
+	k->calls++;
+	return 0;
+}
+
+/* The writer's text is jansson's, byte for byte, for values without reals, under each flag set. */
+static void same_as_jansson(json_t *v)
+{
+	static const size_t flag_sets[] = {
+		JSON_COMPACT | JSON_ENCODE_ANY, JSON_COMPACT, JSON_COMPACT | JSON_PRESERVE_ORDER,
+		JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY, JSON_INDENT(2) | JSON_ENCODE_ANY,
+		JSON_ENCODE_ANY, JSON_COMPACT | JSON_ESCAPE_SLASH | JSON_ENCODE_ANY,
+		JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY,
+	};
+
+	assert_non_null(v);
+	for (size_t i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]); i++) {
+		size_t flags = flag_sets[i];
+		char *want = json_dumps(v, flags), *got = jsonnum_dumps(v, flags);
+		struct sink k = {.len = 0};
+		int r = jsonnum_dump_callback(v, sink_cb, &k, flags);
+
+		if (!want) {
+			assert_null(got);
+			assert_int_equal(r, -1);
+			continue;
+		}
+		assert_non_null(got);
+		assert_string_equal(got, want);
+		assert_int_equal(r, 0);
+		assert_string_equal(k.buf, want);
+		free(want);
+		free(got);
+	}
+	json_decref(v);
+}
+
+static void test_writer_matches_jansson(void **state)
+{
+	char big[9000];
+	(void)state;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	same_as_jansson(json_pack("{s:s,s:I,s:I,s:b,s:b,s:n,s:[],s:{}}", "a", "plain text", "i",
+				  (json_int_t)INT64_MIN, "j", (json_int_t)INT64_MAX, "t", 1, "f", 0,
+				  "z", "e", "o"));
+	/* Escapes, DEL, a slash, UTF-8, control bytes, NUL: strings and keys alike. */
+	same_as_jansson(json_pack("[s,s,s,s,s,s%]", "q\"b\\s", "del\x7f", "a/b", "caf\xc3\xa9",
+				  "tab\tnl\n\x01", "a\0b", (size_t)3));
+	same_as_jansson(json_pack("{s:i,s:i,s:i}", "k\"ey", 1, "\xc3\xa9", 2, "a/b", 3));
+	same_as_jansson(json_pack("[[[[{s:[{}]}]]],[],{s:{s:[]}}]", "x", "y", "z"));
+	/* Scalars: written only under JSON_ENCODE_ANY, as jansson does. */
+	same_as_jansson(json_string("alone"));
+	same_as_jansson(json_integer(-42));
+	same_as_jansson(json_null());
+	/* Longer than the writer's buffer: it goes to the sink in pieces. */
+	same_as_jansson(json_pack("{s:s,s:[s,s]}", "big", big, "more", big, "x"));
+	same_as_jansson(json_pack("[s]", big));
+	/* A string that is not UTF-8 (made unchecked): jansson refuses it, and so does the writer. */
+	json_t *bad = json_array();
+	json_array_append_new(bad, json_string("ok"));
+	json_array_append_new(bad, json_stringn_nocheck("\xff\xfe", 2));
+	same_as_jansson(bad);
+}
+
+/* One call to the sink for text that fits the buffer: no chunk per token. */
+static void test_writer_one_chunk(void **state)
+{
+	json_t *v = json_pack("{s:s,s:[i,i,i],s:f}", "key", "value", "n", 1, 2, 3, "r", 0.1);
+	struct sink k = {.len = 0};
+	(void)state;
+
+	assert_int_equal(jsonnum_dump_callback(v, sink_cb, &k, JSON_COMPACT), 0);
+	assert_string_equal(k.buf, "{\"key\":\"value\",\"n\":[1,2,3],\"r\":0.1}");
+	assert_int_equal(k.calls, 1);
+	json_decref(v);
+}
+
 static void test_numpath(void **state)
 {
 	(void)state;
@@ -135,6 +228,8 @@ int main(void)
 		cmocka_unit_test(test_not_finite),
 		cmocka_unit_test(test_dumps),
 		cmocka_unit_test(test_dumpb_strings),
+		cmocka_unit_test(test_writer_matches_jansson),
+		cmocka_unit_test(test_writer_one_chunk),
 		cmocka_unit_test(test_numpath),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -385,6 +385,20 @@ static void test_boolean_schemas_and_annotations(void **state)
 	    "\"type\":\"integer\"}";
 	valid(annotated, "7");
 	invalid(annotated, "\"5\"", "", "expected integer");
+	/* Annotations alone hold for every value, as true does (compiled as true). */
+	const char *any = "{\"properties\":{\"v\":{\"description\":\"any\",\"title\":\"x\"}},"
+	                  "\"additionalProperties\":false}";
+	const char *const values[] = {"null", "true", "0", "1.5", "\"s\"", "[1,[2]]", "{\"a\":{}}"};
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		char inst[64];
+		snprintf(inst, sizeof(inst), "{\"v\":%s}", values[i]);
+		valid(any, inst);
+		valid("{\"description\":\"d\"}", values[i]);
+		valid("{}", values[i]);
+	}
+	invalid(any, "{\"w\":1}", "/w", "unknown member 'w'");
+	/* One assertion beside annotations is still checked. */
+	invalid("{\"description\":\"d\",\"minimum\":2}", "1", "", "must be >= 2");
 }
 
 static void check_rejects(const char *schema_text, const char *want)

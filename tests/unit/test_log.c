@@ -45,6 +45,11 @@ static void test_escape_cut(void **state)
 	assert_string_equal(buf, "ab");
 	assert_int_equal(log_escape(buf, sizeof(buf), "abcd\xc3\xa9"), 4);
 	assert_string_equal(buf, "abcd");
+	/* A run of plain ASCII longer than the room is cut to it too. */
+	assert_int_equal(log_escape(buf, sizeof(buf), "abcdefgh"), 5);
+	assert_string_equal(buf, "abcde");
+	assert_int_equal(log_escape(buf, sizeof(buf), "abcde\n"), 5);
+	assert_string_equal(buf, "abcde");
 }
 
 int main(void)

@@ -264,6 +264,53 @@ static void test_service_error(void **state)
 	free(got);
 }
 
+/*
+ * The fast parser's strings, eight bytes at a time, against jansson's: the
+ * closing quote, a backslash, a control byte or a byte above 0x7f at each
+ * offset of a word, with text after the quote in the same word. What the
+ * fast path builds must equal what json_loadb gives; what it refuses,
+ * jansson judges (NULL: the generic path), but a plain string is never refused.
+ */
+static void test_fast_strings(void **state)
+{
+	static const char *const odd[] = {"\\n", "\x01", "\xc3\xa9", "\xff", "\x7f"};
+	(void)state;
+
+	for (size_t len = 0; len < 20; len++) {
+		for (size_t k = 0; k <= sizeof(odd) / sizeof(odd[0]); k++) {
+			for (size_t at = 0; at <= len; at++) {
+				char text[64];
+				size_t n = 0;
+
+				text[n++] = '[';
+				text[n++] = '"';
+				for (size_t i = 0; i < len; i++) {
+					if (k < sizeof(odd) / sizeof(odd[0]) && i == at) {
+						memcpy(text + n, odd[k], strlen(odd[k]));
+						n += strlen(odd[k]);
+					} else {
+						text[n++] = (char)('a' + i % 26);
+					}
+				}
+				static const char tail[] = "\",\"\xc3\xa9z\"]";
+				memcpy(text + n, tail, sizeof(tail) - 1);
+				n += sizeof(tail) - 1;
+
+				json_t *fast = rpc_fast_json(NULL, text, n);
+				json_t *want = json_loadb(text, n, JSON_ALLOW_NUL, NULL);
+				if (fast) {
+					assert_non_null(want);
+					assert_true(json_equal(fast, want));
+				} else {
+					assert_true(k < sizeof(odd) / sizeof(odd[0]));
+				}
+				json_decref(fast);
+				json_decref(want);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +323,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_method_nul_is_not_found, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_reply_keeps_order, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_service_error, fx_setup, fx_teardown),
+		cmocka_unit_test(test_fast_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,6 +104,9 @@ int udsrpc_call_result_text(struct udsrpc_call *call, const char *json, size_t l
  * Answer with an error: code (enum udsrpc_error_code, or the service's own
  * outside -32768..-32000; not 0), message (NULL: the table's text, which is
  * "Server error" for a code outside it) and data (stolen, may be NULL).
+ * UDSRPC_PERMISSION_DENIED is a denial like the policy's: counted and
+ * logged (udsrpc(7), "Denials and audit"), naming data.key or data.name
+ * when set, so a handler that refuses must not log it again.
  * Returns as udsrpc_call_result.
  */
 int udsrpc_call_error(struct udsrpc_call *call, int code, const char *message, json_t *data);

@@ -293,16 +293,7 @@ static void provide(struct udsrpc_call *c, const json_t *methods, const json_t *
 			                        : json_string_value(json_object_get(m, "name"));
 			if (policy_allows_provide(srv->policy, peer, name))
 				continue;
-			/* Logged once per connection where the verdict cache can say so, as every denial (rpc.c). */
-			unsigned at = c->method->index;
-			bool once = at < s->nverdicts;
-			if (!once || !(s->verdicts[at] & VERDICT_AUDITED)) {
-				if (once)
-					s->verdicts[at] |= VERDICT_AUDITED;
-				log_warning(srv, "denied rpc.provide of %s to uid %u gid %u pid %d exe %s",
-				            name, (unsigned)peer->uid, (unsigned)peer->gid, (int)peer->pid,
-				            peer->exe ? peer->exe : "(unknown)");
-			}
+			/* Logged with data.name where it is counted (call.c), as every denial. */
 			udsrpc_call_error(c, UDSRPC_PERMISSION_DENIED, NULL,
 			                  json_pack("{s:s,s:I,s:I,s:I,s:s}", "method", "rpc.provide", "uid",
 			                            (json_int_t)peer->uid, "gid", (json_int_t)peer->gid,
