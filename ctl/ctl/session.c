@@ -202,13 +202,19 @@ json_t *session_verbatim(const char *text, size_t len)
 	return json_string(tag);
 }
 
-/* The line with each placeholder string ("\u0001udsrpcctl-verbatim-N\u0001") swapped for its text. */
+/*
+ * The line with each placeholder string ("\u0001udsrpcctl-verbatim-N\u0001")
+ * swapped for its text. The search goes on after what it put in: a
+ * verbatim text (restore's items) may hold strings that look like a
+ * placeholder, and they are data, not more to splice.
+ */
 static char *session_splice(char *line)
 {
+	size_t from = 0;
 	char *at, *out;
 	unsigned i;
 
-	while ((at = strstr(line, "\"" VERBATIM_TAG))) {
+	while ((at = strstr(line + from, "\"" VERBATIM_TAG))) {
 		char *end = strstr(at + 1, "\"");
 		i = (unsigned)strtoul(at + 1 + strlen(VERBATIM_TAG), NULL, 10);
 		if (!end || i >= verbatim_n ||
@@ -216,6 +222,7 @@ static char *session_splice(char *line)
 			free(line);
 			return NULL;
 		}
+		from = (size_t)(at - line) + strlen(verbatim[i]);
 		free(line);
 		line = out;
 	}

@@ -403,12 +403,13 @@ static const char *config_restore_change(const struct config_write *w, size_t i,
                                          const json_t **ret_value)
 {
 	size_t nu = json_array_size(w->keys);
-	const json_t *it = json_array_get(w->items, i - nu);
+	const json_t *it;
 
 	if (i < nu) {
 		*ret_value = NULL;
 		return json_string_value(json_array_get(w->keys, i));
 	}
+	it = json_array_get(w->items, i - nu);
 	*ret_value = json_object_get(it, "value");
 	return json_string_value(json_object_get(it, "key"));
 }
@@ -575,26 +576,36 @@ static void config_refuse_key(struct udsrpc_call *c, const char *method, const c
  * key rules). Judged on the committed state; a key another writer has
  * queued meanwhile is judged by nobody.
  */
+/* config_prefix_allowed's filter: the keys the caller may not unset. */
+static bool config_may_not_unset(const char *key, void *arg)
+{
+	return !udsrpc_call_allowed(arg, "config.unset", key);
+}
+
 static bool config_prefix_allowed(struct udsrpcd *d, struct udsrpc_call *c, const char *method,
                                   const char *prefix)
 {
-	json_t *keys = store_list_page(
-	    d->store, &(struct store_list_opts){.prefix = prefix, .keys_only = true}, NULL);
-	bool ok = keys != NULL;
+	/* Only the first refused key is listed: no item is made for the allowed ones. */
+	json_t *refused = store_list_page(d->store,
+	                                  &(struct store_list_opts){.prefix = prefix,
+	                                                            .limit = 1,
+	                                                            .keys_only = true,
+	                                                            .visible = config_may_not_unset,
+	                                                            .visible_arg = c},
+	                                  NULL);
 
-	for (size_t i = 0; ok && i < json_array_size(keys); i++) {
-		const char *key = json_string_value(json_object_get(json_array_get(keys, i), "key"));
-
-		if (!udsrpc_call_allowed(c, "config.unset", key)) {
-			config_refuse_key(c, method, key);
-			json_decref(keys);
-			return false;
-		}
-	}
-	json_decref(keys);
-	if (!ok)
+	if (!refused) {
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
-	return ok;
+		return false;
+	}
+	if (json_array_size(refused) > 0) {
+		config_refuse_key(c, method,
+		                  json_string_value(json_object_get(json_array_get(refused, 0), "key")));
+		json_decref(refused);
+		return false;
+	}
+	json_decref(refused);
+	return true;
 }
 
 /*

@@ -24,6 +24,7 @@ VALUES=(
 	d/unicode '"héllo wörld ✓ 😀 ∑ \u00e9\ud83d\ude00"'
 	d/controls '"tab\there\nline \"quoted\" back\\slash \u0001 \u001f \u007f"'
 	d/nul '"a\u0000b"'
+	d/placeholder '"\u0001udsrpcctl-verbatim-0\u0001"' # restore's items go as verbatim text: data, not spliced again
 	d/nested '{"a":{"b":[1,{"c":[[],{}]}],"d":null},"e":[true,false,-1.5e-7],"":"empty key"}'
 	d/empty-string '""'
 	d/empty-object '{}'
