@@ -235,12 +235,17 @@ def watch(path=None, prefix=None, after_revision=None, reconnect=False, max_back
 
     With reconnect, when the daemon goes away or cuts the watch off as a slow
     reader (the "overflow" notice), reconnect with backoff and resume after the
-    last revision seen: no change is missed or repeated. RpcError with code
+    last revision seen (cut off in the middle of a revision's events, after
+    the one before it, skipping the events of it already yielded): no change
+    is missed or repeated. RpcError with code
     HISTORY_COMPACTED (-32015) when the daemon's history no longer goes back
     that far: list again, and watch from the listing's revision. Without
     reconnect, the end of the connection raises ConnectionError.
     """
     last, delay = after_revision, 0.1
+    # The keys yielded of revision key_rev (the newest yielded); skipping:
+    # replaying it after a cut in its middle, where those are not repeated.
+    key_rev, keys, skipping = None, set(), False
     while True:
         try:
             with Client(path, timeout=None) as c:
@@ -250,9 +255,17 @@ def watch(path=None, prefix=None, after_revision=None, reconnect=False, max_back
                 delay = 0.1
                 for event in c.events():
                     if event.get("topic") == "daemon" and event.get("type") == "overflow":
+                        rev = event.get("revision")
+                        if isinstance(rev, int) and last is not None and rev < last:
+                            last, skipping = rev, True
                         raise ConnectionError("cut off as a slow reader after revision %s" % last)
                     if event.get("topic") == "config":
                         last = event["revision"]
+                        if last != key_rev:
+                            key_rev, keys, skipping = last, set(), False
+                        if skipping and event.get("key") in keys:
+                            continue
+                        keys.add(event.get("key"))
                     yield event
         except (OSError, ConnectionError):
             if not reconnect:

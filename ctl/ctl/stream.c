@@ -33,7 +33,29 @@ struct stream_watching {
 	const sigset_t *unblocked; /* the mask while waiting or printing */
 	long long last_rev;	     /* of the last config event (or the subscription); < 0: none */
 	bool overflowed;	     /* the daemon cut this watch off as a slow reader */
+	/* The keys printed of revision key_rev, the newest printed: cut off in
+	 * the middle of it, we resume before it (the notice's revision) and
+	 * skip these when it is replayed, so no event is printed twice. */
+	long long key_rev;
+	json_t *keys;
+	bool skipping; /* replaying key_rev after such a resume */
 };
+
+/* A config event of key_rev already printed before the resume? Else noted. */
+static bool stream_repeat(struct stream_watching *w, long long rev, const char *key)
+{
+	if (rev != w->key_rev) {
+		w->skipping = false;
+		w->key_rev = rev;
+		json_object_clear(w->keys);
+	}
+	if (!key || !w->keys)
+		return false;
+	if (w->skipping && json_object_get(w->keys, key))
+		return true;
+	json_object_set_new(w->keys, key, json_true());
+	return false;
+}
 
 /* Print one message if it is an event and more are wanted. */
 static void stream_event(void *arg, json_t *msg)
@@ -48,10 +70,21 @@ static void stream_event(void *arg, json_t *msg)
 		return;
 	if (w->c->count && w->seen >= w->c->count)
 		return;
-	if (topic && strcmp(topic, "config") == 0)
+	if (topic && strcmp(topic, "config") == 0) {
 		w->last_rev = (long long)json_integer_value(json_object_get(params, "revision"));
+		if (w->c->reconnect &&
+		    stream_repeat(w, w->last_rev, json_string_value(json_object_get(params, "key"))))
+			return;
+	}
 	if (topic && type && strcmp(topic, "daemon") == 0 && strcmp(type, "overflow") == 0) {
 		w->overflowed = true;
+		/* The last revision all of whose events we were sent: resume after
+		 * it, skipping what we printed of the next (udsrpc(7)). */
+		const json_t *rev = json_object_get(params, "revision");
+		if (json_is_integer(rev) && json_integer_value(rev) < w->last_rev) {
+			w->last_rev = (long long)json_integer_value(rev);
+			w->skipping = true;
+		}
 		/* Resuming, the notice is ours to act on, not a change to print. */
 		if (w->c->reconnect)
 			return;
@@ -150,7 +183,8 @@ static bool stream_has_config(const json_t *base)
  */
 static int stream_run(struct ctl *c, bool hold)
 {
-	struct stream_watching w = {.c = c, .last_rev = c->after_revision};
+	struct stream_watching w = {.c = c, .last_rev = c->after_revision, .key_rev = -1,
+				    .keys = json_object()};
 	struct sigaction sa = {.sa_handler = stream_on_signal}, old_int, old_term;
 	sigset_t block, old_mask, wait_mask;
 	json_t *params = NULL;
@@ -205,6 +239,7 @@ static int stream_run(struct ctl *c, bool hold)
 		stream_backoff(backoff, &wait_mask);
 	}
 	json_decref(params);
+	json_decref(w.keys);
 	/* Ctrl-C or SIGTERM is how a watch is meant to end. */
 	if (r == -EINTR || (stream_stop && r == CTL_EXIT_IO))
 		r = 0;

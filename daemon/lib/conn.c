@@ -778,13 +778,18 @@ size_t conn_unsent(const struct conn *c)
  * A subscriber that does not read its events (udsrpc(7) "EVENTS"): no more
  * events or requests for it; what is queued goes out whole (a line already
  * half written is finished, never cut), then the overflow notice with the
- * last revision it was sent, then it is closed (conn_step), or after
- * partial_timeout_ms if it does not read even that.
+ * last revision all of whose events it was sent, then it is closed
+ * (conn_step), or after partial_timeout_ms if it does not read even that.
  */
 void conn_overflow(struct conn *c)
 {
 	char notice[160];
 	int n;
+	/* Cut while a revision's events are pushed (one per key, all in this
+	 * pass): the rest of them are refused, so the notice names the one
+	 * before it, and a resume after that replays it whole (PROTOCOL §8). */
+	uint64_t cut = c->srv->pushing_rev;
+	uint64_t rev = cut && cut <= c->sent_rev ? cut - 1 : c->sent_rev;
 
 	if (server_uid_may_log(c->srv, c->peer.uid, UDSRPC_LOG_WARNING))
 		log_warning(c->srv,
@@ -799,7 +804,7 @@ void conn_overflow(struct conn *c)
 		n = snprintf(notice, sizeof(notice),
 			     "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"topic\":"
 			     "\"daemon\",\"type\":\"overflow\",\"revision\":%llu}}\n",
-			     (unsigned long long)c->sent_rev);
+			     (unsigned long long)rev);
 	else
 		n = snprintf(notice, sizeof(notice),
 			     "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"topic\":"

@@ -322,6 +322,9 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 	}
 	int reached = 0;
 	struct conn_line *sl = NULL; /* made once, shared by those it waits in */
+	uint64_t outer = srv->pushing_rev; /* a nested publish ("peer") keeps it */
+	if (tp == srv->history_topic)
+		srv->pushing_rev = rev;
 	for (i = 0; i < n; i++) {
 		if (conn_push_shared(subs[i], &sl, line, len)) {
 			reached++;
@@ -329,6 +332,7 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 				subs[i]->sent_rev = rev;
 		}
 	}
+	srv->pushing_rev = outer;
 	for (i = 0; i < n; i++)
 		conn_release(subs[i]);
 	conn_line_unref(sl);
@@ -359,9 +363,13 @@ static int events_replay_one(void *ctx, const char *key, uint64_t rev, const cha
 	if (rev != c->replay_cursor && conn_unsent(c) >= c->srv->limits.max_output_bytes / 2)
 		return 1;
 	c->replay_cursor = rev;
-	if (events_prefix_ok(c, tp, key) && events_may_see(c, tp, key, &er->j) &&
-	    conn_push(c, line, len))
-		c->sent_rev = rev;
+	if (events_prefix_ok(c, tp, key) && events_may_see(c, tp, key, &er->j)) {
+		uint64_t outer = c->srv->pushing_rev;
+		c->srv->pushing_rev = rev;
+		if (conn_push(c, line, len))
+			c->sent_rev = rev;
+		c->srv->pushing_rev = outer;
+	}
 	return 0;
 }
 

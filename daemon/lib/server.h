@@ -101,6 +101,9 @@ struct udsrpc_server {
 	const struct topic *history_topic;
 	udsrpc_history_fn history_fn;
 	void *history_arg;
+	/* The revision whose history events are being pushed now (0: none): a
+	 * subscriber cut off then has not been sent all of that revision's. */
+	uint64_t pushing_rev;
 	size_t nsubscribers;          /* on that list: an event's snapshot is sized without a walk */
 	struct uid_count **uid_counts; /* uids.c */
 	struct event *ev_uids;	      /* its sweep of log windows */

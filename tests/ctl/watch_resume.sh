@@ -12,6 +12,23 @@ await_lines() {
 	echo "$1: fewer than $2 lines after 10 s" >&2
 	return 1
 }
+# drain_watch OUT N: read the watch W's pipe (fd 3) into OUT until N lines (at
+# most 10 s) and a little after (a repeat would come then), then stop W.
+drain_watch() {
+	local r
+	cat <&3 >"$1" &
+	r=$!
+	for _ in $(seq 1 200); do
+		[ "$(wc -l <"$1")" -ge "$2" ] && break
+		sleep 0.05
+	done
+	sleep 0.2
+	kill -TERM "$W"
+	wait "$W" || true
+	exec 3>&-
+	kill "$r" 2>/dev/null || true
+	wait "$r" 2>/dev/null || true
+}
 # keys and revisions of the watch's lines, one "KEY REV" each
 keys_revs() {
 	sed -E 's/.*"key":"([^"]*)","revision":([0-9]+).*/\1 \2/' "$1"
@@ -59,17 +76,7 @@ exec 3<>"$DIR/pipe"
 VAL=$(head -c 8192 /dev/zero | tr '\0' v)
 for _ in $(seq 1 100); do ctl set big "$VAL"; done
 # Now read it all.
-cat <&3 >"$DIR/w2.out" &
-R=$!
-for _ in $(seq 1 200); do
-	[ "$(wc -l <"$DIR/w2.out")" -ge 100 ] && break
-	sleep 0.05
-done
-kill -TERM "$W"
-wait "$W" || true
-exec 3>&-
-kill "$R" 2>/dev/null || true
-wait "$R" 2>/dev/null || true
+drain_watch "$DIR/w2.out" 100
 check "slow reader: all 100 changes, each once, in order" \
 	"$(seq $((N0 + 1)) $((N0 + 100)) | tr '\n' ' ')" \
 	"$(keys_revs "$DIR/w2.out" | awk '{printf "%s ", $2}')"
@@ -77,6 +84,46 @@ like "slow reader: cut off and resumed" "cut off as a slow reader after revision
 	"$(cat "$DIR/w2.err")"
 check "slow reader: the notice itself is not printed as a change" 0 \
 	"$(grep -c overflow "$DIR/w2.out" || true)"
+
+# ---- cut off in the middle of a transaction's events: resumed before it, none twice ----
+# 20 transactions of 20 keys of 2 KiB (40 KiB each, under max_output_bytes, so a
+# replayed one fits): the cut falls inside one, the notice names the revision
+# before it, and the events of it printed before the cut are not printed again.
+# txn_cut NAME WATCH-COMMAND...: the watch (resuming after the current revision)
+# writes into a pipe nobody reads until all 20 are committed.
+txn_cut() {
+	local name=$1 n0 k r
+	shift
+	n0=$(rpc '{"jsonrpc":"2.0","id":1,"method":"config.list","params":{"keys_only":true}}' |
+		sed -E 's/.*"revision":([0-9]+),"more".*/\1/')
+	rm -f "$DIR/pipe3"
+	mkfifo "$DIR/pipe3"
+	"$@" --after-revision "$n0" >"$DIR/pipe3" 2>"$DIR/w3.err" &
+	W=$!
+	exec 3<>"$DIR/pipe3"
+	sleep 0.3 # subscribed before the changes: a replay would not overflow
+	for _ in $(seq 1 20); do
+		OPS=""
+		for k in $(seq -w 0 19); do OPS="$OPS${OPS:+,}{\"op\":\"set\",\"key\":\"tx/$k\",\"value\":\"$VAL\"}"; done
+		ctl call config.txn "{\"success\":[$OPS]}"
+		[ "$RC" = 0 ] || echo "config.txn: $RC $ERR" >&2
+	done
+	drain_watch "$DIR/w3.out" 400
+	check "$name, cut inside a transaction: all 400 events, each (key, revision) once, in order" \
+		"$(for r in $(seq $((n0 + 1)) $((n0 + 20))); do for k in $(seq -w 0 19); do echo "tx/$k $r"; done; done)" \
+		"$(keys_revs "$DIR/w3.out" | grep '^tx/')"
+	echo "# $name: first event at revision $((n0 + 1)); stderr: $(tr '\n' ' ' <"$DIR/w3.err")"
+}
+VAL=$(head -c 2048 /dev/zero | tr '\0' t)
+txn_cut "udsrpcctl watch" "$CTL" -s "$SOCK" watch config --prefix tx/ --reconnect
+like "udsrpcctl watch, cut inside a transaction: cut off and resumed" \
+	"cut off as a slow reader after revision [0-9]+; resuming" "$(cat "$DIR/w3.err")"
+if command -v python3 >/dev/null; then
+	txn_cut "udsrpc.py watch" python3 "$UDSRPC_SOURCE_DIR/contrib/examples/udsrpc.py" -s "$SOCK" \
+		watch --prefix tx/ --reconnect
+else
+	echo "# udsrpc.py watch: skipped, python3 is not installed"
+fi
 
 # ---- the history no longer has it: said on stderr, exit 1 ----
 stop_daemon

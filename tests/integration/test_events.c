@@ -780,8 +780,9 @@ static void test_txn_events_batched_in_order(void **state)
  * Batched writes under the overflow rule (PROTOCOL §3): a subscriber that
  * never reads, sent transactions of 50 events of 1 KiB, is cut off; what
  * it got is whole events in order with no gap, each line whole, then the
- * overflow notice as the last line (whole, naming the revision of the last
- * event it got), then EOF. A subscriber that reads each transaction's
+ * overflow notice as the last line (whole, naming the last revision all
+ * of whose events it got), then EOF; a resume after that revision gets the
+ * next one whole. A subscriber that reads each transaction's
  * events before the next is sent (under max_output_bytes: one
  * transaction's events fit) gets all of them. partial_timeout_ms is long:
  * the slow one reads only after all 40 transactions, and under sanitizers
@@ -794,7 +795,7 @@ static void test_txn_overflow_notice_last(void **state)
 	daemon_prepare(&d);
 	assert_int_equal(daemon_spawn_config(&d,
 	                                     "{\"limits\":{\"max_output_bytes\":65536,"
-	                                     "\"history_bytes\":65536,"
+	                                     "\"history_bytes\":4194304,"
 	                                     "\"partial_timeout_ms\":120000}}",
 	                                     0644, NULL),
 	                 0);
@@ -864,9 +865,29 @@ static void test_txn_overflow_notice_last(void **state)
 	              len, events, notice_rev);
 	assert_true(events > 0);
 	assert_true(events < TXN_ROUNDS * TXN_KEYS / 2); /* cut off, not served the whole stream */
-	assert_int_equal(notice_rev, last_rev);
+	/* Cut inside a transaction: the notice names the revision before it,
+	 * whose events were all sent, not the one only partly sent (§8). */
+	long split = events % TXN_KEYS ? revs[events / TXN_KEYS] : 0;
+	print_message("cut after %ld of the %d events of revision %ld\n", events % TXN_KEYS,
+	              TXN_KEYS, split ? split : last_rev);
+	assert_int_equal(notice_rev, split ? split - 1 : last_rev);
 	free(all);
 	client_close(slow);
+
+	/* Resuming after it: the next revision comes whole, every key in order. */
+	long t = events / TXN_KEYS;
+	assert_true(t < TXN_ROUNDS);
+	int again = client_connect(d.sock);
+	assert_true(again >= 0);
+	json_decref(ok_on(again, "events.subscribe",
+	                  json_pack("{s:[s],s:I}", "topics", "config", "after_revision",
+	                            (json_int_t)notice_rev)));
+	for (int k = 0; k < TXN_KEYS; k++) {
+		json_t *ev = next_event(again);
+		assert_txn_event(ev, k, (char)('a' + t % 26), revs[t]);
+		json_decref(ev);
+	}
+	client_close(again);
 }
 
 int main(void)
