@@ -230,6 +230,20 @@ class Client:
             seen += 1
 
 
+class WatchStuck(Exception):
+    """watch(reconnect=True) was cut off twice after the same revision, with no
+    newer revision yielded in between: the next revision's events are more
+    than the daemon's max_output_bytes sends a subscriber, and resuming again
+    would be cut at the same place. revision: the one too big; after: the
+    notices' revision."""
+
+    def __init__(self, revision, after):
+        super().__init__("revision %d's events are more than the daemon's max_output_bytes sends a "
+                         "subscriber (cut off twice after revision %d); raise limits.max_output_bytes "
+                         "or list the store again" % (revision, after))
+        self.revision, self.after = revision, after
+
+
 def watch(path=None, prefix=None, after_revision=None, reconnect=False, max_backoff=5.0):
     """Yield the config events after after_revision (None: from now), then live ones.
 
@@ -237,7 +251,8 @@ def watch(path=None, prefix=None, after_revision=None, reconnect=False, max_back
     reader (the "overflow" notice), reconnect with backoff and resume after the
     last revision seen (cut off in the middle of a revision's events, after
     the one before it, skipping the events of it already yielded): no change
-    is missed or repeated. RpcError with code
+    is missed or repeated; cut off twice after the same revision with nothing
+    newer yielded between, it raises WatchStuck instead of looping. RpcError with code
     HISTORY_COMPACTED (-32015) when the daemon's history no longer goes back
     that far: list again, and watch from the listing's revision. Without
     reconnect, the end of the connection raises ConnectionError.
@@ -246,16 +261,27 @@ def watch(path=None, prefix=None, after_revision=None, reconnect=False, max_back
     # The keys yielded of revision key_rev (the newest yielded); skipping:
     # replaying it after a cut in its middle, where those are not repeated.
     key_rev, keys, skipping = None, set(), False
+    # The newest revision yielded, and (revision, that) at the last overflow notice.
+    printed, notice, overflowed = None, None, False
     while True:
         try:
             with Client(path, timeout=None) as c:
                 c.subscribe("config", prefix=prefix, after_revision=last)
                 if last is None:
                     last = c.revision
-                delay = 0.1
+                # Cut off again and again, the wait keeps doubling.
+                if not overflowed:
+                    delay = 0.1
+                overflowed = False
                 for event in c.events():
                     if event.get("topic") == "daemon" and event.get("type") == "overflow":
                         rev = event.get("revision")
+                        overflowed = True
+                        if isinstance(rev, int) and reconnect:
+                            if notice == (rev, printed):
+                                raise WatchStuck(key_rev if key_rev is not None and key_rev > rev
+                                                 else rev + 1, rev)
+                            notice = (rev, printed)
                         if isinstance(rev, int) and last is not None and rev < last:
                             last, skipping = rev, True
                         raise ConnectionError("cut off as a slow reader after revision %s" % last)
@@ -266,6 +292,8 @@ def watch(path=None, prefix=None, after_revision=None, reconnect=False, max_back
                         if skipping and event.get("key") in keys:
                             continue
                         keys.add(event.get("key"))
+                        if printed is None or last > printed:
+                            printed = last
                     yield event
         except (OSError, ConnectionError):
             if not reconnect:
@@ -512,6 +540,9 @@ def main(argv=None):
             print("udsrpc.py: the history keeps only changes after revision %s; list again"
                   % (e.data or {}).get("compact_revision"), file=sys.stderr)
         return 4 if e.code == PERMISSION_DENIED else 1
+    except WatchStuck as e:
+        print("udsrpc.py: watch: %s" % e, file=sys.stderr)
+        return 1
     except UntrustedDaemon as e:
         print("udsrpc.py: %s" % e, file=sys.stderr)
         return 3

@@ -39,6 +39,14 @@ struct stream_watching {
 	long long key_rev;
 	json_t *keys;
 	bool skipping; /* replaying key_rev after such a resume */
+	/* A revision too big to replay: each resume is cut inside it and the
+	 * notice names the same revision again. Two notices naming one
+	 * revision with no newer revision printed between them end the watch
+	 * with an error rather than a reconnect loop (udsrpcctl(1)). */
+	long long printed_rev;	  /* the newest revision of a config event printed */
+	long long notice_rev;	  /* the last overflow notice's revision; < 0: none */
+	long long notice_printed; /* printed_rev when that notice came */
+	bool stuck;		  /* the second such notice came: stop */
 };
 
 /* A config event of key_rev already printed before the resume? Else noted. */
@@ -85,11 +93,19 @@ static void stream_event(void *arg, json_t *msg)
 			w->last_rev = (long long)json_integer_value(rev);
 			w->skipping = true;
 		}
+		if (json_is_integer(rev)) {
+			long long r = (long long)json_integer_value(rev);
+			w->stuck = r == w->notice_rev && w->printed_rev == w->notice_printed;
+			w->notice_rev = r;
+			w->notice_printed = w->printed_rev;
+		}
 		/* Resuming, the notice is ours to act on, not a change to print. */
 		if (w->c->reconnect)
 			return;
 	}
 	w->seen++;
+	if (topic && strcmp(topic, "config") == 0 && w->last_rev > w->printed_rev)
+		w->printed_rev = w->last_rev;
 	sigset_t blocked;
 	stream_printing = 1;
 	sigprocmask(SIG_SETMASK, w->unblocked, &blocked);
@@ -184,7 +200,8 @@ static bool stream_has_config(const json_t *base)
 static int stream_run(struct ctl *c, bool hold)
 {
 	struct stream_watching w = {.c = c, .last_rev = c->after_revision, .key_rev = -1,
-				    .keys = json_object()};
+				    .keys = json_object(), .printed_rev = -1, .notice_rev = -1,
+				    .notice_printed = -1};
 	struct sigaction sa = {.sa_handler = stream_on_signal}, old_int, old_term;
 	sigset_t block, old_mask, wait_mask;
 	json_t *params = NULL;
@@ -224,7 +241,20 @@ static int stream_run(struct ctl *c, bool hold)
 		 * answer refusing the subscription (-32015, -32001, ...) stays. */
 		if (r != 0 && r != CTL_EXIT_IO)
 			break;
-		if (subscribed)
+		if (w.overflowed && w.stuck) {
+			/* Resuming again would be cut at the same place: say so, never
+			 * loop and never skip the revision silently. */
+			fprintf(stderr,
+				CTL_PROG ": watch: revision %lld's events are more than the daemon's "
+					 "max_output_bytes sends a subscriber (cut off twice after revision "
+					 "%lld); raise limits.max_output_bytes or list the store again\n",
+				w.key_rev > w.notice_rev ? w.key_rev : w.notice_rev + 1, w.notice_rev);
+			r = CTL_EXIT_ERROR;
+			break;
+		}
+		/* A connection that was cut off keeps doubling the wait: a reader
+		 * cut off again and again backs off like one that cannot connect. */
+		if (subscribed && !w.overflowed)
 			backoff = 0;
 		backoff = backoff ? (backoff * 2 > 5000 ? 5000 : backoff * 2) : 100;
 		if (w.overflowed)
@@ -234,8 +264,6 @@ static int stream_run(struct ctl *c, bool hold)
 		else if (subscribed)
 			fprintf(stderr, CTL_PROG ": watch: the connection ended; reconnecting%s\n",
 				resume && w.last_rev >= 0 ? " to resume" : "");
-		if (w.overflowed)
-			continue;
 		stream_backoff(backoff, &wait_mask);
 	}
 	json_decref(params);

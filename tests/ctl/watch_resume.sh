@@ -125,6 +125,47 @@ else
 	echo "# udsrpc.py watch: skipped, python3 is not installed"
 fi
 
+# ---- one revision bigger than max_output_bytes: an error, not a reconnect loop ----
+# A restore of 40 keys of 4 KiB (160 KiB of events, over the daemon's 64 KiB) is
+# one revision: every replay is cut inside it and the notice names the revision
+# before it again. The watch must stop with exit 1 and say why, within the bound.
+N1=$(rpc '{"jsonrpc":"2.0","id":1,"method":"config.list","params":{"keys_only":true}}' |
+	sed -E 's/.*"revision":([0-9]+),"more".*/\1/')
+VAL=$(head -c 4096 /dev/zero | tr '\0' r)
+ITEMS=""
+for k in $(seq -w 0 39); do ITEMS="$ITEMS${ITEMS:+,}{\"key\":\"huge/$k\",\"value\":\"$VAL\"}"; done
+# (rpc, not ctl call: 160 KiB is over what one argument of a command may be)
+like "huge revision: restored as one revision" '"count":40' \
+	"$(rpc "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"config.restore\",\"params\":{\"items\":[$ITEMS],\"mode\":\"merge\"}}")"
+HUGE_MSG="revision $((N1 + 1))'s events are more than the daemon's max_output_bytes sends a subscriber \\(cut off twice after revision $N1\\); raise limits.max_output_bytes or list the store again"
+T0=$(date +%s)
+WS=0
+timeout 30 "$CTL" -s "$SOCK" watch config --after-revision "$N1" --reconnect \
+	>"$DIR/w4.out" 2>"$DIR/w4.err" || WS=$?
+echo "# udsrpcctl watch, huge revision: exit $WS after $(($(date +%s) - T0)) s, $(wc -l <"$DIR/w4.out") events printed; stderr: $(tr '\n' ' ' <"$DIR/w4.err")"
+check "huge revision: udsrpcctl watch --reconnect ends with exit 1 (not 124: no loop)" 1 "$WS"
+like "huge revision: udsrpcctl says which revision and what to do" "$HUGE_MSG" "$(cat "$DIR/w4.err")"
+check "huge revision: no event printed twice" "" "$(keys_revs "$DIR/w4.out" | sort | uniq -d)"
+if command -v python3 >/dev/null; then
+	WS=0
+	timeout 30 python3 - "$UDSRPC_SOURCE_DIR/contrib/examples" "$SOCK" "$N1" >"$DIR/w5.out" 2>&1 <<'PY' || WS=$?
+import sys
+sys.path.insert(0, sys.argv[1])
+import udsrpc
+try:
+    for _ in udsrpc.watch(sys.argv[2], after_revision=int(sys.argv[3]), reconnect=True):
+        pass
+except udsrpc.WatchStuck as e:
+    print("WatchStuck: %s" % e)
+    sys.exit(7)
+PY
+	echo "# udsrpc.py watch, huge revision: exit $WS; $(tr '\n' ' ' <"$DIR/w5.out")"
+	check "huge revision: udsrpc.watch(reconnect=True) raises WatchStuck" 7 "$WS"
+	like "huge revision: WatchStuck says which revision and what to do" "$HUGE_MSG" "$(cat "$DIR/w5.out")"
+else
+	echo "# udsrpc.py watch, huge revision: skipped, python3 is not installed"
+fi
+
 # ---- the history no longer has it: said on stderr, exit 1 ----
 stop_daemon
 echo '{"limits":{"history_revisions":2}}' >"$DIR/short-history.json"
