@@ -101,6 +101,15 @@ check "dump -j: all 2500 items" 2500 "$(printf '%s' "$OUT" | grep -o '"key":"p/'
 # A writer meanwhile: dump prints one consistent revision, or says it could not.
 ( for i in $(seq 1 300); do "$CTL" -s "$SOCK" -q set p/0001 "$i" || exit 1; done ) &
 WRITER=$!
+# Dump only once the writer's first set is acknowledged (p/0001 then holds a number, not
+# {"i":1}): started before it, a dump under load can finish before any write lands.
+for _ in $(seq 1 500); do
+	ctl get p/0001
+	[[ "$OUT" =~ ^[0-9]+$ ]] && break
+	kill -0 "$WRITER" 2>/dev/null || break
+	sleep 0.02
+done
+like "dump while written: the writer's first set is in before the dump" '^[0-9]+$' "$OUT"
 ctl dump p/
 DUMP_RC=$RC
 wait "$WRITER" || true
