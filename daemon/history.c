@@ -463,6 +463,8 @@ void history_flush(struct history *h)
 		if (r == 0) {
 			h->file_bytes += h->wlen;
 			h->wlen = 0;
+		} else if (ftruncate(h->fd, (off_t)h->file_bytes) < 0) {
+			/* Not taken back: the retry writes over it (at file_bytes, not appended). */
 		}
 	}
 	h->write_failed = r < 0;
