@@ -39,6 +39,7 @@ struct rpc_slot {
 	size_t nparts, capparts;
 	size_t bytes;         /* a batch: what its parts hold so far */
 	struct evbuffer *buf; /* single request: its serialised reply once answered */
+	struct rpc_slot *spare_next; /* on srv->spare_slots */
 };
 
 /*
@@ -184,15 +185,37 @@ void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_
 	jsonnum_out_flush(&o);
 }
 
-void rpc_write_result_head(struct evbuffer *out, const json_t *id)
-{
-	struct jsonnum_out o;
+/* jsonnum's sink into a caller's fixed buffer: a struct rpc_fixed. */
+struct rpc_fixed {
+	char *buf;
+	size_t cap, len;
+};
 
-	rpc_out_init(&o, out);
+static int rpc_fixed_sink(const char *p, size_t n, void *data)
+{
+	struct rpc_fixed *f = data;
+
+	if (n > f->cap - f->len)
+		return -1;
+	memcpy(f->buf + f->len, p, n);
+	f->len += n;
+	return 0;
+}
+
+size_t rpc_result_head(char *buf, size_t cap, const json_t *id, const char *raw_id,
+		       size_t raw_id_len)
+{
+	struct rpc_fixed f = {.buf = buf, .cap = cap};
+	struct jsonnum_out o = {.sink = rpc_fixed_sink, .data = &f};
+
 	jsonnum_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
-	jsonnum_out_value(&o, id ? id : json_null());
+	if (raw_id)
+		jsonnum_out_put(&o, raw_id, raw_id_len);
+	else
+		jsonnum_out_value(&o, id ? id : json_null());
 	jsonnum_out_put(&o, LIT(",\"result\":"));
 	jsonnum_out_flush(&o);
+	return o.err ? 0 : f.len;
 }
 
 json_t *rpc_raw_id_json(const char *raw, size_t len)
@@ -206,11 +229,21 @@ json_t *rpc_raw_id_json(const char *raw, size_t len)
 
 /* ---- the reply queue -------------------------------------------------- */
 
+/* Kept for reuse: every deferred reply has a slot, 50 writers keep 50 in flight. */
+#define RPC_SPARE_SLOTS 64
+
 static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
 {
-	struct rpc_slot *slot = calloc(1, sizeof(*slot));
-	if (!slot)
+	struct udsrpc_server *srv = s->srv;
+	struct rpc_slot *slot = srv->spare_slots;
+
+	if (slot) {
+		srv->spare_slots = slot->spare_next;
+		srv->nspare_slots--;
+		memset(slot, 0, sizeof(*slot));
+	} else if (!(slot = calloc(1, sizeof(*slot)))) {
 		return NULL;
+	}
 	/* A single reply's buffer comes when it is needed: a deferred reply
 	 * that completes at the head of the queue goes straight out. */
 	slot->batch = batch;
@@ -220,6 +253,8 @@ static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
 
 static void rpc_slot_free(struct rpc_session *s, struct rpc_slot *slot)
 {
+	struct udsrpc_server *srv = s->srv;
+
 	TAILQ_REMOVE(&s->slots, slot, link);
 	for (size_t i = 0; i < slot->nparts; i++)
 		if (slot->parts[i])
@@ -227,7 +262,24 @@ static void rpc_slot_free(struct rpc_session *s, struct rpc_slot *slot)
 	free(slot->parts);
 	if (slot->buf)
 		evbuffer_free(slot->buf);
-	free(slot);
+	if (srv->nspare_slots >= RPC_SPARE_SLOTS) {
+		free(slot);
+		return;
+	}
+	slot->spare_next = srv->spare_slots;
+	srv->spare_slots = slot;
+	srv->nspare_slots++;
+}
+
+void rpc_slot_spares_free(struct udsrpc_server *srv)
+{
+	struct rpc_slot *slot;
+
+	while ((slot = srv->spare_slots)) {
+		srv->spare_slots = slot->spare_next;
+		free(slot);
+	}
+	srv->nspare_slots = 0;
 }
 
 struct rpc_slot *rpc_slot_single(struct rpc_session *s)
