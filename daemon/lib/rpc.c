@@ -964,21 +964,65 @@ closed: __attribute__((unused));
 }
 
 /*
- * The params object of the last request, emptied, when nothing kept a
- * reference to it: the next request's params fill it instead of a new object
- * and hash table being allocated and freed around every call.
+ * The params object of the last request, when nothing kept a reference to
+ * it, with its members' values set to null: the next request's params fill
+ * it instead of a new object, hash table and member entries being
+ * allocated and freed around every call. A member whose name is the one
+ * kept at its place takes the new value there (no hashing, no allocation);
+ * from the first one that differs, the members kept past it go and the
+ * rest are added as jansson adds them, so the object is always the one
+ * json_loadb would give, order and duplicates included.
  */
 #define RPC_SPARE_MEMBERS 16
+#define RPC_SPARE_TEXT 64 /* bytes of a string value kept in it */
+
+void rpc_spare_park(struct udsrpc_server *srv, json_t *params)
+{
+	/* Only ours, and small (a cleared object keeps its hash table's size). */
+	if (!json_is_object(params) || params->refcount != 1 ||
+	    json_object_size(params) > RPC_SPARE_MEMBERS || srv->spare_params) {
+		json_decref(params);
+		return;
+	}
+	/*
+	 * The values go now (a big one must not wait for the next request),
+	 * but a short string only the object holds stays: a member of the
+	 * same name in the next request takes its new text in it.
+	 */
+	for (void *it = json_object_iter(params); it; it = json_object_iter_next(params, it)) {
+		json_t *v = json_object_iter_value(it);
+
+		if (!json_is_string(v) || v->refcount != 1 ||
+		    json_string_length(v) > RPC_SPARE_TEXT)
+			json_object_iter_set_new(params, it, json_null());
+	}
+	srv->spare_params = params;
+}
+
+/* Drop the members of spare after its first keep ones. */
+static void rpc_spare_trim(json_t *c, size_t keep)
+{
+	while (json_object_size(c) > keep) {
+		void *it = json_object_iter(c);
+
+		for (size_t i = 0; i < keep; i++)
+			it = json_object_iter_next(c, it);
+		json_object_deln(c, json_object_iter_key(it), json_object_iter_key_len(it));
+	}
+}
 
 static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 {
 	bool object = *f->p == '{';
 	char close = object ? '}' : ']';
 	json_t *c;
+	void *kept = NULL; /* the spare's member at the place of the next one parsed */
+	size_t placed = 0; /* members parsed so far into kept places */
 
 	if (object && depth == 1 && f->srv && f->srv->spare_params) {
 		c = f->srv->spare_params;
 		f->srv->spare_params = NULL;
+		kept = json_object_iter(c);
 	} else {
 		c = object ? json_object() : json_array();
 	}
@@ -989,6 +1033,7 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 	rpc_fast_ws(f);
 	if (f->p < f->end && *f->p == close) {
 		f->p++;
+		rpc_spare_trim(c, 0);
 		return c;
 	}
 	for (;;) {
@@ -1006,10 +1051,38 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 				goto fail;
 			f->p++;
 		}
-		if (!(v = rpc_fast_value(f, depth + 1)))
+		if (kept && json_object_iter_key_len(kept) == klen &&
+		    !memcmp(json_object_iter_key(kept), key, klen)) {
+			json_t *was = json_object_iter_value(kept);
+			const char *p;
+			size_t n;
+
+			rpc_fast_ws(f);
+			/* A string kept here takes the new text: as json_stringn would make it. */
+			if (json_is_string(was) && was->refcount == 1 && f->p < f->end &&
+			    *f->p == '"') {
+				if (!rpc_fast_raw(f, &p, &n, &ascii) ||
+				    (ascii ? json_string_setn_nocheck(was, p, n)
+				           : json_string_setn(was, p, n)) < 0)
+					goto fail;
+			} else if ((v = rpc_fast_value(f, depth + 1))) {
+				json_object_iter_set_new(c, kept, v);
+			} else {
+				goto fail;
+			}
+			kept = json_object_iter_next(c, kept);
+			placed++;
+		} else if (!(v = rpc_fast_value(f, depth + 1))) {
 			goto fail;
-		if (object ? json_object_setn_new_nocheck(c, key, klen, v) : json_array_append_new(c, v))
-			goto fail;
+		} else {
+			if (kept) {
+				rpc_spare_trim(c, placed);
+				kept = NULL;
+			}
+			if (object ? json_object_setn_new_nocheck(c, key, klen, v)
+			           : json_array_append_new(c, v))
+				goto fail;
+		}
 		rpc_fast_ws(f);
 		if (f->p < f->end && *f->p == ',') {
 			f->p++;
@@ -1017,6 +1090,8 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 		}
 		if (f->p < f->end && *f->p == close) {
 			f->p++;
+			if (kept)
+				rpc_spare_trim(c, placed);
 			return c;
 		}
 		goto fail;
@@ -1105,12 +1180,8 @@ static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
 	s->srv->stats.req_total++;
 	c.t0 = clock_now_ns();
 	rpc_call(s, &c, name, f.method_len, params);
-	/* Only ours, and small (a cleared object keeps its hash table's size):
-	 * keep it for the next request. */
-	if (params && params == f.params_json && json_is_object(params) && params->refcount == 1 &&
-	    json_object_size(params) <= RPC_SPARE_MEMBERS && !s->srv->spare_params &&
-	    json_object_clear(params) == 0)
-		s->srv->spare_params = params;
+	if (params && params == f.params_json)
+		rpc_spare_park(s->srv, params);
 	else
 		json_decref(params);
 	return true;

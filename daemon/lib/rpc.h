@@ -111,6 +111,9 @@ void rpc_slot_spares_free(struct udsrpc_server *srv);
  * NULL (a client's: no spare objects to reuse).
  */
 json_t *rpc_fast_json(struct udsrpc_server *srv, const char *text, size_t len);
+/* Params the fast path built, after the call: kept as srv's spare when
+ * nothing else holds them (their values dropped), else released. */
+void rpc_spare_park(struct udsrpc_server *srv, json_t *params);
 /* A new reference for an id the fast path kept as text (null, an integer or a plain string). */
 json_t *rpc_raw_id_json(const char *raw, size_t len);
 /* The head of a reply line, {"jsonrpc":"2.0","id":ID,"result":, into buf (raw_id, or else
