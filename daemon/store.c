@@ -646,10 +646,17 @@ static struct store_op *op_get(struct store *s)
 	return calloc(1, sizeof(*op));
 }
 
+/* free(p) but no call for NULL: a single key's op has only rec and value of all these. */
+static inline void free_some(void *p)
+{
+	if (p)
+		free(p);
+}
+
 static void op_put(struct store *s, struct store_op *op)
 {
-	free(op->rec);
-	free(op->old);
+	free_some(op->rec);
+	free_some(op->old);
 	json_decref(op->value);
 	for (size_t i = 0; i < op->nnodes; i++) {
 		if (op->olds)
@@ -659,12 +666,12 @@ static void op_put(struct store *s, struct store_op *op)
 		if (op->vals)
 			json_decref(op->vals[i]);
 	}
-	free(op->olds);
-	free(op->nodes);
-	free(op->vals);
-	free(op->sizes);
-	free(op->imgs);
-	free(op->ephs);
+	free_some(op->olds);
+	free_some(op->nodes);
+	free_some(op->vals);
+	free_some(op->sizes);
+	free_some(op->imgs);
+	free_some(op->ephs);
 	op->ephs = NULL;
 	op->vals = NULL;
 	op->sizes = NULL;

@@ -354,6 +354,7 @@ struct node {
 	const char *type_broken;
 	const json_t *enum_values, *const_value, *minimum, *maximum;
 	const json_t *min_length, *max_length, *min_items, *max_items;
+	size_t min_length_v, max_length_v; /* theirs, as check_count reads them */
 	const json_t *pattern;
 	int pattern_err; /* 0, or -EBADMSG / -ENOMEM from regcomp */
 	char pattern_msg[128];
@@ -693,6 +694,8 @@ static int compile_keywords(struct jsonschema *js, struct node *n, const json_t 
 	n->maximum = json_object_get(schema, "maximum");
 	n->min_length = json_object_get(schema, "minLength");
 	n->max_length = json_object_get(schema, "maxLength");
+	n->min_length_v = (size_t)json_integer_value(n->min_length);
+	n->max_length_v = (size_t)json_integer_value(n->max_length);
 	if ((kw = json_object_get(schema, "pattern")))
 		compile_pattern(n, kw);
 	n->min_items = json_object_get(schema, "minItems");
@@ -949,9 +952,6 @@ static int check_pattern(struct vctx *c, const struct node *n, const char *s, si
 	 * regexec sees a C string and would stop at an embedded NUL, matching
 	 * only the prefix; a "^...$" whitelist must not pass "ok\u0000junk".
 	 */
-	/* A table's set never holds U+0000: a match proves there is none. */
-	if (n->fast.on && charset_match(&n->fast, s, len))
-		return 0;
 	if (memchr(s, '\0', len))
 		return fail(c, "does not match pattern '%s' (contains U+0000)", pattern);
 	if (n->pattern_err == -EBADMSG)
@@ -990,10 +990,10 @@ static int check_count(struct vctx *c, size_t k, const json_t *min, const json_t
  * the bounds (read as check_count reads them) hold for all of those, the
  * count is not needed.
  */
-static bool count_surely_within(size_t len, const json_t *min, const json_t *max)
+static bool count_surely_within(const struct node *n, size_t len)
 {
-	return (!min || (len + 3) / 4 >= (size_t)json_integer_value(min)) &&
-	       (!max || len <= (size_t)json_integer_value(max));
+	return (!n->min_length || (len + 3) / 4 >= n->min_length_v) &&
+	       (!n->max_length || len <= n->max_length_v);
 }
 
 static int check_string(struct vctx *c, const struct node *n, const json_t *inst)
@@ -1001,11 +1001,13 @@ static int check_string(struct vctx *c, const struct node *n, const json_t *inst
 	const char *s = json_string_value(inst);
 	size_t len = json_string_length(inst);
 	int r;
-	if ((n->min_length || n->max_length) &&
-	    !count_surely_within(len, n->min_length, n->max_length) &&
+	if ((n->min_length || n->max_length) && !count_surely_within(n, len) &&
 	    (r = check_count(c, utf8_codepoints(s, len), n->min_length, n->max_length, "be",
 	                     "characters long")))
 		return r;
+	/* A table's set never holds U+0000: a match proves there is none. */
+	if (n->fast.on && charset_match(&n->fast, s, len))
+		return 0;
 	return n->pattern ? check_pattern(c, n, s, len) : 0;
 }
 
