@@ -649,10 +649,21 @@ static int compile_props(struct jsonschema *js, struct node *n, const json_t *pr
 	return 0;
 }
 
+/* memcmp(a, b, n) == 0, without a call for the short names members have. */
+static inline bool same_name(const char *a, const char *b, size_t n)
+{
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 static struct prop *prop_named(const struct node *n, const char *key, size_t len)
 {
 	for (size_t i = 0; i < n->n_props; i++)
-		if (n->props[i].len == len && memcmp(n->props[i].name, key, len) == 0)
+		if (n->props[i].len == len && same_name(n->props[i].name, key, len))
 			return &n->props[i];
 	return NULL;
 }

@@ -999,6 +999,17 @@ void rpc_spare_park(struct udsrpc_server *srv, json_t *params)
 	srv->spare_params = params;
 }
 
+/* memcmp(a, b, n) == 0, without a call for the short names params have. */
+static inline bool rpc_same_name(const char *a, const char *b, size_t n)
+{
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 /* Drop the members of spare after its first keep ones. */
 static void rpc_spare_trim(json_t *c, size_t keep)
 {
@@ -1052,7 +1063,7 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 			f->p++;
 		}
 		if (kept && json_object_iter_key_len(kept) == klen &&
-		    !memcmp(json_object_iter_key(kept), key, klen)) {
+		    rpc_same_name(json_object_iter_key(kept), key, klen)) {
 			json_t *was = json_object_iter_value(kept);
 			const char *p;
 			size_t n;

@@ -24,6 +24,9 @@ struct config_conn {
 	bool owns;                /* it has set an ephemeral item: look for them at close */
 	bool closed;
 	bool running; /* config_done is on the stack: an answer may close the connection */
+	/* The end of its events, from ,"peer":{...} on (config_put_peer), made once. */
+	char peer_text[64];
+	size_t peer_len;
 };
 
 /* A key a config.txn changed: value NULL for an unset (both borrowed from its txn_ops). */
@@ -264,7 +267,26 @@ static char *config_put_int(char *at, int64_t v)
 	return config_put(at, d, n);
 }
 
+static char *config_put_u64(char *at, uint64_t v)
+{
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t n;
+	const char *d = jsonnum_u64(v, digits, &n);
+
+	return config_put(at, d, n);
+}
+
 #define CONFIG_PUT_LIT(at, lit) config_put(at, lit, sizeof(lit) - 1)
+
+/* The end of an event line, ,"peer":{"uid":U,"pid":P}}}\n: at most 55 bytes. */
+static char *config_put_peer(char *at, uid_t uid, pid_t pid)
+{
+	at = CONFIG_PUT_LIT(at, ",\"peer\":{\"uid\":");
+	at = config_put_int(at, (int64_t)uid);
+	at = CONFIG_PUT_LIT(at, ",\"pid\":");
+	at = config_put_int(at, (int64_t)pid);
+	return CONFIG_PUT_LIT(at, "}}}\n");
+}
 /* The line without the value, key and reason: the literals and four numbers. */
 #define CONFIG_EVENT_FIXED 256
 #define CONFIG_EVENT_STACK 1024
@@ -334,11 +356,11 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 		memmove(at, vtext, vlen);
 		at += vlen;
 	}
-	at = CONFIG_PUT_LIT(at, ",\"peer\":{\"uid\":");
-	at = config_put_int(at, (int64_t)w->uid);
-	at = CONFIG_PUT_LIT(at, ",\"pid\":");
-	at = config_put_int(at, (int64_t)w->pid);
-	at = CONFIG_PUT_LIT(at, "}}}\n");
+	/* A connection's writes all end the same way: written once, for its first event. */
+	if (w->cc && w->cc->peer_len)
+		at = config_put(at, w->cc->peer_text, w->cc->peer_len);
+	else
+		at = config_put_peer(at, w->uid, w->pid);
 
 	size_t len = (size_t)(at - line);
 	if (d->history)
@@ -458,11 +480,24 @@ static void config_audit(struct config_write *w, uint64_t revision)
 	if (w->owner_id)
 		snprintf(why, sizeof(why), " (ephemeral: connection %llu closed)",
 		         (unsigned long long)w->owner_id);
+	/*
+	 * "N key(s) [LIST] revision R WHY", LIST cut at CUT bytes with "...",
+	 * put together here and handed over as "%s": a printf of it cost as
+	 * much as the rest of a durable set.
+	 */
+	char detail[CUT + 160], *at = detail;
+	at = config_put_u64(at, n);
+	at = CONFIG_PUT_LIT(at, " key(s) [");
+	at = config_put(at, list, len < CUT ? len : CUT);
+	if (cut)
+		at = CONFIG_PUT_LIT(at, "...");
+	at = CONFIG_PUT_LIT(at, "] revision ");
+	at = config_put_u64(at, revision);
+	at = config_put(at, why, strlen(why));
+	*at = '\0';
 	/* A closed connection's ephemeral items go with no call: an unset in its name. */
 	udsrpc_server_audit(w->d->srv, w->call ? udsrpc_call_method(w->call) : "config.unset",
-	                    w->uid, w->pid, w->exe, "%zu key(s) [%.*s%s] revision %llu%s", n,
-	                    (int)(len < CUT ? len : CUT), list, cut ? "..." : "",
-	                    (unsigned long long)revision, why);
+	                    w->uid, w->pid, w->exe, "%s", detail);
 }
 
 /*
@@ -529,8 +564,11 @@ static void config_write_finish(struct config_write *w)
 	json_decref(w->items);
 	json_decref(w->txn_ops);
 	json_decref(w->results);
-	free(w->changes);
-	free(w->exe);
+	/* Neither is there for a plain set: no calls then. */
+	if (w->changes)
+		free(w->changes);
+	if (w->exe)
+		free(w->exe);
 	config_write_release(d, w);
 	config_run_waiters(d, cc);
 	cc->running = false;
@@ -686,6 +724,9 @@ static struct config_write *config_write_new(struct udsrpcd *d, struct udsrpc_ca
 		cc->owner = (struct store_owner){.id = udsrpc_peer_id(p),
 		                                 .uid = (uint32_t)udsrpc_peer_uid(p),
 		                                 .pid = (int32_t)udsrpc_peer_pid(p)};
+		cc->peer_len = (size_t)(config_put_peer(cc->peer_text, udsrpc_peer_uid(p),
+		                                        udsrpc_peer_pid(p)) -
+		                        cc->peer_text);
 	}
 	if (!(w = config_write_alloc(d, len))) {
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
