@@ -1088,38 +1088,77 @@ static bool txn_compare_holds(struct store *s, const struct store_txn_cmp *c)
 	return false;
 }
 
-static json_t *txn_item(const char *key, const struct txn_view *v)
+/*
+ * The results array as the reply writes it (compact, jansson's text through
+ * jsonnum), built as the ops run: a tree of {"key","revision"} objects cost
+ * more to build, dump and free than the rest of the transaction.
+ */
+struct txn_text {
+	char *p;
+	size_t len, cap;
+};
+
+static void txn_text_put(struct txn_text *t, const char *p, size_t n)
 {
-	if (!v->exists)
-		return json_null();
-	return item_add_eph(json_pack("{s:s,s:O,s:I,s:I,s:I}", "key", key, "value",
-	                              (json_t *)v->value, "revision", (json_int_t)v->rev,
-	                              "create_revision", (json_int_t)v->create, "version",
-	                              (json_int_t)v->version),
-	                    &v->eph);
+	memcpy(t->p + t->len, p, n);
+	t->len += n;
 }
 
 /*
- * A write's result {"key","revision"}: built directly, json_pack's format
- * parsing costs more per op. The key was checked (store_key_valid: ASCII);
- * rev is one integer the whole transaction's results share.
+ * A get's item (or null): built and dumped, as rare in a transaction as it
+ * is varied. Growing keeps the room the later ops had reserved.
  */
-static json_t *txn_result(const char *key, size_t klen, json_t *rev)
+static bool txn_text_item(struct txn_text *t, const char *key, const struct txn_view *v)
 {
-	json_t *res = json_object();
+	json_t *item = NULL;
+	size_t n;
 
-	if (res && (json_object_set_new_nocheck(res, "key", json_stringn_nocheck(key, klen)) < 0 ||
-	            json_object_set_nocheck(res, "revision", rev) < 0)) {
-		json_decref(res);
-		return NULL;
+	if (v->exists &&
+	    !(item = item_add_eph(json_pack("{s:s,s:O,s:I,s:I,s:I}", "key", key, "value",
+	                                    (json_t *)v->value, "revision", (json_int_t)v->rev,
+	                                    "create_revision", (json_int_t)v->create, "version",
+	                                    (json_int_t)v->version),
+	                          &v->eph)))
+		return false;
+	const json_t *j = item ? item : json_null();
+	char *p;
+
+	n = jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS);
+	if (n > t->cap - t->len) {
+		/* n more than before: what was free stays free for the later ops. */
+		if ((p = realloc(t->p, t->cap + n))) {
+			t->p = p;
+			t->cap += n;
+		}
+		if (!p || jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS) != n)
+			n = 0;
 	}
-	return res;
+	json_decref(item);
+	t->len += n;
+	return n != 0;
 }
+
+/* A write's {"key","revision"}; the key was checked (store_key_valid: nothing to escape). */
+static void txn_text_change(struct txn_text *t, const char *key, size_t klen, uint64_t rev)
+{
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t n;
+	const char *d = jsonnum_u64(rev, digits, &n);
+
+	txn_text_put(t, "{\"key\":\"", 8);
+	txn_text_put(t, key, klen);
+	txn_text_put(t, "\",\"revision\":", 13);
+	txn_text_put(t, d, n);
+	txn_text_put(t, "}", 1);
+}
+
+/* Room a write's result takes, its separator included. */
+#define TXN_TEXT_CHANGE(klen) ((klen) + 24 + JSONNUM_U64_MAX)
 
 int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
               size_t nfail, store_done_fn done, void *arg, bool *ret_succeeded,
-              json_t **ret_results)
+              struct store_txn_results *ret_results)
 {
 	bool ok = true, has_set = false, has_eph = false;
 	const struct store_txn_op *ops;
@@ -1128,7 +1167,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	struct txn_view *made = NULL;
 	struct store_rec **recs = NULL, *batch = NULL;
 	struct store_op *op = NULL;
-	json_t *results = NULL, *rev_json = NULL, *zero_json = NULL;
+	struct txn_text text = {0};
 	int r = -ENOMEM;
 
 	if (!done)
@@ -1141,9 +1180,18 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
 		    (ops[i].op == STORE_TXN_SET && !ops[i].value))
 			return -EINVAL;
-	if ((ret_results && (!(results = json_array()) || !(rev_json = json_integer((json_int_t)rev)) ||
-	                     !(zero_json = json_integer(0)))) ||
-	    !(op = op_get(s)) ||
+	/* The results' room for writes at once: only a get's item may need more. */
+	if (ret_results) {
+		size_t room = 2;
+
+		for (size_t i = 0; i < nops; i++)
+			room += TXN_TEXT_CHANGE(strlen(ops[i].key));
+		if (!(text.p = malloc(room)))
+			goto out;
+		text.cap = room;
+		txn_text_put(&text, "[", 1);
+	}
+	if (!(op = op_get(s)) ||
 	    !(made = calloc(nops + 1, sizeof(*made))) || !(recs = calloc(nops + 1, sizeof(*recs))))
 		goto out;
 	op->done = done;
@@ -1153,13 +1201,16 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		const struct store_txn_op *o = &ops[i];
 		struct txn_view v = txn_view_of(s, ops, i, made, o->key);
 		size_t klen = strlen(o->key);
-		json_t *res = NULL;
+		bool changed = false;
 
+		if (ret_results && i > 0)
+			txn_text_put(&text, ",", 1);
 		if (o->op == STORE_TXN_GET) {
-			res = results ? txn_item(o->key, &v) : NULL;
+			r = -ENOMEM;
+			if (ret_results && !txn_text_item(&text, o->key, &v))
+				goto out;
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
-			res = results ? txn_result(o->key, klen, zero_json) : NULL;
 		} else {
 			struct txn_view w = {0};
 
@@ -1190,11 +1241,12 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			made[i] = w;
 			total += recs[i]->len;
 			nw++;
-			res = results ? txn_result(o->key, klen, rev_json) : NULL;
+			changed = true;
 		}
-		r = -ENOMEM;
-		if (results && (!res || json_array_append_new(results, res) < 0))
-			goto out;
+		if (ret_results && o->op != STORE_TXN_GET) {
+			ret_results->changed[i] = changed;
+			txn_text_change(&text, o->key, klen, changed ? rev : 0);
+		}
 	}
 	op->st = STORE_OK;
 	if (nw == 0) {
@@ -1280,9 +1332,12 @@ queue:
 	queue_op(s, op);
 	op = NULL;
 	*ret_succeeded = ok;
-	if (ret_results)
-		*ret_results = results;
-	results = NULL;
+	if (ret_results) {
+		txn_text_put(&text, "]", 1);
+		ret_results->text = text.p;
+		ret_results->len = text.len;
+		text.p = NULL;
+	}
 	r = 0;
 out:
 	for (size_t i = 0; recs && i < nops; i++)
@@ -1295,9 +1350,7 @@ out:
 		op->nnodes = 0;
 		op_put(s, op);
 	}
-	json_decref(results);
-	json_decref(rev_json);
-	json_decref(zero_json);
+	free(text.p);
 	return r;
 }
 

@@ -39,8 +39,9 @@ struct config_write {
 	struct config_conn *cc;
 	json_t *value; /* NULL for unset */
 	json_t *keys;  /* unset by prefix (key[] is the prefix): the keys it removes */
-	json_t *txn_ops; /* config.txn (key[] ""): the branch that ran, and its results */
-	json_t *results;
+	json_t *txn_ops; /* config.txn (key[] ""): the branch that ran, and its results' text */
+	char *results;
+	size_t results_len;
 	/* config.txn: the keys it changes, in op order (a get and an unset of an
 	 * absent key change nothing), for the events and the audit line */
 	struct config_change *changes;
@@ -471,13 +472,35 @@ static void config_write_finish(struct config_write *w)
 	json_decref(w->keys);
 	json_decref(w->items);
 	json_decref(w->txn_ops);
-	json_decref(w->results);
+	free(w->results);
 	free(w->changes);
 	free(w->exe);
 	free(w);
 	config_run_waiters(d, cc);
 	cc->running = false;
 	config_conn_maybe_free(cc);
+}
+
+/*
+ * {"succeeded","revision","results"} written around the results' text the
+ * store made, as a dump of that object would give it.
+ */
+static void config_txn_answer(struct config_write *w, uint64_t revision)
+{
+	char *text = malloc(w->results_len + 64), *at;
+
+	if (!text) {
+		udsrpc_call_error(w->call, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+		return;
+	}
+	at = w->succeeded ? CONFIG_PUT_LIT(text, "{\"succeeded\":true,\"revision\":")
+	                  : CONFIG_PUT_LIT(text, "{\"succeeded\":false,\"revision\":");
+	at = config_put_int(at, (int64_t)revision);
+	at = CONFIG_PUT_LIT(at, ",\"results\":");
+	at = config_put(at, w->results, w->results_len);
+	*at++ = '}';
+	udsrpc_call_result_text(w->call, text, (size_t)(at - text));
+	free(text);
 }
 
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
@@ -512,10 +535,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 			for (size_t i = 0; config_recorded(d) && i < w->nchanges; i++)
 				config_publish(w, w->changes[i].key, w->changes[i].value, revision,
 				               NULL);
-			udsrpc_call_result(w->call,
-			                   json_pack("{s:b,s:I,s:O}", "succeeded", w->succeeded,
-			                             "revision", (json_int_t)revision, "results",
-			                             w->results));
+			config_txn_answer(w, revision);
 			break;
 		}
 		if (w->keys) {
@@ -883,22 +903,26 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 		config_txn_bind(w, js, succ);
 		config_txn_bind(w, jf, fail);
 	}
+	/* The changes and the store's changed flags in one block, sized once. */
+	size_t most = (ns > nf ? ns : nf) + 1;
+	struct store_txn_results res = {0};
 	r = -ENOMEM;
-	if ((w->changes = calloc((ns > nf ? ns : nf) + 1, sizeof(*w->changes))))
+	if ((w->changes = calloc(most, sizeof(*w->changes) + sizeof(bool)))) {
+		res.changed = (bool *)(w->changes + most);
 		r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w,
-		              &w->succeeded, &w->results);
+		              &w->succeeded, &res);
+	}
 	if (r < 0) {
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
 		goto out;
 	}
+	w->results = res.text;
+	w->results_len = res.len;
 	w->txn_ops = json_incref((json_t *)(w->succeeded ? js : jf));
-	if (!w->txn_ops)
-		w->txn_ops = json_array();
 	/* Read once here, not per event and again for the audit line. */
 	const struct store_txn_op *ran = w->succeeded ? succ : fail;
 	for (size_t i = 0, n = w->succeeded ? ns : nf; i < n; i++) {
-		if (ran[i].op == STORE_TXN_GET ||
-		    json_integer_value(json_object_get(json_array_get(w->results, i), "revision")) == 0)
+		if (ran[i].op == STORE_TXN_GET || !res.changed[i])
 			continue;
 		w->changes[w->nchanges++] = (struct config_change){
 		    ran[i].key, ran[i].op == STORE_TXN_SET ? ran[i].value : NULL};
