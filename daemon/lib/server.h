@@ -133,6 +133,7 @@ struct udsrpc_server {
 	uint64_t turn;
 	bool turn_armed;
 	json_t *spare_params;
+	bool text_handlers; /* some method has had one: the fast path looks for it */
 
 	/* Other threads: completions, posts, stop (xthread.c). */
 	struct xthread *xt;
