@@ -2277,19 +2277,30 @@ static int read_all(int fd, unsigned char **ret_buf, size_t *ret_len)
 	return 0;
 }
 
+/* A recovered value: the plain scalars most values are without jansson's lexer; NULL: not JSON. */
+static json_t *load_value(const struct store_rec_view *v)
+{
+	const char *end;
+	json_t *value = v->vlen ? jsonnum_scalar(v->value, v->value + v->vlen, &end) : NULL;
+
+	if (value && end == v->value + v->vlen)
+		return value;
+	json_decref(value);
+	return json_loadb(v->value, v->vlen, LOAD_FLAGS, NULL);
+}
+
 /*
  * Apply one recovered set or unset to the map and the image; -EBADMSG if its
  * value is not JSON. A release 1 set (no create_rev/version) gets what
  * node_commit derives from the state before it, and goes into the image as
- * a SET2 record, so the next snapshot keeps them.
+ * a SET2 record, so the next snapshot keeps them. value: the set's, parsed
+ * already (taken), or NULL.
  */
-static int load_one(struct store *s, const struct store_rec_view *v)
+static int load_one(struct store *s, const struct store_rec_view *v, json_t *value)
 {
 	struct store_node *n = node_find(s, v->key, v->keylen);
 	struct store_tree_link *old;
 	struct store_rec *rec;
-	json_error_t jerr;
-	json_t *value;
 	uint64_t create, version;
 
 	if (v->op == STORE_OP_UNSET) {
@@ -2310,8 +2321,7 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 		}
 		return 0;
 	}
-	value = json_loadb(v->value, v->vlen, LOAD_FLAGS, &jerr);
-	if (!value)
+	if (!value && !(value = load_value(v)))
 		return -EBADMSG;
 	if (v->op == STORE_OP_SET2) {
 		create = v->create_rev;
@@ -2345,25 +2355,31 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 static int load_record(struct store *s, const struct store_rec_view *v)
 {
 	struct store_rec_view b;
-	size_t off = 0;
+	json_t *stack[16], **vals = stack;
+	size_t off = 0, n = 0, parsed = 0;
 	int r = 0;
 
 	if (v->op != STORE_OP_BATCH)
-		return load_one(s, v);
-	/* Every value must parse before any of them is applied. */
-	while (store_batch_next(v, &off, &b) == 0) {
-		json_t *value;
-
-		if (b.op == STORE_OP_UNSET)
-			continue;
-		value = json_loadb(b.value, b.vlen, LOAD_FLAGS, NULL);
-		if (!value)
-			return -EBADMSG;
-		json_decref(value);
+		return load_one(s, v, NULL);
+	while (store_batch_next(v, &off, &b) == 0)
+		n++;
+	if (n > sizeof(stack) / sizeof(stack[0]) && !(vals = malloc(n * sizeof(*vals))))
+		return -ENOMEM;
+	/* Every value must parse before any of them is applied; each is parsed once. */
+	for (off = 0; r == 0 && store_batch_next(v, &off, &b) == 0; parsed++) {
+		vals[parsed] = b.op == STORE_OP_UNSET ? NULL : load_value(&b);
+		if (b.op != STORE_OP_UNSET && !vals[parsed])
+			r = -EBADMSG;
 	}
 	off = 0;
-	while (r == 0 && store_batch_next(v, &off, &b) == 0)
-		r = load_one(s, &b);
+	for (size_t i = 0; r == 0 && i < parsed && store_batch_next(v, &off, &b) == 0; i++) {
+		r = load_one(s, &b, vals[i]);
+		vals[i] = NULL; /* taken */
+	}
+	for (size_t i = 0; i < parsed; i++)
+		json_decref(vals[i]);
+	if (vals != stack)
+		free(vals);
 	return r;
 }
 

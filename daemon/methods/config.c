@@ -1085,67 +1085,33 @@ static const char *txn_key(struct txn_scan *t)
 	return k;
 }
 
-static bool txn_word(struct txn_scan *t, const char *w, size_t n)
-{
-	if ((size_t)(t->end - t->p) < n || memcmp(t->p, w, n) != 0)
-		return false;
-	t->p += n;
-	return true;
-}
-
-/* -?(0|[1-9][0-9]*) of at most 18 digits, not the start of a real: a json_int_t, as jansson reads it. */
-static bool txn_int(struct txn_scan *t, json_int_t *ret)
-{
-	const char *d = t->p + (*t->p == '-');
-	uint64_t u = 0; /* a longer run wraps harmlessly before it is refused */
-	size_t n = 0;
-
-	while (d + n < t->end && d[n] >= '0' && d[n] <= '9') {
-		u = u * 10 + (uint64_t)(d[n] - '0');
-		n++;
-	}
-	if (n == 0 || n > 18 || (n > 1 && d[0] == '0') ||
-	    (d + n < t->end && (d[n] == '.' || d[n] == 'e' || d[n] == 'E')))
-		return false;
-	*ret = d > t->p ? -(json_int_t)u : (json_int_t)u;
-	t->p = d + n;
-	return true;
-}
-
-/* A value of the plain kinds, kept in the block (own reference). */
+/* A value of the plain kinds (jsonnum_scalar), kept in the block (own reference). */
 static json_t *txn_value(struct txn_scan *t)
 {
 	struct config_txn_args *a = t->a;
-	const char *s;
-	size_t len;
-	json_int_t i;
-	json_t *v = NULL;
+	json_t *v;
 
 	txn_ws(t);
-	if (t->p >= t->end)
+	if (t->p >= t->end || !(v = jsonnum_scalar(t->p, t->end, &t->p)))
 		return NULL;
-	if (*t->p == '"')
-		v = txn_string(t, &s, &len) ? json_stringn_nocheck(s, len) : NULL;
-	else if (*t->p == 't')
-		v = txn_word(t, "true", 4) ? json_true() : NULL;
-	else if (*t->p == 'f')
-		v = txn_word(t, "false", 5) ? json_false() : NULL;
-	else if (*t->p == 'n')
-		v = txn_word(t, "null", 4) ? json_null() : NULL;
-	else if (txn_int(t, &i))
-		v = json_integer(i);
-	if (v)
-		a->vals[a->nvals++] = v;
+	a->vals[a->nvals++] = v;
 	return v;
 }
 
-static bool txn_bool(struct txn_scan *t, bool *ret)
+/* A boolean, or (unsigned) an integer of at least 0: the value of a compare's member. */
+static bool txn_scalar_of(struct txn_scan *t, bool unsigned_int, struct store_txn_cmp *c)
 {
+	json_t *v;
+	bool ok;
+
 	txn_ws(t);
-	if (txn_word(t, "true", 4))
-		return *ret = true;
-	*ret = false;
-	return txn_word(t, "false", 5);
+	if (t->p >= t->end || *t->p == '-' || !(v = jsonnum_scalar(t->p, t->end, &t->p)))
+		return false;
+	ok = unsigned_int ? json_is_integer(v) : json_is_boolean(v);
+	c->num = (uint64_t)json_integer_value(v);
+	c->exists = json_is_true(v);
+	json_decref(v);
+	return ok;
 }
 
 /* An object's members, each by fn (which takes the value); false: not of the shape. */
@@ -1170,18 +1136,14 @@ static bool txn_cmp_member(struct txn_scan *t, int m, void *arg)
 {
 	struct store_txn_cmp *c = arg;
 	unsigned char *found = &t->a->found[c - t->a->cmps];
-	json_int_t num;
 
 	if (m == 0)
 		return (c->key = txn_key(t)) != NULL;
 	++*found;
 	c->what = (enum store_cmp_kind)(m - 1); /* the enum's order */
-	txn_ws(t);
-	if (m == 1 || m == 2) /* revision, version: integers, minimum 0 */
-		return t->p < t->end && *t->p != '-' && txn_int(t, &num) && (c->num = (uint64_t)num, true);
 	if (m == 3)
 		return (c->value = txn_value(t)) != NULL;
-	return txn_bool(t, &c->exists);
+	return txn_scalar_of(t, m != 4, c); /* revision, version: integers, minimum 0 */
 }
 
 /* "key" first: the one the schema requires of both. */
@@ -1196,6 +1158,7 @@ struct txn_op_at {
 static bool txn_op_member(struct txn_scan *t, int m, void *arg)
 {
 	struct txn_op_at *at = arg;
+	struct store_txn_cmp flag; /* ephemeral's boolean, as a compare's exists is read */
 	const char *s;
 	size_t len;
 
@@ -1218,7 +1181,10 @@ static bool txn_op_member(struct txn_scan *t, int m, void *arg)
 	case 2:
 		return (at->op->value = txn_value(t)) != NULL;
 	default:
-		return txn_bool(t, at->eph);
+		if (!txn_scalar_of(t, false, &flag))
+			return false;
+		*at->eph = flag.exists;
+		return true;
 	}
 }
 
