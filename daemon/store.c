@@ -1863,19 +1863,21 @@ static void image_apply(struct store *s, struct store_op *op)
 	struct store_tree_link *old;
 
 	if (rec->op == STORE_OP_BATCH) {
-		struct store_rec_view b, v;
-		size_t off = 0;
-
-		/* The loop frees the batch's record; its sets' image records it made. */
-		(void)store_rec_parse(rec->data, rec->len, &b);
-		for (size_t i = 0; store_batch_next(&b, &off, &v) == 0; i++) {
-			if (v.op == STORE_OP_SET2) {
+		/*
+		 * The loop frees the batch's record; its sets' image records it
+		 * made. Its records are the changes of op->nodes, in order: a set
+		 * has its image record in imgs, an unset none (its node names the
+		 * key, fixed for the node's life), so the batch is not read again.
+		 */
+		for (size_t i = 0; i < op->nnodes; i++) {
+			if (op->imgs && op->imgs[i]) {
 				s->image = store_tree_upsert(s->image, &op->imgs[i]->link, &old);
 				op->imgs[i] = NULL;
 				if (!old)
 					s->image_count++;
 			} else {
-				s->image = store_tree_remove(s->image, v.key, v.keylen, &old);
+				s->image = store_tree_remove(s->image, op->nodes[i]->key,
+				                             op->nodes[i]->link.keylen, &old);
 				if (old)
 					s->image_count--;
 			}
@@ -2354,32 +2356,34 @@ static int load_one(struct store *s, const struct store_rec_view *v, json_t *val
 /* A record of the log or the snapshot; a batch whole or (-EBADMSG) not at all. */
 static int load_record(struct store *s, const struct store_rec_view *v)
 {
-	struct store_rec_view b;
-	json_t *stack[16], **vals = stack;
-	size_t off = 0, n = 0, parsed = 0;
+	/* A batch's records, read once (each read checks its CRC again), with their values. */
+	struct batch_item {
+		struct store_rec_view b;
+		json_t *value;
+	} stack[64], *items = stack;
+	size_t off = 0, n = 0, most = v->vlen / STORE_REC_HDR;
 	int r = 0;
 
 	if (v->op != STORE_OP_BATCH)
 		return load_one(s, v, NULL);
-	while (store_batch_next(v, &off, &b) == 0)
-		n++;
-	if (n > sizeof(stack) / sizeof(stack[0]) && !(vals = malloc(n * sizeof(*vals))))
+	if (most > sizeof(stack) / sizeof(stack[0]) && !(items = malloc(most * sizeof(*items))))
 		return -ENOMEM;
 	/* Every value must parse before any of them is applied; each is parsed once. */
-	for (off = 0; r == 0 && store_batch_next(v, &off, &b) == 0; parsed++) {
-		vals[parsed] = b.op == STORE_OP_UNSET ? NULL : load_value(&b);
-		if (b.op != STORE_OP_UNSET && !vals[parsed])
+	while (r == 0 && n < most && store_batch_next(v, &off, &items[n].b) == 0) {
+		struct batch_item *it = &items[n++];
+
+		it->value = it->b.op == STORE_OP_UNSET ? NULL : load_value(&it->b);
+		if (it->b.op != STORE_OP_UNSET && !it->value)
 			r = -EBADMSG;
 	}
-	off = 0;
-	for (size_t i = 0; r == 0 && i < parsed && store_batch_next(v, &off, &b) == 0; i++) {
-		r = load_one(s, &b, vals[i]);
-		vals[i] = NULL; /* taken */
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		r = load_one(s, &items[i].b, items[i].value);
+		items[i].value = NULL; /* taken */
 	}
-	for (size_t i = 0; i < parsed; i++)
-		json_decref(vals[i]);
-	if (vals != stack)
-		free(vals);
+	for (size_t i = 0; i < n; i++)
+		json_decref(items[i].value);
+	if (items != stack)
+		free(items);
 	return r;
 }
 

@@ -1033,33 +1033,23 @@ static bool txn_char(struct txn_scan *t, char ch)
 	return true;
 }
 
-/* A string jansson keeps as it is written (jsonnum_plain: printable ASCII, no escapes). */
-static bool txn_string(struct txn_scan *t, const char **ret, size_t *ret_len)
+/* The quoted word w (n bytes, needing no escapes) next: taken. */
+static bool txn_word(struct txn_scan *t, const char *w, size_t n)
 {
-	const char *q;
-
 	txn_ws(t);
-	if (t->p >= t->end || *t->p != '"' ||
-	    !(q = memchr(t->p + 1, '"', (size_t)(t->end - t->p - 1))) ||
-	    !jsonnum_plain(t->p + 1, (size_t)(q - t->p - 1)))
+	if ((size_t)(t->end - t->p) < n + 2 || t->p[0] != '"' || t->p[n + 1] != '"' ||
+	    memcmp(t->p + 1, w, n) != 0)
 		return false;
-	*ret = t->p + 1;
-	*ret_len = (size_t)(q - t->p - 1);
-	t->p = q + 1;
+	t->p += n + 2;
 	return true;
 }
 
 /* A member's name, one of names[n] not seen before in this object, and its ':'; -1: none. */
 static int txn_member(struct txn_scan *t, const char *const *names, int n, unsigned *seen)
 {
-	const char *s;
-	size_t len;
-
-	if (!txn_string(t, &s, &len) || !txn_char(t, ':'))
-		return -1;
 	for (int i = 0; i < n; i++) {
-		if (strncmp(names[i], s, len) == 0 && names[i][len] == '\0') {
-			if (*seen & (1u << i))
+		if (txn_word(t, names[i], strlen(names[i]))) {
+			if ((*seen & (1u << i)) || !txn_char(t, ':'))
 				return -1;
 			*seen |= 1u << i;
 			return i;
@@ -1068,16 +1058,27 @@ static int txn_member(struct txn_scan *t, const char *const *names, int n, unsig
 	return -1;
 }
 
-/* A key (ConfigKey: the store's rule), copied into the block: the text goes with the request. */
+/*
+ * A key (ConfigKey: the store's rule, whose alphabet has no quote, escape
+ * or byte jansson would change), copied into the block: the text goes
+ * with the request.
+ */
 static const char *txn_key(struct txn_scan *t)
 {
 	struct config_txn_args *a = t->a;
-	const char *s;
+	const char *s, *q;
 	size_t len;
 	char *k;
 
-	if (!txn_string(t, &s, &len) || !store_key_valid(s, len))
+	txn_ws(t);
+	if (t->p >= t->end || *t->p != '"' ||
+	    !(q = memchr(t->p + 1, '"', (size_t)(t->end - t->p - 1))))
 		return NULL;
+	s = t->p + 1;
+	len = (size_t)(q - s);
+	if (!store_key_valid(s, len))
+		return NULL;
+	t->p = q + 1;
 	k = a->keys + a->nkeys;
 	memcpy(k, s, len);
 	k[len] = '\0';
@@ -1159,21 +1160,17 @@ static bool txn_op_member(struct txn_scan *t, int m, void *arg)
 {
 	struct txn_op_at *at = arg;
 	struct store_txn_cmp flag; /* ephemeral's boolean, as a compare's exists is read */
-	const char *s;
-	size_t len;
 
 	switch (m) {
 	case 0:
 		return (at->op->key = txn_key(t)) != NULL;
 	case 1:
-		if (!txn_string(t, &s, &len))
-			return false;
 		at->kind = true;
-		if (len == 3 && memcmp(s, "get", 3) == 0)
-			at->op->op = STORE_TXN_GET;
-		else if (len == 3 && memcmp(s, "set", 3) == 0)
+		if (txn_word(t, "set", 3))
 			at->op->op = STORE_TXN_SET;
-		else if (len == 5 && memcmp(s, "unset", 5) == 0)
+		else if (txn_word(t, "get", 3))
+			at->op->op = STORE_TXN_GET;
+		else if (txn_word(t, "unset", 5))
 			at->op->op = STORE_TXN_UNSET;
 		else
 			return false;
