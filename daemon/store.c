@@ -1108,38 +1108,77 @@ static bool txn_compare_holds(struct store *s, const struct store_txn_cmp *c)
 	return false;
 }
 
-static json_t *txn_item(const char *key, const struct txn_view *v)
+/*
+ * The results array as the reply writes it (compact, jansson's text through
+ * jsonnum), built as the ops run: a tree of {"key","revision"} objects cost
+ * more to build, dump and free than the rest of the transaction.
+ */
+struct txn_text {
+	char *p;
+	size_t len, cap;
+};
+
+static void txn_text_put(struct txn_text *t, const char *p, size_t n)
 {
-	if (!v->exists)
-		return json_null();
-	return item_add_eph(json_pack("{s:s,s:O,s:I,s:I,s:I}", "key", key, "value",
-	                              (json_t *)v->value, "revision", (json_int_t)v->rev,
-	                              "create_revision", (json_int_t)v->create, "version",
-	                              (json_int_t)v->version),
-	                    &v->eph);
+	memcpy(t->p + t->len, p, n);
+	t->len += n;
 }
 
 /*
- * A write's result {"key","revision"}: built directly, json_pack's format
- * parsing costs more per op. The key was checked (store_key_valid: ASCII);
- * rev is one integer the whole transaction's results share.
+ * A get's item (or null): built and dumped, as rare in a transaction as it
+ * is varied. Growing keeps the room the later ops had reserved.
  */
-static json_t *txn_result(const char *key, size_t klen, json_t *rev)
+static bool txn_text_item(struct txn_text *t, const char *key, const struct txn_view *v)
 {
-	json_t *res = json_object();
+	json_t *item = NULL;
+	size_t n;
 
-	if (res && (json_object_set_new_nocheck(res, "key", json_stringn_nocheck(key, klen)) < 0 ||
-	            json_object_set_nocheck(res, "revision", rev) < 0)) {
-		json_decref(res);
-		return NULL;
+	if (v->exists &&
+	    !(item = item_add_eph(json_pack("{s:s,s:O,s:I,s:I,s:I}", "key", key, "value",
+	                                    (json_t *)v->value, "revision", (json_int_t)v->rev,
+	                                    "create_revision", (json_int_t)v->create, "version",
+	                                    (json_int_t)v->version),
+	                          &v->eph)))
+		return false;
+	const json_t *j = item ? item : json_null();
+	char *p;
+
+	n = jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS);
+	if (n > t->cap - t->len) {
+		/* n more than before: what was free stays free for the later ops. */
+		if ((p = realloc(t->p, t->cap + n))) {
+			t->p = p;
+			t->cap += n;
+		}
+		if (!p || jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS) != n)
+			n = 0;
 	}
-	return res;
+	json_decref(item);
+	t->len += n;
+	return n != 0;
 }
+
+/* A write's {"key","revision"}; the key was checked (store_key_valid: nothing to escape). */
+static void txn_text_change(struct txn_text *t, const char *key, size_t klen, uint64_t rev)
+{
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t n;
+	const char *d = jsonnum_u64(rev, digits, &n);
+
+	txn_text_put(t, "{\"key\":\"", 8);
+	txn_text_put(t, key, klen);
+	txn_text_put(t, "\",\"revision\":", 13);
+	txn_text_put(t, d, n);
+	txn_text_put(t, "}", 1);
+}
+
+/* Room a write's result takes, its separator included. */
+#define TXN_TEXT_CHANGE(klen) ((klen) + 24 + JSONNUM_U64_MAX)
 
 int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
               size_t nfail, store_done_fn done, void *arg, bool *ret_succeeded,
-              json_t **ret_results)
+              struct store_txn_results *ret_results)
 {
 	bool ok = true, has_set = false, has_eph = false;
 	const struct store_txn_op *ops;
@@ -1148,7 +1187,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	struct txn_view *made = NULL;
 	struct store_rec **recs = NULL, *batch = NULL;
 	struct store_op *op = NULL;
-	json_t *results = NULL, *rev_json = NULL, *zero_json = NULL;
+	struct txn_text text = {0};
 	int r = -ENOMEM;
 
 	if (!done)
@@ -1161,9 +1200,18 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
 		    (ops[i].op == STORE_TXN_SET && !ops[i].value))
 			return -EINVAL;
-	if ((ret_results && (!(results = json_array()) || !(rev_json = json_integer((json_int_t)rev)) ||
-	                     !(zero_json = json_integer(0)))) ||
-	    !(op = op_get(s)) ||
+	/* The results' room for writes at once: only a get's item may need more. */
+	if (ret_results) {
+		size_t room = 2;
+
+		for (size_t i = 0; i < nops; i++)
+			room += TXN_TEXT_CHANGE(strlen(ops[i].key));
+		if (!(text.p = malloc(room)))
+			goto out;
+		text.cap = room;
+		txn_text_put(&text, "[", 1);
+	}
+	if (!(op = op_get(s)) ||
 	    !(made = calloc(nops + 1, sizeof(*made))) || !(recs = calloc(nops + 1, sizeof(*recs))))
 		goto out;
 	op->done = done;
@@ -1173,13 +1221,16 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		const struct store_txn_op *o = &ops[i];
 		struct txn_view v = txn_view_of(s, ops, i, made, o->key);
 		size_t klen = strlen(o->key);
-		json_t *res = NULL;
+		bool changed = false;
 
+		if (ret_results && i > 0)
+			txn_text_put(&text, ",", 1);
 		if (o->op == STORE_TXN_GET) {
-			res = results ? txn_item(o->key, &v) : NULL;
+			r = -ENOMEM;
+			if (ret_results && !txn_text_item(&text, o->key, &v))
+				goto out;
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
-			res = results ? txn_result(o->key, klen, zero_json) : NULL;
 		} else {
 			struct txn_view w = {0};
 
@@ -1210,11 +1261,12 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			made[i] = w;
 			total += recs[i]->len;
 			nw++;
-			res = results ? txn_result(o->key, klen, rev_json) : NULL;
+			changed = true;
 		}
-		r = -ENOMEM;
-		if (results && (!res || json_array_append_new(results, res) < 0))
-			goto out;
+		if (ret_results && o->op != STORE_TXN_GET) {
+			ret_results->changed[i] = changed;
+			txn_text_change(&text, o->key, klen, changed ? rev : 0);
+		}
 	}
 	op->st = STORE_OK;
 	if (nw == 0) {
@@ -1300,9 +1352,12 @@ queue:
 	queue_op(s, op);
 	op = NULL;
 	*ret_succeeded = ok;
-	if (ret_results)
-		*ret_results = results;
-	results = NULL;
+	if (ret_results) {
+		txn_text_put(&text, "]", 1);
+		ret_results->text = text.p;
+		ret_results->len = text.len;
+		text.p = NULL;
+	}
 	r = 0;
 out:
 	for (size_t i = 0; recs && i < nops; i++)
@@ -1315,9 +1370,7 @@ out:
 		op->nnodes = 0;
 		op_put(s, op);
 	}
-	json_decref(results);
-	json_decref(rev_json);
-	json_decref(zero_json);
+	free(text.p);
 	return r;
 }
 
@@ -1837,19 +1890,21 @@ static void image_apply(struct store *s, struct store_op *op)
 	struct store_tree_link *old;
 
 	if (rec->op == STORE_OP_BATCH) {
-		struct store_rec_view b, v;
-		size_t off = 0;
-
-		/* The loop frees the batch's record; its sets' image records it made. */
-		(void)store_rec_parse(rec->data, rec->len, &b);
-		for (size_t i = 0; store_batch_next(&b, &off, &v) == 0; i++) {
-			if (v.op == STORE_OP_SET2) {
+		/*
+		 * The loop frees the batch's record; its sets' image records it
+		 * made. Its records are the changes of op->nodes, in order: a set
+		 * has its image record in imgs, an unset none (its node names the
+		 * key, fixed for the node's life), so the batch is not read again.
+		 */
+		for (size_t i = 0; i < op->nnodes; i++) {
+			if (op->imgs && op->imgs[i]) {
 				s->image = store_tree_upsert(s->image, &op->imgs[i]->link, &old);
 				op->imgs[i] = NULL;
 				if (!old)
 					s->image_count++;
 			} else {
-				s->image = store_tree_remove(s->image, v.key, v.keylen, &old);
+				s->image = store_tree_remove(s->image, op->nodes[i]->key,
+				                             op->nodes[i]->link.keylen, &old);
 				if (old)
 					s->image_count--;
 			}
@@ -2251,19 +2306,30 @@ static int read_all(int fd, unsigned char **ret_buf, size_t *ret_len)
 	return 0;
 }
 
+/* A recovered value: the plain scalars most values are without jansson's lexer; NULL: not JSON. */
+static json_t *load_value(const struct store_rec_view *v)
+{
+	const char *end;
+	json_t *value = v->vlen ? jsonnum_scalar(v->value, v->value + v->vlen, &end) : NULL;
+
+	if (value && end == v->value + v->vlen)
+		return value;
+	json_decref(value);
+	return json_loadb(v->value, v->vlen, LOAD_FLAGS, NULL);
+}
+
 /*
  * Apply one recovered set or unset to the map and the image; -EBADMSG if its
  * value is not JSON. A release 1 set (no create_rev/version) gets what
  * node_commit derives from the state before it, and goes into the image as
- * a SET2 record, so the next snapshot keeps them.
+ * a SET2 record, so the next snapshot keeps them. value: the set's, parsed
+ * already (taken), or NULL.
  */
-static int load_one(struct store *s, const struct store_rec_view *v)
+static int load_one(struct store *s, const struct store_rec_view *v, json_t *value)
 {
 	struct store_node *n = node_find(s, v->key, v->keylen);
 	struct store_tree_link *old;
 	struct store_rec *rec;
-	json_error_t jerr;
-	json_t *value;
 	uint64_t create, version;
 
 	if (v->op == STORE_OP_UNSET) {
@@ -2284,8 +2350,7 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 		}
 		return 0;
 	}
-	value = json_loadb(v->value, v->vlen, LOAD_FLAGS, &jerr);
-	if (!value)
+	if (!value && !(value = load_value(v)))
 		return -EBADMSG;
 	if (v->op == STORE_OP_SET2) {
 		create = v->create_rev;
@@ -2318,26 +2383,34 @@ static int load_one(struct store *s, const struct store_rec_view *v)
 /* A record of the log or the snapshot; a batch whole or (-EBADMSG) not at all. */
 static int load_record(struct store *s, const struct store_rec_view *v)
 {
-	struct store_rec_view b;
-	size_t off = 0;
+	/* A batch's records, read once (each read checks its CRC again), with their values. */
+	struct batch_item {
+		struct store_rec_view b;
+		json_t *value;
+	} stack[64], *items = stack;
+	size_t off = 0, n = 0, most = v->vlen / STORE_REC_HDR;
 	int r = 0;
 
 	if (v->op != STORE_OP_BATCH)
-		return load_one(s, v);
-	/* Every value must parse before any of them is applied. */
-	while (store_batch_next(v, &off, &b) == 0) {
-		json_t *value;
+		return load_one(s, v, NULL);
+	if (most > sizeof(stack) / sizeof(stack[0]) && !(items = malloc(most * sizeof(*items))))
+		return -ENOMEM;
+	/* Every value must parse before any of them is applied; each is parsed once. */
+	while (r == 0 && n < most && store_batch_next(v, &off, &items[n].b) == 0) {
+		struct batch_item *it = &items[n++];
 
-		if (b.op == STORE_OP_UNSET)
-			continue;
-		value = json_loadb(b.value, b.vlen, LOAD_FLAGS, NULL);
-		if (!value)
-			return -EBADMSG;
-		json_decref(value);
+		it->value = it->b.op == STORE_OP_UNSET ? NULL : load_value(&it->b);
+		if (it->b.op != STORE_OP_UNSET && !it->value)
+			r = -EBADMSG;
 	}
-	off = 0;
-	while (r == 0 && store_batch_next(v, &off, &b) == 0)
-		r = load_one(s, &b);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		r = load_one(s, &items[i].b, items[i].value);
+		items[i].value = NULL; /* taken */
+	}
+	for (size_t i = 0; i < n; i++)
+		json_decref(items[i].value);
+	if (items != stack)
+		free(items);
 	return r;
 }
 

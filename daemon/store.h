@@ -236,10 +236,8 @@ int store_unset_owner(struct store *s, uint64_t owner_id, store_done_fn done, vo
  * revision (done gets the current one). A set that would pass a quota makes
  * the whole transaction STORE_QUOTA. The caller checks that no key is
  * written twice in a branch and the number of ops. On 0: *ret_succeeded
- * (which branch ran) and *ret_results (new reference: one entry per op of
- * it, in order: the item or null for a get, {"key","revision"} for a set and
- * an unset, revision 0 for an unset of an absent key; ret_results NULL:
- * none are made, as a restore needs none); done as store_set's.
+ * (which branch ran) and *ret_results (NULL: none are made, as a restore
+ * needs none); done as store_set's.
  * Values are borrowed (references taken). -EINVAL, -E2BIG, -ENOMEM: nothing
  * queued, done never called.
  */
@@ -258,10 +256,22 @@ struct store_txn_cmp {
 	const json_t *value; /* value: equal to it (json_equal), absent never */
 	bool exists;
 };
+/*
+ * The branch that ran: text (malloc'd, len bytes, no NUL) is its results
+ * array as compact JSON, one entry per op in order: the item or null for a
+ * get, {"key","revision"} for a set and an unset, revision 0 for an unset
+ * of an absent key; changed[i] (the caller's array, one per op of the
+ * longer branch; gets left alone) says whether write i changed its key.
+ */
+struct store_txn_results {
+	char *text;
+	size_t len;
+	bool *changed;
+};
 int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
               size_t nfail, store_done_fn done, void *arg, bool *ret_succeeded,
-              json_t **ret_results);
+              struct store_txn_results *ret_results);
 
 /*
  * config.restore: items ([{"key","value"}...]) over the state the queue

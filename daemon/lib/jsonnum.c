@@ -187,6 +187,65 @@ bool jsonnum_plain(const char *p, size_t n)
 	return true;
 }
 
+/* Past the closing quote of the jsonnum_plain string whose opening quote is p, or NULL. */
+static const char *scalar_string_end(const char *p, const char *end)
+{
+	const char *q = p + 1;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* Eight bytes at a time: the lowest flagged byte (special, or not ASCII) ends the run. */
+	for (uint64_t w, m; end - q >= 8; q += 8) {
+		memcpy(&w, q, 8);
+		if ((m = jsonnum_special8_mask(w) | (w & 0x8080808080808080ull))) {
+			q += (unsigned)__builtin_ctzll(m) >> 3;
+			return *q == '"' ? q + 1 : NULL;
+		}
+	}
+#endif
+	while (q < end && (unsigned char)*q >= 0x20 && (unsigned char)*q <= 0x7f && *q != '"' &&
+	       *q != '\\')
+		q++;
+	return q < end && *q == '"' ? q + 1 : NULL;
+}
+
+json_t *jsonnum_scalar(const char *p, const char *end, const char **ret_end)
+{
+	static const struct {
+		const char *word;
+		size_t len;
+	} words[] = {{"true", 4}, {"false", 5}, {"null", 4}};
+	const char *d = p + (*p == '-'), *e;
+	uint64_t u = 0; /* a longer run wraps harmlessly before it is refused */
+	size_t n = 0;
+	json_t *v;
+
+	if (*p == '"') {
+		if (!(e = scalar_string_end(p, end)) || !(v = json_stringn_nocheck(p + 1, (size_t)(e - p - 2))))
+			return NULL;
+		*ret_end = e;
+		return v;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (*p == words[i].word[0]) {
+			if ((size_t)(end - p) < words[i].len || memcmp(p, words[i].word, words[i].len) != 0)
+				return NULL;
+			*ret_end = p + words[i].len;
+			return i == 0 ? json_true() : i == 1 ? json_false() : json_null();
+		}
+	}
+	while (d + n < end && d[n] >= '0' && d[n] <= '9') {
+		u = u * 10 + (uint64_t)(d[n] - '0');
+		n++;
+	}
+	if (n == 0 || n > 18 || (n > 1 && d[0] == '0') ||
+	    (d + n < end && (d[n] == '.' || d[n] == 'e' || d[n] == 'E')))
+		return NULL;
+	if (!(v = json_integer(d > p ? -(json_int_t)u : (json_int_t)u)))
+		return NULL;
+	*ret_end = d + n;
+	return v;
+}
+
 void jsonnum_out_string(struct jsonnum_out *o, const char *p, size_t n)
 {
 	if (n + 2 <= sizeof(o->buf) - o->len) {

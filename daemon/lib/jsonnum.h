@@ -98,6 +98,16 @@ static inline bool jsonnum_special8(uint64_t w)
 /* True if jansson writes these bytes between quotes unchanged (0x20..0x7f but '"' '\\'). */
 bool jsonnum_plain(const char *p, size_t n);
 
+/*
+ * The plain scalars read without jansson's lexer, whose set-up alone costs
+ * thousands of instructions a call: at p (before end), a string of bytes
+ * jsonnum_plain accepts, an integer written plainly (-?(0|[1-9][0-9]*), at
+ * most 18 digits, not the start of a real), true, false or null. The value
+ * json_loadb gives that text (new reference), *ret_end just past it; NULL
+ * for anything else or on ENOMEM (nothing read: the caller asks jansson).
+ */
+json_t *jsonnum_scalar(const char *p, const char *end, const char **ret_end);
+
 /* json_dumps / json_dumpb / json_dump_callback, reals written by jsonnum_real. */
 char *jsonnum_dumps(const json_t *v, size_t flags);
 size_t jsonnum_dumpb(const json_t *v, char *buf, size_t size, size_t flags);

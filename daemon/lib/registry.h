@@ -36,6 +36,7 @@ struct method_entry {
 	const char *name; /* borrowed from doc (or owned, see name_buf) */
 	size_t name_len;
 	udsrpc_handler_fn *handler;
+	udsrpc_text_handler_fn *text_handler; /* udsrpc_server_set_text_handler */
 	void *userdata;
 	unsigned flags; /* UDSRPC_METHOD_* */
 	enum method_kind kind;

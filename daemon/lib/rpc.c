@@ -737,10 +737,22 @@ struct rpc_fast {
 	const char *id, *method, *params; /* id: raw text with quotes; method: without */
 	size_t id_len, method_len, params_len;
 	json_t *params_json; /* params already built (the plain subset); owned */
+	struct method_entry *text; /* the method takes params as text: they were only delimited */
 	struct udsrpc_server *srv;
 };
 
 static json_t *rpc_fast_value(struct rpc_fast *f, unsigned depth);
+
+/* The method named so far, when it takes its params as text (udsrpc_server_set_text_handler). */
+static struct method_entry *rpc_fast_text_method(const struct rpc_fast *f)
+{
+	struct method_entry *e;
+
+	if (!f->method || !f->srv || !f->srv->text_handlers)
+		return NULL;
+	e = registry_find(&f->srv->reg, f->method, f->method_len);
+	return e && e->text_handler ? e : NULL;
+}
 
 static inline void rpc_fast_ws(struct rpc_fast *f)
 {
@@ -882,8 +894,10 @@ static bool rpc_fast_parse(struct rpc_fast *f)
 		} else if (klen == 6 && memcmp(key, "params", 6) == 0) {
 			if (f->params || f->params_json || (*v != '{' && *v != '['))
 				return false;
-			/* Built at once when plain; else only delimited, and jansson parses it. */
-			if ((f->params_json = rpc_fast_value(f, 1))) {
+			/* Built at once when plain (and not taken as text); else only
+			 * delimited, and jansson parses it. */
+			f->text = rpc_fast_text_method(f);
+			if (!f->text && (f->params_json = rpc_fast_value(f, 1))) {
 				e = f->p;
 			} else {
 				f->p = v;
@@ -1168,6 +1182,34 @@ json_t *rpc_fast_json(struct udsrpc_server *srv, const char *text, size_t len)
 	return v;
 }
 
+/*
+ * The checks rpc_call makes before the params (the method is e), then e's
+ * text handler. False: nothing was answered or counted, the usual way runs.
+ */
+static bool rpc_fast_text(struct rpc_session *s, struct udsrpc_call *c, struct method_entry *e,
+			  const char *text, size_t len)
+{
+	bool taken;
+
+	if (s->srv->shutting_down || !rpc_allowed(s, e, NULL))
+		return false;
+	c->method = e;
+	c->t0 = clock_now_ns();
+	method_entry_ref(e);
+	taken = e->text_handler(c, text, len, e->userdata);
+	if (taken) {
+		s->requests++;
+		s->srv->stats.req_total++;
+		if (!atomic_load_explicit(&c->done, memory_order_relaxed) && !c->moved) {
+			log_error(s->srv, "internal: method %s returned without answering", e->name);
+			call_fail(c, UDSRPC_INTERNAL_ERROR, NULL);
+		}
+	}
+	c->method = taken ? e : NULL;
+	method_entry_unref(e);
+	return taken;
+}
+
 /* Handle the line if it has the common shape; false: the generic path must. */
 static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
 {
@@ -1180,13 +1222,15 @@ static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
 		return false;
 	}
 	params = f.params_json;
+	struct udsrpc_call c = {.session = s, .raw_id = f.id, .raw_id_len = f.id_len};
+	if (f.text && rpc_fast_text(s, &c, f.text, f.params, f.params_len))
+		return true;
 	/* Object or array only, no trailing text: the same as parsing it inside the request. */
 	if (f.params && !(params = json_loadb(f.params, f.params_len, JSON_ALLOW_NUL, NULL)))
 		return false;
 	memcpy(name, f.method, f.method_len);
 	name[f.method_len] = '\0';
 
-	struct udsrpc_call c = {.session = s, .raw_id = f.id, .raw_id_len = f.id_len};
 	s->requests++;
 	s->srv->stats.req_total++;
 	c.t0 = clock_now_ns();

@@ -461,6 +461,21 @@ UDSRPC_EXPORT int udsrpc_server_remove_method(struct udsrpc_server *srv, const c
 	return 0;
 }
 
+UDSRPC_EXPORT int udsrpc_server_set_text_handler(struct udsrpc_server *srv, const char *method,
+                                                 udsrpc_text_handler_fn *fn)
+{
+	struct method_entry *e = method ? registry_find(&srv->reg, method, strlen(method)) : NULL;
+
+	if (!e || e->kind != METHOD_SERVICE)
+		return -ENOENT;
+	/* The policy's key of a keyed method is in its params: judged on the tree. */
+	if (e->flags & UDSRPC_METHOD_KEYED)
+		return -EINVAL;
+	e->text_handler = fn;
+	srv->text_handlers = srv->text_handlers || fn;
+	return 0;
+}
+
 UDSRPC_EXPORT size_t udsrpc_server_method_count(const struct udsrpc_server *srv)
 {
 	return srv->reg.n;

@@ -138,6 +138,7 @@ struct udsrpc_server {
 	unsigned nspare_calls;
 	struct rpc_slot *spare_slots;
 	unsigned nspare_slots;
+	bool text_handlers; /* some method has had one: the fast path looks for it */
 
 	/* Other threads: completions, posts, stop (xthread.c). */
 	struct xthread *xt;

@@ -42,8 +42,14 @@ struct config_write {
 	struct config_conn *cc;
 	json_t *value; /* NULL for unset */
 	json_t *keys;  /* unset by prefix (key[] is the prefix): the keys it removes */
-	json_t *txn_ops; /* config.txn (key[] ""): the branch that ran, and its results */
-	json_t *results;
+	json_t *txn_ops; /* config.txn (key[] ""): the branch that ran, and its results' text */
+	char *results;
+	size_t results_len;
+	/* config.txn taken from its text (config_txn_text): what keeps the changes' keys
+	 * and values (own references) */
+	void *txn_block;
+	json_t **txn_vals;
+	size_t txn_nvals;
 	/* config.txn: the keys it changes, in op order (a get and an unset of an
 	 * absent key change nothing), for the events and the audit line */
 	struct config_change *changes;
@@ -563,8 +569,13 @@ static void config_write_finish(struct config_write *w)
 	json_decref(w->keys);
 	json_decref(w->items);
 	json_decref(w->txn_ops);
-	json_decref(w->results);
-	/* Neither is there for a plain set: no calls then. */
+	for (size_t i = 0; i < w->txn_nvals; i++)
+		json_decref(w->txn_vals[i]);
+	/* None is there for a plain set: no calls then. */
+	if (w->txn_block)
+		free(w->txn_block);
+	if (w->results)
+		free(w->results);
 	if (w->changes)
 		free(w->changes);
 	if (w->exe)
@@ -573,6 +584,28 @@ static void config_write_finish(struct config_write *w)
 	config_run_waiters(d, cc);
 	cc->running = false;
 	config_conn_maybe_free(cc);
+}
+
+/*
+ * {"succeeded","revision","results"} written around the results' text the
+ * store made, as a dump of that object would give it.
+ */
+static void config_txn_answer(struct config_write *w, uint64_t revision)
+{
+	char *text = malloc(w->results_len + 64), *at;
+
+	if (!text) {
+		udsrpc_call_error(w->call, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+		return;
+	}
+	at = w->succeeded ? CONFIG_PUT_LIT(text, "{\"succeeded\":true,\"revision\":")
+	                  : CONFIG_PUT_LIT(text, "{\"succeeded\":false,\"revision\":");
+	at = config_put_int(at, (int64_t)revision);
+	at = CONFIG_PUT_LIT(at, ",\"results\":");
+	at = config_put(at, w->results, w->results_len);
+	*at++ = '}';
+	udsrpc_call_result_text(w->call, text, (size_t)(at - text));
+	free(text);
 }
 
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
@@ -607,10 +640,7 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 			for (size_t i = 0; config_recorded(d) && i < w->nchanges; i++)
 				config_publish(w, w->changes[i].key, w->changes[i].value, revision,
 				               NULL);
-			udsrpc_call_result(w->call,
-			                   json_pack("{s:b,s:I,s:O}", "succeeded", w->succeeded,
-			                             "revision", (json_int_t)revision, "results",
-			                             w->results));
+			config_txn_answer(w, revision);
 			break;
 		}
 		if (w->keys) {
@@ -863,31 +893,65 @@ static void config_txn_bad(struct udsrpc_call *c, const char *path, const char *
 	                  json_pack("{s:s,s:s}", "path", path, "reason", reason));
 }
 
+/*
+ * config.txn's params taken apart, from their tree (config_txn) or their
+ * text (config_txn_text), in one block sized once: the compares with
+ * found[i], how many of revision, version, value, exists compare i holds;
+ * each branch's ops with eph[i], op i asks to be ephemeral. Taken from the
+ * text, the block also holds the keys copied out of it and the values
+ * built from it (one reference each), which the write keeps.
+ */
+struct config_txn_args {
+	struct store_txn_cmp *cmps;
+	unsigned char *found;
+	struct store_txn_op *succ, *fail;
+	bool *eph_succ, *eph_fail;
+	size_t nc, ns, nf;
+	char *keys;
+	json_t **vals;
+	size_t nkeys, nvals;
+};
+
+/* Room for nc compares, ns and nf ops and (text) keys bytes; NULL on ENOMEM. */
+static void *config_txn_args_new(struct config_txn_args *a, size_t nc, size_t ns, size_t nf,
+                                 size_t keys)
+{
+	size_t nv = nc + ns + nf + 1;
+	char *b = malloc((nc + 1) * (sizeof(*a->cmps) + 1) + nv * sizeof(*a->vals) +
+	                 (ns + nf + 2) * (sizeof(*a->succ) + 1) + keys);
+
+	if (!b)
+		return NULL;
+	*a = (struct config_txn_args){0};
+	a->cmps = (struct store_txn_cmp *)b;
+	a->succ = (struct store_txn_op *)(a->cmps + nc + 1);
+	a->fail = a->succ + ns + 1;
+	a->vals = (json_t **)(a->fail + nf + 1);
+	a->found = (unsigned char *)(a->vals + nv);
+	a->eph_succ = (bool *)(a->found + nc + 1);
+	a->eph_fail = a->eph_succ + ns + 1;
+	a->keys = (char *)(a->eph_fail + nf + 1);
+	return b;
+}
+
 /* One of "revision", "version", "value", "exists" (the schema lets through any of them). */
-static int config_txn_cmp(struct udsrpc_call *c, size_t i, const json_t *j,
-                          struct store_txn_cmp *ret)
+static void config_txn_cmp_of(const json_t *j, struct store_txn_cmp *ret, unsigned char *found)
 {
 	static const char *const names[] = {"revision", "version", "value", "exists"};
-	char path[48];
-	int found = 0;
 
 	ret->key = json_string_value(json_object_get(j, "key"));
+	*found = 0;
 	for (int k = 0; k < 4; k++) {
 		const json_t *v = json_object_get(j, names[k]);
 
 		if (!v)
 			continue;
-		found++;
+		++*found;
 		ret->what = (enum store_cmp_kind)k; /* the enum's order */
 		ret->num = (uint64_t)json_integer_value(v);
 		ret->value = v;
 		ret->exists = json_is_true(v);
 	}
-	if (found == 1)
-		return 0;
-	snprintf(path, sizeof(path), "/compare/%zu", i);
-	config_txn_bad(c, path, "a compare holds exactly one of revision, version, value, exists");
-	return -EINVAL;
 }
 
 /* config_txn_bad for op i of a branch: the path made only then, snprintf costs per op. */
@@ -910,7 +974,7 @@ static void config_txn_op_of(const json_t *o, struct store_txn_op *ret, bool *re
 	const char *name, *kind = "";
 	json_t *m;
 
-	ret->value = NULL;
+	*ret = (struct store_txn_op){0};
 	*ret_eph = false;
 	json_object_foreach((json_t *)o, name, m) {
 		switch (name[0]) {
@@ -933,126 +997,418 @@ static void config_txn_op_of(const json_t *o, struct store_txn_op *ret, bool *re
 
 /*
  * A branch's ops; a key written twice in it is -32602 (which write would
- * win?). *ret_eph: some op is an ephemeral set (config_txn_bind has work).
+ * win?), and each key is judged as the policy would judge the single call.
  */
-static int config_txn_ops(struct udsrpcd *d, struct udsrpc_call *c, const char *branch,
-                          const json_t *arr, struct store_txn_op *ret, bool *ret_eph)
+static int config_txn_ops(struct udsrpc_call *c, const char *branch, const struct store_txn_op *ops,
+                          const bool *eph, size_t n)
 {
 	char reason[STORE_KEY_MAX + 64];
 
-	for (size_t i = 0; i < json_array_size(arr); i++) {
+	for (size_t i = 0; i < n; i++) {
 		const char *method;
-		bool eph;
 
-		config_txn_op_of(json_array_get(arr, i), &ret[i], &eph);
-		if ((ret[i].op == STORE_TXN_SET) != (ret[i].value != NULL)) {
+		if ((ops[i].op == STORE_TXN_SET) != (ops[i].value != NULL)) {
 			config_txn_op_bad(c, branch, i,
-			                  ret[i].value ? "only a set op has a value"
+			                  ops[i].value ? "only a set op has a value"
 			                               : "a set op needs a value");
 			return -EINVAL;
 		}
-		if (eph && ret[i].op != STORE_TXN_SET) {
+		if (eph[i] && ops[i].op != STORE_TXN_SET) {
 			config_txn_op_bad(c, branch, i, "only a set op can be ephemeral");
 			return -EINVAL;
 		}
-		*ret_eph = *ret_eph || eph;
-		for (size_t k = 0; ret[i].op != STORE_TXN_GET && k < i; k++) {
-			if (ret[k].op != STORE_TXN_GET && strcmp(ret[k].key, ret[i].key) == 0) {
+		for (size_t k = 0; ops[i].op != STORE_TXN_GET && k < i; k++) {
+			if (ops[k].op != STORE_TXN_GET && strcmp(ops[k].key, ops[i].key) == 0) {
 				snprintf(reason, sizeof(reason),
-				         "key %s is written twice in one branch", ret[i].key);
+				         "key %s is written twice in one branch", ops[i].key);
 				config_txn_op_bad(c, branch, i, reason);
 				return -EINVAL;
 			}
 		}
-		/* Each key as the policy would judge the single call. */
-		method = ret[i].op == STORE_TXN_GET   ? "config.get"
-		         : ret[i].op == STORE_TXN_SET ? "config.set"
+		method = ops[i].op == STORE_TXN_GET   ? "config.get"
+		         : ops[i].op == STORE_TXN_SET ? "config.set"
 		                                      : "config.unset";
-		if (!udsrpc_call_allowed(c, method, ret[i].key)) {
-			config_refuse_key(c, "config.txn", ret[i].key);
+		if (!udsrpc_call_allowed(c, method, ops[i].key)) {
+			config_refuse_key(c, "config.txn", ops[i].key);
 			return -EPERM;
 		}
 	}
 	return 0;
 }
 
-static void config_txn_bind(struct config_write *w, const json_t *arr, struct store_txn_op *ops)
+/* An ephemeral set binds its item to this connection, as config.set does. */
+static void config_txn_bind(struct config_write *w, struct store_txn_op *ops, const bool *eph,
+                            size_t n)
 {
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		if (json_is_true(json_object_get(json_array_get(arr, i), "ephemeral"))) {
+	for (size_t i = 0; i < n; i++) {
+		if (eph[i]) {
 			ops[i].owner = &w->cc->owner;
 			w->cc->owns = true;
 		}
 	}
 }
 
-static void config_txn(struct udsrpc_call *c, const json_t *params, void *userdata)
+/*
+ * config.txn once its params are taken apart (js, jf: the branches' tree
+ * the ops' keys and values are borrowed from, NULL when they come from the
+ * text). Checked in the order of the params: the count, each compare, each
+ * op of success, then of failure. The write, when it was queued (its
+ * caller may give it what it must keep), else NULL: the call was answered.
+ */
+static struct config_write *config_txn_run(struct udsrpcd *d, struct udsrpc_call *c,
+                                           struct config_txn_args *a, const json_t *js,
+                                           const json_t *jf)
 {
-	struct udsrpcd *d = userdata;
-	const json_t *jc = json_object_get(params, "compare"),
-	             *js = json_object_get(params, "success"),
-	             *jf = json_object_get(params, "failure");
-	size_t nc = json_array_size(jc), ns = json_array_size(js), nf = json_array_size(jf);
-	struct store_txn_cmp *cmps = calloc(nc + 1, sizeof(*cmps));
-	struct store_txn_op *succ = calloc(ns + 1, sizeof(*succ)), *fail = calloc(nf + 1, sizeof(*fail));
+	size_t nc = a->nc, ns = a->ns, nf = a->nf;
 	struct config_write *w = NULL;
-	char reason[128];
-	bool eph = false;
+	char reason[128], path[48];
 	int r = 0;
 
-	if (!cmps || !succ || !fail) {
-		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
-		goto out;
-	}
 	if (nc + ns + nf > d->store_limits.max_txn_ops) {
 		snprintf(reason, sizeof(reason), "%zu compares and ops, more than max_txn_ops (%llu)",
 		         nc + ns + nf, (unsigned long long)d->store_limits.max_txn_ops);
 		config_txn_bad(c, "", reason);
-		goto out;
+		return NULL;
 	}
-	for (size_t i = 0; i < nc && r == 0; i++) {
-		r = config_txn_cmp(c, i, json_array_get(jc, i), &cmps[i]);
-		if (r == 0 && !udsrpc_call_allowed(c, "config.get", cmps[i].key)) {
-			config_refuse_key(c, "config.txn", cmps[i].key);
-			r = -EPERM;
+	for (size_t i = 0; i < nc; i++) {
+		if (a->found[i] != 1) {
+			snprintf(path, sizeof(path), "/compare/%zu", i);
+			config_txn_bad(c, path,
+			               "a compare holds exactly one of revision, version, value, exists");
+			return NULL;
+		}
+		if (!udsrpc_call_allowed(c, "config.get", a->cmps[i].key)) {
+			config_refuse_key(c, "config.txn", a->cmps[i].key);
+			return NULL;
 		}
 	}
-	if (r < 0 || config_txn_ops(d, c, "success", js, succ, &eph) < 0 ||
-	    config_txn_ops(d, c, "failure", jf, fail, &eph) < 0)
-		goto out;
-	if (!(w = config_write_new(d, c, "", NULL, 0)))
-		goto out;
-	/* An ephemeral set binds its item to this connection, as config.set does. */
-	if (eph) {
-		config_txn_bind(w, js, succ);
-		config_txn_bind(w, jf, fail);
-	}
+	if (config_txn_ops(c, "success", a->succ, a->eph_succ, ns) < 0 ||
+	    config_txn_ops(c, "failure", a->fail, a->eph_fail, nf) < 0 ||
+	    !(w = config_write_new(d, c, "", NULL, 0)))
+		return NULL;
+	config_txn_bind(w, a->succ, a->eph_succ, ns);
+	config_txn_bind(w, a->fail, a->eph_fail, nf);
+	/* The changes and the store's changed flags in one block, sized once. */
+	size_t most = (ns > nf ? ns : nf) + 1;
+	struct store_txn_results res = {0};
 	r = -ENOMEM;
-	if ((w->changes = calloc((ns > nf ? ns : nf) + 1, sizeof(*w->changes))))
-		r = store_txn(d->store, cmps, nc, succ, ns, fail, nf, config_done, w,
-		              &w->succeeded, &w->results);
+	if ((w->changes = calloc(most, sizeof(*w->changes) + sizeof(bool)))) {
+		res.changed = (bool *)(w->changes + most);
+		r = store_txn(d->store, a->cmps, nc, a->succ, ns, a->fail, nf, config_done, w,
+		              &w->succeeded, &res);
+	}
 	if (r < 0) {
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
-		goto out;
+		return NULL;
 	}
+	w->results = res.text;
+	w->results_len = res.len;
+	/* The changes borrow their keys and values from the tree, or from the text's copies. */
 	w->txn_ops = json_incref((json_t *)(w->succeeded ? js : jf));
-	if (!w->txn_ops)
-		w->txn_ops = json_array();
 	/* Read once here, not per event and again for the audit line. */
-	const struct store_txn_op *ran = w->succeeded ? succ : fail;
+	const struct store_txn_op *ran = w->succeeded ? a->succ : a->fail;
 	for (size_t i = 0, n = w->succeeded ? ns : nf; i < n; i++) {
-		if (ran[i].op == STORE_TXN_GET ||
-		    json_integer_value(json_object_get(json_array_get(w->results, i), "revision")) == 0)
+		if (ran[i].op == STORE_TXN_GET || !res.changed[i])
 			continue;
 		w->changes[w->nchanges++] = (struct config_change){
 		    ran[i].key, ran[i].op == STORE_TXN_SET ? ran[i].value : NULL};
 	}
-out:
-	free(cmps);
-	free(succ);
-	free(fail);
+	return w;
 }
 
+static void config_txn(struct udsrpc_call *c, const json_t *params, void *userdata)
+{
+	const json_t *jc = json_object_get(params, "compare"),
+	             *js = json_object_get(params, "success"),
+	             *jf = json_object_get(params, "failure");
+	struct config_txn_args a;
+	void *block = config_txn_args_new(&a, json_array_size(jc), json_array_size(js),
+	                                  json_array_size(jf), 0);
+
+	if (!block) {
+		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+		return;
+	}
+	a.nc = json_array_size(jc);
+	a.ns = json_array_size(js);
+	a.nf = json_array_size(jf);
+	for (size_t i = 0; i < a.nc; i++)
+		config_txn_cmp_of(json_array_get(jc, i), &a.cmps[i], &a.found[i]);
+	for (size_t i = 0; i < a.ns; i++)
+		config_txn_op_of(json_array_get(js, i), &a.succ[i], &a.eph_succ[i]);
+	for (size_t i = 0; i < a.nf; i++)
+		config_txn_op_of(json_array_get(jf, i), &a.fail[i], &a.eph_fail[i]);
+	(void)config_txn_run(userdata, c, &a, js, jf);
+	free(block);
+}
+
+/* ---- config.txn from its params' text ---- */
+
+/*
+ * The shape nearly every transaction has, taken apart without a tree
+ * (udsrpc_server_set_text_handler): params an object of compare, success
+ * and failure, each at most once, success there; compares and ops objects
+ * of the members the schema names, each at most once, of the types it
+ * gives; keys of the key alphabet; values strings of printable ASCII
+ * without escapes, integers written plainly (at most 18 digits), true,
+ * false, null. Anything else (escapes, other bytes, reals, containers as
+ * values, a member twice or unknown, bad syntax) returns false having
+ * done nothing: the request goes the usual way, whose schema check owns
+ * every error of shape. Building the tree, checking it and freeing it cost
+ * half of a 10-op transaction.
+ */
+struct txn_scan {
+	const char *p, *end;
+	struct config_txn_args *a;
+	size_t cap; /* compares and ops the block has room for, per list */
+};
+
+static void txn_ws(struct txn_scan *t)
+{
+	while (t->p < t->end && (*t->p == ' ' || *t->p == '\t' || *t->p == '\n' || *t->p == '\r'))
+		t->p++;
+}
+
+/* The byte ch next (after whitespace): taken. */
+static bool txn_char(struct txn_scan *t, char ch)
+{
+	txn_ws(t);
+	if (t->p >= t->end || *t->p != ch)
+		return false;
+	t->p++;
+	return true;
+}
+
+/* The quoted word w (n bytes, needing no escapes) next: taken. */
+static bool txn_word(struct txn_scan *t, const char *w, size_t n)
+{
+	txn_ws(t);
+	if ((size_t)(t->end - t->p) < n + 2 || t->p[0] != '"' || t->p[n + 1] != '"' ||
+	    memcmp(t->p + 1, w, n) != 0)
+		return false;
+	t->p += n + 2;
+	return true;
+}
+
+/* A member's name, one of names[n] not seen before in this object, and its ':'; -1: none. */
+static int txn_member(struct txn_scan *t, const char *const *names, int n, unsigned *seen)
+{
+	for (int i = 0; i < n; i++) {
+		if (txn_word(t, names[i], strlen(names[i]))) {
+			if ((*seen & (1u << i)) || !txn_char(t, ':'))
+				return -1;
+			*seen |= 1u << i;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/*
+ * A key (ConfigKey: the store's rule, whose alphabet has no quote, escape
+ * or byte jansson would change), copied into the block: the text goes
+ * with the request.
+ */
+static const char *txn_key(struct txn_scan *t)
+{
+	struct config_txn_args *a = t->a;
+	const char *s, *q;
+	size_t len;
+	char *k;
+
+	txn_ws(t);
+	if (t->p >= t->end || *t->p != '"' ||
+	    !(q = memchr(t->p + 1, '"', (size_t)(t->end - t->p - 1))))
+		return NULL;
+	s = t->p + 1;
+	len = (size_t)(q - s);
+	if (!store_key_valid(s, len))
+		return NULL;
+	t->p = q + 1;
+	k = a->keys + a->nkeys;
+	memcpy(k, s, len);
+	k[len] = '\0';
+	a->nkeys += len + 1;
+	return k;
+}
+
+/* A value of the plain kinds (jsonnum_scalar), kept in the block (own reference). */
+static json_t *txn_value(struct txn_scan *t)
+{
+	struct config_txn_args *a = t->a;
+	json_t *v;
+
+	txn_ws(t);
+	if (t->p >= t->end || !(v = jsonnum_scalar(t->p, t->end, &t->p)))
+		return NULL;
+	a->vals[a->nvals++] = v;
+	return v;
+}
+
+/* A boolean, or (unsigned) an integer of at least 0: the value of a compare's member. */
+static bool txn_scalar_of(struct txn_scan *t, bool unsigned_int, struct store_txn_cmp *c)
+{
+	json_t *v;
+	bool ok;
+
+	txn_ws(t);
+	if (t->p >= t->end || *t->p == '-' || !(v = jsonnum_scalar(t->p, t->end, &t->p)))
+		return false;
+	ok = unsigned_int ? json_is_integer(v) : json_is_boolean(v);
+	c->num = (uint64_t)json_integer_value(v);
+	c->exists = json_is_true(v);
+	json_decref(v);
+	return ok;
+}
+
+/* An object's members, each by fn (which takes the value); false: not of the shape. */
+static bool txn_object(struct txn_scan *t, const char *const *names, int n,
+                       bool (*fn)(struct txn_scan *t, int member, void *ret), void *ret)
+{
+	unsigned seen = 0;
+	int m;
+
+	if (!txn_char(t, '{'))
+		return false;
+	do {
+		if ((m = txn_member(t, names, n, &seen)) < 0 || !fn(t, m, ret))
+			return false;
+	} while (txn_char(t, ','));
+	return txn_char(t, '}') && (seen & 1); /* the first name is the required one */
+}
+
+static const char *const txn_cmp_names[] = {"key", "revision", "version", "value", "exists"};
+
+static bool txn_cmp_member(struct txn_scan *t, int m, void *arg)
+{
+	struct store_txn_cmp *c = arg;
+	unsigned char *found = &t->a->found[c - t->a->cmps];
+
+	if (m == 0)
+		return (c->key = txn_key(t)) != NULL;
+	++*found;
+	c->what = (enum store_cmp_kind)(m - 1); /* the enum's order */
+	if (m == 3)
+		return (c->value = txn_value(t)) != NULL;
+	return txn_scalar_of(t, m != 4, c); /* revision, version: integers, minimum 0 */
+}
+
+/* "key" first: the one the schema requires of both. */
+static const char *const txn_op_names[] = {"key", "op", "value", "ephemeral"};
+
+struct txn_op_at {
+	struct store_txn_op *op;
+	bool *eph;
+	bool kind; /* "op" was given */
+};
+
+static bool txn_op_member(struct txn_scan *t, int m, void *arg)
+{
+	struct txn_op_at *at = arg;
+	struct store_txn_cmp flag; /* ephemeral's boolean, as a compare's exists is read */
+
+	switch (m) {
+	case 0:
+		return (at->op->key = txn_key(t)) != NULL;
+	case 1:
+		at->kind = true;
+		if (txn_word(t, "set", 3))
+			at->op->op = STORE_TXN_SET;
+		else if (txn_word(t, "get", 3))
+			at->op->op = STORE_TXN_GET;
+		else if (txn_word(t, "unset", 5))
+			at->op->op = STORE_TXN_UNSET;
+		else
+			return false;
+		return true;
+	case 2:
+		return (at->op->value = txn_value(t)) != NULL;
+	default:
+		if (!txn_scalar_of(t, false, &flag))
+			return false;
+		*at->eph = flag.exists;
+		return true;
+	}
+}
+
+/* A list of compares (ops NULL) or of ops: at most t->cap of them. */
+static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph, size_t *ret_n)
+{
+	size_t n = 0;
+
+	if (!txn_char(t, '['))
+		return false;
+	if (txn_char(t, ']'))
+		return true;
+	do {
+		if (n == t->cap)
+			return false;
+		if (!ops) {
+			struct store_txn_cmp *c = &t->a->cmps[n];
+
+			*c = (struct store_txn_cmp){0};
+			t->a->found[n] = 0;
+			if (!txn_object(t, txn_cmp_names, 5, txn_cmp_member, c))
+				return false;
+		} else {
+			struct txn_op_at at = {.op = &ops[n], .eph = &eph[n]};
+
+			ops[n] = (struct store_txn_op){0};
+			eph[n] = false;
+			if (!txn_object(t, txn_op_names, 4, txn_op_member, &at) || !at.kind)
+				return false;
+		}
+		*ret_n = ++n;
+	} while (txn_char(t, ','));
+	return txn_char(t, ']');
+}
+
+static const char *const txn_params_names[] = {"success", "compare", "failure"};
+
+static bool txn_params_member(struct txn_scan *t, int m, void *arg)
+{
+	struct config_txn_args *a = arg;
+
+	if (m == 0)
+		return txn_list(t, a->succ, a->eph_succ, &a->ns);
+	if (m == 1)
+		return txn_list(t, NULL, NULL, &a->nc);
+	return txn_list(t, a->fail, a->eph_fail, &a->nf);
+}
+
+static bool config_txn_text(struct udsrpc_call *c, const char *text, size_t len, void *userdata)
+{
+	struct udsrpcd *d = userdata;
+	/* An op or compare takes 11 bytes at least ({"key":"k"} and a comma): a
+	 * bound on their number, held to max_txn_ops (more is the usual way's). */
+	size_t cap = len / 11 + 1;
+	struct config_txn_args a;
+	void *block;
+	struct config_write *w;
+
+	if (cap > d->store_limits.max_txn_ops)
+		cap = d->store_limits.max_txn_ops;
+	if (!(block = config_txn_args_new(&a, cap, cap, cap, len + 1)))
+		return false;
+	struct txn_scan t = {.p = text, .end = text + len, .a = &a, .cap = cap};
+	if (!txn_object(&t, txn_params_names, 3, txn_params_member, &a) || t.p != t.end) {
+		for (size_t i = 0; i < a.nvals; i++)
+			json_decref(a.vals[i]);
+		free(block);
+		return false;
+	}
+	/* The write keeps the block: its keys and values are the changes'. */
+	if ((w = config_txn_run(d, c, &a, NULL, NULL))) {
+		w->txn_block = block;
+		w->txn_vals = a.vals;
+		w->txn_nvals = a.nvals;
+	} else {
+		for (size_t i = 0; i < a.nvals; i++)
+			json_decref(a.vals[i]);
+		free(block);
+	}
+	return true;
+}
 /* store_restore's judge of each item's key: one the caller may set. */
 static bool config_restore_allowed(const char *key, void *arg)
 {
@@ -1165,6 +1521,7 @@ static void config_sync(void *arg)
 void config_attach_store(struct udsrpcd *d)
 {
 	store_set_early(d->store, config_early);
+	udsrpc_server_set_text_handler(d->srv, "config.txn", config_txn_text);
 	udsrpc_server_set_sync(d->srv, config_sync, d->store);
 	if (d->history)
 		udsrpc_server_set_history(d->srv, "config", config_history, d);

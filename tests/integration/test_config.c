@@ -1142,6 +1142,133 @@ static void test_txn(void **state)
 	client_close(ev);
 }
 
+/*
+ * config.txn takes its params from their text when the request names the
+ * method first (the shape clients send), else from the parsed tree: both
+ * give the same answer, byte for byte, for every shape the text way takes
+ * and every one it leaves to the tree (escapes, reals, containers, members
+ * twice or unknown, errors of every kind). Two daemons get the same
+ * requests, the params first to one, last to the other.
+ */
+static void test_txn_text_same_as_tree(void **state)
+{
+	static const char *const cases[] = {
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/a\",\"value\":\"abc\"},{\"op\":\"set\","
+	    "\"key\":\"t/b\",\"value\":12},{\"op\":\"set\",\"key\":\"t/c\",\"value\":-0},"
+	    "{\"op\":\"set\",\"key\":\"t/d\",\"value\":true},{\"op\":\"set\",\"key\":\"t/e\","
+	    "\"value\":null},{\"op\":\"set\",\"key\":\"t/f\",\"value\":false}]}",
+	    " { \"success\" : [ { \"key\" : \"t/a\" , \"op\" : \"get\" } , {\"op\":\"unset\","
+	    "\"key\":\"t/none\"},{\"value\":-123456789012345678,\"op\":\"set\",\"key\":\"t/g\"}"
+	    " ] , \"compare\" : [ ] } ",
+	    "{\"compare\":[{\"key\":\"t/a\",\"value\":\"abc\"},{\"key\":\"t/b\",\"revision\":2},"
+	    "{\"key\":\"t/b\",\"version\":1},{\"key\":\"t/zz\",\"exists\":false}],\"success\":"
+	    "[{\"op\":\"unset\",\"key\":\"t/a\"},{\"op\":\"get\",\"key\":\"t/a\"}],\"failure\":"
+	    "[{\"op\":\"get\",\"key\":\"t/b\"}]}",
+	    "{\"failure\":[{\"op\":\"set\",\"key\":\"t/h\",\"value\":1,\"ephemeral\":true},"
+	    "{\"op\":\"get\",\"key\":\"t/h\"}],\"compare\":[{\"key\":\"t/b\",\"version\":7}],"
+	    "\"success\":[]}",
+	    "{\"success\":[]}",
+	    /* Left to the tree: escapes, other bytes, reals, containers, long integers. */
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/i\",\"value\":\"a\\\"b\\u00e9\"}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/j\",\"value\":\"\xc3\xa9t\xc3\xa9\"}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/k\",\"value\":0.1},{\"op\":\"set\","
+	    "\"key\":\"t/l\",\"value\":1E2}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/m\",\"value\":{\"x\":[1,2]}}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/n\",\"value\":1234567890123456789}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/o\",\"value\":9223372036854775808}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/p\",\"value\":1,\"value\":2}]}",
+	    "{\"success\":[{\"op\":\"get\",\"key\":\"t/a\"}],\"success\":[]}",
+	    /* Errors of shape (the schema's) and of meaning (the handler's). */
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/q\",\"value\":1,\"extra\":1}]}",
+	    "{\"success\":[{\"op\":\"put\",\"key\":\"t/q\",\"value\":1}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"bad key\",\"value\":1}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"\",\"value\":1}]}",
+	    "{\"success\":[{\"op\":\"set\",\"value\":1}]}",
+	    "{\"success\":[{\"key\":\"t/q\",\"value\":1}]}",
+	    "{\"success\":[{}]}",
+	    "{}",
+	    "{\"compare\":[{\"key\":\"t/a\"}],\"success\":[]}",
+	    "{\"compare\":[{\"key\":\"t/a\",\"version\":-1}],\"success\":[]}",
+	    "{\"compare\":[{\"key\":\"t/a\",\"version\":1,\"exists\":true}],\"success\":[]}",
+	    "{\"compare\":[{\"key\":\"t/a\",\"exists\":1}],\"success\":[]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/q\"}]}",
+	    "{\"success\":[{\"op\":\"get\",\"key\":\"t/q\",\"value\":1}]}",
+	    "{\"success\":[{\"op\":\"unset\",\"key\":\"t/q\",\"ephemeral\":true}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/q\",\"value\":1},{\"op\":\"unset\","
+	    "\"key\":\"t/q\"}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/q\",\"value\":1,\"ephemeral\":\"yes\"}]}",
+	    "{\"success\":{}}",
+	    "[]",
+	    "{\"success\":[{\"op\":\"get\",\"key\":\"t/q\"}]",
+	    "{\"success\":[{\"op\":\"get\",\"key\":\"t/q\"},]}",
+	};
+	struct daemon d2;
+	int fd2;
+	char *line = NULL;
+
+	daemon_start(&d2, NULL);
+	fd2 = client_connect(d2.sock);
+	assert_true(fd2 >= 0);
+	for (size_t i = 0; i <= sizeof(cases) / sizeof(cases[0]); i++) {
+		char *many = NULL;
+		const char *p = i < sizeof(cases) / sizeof(cases[0]) ? cases[i] : NULL;
+
+		if (!p) {
+			/* Past max_txn_ops (128): 129 ops. */
+			size_t at = 0, cap = 129 * 32 + 32;
+
+			many = malloc(cap);
+			at += (size_t)snprintf(many, cap, "{\"success\":[");
+			for (int k = 0; k < 129; k++)
+				at += (size_t)snprintf(many + at, cap - at, "%s{\"op\":\"get\",\"key\":\"k\"}",
+				                       k ? "," : "");
+			snprintf(many + at, cap - at, "]}");
+			p = many;
+		}
+		char *got[2];
+		for (int k = 0; k < 2; k++) {
+			size_t cap = strlen(p) + 128;
+			char *r = malloc(cap);
+
+			if (k)
+				snprintf(r, cap, "{\"jsonrpc\":\"2.0\",\"params\":%s,\"id\":%zu,\"method\":"
+				         "\"config.txn\"}\n", p, i);
+			else
+				snprintf(r, cap, "{\"jsonrpc\":\"2.0\",\"id\":%zu,\"method\":\"config.txn\","
+				         "\"params\":%s}\n", i, p);
+			assert_int_equal(client_send_str(k ? fd2 : fd, r), 0);
+			got[k] = client_recv_line(k ? fd2 : fd, 5000);
+			assert_non_null(got[k]);
+			free(r);
+		}
+		if (strstr(got[0], "-32700")) {
+			/* Bad syntax: where it is found depends on what follows the params. */
+			assert_non_null(strstr(got[1], "-32700"));
+		} else if (strcmp(got[0], got[1]) != 0) {
+			fail_msg("case %zu: method first %s, params first %s", i, got[0], got[1]);
+		}
+		free(got[0]);
+		free(got[1]);
+		free(many);
+	}
+	/* And the stores they leave. */
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(client_send_str(k ? fd2 : fd, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
+		                                 "\"config.list\",\"params\":{}}\n"),
+		                 0);
+		char *l = client_recv_line(k ? fd2 : fd, 5000);
+		assert_non_null(l);
+		if (k)
+			assert_string_equal(l, line);
+		free(line);
+		line = l;
+	}
+	free(line);
+	client_close(fd2);
+	assert_int_equal(daemon_stop(&d2), 0);
+	daemon_cleanup(&d2);
+}
+
 /* config.restore: replace makes the store exactly the items, merge sets them over it; one revision. */
 static void test_restore(void **state)
 {
@@ -1393,6 +1520,7 @@ int main(void)
 	    T(test_unset_prefix),
 	    T(test_quotas),
 	    T(test_txn),
+	    T(test_txn_text_same_as_tree),
 	    T(test_restore),
 	    T(test_ephemeral),
 	    T(test_ephemeral_restart),

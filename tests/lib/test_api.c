@@ -241,6 +241,15 @@ static void wait_until(atomic_int *v, int want)
 	assert_int_equal(atomic_load(v), want);
 }
 
+/* t.work's params as text: {"n":1} exactly is answered here, anything else the usual way. */
+static bool t_work_text(struct udsrpc_call *c, const char *params, size_t len, void *userdata)
+{
+	if (len != 7 || memcmp(params, "{\"n\":1}", 7) != 0)
+		return false;
+	udsrpc_call_result_text(c, "\"text\"", 6);
+	return true;
+}
+
 /* ---- tests: a server thread, the service answering from any thread -------- */
 
 static void test_answer_twice(void **state)
@@ -258,6 +267,45 @@ static void test_answer_twice(void **state)
 	r = call_ok(c, "ping", NULL);
 	assert_string_equal(json_string_value(r), "pong");
 	json_decref(r);
+	udsrpc_client_free(c);
+	server_gone(srv);
+}
+
+/* A text handler takes what it says it takes; the rest goes to the schema and the handler. */
+static void test_text_handler(void **state)
+{
+	static const char params_first[] =
+	    "{\"jsonrpc\":\"2.0\",\"params\":{\"n\":1},\"id\":99,\"method\":\"t.work\"}\n";
+	struct udsrpc_server *srv = server_new();
+	struct udsrpc_client *c;
+	char err[256];
+	const char *line;
+	size_t len;
+	json_t *p, *r;
+
+	assert_int_equal(udsrpc_server_set_text_handler(srv, "t.none", t_work_text), -ENOENT);
+	assert_int_equal(udsrpc_server_set_text_handler(srv, "ping", t_work_text), -ENOENT);
+	assert_int_equal(udsrpc_server_set_text_handler(srv, "t.work", t_work_text), 0);
+	pool_start();
+	assert_int_equal(udsrpc_server_start_thread(srv, err, sizeof(err)), 0);
+	c = client();
+	r = call_ok(c, "t.work", json_pack("{s:i}", "n", 1));
+	assert_string_equal(json_string_value(r), "text");
+	json_decref(r);
+	/* Declined: the schema judges it, or the handler runs. */
+	p = json_pack("{s:s}", "n", "x");
+	assert_int_equal(udsrpc_client_call(c, "t.work", p, 5000, &r), UDSRPC_CLIENT_ERROR);
+	assert_int_equal(json_integer_value(json_object_get(r, "code")), UDSRPC_INVALID_PARAMS);
+	json_decref(r);
+	json_decref(p);
+	r = call_ok(c, "t.work", json_pack("{s:i}", "n", 3));
+	assert_int_equal(json_integer_value(r), 6);
+	json_decref(r);
+	/* Params before the method: never the text way. */
+	assert_int_equal(udsrpc_client_send_raw(c, params_first, sizeof(params_first) - 1, 5000), 0);
+	assert_int_equal(udsrpc_client_read_line(c, 5000, &line, &len), 1);
+	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":2}");
+	pool_stop();
 	udsrpc_client_free(c);
 	server_gone(srv);
 }
@@ -471,6 +519,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answer_twice),
+		cmocka_unit_test(test_text_handler),
 		cmocka_unit_test(test_caller_leaves),
 		cmocka_unit_test(test_dropped_call_is_answered),
 		cmocka_unit_test(test_answers_from_other_threads),

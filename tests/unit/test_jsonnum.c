@@ -209,6 +209,56 @@ static void test_writer_one_chunk(void **state)
 	json_decref(v);
 }
 
+/*
+ * jsonnum_scalar takes the plain scalars and gives what json_loadb gives
+ * them; everything else it leaves alone (NULL), and stops just past what
+ * it read when more text follows.
+ */
+static void test_scalar(void **state)
+{
+	static const char *const taken[] = {
+	    "\"\"", "\"abc\"", "\"a b/c~\x7f\"", "\"exactly 16 bytes\"", "0", "-0", "7", "-12",
+	    "123456789012345678", "-123456789012345678", "true", "false", "null",
+	};
+	static const char *const left[] = {
+	    "\"a\\\"b\"", "\"\xc3\xa9\"", "\"tab\there\"", "\"unterminated", "\"0123456789abcdef",
+	    "1234567890123456789", "01", "-", "1.5", "1e3", "1E3", "-0.0", "tru", "nul", "x",
+	    "{}", "[]",
+	};
+
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		const char *t = taken[i], *end = NULL;
+		json_t *v = jsonnum_scalar(t, t + strlen(t), &end), *j = json_loads(t, JSON_DECODE_ANY, NULL);
+
+		assert_non_null(v);
+		assert_non_null(j);
+		assert_ptr_equal(end, t + strlen(t));
+		assert_int_equal(json_typeof(v), json_typeof(j));
+		assert_true(json_equal(v, j));
+		json_decref(v);
+		json_decref(j);
+	}
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+		const char *end = NULL;
+
+		assert_null(jsonnum_scalar(left[i], left[i] + strlen(left[i]), &end));
+		assert_null(end);
+	}
+	/* Followed by more text: read up to it. */
+	const char *t = "\"ab\",1", *end;
+	json_t *v = jsonnum_scalar(t, t + strlen(t), &end);
+	assert_string_equal(json_string_value(v), "ab");
+	assert_ptr_equal(end, t + 4);
+	json_decref(v);
+	v = jsonnum_scalar(t + 5, t + strlen(t), &end);
+	assert_int_equal(json_integer_value(v), 1);
+	assert_ptr_equal(end, t + 6);
+	json_decref(v);
+	v = jsonnum_scalar("12]", "12]" + 3, &end);
+	assert_int_equal(json_integer_value(v), 12);
+	json_decref(v);
+}
+
 static void test_numpath(void **state)
 {
 	(void)state;
@@ -230,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_dumpb_strings),
 		cmocka_unit_test(test_writer_matches_jansson),
 		cmocka_unit_test(test_writer_one_chunk),
+		cmocka_unit_test(test_scalar),
 		cmocka_unit_test(test_numpath),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1797,7 +1797,9 @@ static void test_quotas(void **state)
 struct txn_result {
 	struct result r;
 	bool succeeded;
-	json_t *results;
+	json_t *results; /* the store's text, parsed */
+	char *text;      /* and as the store wrote it */
+	bool changed[8];
 };
 
 static struct txn_result do_txn(struct fx *f, const struct store_txn_cmp *c, size_t nc,
@@ -1805,26 +1807,60 @@ static struct txn_result do_txn(struct fx *f, const struct store_txn_cmp *c, siz
                                 const struct store_txn_op *no, size_t nno)
 {
 	struct txn_result t = {.r = {.f = f}};
+	struct store_txn_results res = {.changed = t.changed};
 
+	assert_true(nok <= 8 && nno <= 8);
 	assert_int_equal(store_txn(f->s, c, nc, ok, nok, no, nno, done_cb, &t.r, &t.succeeded,
-	                           &t.results),
+	                           &res),
 	                 0);
+	assert_non_null(res.text);
+	t.results = json_loadb(res.text, res.len, 0, NULL);
+	assert_non_null(t.results);
+	t.text = strndup(res.text, res.len);
+	free(res.text);
 	wait_calls(f, &t.r.calls, 1);
 	return t;
 }
 
+/* The results exactly as the reply carries them: the compact dump of that array. */
 static void assert_results(struct txn_result *t, const char *want)
 {
 	json_t *w = json_loads(want, 0, NULL);
 
 	assert_non_null(w);
-	if (!json_equal(t->results, w)) {
-		char *got = json_dumps(t->results, JSON_COMPACT);
-		fail_msg("results %s, not %s", got, want);
-	}
+	if (!json_equal(t->results, w) || strcmp(t->text, want) != 0)
+		fail_msg("results %s, not %s", t->text, want);
 	json_decref(w);
 	json_decref(t->results);
 	t->results = NULL;
+	free(t->text);
+	t->text = NULL;
+}
+
+/* A get's item longer than the room the results had reserved: the writes after it still fit. */
+static void test_txn_long_get(void **state)
+{
+	struct fx *f = *state;
+	char big[3000], want[3400];
+	json_t *x = json_string("x");
+	struct store_txn_op ops[] = {{STORE_TXN_SET, "t/a", x, NULL},
+	                             {STORE_TXN_GET, "t/big", NULL, NULL},
+	                             {STORE_TXN_SET, "t/b", x, NULL},
+	                             {STORE_TXN_UNSET, "t/none", NULL, NULL}};
+	struct txn_result t;
+
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	do_set(f, "t/big", json_string(big), -1); /* 1 */
+	t = do_txn(f, NULL, 0, ops, 4, NULL, 0);
+	assert_int_equal(t.r.st, STORE_OK);
+	snprintf(want, sizeof(want),
+	         "[{\"key\":\"t/a\",\"revision\":2},{\"key\":\"t/big\",\"value\":\"%s\","
+	         "\"revision\":1,\"create_revision\":1,\"version\":1},{\"key\":\"t/b\","
+	         "\"revision\":2},{\"key\":\"t/none\",\"revision\":0}]",
+	         big);
+	assert_results(&t, want);
+	json_decref(x);
 }
 
 static void test_txn(void **state)
@@ -1853,6 +1889,9 @@ static void test_txn(void **state)
 	                   "{\"key\":\"t/c\",\"revision\":3},{\"key\":\"t/z\",\"revision\":0},"
 	                   "{\"key\":\"t/a\",\"value\":2,\"revision\":3,\"create_revision\":1,"
 	                   "\"version\":2},null]");
+	/* An unset of an absent key changes nothing (no event for it). */
+	assert_true(t.changed[0] && t.changed[1] && t.changed[2]);
+	assert_false(t.changed[3]);
 	store_get_stats(f->s, &after);
 	assert_int_equal(after.records, before.records + 1); /* one record, one group */
 	assert_int_equal(after.groups, before.groups + 1);
@@ -1875,6 +1914,7 @@ static void test_txn(void **state)
 	assert_true(t.succeeded);
 	assert_int_equal(t.r.rev, 4);
 	json_decref(t.results);
+	free(t.text);
 	fx_reopen(f);
 	assert_int_value(f, "t/a", 2, 3);
 	assert_int_value(f, "t/d", 1, 4);
@@ -1887,6 +1927,7 @@ static void test_txn(void **state)
 	t = do_txn(f, NULL, 0, many, 3, NULL, 0);
 	assert_int_equal(t.r.rev, 5);
 	json_decref(t.results);
+	free(t.text);
 	store_close(f->s);
 	f->s = NULL;
 	path_of(f, "config.log", p, sizeof(p));
@@ -1901,11 +1942,13 @@ static void test_txn(void **state)
 	t = do_txn(f, NULL, 0, many, 3, NULL, 0); /* +1 -1: stays at 3 */
 	assert_int_equal(t.r.st, STORE_OK);
 	json_decref(t.results);
+	free(t.text);
 	struct store_txn_op two_new[] = {{STORE_TXN_SET, "t/f", x, NULL}, {STORE_TXN_SET, "t/g", x, NULL}};
 	t = do_txn(f, NULL, 0, two_new, 2, NULL, 0);
 	assert_int_equal(t.r.st, STORE_QUOTA);
 	assert_string_equal(t.r.reason, "max_keys");
 	json_decref(t.results);
+	free(t.text);
 	assert_null(store_get(f->s, "t/f", NULL));
 	/* Compaction keeps what transactions made. */
 	assert_int_equal(store_debug_compact(f->s), 0);
@@ -1979,6 +2022,7 @@ static void test_ephemeral(void **state)
 	t = do_txn(f, NULL, 0, ops, 1, NULL, 0);            /* 6 */
 	assert_int_equal(t.r.rev, 6);
 	json_decref(t.results);
+	free(t.text);
 	assert_item_text(f, "t",
 	                 "{\"key\":\"t\",\"value\":1,\"revision\":6,\"create_revision\":6,\"version\":1,"
 	                 "\"ephemeral\":true,\"owner\":{\"id\":7,\"uid\":1000,\"pid\":42}}");
@@ -2414,6 +2458,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unset_prefix_one_revision, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_quotas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_txn_long_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ephemeral, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};

@@ -259,6 +259,22 @@ int udsrpc_server_add_methods_json(struct udsrpc_server *srv, const json_t *open
  * -ENOENT when no such method is registered (built-ins cannot be removed).
  */
 int udsrpc_server_remove_method(struct udsrpc_server *srv, const char *name);
+/*
+ * A method's params taken as text, before anything is built of them: fn
+ * gets the request's params member as written (len bytes, an object or an
+ * array) once the policy let the caller call the method, and either
+ * completes the call as its handler would (true), or does nothing and
+ * returns false: the call then goes on as usual (params parsed, checked
+ * against the schema, the handler). fn completes only calls whose params
+ * the schema accepts, and must give exactly the handler's answer. Only
+ * requests that name the method before their params come this way. For a
+ * method add_methods registered without UDSRPC_METHOD_KEYED; fn NULL
+ * unsets. -ENOENT, -EINVAL (a keyed method).
+ */
+typedef bool udsrpc_text_handler_fn(struct udsrpc_call *call, const char *params, size_t len,
+                                    void *userdata);
+int udsrpc_server_set_text_handler(struct udsrpc_server *srv, const char *method,
+                                   udsrpc_text_handler_fn *fn);
 /* How many methods the server serves now, built-ins included. */
 size_t udsrpc_server_method_count(const struct udsrpc_server *srv);
 
