@@ -156,7 +156,25 @@ int events_subscribe(struct conn *c, const struct topic *tp)
 		s->words = w + 1;
 	}
 	if (s->count++ == 0) {
-		TAILQ_INSERT_TAIL(&c->srv->subscribers, c, sub_link);
+		/*
+		 * Next to the other subscribers of its process (the same peer
+		 * pid), as events are written in this order: a process holding
+		 * many subscriptions on one epoll is then woken once for its run
+		 * of writes instead of for nearly each, when its connections came
+		 * in interleaved with others'. On the 2-CPU VM that took the
+		 * kernel's part of a write from about 3.7 to 2.2 µs
+		 * (tests/bench/fanout_floor -i -h against -h) and fanout.sh's half
+		 * row from 3.8 to 2.3 µs per event. Across connections no order
+		 * is promised; each one's own is unchanged. The walk from the
+		 * tail is once per subscribing connection, not per event.
+		 */
+		struct conn *same = TAILQ_LAST(&c->srv->subscribers, conn_list);
+		while (same && same->peer.pid != c->peer.pid)
+			same = TAILQ_PREV(same, conn_list, sub_link);
+		if (same)
+			TAILQ_INSERT_AFTER(&c->srv->subscribers, same, c, sub_link);
+		else
+			TAILQ_INSERT_TAIL(&c->srv->subscribers, c, sub_link);
 		c->srv->nsubscribers++;
 	}
 	s->bits[w] |= 1ull << (tp->id % 64);
