@@ -178,6 +178,7 @@ static void conn_free(struct conn *c)
 	peer_clear(&c->peer);
 	free(c->topics.bits);
 	free(c->sub_prefix);
+	free(c->see_plan);
 	free(c);
 	/* The last one out empties the caches, so that a stopped server leaves nothing behind. */
 	if (srv->nconns == 0) {

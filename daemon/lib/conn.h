@@ -99,6 +99,13 @@ struct conn {
 	 * the topic skipped meanwhile (the history has them) until caught up. */
 	bool replaying;
 	uint64_t replay_cursor;
+	/* May it see the events of the topic of serial see_serial (events.c),
+	 * under the policy of see_gen (the server's verdict_gen): subscribe at
+	 * all (see_sub), read a key (see_plan; NULL: see_read for every key).
+	 * Made on the first event after either changed, not per event. */
+	bool see_valid, see_sub, see_read;
+	uint64_t see_gen, see_serial;
+	struct policy_plan *see_plan;
 };
 
 /* Take over fd and the identity (moved: *peer is cleared). NULL on ENOMEM (fd closed). */

@@ -78,6 +78,7 @@ int topics_add(struct topics *t, const char *name, const char *read_method, void
 		return -ENOMEM;
 	}
 	tp->id = (unsigned)id;
+	tp->serial = ++t->serials;
 	tp->owner = owner;
 	t->v[id] = tp;
 	t->count++;
@@ -156,7 +157,25 @@ int events_subscribe(struct conn *c, const struct topic *tp)
 		s->words = w + 1;
 	}
 	if (s->count++ == 0) {
-		TAILQ_INSERT_TAIL(&c->srv->subscribers, c, sub_link);
+		/*
+		 * Next to the other subscribers of its process (the same peer
+		 * pid), as events are written in this order: a process holding
+		 * many subscriptions on one epoll is then woken once for its run
+		 * of writes instead of for nearly each, when its connections came
+		 * in interleaved with others'. On the 2-CPU VM that took the
+		 * kernel's part of a write from about 3.7 to 2.2 µs
+		 * (tests/bench/fanout_floor -i -h against -h) and fanout.sh's half
+		 * row from 3.8 to 2.3 µs per event. Across connections no order
+		 * is promised; each one's own is unchanged. The walk from the
+		 * tail is once per subscribing connection, not per event.
+		 */
+		struct conn *same = TAILQ_LAST(&c->srv->subscribers, conn_list);
+		while (same && same->peer.pid != c->peer.pid)
+			same = TAILQ_PREV(same, conn_list, sub_link);
+		if (same)
+			TAILQ_INSERT_AFTER(&c->srv->subscribers, same, c, sub_link);
+		else
+			TAILQ_INSERT_TAIL(&c->srv->subscribers, c, sub_link);
 		c->srv->nsubscribers++;
 	}
 	s->bits[w] |= 1ull << (tp->id % 64);
@@ -245,6 +264,75 @@ static bool events_may_see(struct conn *c, const struct topic *tp, const char *k
 	return events_judge(c, j->read, tp->read_method, key);
 }
 
+/*
+ * The key verdicts of one event by plan: subscribers of one kind (one
+ * process's, one uid's) have plans alike, and the key's globs are matched
+ * once for them all. A few kinds at most in practice; past EVENTS_MEMO,
+ * matched each.
+ */
+#define EVENTS_MEMO 8
+struct events_memo {
+	unsigned n;
+	struct {
+		const struct policy_plan *plan;
+		bool allow;
+	} v[EVENTS_MEMO];
+};
+
+static bool events_plan_allows(struct events_memo *m, const struct policy_plan *plan,
+                               const char *key)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (m->v[i].plan == plan || policy_plan_same(m->v[i].plan, plan))
+			return m->v[i].allow;
+	bool allow = policy_plan_allows(plan, key);
+	if (m->n < EVENTS_MEMO) {
+		m->v[m->n].plan = plan;
+		m->v[m->n++].allow = allow;
+	}
+	return allow;
+}
+
+/*
+ * events_may_see for a live event, from the verdicts c keeps for tp under
+ * the policy in force (struct conn's see_*): made again only when the
+ * policy (verdict_gen: every reload or change of methods) or the topic
+ * changed, so that an event costs a subscriber two compares and, for a
+ * peer whose rules look at keys, the key globs of its plan. The same
+ * verdicts as events_may_see's: a plan decides as policy_allows does, and
+ * rpc_allowed's cache gives policy_allows' answer. Out of memory: that way.
+ */
+static bool events_see(struct conn *c, const struct topic *tp, const char *key,
+                       const struct events_judges *j, struct events_memo *m)
+{
+	struct udsrpc_server *srv = c->srv;
+
+	if (!c->see_valid || c->see_gen != srv->verdict_gen || c->see_serial != tp->serial) {
+		struct policy_plan *plan = NULL;
+
+		free(c->see_plan); /* unread: it borrows an old policy's globs */
+		c->see_plan = NULL;
+		c->see_valid = false;
+		if (tp->read_method &&
+		    !(plan = policy_plan_new(srv->policy, &c->peer, tp->read_method)))
+			return events_may_see(c, tp, key, j);
+		c->see_sub = policy_allows(srv->policy, &c->peer, "events.subscribe", NULL);
+		c->see_read = plan && policy_plan_allows(plan, NULL);
+		if (plan && !policy_plan_keyless(plan))
+			c->see_plan = plan;
+		else
+			free(plan);
+		c->see_gen = srv->verdict_gen;
+		c->see_serial = tp->serial;
+		c->see_valid = true;
+	}
+	if (!c->see_sub)
+		return false;
+	if (!key || !tp->read_method)
+		return true;
+	return c->see_plan ? events_plan_allows(m, c->see_plan, key) : c->see_read;
+}
+
 void events_policy_changed(struct udsrpc_server *srv)
 {
 	struct events_judges j;
@@ -310,12 +398,13 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 		return -ENOMEM;
 	}
 	struct events_judges j;
+	struct events_memo memo = {.n = 0};
 	events_judges(srv, tp, key, &j);
 	n = 0;
 	TAILQ_FOREACH(c, &srv->subscribers, sub_link) {
 		/* One still replaying gets this one from the history, in its turn. */
 		if (topic_set_has(&c->topics, tp->id) && !(c->replaying && tp == srv->history_topic) &&
-		    events_prefix_ok(c, tp, key) && events_may_see(c, tp, key, &j)) {
+		    events_prefix_ok(c, tp, key) && events_see(c, tp, key, &j, &memo)) {
 			conn_hold(c);
 			subs[n++] = c;
 		}

@@ -16,6 +16,7 @@ struct topic {
 	char *name;
 	char *read_method; /* events published with a key reach only peers allowed this on it */
 	unsigned id;
+	uint64_t serial; /* unique among the server's topics ever: an id is reused, this never */
 	void *owner; /* the providing connection (rpc.provide), NULL for the server's own */
 };
 
@@ -23,6 +24,7 @@ struct topics {
 	struct topic **v; /* by id; NULL: a free id */
 	size_t n;	  /* ids in use or free, v's length */
 	size_t count;	  /* topics in use */
+	uint64_t serials; /* the last topic's serial */
 };
 
 /* The topics a connection subscribed to, a bit per topic id; words == 0: none. */
