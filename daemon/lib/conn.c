@@ -176,7 +176,7 @@ static void conn_free(struct conn *c)
 		evbuffer_free(c->out);
 	rpc_session_free(&c->rpc);
 	peer_clear(&c->peer);
-	free(c->topics.bits);
+	free(c->topics.high);
 	free(c->sub_prefix);
 	free(c->see_plan);
 	free(c);

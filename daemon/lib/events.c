@@ -104,7 +104,15 @@ void topics_remove(struct udsrpc_server *srv, struct topic *tp)
 
 bool topic_set_has(const struct topic_set *s, unsigned id)
 {
-	return id / 64 < s->words && (s->bits[id / 64] >> (id % 64) & 1);
+	if (id < 64)
+		return s->low >> id & 1;
+	return id / 64 - 1 < s->nhigh && (s->high[id / 64 - 1] >> (id % 64) & 1);
+}
+
+/* The word that holds id's bit, when there is one. */
+static uint64_t *topic_set_word(struct topic_set *s, unsigned id)
+{
+	return id < 64 ? &s->low : id / 64 - 1 < s->nhigh ? &s->high[id / 64 - 1] : NULL;
 }
 
 static int by_name(const void *a, const void *b)
@@ -137,7 +145,6 @@ json_t *events_topics_json(const struct udsrpc_server *srv, const struct topic_s
 int events_subscribe(struct conn *c, const struct topic *tp)
 {
 	struct topic_set *s = &c->topics;
-	unsigned w = tp->id / 64;
 
 	/*
 	 * A batch keeps running after its connection was closed under it (event
@@ -148,13 +155,14 @@ int events_subscribe(struct conn *c, const struct topic *tp)
 		return -ENOTCONN;
 	if (topic_set_has(s, tp->id))
 		return 0;
-	if (w >= s->words) {
-		uint64_t *bits = realloc(s->bits, (w + 1) * sizeof(*bits));
-		if (!bits)
+	if (!topic_set_word(s, tp->id)) {
+		unsigned n = tp->id / 64; /* words from 64 on up to tp's */
+		uint64_t *high = realloc(s->high, n * sizeof(*high));
+		if (!high)
 			return -ENOMEM;
-		memset(bits + s->words, 0, (w + 1 - s->words) * sizeof(*bits));
-		s->bits = bits;
-		s->words = w + 1;
+		memset(high + s->nhigh, 0, (n - s->nhigh) * sizeof(*high));
+		s->high = high;
+		s->nhigh = n;
 	}
 	if (s->count++ == 0) {
 		/*
@@ -178,7 +186,7 @@ int events_subscribe(struct conn *c, const struct topic *tp)
 			TAILQ_INSERT_TAIL(&c->srv->subscribers, c, sub_link);
 		c->srv->nsubscribers++;
 	}
-	s->bits[w] |= 1ull << (tp->id % 64);
+	*topic_set_word(s, tp->id) |= 1ull << (tp->id % 64);
 	return 0;
 }
 
@@ -188,7 +196,7 @@ void events_unsubscribe(struct conn *c, const struct topic *tp)
 
 	if (!topic_set_has(s, tp->id))
 		return;
-	s->bits[tp->id / 64] &= ~(1ull << (tp->id % 64));
+	*topic_set_word(s, tp->id) &= ~(1ull << (tp->id % 64));
 	if (tp == c->srv->history_topic)
 		c->replaying = false;
 	if (--s->count == 0) {
@@ -205,7 +213,7 @@ void events_unsubscribe_all(struct conn *c)
 		TAILQ_REMOVE(&c->srv->subscribers, c, sub_link);
 		c->srv->nsubscribers--;
 	}
-	free(s->bits);
+	free(s->high);
 	memset(s, 0, sizeof(*s));
 	free(c->sub_prefix);
 	c->sub_prefix = NULL;
