@@ -206,7 +206,13 @@ size_t rpc_result_head(char *buf, size_t cap, const json_t *id, const char *raw_
 		       size_t raw_id_len)
 {
 	struct rpc_fixed f = {.buf = buf, .cap = cap};
-	struct jsonnum_out o = {.sink = rpc_fixed_sink, .data = &f};
+	struct jsonnum_out o;
+
+	/* Field by field: an initializer would zero its 4 KiB buffer too. */
+	o.sink = rpc_fixed_sink;
+	o.data = &f;
+	o.err = false;
+	o.len = 0;
 
 	jsonnum_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
 	if (raw_id)

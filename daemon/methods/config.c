@@ -58,9 +58,11 @@ struct config_write {
 	uint64_t owner_id; /* the unset of a closed connection's ephemeral items */
 	struct config_write *spare_next; /* on d->spare_writes, once released */
 	/* A set's value as the store records it and its event shows it, dumped
-	 * once; vlen 0: not made (too big for vtext, or not a set). */
-	char *vtext;
+	 * once (config_write): in the state's own room when it fits, else in
+	 * vheap; vlen 0: not made (not a set, or no room). */
+	char *vtext, *vheap;
 	size_t vlen;
+	bool pooled; /* CONFIG_WRITE_SIZE bytes: serves any later write (config_write_release) */
 	char key[];
 };
 
@@ -314,10 +316,15 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 	size_t fixed = CONFIG_EVENT_FIXED + klen + rlen, vlen = 0;
 	const char *vtext = NULL;
 
-	if (value && value == w->value && w->vlen && fixed + w->vlen <= sizeof(stack)) {
+	if (value && value == w->value && w->vlen) {
 		/* A set's value, dumped once for the store's record (config_write). */
 		vtext = w->vtext;
 		vlen = w->vlen;
+		if (fixed + vlen > sizeof(stack) && !(line = malloc(fixed + vlen))) {
+			if (d->history)
+				history_lost(d->history, revision);
+			return;
+		}
 	} else if (value) {
 		bool room = fixed < sizeof(stack);
 
@@ -526,13 +533,13 @@ static struct config_write *config_write_alloc(struct udsrpcd *d, size_t len)
 		memset(w, 0, sizeof(*w));
 	}
 	w->vtext = w->key + STORE_KEY_MAX + 1;
+	w->pooled = true;
 	return w;
 }
 
 static void config_write_release(struct udsrpcd *d, struct config_write *w)
 {
-	/* Only those of CONFIG_WRITE_SIZE (vtext set) serve any later write. */
-	if (!w->vtext || d->nspare_writes >= CONFIG_SPARE_WRITES) {
+	if (!w->pooled || d->nspare_writes >= CONFIG_SPARE_WRITES) {
 		free(w);
 		return;
 	}
@@ -564,11 +571,13 @@ static void config_write_finish(struct config_write *w)
 	json_decref(w->items);
 	json_decref(w->txn_ops);
 	json_decref(w->results);
-	/* Neither is there for a plain set: no calls then. */
+	/* None is there for a plain set of a short value: no calls then. */
 	if (w->changes)
 		free(w->changes);
 	if (w->exe)
 		free(w->exe);
+	if (w->vheap)
+		free(w->vheap);
 	config_write_release(d, w);
 	config_run_waiters(d, cc);
 	cc->running = false;
@@ -813,9 +822,17 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const struct 
 	if (ephemeral)
 		w->cc->owns = true;
 	if (value && w->vtext) {
-		size_t n = jsonnum_dumpb(value, w->vtext, CONFIG_VALUE_INLINE,
-		                         JSON_COMPACT | JSON_ENCODE_ANY);
-		w->vlen = n <= CONFIG_VALUE_INLINE ? n : 0;
+		enum { FLAGS = JSON_COMPACT | JSON_ENCODE_ANY };
+		size_t n = jsonnum_dumpb(value, w->vtext, CONFIG_VALUE_INLINE, FLAGS);
+
+		/* Too big for the room: measured, so dumped once more, as the store did. */
+		if (n > CONFIG_VALUE_INLINE) {
+			if ((w->vheap = malloc(n)) && jsonnum_dumpb(value, w->vheap, n, FLAGS) == n)
+				w->vtext = w->vheap;
+			else
+				n = 0;
+		}
+		w->vlen = n;
 	}
 	if (value)
 		r = store_set_text(d->store, w->key, value, w->vlen ? w->vtext : NULL, w->vlen,
