@@ -56,7 +56,7 @@ struct config_write {
 	pid_t pid;
 	char *exe; /* for the audit line: the caller may be gone by the answer */
 	uint64_t owner_id; /* the unset of a closed connection's ephemeral items */
-	struct config_write *spare_next; /* on d->spare_writes, once released */
+	struct spare spare; /* on d->spare_writes, once released */
 	/* A set's value as the store records it and its event shows it, dumped
 	 * once (config_write): in the state's own room when it fits, else in
 	 * vheap; vlen 0: not made (not a set, or no room). */
@@ -520,18 +520,15 @@ static void config_audit(struct config_write *w, uint64_t revision)
 /* A zeroed write state with room for a key of len bytes (key[] not zeroed); NULL on ENOMEM. */
 static struct config_write *config_write_alloc(struct udsrpcd *d, size_t len)
 {
-	struct config_write *w = d->spare_writes;
+	struct config_write *w;
 
 	/* The schema keeps keys and prefixes within STORE_KEY_MAX; no need to trust it here. */
 	if (len > STORE_KEY_MAX)
 		return calloc(1, sizeof(*w) + len + 1);
-	if (!w && !(w = calloc(1, CONFIG_WRITE_SIZE)))
-		return NULL;
-	if (w == d->spare_writes) {
-		d->spare_writes = w->spare_next;
-		d->nspare_writes--;
+	if ((w = SPARE_OF(spares_take(&d->spare_writes), struct config_write, spare)))
 		memset(w, 0, sizeof(*w));
-	}
+	else if (!(w = calloc(1, CONFIG_WRITE_SIZE)))
+		return NULL;
 	w->vtext = w->key + STORE_KEY_MAX + 1;
 	w->pooled = true;
 	return w;
@@ -539,24 +536,16 @@ static struct config_write *config_write_alloc(struct udsrpcd *d, size_t len)
 
 static void config_write_release(struct udsrpcd *d, struct config_write *w)
 {
-	if (!w->pooled || d->nspare_writes >= CONFIG_SPARE_WRITES) {
+	if (!w->pooled || !spares_give(&d->spare_writes, &w->spare, CONFIG_SPARE_WRITES))
 		free(w);
-		return;
-	}
-	w->spare_next = d->spare_writes;
-	d->spare_writes = w;
-	d->nspare_writes++;
 }
 
 void config_spares_free(struct udsrpcd *d)
 {
-	struct config_write *w;
+	struct spare *p;
 
-	while ((w = d->spare_writes)) {
-		d->spare_writes = w->spare_next;
-		free(w);
-	}
-	d->nspare_writes = 0;
+	while ((p = spares_take(&d->spare_writes)))
+		free(SPARE_OF(p, struct config_write, spare));
 }
 
 /* A write answered: what it held goes, and the reads waiting behind it run. */
