@@ -8,6 +8,7 @@
 #include <udsrpc/udsrpc.h>
 
 #include "config.h"
+#include "spares.h"
 #include "store.h"
 
 struct history;
@@ -23,8 +24,7 @@ struct udsrpcd {
 	struct store_limits store_limits; /* config "limits" the store enforces */
 	uid_t self_uid; /* the uid that serves (after any switch) */
 	/* Released write states, for the next writes (methods/config.c). */
-	struct config_write *spare_writes;
-	unsigned nspare_writes;
+	struct spares spare_writes;
 };
 
 /*

@@ -291,13 +291,11 @@ UDSRPC_EXPORT int udsrpc_call_error(struct udsrpc_call *c, int code, const char 
 /* A zeroed deferred call, reused when one is spare (loop thread); NULL on ENOMEM. */
 static struct deferred *call_deferred_new(struct udsrpc_server *srv)
 {
-	struct deferred *d = srv->spare_calls;
+	struct deferred *d = SPARE_OF(spares_take(&srv->spare_calls), struct deferred, spare);
 	char *buf;
 
 	if (!d)
 		return calloc(1, sizeof(*d));
-	srv->spare_calls = d->spare_next;
-	srv->nspare_calls--;
 	buf = d->direct_buf;
 	memset(d, 0, sizeof(*d));
 	d->direct_buf = buf;
@@ -306,28 +304,20 @@ static struct deferred *call_deferred_new(struct udsrpc_server *srv)
 
 static void call_deferred_release(struct deferred *d)
 {
-	struct udsrpc_server *srv = d->srv;
-
-	if (srv->nspare_calls >= CALL_SPARE_MAX) {
+	if (!spares_give(&d->srv->spare_calls, &d->spare, CALL_SPARE_MAX)) {
 		free(d->direct_buf);
 		free(d);
-		return;
 	}
-	d->spare_next = srv->spare_calls;
-	srv->spare_calls = d;
-	srv->nspare_calls++;
 }
 
 void call_spares_free(struct udsrpc_server *srv)
 {
 	struct deferred *d;
 
-	while ((d = srv->spare_calls)) {
-		srv->spare_calls = d->spare_next;
+	while ((d = SPARE_OF(spares_take(&srv->spare_calls), struct deferred, spare))) {
 		free(d->direct_buf);
 		free(d);
 	}
-	srv->nspare_calls = 0;
 }
 
 UDSRPC_EXPORT struct udsrpc_call *udsrpc_call_defer(struct udsrpc_call *c, unsigned flags)

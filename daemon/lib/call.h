@@ -13,6 +13,7 @@ struct evbuffer;
 
 #include <udsrpc/call.h>
 
+#include "spares.h"
 #include "xthread.h"
 
 struct rpc_session;
@@ -89,7 +90,7 @@ struct deferred {
 	size_t direct_len, direct_sent;
 	char *direct_line; /* prefix, then the whole line once written; NULL: not armed */
 	char *direct_buf;  /* CALL_DIRECT_MAX bytes, kept with the struct when it is reused */
-	struct deferred *spare_next; /* on srv->spare_calls */
+	struct spare spare; /* on srv->spare_calls, once released */
 	/* The fast path's id text when it is this short (most are): kept here
 	 * rather than parsed into a json_t that only the reply would read. */
 	char id_text[24];

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "jsonschema.h"
 #include "jsonnum.h"
 
@@ -320,6 +321,10 @@ struct prop {
 	 */
 	const struct node *eff;
 	unsigned eff_same;
+	/* eff is a string of a length range and a table's pattern, nothing else:
+	 * a string that passes both is decided here (check_object), the rest
+	 * goes the whole way, which gives every failure its reason. */
+	bool plain_string;
 	bool required;
 };
 
@@ -649,21 +654,10 @@ static int compile_props(struct jsonschema *js, struct node *n, const json_t *pr
 	return 0;
 }
 
-/* memcmp(a, b, n) == 0, without a call for the short names members have. */
-static inline bool same_name(const char *a, const char *b, size_t n)
-{
-	if (n > 16)
-		return memcmp(a, b, n) == 0;
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
-
 static struct prop *prop_named(const struct node *n, const char *key, size_t len)
 {
 	for (size_t i = 0; i < n->n_props; i++)
-		if (n->props[i].len == len && same_name(n->props[i].name, key, len))
+		if (n->props[i].len == len && bytes_equal(n->props[i].name, key, len))
 			return &n->props[i];
 	return NULL;
 }
@@ -748,6 +742,15 @@ static bool ref_only(const struct node *n)
 	       !n->any_of.json && !n->one_of.json;
 }
 
+/* Only "type": "string", minLength, maxLength and a pattern decided by a table. */
+static bool plain_string(const struct node *n)
+{
+	return n->kind == N_OBJECT && json_is_string(n->type) && n->type_mask == T_STR &&
+	       !n->type_broken && n->fast.on && !n->ref && !n->enum_values && !n->const_value &&
+	       !n->minimum && !n->maximum && !n->min_items && !n->max_items && !n->required &&
+	       !n->items && !n->addl && !n->n_props && !n->any_of.json && !n->one_of.json;
+}
+
 /*
  * Each property's eff: once every node is compiled (a $ref may point at one
  * still being compiled). Fewer steps than SAME_VALUE_DEPTH_MAX are taken,
@@ -768,6 +771,7 @@ static void resolve_props(struct jsonschema *js)
 			}
 			p->eff = t;
 			p->eff_same = k;
+			p->plain_string = plain_string(t);
 		}
 }
 
@@ -1007,6 +1011,16 @@ static bool count_surely_within(const struct node *n, size_t len)
 	       (!n->max_length || len <= n->max_length_v);
 }
 
+/* A plain_string node: inst passes it (false: maybe not, validate decides). */
+static bool string_passes(const struct node *n, const json_t *inst)
+{
+	if (!json_is_string(inst))
+		return false;
+	size_t len = json_string_length(inst);
+	return (!(n->min_length || n->max_length) || count_surely_within(n, len)) &&
+	       charset_match(&n->fast, json_string_value(inst), len);
+}
+
 static int check_string(struct vctx *c, const struct node *n, const json_t *inst)
 {
 	const char *s = json_string_value(inst);
@@ -1058,6 +1072,8 @@ static int check_object(struct vctx *c, const struct node *n, const json_t *inst
 		if (p && p->required)
 			required_seen++;
 		if (!sub || sub->kind == N_TRUE)
+			continue;
+		if (p && p->plain_string && string_passes(sub, json_object_iter_value(it)))
 			continue;
 		size_t old = ptr_push_key(&c->path, key, klen);
 		int r;

@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 
 #include "broker.h"
+#include "bytes.h"
 #include "clock.h"
 #include "export.h"
 #include "log.h"
@@ -39,7 +40,7 @@ struct rpc_slot {
 	size_t nparts, capparts;
 	size_t bytes;         /* a batch: what its parts hold so far */
 	struct evbuffer *buf; /* single request: its serialised reply once answered */
-	struct rpc_slot *spare_next; /* on srv->spare_slots */
+	struct spare spare; /* on srv->spare_slots, once released */
 };
 
 /*
@@ -206,7 +207,13 @@ size_t rpc_result_head(char *buf, size_t cap, const json_t *id, const char *raw_
 		       size_t raw_id_len)
 {
 	struct rpc_fixed f = {.buf = buf, .cap = cap};
-	struct jsonnum_out o = {.sink = rpc_fixed_sink, .data = &f};
+	struct jsonnum_out o;
+
+	/* Field by field: an initializer would zero its 4 KiB buffer too. */
+	o.sink = rpc_fixed_sink;
+	o.data = &f;
+	o.err = false;
+	o.len = 0;
 
 	jsonnum_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
 	if (raw_id)
@@ -234,12 +241,9 @@ json_t *rpc_raw_id_json(const char *raw, size_t len)
 
 static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
 {
-	struct udsrpc_server *srv = s->srv;
-	struct rpc_slot *slot = srv->spare_slots;
+	struct rpc_slot *slot = SPARE_OF(spares_take(&s->srv->spare_slots), struct rpc_slot, spare);
 
 	if (slot) {
-		srv->spare_slots = slot->spare_next;
-		srv->nspare_slots--;
 		memset(slot, 0, sizeof(*slot));
 	} else if (!(slot = calloc(1, sizeof(*slot)))) {
 		return NULL;
@@ -253,8 +257,6 @@ static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
 
 static void rpc_slot_free(struct rpc_session *s, struct rpc_slot *slot)
 {
-	struct udsrpc_server *srv = s->srv;
-
 	TAILQ_REMOVE(&s->slots, slot, link);
 	for (size_t i = 0; i < slot->nparts; i++)
 		if (slot->parts[i])
@@ -262,24 +264,16 @@ static void rpc_slot_free(struct rpc_session *s, struct rpc_slot *slot)
 	free(slot->parts);
 	if (slot->buf)
 		evbuffer_free(slot->buf);
-	if (srv->nspare_slots >= RPC_SPARE_SLOTS) {
+	if (!spares_give(&s->srv->spare_slots, &slot->spare, RPC_SPARE_SLOTS))
 		free(slot);
-		return;
-	}
-	slot->spare_next = srv->spare_slots;
-	srv->spare_slots = slot;
-	srv->nspare_slots++;
 }
 
 void rpc_slot_spares_free(struct udsrpc_server *srv)
 {
-	struct rpc_slot *slot;
+	struct spare *p;
 
-	while ((slot = srv->spare_slots)) {
-		srv->spare_slots = slot->spare_next;
-		free(slot);
-	}
-	srv->nspare_slots = 0;
+	while ((p = spares_take(&srv->spare_slots)))
+		free(SPARE_OF(p, struct rpc_slot, spare));
 }
 
 struct rpc_slot *rpc_slot_single(struct rpc_session *s)
@@ -1013,17 +1007,6 @@ void rpc_spare_park(struct udsrpc_server *srv, json_t *params)
 	srv->spare_params = params;
 }
 
-/* memcmp(a, b, n) == 0, without a call for the short names params have. */
-static inline bool rpc_same_name(const char *a, const char *b, size_t n)
-{
-	if (n > 16)
-		return memcmp(a, b, n) == 0;
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
-
 /* Drop the members of spare after its first keep ones. */
 static void rpc_spare_trim(json_t *c, size_t keep)
 {
@@ -1077,7 +1060,7 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 			f->p++;
 		}
 		if (kept && json_object_iter_key_len(kept) == klen &&
-		    rpc_same_name(json_object_iter_key(kept), key, klen)) {
+		    bytes_equal(json_object_iter_key(kept), key, klen)) {
 			json_t *was = json_object_iter_value(kept);
 			const char *p;
 			size_t n;

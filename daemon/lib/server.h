@@ -18,6 +18,7 @@
 #include "events.h"
 #include "log.h"
 #include "registry.h"
+#include "spares.h"
 #include "stats.h"
 #include "uids.h"
 
@@ -134,10 +135,7 @@ struct udsrpc_server {
 	bool turn_armed;
 	json_t *spare_params;
 	/* Released deferred calls and reply slots, for the next ones (call.c, rpc.c). */
-	struct deferred *spare_calls;
-	unsigned nspare_calls;
-	struct rpc_slot *spare_slots;
-	unsigned nspare_slots;
+	struct spares spare_calls, spare_slots;
 	bool text_handlers; /* some method has had one: the fast path looks for it */
 
 	/* Other threads: completions, posts, stop (xthread.c). */

@@ -62,11 +62,13 @@ struct config_write {
 	pid_t pid;
 	char *exe; /* for the audit line: the caller may be gone by the answer */
 	uint64_t owner_id; /* the unset of a closed connection's ephemeral items */
-	struct config_write *spare_next; /* on d->spare_writes, once released */
+	struct spare spare; /* on d->spare_writes, once released */
 	/* A set's value as the store records it and its event shows it, dumped
-	 * once; vlen 0: not made (too big for vtext, or not a set). */
-	char *vtext;
+	 * once (config_write): in the state's own room when it fits, else in
+	 * vheap; vlen 0: not made (not a set, or no room). */
+	char *vtext, *vheap;
 	size_t vlen;
+	bool pooled; /* CONFIG_WRITE_SIZE bytes: serves any later write (config_write_release) */
 	char key[];
 };
 
@@ -320,10 +322,15 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 	size_t fixed = CONFIG_EVENT_FIXED + klen + rlen, vlen = 0;
 	const char *vtext = NULL;
 
-	if (value && value == w->value && w->vlen && fixed + w->vlen <= sizeof(stack)) {
+	if (value && value == w->value && w->vlen) {
 		/* A set's value, dumped once for the store's record (config_write). */
 		vtext = w->vtext;
 		vlen = w->vlen;
+		if (fixed + vlen > sizeof(stack) && !(line = malloc(fixed + vlen))) {
+			if (d->history)
+				history_lost(d->history, revision);
+			return;
+		}
 	} else if (value) {
 		bool room = fixed < sizeof(stack);
 
@@ -519,43 +526,32 @@ static void config_audit(struct config_write *w, uint64_t revision)
 /* A zeroed write state with room for a key of len bytes (key[] not zeroed); NULL on ENOMEM. */
 static struct config_write *config_write_alloc(struct udsrpcd *d, size_t len)
 {
-	struct config_write *w = d->spare_writes;
+	struct config_write *w;
 
 	/* The schema keeps keys and prefixes within STORE_KEY_MAX; no need to trust it here. */
 	if (len > STORE_KEY_MAX)
 		return calloc(1, sizeof(*w) + len + 1);
-	if (!w && !(w = calloc(1, CONFIG_WRITE_SIZE)))
-		return NULL;
-	if (w == d->spare_writes) {
-		d->spare_writes = w->spare_next;
-		d->nspare_writes--;
+	if ((w = SPARE_OF(spares_take(&d->spare_writes), struct config_write, spare)))
 		memset(w, 0, sizeof(*w));
-	}
+	else if (!(w = calloc(1, CONFIG_WRITE_SIZE)))
+		return NULL;
 	w->vtext = w->key + STORE_KEY_MAX + 1;
+	w->pooled = true;
 	return w;
 }
 
 static void config_write_release(struct udsrpcd *d, struct config_write *w)
 {
-	/* Only those of CONFIG_WRITE_SIZE (vtext set) serve any later write. */
-	if (!w->vtext || d->nspare_writes >= CONFIG_SPARE_WRITES) {
+	if (!w->pooled || !spares_give(&d->spare_writes, &w->spare, CONFIG_SPARE_WRITES))
 		free(w);
-		return;
-	}
-	w->spare_next = d->spare_writes;
-	d->spare_writes = w;
-	d->nspare_writes++;
 }
 
 void config_spares_free(struct udsrpcd *d)
 {
-	struct config_write *w;
+	struct spare *p;
 
-	while ((w = d->spare_writes)) {
-		d->spare_writes = w->spare_next;
-		free(w);
-	}
-	d->nspare_writes = 0;
+	while ((p = spares_take(&d->spare_writes)))
+		free(SPARE_OF(p, struct config_write, spare));
 }
 
 /* A write answered: what it held goes, and the reads waiting behind it run. */
@@ -571,7 +567,7 @@ static void config_write_finish(struct config_write *w)
 	json_decref(w->txn_ops);
 	for (size_t i = 0; i < w->txn_nvals; i++)
 		json_decref(w->txn_vals[i]);
-	/* None is there for a plain set: no calls then. */
+	/* None is there for a plain set of a short value: no calls then. */
 	if (w->txn_block)
 		free(w->txn_block);
 	if (w->results)
@@ -580,6 +576,8 @@ static void config_write_finish(struct config_write *w)
 		free(w->changes);
 	if (w->exe)
 		free(w->exe);
+	if (w->vheap)
+		free(w->vheap);
 	config_write_release(d, w);
 	config_run_waiters(d, cc);
 	cc->running = false;
@@ -843,9 +841,17 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const struct 
 	if (ephemeral)
 		w->cc->owns = true;
 	if (value && w->vtext) {
-		size_t n = jsonnum_dumpb(value, w->vtext, CONFIG_VALUE_INLINE,
-		                         JSON_COMPACT | JSON_ENCODE_ANY);
-		w->vlen = n <= CONFIG_VALUE_INLINE ? n : 0;
+		enum { FLAGS = JSON_COMPACT | JSON_ENCODE_ANY };
+		size_t n = jsonnum_dumpb(value, w->vtext, CONFIG_VALUE_INLINE, FLAGS);
+
+		/* Too big for the room: measured, so dumped once more, as the store did. */
+		if (n > CONFIG_VALUE_INLINE) {
+			if ((w->vheap = malloc(n)) && jsonnum_dumpb(value, w->vheap, n, FLAGS) == n)
+				w->vtext = w->vheap;
+			else
+				n = 0;
+		}
+		w->vlen = n;
 	}
 	if (value)
 		r = store_set_text(d->store, w->key, value, w->vlen ? w->vtext : NULL, w->vlen,
