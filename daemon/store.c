@@ -217,6 +217,7 @@ struct store_op {
 	uint64_t *sizes;
 	struct store_rec **imgs;
 	struct eph *ephs; /* per record: what a set makes the item (NULL: none ephemeral) */
+	bool one_block;   /* a transaction's: olds, vals, sizes, imgs, ephs are in nodes' block */
 	struct eph eph;   /* a single set: what it makes the item */
 	json_t *value;           /* set: own reference */
 	store_done_fn done;
@@ -659,12 +660,15 @@ static void op_put(struct store *s, struct store_op *op)
 		if (op->vals)
 			json_decref(op->vals[i]);
 	}
-	free(op->olds);
+	if (!op->one_block) {
+		free(op->olds);
+		free(op->vals);
+		free(op->sizes);
+		free(op->imgs);
+		free(op->ephs);
+	}
 	free(op->nodes);
-	free(op->vals);
-	free(op->sizes);
-	free(op->imgs);
-	free(op->ephs);
+	op->one_block = false;
 	op->ephs = NULL;
 	op->vals = NULL;
 	op->sizes = NULL;
@@ -1041,6 +1045,7 @@ struct txn_view {
 	uint64_t rev, create, version, size;
 	const json_t *value; /* borrowed */
 	struct eph eph;
+	struct store_node *node; /* a write's: the key's node in the map, NULL: none yet */
 };
 
 /*
@@ -1066,7 +1071,7 @@ static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *o
 
 		v = (struct txn_view){.exists = l.rev != 0, .rev = l.rev, .create = l.create,
 		                      .version = l.version, .size = l.size, .value = l.value,
-		                      .eph = l.eph};
+		                      .eph = l.eph, .node = n};
 	}
 	return v;
 }
@@ -1212,7 +1217,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
 		} else {
-			struct txn_view w = {0};
+			struct txn_view w = {.node = v.node};
 
 			if (o->op == STORE_TXN_SET) {
 				w.exists = true;
@@ -1261,21 +1266,24 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	if (total > STORE_REC_MAX)
 		goto out;
 	r = -ENOMEM;
-	if (!(batch = malloc(sizeof(*batch) + total)) ||
-	    !(op->nodes = calloc(nw, sizeof(*op->nodes))) ||
-	    !(op->olds = calloc(nw, sizeof(*op->olds))) ||
-	    !(op->vals = calloc(nw, sizeof(*op->vals))) ||
-	    !(op->sizes = calloc(nw, sizeof(*op->sizes))) ||
-	    !(op->imgs = calloc(nw, sizeof(*op->imgs))) ||
-	    (has_eph && !(op->ephs = calloc(nw, sizeof(*op->ephs)))))
+	/* The per-record arrays in one block (op->one_block): op_put frees it as nodes. */
+	size_t per = sizeof(*op->nodes) + sizeof(*op->olds) + sizeof(*op->vals) +
+	             sizeof(*op->sizes) + sizeof(*op->imgs) + (has_eph ? sizeof(*op->ephs) : 0);
+	if (!(batch = malloc(sizeof(*batch) + total)) || !(op->nodes = calloc(nw, per)))
 		goto out;
+	op->one_block = true;
+	op->sizes = (uint64_t *)(op->nodes + nw);
+	op->ephs = has_eph ? (struct eph *)(op->sizes + nw) : NULL;
+	op->olds = (struct store_rec **)(has_eph ? (void *)(op->ephs + nw) : (void *)(op->sizes + nw));
+	op->vals = (json_t **)(op->olds + nw);
+	op->imgs = (struct store_rec **)(op->vals + nw);
 	/* Every node first: failing here leaves only empty ones, removed again. */
 	for (size_t i = 0, k = 0; i < nops; i++) {
 		struct store_rec *rec = recs[i];
 
 		if (!rec)
 			continue;
-		op->nodes[k] = node_find(s, rec->link.key, rec->link.keylen);
+		op->nodes[k] = made[i].node;
 		if (!op->nodes[k] &&
 		    !(op->nodes[k] = node_new(s, rec->link.key, rec->link.keylen))) {
 			while (k-- > 0)

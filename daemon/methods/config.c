@@ -1014,7 +1014,7 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 struct txn_scan {
 	const char *p, *end;
 	struct config_txn_args *a;
-	size_t cap; /* compares and ops the block has room for, per list */
+	size_t cap_cmps, cap_ops; /* compares, and ops per branch, the block has room for */
 };
 
 static void txn_ws(struct txn_scan *t)
@@ -1185,7 +1185,7 @@ static bool txn_op_member(struct txn_scan *t, int m, void *arg)
 	}
 }
 
-/* A list of compares (ops NULL) or of ops: at most t->cap of them. */
+/* A list of compares (ops NULL) or of ops, as many as the block has room for. */
 static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph, size_t *ret_n)
 {
 	size_t n = 0;
@@ -1195,7 +1195,7 @@ static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph, si
 	if (txn_char(t, ']'))
 		return true;
 	do {
-		if (n == t->cap)
+		if (n == (ops ? t->cap_ops : t->cap_cmps))
 			return false;
 		if (!ops) {
 			struct store_txn_cmp *c = &t->a->cmps[n];
@@ -1233,18 +1233,21 @@ static bool txn_params_member(struct txn_scan *t, int m, void *arg)
 static bool config_txn_text(struct udsrpc_call *c, const char *text, size_t len, void *userdata)
 {
 	struct udsrpcd *d = userdata;
-	/* An op or compare takes 11 bytes at least ({"key":"k"} and a comma): a
-	 * bound on their number, held to max_txn_ops (more is the usual way's). */
-	size_t cap = len / 11 + 1;
+	/* n compares take 12n - 1 bytes at least ({"key":"k"} and commas), n ops
+	 * 23n - 1 ({"op":"get","key":"k"}): bounds on their number, held to
+	 * max_txn_ops (a list of more is the usual way's). */
+	size_t max = d->store_limits.max_txn_ops, cap_cmps = (len + 1) / 12 + 1,
+	       cap_ops = (len + 1) / 23 + 1;
 	struct config_txn_args a;
 	void *block;
 	struct config_write *w;
 
-	if (cap > d->store_limits.max_txn_ops)
-		cap = d->store_limits.max_txn_ops;
-	if (!(block = config_txn_args_new(&a, cap, cap, cap, len + 1)))
+	cap_cmps = cap_cmps < max ? cap_cmps : max;
+	cap_ops = cap_ops < max ? cap_ops : max;
+	if (!(block = config_txn_args_new(&a, cap_cmps, cap_ops, cap_ops, len + 1)))
 		return false;
-	struct txn_scan t = {.p = text, .end = text + len, .a = &a, .cap = cap};
+	struct txn_scan t = {
+	    .p = text, .end = text + len, .a = &a, .cap_cmps = cap_cmps, .cap_ops = cap_ops};
 	if (!txn_object(&t, txn_params_names, 3, txn_params_member, &a) || t.p != t.end) {
 		for (size_t i = 0; i < a.nvals; i++)
 			json_decref(a.vals[i]);
