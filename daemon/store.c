@@ -297,17 +297,30 @@ struct store {
 	struct iovec *iov;
 };
 
+/* The key alphabet [A-Za-z0-9._/-], by byte: a table, as every key of every write is checked. */
+static const bool key_byte[256] = {
+    ['-'] = true, ['.'] = true, ['/'] = true, ['_'] = true,
+    ['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true,
+    ['5'] = true, ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true,
+    ['A'] = true, ['B'] = true, ['C'] = true, ['D'] = true, ['E'] = true, ['F'] = true,
+    ['G'] = true, ['H'] = true, ['I'] = true, ['J'] = true, ['K'] = true, ['L'] = true,
+    ['M'] = true, ['N'] = true, ['O'] = true, ['P'] = true, ['Q'] = true, ['R'] = true,
+    ['S'] = true, ['T'] = true, ['U'] = true, ['V'] = true, ['W'] = true, ['X'] = true,
+    ['Y'] = true, ['Z'] = true,
+    ['a'] = true, ['b'] = true, ['c'] = true, ['d'] = true, ['e'] = true, ['f'] = true,
+    ['g'] = true, ['h'] = true, ['i'] = true, ['j'] = true, ['k'] = true, ['l'] = true,
+    ['m'] = true, ['n'] = true, ['o'] = true, ['p'] = true, ['q'] = true, ['r'] = true,
+    ['s'] = true, ['t'] = true, ['u'] = true, ['v'] = true, ['w'] = true, ['x'] = true,
+    ['y'] = true, ['z'] = true,
+};
+
 bool store_key_valid(const char *key, size_t len)
 {
 	if (!key || len == 0 || len > STORE_KEY_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)key[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '/' || c == '-'))
+	for (size_t i = 0; i < len; i++)
+		if (!key_byte[(unsigned char)key[i]])
 			return false;
-	}
 	return true;
 }
 
@@ -1143,17 +1156,17 @@ static bool txn_text_item(struct txn_text *t, const char *key, const struct txn_
 	return n != 0;
 }
 
-/* A write's {"key","revision"}; the key was checked (store_key_valid: nothing to escape). */
-static void txn_text_change(struct txn_text *t, const char *key, size_t klen, uint64_t rev)
+/*
+ * A write's {"key","revision"} (rev: the revision's digits, n of them); the
+ * key was checked (store_key_valid: nothing to escape).
+ */
+static void txn_text_change(struct txn_text *t, const char *key, size_t klen, const char *rev,
+                            size_t n)
 {
-	char digits[JSONNUM_U64_MAX + 1];
-	size_t n;
-	const char *d = jsonnum_u64(rev, digits, &n);
-
 	txn_text_put(t, "{\"key\":\"", 8);
 	txn_text_put(t, key, klen);
 	txn_text_put(t, "\",\"revision\":", 13);
-	txn_text_put(t, d, n);
+	txn_text_put(t, rev, n);
 	txn_text_put(t, "}", 1);
 }
 
@@ -1173,6 +1186,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	struct store_rec **recs = NULL, *batch = NULL;
 	struct store_op *op = NULL;
 	struct txn_text text = {0};
+	char rev_digits[JSONNUM_U64_MAX + 1];
+	size_t rev_len;
+	const char *rev_text = jsonnum_u64(rev, rev_digits, &rev_len); /* every write's result */
 	int r = -ENOMEM;
 
 	if (!done)
@@ -1250,7 +1266,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		}
 		if (ret_results && o->op != STORE_TXN_GET) {
 			ret_results->changed[i] = changed;
-			txn_text_change(&text, o->key, klen, changed ? rev : 0);
+			txn_text_change(&text, o->key, klen, changed ? rev_text : "0", changed ? rev_len : 1);
 		}
 	}
 	op->st = STORE_OK;

@@ -390,6 +390,19 @@ static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, cons
 	size_t lens[] = {n ? 1u : 0u, 1, klen, 1};
 	bool cut = false;
 
+	if ((n ? 1 : 0) + klen + 2 <= room) {
+		/* Whole, as nearly always. */
+		if (n)
+			list[at++] = ',';
+		list[at++] = '"';
+		memcpy(list + at, key, klen);
+		at += klen;
+		list[at++] = '"';
+		list[at] = '\0';
+		*len = at;
+		return;
+	}
+
 	/* What snprintf did, without its cost on every write: cut to fit, *len = cap when cut. */
 	for (size_t i = 0; i < 4 && !cut; i++) {
 		size_t k = lens[i];
@@ -1047,8 +1060,12 @@ static bool txn_word(struct txn_scan *t, const char *w, size_t n)
 /* A member's name, one of names[n] not seen before in this object, and its ':'; -1: none. */
 static int txn_member(struct txn_scan *t, const char *const *names, int n, unsigned *seen)
 {
+	txn_ws(t);
+	if (t->end - t->p < 2)
+		return -1;
 	for (int i = 0; i < n; i++) {
-		if (txn_word(t, names[i], strlen(names[i]))) {
+		/* Another first letter: not this name, without a compare. */
+		if (t->p[1] == names[i][0] && txn_word(t, names[i], strlen(names[i]))) {
 			if ((*seen & (1u << i)) || !txn_char(t, ':'))
 				return -1;
 			*seen |= 1u << i;

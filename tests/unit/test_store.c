@@ -458,6 +458,14 @@ static void test_key_valid(void **state)
 	assert_false(store_key_valid("\xc3\xa9", 2)); /* é */
 	assert_false(store_key_valid("a\0b", 3));
 	assert_false(store_key_valid("a:b", 3));
+	/* Every byte: exactly [A-Za-z0-9._/-]. */
+	for (int c = 0; c < 256; c++) {
+		char k = (char)c;
+		bool want = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '/' || c == '-';
+
+		assert_int_equal(store_key_valid(&k, 1), want);
+	}
 }
 
 static void test_invalid_arguments(void **state)
