@@ -1,4 +1,5 @@
-/* history.h — the config event history: the last changes' event lines, kept in the state dir. */
+/* history.h — the config event history: the last changes' event lines, kept in the state dir
+ * (memory holds only where each is in the file). */
 #ifndef UDSRPC_HISTORY_H
 #define UDSRPC_HISTORY_H
 
@@ -63,19 +64,26 @@ void history_lost(struct history *h, uint64_t rev);
 /*
  * Write what history_append kept to the file (one write, not synced: a
  * lost tail only raises the compact revision at the next open). A write
- * error is reported once and the file rewritten at the next flush.
+ * error is reported once; what the file lacks stays in memory (still
+ * replayed from there) and is written at the next flush.
  */
 void history_flush(struct history *h);
 
 /*
  * Replaying: the events above after, in revision order, each given to fn
  * (its key, revision and line, borrowed for the call; a non-zero return
- * stops the walk and is returned). -ESTALE when events above after are no
- * longer kept; then *ret_compact is the lowest after that can be served.
+ * stops the walk and is returned). Lines are read back from the file (or
+ * what is not written yet), checked as written; fn must not change h.
+ * -ESTALE when events above after are no longer kept; then *ret_compact
+ * is the lowest after that can be served. Also -ESTALE when the file does
+ * not give back a kept event (logged at error level; every kept event is
+ * then dropped, the compact revision raised to the newest): the events
+ * fn was given are whole and in order, and the caller resumes as from a
+ * compacted history, never past a gap.
  */
 typedef int (*history_visit_fn)(void *arg, uint64_t rev, const char *key, const char *line,
                                 size_t len);
-int history_replay(const struct history *h, uint64_t after, history_visit_fn fn, void *arg,
+int history_replay(struct history *h, uint64_t after, history_visit_fn fn, void *arg,
                    uint64_t *ret_compact);
 
 /* What is kept, for tests and daemon.stats. */

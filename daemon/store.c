@@ -660,10 +660,17 @@ static struct store_op *op_get(struct store *s)
 	return calloc(1, sizeof(*op));
 }
 
+/* free(p) but no call for NULL: a single key's op has only rec and value of all these. */
+static inline void free_some(void *p)
+{
+	if (p)
+		free(p);
+}
+
 static void op_put(struct store *s, struct store_op *op)
 {
-	free(op->rec);
-	free(op->old);
+	free_some(op->rec);
+	free_some(op->old);
 	json_decref(op->value);
 	for (size_t i = 0; i < op->nnodes; i++) {
 		if (op->olds)
@@ -674,13 +681,13 @@ static void op_put(struct store *s, struct store_op *op)
 			json_decref(op->vals[i]);
 	}
 	if (!op->one_block) {
-		free(op->olds);
-		free(op->vals);
-		free(op->sizes);
-		free(op->imgs);
-		free(op->ephs);
+		free_some(op->olds);
+		free_some(op->vals);
+		free_some(op->sizes);
+		free_some(op->imgs);
+		free_some(op->ephs);
 	}
-	free(op->nodes);
+	free_some(op->nodes);
 	op->one_block = false;
 	op->ephs = NULL;
 	op->vals = NULL;
@@ -721,13 +728,19 @@ static struct store_rec *rec_build(int op, const char *key, size_t keylen, const
 	return rec;
 }
 
-static int encode(struct store *s, const char *key, size_t keylen, const json_t *value, bool eph,
-                  uint64_t rev, uint64_t create_rev, uint64_t version, struct store_rec **ret)
+/* encode, with text: value's dump when the caller made it (store_set_text), else NULL. */
+static int encode_text(struct store *s, const char *key, size_t keylen, const json_t *value,
+                       const char *text, size_t tlen, bool eph, uint64_t rev,
+                       uint64_t create_rev, uint64_t version, struct store_rec **ret)
 {
 	struct store_rec *rec;
+	const char *vtext = s->scratch;
 	size_t vlen = 0;
 
-	if (value) {
+	if (value && text) {
+		vtext = text;
+		vlen = tlen;
+	} else if (value) {
 		vlen = jsonnum_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS);
 		if (vlen == 0)
 			return -EINVAL;
@@ -745,11 +758,12 @@ static int encode(struct store *s, const char *key, size_t keylen, const json_t 
 			if (jsonnum_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS) != vlen)
 				return -EINVAL;
 		}
+		vtext = s->scratch;
 	}
 	if (store_rec_key_offset(STORE_OP_SET2) + keylen + vlen > STORE_REC_MAX)
 		return -E2BIG;
 	rec = rec_build(value ? STORE_OP_SET2 | (eph ? STORE_EPHEMERAL : 0) : STORE_OP_UNSET, key,
-	                keylen, s->scratch, vlen, rev, create_rev, version);
+	                keylen, vtext, vlen, rev, create_rev, version);
 	if (!rec)
 		return -ENOMEM;
 	if (s->scratch_cap > SCRATCH_KEEP) {
@@ -760,6 +774,12 @@ static int encode(struct store *s, const char *key, size_t keylen, const json_t 
 	}
 	*ret = rec;
 	return 0;
+}
+
+static int encode(struct store *s, const char *key, size_t keylen, const json_t *value, bool eph,
+                  uint64_t rev, uint64_t create_rev, uint64_t version, struct store_rec **ret)
+{
+	return encode_text(s, key, keylen, value, NULL, 0, eph, rev, create_rev, version, ret);
 }
 
 /* Append op to what the next hand-off gives the committer (see store_handoff). */
@@ -811,9 +831,9 @@ static bool op_changes(const struct store_op *op)
 	return op->node || op->nnodes;
 }
 
-static int submit(struct store *s, const char *key, json_t *value, bool is_set,
-                  int64_t expect_revision, const struct store_owner *owner, store_done_fn done,
-                  void *arg)
+static int submit(struct store *s, const char *key, json_t *value, const char *text, size_t tlen,
+                  bool is_set, int64_t expect_revision, const struct store_owner *owner,
+                  store_done_fn done, void *arg)
 {
 	struct eph eph = {.on = is_set && owner, .who = owner ? *owner : (struct store_owner){0}};
 	size_t keylen = key ? strnlen(key, STORE_KEY_MAX + 1) : 0;
@@ -842,8 +862,8 @@ static int submit(struct store *s, const char *key, json_t *value, bool is_set,
 		uint64_t rev = s->next_rev + 1;
 		uint64_t create = cur ? l.create : rev, version = cur ? l.version + 1 : 1;
 		uint64_t size = 0, was = cur ? l.size : 0;
-		int r = encode(s, key, keylen, is_set ? value : NULL, eph.on, rev, create, version,
-		               &op->rec);
+		int r = encode_text(s, key, keylen, is_set ? value : NULL, text, tlen, eph.on, rev,
+		                    create, version, &op->rec);
 
 		if (r == 0 && is_set) {
 			size = op->rec->len - store_rec_key_offset(STORE_OP_SET2);
@@ -1599,19 +1619,26 @@ static void on_kick_event(evutil_socket_t fd, short what, void *arg)
 int store_set(struct store *s, const char *key, json_t *value, int64_t expect_revision,
               store_done_fn done, void *arg)
 {
-	return submit(s, key, value, true, expect_revision, NULL, done, arg);
+	return submit(s, key, value, NULL, 0, true, expect_revision, NULL, done, arg);
 }
 
 int store_set_owned(struct store *s, const char *key, json_t *value, int64_t expect_revision,
                     const struct store_owner *owner, store_done_fn done, void *arg)
 {
-	return submit(s, key, value, true, expect_revision, owner, done, arg);
+	return submit(s, key, value, NULL, 0, true, expect_revision, owner, done, arg);
+}
+
+int store_set_text(struct store *s, const char *key, json_t *value, const char *text, size_t len,
+                   int64_t expect_revision, const struct store_owner *owner, store_done_fn done,
+                   void *arg)
+{
+	return submit(s, key, value, text, len, true, expect_revision, owner, done, arg);
 }
 
 int store_unset(struct store *s, const char *key, int64_t expect_revision, store_done_fn done,
                 void *arg)
 {
-	return submit(s, key, NULL, false, expect_revision, NULL, done, arg);
+	return submit(s, key, NULL, NULL, 0, false, expect_revision, NULL, done, arg);
 }
 
 void store_set_early(struct store *s, store_early_fn fn)

@@ -200,6 +200,14 @@ struct store_owner {
 /* store_set, with owner NULL (an ordinary item) or the item's owner (copied). */
 int store_set_owned(struct store *s, const char *key, json_t *value, int64_t expect_revision,
                     const struct store_owner *owner, store_done_fn done, void *arg);
+/*
+ * store_set_owned, with text (len bytes) the caller already made of value
+ * as a compact dump (JSON_COMPACT | JSON_ENCODE_ANY, by jsonnum): recorded
+ * as it is, so the value is not dumped twice. text NULL: dumped here.
+ */
+int store_set_text(struct store *s, const char *key, json_t *value, const char *text, size_t len,
+                   int64_t expect_revision, const struct store_owner *owner, store_done_fn done,
+                   void *arg);
 int store_unset(struct store *s, const char *key, int64_t expect_revision, store_done_fn done,
                 void *arg);
 /*

@@ -374,6 +374,7 @@ void udsrpcd_free(struct udsrpcd *d)
 	d->history = NULL;
 	udsrpc_server_free(d->srv);
 	d->srv = NULL;
+	config_spares_free(d);
 	free(d->config_path);
 	free(d->policy_path);
 	config_free(&d->cfg);

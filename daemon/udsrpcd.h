@@ -22,6 +22,9 @@ struct udsrpcd {
 	struct history *history; /* the config events kept for after_revision (history.h) */
 	struct store_limits store_limits; /* config "limits" the store enforces */
 	uid_t self_uid; /* the uid that serves (after any switch) */
+	/* Released write states, for the next writes (methods/config.c). */
+	struct config_write *spare_writes;
+	unsigned nspare_writes;
 };
 
 /*
@@ -51,6 +54,8 @@ extern const size_t daemon_methods_count;
 /* methods/config.c: the store's hooks (early answers, per-connection state). */
 void config_attach_store(struct udsrpcd *d);
 void config_conn_closed(struct udsrpcd *d, void *conn_data);
+/* The write states kept for reuse go (udsrpcd_free, once no write is left). */
+void config_spares_free(struct udsrpcd *d);
 /*
  * The ephemeral items store_open removed at start-up (keys borrowed, one
  * revision): their config events, reason owner_closed, in the history.

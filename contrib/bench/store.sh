@@ -208,6 +208,7 @@ awk -v wall="$RWALL" -v cu="$RUSER" -v cs="$RSYS" -v rt=$((R1 - R0)) \
 	printf "| memory: VmRSS growth / stored bytes | %.2f | ≤ 2.5 |\n", (m1 - m0) * 1024 / stored
 	printf "| memory: VmRSS growth per key, default history / history_bytes 4096 | %d B, %d B | |\n", (m1 - m0) * 1024 / keys, (n1 - n0) * 1024 / keys
 	printf "| memory: the same / stored bytes, history_bytes 4096 (the store alone) | %.2f | |\n", (n1 - n0) * 1024 / stored
+	printf "| memory: the event history'"'"'s part per key (default less history_bytes 4096) | %d B | |\n", ((m1 - m0) - (n1 - n0)) * 1024 / keys
 	per_item = lt * 1e6 / hz / items
 	printf "| config.list: %d items in %d pages of %d, daemon CPU | %d ticks, %.3f µs/item | |\n", items, pages, page, lt, per_item
 	printf "| config.get: daemon CPU per request (50 conns) | %d ticks, %.2f µs/req | |\n", gt, gus

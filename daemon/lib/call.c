@@ -105,22 +105,21 @@ static void call_direct_arm(struct deferred *d)
 	struct udsrpc_call *c = &d->call;
 	struct rpc_session *s = c->session;
 	struct conn *conn = s->owner;
-	struct evbuffer *head;
+	size_t n;
 
 	/* A session without a connection (unit tests drive rpc alone) has no socket. */
-	if (!conn || !c->id || !c->slot || !rpc_session_only(s, c->slot) || !conn_direct_ready(conn, s))
+	if (!conn || (!c->id && !c->raw_id) || !c->slot || !rpc_session_only(s, c->slot) ||
+	    !conn_direct_ready(conn, s))
 		return;
-	if (!(head = evbuffer_new()))
+	if (!d->direct_buf && !(d->direct_buf = malloc(CALL_DIRECT_MAX)))
 		return;
-	rpc_write_result_head(head, c->id);
-	size_t n = evbuffer_get_length(head);
-	if (n + 64 < CALL_DIRECT_MAX && (d->direct_line = malloc(CALL_DIRECT_MAX))) {
-		evbuffer_remove(head, d->direct_line, n);
+	n = rpc_result_head(d->direct_buf, CALL_DIRECT_MAX, c->id, c->raw_id, c->raw_id_len);
+	if (n > 0 && n + 64 < CALL_DIRECT_MAX) {
+		d->direct_line = d->direct_buf;
 		d->direct_prefix_len = n;
 		d->direct = DIRECT_ARMED;
 		conn_direct_arm(conn, d);
 	}
-	evbuffer_free(head);
 }
 
 /* From another thread: write the reply now if still armed. True if it went (or began to). */
@@ -286,6 +285,51 @@ UDSRPC_EXPORT int udsrpc_call_error(struct udsrpc_call *c, int code, const char 
 	return call_finish(c, &(struct rpc_body){.code = code, .message = message, .data = data});
 }
 
+/* Kept for reuse: a durable write defers every call, and 50 writers keep 50 of them in flight. */
+#define CALL_SPARE_MAX 64
+
+/* A zeroed deferred call, reused when one is spare (loop thread); NULL on ENOMEM. */
+static struct deferred *call_deferred_new(struct udsrpc_server *srv)
+{
+	struct deferred *d = srv->spare_calls;
+	char *buf;
+
+	if (!d)
+		return calloc(1, sizeof(*d));
+	srv->spare_calls = d->spare_next;
+	srv->nspare_calls--;
+	buf = d->direct_buf;
+	memset(d, 0, sizeof(*d));
+	d->direct_buf = buf;
+	return d;
+}
+
+static void call_deferred_release(struct deferred *d)
+{
+	struct udsrpc_server *srv = d->srv;
+
+	if (srv->nspare_calls >= CALL_SPARE_MAX) {
+		free(d->direct_buf);
+		free(d);
+		return;
+	}
+	d->spare_next = srv->spare_calls;
+	srv->spare_calls = d;
+	srv->nspare_calls++;
+}
+
+void call_spares_free(struct udsrpc_server *srv)
+{
+	struct deferred *d;
+
+	while ((d = srv->spare_calls)) {
+		srv->spare_calls = d->spare_next;
+		free(d->direct_buf);
+		free(d);
+	}
+	srv->nspare_calls = 0;
+}
+
 UDSRPC_EXPORT struct udsrpc_call *udsrpc_call_defer(struct udsrpc_call *c, unsigned flags)
 {
 	struct rpc_session *s;
@@ -294,7 +338,7 @@ UDSRPC_EXPORT struct udsrpc_call *udsrpc_call_defer(struct udsrpc_call *c, unsig
 	if (!c || c->heap || c->moved || atomic_load(&c->done))
 		return NULL;
 	s = c->session;
-	if (!(d = calloc(1, sizeof(*d)))) {
+	if (!(d = call_deferred_new(s->srv))) {
 		call_fail(c, UDSRPC_INTERNAL_ERROR, NULL);
 		return NULL;
 	}
@@ -302,21 +346,25 @@ UDSRPC_EXPORT struct udsrpc_call *udsrpc_call_defer(struct udsrpc_call *c, unsig
 	d->call.heap = true;
 	d->srv = s->srv;
 	atomic_init(&d->refs, 1);
-	if (d->call.raw_id) {
+	if (d->call.raw_id && d->call.raw_id_len <= sizeof(d->id_text)) {
 		/* The line it points into is gone once the handler returns. */
+		memcpy(d->id_text, d->call.raw_id, d->call.raw_id_len);
+		d->call.raw_id = d->id_text;
+	} else if (d->call.raw_id) {
 		d->call.id = rpc_raw_id_json(d->call.raw_id, d->call.raw_id_len);
 		d->call.raw_id = NULL;
 		if (!d->call.id) {
-			free(d);
+			call_deferred_release(d);
 			call_fail(c, UDSRPC_INTERNAL_ERROR, NULL);
 			return NULL;
 		}
 	} else if (d->call.id) {
 		json_incref(d->call.id);
 	}
-	if (d->call.id && !d->call.slot && !(d->call.slot = rpc_slot_single(s))) {
+	if ((d->call.id || d->call.raw_id) && !d->call.slot &&
+	    !(d->call.slot = rpc_slot_single(s))) {
 		json_decref(d->call.id);
-		free(d);
+		call_deferred_release(d);
 		call_fail(c, UDSRPC_INTERNAL_ERROR, NULL);
 		return NULL;
 	}
@@ -352,8 +400,7 @@ static void call_free(void *arg)
 	if (c->method)
 		method_entry_unref(c->method);
 	json_decref(c->id);
-	free(d->direct_line);
-	free(d);
+	call_deferred_release(d);
 }
 
 UDSRPC_EXPORT void udsrpc_call_unref(struct udsrpc_call *c)

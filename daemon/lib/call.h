@@ -87,7 +87,12 @@ struct deferred {
 	int direct_fd;
 	size_t direct_prefix_len; /* of line: {"jsonrpc":"2.0","id":ID,"result": */
 	size_t direct_len, direct_sent;
-	char *direct_line; /* prefix, then the whole line once written */
+	char *direct_line; /* prefix, then the whole line once written; NULL: not armed */
+	char *direct_buf;  /* CALL_DIRECT_MAX bytes, kept with the struct when it is reused */
+	struct deferred *spare_next; /* on srv->spare_calls */
+	/* The fast path's id text when it is this short (most are): kept here
+	 * rather than parsed into a json_t that only the reply would read. */
+	char id_text[24];
 };
 
 TAILQ_HEAD(deferred_list, deferred);
@@ -110,6 +115,8 @@ void call_session_gone(struct rpc_session *s);
  * appended to out first).
  */
 size_t call_direct_settle(struct deferred *d, struct evbuffer *out);
+/* The deferred calls kept for reuse go (udsrpc_server_free). */
+void call_spares_free(struct udsrpc_server *srv);
 /* The loop takes the answer another thread made, and the queue's reference. */
 void call_remote_deliver(struct deferred *d);
 

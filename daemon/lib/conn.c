@@ -176,8 +176,9 @@ static void conn_free(struct conn *c)
 		evbuffer_free(c->out);
 	rpc_session_free(&c->rpc);
 	peer_clear(&c->peer);
-	free(c->topics.bits);
+	free(c->topics.high);
 	free(c->sub_prefix);
+	free(c->see_plan);
 	free(c);
 	/* The last one out empties the caches, so that a stopped server leaves nothing behind. */
 	if (srv->nconns == 0) {

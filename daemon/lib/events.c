@@ -78,6 +78,7 @@ int topics_add(struct topics *t, const char *name, const char *read_method, void
 		return -ENOMEM;
 	}
 	tp->id = (unsigned)id;
+	tp->serial = ++t->serials;
 	tp->owner = owner;
 	t->v[id] = tp;
 	t->count++;
@@ -103,7 +104,15 @@ void topics_remove(struct udsrpc_server *srv, struct topic *tp)
 
 bool topic_set_has(const struct topic_set *s, unsigned id)
 {
-	return id / 64 < s->words && (s->bits[id / 64] >> (id % 64) & 1);
+	if (id < 64)
+		return s->low >> id & 1;
+	return id / 64 - 1 < s->nhigh && (s->high[id / 64 - 1] >> (id % 64) & 1);
+}
+
+/* The word that holds id's bit, when there is one. */
+static uint64_t *topic_set_word(struct topic_set *s, unsigned id)
+{
+	return id < 64 ? &s->low : id / 64 - 1 < s->nhigh ? &s->high[id / 64 - 1] : NULL;
 }
 
 static int by_name(const void *a, const void *b)
@@ -136,7 +145,6 @@ json_t *events_topics_json(const struct udsrpc_server *srv, const struct topic_s
 int events_subscribe(struct conn *c, const struct topic *tp)
 {
 	struct topic_set *s = &c->topics;
-	unsigned w = tp->id / 64;
 
 	/*
 	 * A batch keeps running after its connection was closed under it (event
@@ -147,19 +155,38 @@ int events_subscribe(struct conn *c, const struct topic *tp)
 		return -ENOTCONN;
 	if (topic_set_has(s, tp->id))
 		return 0;
-	if (w >= s->words) {
-		uint64_t *bits = realloc(s->bits, (w + 1) * sizeof(*bits));
-		if (!bits)
+	if (!topic_set_word(s, tp->id)) {
+		unsigned n = tp->id / 64; /* words from 64 on up to tp's */
+		uint64_t *high = realloc(s->high, n * sizeof(*high));
+		if (!high)
 			return -ENOMEM;
-		memset(bits + s->words, 0, (w + 1 - s->words) * sizeof(*bits));
-		s->bits = bits;
-		s->words = w + 1;
+		memset(high + s->nhigh, 0, (n - s->nhigh) * sizeof(*high));
+		s->high = high;
+		s->nhigh = n;
 	}
 	if (s->count++ == 0) {
-		TAILQ_INSERT_TAIL(&c->srv->subscribers, c, sub_link);
+		/*
+		 * Next to the other subscribers of its process (the same peer
+		 * pid), as events are written in this order: a process holding
+		 * many subscriptions on one epoll is then woken once for its run
+		 * of writes instead of for nearly each, when its connections came
+		 * in interleaved with others'. On the 2-CPU VM that took the
+		 * kernel's part of a write from about 3.7 to 2.2 µs
+		 * (tests/bench/fanout_floor -i -h against -h) and fanout.sh's half
+		 * row from 3.8 to 2.3 µs per event. Across connections no order
+		 * is promised; each one's own is unchanged. The walk from the
+		 * tail is once per subscribing connection, not per event.
+		 */
+		struct conn *same = TAILQ_LAST(&c->srv->subscribers, conn_list);
+		while (same && same->peer.pid != c->peer.pid)
+			same = TAILQ_PREV(same, conn_list, sub_link);
+		if (same)
+			TAILQ_INSERT_AFTER(&c->srv->subscribers, same, c, sub_link);
+		else
+			TAILQ_INSERT_TAIL(&c->srv->subscribers, c, sub_link);
 		c->srv->nsubscribers++;
 	}
-	s->bits[w] |= 1ull << (tp->id % 64);
+	*topic_set_word(s, tp->id) |= 1ull << (tp->id % 64);
 	return 0;
 }
 
@@ -169,7 +196,7 @@ void events_unsubscribe(struct conn *c, const struct topic *tp)
 
 	if (!topic_set_has(s, tp->id))
 		return;
-	s->bits[tp->id / 64] &= ~(1ull << (tp->id % 64));
+	*topic_set_word(s, tp->id) &= ~(1ull << (tp->id % 64));
 	if (tp == c->srv->history_topic)
 		c->replaying = false;
 	if (--s->count == 0) {
@@ -186,7 +213,7 @@ void events_unsubscribe_all(struct conn *c)
 		TAILQ_REMOVE(&c->srv->subscribers, c, sub_link);
 		c->srv->nsubscribers--;
 	}
-	free(s->bits);
+	free(s->high);
 	memset(s, 0, sizeof(*s));
 	free(c->sub_prefix);
 	c->sub_prefix = NULL;
@@ -243,6 +270,75 @@ static bool events_may_see(struct conn *c, const struct topic *tp, const char *k
 	if (!key || !tp->read_method)
 		return true;
 	return events_judge(c, j->read, tp->read_method, key);
+}
+
+/*
+ * The key verdicts of one event by plan: subscribers of one kind (one
+ * process's, one uid's) have plans alike, and the key's globs are matched
+ * once for them all. A few kinds at most in practice; past EVENTS_MEMO,
+ * matched each.
+ */
+#define EVENTS_MEMO 8
+struct events_memo {
+	unsigned n;
+	struct {
+		const struct policy_plan *plan;
+		bool allow;
+	} v[EVENTS_MEMO];
+};
+
+static bool events_plan_allows(struct events_memo *m, const struct policy_plan *plan,
+                               const char *key)
+{
+	for (unsigned i = 0; i < m->n; i++)
+		if (m->v[i].plan == plan || policy_plan_same(m->v[i].plan, plan))
+			return m->v[i].allow;
+	bool allow = policy_plan_allows(plan, key);
+	if (m->n < EVENTS_MEMO) {
+		m->v[m->n].plan = plan;
+		m->v[m->n++].allow = allow;
+	}
+	return allow;
+}
+
+/*
+ * events_may_see for a live event, from the verdicts c keeps for tp under
+ * the policy in force (struct conn's see_*): made again only when the
+ * policy (verdict_gen: every reload or change of methods) or the topic
+ * changed, so that an event costs a subscriber two compares and, for a
+ * peer whose rules look at keys, the key globs of its plan. The same
+ * verdicts as events_may_see's: a plan decides as policy_allows does, and
+ * rpc_allowed's cache gives policy_allows' answer. Out of memory: that way.
+ */
+static bool events_see(struct conn *c, const struct topic *tp, const char *key,
+                       const struct events_judges *j, struct events_memo *m)
+{
+	struct udsrpc_server *srv = c->srv;
+
+	if (!c->see_valid || c->see_gen != srv->verdict_gen || c->see_serial != tp->serial) {
+		struct policy_plan *plan = NULL;
+
+		free(c->see_plan); /* unread: it borrows an old policy's globs */
+		c->see_plan = NULL;
+		c->see_valid = false;
+		if (tp->read_method &&
+		    !(plan = policy_plan_new(srv->policy, &c->peer, tp->read_method)))
+			return events_may_see(c, tp, key, j);
+		c->see_sub = policy_allows(srv->policy, &c->peer, "events.subscribe", NULL);
+		c->see_read = plan && policy_plan_allows(plan, NULL);
+		if (plan && !policy_plan_keyless(plan))
+			c->see_plan = plan;
+		else
+			free(plan);
+		c->see_gen = srv->verdict_gen;
+		c->see_serial = tp->serial;
+		c->see_valid = true;
+	}
+	if (!c->see_sub)
+		return false;
+	if (!key || !tp->read_method)
+		return true;
+	return c->see_plan ? events_plan_allows(m, c->see_plan, key) : c->see_read;
 }
 
 void events_policy_changed(struct udsrpc_server *srv)
@@ -310,12 +406,13 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 		return -ENOMEM;
 	}
 	struct events_judges j;
+	struct events_memo memo = {.n = 0};
 	events_judges(srv, tp, key, &j);
 	n = 0;
 	TAILQ_FOREACH(c, &srv->subscribers, sub_link) {
 		/* One still replaying gets this one from the history, in its turn. */
 		if (topic_set_has(&c->topics, tp->id) && !(c->replaying && tp == srv->history_topic) &&
-		    events_prefix_ok(c, tp, key) && events_may_see(c, tp, key, &j)) {
+		    events_prefix_ok(c, tp, key) && events_see(c, tp, key, &j, &memo)) {
 			conn_hold(c);
 			subs[n++] = c;
 		}

@@ -16,6 +16,7 @@ struct topic {
 	char *name;
 	char *read_method; /* events published with a key reach only peers allowed this on it */
 	unsigned id;
+	uint64_t serial; /* unique among the server's topics ever: an id is reused, this never */
 	void *owner; /* the providing connection (rpc.provide), NULL for the server's own */
 };
 
@@ -23,12 +24,19 @@ struct topics {
 	struct topic **v; /* by id; NULL: a free id */
 	size_t n;	  /* ids in use or free, v's length */
 	size_t count;	  /* topics in use */
+	uint64_t serials; /* the last topic's serial */
 };
 
-/* The topics a connection subscribed to, a bit per topic id; words == 0: none. */
+/*
+ * The topics a connection subscribed to, a bit per topic id: the first 64
+ * in the set itself (an event's walk over the subscribers then reads no
+ * other allocation of each: that load was most of the walk's time in
+ * tests/bench/fanout.sh), the ids from 64 on in `high`, nhigh words.
+ */
 struct topic_set {
-	uint64_t *bits;
-	unsigned words;
+	uint64_t low;
+	uint64_t *high;
+	unsigned nhigh;
 	unsigned count;
 };
 

@@ -312,6 +312,14 @@ struct prop {
 	const char *name;
 	size_t len;
 	struct node *node;
+	/*
+	 * What node amounts to: past a chain of schemas that are only a $ref
+	 * (Key's {"$ref": ConfigKey}, ConfigValue's annotations), with the
+	 * same-value depth the chain took. Validating eff at eff_same is the
+	 * walk through the chain, without it (jsonschema_compile sets it).
+	 */
+	const struct node *eff;
+	unsigned eff_same;
 	bool required;
 };
 
@@ -346,6 +354,7 @@ struct node {
 	const char *type_broken;
 	const json_t *enum_values, *const_value, *minimum, *maximum;
 	const json_t *min_length, *max_length, *min_items, *max_items;
+	size_t min_length_v, max_length_v; /* theirs, as check_count reads them */
 	const json_t *pattern;
 	int pattern_err; /* 0, or -EBADMSG / -ENOMEM from regcomp */
 	char pattern_msg[128];
@@ -635,14 +644,26 @@ static int compile_props(struct jsonschema *js, struct node *n, const json_t *pr
 		p->len = json_object_iter_key_len(it);
 		if (!(p->node = compile_node(js, json_object_iter_value(it))))
 			return -ENOMEM;
+		p->eff = p->node;
 	}
 	return 0;
+}
+
+/* memcmp(a, b, n) == 0, without a call for the short names members have. */
+static inline bool same_name(const char *a, const char *b, size_t n)
+{
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
 }
 
 static struct prop *prop_named(const struct node *n, const char *key, size_t len)
 {
 	for (size_t i = 0; i < n->n_props; i++)
-		if (n->props[i].len == len && memcmp(n->props[i].name, key, len) == 0)
+		if (n->props[i].len == len && same_name(n->props[i].name, key, len))
 			return &n->props[i];
 	return NULL;
 }
@@ -684,6 +705,8 @@ static int compile_keywords(struct jsonschema *js, struct node *n, const json_t 
 	n->maximum = json_object_get(schema, "maximum");
 	n->min_length = json_object_get(schema, "minLength");
 	n->max_length = json_object_get(schema, "maxLength");
+	n->min_length_v = (size_t)json_integer_value(n->min_length);
+	n->max_length_v = (size_t)json_integer_value(n->max_length);
 	if ((kw = json_object_get(schema, "pattern")))
 		compile_pattern(n, kw);
 	n->min_items = json_object_get(schema, "minItems");
@@ -710,6 +733,42 @@ static bool asserts(const struct node *n)
 	       n->maximum || n->min_length || n->max_length || n->pattern || n->min_items ||
 	       n->max_items || n->required || n->items || n->addl || n->n_props ||
 	       n->any_of.json || n->one_of.json;
+}
+
+/*
+ * A schema that is a resolved $ref and nothing else: validate does exactly
+ * what ref_node does with a value, one step deeper on the same value.
+ */
+static bool ref_only(const struct node *n)
+{
+	return n->kind == N_OBJECT && json_is_string(n->ref) && n->ref_node && !n->type &&
+	       !n->enum_values && !n->const_value && !n->minimum && !n->maximum &&
+	       !n->min_length && !n->max_length && !n->pattern && !n->min_items &&
+	       !n->max_items && !n->required && !n->items && !n->addl && !n->n_props &&
+	       !n->any_of.json && !n->one_of.json;
+}
+
+/*
+ * Each property's eff: once every node is compiled (a $ref may point at one
+ * still being compiled). Fewer steps than SAME_VALUE_DEPTH_MAX are taken,
+ * each at a depth validate lets through, so a loop is still reported by the
+ * walk from where the chain was left, as before.
+ */
+static void resolve_props(struct jsonschema *js)
+{
+	for (struct node *n = js->nodes; n; n = n->next)
+		for (size_t i = 0; i < n->n_props; i++) {
+			struct prop *p = &n->props[i];
+			const struct node *t = p->node;
+			unsigned k = 0;
+
+			while (k + 1 < SAME_VALUE_DEPTH_MAX && ref_only(t)) {
+				t = t->ref_node;
+				k++;
+			}
+			p->eff = t;
+			p->eff_same = k;
+		}
 }
 
 /* NULL only on ENOMEM. */
@@ -753,7 +812,11 @@ int jsonschema_open(const json_t *root, struct jsonschema **ret)
 
 const struct jsonschema_node *jsonschema_compile(struct jsonschema *js, const json_t *schema)
 {
-	return (const struct jsonschema_node *)compile_node(js, schema);
+	struct node *n = compile_node(js, schema);
+
+	if (n)
+		resolve_props(js);
+	return (const struct jsonschema_node *)n;
 }
 
 void jsonschema_close(struct jsonschema *js)
@@ -933,15 +996,29 @@ static int check_count(struct vctx *c, size_t k, const json_t *min, const json_t
 	return 0;
 }
 
+/*
+ * A string of len bytes has between ceil(len / 4) and len code points: when
+ * the bounds (read as check_count reads them) hold for all of those, the
+ * count is not needed.
+ */
+static bool count_surely_within(const struct node *n, size_t len)
+{
+	return (!n->min_length || (len + 3) / 4 >= n->min_length_v) &&
+	       (!n->max_length || len <= n->max_length_v);
+}
+
 static int check_string(struct vctx *c, const struct node *n, const json_t *inst)
 {
 	const char *s = json_string_value(inst);
 	size_t len = json_string_length(inst);
 	int r;
-	if ((n->min_length || n->max_length) &&
+	if ((n->min_length || n->max_length) && !count_surely_within(n, len) &&
 	    (r = check_count(c, utf8_codepoints(s, len), n->min_length, n->max_length, "be",
 	                     "characters long")))
 		return r;
+	/* A table's set never holds U+0000: a match proves there is none. */
+	if (n->fast.on && charset_match(&n->fast, s, len))
+		return 0;
 	return n->pattern ? check_pattern(c, n, s, len) : 0;
 }
 
@@ -976,7 +1053,7 @@ static int check_object(struct vctx *c, const struct node *n, const json_t *inst
 		const char *key = json_object_iter_key(it);
 		size_t klen = json_object_iter_key_len(it);
 		const struct prop *p = prop_named(n, key, klen);
-		const struct node *sub = p ? p->node : n->addl;
+		const struct node *sub = p ? p->eff : n->addl;
 		bool additional = !p;
 		if (p && p->required)
 			required_seen++;
@@ -987,7 +1064,7 @@ static int check_object(struct vctx *c, const struct node *n, const json_t *inst
 		if (sub->kind == N_FALSE && additional)
 			r = fail(c, "unknown member '%.*s'", quoted_len(key, klen), key);
 		else
-			r = validate_child(c, sub, json_object_iter_value(it));
+			r = validate(c, sub, json_object_iter_value(it), p ? p->eff_same : 0);
 		ptr_pop(&c->path, old);
 		if (r)
 			return r;

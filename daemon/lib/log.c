@@ -287,8 +287,22 @@ UDSRPC_EXPORT void udsrpc_server_audit(struct udsrpc_server *srv, const char *me
 	log_put_str(msg, &n, sizeof(msg), exe ? exe : "(unknown)");
 	log_put(msg, &n, sizeof(msg), ": ", 2);
 	room = sizeof(msg) - n;
+	if (room > LOG_AUDIT_DETAIL)
+		room = LOG_AUDIT_DETAIL;
 	va_start(ap, fmt);
-	vsnprintf(msg + n, room < LOG_AUDIT_DETAIL ? room : LOG_AUDIT_DETAIL, fmt, ap);
+	if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
+		/* A detail made by the caller (a durable write's): copied as vsnprintf would. */
+		const char *detail = va_arg(ap, const char *);
+		size_t k;
+
+		if (!detail)
+			detail = "(null)";
+		k = strnlen(detail, room - 1);
+		memcpy(msg + n, detail, k);
+		msg[n + k] = '\0';
+	} else {
+		vsnprintf(msg + n, room, fmt, ap);
+	}
 	va_end(ap);
 	log_emit(srv ? &srv->log : NULL, UDSRPC_LOG_INFO, msg);
 }

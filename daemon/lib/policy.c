@@ -917,6 +917,16 @@ bool policy_plan_keyless(const struct policy_plan *plan)
 	return plan->n == 0;
 }
 
+bool policy_plan_same(const struct policy_plan *a, const struct policy_plan *b)
+{
+	if (a->allow != b->allow || a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->globs[i].g != b->globs[i].g || a->globs[i].allow != b->globs[i].allow)
+			return false;
+	return true;
+}
+
 /* Per call on a key: one byte compared per glob, most often, and no call. */
 bool policy_plan_allows(const struct policy_plan *plan, const char *key)
 {

@@ -85,6 +85,8 @@ struct policy_plan *policy_plan_new(const struct policy *p, const struct udsrpc_
 bool policy_plan_keyless(const struct policy_plan *plan);
 /* policy_allows(p, peer, method, key) for the plan's p, peer and method. */
 bool policy_plan_allows(const struct policy_plan *plan, const char *key);
+/* Two plans of one policy that decide every key alike: the same globs of the same rules, in order. */
+bool policy_plan_same(const struct policy_plan *a, const struct policy_plan *b);
 /*
  * Which rule decides: its 1-based position in the file (call rules and
  * provide rules counted alike) and in *ret_allow its effect, or 0 and deny

@@ -39,6 +39,7 @@ struct rpc_slot {
 	size_t nparts, capparts;
 	size_t bytes;         /* a batch: what its parts hold so far */
 	struct evbuffer *buf; /* single request: its serialised reply once answered */
+	struct rpc_slot *spare_next; /* on srv->spare_slots */
 };
 
 /*
@@ -184,15 +185,37 @@ void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_
 	jsonnum_out_flush(&o);
 }
 
-void rpc_write_result_head(struct evbuffer *out, const json_t *id)
-{
-	struct jsonnum_out o;
+/* jsonnum's sink into a caller's fixed buffer: a struct rpc_fixed. */
+struct rpc_fixed {
+	char *buf;
+	size_t cap, len;
+};
 
-	rpc_out_init(&o, out);
+static int rpc_fixed_sink(const char *p, size_t n, void *data)
+{
+	struct rpc_fixed *f = data;
+
+	if (n > f->cap - f->len)
+		return -1;
+	memcpy(f->buf + f->len, p, n);
+	f->len += n;
+	return 0;
+}
+
+size_t rpc_result_head(char *buf, size_t cap, const json_t *id, const char *raw_id,
+		       size_t raw_id_len)
+{
+	struct rpc_fixed f = {.buf = buf, .cap = cap};
+	struct jsonnum_out o = {.sink = rpc_fixed_sink, .data = &f};
+
 	jsonnum_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
-	jsonnum_out_value(&o, id ? id : json_null());
+	if (raw_id)
+		jsonnum_out_put(&o, raw_id, raw_id_len);
+	else
+		jsonnum_out_value(&o, id ? id : json_null());
 	jsonnum_out_put(&o, LIT(",\"result\":"));
 	jsonnum_out_flush(&o);
+	return o.err ? 0 : f.len;
 }
 
 json_t *rpc_raw_id_json(const char *raw, size_t len)
@@ -206,11 +229,21 @@ json_t *rpc_raw_id_json(const char *raw, size_t len)
 
 /* ---- the reply queue -------------------------------------------------- */
 
+/* Kept for reuse: every deferred reply has a slot, 50 writers keep 50 in flight. */
+#define RPC_SPARE_SLOTS 64
+
 static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
 {
-	struct rpc_slot *slot = calloc(1, sizeof(*slot));
-	if (!slot)
+	struct udsrpc_server *srv = s->srv;
+	struct rpc_slot *slot = srv->spare_slots;
+
+	if (slot) {
+		srv->spare_slots = slot->spare_next;
+		srv->nspare_slots--;
+		memset(slot, 0, sizeof(*slot));
+	} else if (!(slot = calloc(1, sizeof(*slot)))) {
 		return NULL;
+	}
 	/* A single reply's buffer comes when it is needed: a deferred reply
 	 * that completes at the head of the queue goes straight out. */
 	slot->batch = batch;
@@ -220,6 +253,8 @@ static struct rpc_slot *rpc_slot_new(struct rpc_session *s, bool batch)
 
 static void rpc_slot_free(struct rpc_session *s, struct rpc_slot *slot)
 {
+	struct udsrpc_server *srv = s->srv;
+
 	TAILQ_REMOVE(&s->slots, slot, link);
 	for (size_t i = 0; i < slot->nparts; i++)
 		if (slot->parts[i])
@@ -227,7 +262,24 @@ static void rpc_slot_free(struct rpc_session *s, struct rpc_slot *slot)
 	free(slot->parts);
 	if (slot->buf)
 		evbuffer_free(slot->buf);
-	free(slot);
+	if (srv->nspare_slots >= RPC_SPARE_SLOTS) {
+		free(slot);
+		return;
+	}
+	slot->spare_next = srv->spare_slots;
+	srv->spare_slots = slot;
+	srv->nspare_slots++;
+}
+
+void rpc_slot_spares_free(struct udsrpc_server *srv)
+{
+	struct rpc_slot *slot;
+
+	while ((slot = srv->spare_slots)) {
+		srv->spare_slots = slot->spare_next;
+		free(slot);
+	}
+	srv->nspare_slots = 0;
 }
 
 struct rpc_slot *rpc_slot_single(struct rpc_session *s)
@@ -926,21 +978,76 @@ closed: __attribute__((unused));
 }
 
 /*
- * The params object of the last request, emptied, when nothing kept a
- * reference to it: the next request's params fill it instead of a new object
- * and hash table being allocated and freed around every call.
+ * The params object of the last request, when nothing kept a reference to
+ * it, with its members' values set to null: the next request's params fill
+ * it instead of a new object, hash table and member entries being
+ * allocated and freed around every call. A member whose name is the one
+ * kept at its place takes the new value there (no hashing, no allocation);
+ * from the first one that differs, the members kept past it go and the
+ * rest are added as jansson adds them, so the object is always the one
+ * json_loadb would give, order and duplicates included.
  */
 #define RPC_SPARE_MEMBERS 16
+#define RPC_SPARE_TEXT 64 /* bytes of a string value kept in it */
+
+void rpc_spare_park(struct udsrpc_server *srv, json_t *params)
+{
+	/* Only ours, and small (a cleared object keeps its hash table's size). */
+	if (!json_is_object(params) || params->refcount != 1 ||
+	    json_object_size(params) > RPC_SPARE_MEMBERS || srv->spare_params) {
+		json_decref(params);
+		return;
+	}
+	/*
+	 * The values go now (a big one must not wait for the next request),
+	 * but a short string only the object holds stays: a member of the
+	 * same name in the next request takes its new text in it.
+	 */
+	for (void *it = json_object_iter(params); it; it = json_object_iter_next(params, it)) {
+		json_t *v = json_object_iter_value(it);
+
+		if (!json_is_string(v) || v->refcount != 1 ||
+		    json_string_length(v) > RPC_SPARE_TEXT)
+			json_object_iter_set_new(params, it, json_null());
+	}
+	srv->spare_params = params;
+}
+
+/* memcmp(a, b, n) == 0, without a call for the short names params have. */
+static inline bool rpc_same_name(const char *a, const char *b, size_t n)
+{
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* Drop the members of spare after its first keep ones. */
+static void rpc_spare_trim(json_t *c, size_t keep)
+{
+	while (json_object_size(c) > keep) {
+		void *it = json_object_iter(c);
+
+		for (size_t i = 0; i < keep; i++)
+			it = json_object_iter_next(c, it);
+		json_object_deln(c, json_object_iter_key(it), json_object_iter_key_len(it));
+	}
+}
 
 static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 {
 	bool object = *f->p == '{';
 	char close = object ? '}' : ']';
 	json_t *c;
+	void *kept = NULL; /* the spare's member at the place of the next one parsed */
+	size_t placed = 0; /* members parsed so far into kept places */
 
 	if (object && depth == 1 && f->srv && f->srv->spare_params) {
 		c = f->srv->spare_params;
 		f->srv->spare_params = NULL;
+		kept = json_object_iter(c);
 	} else {
 		c = object ? json_object() : json_array();
 	}
@@ -951,6 +1058,7 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 	rpc_fast_ws(f);
 	if (f->p < f->end && *f->p == close) {
 		f->p++;
+		rpc_spare_trim(c, 0);
 		return c;
 	}
 	for (;;) {
@@ -968,10 +1076,38 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 				goto fail;
 			f->p++;
 		}
-		if (!(v = rpc_fast_value(f, depth + 1)))
+		if (kept && json_object_iter_key_len(kept) == klen &&
+		    rpc_same_name(json_object_iter_key(kept), key, klen)) {
+			json_t *was = json_object_iter_value(kept);
+			const char *p;
+			size_t n;
+
+			rpc_fast_ws(f);
+			/* A string kept here takes the new text: as json_stringn would make it. */
+			if (json_is_string(was) && was->refcount == 1 && f->p < f->end &&
+			    *f->p == '"') {
+				if (!rpc_fast_raw(f, &p, &n, &ascii) ||
+				    (ascii ? json_string_setn_nocheck(was, p, n)
+				           : json_string_setn(was, p, n)) < 0)
+					goto fail;
+			} else if ((v = rpc_fast_value(f, depth + 1))) {
+				json_object_iter_set_new(c, kept, v);
+			} else {
+				goto fail;
+			}
+			kept = json_object_iter_next(c, kept);
+			placed++;
+		} else if (!(v = rpc_fast_value(f, depth + 1))) {
 			goto fail;
-		if (object ? json_object_setn_new_nocheck(c, key, klen, v) : json_array_append_new(c, v))
-			goto fail;
+		} else {
+			if (kept) {
+				rpc_spare_trim(c, placed);
+				kept = NULL;
+			}
+			if (object ? json_object_setn_new_nocheck(c, key, klen, v)
+			           : json_array_append_new(c, v))
+				goto fail;
+		}
 		rpc_fast_ws(f);
 		if (f->p < f->end && *f->p == ',') {
 			f->p++;
@@ -979,6 +1115,8 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 		}
 		if (f->p < f->end && *f->p == close) {
 			f->p++;
+			if (kept)
+				rpc_spare_trim(c, placed);
 			return c;
 		}
 		goto fail;
@@ -1097,12 +1235,8 @@ static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
 	s->srv->stats.req_total++;
 	c.t0 = clock_now_ns();
 	rpc_call(s, &c, name, f.method_len, params);
-	/* Only ours, and small (a cleared object keeps its hash table's size):
-	 * keep it for the next request. */
-	if (params && params == f.params_json && json_is_object(params) && params->refcount == 1 &&
-	    json_object_size(params) <= RPC_SPARE_MEMBERS && !s->srv->spare_params &&
-	    json_object_clear(params) == 0)
-		s->srv->spare_params = params;
+	if (params && params == f.params_json)
+		rpc_spare_park(s->srv, params);
 	else
 		json_decref(params);
 	return true;

@@ -102,6 +102,8 @@ void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t index, con
 bool rpc_flush(struct rpc_session *s);
 /* A slot for a single deferred reply, at the tail; NULL on ENOMEM. */
 struct rpc_slot *rpc_slot_single(struct rpc_session *s);
+/* The reply slots kept for reuse go (udsrpc_server_free). */
+void rpc_slot_spares_free(struct udsrpc_server *srv);
 /*
  * The JSON text of len bytes as json_loadb(JSON_DECODE_ANY) gives it, when
  * it is in the fast path's plain subset (no escapes, no reals, integers up
@@ -109,10 +111,15 @@ struct rpc_slot *rpc_slot_single(struct rpc_session *s);
  * NULL (a client's: no spare objects to reuse).
  */
 json_t *rpc_fast_json(struct udsrpc_server *srv, const char *text, size_t len);
+/* Params the fast path built, after the call: kept as srv's spare when
+ * nothing else holds them (their values dropped), else released. */
+void rpc_spare_park(struct udsrpc_server *srv, json_t *params);
 /* A new reference for an id the fast path kept as text (null, an integer or a plain string). */
 json_t *rpc_raw_id_json(const char *raw, size_t len);
-/* The head of a reply line, {"jsonrpc":"2.0","id":ID,"result":, into out. */
-void rpc_write_result_head(struct evbuffer *out, const json_t *id);
+/* The head of a reply line, {"jsonrpc":"2.0","id":ID,"result":, into buf (raw_id, or else
+ * id, names it); its length, or 0 when it does not fit in cap bytes. */
+size_t rpc_result_head(char *buf, size_t cap, const json_t *id, const char *raw_id,
+                       size_t raw_id_len);
 /* One reply line; raw_id (the request's id text, fast path) or else id names it. */
 void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_t raw_id_len,
                const struct rpc_body *b);

@@ -966,6 +966,8 @@ UDSRPC_EXPORT void udsrpc_server_free(struct udsrpc_server *srv)
 	while (srv->nspare_out)
 		evbuffer_free(srv->spare_out[--srv->nspare_out]);
 	json_decref(srv->spare_params);
+	call_spares_free(srv);
+	rpc_slot_spares_free(srv);
 	free(srv->rbuf);
 	if (srv->own_base)
 		event_base_free(srv->own_base);

@@ -133,6 +133,11 @@ struct udsrpc_server {
 	uint64_t turn;
 	bool turn_armed;
 	json_t *spare_params;
+	/* Released deferred calls and reply slots, for the next ones (call.c, rpc.c). */
+	struct deferred *spare_calls;
+	unsigned nspare_calls;
+	struct rpc_slot *spare_slots;
+	unsigned nspare_slots;
 	bool text_handlers; /* some method has had one: the fast path looks for it */
 
 	/* Other threads: completions, posts, stop (xthread.c). */

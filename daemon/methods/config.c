@@ -24,6 +24,9 @@ struct config_conn {
 	bool owns;                /* it has set an ephemeral item: look for them at close */
 	bool closed;
 	bool running; /* config_done is on the stack: an answer may close the connection */
+	/* The end of its events, from ,"peer":{...} on (config_put_peer), made once. */
+	char peer_text[64];
+	size_t peer_len;
 };
 
 /* A key a config.txn changed: value NULL for an unset (both borrowed from its txn_ops). */
@@ -59,6 +62,11 @@ struct config_write {
 	pid_t pid;
 	char *exe; /* for the audit line: the caller may be gone by the answer */
 	uint64_t owner_id; /* the unset of a closed connection's ephemeral items */
+	struct config_write *spare_next; /* on d->spare_writes, once released */
+	/* A set's value as the store records it and its event shows it, dumped
+	 * once; vlen 0: not made (too big for vtext, or not a set). */
+	char *vtext;
+	size_t vlen;
 	char key[];
 };
 
@@ -70,12 +78,6 @@ struct config_write {
 static const char *config_key(const json_t *params)
 {
 	return json_string_value(json_object_get(params, "key"));
-}
-
-static int64_t config_expect(const json_t *params)
-{
-	const json_t *e = json_object_get(params, "expect_revision");
-	return e ? (int64_t)json_integer_value(e) : -1;
 }
 
 static void config_conn_maybe_free(struct config_conn *cc)
@@ -271,7 +273,26 @@ static char *config_put_int(char *at, int64_t v)
 	return config_put(at, d, n);
 }
 
+static char *config_put_u64(char *at, uint64_t v)
+{
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t n;
+	const char *d = jsonnum_u64(v, digits, &n);
+
+	return config_put(at, d, n);
+}
+
 #define CONFIG_PUT_LIT(at, lit) config_put(at, lit, sizeof(lit) - 1)
+
+/* The end of an event line, ,"peer":{"uid":U,"pid":P}}}\n: at most 55 bytes. */
+static char *config_put_peer(char *at, uid_t uid, pid_t pid)
+{
+	at = CONFIG_PUT_LIT(at, ",\"peer\":{\"uid\":");
+	at = config_put_int(at, (int64_t)uid);
+	at = CONFIG_PUT_LIT(at, ",\"pid\":");
+	at = config_put_int(at, (int64_t)pid);
+	return CONFIG_PUT_LIT(at, "}}}\n");
+}
 /* The line without the value, key and reason: the literals and four numbers. */
 #define CONFIG_EVENT_FIXED 256
 #define CONFIG_EVENT_STACK 1024
@@ -297,8 +318,13 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 	char stack[CONFIG_EVENT_STACK], *line = stack, *at;
 	size_t klen = strlen(key), rlen = reason ? strlen(reason) : 0;
 	size_t fixed = CONFIG_EVENT_FIXED + klen + rlen, vlen = 0;
+	const char *vtext = NULL;
 
-	if (value) {
+	if (value && value == w->value && w->vlen && fixed + w->vlen <= sizeof(stack)) {
+		/* A set's value, dumped once for the store's record (config_write). */
+		vtext = w->vtext;
+		vlen = w->vlen;
+	} else if (value) {
 		bool room = fixed < sizeof(stack);
 
 		/* Dumped into the stack when it fits there, else only measured. */
@@ -316,6 +342,7 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 				history_lost(d->history, revision);
 			return;
 		}
+		vtext = line + fixed;
 	}
 	at = CONFIG_PUT_LIT(line, "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":"
 	                          "{\"topic\":\"config\",\"type\":\"");
@@ -331,15 +358,15 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 	}
 	if (value) {
 		at = CONFIG_PUT_LIT(at, ",\"value\":");
-		/* The value was dumped at line + fixed, past anything written before it. */
-		memmove(at, line + fixed, vlen);
+		/* Dumped at line + fixed, past anything written before it, or w's. */
+		memmove(at, vtext, vlen);
 		at += vlen;
 	}
-	at = CONFIG_PUT_LIT(at, ",\"peer\":{\"uid\":");
-	at = config_put_int(at, (int64_t)w->uid);
-	at = CONFIG_PUT_LIT(at, ",\"pid\":");
-	at = config_put_int(at, (int64_t)w->pid);
-	at = CONFIG_PUT_LIT(at, "}}}\n");
+	/* A connection's writes all end the same way: written once, for its first event. */
+	if (w->cc && w->cc->peer_len)
+		at = config_put(at, w->cc->peer_text, w->cc->peer_len);
+	else
+		at = config_put_peer(at, w->uid, w->pid);
 
 	size_t len = (size_t)(at - line);
 	if (d->history)
@@ -472,11 +499,76 @@ static void config_audit(struct config_write *w, uint64_t revision)
 	if (w->owner_id)
 		snprintf(why, sizeof(why), " (ephemeral: connection %llu closed)",
 		         (unsigned long long)w->owner_id);
+	/*
+	 * "N key(s) [LIST] revision R WHY", LIST cut at CUT bytes with "...",
+	 * put together here and handed over as "%s": a printf of it cost as
+	 * much as the rest of a durable set.
+	 */
+	char detail[CUT + 160], *at = detail;
+	at = config_put_u64(at, n);
+	at = CONFIG_PUT_LIT(at, " key(s) [");
+	at = config_put(at, list, len < CUT ? len : CUT);
+	if (cut)
+		at = CONFIG_PUT_LIT(at, "...");
+	at = CONFIG_PUT_LIT(at, "] revision ");
+	at = config_put_u64(at, revision);
+	at = config_put(at, why, strlen(why));
+	*at = '\0';
 	/* A closed connection's ephemeral items go with no call: an unset in its name. */
 	udsrpc_server_audit(w->d->srv, w->call ? udsrpc_call_method(w->call) : "config.unset",
-	                    w->uid, w->pid, w->exe, "%zu key(s) [%.*s%s] revision %llu%s", n,
-	                    (int)(len < CUT ? len : CUT), list, cut ? "..." : "",
-	                    (unsigned long long)revision, why);
+	                    w->uid, w->pid, w->exe, "%s", detail);
+}
+
+/*
+ * Every write's state has room for the longest key, so that one released
+ * serves any later write: at 50 durable writers 50 are in flight, and a
+ * calloc and free of each per request cost more than the rest of its
+ * bookkeeping. Kept on the loop thread, like the writes.
+ */
+#define CONFIG_VALUE_INLINE 256
+#define CONFIG_WRITE_SIZE (sizeof(struct config_write) + STORE_KEY_MAX + 1 + CONFIG_VALUE_INLINE)
+#define CONFIG_SPARE_WRITES 64
+
+/* A zeroed write state with room for a key of len bytes (key[] not zeroed); NULL on ENOMEM. */
+static struct config_write *config_write_alloc(struct udsrpcd *d, size_t len)
+{
+	struct config_write *w = d->spare_writes;
+
+	/* The schema keeps keys and prefixes within STORE_KEY_MAX; no need to trust it here. */
+	if (len > STORE_KEY_MAX)
+		return calloc(1, sizeof(*w) + len + 1);
+	if (!w && !(w = calloc(1, CONFIG_WRITE_SIZE)))
+		return NULL;
+	if (w == d->spare_writes) {
+		d->spare_writes = w->spare_next;
+		d->nspare_writes--;
+		memset(w, 0, sizeof(*w));
+	}
+	w->vtext = w->key + STORE_KEY_MAX + 1;
+	return w;
+}
+
+static void config_write_release(struct udsrpcd *d, struct config_write *w)
+{
+	/* Only those of CONFIG_WRITE_SIZE (vtext set) serve any later write. */
+	if (!w->vtext || d->nspare_writes >= CONFIG_SPARE_WRITES) {
+		free(w);
+		return;
+	}
+	w->spare_next = d->spare_writes;
+	d->spare_writes = w;
+	d->nspare_writes++;
+}
+
+void config_spares_free(struct udsrpcd *d)
+{
+	struct config_write *w;
+
+	while ((w = d->spare_writes)) {
+		d->spare_writes = w->spare_next;
+		free(w);
+	}
+	d->nspare_writes = 0;
 }
 
 /* A write answered: what it held goes, and the reads waiting behind it run. */
@@ -492,11 +584,16 @@ static void config_write_finish(struct config_write *w)
 	json_decref(w->txn_ops);
 	for (size_t i = 0; i < w->txn_nvals; i++)
 		json_decref(w->txn_vals[i]);
-	free(w->txn_block);
-	free(w->results);
-	free(w->changes);
-	free(w->exe);
-	free(w);
+	/* None is there for a plain set: no calls then. */
+	if (w->txn_block)
+		free(w->txn_block);
+	if (w->results)
+		free(w->results);
+	if (w->changes)
+		free(w->changes);
+	if (w->exe)
+		free(w->exe);
+	config_write_release(d, w);
 	config_run_waiters(d, cc);
 	cc->running = false;
 	config_conn_maybe_free(cc);
@@ -670,8 +767,11 @@ static struct config_write *config_write_new(struct udsrpcd *d, struct udsrpc_ca
 		cc->owner = (struct store_owner){.id = udsrpc_peer_id(p),
 		                                 .uid = (uint32_t)udsrpc_peer_uid(p),
 		                                 .pid = (int32_t)udsrpc_peer_pid(p)};
+		cc->peer_len = (size_t)(config_put_peer(cc->peer_text, udsrpc_peer_uid(p),
+		                                        udsrpc_peer_pid(p)) -
+		                        cc->peer_text);
 	}
-	if (!(w = calloc(1, sizeof(*w) + len + 1))) {
+	if (!(w = config_write_alloc(d, len))) {
 		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 		return NULL;
 	}
@@ -686,18 +786,58 @@ static struct config_write *config_write_new(struct udsrpcd *d, struct udsrpc_ca
 	if (!(w->call = udsrpc_call_defer(c, flags))) {
 		json_decref(w->value);
 		free(w->exe);
-		free(w);
+		config_write_release(d, w);
 		return NULL;
 	}
 	cc->writes_sent++;
 	return w;
 }
 
-static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t *params,
-                         json_t *value)
+/*
+ * A set's or unset's params, read in one walk over the members: a durable
+ * set runs this per request, and a lookup by name per member costs a hash
+ * of the name each. The schema has checked each member's type.
+ */
+struct config_args {
+	const char *key, *prefix;
+	json_t *value;
+	int64_t expect; /* -1: no expect_revision */
+	bool ephemeral;
+};
+
+/* Whether the member name n[0..len) is lit. */
+#define CONFIG_NAME_IS(n, len, lit) ((len) == sizeof(lit) - 1 && !memcmp(n, lit, sizeof(lit) - 1))
+
+static struct config_args config_args_of(const json_t *params)
 {
-	const char *prefix = value ? NULL : json_string_value(json_object_get(params, "prefix"));
-	const char *key = prefix ? prefix : config_key(params);
+	struct config_args a = {.expect = -1};
+	json_t *p = (json_t *)params;
+
+	for (void *it = json_object_iter(p); it; it = json_object_iter_next(p, it)) {
+		const char *name = json_object_iter_key(it);
+		size_t len = json_object_iter_key_len(it);
+		json_t *v = json_object_iter_value(it);
+
+		if (CONFIG_NAME_IS(name, len, "key"))
+			a.key = json_string_value(v);
+		else if (CONFIG_NAME_IS(name, len, "value"))
+			a.value = v;
+		else if (CONFIG_NAME_IS(name, len, "expect_revision"))
+			a.expect = (int64_t)json_integer_value(v);
+		else if (CONFIG_NAME_IS(name, len, "ephemeral"))
+			a.ephemeral = json_is_true(v);
+		else if (CONFIG_NAME_IS(name, len, "prefix"))
+			a.prefix = json_string_value(v);
+	}
+	return a;
+}
+
+/* A set (a->value) or an unset, of a key or (unset) a prefix. */
+static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const struct config_args *a)
+{
+	json_t *value = a->value;
+	const char *prefix = value ? NULL : a->prefix;
+	const char *key = prefix ? prefix : a->key;
 	/*
 	 * A prefix's answer has a count, so it always waits for the loop. An
 	 * early answer is prepared (the reply's head made, a line allocated:
@@ -709,19 +849,24 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t 
 	struct config_write *w = config_write_new(d, c, key, value, early ? UDSRPC_DEFER_DIRECT : 0);
 	int r;
 
-	bool ephemeral = value && json_is_true(json_object_get(params, "ephemeral"));
+	bool ephemeral = value && a->ephemeral;
 
 	if (!w)
 		return;
 	if (ephemeral)
 		w->cc->owns = true;
+	if (value && w->vtext) {
+		size_t n = jsonnum_dumpb(value, w->vtext, CONFIG_VALUE_INLINE,
+		                         JSON_COMPACT | JSON_ENCODE_ANY);
+		w->vlen = n <= CONFIG_VALUE_INLINE ? n : 0;
+	}
 	if (value)
-		r = store_set_owned(d->store, w->key, value, config_expect(params),
-		                    ephemeral ? &w->cc->owner : NULL, config_done, w);
+		r = store_set_text(d->store, w->key, value, w->vlen ? w->vtext : NULL, w->vlen,
+		                   a->expect, ephemeral ? &w->cc->owner : NULL, config_done, w);
 	else if (prefix)
 		r = store_unset_prefix(d->store, w->key, config_done, w, &w->keys);
 	else
-		r = store_unset(d->store, w->key, config_expect(params), config_done, w);
+		r = store_unset(d->store, w->key, a->expect, config_done, w);
 	if (r < 0)
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
 	else if (early)
@@ -730,27 +875,28 @@ static void config_write(struct udsrpcd *d, struct udsrpc_call *c, const json_t 
 
 static void config_set(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
-	config_write(userdata, c, params, json_object_get(params, "value"));
+	struct config_args a = config_args_of(params);
+
+	config_write(userdata, c, &a);
 }
 
 static void config_unset(struct udsrpc_call *c, const json_t *params, void *userdata)
 {
-	const json_t *prefix = json_object_get(params, "prefix");
+	struct config_args a = config_args_of(params);
 
+	a.value = NULL; /* not a member of unset's params: the schema refused it */
 	/* The schema has both optional: exactly one of them is the contract. */
-	if (!prefix == !json_object_get(params, "key") ||
-	    (prefix && json_object_get(params, "expect_revision"))) {
+	if (!a.prefix == !a.key || (a.prefix && a.expect >= 0)) {
 		udsrpc_call_error(c, UDSRPC_INVALID_PARAMS, NULL,
 		                  json_pack("{s:s}", "reason",
-		                            prefix ? "give either key (with expect_revision) or "
-		                                     "prefix, not both"
-		                                   : "give key or prefix"));
+		                            a.prefix ? "give either key (with expect_revision) or "
+		                                       "prefix, not both"
+		                                     : "give key or prefix"));
 		return;
 	}
-	if (prefix &&
-	    !config_prefix_allowed(userdata, c, "config.unset", json_string_value(prefix)))
+	if (a.prefix && !config_prefix_allowed(userdata, c, "config.unset", a.prefix))
 		return;
-	config_write(userdata, c, params, NULL);
+	config_write(userdata, c, &a);
 }
 
 /* -32602 for the member at path of config.txn's params. */

@@ -12,7 +12,8 @@
 # write (fanout_floor: about 2.4 µs on the 2-CPU VM, more than the target)
 # is shared by TXN events; TXN_SETS transactions, so as many events as the
 # config.set rows. Then the floor itself: fanout_floor's CPU for one write
-# of a 150-byte line to each of SUBS sockets read by 10 epoll'd processes.
+# of a 150-byte line to each of SUBS sockets read by 10 epoll'd processes,
+# and to the half of them the half row writes to (the other 5 processes idle).
 # Not part of the test suite (fanout_smoke.sh runs it with tiny counts); bounded.
 #
 #   tests/bench/fanout.sh                      # build/ (use a Release or RelWithDebInfo build)
@@ -93,12 +94,21 @@ if [ "$TXN" -gt 1 ]; then
 	measure "keys policy, half see them, config.txn of $TXN keys" half.json 0 "$TXN_SETS" -t "$TXN"
 	measure "everyone sees them, config.txn of $TXN keys" all.json 1 "$TXN_SETS" -t "$TXN"
 fi
-# The kernel's part alone, no daemon: what one write per event per subscriber costs at least.
-load=$(cut -d' ' -f1-3 /proc/loadavg)
-floor=$(timeout -k 5 300 "$FLOOR" -c "$SUBS" -n "$((SETS / 4 > 0 ? SETS / 4 : 1))" 2>&1) || FAIL=1
-echo "  floor: $floor (load $load)" >&2
-fus=$(sed -n 's/.*"us_per_write":\([0-9.]*\).*/\1/p' <<<"$floor")
-ROWS="$ROWS| floor: one write(2) per subscriber, no daemon (fanout_floor) | $SUBS | $((SETS / 4 > 0 ? SETS / 4 : 1)) | - | - | ${fus:--} | - | $load | writer's CPU per write |"$'\n'
+# The kernel's part alone, no daemon: what one write per event per subscriber costs at least,
+# with the readers as the everyone row has them, and as the half row has them (-h: every other
+# reader process gets nothing, as bench_fanout's uid children do).
+FROUNDS=$((SETS / 4 > 0 ? SETS / 4 : 1))
+floor_row() { # label fanout_floor-args...
+	local label=$1 out fus load
+	shift
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	out=$(timeout -k 5 300 "$FLOOR" -c "$SUBS" -n "$FROUNDS" "$@" 2>&1) || FAIL=1
+	echo "  $label: $out (load $load)" >&2
+	fus=$(sed -n 's/.*"us_per_write":\([0-9.]*\).*/\1/p' <<<"$out")
+	ROWS="$ROWS| $label | $SUBS | $FROUNDS | - | - | ${fus:--} | - | $load | writer's CPU per write |"$'\n'
+}
+floor_row "floor: one write(2) per subscriber, no daemon (fanout_floor)"
+floor_row "floor, half the readers written to (fanout_floor -h)" -h
 
 {
 	echo

@@ -4,7 +4,7 @@
 # allowed the key missed an event or one not allowed got one): with the keys
 # policy half the subscribers' events, with the open policy all of them, for
 # config.set and for config.txn of 10 keys (3 of them: as many events); and
-# the floor row has its figure.
+# both floor rows have their figure.
 . "$(dirname "$0")/lib_bench.sh"
 [ "$(id -u)" -eq 0 ] || skip "needs root: half the subscribers are uid 65534"
 
@@ -21,12 +21,14 @@ all=$(grep -F '| everyone sees the key |' "$out" || true)
 thalf=$(grep -F '| keys policy, half see them, config.txn of 10 keys |' "$out" || true)
 tall=$(grep -F '| everyone sees them, config.txn of 10 keys |' "$out" || true)
 floor=$(grep -F '| floor: one write(2) per subscriber' "$out" || true)
+hfloor=$(grep -F '| floor, half the readers written to' "$out" || true)
 check "half row: events delivered" 300 "$(col "$half" 4)"
 check "all row: events delivered" 600 "$(col "$all" 4)"
 check "txn half row: transactions" 3 "$(col "$thalf" 3)"
 check "txn half row: events delivered" 300 "$(col "$thalf" 4)"
 check "txn all row: events delivered" 600 "$(col "$tall" 4)"
 check "floor: µs per write is a figure" yes "$(yes_if grep -Eq '^[0-9]+\.[0-9]+$' <<<"$(col "$floor" 6)")"
+check "half floor: µs per write is a figure" yes "$(yes_if grep -Eq '^[0-9]+\.[0-9]+$' <<<"$(col "$hfloor" 6)")"
 for line in "$half" "$all" "$thalf" "$tall"; do
 	check "CPU per event is a figure" yes "$(yes_if grep -Eq '^[0-9]+\.[0-9]+' <<<"$(col "$line" 6)")"
 	check "load is given" yes "$(yes_if grep -Eq '^[0-9.]+ [0-9.]+ [0-9.]+$' <<<"$(col "$line" 8)")"

@@ -126,6 +126,27 @@ static void test_store_writes(void **state)
 	assert_int_equal(audit_lines(), 6);
 }
 
+/* A long list of keys is cut at 512 bytes with "...", the count whole. */
+static void test_long_list_cut(void **state)
+{
+	char params[4096] = "{\"mode\":\"merge\",\"items\":[", list[2048] = "", detail[4096];
+	size_t n = strlen(params), l = 0;
+
+	(void)state;
+	for (int i = 0; i < 40; i++) {
+		n += (size_t)snprintf(params + n, sizeof(params) - n,
+		                      "%s{\"key\":\"long/key/number/%02d\",\"value\":%d}",
+		                      i ? "," : "", i, i);
+		l += (size_t)snprintf(list + l, sizeof(list) - l, "%s\"long/key/number/%02d\"",
+		                      i ? "," : "", i);
+	}
+	snprintf(params + n, sizeof(params) - n, "]}");
+	ok("config.restore", params);
+	assert_true(l > 512);
+	snprintf(detail, sizeof(detail), "40 key(s) [%.512s...] revision 1\n", list);
+	assert_int_equal(audited("config.restore", detail), 1);
+}
+
 /* A write that fails changes nothing, so it is no audit line (a denial has its own). */
 static void test_failed_writes_not_audited(void **state)
 {
@@ -225,6 +246,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_writes, daemon_setup, daemon_teardown),
+		cmocka_unit_test_setup_teardown(test_long_list_cut, daemon_setup, daemon_teardown),
 		cmocka_unit_test_setup_teardown(test_failed_writes_not_audited, daemon_setup,
 		                                daemon_teardown),
 		cmocka_unit_test_setup_teardown(test_caller_gone, daemon_setup, daemon_teardown),

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@ struct fx {
 	char path[260];
 	struct history *h;
 	char log[4096];
+	struct rlimit fsize; /* as it was: a test that lowers it has it put back */
 };
 
 static void fx_log(void *arg, int level, const char *msg)
@@ -46,6 +49,7 @@ static int setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/udsrpc-history-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/events.log", f->dir);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &f->fsize), 0);
 	*state = f;
 	return 0;
 }
@@ -59,6 +63,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
+	setrlimit(RLIMIT_FSIZE, &f->fsize);
 	history_close(f->h);
 	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	free(f);
@@ -82,11 +87,21 @@ static void append(struct fx *f, uint64_t rev, const char *key)
 	assert_int_equal(history_append(f->h, rev, key, line, n), 0);
 }
 
+/* Revisions 1 to n, one event each, of key "k". */
+static void fill(struct fx *f, uint64_t n)
+{
+	for (uint64_t r = 1; r <= n; r++)
+		append(f, r, "k");
+}
+
 struct seen {
 	uint64_t revs[64];
 	char keys[64][16];
 	size_t n;
 	bool lines_ok;
+	size_t all;    /* events seen, past the 64 kept here too */
+	uint64_t last; /* revision of the last one: they must not go down */
+	bool order_ok;
 };
 
 static int visit(void *arg, uint64_t rev, const char *key, const char *line, size_t len)
@@ -100,18 +115,22 @@ static int visit(void *arg, uint64_t rev, const char *key, const char *line, siz
 		s->n++;
 	}
 	s->lines_ok &= len == line_of(want, sizeof(want), rev, key) && memcmp(want, line, len) == 0;
+	s->order_ok &= rev >= s->last;
+	s->last = rev;
+	s->all++;
 	return 0;
 }
 
 static struct seen replay(struct fx *f, uint64_t after, int want_r, uint64_t want_compact)
 {
-	struct seen s = {.lines_ok = true};
+	struct seen s = {.lines_ok = true, .order_ok = true};
 	uint64_t compact = 0;
 
 	assert_int_equal(history_replay(f->h, after, visit, &s, &compact), want_r);
 	if (want_r == -ESTALE)
 		assert_int_equal(compact, want_compact);
 	assert_true(s.lines_ok);
+	assert_true(s.order_ok);
 	return s;
 }
 
@@ -123,8 +142,7 @@ static void test_bounds_revisions(void **state)
 	struct seen s;
 
 	assert_int_equal(fx_open_lim(f, 5, 1 << 20, 0), 0);
-	for (uint64_t r = 1; r <= 10; r++)
-		append(f, r, "k");
+	fill(f, 10);
 	history_get_stats(f->h, &st);
 	assert_int_equal(st.revisions, 5);
 	assert_int_equal(st.entries, 5);
@@ -231,8 +249,7 @@ static void test_torn_tail(void **state)
 	struct seen s;
 
 	assert_int_equal(fx_open_lim(f, 100, 1 << 20, 0), 0);
-	for (uint64_t r = 1; r <= 5; r++)
-		append(f, r, "k");
+	fill(f, 5);
 	history_close(f->h);
 	f->h = NULL;
 	assert_int_equal(stat(f->path, &sb), 0);
@@ -258,22 +275,27 @@ static void test_torn_tail(void **state)
 	assert_string_equal(s.keys[1], "k2");
 }
 
+/* Four bytes of garbage at off in the file. */
+static void spoil(const struct fx *f, off_t off)
+{
+	int fd = open(f->path, O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "XXXX", 4, off), 4);
+	close(fd);
+}
+
 /* Garbage in the middle: the history ends there, and the store's revision says what is missing. */
 static void test_damage_and_gap(void **state)
 {
 	struct fx *f = *state;
 	struct history_stats st;
-	int fd;
 
 	assert_int_equal(fx_open_lim(f, 100, 1 << 20, 0), 0);
-	for (uint64_t r = 1; r <= 5; r++)
-		append(f, r, "k");
+	fill(f, 5);
 	history_close(f->h);
 	f->h = NULL;
-	fd = open(f->path, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, "XXXX", 4, 200), 4); /* inside the third record or so */
-	close(fd);
+	spoil(f, 200); /* inside the third record or so */
 	assert_int_equal(fx_open_lim(f, 100, 1 << 20, 5), 0);
 	history_get_stats(f->h, &st);
 	/* The store is at 5, the history ends earlier: nothing before 5 can be replayed. */
@@ -300,8 +322,7 @@ static void test_ahead_of_store(void **state)
 	struct history_stats st;
 
 	assert_int_equal(fx_open_lim(f, 100, 1 << 20, 0), 0);
-	for (uint64_t r = 1; r <= 6; r++)
-		append(f, r, "k");
+	fill(f, 6);
 	history_close(f->h);
 	f->h = NULL;
 	assert_int_equal(fx_open_lim(f, 100, 1 << 20, 4), 0);
@@ -343,6 +364,253 @@ static void test_file_bounded(void **state)
 	assert_int_equal(st.compact_revision, 29990);
 }
 
+/* Count of needle in hay. */
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The file's size now. */
+static uint64_t file_size(const struct fx *f)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(f->path, &sb), 0);
+	return (uint64_t)sb.st_size;
+}
+
+/*
+ * Lines are read back from the file, and from what is appended but not
+ * written yet: a replay across both, of more than one read's worth
+ * (64 KiB), is every event, byte for byte, in order.
+ */
+static void test_replay_unflushed(void **state)
+{
+	struct fx *f = *state;
+	struct history_stats st;
+	char key[16];
+	struct seen s;
+
+	assert_int_equal(fx_open_lim(f, 10000, 1 << 24, 0), 0);
+	for (uint64_t r = 1; r <= 3000; r++) {
+		snprintf(key, sizeof(key), "k/%llu", (unsigned long long)r);
+		append(f, r, key);
+		if (r == 1500)
+			history_flush(f->h);
+	}
+	history_get_stats(f->h, &st);
+	assert_true(file_size(f) < st.file_bytes); /* the second half is not in the file */
+	s = replay(f, 0, 0, 0);
+	assert_int_equal(s.all, 3000);
+	assert_int_equal(s.revs[0], 1);
+	assert_string_equal(s.keys[0], "k/1");
+	s = replay(f, 2990, 0, 0);
+	assert_int_equal(s.all, 10);
+	assert_int_equal(s.revs[0], 2991);
+	assert_string_equal(s.keys[9], "k/3000");
+	/* And once written, the same. */
+	history_flush(f->h);
+	assert_int_equal(file_size(f), st.file_bytes);
+	s = replay(f, 1499, 0, 0);
+	assert_int_equal(s.all, 1501);
+	assert_string_equal(s.keys[0], "k/1500");
+	assert_string_equal(f->log, "");
+}
+
+/*
+ * The rewrite moves the kept records to the front of a new file: a replay
+ * after it reads them where they are now, as does one of records appended
+ * after it, and the next open.
+ */
+static void test_replay_after_rewrite(void **state)
+{
+	struct fx *f = *state;
+	struct history_stats st;
+	uint64_t r, before = 0;
+	char key[16];
+	struct seen s;
+
+	assert_int_equal(fx_open_lim(f, 50, 1 << 20, 0), 0);
+	/* Until the file shrinks: rewritten (bounded: it takes ~10,000 of these). */
+	for (r = 1; r <= 100000; r++) {
+		snprintf(key, sizeof(key), "key/%llu", (unsigned long long)r);
+		append(f, r, key);
+		history_flush(f->h);
+		history_get_stats(f->h, &st);
+		if (st.file_bytes < before)
+			break;
+		before = st.file_bytes;
+	}
+	assert_true(r <= 100000);
+	assert_int_equal(st.entries, 50);
+	assert_int_equal(st.file_bytes, file_size(f));
+	assert_int_equal(st.file_bytes, 18 + st.bytes); /* the compact mark and the kept */
+	s = replay(f, r - 50, 0, 0);
+	assert_int_equal(s.all, 50);
+	assert_int_equal(s.revs[0], r - 49);
+	assert_int_equal(s.revs[49], r);
+	replay(f, r - 51, -ESTALE, r - 50);
+	/* Appended after it, some written, some not. */
+	append(f, r + 1, "after");
+	history_flush(f->h);
+	append(f, r + 2, "after2");
+	s = replay(f, r - 3, 0, 0);
+	assert_int_equal(s.all, 5);
+	assert_string_equal(s.keys[3], "after");
+	assert_string_equal(s.keys[4], "after2");
+	history_close(f->h);
+	f->h = NULL;
+	assert_int_equal(fx_open_lim(f, 50, 1 << 20, r + 2), 0);
+	s = replay(f, r - 48, 0, 0);
+	assert_int_equal(s.all, 50);
+	assert_string_equal(s.keys[49], "after2");
+	assert_string_equal(f->log, "");
+}
+
+/*
+ * A write that fails (here: past RLIMIT_FSIZE, one of them cut short) is
+ * reported once; what the file lacks is replayed from memory meanwhile,
+ * written when writing works again, and read back whole at the next open.
+ */
+static void test_failed_write_kept(void **state)
+{
+	struct fx *f = *state;
+	struct rlimit lim = f->fsize;
+	uint64_t before;
+	struct seen s;
+
+	signal(SIGXFSZ, SIG_IGN); /* EFBIG, not the signal */
+	assert_int_equal(fx_open_lim(f, 100, 1 << 20, 0), 0);
+	fill(f, 3);
+	history_flush(f->h);
+	lim.rlim_cur = file_size(f) + 30; /* the next record is written only in part */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (uint64_t r = 4; r <= 6; r++)
+		append(f, r, r % 2 ? "odd" : "even");
+	before = file_size(f);
+	history_flush(f->h);
+	assert_int_equal(file_size(f), before); /* the 30 bytes written of a record taken back */
+	assert_int_equal(count_of(f->log, "3 events.log: File too large; what it lacks is kept in "
+	                                  "memory"), 1);
+	s = replay(f, 0, 0, 0);
+	assert_int_equal(s.all, 6);
+	assert_string_equal(s.keys[5], "even");
+	append(f, 7, "k7");
+	history_flush(f->h); /* fails again: not reported again */
+	assert_int_equal(count_of(f->log, "File too large"), 1);
+	assert_int_equal(replay(f, 3, 0, 0).all, 4);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &f->fsize), 0);
+	history_flush(f->h);
+	assert_non_null(strstr(f->log, "6 events.log: written again after a failed write"));
+	history_close(f->h);
+	f->h = NULL;
+	f->log[0] = '\0';
+	assert_int_equal(fx_open_lim(f, 100, 1 << 20, 7), 0);
+	assert_string_equal(f->log, ""); /* no torn record: the cut one was written over */
+	s = replay(f, 0, 0, 0);
+	assert_int_equal(s.all, 7);
+	assert_string_equal(s.keys[3], "even");
+	assert_string_equal(s.keys[6], "k7");
+}
+
+/*
+ * While writes keep failing, what is kept in memory for the file stays
+ * in proportion to the history (the events gone meanwhile leave it, a
+ * compact mark in their place), and the file written at last holds no
+ * gap: the events before the mark are not read as one history with those
+ * after it, even with larger bounds.
+ */
+static void test_failed_write_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct rlimit lim = f->fsize;
+	struct history_stats st;
+	uint64_t base;
+	char line[256];
+	size_t one = 18 + 1 + line_of(line, sizeof(line), 100, "k");
+	struct seen s;
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(fx_open_lim(f, 5, 1 << 20, 0), 0);
+	fill(f, 5);
+	history_flush(f->h);
+	base = file_size(f);
+	lim.rlim_cur = base;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (uint64_t r = 6; r <= 2000; r++) {
+		append(f, r, "k");
+		history_flush(f->h);
+		history_get_stats(f->h, &st);
+		assert_true(st.file_bytes - base <= 2 * st.bytes + 2 * one);
+	}
+	assert_int_equal(file_size(f), base);
+	s = replay(f, 1995, 0, 0);
+	assert_int_equal(s.all, 5);
+	assert_int_equal(s.revs[0], 1996);
+	replay(f, 1000, -ESTALE, 1995);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &f->fsize), 0);
+	history_close(f->h);
+	f->h = NULL;
+	f->log[0] = '\0';
+	assert_int_equal(fx_open_lim(f, 100000, 1 << 24, 2000), 0);
+	assert_string_equal(f->log, "");
+	history_get_stats(f->h, &st);
+	assert_true(st.compact_revision >= 5);
+	s = replay(f, st.compact_revision, 0, 0);
+	assert_int_equal(s.revs[0], st.compact_revision + 1);
+	assert_int_equal(s.all, 2000 - st.compact_revision); /* from there on, every one */
+	replay(f, 4, -ESTALE, st.compact_revision);
+}
+
+/*
+ * A file that no longer gives back what it was written with (changed
+ * under the daemon): the replay stops before the bad record and says
+ * -ESTALE, the history is dropped up to its newest event, logged at
+ * error level, and the file is written anew saying so.
+ */
+static void test_unreadable_file(void **state)
+{
+	struct fx *f = *state;
+	struct history_stats st;
+	struct seen s;
+
+	assert_int_equal(fx_open_lim(f, 100, 1 << 20, 0), 0);
+	fill(f, 5);
+	history_flush(f->h);
+	spoil(f, 200); /* inside the second record */
+	s = replay(f, 0, -ESTALE, 5);
+	assert_int_equal(s.all, 1); /* the one before it, whole */
+	assert_non_null(strstr(f->log, "3 events.log: the record at offset"));
+	assert_non_null(strstr(f->log, "does not read back"));
+	history_get_stats(f->h, &st);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.compact_revision, 5);
+	assert_int_equal(replay(f, 5, 0, 0).all, 0);
+	append(f, 6, "k6");
+	/* Cut under it too: the same. */
+	history_flush(f->h);
+	assert_int_equal(replay(f, 5, 0, 0).all, 1);
+	assert_int_equal(truncate(f->path, 20), 0);
+	f->log[0] = '\0';
+	replay(f, 5, -ESTALE, 6);
+	assert_non_null(strstr(f->log, "does not read back"));
+	append(f, 7, "k7");
+	history_close(f->h);
+	f->h = NULL;
+	f->log[0] = '\0';
+	assert_int_equal(fx_open_lim(f, 100, 1 << 20, 7), 0);
+	assert_string_equal(f->log, "");
+	history_get_stats(f->h, &st);
+	assert_int_equal(st.compact_revision, 6);
+	s = replay(f, 6, 0, 0);
+	assert_int_equal(s.all, 1);
+	assert_string_equal(s.keys[0], "k7");
+}
+
 /* Opened without following symlinks, like every file of the state dir. */
 static void test_symlink_refused(void **state)
 {
@@ -363,6 +631,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_damage_and_gap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ahead_of_store, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_file_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replay_unflushed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replay_after_rewrite, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_write_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_write_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unreadable_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

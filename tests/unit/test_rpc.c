@@ -311,6 +311,66 @@ static void test_fast_strings(void **state)
 	}
 }
 
+/*
+ * Params parsed into the spare object the previous request left: member by
+ * member, order and duplicates included, the object json_loadb gives
+ * (compared as dumped, which follows the members' order), whatever the
+ * spare held before, a string it kept taking the new text included.
+ */
+static void test_fast_spare_params(void **state)
+{
+	static const char *const texts[] = {
+	    "{\"key\":\"a\",\"value\":1}",
+	    "{\"key\":\"b\",\"value\":\"two\"}",
+	    "{\"value\":3,\"key\":\"c\"}",
+	    "{\"key\":\"d\"}",
+	    "{\"key\":\"e\",\"value\":5,\"x\":[1,{\"key\":2}]}",
+	    "{\"key\":\"f\",\"value\":6}",
+	    "{}",
+	    "{\"key\":1,\"key\":2}",
+	    "{\"key\":1,\"value\":2,\"key\":3}",
+	    "{\"a\":1,\"b\":2,\"a\":3,\"c\":null}",
+	    "{\"a\":true,\"b\":false}",
+	    "{\"a\":[],\"c\":{}}",
+	    "{\"key\":\"a\",\"value\":\"x\"}",
+	    "{\"key\":\"\xc3\xa9t\xc3\xa9\",\"value\":\"y\"}",
+	    "{\"key\":\"\xff\",\"value\":\"z\"}",
+	    "{\"key\":\"b\",\"value\":7}",
+	    "{\"key\":[\"b\"],\"value\":\"w\"}",
+	    "{\"key\":\"c\",\"value\":\"v\"}",
+	};
+	struct fx *x = *state;
+
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+			json_t *fast = rpc_fast_json(x->srv, texts[i], strlen(texts[i]));
+			json_t *want = json_loadb(texts[i], strlen(texts[i]), 0, NULL);
+			if (!want) {
+				/* Not UTF-8: refused, for jansson to say why. */
+				assert_null(fast);
+				continue;
+			}
+			assert_non_null(fast);
+			char *a = json_dumps(fast, JSON_COMPACT);
+			char *b = json_dumps(want, JSON_COMPACT);
+			assert_string_equal(a, b);
+			free(a);
+			free(b);
+			rpc_spare_park(x->srv, fast);
+			json_decref(want);
+		}
+	}
+	/* Held elsewhere: not kept, so the next parse does not write into it. */
+	json_t *held = rpc_fast_json(x->srv, texts[0], strlen(texts[0]));
+	json_incref(held);
+	rpc_spare_park(x->srv, held);
+	json_t *next = rpc_fast_json(x->srv, texts[1], strlen(texts[1]));
+	assert_ptr_not_equal(next, held);
+	assert_string_equal(json_string_value(json_object_get(held, "key")), "a");
+	json_decref(next);
+	json_decref(held);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +384,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deferred_reply_keeps_order, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_service_error, fx_setup, fx_teardown),
 		cmocka_unit_test(test_fast_strings),
+		cmocka_unit_test_setup_teardown(test_fast_spare_params, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
