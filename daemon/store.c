@@ -1144,9 +1144,12 @@ static void txn_text_put(struct txn_text *t, const char *p, size_t n)
 
 /*
  * A get's item (or null): built and dumped, as rare in a transaction as it
- * is varied. Growing keeps the room the later ops had reserved.
+ * is varied. Only own bytes of room were reserved for it (a write's); what
+ * it takes beyond them is added, so that the room reserved for the later
+ * ops stays theirs even when the item fits in what is free now.
  */
-static bool txn_text_item(struct txn_text *t, const char *key, const struct txn_view *v)
+static bool txn_text_item(struct txn_text *t, const char *key, size_t own,
+                          const struct txn_view *v)
 {
 	json_t *item = NULL;
 	size_t n;
@@ -1161,14 +1164,17 @@ static bool txn_text_item(struct txn_text *t, const char *key, const struct txn_
 	const json_t *j = item ? item : json_null();
 	char *p;
 
-	n = jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS);
-	if (n > t->cap - t->len) {
-		/* n more than before: what was free stays free for the later ops. */
-		if ((p = realloc(t->p, t->cap + n))) {
+	size_t was_free = t->cap - t->len;
+
+	n = jsonnum_dumpb(j, t->p + t->len, was_free, DUMP_FLAGS);
+	if (n > own) {
+		/* was_free holds own and the later ops' room, so n fits once grown. */
+		if ((p = realloc(t->p, t->cap + (n - own)))) {
 			t->p = p;
-			t->cap += n;
+			t->cap += n - own;
 		}
-		if (!p || jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS) != n)
+		if (!p || (n > was_free &&
+		           jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS) != n))
 			n = 0;
 	}
 	json_decref(item);
@@ -1248,7 +1254,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			txn_text_put(&text, ",", 1);
 		if (o->op == STORE_TXN_GET) {
 			r = -ENOMEM;
-			if (ret_results && !txn_text_item(&text, o->key, &v))
+			/* Its room less the separator, already put. */
+			if (ret_results &&
+			    !txn_text_item(&text, o->key, TXN_TEXT_CHANGE(klen) - 1, &v))
 				goto out;
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
