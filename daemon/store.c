@@ -217,6 +217,7 @@ struct store_op {
 	uint64_t *sizes;
 	struct store_rec **imgs;
 	struct eph *ephs; /* per record: what a set makes the item (NULL: none ephemeral) */
+	bool one_block;   /* a transaction's: olds, vals, sizes, imgs, ephs are in nodes' block */
 	struct eph eph;   /* a single set: what it makes the item */
 	json_t *value;           /* set: own reference */
 	store_done_fn done;
@@ -677,12 +678,15 @@ static void op_put(struct store *s, struct store_op *op)
 		if (op->vals)
 			json_decref(op->vals[i]);
 	}
-	free_some(op->olds);
+	if (!op->one_block) {
+		free_some(op->olds);
+		free_some(op->vals);
+		free_some(op->sizes);
+		free_some(op->imgs);
+		free_some(op->ephs);
+	}
 	free_some(op->nodes);
-	free_some(op->vals);
-	free_some(op->sizes);
-	free_some(op->imgs);
-	free_some(op->ephs);
+	op->one_block = false;
 	op->ephs = NULL;
 	op->vals = NULL;
 	op->sizes = NULL;
@@ -1072,6 +1076,7 @@ struct txn_view {
 	uint64_t rev, create, version, size;
 	const json_t *value; /* borrowed */
 	struct eph eph;
+	struct store_node *node; /* a write's: the key's node in the map, NULL: none yet */
 };
 
 /*
@@ -1097,7 +1102,7 @@ static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *o
 
 		v = (struct txn_view){.exists = l.rev != 0, .rev = l.rev, .create = l.create,
 		                      .version = l.version, .size = l.size, .value = l.value,
-		                      .eph = l.eph};
+		                      .eph = l.eph, .node = n};
 	}
 	return v;
 }
@@ -1137,9 +1142,12 @@ static void txn_text_put(struct txn_text *t, const char *p, size_t n)
 
 /*
  * A get's item (or null): built and dumped, as rare in a transaction as it
- * is varied. Growing keeps the room the later ops had reserved.
+ * is varied. Only own bytes of room were reserved for it (a write's); what
+ * it takes beyond them is added, so that the room reserved for the later
+ * ops stays theirs even when the item fits in what is free now.
  */
-static bool txn_text_item(struct txn_text *t, const char *key, const struct txn_view *v)
+static bool txn_text_item(struct txn_text *t, const char *key, size_t own,
+                          const struct txn_view *v)
 {
 	json_t *item = NULL;
 	size_t n;
@@ -1154,14 +1162,17 @@ static bool txn_text_item(struct txn_text *t, const char *key, const struct txn_
 	const json_t *j = item ? item : json_null();
 	char *p;
 
-	n = jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS);
-	if (n > t->cap - t->len) {
-		/* n more than before: what was free stays free for the later ops. */
-		if ((p = realloc(t->p, t->cap + n))) {
+	size_t was_free = t->cap - t->len;
+
+	n = jsonnum_dumpb(j, t->p + t->len, was_free, DUMP_FLAGS);
+	if (n > own) {
+		/* was_free holds own and the later ops' room, so n fits once grown. */
+		if ((p = realloc(t->p, t->cap + (n - own)))) {
 			t->p = p;
-			t->cap += n;
+			t->cap += n - own;
 		}
-		if (!p || jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS) != n)
+		if (!p || (n > was_free &&
+		           jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS) != n))
 			n = 0;
 	}
 	json_decref(item);
@@ -1169,17 +1180,17 @@ static bool txn_text_item(struct txn_text *t, const char *key, const struct txn_
 	return n != 0;
 }
 
-/* A write's {"key","revision"}; the key was checked (store_key_valid: nothing to escape). */
-static void txn_text_change(struct txn_text *t, const char *key, size_t klen, uint64_t rev)
+/*
+ * A write's {"key","revision"} (rev: the revision's digits, n of them); the
+ * key was checked (store_key_valid: nothing to escape).
+ */
+static void txn_text_change(struct txn_text *t, const char *key, size_t klen, const char *rev,
+                            size_t n)
 {
-	char digits[JSONNUM_U64_MAX + 1];
-	size_t n;
-	const char *d = jsonnum_u64(rev, digits, &n);
-
 	txn_text_put(t, "{\"key\":\"", 8);
 	txn_text_put(t, key, klen);
 	txn_text_put(t, "\",\"revision\":", 13);
-	txn_text_put(t, d, n);
+	txn_text_put(t, rev, n);
 	txn_text_put(t, "}", 1);
 }
 
@@ -1199,6 +1210,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	struct store_rec **recs = NULL, *batch = NULL;
 	struct store_op *op = NULL;
 	struct txn_text text = {0};
+	char rev_digits[JSONNUM_U64_MAX + 1];
+	size_t rev_len;
+	const char *rev_text = jsonnum_u64(rev, rev_digits, &rev_len); /* every write's result */
 	int r = -ENOMEM;
 
 	if (!done)
@@ -1238,12 +1252,14 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			txn_text_put(&text, ",", 1);
 		if (o->op == STORE_TXN_GET) {
 			r = -ENOMEM;
-			if (ret_results && !txn_text_item(&text, o->key, &v))
+			/* Its room less the separator, already put. */
+			if (ret_results &&
+			    !txn_text_item(&text, o->key, TXN_TEXT_CHANGE(klen) - 1, &v))
 				goto out;
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
 		} else {
-			struct txn_view w = {0};
+			struct txn_view w = {.node = v.node};
 
 			if (o->op == STORE_TXN_SET) {
 				w.exists = true;
@@ -1276,7 +1292,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		}
 		if (ret_results && o->op != STORE_TXN_GET) {
 			ret_results->changed[i] = changed;
-			txn_text_change(&text, o->key, klen, changed ? rev : 0);
+			txn_text_change(&text, o->key, klen, changed ? rev_text : "0", changed ? rev_len : 1);
 		}
 	}
 	op->st = STORE_OK;
@@ -1292,21 +1308,24 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	if (total > STORE_REC_MAX)
 		goto out;
 	r = -ENOMEM;
-	if (!(batch = malloc(sizeof(*batch) + total)) ||
-	    !(op->nodes = calloc(nw, sizeof(*op->nodes))) ||
-	    !(op->olds = calloc(nw, sizeof(*op->olds))) ||
-	    !(op->vals = calloc(nw, sizeof(*op->vals))) ||
-	    !(op->sizes = calloc(nw, sizeof(*op->sizes))) ||
-	    !(op->imgs = calloc(nw, sizeof(*op->imgs))) ||
-	    (has_eph && !(op->ephs = calloc(nw, sizeof(*op->ephs)))))
+	/* The per-record arrays in one block (op->one_block): op_put frees it as nodes. */
+	size_t per = sizeof(*op->nodes) + sizeof(*op->olds) + sizeof(*op->vals) +
+	             sizeof(*op->sizes) + sizeof(*op->imgs) + (has_eph ? sizeof(*op->ephs) : 0);
+	if (!(batch = malloc(sizeof(*batch) + total)) || !(op->nodes = calloc(nw, per)))
 		goto out;
+	op->one_block = true;
+	op->sizes = (uint64_t *)(op->nodes + nw);
+	op->ephs = has_eph ? (struct eph *)(op->sizes + nw) : NULL;
+	op->olds = (struct store_rec **)(has_eph ? (void *)(op->ephs + nw) : (void *)(op->sizes + nw));
+	op->vals = (json_t **)(op->olds + nw);
+	op->imgs = (struct store_rec **)(op->vals + nw);
 	/* Every node first: failing here leaves only empty ones, removed again. */
 	for (size_t i = 0, k = 0; i < nops; i++) {
 		struct store_rec *rec = recs[i];
 
 		if (!rec)
 			continue;
-		op->nodes[k] = node_find(s, rec->link.key, rec->link.keylen);
+		op->nodes[k] = made[i].node;
 		if (!op->nodes[k] &&
 		    !(op->nodes[k] = node_new(s, rec->link.key, rec->link.keylen))) {
 			while (k-- > 0)

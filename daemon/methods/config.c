@@ -424,6 +424,19 @@ static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, cons
 	size_t lens[] = {n ? 1u : 0u, 1, klen, 1};
 	bool cut = false;
 
+	if ((n ? 1 : 0) + klen + 2 <= room) {
+		/* Whole, as nearly always. */
+		if (n)
+			list[at++] = ',';
+		list[at++] = '"';
+		memcpy(list + at, key, klen);
+		at += klen;
+		list[at++] = '"';
+		list[at] = '\0';
+		*len = at;
+		return;
+	}
+
 	/* What snprintf did, without its cost on every write: cut to fit, *len = cap when cut. */
 	for (size_t i = 0; i < 4 && !cut; i++) {
 		size_t k = lens[i];
@@ -1166,7 +1179,7 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 struct txn_scan {
 	const char *p, *end;
 	struct config_txn_args *a;
-	size_t cap; /* compares and ops the block has room for, per list */
+	size_t cap_cmps, cap_ops; /* compares, and ops per branch, the block has room for */
 };
 
 static void txn_ws(struct txn_scan *t)
@@ -1199,8 +1212,12 @@ static bool txn_word(struct txn_scan *t, const char *w, size_t n)
 /* A member's name, one of names[n] not seen before in this object, and its ':'; -1: none. */
 static int txn_member(struct txn_scan *t, const char *const *names, int n, unsigned *seen)
 {
+	txn_ws(t);
+	if (t->end - t->p < 2)
+		return -1;
 	for (int i = 0; i < n; i++) {
-		if (txn_word(t, names[i], strlen(names[i]))) {
+		/* Another first letter: not this name, without a compare. */
+		if (t->p[1] == names[i][0] && txn_word(t, names[i], strlen(names[i]))) {
 			if ((*seen & (1u << i)) || !txn_char(t, ':'))
 				return -1;
 			*seen |= 1u << i;
@@ -1337,7 +1354,7 @@ static bool txn_op_member(struct txn_scan *t, int m, void *arg)
 	}
 }
 
-/* A list of compares (ops NULL) or of ops: at most t->cap of them. */
+/* A list of compares (ops NULL) or of ops, as many as the block has room for. */
 static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph, size_t *ret_n)
 {
 	size_t n = 0;
@@ -1347,7 +1364,7 @@ static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph, si
 	if (txn_char(t, ']'))
 		return true;
 	do {
-		if (n == t->cap)
+		if (n == (ops ? t->cap_ops : t->cap_cmps))
 			return false;
 		if (!ops) {
 			struct store_txn_cmp *c = &t->a->cmps[n];
@@ -1385,18 +1402,21 @@ static bool txn_params_member(struct txn_scan *t, int m, void *arg)
 static bool config_txn_text(struct udsrpc_call *c, const char *text, size_t len, void *userdata)
 {
 	struct udsrpcd *d = userdata;
-	/* An op or compare takes 11 bytes at least ({"key":"k"} and a comma): a
-	 * bound on their number, held to max_txn_ops (more is the usual way's). */
-	size_t cap = len / 11 + 1;
+	/* n compares take 12n - 1 bytes at least ({"key":"k"} and commas), n ops
+	 * 23n - 1 ({"op":"get","key":"k"}): bounds on their number, held to
+	 * max_txn_ops (a list of more is the usual way's). */
+	size_t max = d->store_limits.max_txn_ops, cap_cmps = (len + 1) / 12 + 1,
+	       cap_ops = (len + 1) / 23 + 1;
 	struct config_txn_args a;
 	void *block;
 	struct config_write *w;
 
-	if (cap > d->store_limits.max_txn_ops)
-		cap = d->store_limits.max_txn_ops;
-	if (!(block = config_txn_args_new(&a, cap, cap, cap, len + 1)))
+	cap_cmps = cap_cmps < max ? cap_cmps : max;
+	cap_ops = cap_ops < max ? cap_ops : max;
+	if (!(block = config_txn_args_new(&a, cap_cmps, cap_ops, cap_ops, len + 1)))
 		return false;
-	struct txn_scan t = {.p = text, .end = text + len, .a = &a, .cap = cap};
+	struct txn_scan t = {
+	    .p = text, .end = text + len, .a = &a, .cap_cmps = cap_cmps, .cap_ops = cap_ops};
 	if (!txn_object(&t, txn_params_names, 3, txn_params_member, &a) || t.p != t.end) {
 		for (size_t i = 0; i < a.nvals; i++)
 			json_decref(a.vals[i]);

@@ -1202,7 +1202,7 @@ static void test_txn_text_same_as_tree(void **state)
 	    "{\"success\":[{\"op\":\"get\",\"key\":\"t/q\"}]",
 	    "{\"success\":[{\"op\":\"get\",\"key\":\"t/q\"},]}",
 	};
-	struct daemon d2;
+	struct daemon d2 = {0}; /* daemon_prepare keeps nofile and env: set them */
 	int fd2;
 	char *line = NULL;
 

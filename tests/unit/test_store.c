@@ -1870,6 +1870,41 @@ static void test_txn_long_get(void **state)
 	json_decref(x);
 }
 
+/*
+ * A get's item longer than its own room but within what is free (the room
+ * of the ops around it): every length, so that one ends exactly at the
+ * closing bracket's byte (an ASan build sees a write past the buffer).
+ */
+static void test_txn_get_fits_free(void **state)
+{
+	struct fx *f = *state;
+	char val[160], want[512];
+	json_t *x = json_string("x");
+	/* The writes before it leave room unused (a revision's digits take less than reserved). */
+	struct store_txn_op ops[] = {{STORE_TXN_SET, "t/a", x, NULL},
+	                             {STORE_TXN_SET, "t/b", x, NULL},
+	                             {STORE_TXN_SET, "t/c", x, NULL},
+	                             {STORE_TXN_GET, "t/k", NULL, NULL}};
+	struct txn_result t;
+
+	for (size_t len = 1; len < sizeof(val); len++) {
+		memset(val, 'v', len);
+		val[len] = '\0';
+		uint64_t rev = do_set(f, "t/k", json_string(val), -1).rev;
+		unsigned long long w = (unsigned long long)rev + 1;
+
+		t = do_txn(f, NULL, 0, ops, 4, NULL, 0);
+		assert_int_equal(t.r.st, STORE_OK);
+		snprintf(want, sizeof(want),
+		         "[{\"key\":\"t/a\",\"revision\":%llu},{\"key\":\"t/b\",\"revision\":%llu},"
+		         "{\"key\":\"t/c\",\"revision\":%llu},{\"key\":\"t/k\",\"value\":\"%s\","
+		         "\"revision\":%llu,\"create_revision\":1,\"version\":%zu}]",
+		         w, w, w, val, (unsigned long long)rev, len);
+		assert_results(&t, want);
+	}
+	json_decref(x);
+}
+
 static void test_txn(void **state)
 {
 	struct fx *f = *state;
@@ -2465,6 +2500,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unset_prefix_one_revision, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_quotas, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_txn_get_fits_free, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn_long_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ephemeral, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
