@@ -5,7 +5,13 @@
  *
  * Memory. The loop thread owns an AVL tree of nodes (store_tree.c), one per
  * key: store_get is a walk of pointers, store_list an in-order walk that skips
- * the subtrees outside the prefix. A node carries two states: the committed
+ * the subtrees outside the prefix. A node is one block: its state, its key and
+ * its value as the compact JSON text the record holds, not a jansson tree
+ * (which took two more blocks and more than the text itself): an item is
+ * written from that text on each read (store_get_item, store_list_text),
+ * and only a value compare of config.txn reads the value back. A set
+ * brings its node's new block along, made at submission, so applying it
+ * cannot fail. A node carries two states: the committed
  * one (value, rev), which is all readers ever see, and the latest one (its
  * store_latest, only while changes are queued for it): the key's revision
  * once every queued change is durable (0 = absent then). CAS checks use the
@@ -150,38 +156,55 @@ struct eph {
  * What a node will be once every queued change is durable. Kept apart, and
  * only while changes name the node: in a big store nearly no key has one
  * queued, and these fields were a third of every node (node_latest gives
- * the committed state when there is none).
+ * the committed state when there is none). Queued changes name their key
+ * by this (stable while they are queued), not by the node: applying a set
+ * puts a new block in the node's place (node_swap), and node says where.
  */
 struct store_latest {
 	uint64_t rev; /* 0: absent then */
 	uint64_t create, version;
 	uint64_t size;
-	/* Borrowed from the queued change that sets it (which hands that very
-	 * reference to the node's value when applied), else the node's value. */
-	const json_t *value;
+	/* The value's compact JSON text (vlen bytes, not NUL-terminated): in
+	 * the block the queued change that sets it brings (which becomes the
+	 * node), else the node's own. NULL: absent. */
+	const char *value;
+	uint32_t vlen;
 	struct eph eph;
 	uint32_t pending;          /* queued changes naming the node */
+	struct store_node *node;   /* the key's node, kept up to date by node_swap */
 	struct store_latest *next; /* in the store's cache of spare ones */
 };
 
-/* One key. Lean on purpose: a store of many small items is mostly nodes. */
+/*
+ * One key, in one block: its committed state, its key (NUL-terminated) and
+ * right after it its value as compact JSON text (the record's bytes of it).
+ * Lean on purpose: a store of many small items is mostly nodes. A set puts
+ * a new block in place (node_swap) rather than changing the value in it.
+ */
 struct store_node {
 	struct store_tree_link link; /* key points at key[] */
-	json_t *value;               /* committed value; NULL while only queued changes name it */
-	uint64_t rev;                /* committed revision of value */
+	uint64_t rev;                /* committed revision; 0 while only queued changes name it */
 	uint64_t create_rev;         /* committed: the set that created the item */
 	uint64_t version;            /* committed: 1 at creation, +1 per set */
-	char *item; /* the item (store_get_item) as JSON, made on first read */
-	struct store_latest *lat; /* NULL: nothing queued names the node */
+	struct store_latest *lat;    /* NULL: nothing queued names the node */
 	/* Committed: NULL for an ordinary item, else whose it is (&owner_unknown
 	 * for one read back from disk: no owner outlives the process). */
 	const struct store_owner *owner;
-	/* What the item counts against max_store_bytes: key plus compact value
-	 * (the record's bytes of them, < STORE_REC_MAX). */
-	uint32_t size;
-	uint32_t item_len;
+	/* Bytes of value text after key[]; the item counts key plus these
+	 * against max_store_bytes (< STORE_REC_MAX). */
+	uint32_t vlen;
 	char key[];
 };
+
+static inline const char *node_value(const struct store_node *n)
+{
+	return n->key + n->link.keylen + 1;
+}
+
+static inline uint64_t node_size(const struct store_node *n)
+{
+	return n->rev ? n->link.keylen + n->vlen : 0;
+}
 
 /* One encoded change, exactly as it goes to disk (sets as SET2, store_codec.h). */
 struct store_rec {
@@ -191,44 +214,49 @@ struct store_rec {
 	unsigned char data[];
 };
 
+/*
+ * A key a change writes. A single set or unset has one (store_op.one), a
+ * batch one per record, in the order of its records.
+ */
+struct op_ent {
+	struct store_latest *lat; /* the key's latest state, whose node is the key's */
+	/* A set's node to be (node_block: key and value); NULL for an unset, or
+	 * when the node made for the set holds its value already. */
+	struct store_node *block;
+	/* The committer's image: the SET2 record it takes (a set; allocated by
+	 * the loop), and where it leaves the record the change made obsolete
+	 * (the loop frees it: the committer never allocates or frees). */
+	struct store_rec *img;
+	struct store_rec *old;
+	/* Where the key is in the change's record (the committer's way to
+	 * name it: the node may move meanwhile). */
+	uint32_t koff, keylen;
+	bool set;
+};
+
 struct store_op {
 	struct store_op *next;
-	/*
-	 * The change's record (NULL for an answer decided at submission).
-	 * The committer moves a durable set into its image and leaves here
-	 * only what the loop must free: an unset's own record, and in old the
-	 * record the change made obsolete.
-	 */
+	/* The change's record (NULL for an answer decided at submission). */
 	struct store_rec *rec;
-	struct store_rec *old;
-	struct store_node *node; /* set for changes, NULL for decided answers */
-	/*
-	 * A batch (rec is a STORE_OP_BATCH record): its nodes, in the order of
-	 * its records, and olds, where the committer leaves the image records
-	 * each made obsolete (allocated by the loop: the committer never does).
-	 */
-	struct store_node **nodes;
-	struct store_rec **olds;
-	size_t nnodes;
-	/* A transaction's batch also has, per record: the value of a set (own
-	 * reference; NULL: an unset), its size, and img, the SET2 record the
-	 * committer moves into its image. NULL arrays: unsets only. */
-	json_t **vals;
-	uint64_t *sizes;
-	struct store_rec **imgs;
-	struct eph *ephs; /* per record: what a set makes the item (NULL: none ephemeral) */
-	bool one_block;   /* a transaction's: olds, vals, sizes, imgs, ephs are in nodes' block */
-	struct eph eph;   /* a single set: what it makes the item */
-	json_t *value;           /* set: own reference */
+	struct op_ent *ents; /* nents of them: &one, or a batch's array */
+	size_t nents;
+	struct op_ent one;
+	struct eph *ephs; /* per ent: what a set makes the item (NULL: none ephemeral) */
+	struct eph eph;   /* a single set's */
 	store_done_fn done;
 	void *arg;
 	uint64_t rev; /* the change's revision, or the current one for a conflict */
-	uint64_t size; /* a set: the item's size (store_node.size) */
 	enum store_status st;
 	int err;          /* committer: errno of the failed group, else 0 */
 	const char *what; /* committer: the call that failed */
 	const char *quota; /* STORE_QUOTA: the limit's name */
 	bool early; /* store_mark_early: tell early_fn once durable */
+};
+
+/* A growing text (items, results), reused across calls. */
+struct text_buf {
+	char *p;
+	size_t len, cap;
 };
 
 struct store {
@@ -248,6 +276,9 @@ struct store {
 	size_t lat_cache_len;
 	char *scratch;
 	size_t scratch_cap;
+	/* Items made on request (store_get_item, store_list_text): reused. */
+	struct text_buf item;
+	json_t *got; /* store_get's last answer, kept until the next one */
 
 	/* Shared, under mu. */
 	pthread_mutex_t mu;
@@ -340,6 +371,98 @@ static void store_log(const struct store *s, int level, const char *fmt, ...)
 
 /* ---- the key map (loop thread) ---- */
 
+/* Room for n more bytes; false on ENOMEM. */
+static bool text_reserve(struct text_buf *t, size_t n)
+{
+	size_t cap = t->cap ? t->cap : 256;
+	char *p;
+
+	if (t->cap - t->len >= n)
+		return true;
+	while (cap - t->len < n)
+		cap *= 2;
+	if (!(p = realloc(t->p, cap)))
+		return false;
+	t->p = p;
+	t->cap = cap;
+	return true;
+}
+
+/* Only after text_reserve made room for them. */
+static void text_put(struct text_buf *t, const char *p, size_t n)
+{
+	memcpy(t->p + t->len, p, n);
+	t->len += n;
+}
+
+static void text_u64(struct text_buf *t, uint64_t v)
+{
+	char digits[JSONNUM_U64_MAX + 1];
+	size_t n;
+	const char *d = jsonnum_u64(v, digits, &n);
+
+	text_put(t, d, n);
+}
+
+static void text_i64(struct text_buf *t, int64_t v)
+{
+	if (v < 0)
+		text_put(t, "-", 1);
+	text_u64(t, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+}
+
+/*
+ * An item as compact JSON, jansson's text of {"key","value","revision",
+ * "create_revision","version"} (and "ephemeral","owner"), or of
+ * {"key","revision"} with keys_only: built from the stored value's text,
+ * no object made. The key was checked (store_key_valid: nothing to escape).
+ */
+struct item_view {
+	const char *key;
+	size_t klen;
+	const char *value;
+	size_t vlen;
+	uint64_t rev, create, version;
+	struct eph eph;
+};
+
+/* Beyond key and value: the names, three numbers and an owner's three. */
+#define ITEM_ROOM (128 + 6 * JSONNUM_U64_MAX)
+
+static bool text_item(struct text_buf *t, const struct item_view *v, bool keys_only)
+{
+	if (!text_reserve(t, v->klen + v->vlen + ITEM_ROOM))
+		return false;
+	text_put(t, "{\"key\":\"", 8);
+	text_put(t, v->key, v->klen);
+	if (keys_only) {
+		text_put(t, "\",\"revision\":", 13);
+		text_u64(t, v->rev);
+		text_put(t, "}", 1);
+		return true;
+	}
+	text_put(t, "\",\"value\":", 10);
+	text_put(t, v->value, v->vlen);
+	text_put(t, ",\"revision\":", 12);
+	text_u64(t, v->rev);
+	text_put(t, ",\"create_revision\":", 19);
+	text_u64(t, v->create);
+	text_put(t, ",\"version\":", 11);
+	text_u64(t, v->version);
+	if (v->eph.on) {
+		/* As json_pack("{s:I,...}") writes them: signed. */
+		text_put(t, ",\"ephemeral\":true,\"owner\":{\"id\":", 32);
+		text_i64(t, (int64_t)v->eph.who.id);
+		text_put(t, ",\"uid\":", 7);
+		text_i64(t, (int64_t)v->eph.who.uid);
+		text_put(t, ",\"pid\":", 7);
+		text_i64(t, (int64_t)v->eph.who.pid);
+		text_put(t, "}", 1);
+	}
+	text_put(t, "}", 1);
+	return true;
+}
+
 static struct store_node *node_find(const struct store *s, const char *key, size_t len)
 {
 	struct store_tree_link *l = store_tree_find(s->map, key, len);
@@ -347,16 +470,34 @@ static struct store_node *node_find(const struct store *s, const char *key, size
 	return l ? (struct store_node *)l : NULL;
 }
 
-static struct store_node *node_new(struct store *s, const char *key, size_t len)
+/* A node's block for key with value text (vlen bytes), not in the map; NULL on ENOMEM. */
+static struct store_node *node_block(const char *key, size_t len, const char *value,
+                                     size_t vlen)
 {
-	struct store_node *n = calloc(1, sizeof(*n) + len + 1);
+	struct store_node *n = malloc(offsetof(struct store_node, key) + len + 1 + vlen);
+
+	if (!n)
+		return NULL;
+	memset(n, 0, offsetof(struct store_node, key));
+	memcpy(n->key, key, len);
+	n->key[len] = '\0';
+	if (vlen)
+		memcpy(n->key + len + 1, value, vlen);
+	n->vlen = (uint32_t)vlen;
+	n->link.key = n->key;
+	n->link.keylen = (uint32_t)len;
+	return n;
+}
+
+/* A node for a key not in the map, put there (no committed value yet: rev 0). */
+static struct store_node *node_new(struct store *s, const char *key, size_t len,
+                                   const char *value, size_t vlen)
+{
+	struct store_node *n = node_block(key, len, value, vlen);
 	struct store_tree_link *old;
 
 	if (!n)
 		return NULL;
-	memcpy(n->key, key, len);
-	n->link.key = n->key;
-	n->link.keylen = (uint32_t)len;
 	s->map = store_tree_upsert(s->map, &n->link, &old);
 	return n;
 }
@@ -374,10 +515,8 @@ static void node_free_link(struct store_tree_link *l)
 {
 	struct store_node *n = (struct store_node *)l;
 
-	free(n->item);
 	free(n->lat);
 	node_owner_free(n);
-	json_decref(n->value);
 	free(n);
 }
 
@@ -418,12 +557,14 @@ static struct store_latest node_latest(const struct store_node *n)
 {
 	if (n->lat)
 		return *n->lat;
-	return (struct store_latest){.rev = n->value ? n->rev : 0,
+	return (struct store_latest){.rev = n->rev,
 	                             .create = n->create_rev,
 	                             .version = n->version,
-	                             .size = n->size,
-	                             .value = n->value,
-	                             .eph = node_eph(n)};
+	                             .size = node_size(n),
+	                             .value = n->rev ? node_value(n) : NULL,
+	                             .vlen = n->rev ? n->vlen : 0,
+	                             .eph = node_eph(n),
+	                             .node = (struct store_node *)n};
 }
 
 /* n's latest state to change, made from the committed one if it had none; NULL on ENOMEM. */
@@ -461,73 +602,56 @@ static void node_lat_drop(struct store *s, struct store_node *n)
 	s->lat_cache_len++;
 }
 
-/*
- * The committed state changes: value (a reference it takes; NULL = absent)
- * at rev. An item that exists keeps its create_rev and counts one more
- * version; a new one starts at version 1 (store_codec.h: what a SET2 record
- * carries, and what release 1's records are given when they are read).
- */
-static void node_commit(struct store_node *n, json_t *value, uint64_t rev, struct eph eph)
+/* m (a node_block of n's key) takes n's place in the map, with n's committed state; n is freed. */
+static struct store_node *node_swap(struct store *s, struct store_node *n, struct store_node *m)
 {
-	free(n->item);
-	n->item = NULL;
-	node_set_eph(n, value ? eph : (struct eph){0});
-	if (!value) {
+	struct store_tree_link *old;
+
+	m->rev = n->rev;
+	m->create_rev = n->create_rev;
+	m->version = n->version;
+	m->lat = n->lat;
+	m->owner = n->owner;
+	s->map = store_tree_upsert(s->map, &m->link, &old);
+	if (m->lat)
+		m->lat->node = m;
+	free(n);
+	return m;
+}
+
+/*
+ * The committed state changes: a set (its value in block, which takes n's
+ * place, or already in n when block is NULL) or an unset at rev. An item
+ * that exists keeps its create_rev and counts one more version; a new one
+ * starts at version 1 (store_codec.h: what a SET2 record carries, and what
+ * release 1's records are given when they are read). Returns the node.
+ */
+static struct store_node *node_commit(struct store *s, struct store_node *n, bool set,
+                                      struct store_node *block, uint64_t rev, struct eph eph)
+{
+	if (set && block)
+		n = node_swap(s, n, block);
+	node_set_eph(n, set ? eph : (struct eph){0});
+	if (!set) {
 		n->create_rev = n->version = 0;
-	} else if (n->value) {
+		n->rev = 0;
+		return n;
+	}
+	if (n->rev) {
 		n->version++;
 	} else {
 		n->create_rev = rev;
 		n->version = 1;
 	}
-	json_decref(n->value);
-	n->value = value;
 	n->rev = rev;
+	return n;
 }
 
-/* An ephemeral item's members ("ephemeral", "owner"); nothing for an ordinary one. */
-static json_t *item_add_eph(json_t *item, const struct eph *e)
+static struct item_view node_view(const struct store_node *n)
 {
-	if (item && e->on &&
-	    (json_object_set_new(item, "ephemeral", json_true()) < 0 ||
-	     json_object_set_new(item, "owner",
-	                         json_pack("{s:I,s:I,s:I}", "id", (json_int_t)e->who.id, "uid",
-	                                   (json_int_t)e->who.uid, "pid",
-	                                   (json_int_t)e->who.pid)) < 0)) {
-		json_decref(item);
-		return NULL;
-	}
-	return item;
-}
-
-static json_t *node_item(const struct store_node *n, bool keys_only)
-{
-	struct eph eph = node_eph(n);
-
-	if (keys_only)
-		return json_pack("{s:s%,s:I}", "key", n->key, (size_t)n->link.keylen, "revision",
-		                 (json_int_t)n->rev);
-	return item_add_eph(json_pack("{s:s%,s:O,s:I,s:I,s:I}", "key", n->key,
-	                              (size_t)n->link.keylen, "value", n->value, "revision",
-	                              (json_int_t)n->rev, "create_revision",
-	                              (json_int_t)n->create_rev, "version",
-	                              (json_int_t)n->version),
-	                    &eph);
-}
-
-/*
- * Reads hand out the same text until the key changes: a config.get is then
- * a copy, not an object built, serialised and torn down per request.
- */
-static const char *node_item_text(struct store_node *n)
-{
-	if (!n->item) {
-		json_t *item = node_item(n, false);
-		n->item = item ? jsonnum_dumps(item, JSON_COMPACT) : NULL;
-		n->item_len = n->item ? (uint32_t)strlen(n->item) : 0;
-		json_decref(item);
-	}
-	return n->item;
+	return (struct item_view){.key = n->key, .klen = n->link.keylen, .value = node_value(n),
+	                          .vlen = n->vlen, .rev = n->rev, .create = n->create_rev,
+	                          .version = n->version, .eph = node_eph(n)};
 }
 
 /* Drop the node once nothing needs it: no committed value, no queued change. */
@@ -536,14 +660,15 @@ static void node_maybe_remove(struct store *s, struct store_node *n)
 	struct store_tree_link *removed;
 
 	node_lat_drop(s, n);
-	if (n->lat || n->value)
+	if (n->lat || n->rev)
 		return;
 	s->map = store_tree_remove(s->map, n->link.key, n->link.keylen, &removed);
 	node_free_link(&n->link);
 }
 
 struct list_walk {
-	json_t *items;
+	struct text_buf *t;
+	size_t count;
 	size_t limit; /* 0: all */
 	bool keys_only;
 	bool more;
@@ -555,18 +680,21 @@ static int list_visit(struct store_tree_link *l, void *arg)
 {
 	struct store_node *n = (struct store_node *)l;
 	struct list_walk *w = arg;
-	json_t *item;
+	struct item_view v;
 
-	if (!n->value || (w->o && w->o->visible && !w->o->visible(n->link.key, w->o->visible_arg)))
+	if (!n->rev || (w->o && w->o->visible && !w->o->visible(n->link.key, w->o->visible_arg)))
 		return 0;
-	if (w->limit && json_array_size(w->items) == w->limit) {
+	if (w->limit && w->count == w->limit) {
 		w->more = true;
 		return 1;
 	}
-	item = node_item(n, w->keys_only);
-	if (!item || json_array_append_new(w->items, item) != 0)
-		return -ENOMEM;
-	return 0;
+	v = node_view(n);
+	if (w->count++ > 0) {
+		if (!text_reserve(w->t, 1))
+			return -ENOMEM;
+		text_put(w->t, ",", 1);
+	}
+	return text_item(w->t, &v, w->keys_only) ? 0 : -ENOMEM;
 }
 
 /* The node of key when it has a committed value, else NULL. */
@@ -574,55 +702,98 @@ static struct store_node *node_committed(const struct store *s, const char *key)
 {
 	struct store_node *n = key ? node_find(s, key, strnlen(key, STORE_KEY_MAX + 1)) : NULL;
 
-	return n && n->value ? n : NULL;
+	return n && n->rev ? n : NULL;
 }
 
-const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision)
+/* A stored value's text as jansson reads it (as recovery does); NULL: not JSON, or ENOMEM. */
+static json_t *value_load(const char *p, size_t len)
+{
+	const char *end;
+	json_t *value = len ? jsonnum_scalar(p, p + len, &end) : NULL;
+
+	if (value && end == p + len)
+		return value;
+	json_decref(value);
+	return json_loadb(p, len, LOAD_FLAGS, NULL);
+}
+
+const json_t *store_get(struct store *s, const char *key, uint64_t *ret_revision)
 {
 	struct store_node *n = node_committed(s, key);
 
+	json_decref(s->got);
+	s->got = NULL;
 	if (!n)
 		return NULL;
 	if (ret_revision)
 		*ret_revision = n->rev;
-	return n->value;
+	return s->got = value_load(node_value(n), n->vlen);
+}
+
+/* The store's item buffer emptied; when one huge answer made it big, given back first. */
+static struct text_buf *item_buf(struct store *s)
+{
+	if (s->item.cap > SCRATCH_KEEP) {
+		free(s->item.p);
+		s->item = (struct text_buf){0};
+	}
+	s->item.len = 0;
+	return &s->item;
 }
 
 const char *store_get_item(struct store *s, const char *key, size_t *ret_len, int *ret_err)
 {
 	struct store_node *n = node_committed(s, key);
+	struct text_buf *t = item_buf(s);
+	struct item_view v;
 
 	*ret_err = 0;
 	if (!n) {
 		*ret_err = -ENOENT;
 		return NULL;
 	}
-	if (!node_item_text(n))
+	v = node_view(n);
+	if (!text_item(t, &v, false) || !text_reserve(t, 1)) {
 		*ret_err = -ENOMEM;
-	*ret_len = n->item_len;
-	return n->item;
+		return NULL;
+	}
+	t->p[t->len] = '\0';
+	*ret_len = t->len;
+	return t->p;
 }
 
-json_t *store_list_page(const struct store *s, const struct store_list_opts *o, bool *ret_more)
+const char *store_list_text(struct store *s, const struct store_list_opts *o, size_t *ret_len,
+                            bool *ret_more)
 {
 	const char *prefix = o && o->prefix ? o->prefix : "";
 	const char *after = o ? o->after : NULL;
-	struct list_walk w = {.items = json_array(), .limit = o ? o->limit : 0,
+	struct list_walk w = {.t = item_buf(s), .limit = o ? o->limit : 0,
 	                      .keys_only = o && o->keys_only, .o = o};
 
-	if (!w.items)
+	if (!text_reserve(w.t, 2))
 		return NULL;
+	text_put(w.t, "[", 1);
 	if (store_tree_walk_range(s->map, prefix, strlen(prefix), after, after ? strlen(after) : 0,
-	                          list_visit, &w) < 0) {
-		json_decref(w.items);
+	                          list_visit, &w) < 0 ||
+	    !text_reserve(w.t, 2))
 		return NULL;
-	}
+	text_put(w.t, "]", 1);
+	w.t->p[w.t->len] = '\0';
 	if (ret_more)
 		*ret_more = w.more;
-	return w.items;
+	*ret_len = w.t->len;
+	return w.t->p;
 }
 
-json_t *store_list(const struct store *s, const char *prefix)
+json_t *store_list_page(struct store *s, const struct store_list_opts *o, bool *ret_more)
+{
+	size_t len;
+	const char *text = store_list_text(s, o, &len, ret_more);
+
+	return text ? json_loadb(text, len, LOAD_FLAGS, NULL) : NULL;
+}
+
+json_t *store_list(struct store *s, const char *prefix)
 {
 	return store_list_page(s, &(struct store_list_opts){.prefix = prefix}, NULL);
 }
@@ -658,7 +829,7 @@ static struct store_op *op_get(struct store *s)
 	return calloc(1, sizeof(*op));
 }
 
-/* free(p) but no call for NULL: a single key's op has only rec and value of all these. */
+/* free(p) but no call for NULL: a single key's op has only a record of all these. */
 static inline void free_some(void *p)
 {
 	if (p)
@@ -668,34 +839,16 @@ static inline void free_some(void *p)
 static void op_put(struct store *s, struct store_op *op)
 {
 	free_some(op->rec);
-	free_some(op->old);
-	json_decref(op->value);
-	for (size_t i = 0; i < op->nnodes; i++) {
-		if (op->olds)
-			free(op->olds[i]);
-		if (op->imgs)
-			free(op->imgs[i]);
-		if (op->vals)
-			json_decref(op->vals[i]);
+	for (size_t i = 0; i < op->nents; i++) {
+		free_some(op->ents[i].img);
+		free_some(op->ents[i].old);
+		free_some(op->ents[i].block);
 	}
-	if (!op->one_block) {
-		free_some(op->olds);
-		free_some(op->vals);
-		free_some(op->sizes);
-		free_some(op->imgs);
-		free_some(op->ephs);
-	}
-	free_some(op->nodes);
-	op->one_block = false;
-	op->ephs = NULL;
-	op->vals = NULL;
-	op->sizes = NULL;
-	op->imgs = NULL;
-	op->rec = op->old = NULL;
-	op->olds = NULL;
-	op->nodes = NULL;
-	op->nnodes = 0;
-	op->value = NULL;
+	if (op->ents != &op->one)
+		free_some(op->ents); /* its ephs too: one block */
+	op->rec = NULL;
+	op->ents = NULL;
+	op->nents = 0;
 	if (s->op_cache_len >= OP_CACHE_MAX) {
 		free(op);
 		return;
@@ -726,37 +879,60 @@ static struct store_rec *rec_build(int op, const char *key, size_t keylen, const
 	return rec;
 }
 
+/*
+ * value's compact dump in the store's scratch buffer (valid until the next
+ * call); 0 and *ret_len, -EINVAL (not encodable) or -ENOMEM.
+ */
+static int scratch_dump(struct store *s, const json_t *value, const char **ret, size_t *ret_len)
+{
+	size_t vlen = jsonnum_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS);
+
+	if (vlen == 0)
+		return -EINVAL;
+	if (vlen > s->scratch_cap) {
+		size_t cap = s->scratch_cap ? s->scratch_cap : 256;
+		char *p;
+
+		while (cap < vlen)
+			cap *= 2;
+		p = realloc(s->scratch, cap);
+		if (!p)
+			return -ENOMEM;
+		s->scratch = p;
+		s->scratch_cap = cap;
+		if (jsonnum_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS) != vlen)
+			return -EINVAL;
+	}
+	*ret = s->scratch;
+	*ret_len = vlen;
+	return 0;
+}
+
+/* One huge value should not pin its buffer for the daemon's life. */
+static void scratch_trim(struct store *s)
+{
+	if (s->scratch_cap > SCRATCH_KEEP) {
+		free(s->scratch);
+		s->scratch = NULL;
+		s->scratch_cap = 0;
+	}
+}
+
 /* encode, with text: value's dump when the caller made it (store_set_text), else NULL. */
 static int encode_text(struct store *s, const char *key, size_t keylen, const json_t *value,
                        const char *text, size_t tlen, bool eph, uint64_t rev,
                        uint64_t create_rev, uint64_t version, struct store_rec **ret)
 {
 	struct store_rec *rec;
-	const char *vtext = s->scratch;
+	const char *vtext = NULL;
 	size_t vlen = 0;
+	int r;
 
 	if (value && text) {
 		vtext = text;
 		vlen = tlen;
-	} else if (value) {
-		vlen = jsonnum_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS);
-		if (vlen == 0)
-			return -EINVAL;
-		if (vlen > s->scratch_cap) {
-			size_t cap = s->scratch_cap ? s->scratch_cap : 256;
-			char *p;
-
-			while (cap < vlen)
-				cap *= 2;
-			p = realloc(s->scratch, cap);
-			if (!p)
-				return -ENOMEM;
-			s->scratch = p;
-			s->scratch_cap = cap;
-			if (jsonnum_dumpb(value, s->scratch, s->scratch_cap, DUMP_FLAGS) != vlen)
-				return -EINVAL;
-		}
-		vtext = s->scratch;
+	} else if (value && (r = scratch_dump(s, value, &vtext, &vlen)) < 0) {
+		return r;
 	}
 	if (store_rec_key_offset(STORE_OP_SET2) + keylen + vlen > STORE_REC_MAX)
 		return -E2BIG;
@@ -764,14 +940,18 @@ static int encode_text(struct store *s, const char *key, size_t keylen, const js
 	                keylen, vtext, vlen, rev, create_rev, version);
 	if (!rec)
 		return -ENOMEM;
-	if (s->scratch_cap > SCRATCH_KEEP) {
-		/* One huge value should not pin its buffer for the daemon's life. */
-		free(s->scratch);
-		s->scratch = NULL;
-		s->scratch_cap = 0;
-	}
+	scratch_trim(s);
 	*ret = rec;
 	return 0;
+}
+
+/* Where a record built by encode keeps its value's text, and how long it is. */
+static const char *rec_value(const struct store_rec *rec, size_t *ret_vlen)
+{
+	size_t off = store_rec_key_offset(STORE_OP_SET2) + rec->link.keylen;
+
+	*ret_vlen = rec->len - off;
+	return (const char *)rec->data + off;
 }
 
 static int encode(struct store *s, const char *key, size_t keylen, const json_t *value, bool eph,
@@ -826,7 +1006,7 @@ static bool quota_check(struct store *s, uint64_t items, uint64_t bytes, struct 
 /* Whether op changes the store (else its answer was decided at submission). */
 static bool op_changes(const struct store_op *op)
 {
-	return op->node || op->nnodes;
+	return op->nents > 0;
 }
 
 static int submit(struct store *s, const char *key, json_t *value, const char *text, size_t tlen,
@@ -860,19 +1040,29 @@ static int submit(struct store *s, const char *key, json_t *value, const char *t
 		uint64_t rev = s->next_rev + 1;
 		uint64_t create = cur ? l.create : rev, version = cur ? l.version + 1 : 1;
 		uint64_t size = 0, was = cur ? l.size : 0;
+		struct store_node *block = NULL;
+		const char *vtext = NULL;
+		size_t vlen = 0;
 		int r = encode_text(s, key, keylen, is_set ? value : NULL, text, tlen, eph.on, rev,
 		                    create, version, &op->rec);
 
 		if (r == 0 && is_set) {
-			size = op->rec->len - store_rec_key_offset(STORE_OP_SET2);
+			vtext = rec_value(op->rec, &vlen);
+			size = keylen + vlen;
 			if (quota_check(s, cur ? 0 : 1, size - was, op)) {
 				queue_op(s, op);
 				return 0;
 			}
 		}
-		if (r == 0 && !n && !(n = node_new(s, key, keylen)))
+		/* The node to be: a new key's node holds the value from the start. */
+		if (r == 0 && !n) {
+			if (!(n = node_new(s, key, keylen, vtext, vlen)))
+				r = -ENOMEM;
+		} else if (r == 0 && is_set && !(block = node_block(key, keylen, vtext, vlen))) {
 			r = -ENOMEM;
+		}
 		if (r == 0 && !(lat = node_lat(s, n))) {
+			free(block);
 			node_maybe_remove(s, n);
 			r = -ENOMEM;
 		}
@@ -884,17 +1074,21 @@ static int submit(struct store *s, const char *key, json_t *value, const char *t
 		s->l_items += is_set ? (cur ? 0 : 1) : (uint64_t)-1;
 		s->l_bytes += size - was;
 		lat->size = size;
-		lat->value = is_set ? value : NULL;
+		lat->value = is_set ? node_value(block ? block : n) : NULL;
+		lat->vlen = (uint32_t)vlen;
 		lat->eph = eph;
 		op->eph = eph;
-		op->size = size;
 		lat->pending++;
 		lat->rev = is_set ? rev : 0;
 		lat->create = is_set ? create : 0;
 		lat->version = is_set ? version : 0;
 		s->next_rev = rev;
-		op->node = n;
-		op->value = is_set ? json_incref(value) : NULL;
+		op->one = (struct op_ent){.lat = lat, .block = block,
+		                          .koff = (uint32_t)store_rec_key_offset(op->rec->op),
+		                          .keylen = (uint32_t)keylen, .set = is_set};
+		op->ents = &op->one;
+		op->nents = 1;
+		op->ephs = &op->eph;
 		op->rev = rev;
 		op->st = STORE_OK;
 	}
@@ -969,6 +1163,7 @@ static int unset_batch(struct store *s, struct prefix_walk *w, store_done_fn don
 	size_t total = STORE_REC_HDR, off = STORE_REC_HDR;
 	uint64_t rev = s->next_rev + 1;
 	struct store_rec *rec;
+	struct op_ent *ents;
 
 	if (!keys)
 		goto nomem;
@@ -998,17 +1193,17 @@ static int unset_batch(struct store *s, struct prefix_walk *w, store_done_fn don
 		return -E2BIG;
 	}
 	rec = malloc(sizeof(*rec) + total);
-	op->olds = calloc(w->n, sizeof(*op->olds));
+	ents = calloc(w->n, sizeof(*ents));
 	/* Every node's latest state first: failing here changes nothing. */
-	for (size_t i = 0; rec && op->olds && i < w->n; i++) {
+	for (size_t i = 0; rec && ents && i < w->n; i++) {
 		if (!node_lat(s, w->nodes[i])) {
 			for (size_t k = 0; k <= i; k++)
 				node_lat_drop(s, w->nodes[k]);
-			free(op->olds);
-			op->olds = NULL;
+			free(ents);
+			ents = NULL;
 		}
 	}
-	if (!rec || !op->olds) {
+	if (!rec || !ents) {
 		free(rec);
 		op_put(s, op);
 		goto nomem;
@@ -1020,15 +1215,18 @@ static int unset_batch(struct store *s, struct prefix_walk *w, store_done_fn don
 		memcpy(rec->data + off + STORE_REC_HDR, n->key, n->link.keylen);
 		store_rec_seal(rec->data + off, len, rev, STORE_OP_UNSET | STORE_IN_BATCH,
 		               n->link.keylen, 0, 0);
+		ents[i] = (struct op_ent){.lat = n->lat, .koff = (uint32_t)(off + STORE_REC_HDR),
+		                          .keylen = n->link.keylen};
 		off += len;
 		s->l_items--;
 		s->l_bytes -= n->lat->size;
-		*n->lat = (struct store_latest){.pending = n->lat->pending + 1};
+		*n->lat = (struct store_latest){.pending = n->lat->pending + 1, .node = n};
 	}
 	batch_seal(rec, total, rev);
 	op->rec = rec;
-	op->nodes = w->nodes;
-	op->nnodes = w->n;
+	op->ents = ents;
+	op->nents = w->n;
+	free(w->nodes);
 	op->rev = rev;
 	s->next_rev = rev;
 	queue_op(s, op);
@@ -1074,7 +1272,8 @@ int store_unset_owner(struct store *s, uint64_t owner_id, store_done_fn done, vo
 struct txn_view {
 	bool exists;
 	uint64_t rev, create, version, size;
-	const json_t *value; /* borrowed */
+	const char *value; /* its text, vlen bytes (borrowed) */
+	size_t vlen;
 	struct eph eph;
 	struct store_node *node; /* a write's: the key's node in the map, NULL: none yet */
 };
@@ -1102,9 +1301,19 @@ static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *o
 
 		v = (struct txn_view){.exists = l.rev != 0, .rev = l.rev, .create = l.create,
 		                      .version = l.version, .size = l.size, .value = l.value,
-		                      .eph = l.eph, .node = n};
+		                      .vlen = l.vlen, .eph = l.eph, .node = n};
 	}
 	return v;
+}
+
+/* A value compare (json_equal, as config.txn says): the stored text read back for it. */
+static bool txn_value_equal(const struct txn_view *v, const json_t *want)
+{
+	json_t *have = v->exists ? value_load(v->value, v->vlen) : NULL;
+	bool eq = have && json_equal(have, (json_t *)want);
+
+	json_decref(have);
+	return eq;
 }
 
 static bool txn_compare_holds(struct store *s, const struct store_txn_cmp *c)
@@ -1119,83 +1328,47 @@ static bool txn_compare_holds(struct store *s, const struct store_txn_cmp *c)
 	case STORE_CMP_EXISTS:
 		return v.exists == c->exists;
 	case STORE_CMP_VALUE:
-		return v.exists && json_equal((json_t *)v.value, (json_t *)c->value);
+		return txn_value_equal(&v, c->value);
 	}
 	return false;
 }
 
 /*
- * The results array as the reply writes it (compact, jansson's text through
- * jsonnum), built as the ops run: a tree of {"key","revision"} objects cost
- * more to build, dump and free than the rest of the transaction.
+ * The results array as the reply writes it (compact, jansson's text), built
+ * as the ops run: a tree of {"key","revision"} objects cost more to build,
+ * dump and free than the rest of the transaction. A get's item (or null)
+ * from the value's text, as store_get_item makes it.
  */
-struct txn_text {
-	char *p;
-	size_t len, cap;
-};
-
-static void txn_text_put(struct txn_text *t, const char *p, size_t n)
+static bool txn_text_item(struct text_buf *t, const char *key, const struct txn_view *v)
 {
-	memcpy(t->p + t->len, p, n);
-	t->len += n;
-}
+	struct item_view iv = {.key = key, .klen = strlen(key), .value = v->value,
+	                       .vlen = v->vlen, .rev = v->rev, .create = v->create,
+	                       .version = v->version, .eph = v->eph};
 
-/*
- * A get's item (or null): built and dumped, as rare in a transaction as it
- * is varied. Only own bytes of room were reserved for it (a write's); what
- * it takes beyond them is added, so that the room reserved for the later
- * ops stays theirs even when the item fits in what is free now.
- */
-static bool txn_text_item(struct txn_text *t, const char *key, size_t own,
-                          const struct txn_view *v)
-{
-	json_t *item = NULL;
-	size_t n;
-
-	if (v->exists &&
-	    !(item = item_add_eph(json_pack("{s:s,s:O,s:I,s:I,s:I}", "key", key, "value",
-	                                    (json_t *)v->value, "revision", (json_int_t)v->rev,
-	                                    "create_revision", (json_int_t)v->create, "version",
-	                                    (json_int_t)v->version),
-	                          &v->eph)))
+	if (v->exists)
+		return text_item(t, &iv, false);
+	if (!text_reserve(t, 4))
 		return false;
-	const json_t *j = item ? item : json_null();
-	char *p;
-
-	size_t was_free = t->cap - t->len;
-
-	n = jsonnum_dumpb(j, t->p + t->len, was_free, DUMP_FLAGS);
-	if (n > own) {
-		/* was_free holds own and the later ops' room, so n fits once grown. */
-		if ((p = realloc(t->p, t->cap + (n - own)))) {
-			t->p = p;
-			t->cap += n - own;
-		}
-		if (!p || (n > was_free &&
-		           jsonnum_dumpb(j, t->p + t->len, t->cap - t->len, DUMP_FLAGS) != n))
-			n = 0;
-	}
-	json_decref(item);
-	t->len += n;
-	return n != 0;
+	text_put(t, "null", 4);
+	return true;
 }
 
 /*
  * A write's {"key","revision"} (rev: the revision's digits, n of them); the
  * key was checked (store_key_valid: nothing to escape).
  */
-static void txn_text_change(struct txn_text *t, const char *key, size_t klen, const char *rev,
+static bool txn_text_change(struct text_buf *t, const char *key, size_t klen, const char *rev,
                             size_t n)
 {
-	txn_text_put(t, "{\"key\":\"", 8);
-	txn_text_put(t, key, klen);
-	txn_text_put(t, "\",\"revision\":", 13);
-	txn_text_put(t, rev, n);
-	txn_text_put(t, "}", 1);
+	if (!text_reserve(t, klen + n + 24))
+		return false;
+	text_put(t, "{\"key\":\"", 8);
+	text_put(t, key, klen);
+	text_put(t, "\",\"revision\":", 13);
+	text_put(t, rev, n);
+	text_put(t, "}", 1);
+	return true;
 }
-
-/* Room a write's result takes, its separator included. */
-#define TXN_TEXT_CHANGE(klen) ((klen) + 24 + JSONNUM_U64_MAX)
 
 int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
@@ -1209,9 +1382,10 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	struct txn_view *made = NULL;
 	struct store_rec **recs = NULL, *batch = NULL;
 	struct store_op *op = NULL;
-	struct txn_text text = {0};
+	struct op_ent *ents = NULL;
+	struct text_buf text = {0};
 	char rev_digits[JSONNUM_U64_MAX + 1];
-	size_t rev_len;
+	size_t rev_len, k;
 	const char *rev_text = jsonnum_u64(rev, rev_digits, &rev_len); /* every write's result */
 	int r = -ENOMEM;
 
@@ -1225,16 +1399,10 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
 		    (ops[i].op == STORE_TXN_SET && !ops[i].value))
 			return -EINVAL;
-	/* The results' room for writes at once: only a get's item may need more. */
 	if (ret_results) {
-		size_t room = 2;
-
-		for (size_t i = 0; i < nops; i++)
-			room += TXN_TEXT_CHANGE(strlen(ops[i].key));
-		if (!(text.p = malloc(room)))
+		if (!text_reserve(&text, 2))
 			goto out;
-		text.cap = room;
-		txn_text_put(&text, "[", 1);
+		text_put(&text, "[", 1);
 	}
 	if (!(op = op_get(s)) ||
 	    !(made = calloc(nops + 1, sizeof(*made))) || !(recs = calloc(nops + 1, sizeof(*recs))))
@@ -1248,13 +1416,14 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		size_t klen = strlen(o->key);
 		bool changed = false;
 
-		if (ret_results && i > 0)
-			txn_text_put(&text, ",", 1);
+		r = -ENOMEM;
+		if (ret_results && i > 0) {
+			if (!text_reserve(&text, 1))
+				goto out;
+			text_put(&text, ",", 1);
+		}
 		if (o->op == STORE_TXN_GET) {
-			r = -ENOMEM;
-			/* Its room less the separator, already put. */
-			if (ret_results &&
-			    !txn_text_item(&text, o->key, TXN_TEXT_CHANGE(klen) - 1, &v))
+			if (ret_results && !txn_text_item(&text, o->key, &v))
 				goto out;
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
@@ -1266,7 +1435,6 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 				w.rev = rev;
 				w.create = v.exists ? v.create : rev;
 				w.version = v.exists ? v.version + 1 : 1;
-				w.value = o->value;
 				w.eph.on = o->owner != NULL;
 				if (o->owner)
 					w.eph.who = *o->owner;
@@ -1275,7 +1443,8 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 				           w.version, &recs[i]);
 				if (r < 0)
 					goto out;
-				w.size = recs[i]->len - store_rec_key_offset(STORE_OP_SET2);
+				w.value = rec_value(recs[i], &w.vlen);
+				w.size = klen + w.vlen;
 				d_items += v.exists ? 0 : 1;
 				has_set = true;
 			} else {
@@ -1291,10 +1460,16 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			changed = true;
 		}
 		if (ret_results && o->op != STORE_TXN_GET) {
+			r = -ENOMEM;
 			ret_results->changed[i] = changed;
-			txn_text_change(&text, o->key, klen, changed ? rev_text : "0", changed ? rev_len : 1);
+			if (!txn_text_change(&text, o->key, klen, changed ? rev_text : "0",
+			                     changed ? rev_len : 1))
+				goto out;
 		}
 	}
+	r = -ENOMEM;
+	if (ret_results && !text_reserve(&text, 1))
+		goto out;
 	op->st = STORE_OK;
 	if (nw == 0) {
 		/* Nothing changes: no record, no new revision. */
@@ -1308,72 +1483,81 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	if (total > STORE_REC_MAX)
 		goto out;
 	r = -ENOMEM;
-	/* The per-record arrays in one block (op->one_block): op_put frees it as nodes. */
-	size_t per = sizeof(*op->nodes) + sizeof(*op->olds) + sizeof(*op->vals) +
-	             sizeof(*op->sizes) + sizeof(*op->imgs) + (has_eph ? sizeof(*op->ephs) : 0);
-	if (!(batch = malloc(sizeof(*batch) + total)) || !(op->nodes = calloc(nw, per)))
+	/* The per-record entries and their ephs in one block (op_put frees it as ents). */
+	if (!(batch = malloc(sizeof(*batch) + total)) ||
+	    !(ents = calloc(nw, sizeof(*ents) + (has_eph ? sizeof(*op->ephs) : 0))))
 		goto out;
-	op->one_block = true;
-	op->sizes = (uint64_t *)(op->nodes + nw);
-	op->ephs = has_eph ? (struct eph *)(op->sizes + nw) : NULL;
-	op->olds = (struct store_rec **)(has_eph ? (void *)(op->ephs + nw) : (void *)(op->sizes + nw));
-	op->vals = (json_t **)(op->olds + nw);
-	op->imgs = (struct store_rec **)(op->vals + nw);
-	/* Every node first: failing here leaves only empty ones, removed again. */
-	for (size_t i = 0, k = 0; i < nops; i++) {
+	/* Every node (and set's block) first: failing here leaves only empty ones, removed again. */
+	k = 0;
+	for (size_t i = 0; i < nops; i++) {
 		struct store_rec *rec = recs[i];
+		struct op_ent *e = &ents[k];
+		struct store_node *n = made[i].node;
+
+		bool created = !n;
 
 		if (!rec)
 			continue;
-		op->nodes[k] = made[i].node;
-		if (!op->nodes[k] &&
-		    !(op->nodes[k] = node_new(s, rec->link.key, rec->link.keylen))) {
-			while (k-- > 0)
-				node_maybe_remove(s, op->nodes[k]);
-			goto out;
-		}
-		if (!node_lat(s, op->nodes[k])) {
-			k++;
-			while (k-- > 0)
-				node_maybe_remove(s, op->nodes[k]);
+		e->set = rec->op == STORE_OP_SET2;
+		e->keylen = rec->link.keylen;
+		/* A new key's node holds its value from the start; another's gets a block. */
+		if (created)
+			n = made[i].node = node_new(s, rec->link.key, rec->link.keylen, made[i].value,
+			                            made[i].vlen);
+		else if (e->set)
+			e->block = node_block(rec->link.key, rec->link.keylen, made[i].value,
+			                      made[i].vlen);
+		if (!n || (!created && e->set && !e->block) || !(e->lat = node_lat(s, n))) {
+			for (size_t j = 0; j <= i; j++) {
+				if (recs[j] && made[j].node)
+					node_maybe_remove(s, made[j].node);
+			}
+			for (size_t j = 0; j <= k; j++)
+				free(ents[j].block);
 			goto out;
 		}
 		k++;
 	}
-	for (size_t i = 0, k = 0; i < nops; i++) {
+	k = 0;
+	for (size_t i = 0; i < nops; i++) {
 		struct store_rec *rec = recs[i];
-		struct store_node *n;
+		struct op_ent *e = &ents[k];
+		struct store_node *n = made[i].node;
 
 		if (!rec)
 			continue;
-		n = op->nodes[k];
 		/* The batch's copy is flagged as inside one; the image keeps a log record. */
 		memcpy(batch->data + off, rec->data, rec->len);
 		store_rec_seal(batch->data + off, rec->len, rev,
 		               rec->op | STORE_IN_BATCH | (made[i].eph.on ? STORE_EPHEMERAL : 0),
 		               rec->link.keylen, made[i].create, made[i].version);
-		if (op->ephs)
-			op->ephs[k] = made[i].eph;
+		if (has_eph)
+			((struct eph *)(ents + nw))[k] = made[i].eph;
+		e->koff = (uint32_t)(off + store_rec_key_offset(rec->op));
 		off += rec->len;
-		if (rec->op == STORE_OP_SET2) {
-			op->vals[k] = json_incref(ops[i].value);
-			op->sizes[k] = made[i].size;
-			op->imgs[k] = rec;
+		if (e->set) {
+			e->img = rec;
 			recs[i] = NULL;
 		}
 		*n->lat = (struct store_latest){.rev = made[i].rev,
 		                                .create = made[i].create,
 		                                .version = made[i].version,
 		                                .size = made[i].size,
-		                                .value = made[i].value,
+		                                .value = e->set ? node_value(e->block ? e->block : n)
+		                                                : NULL,
+		                                .vlen = (uint32_t)made[i].vlen,
 		                                .eph = made[i].eph,
-		                                .pending = n->lat->pending + 1};
+		                                .pending = n->lat->pending + 1,
+		                                .node = n};
 		k++;
 	}
 	batch_seal(batch, total, rev);
 	op->rec = batch;
 	batch = NULL;
-	op->nnodes = nw;
+	op->ents = ents;
+	op->nents = nw;
+	op->ephs = has_eph ? (struct eph *)(ents + nw) : NULL;
+	ents = NULL;
 	op->rev = rev;
 	s->next_rev = rev;
 	s->l_items += d_items;
@@ -1383,7 +1567,7 @@ queue:
 	op = NULL;
 	*ret_succeeded = ok;
 	if (ret_results) {
-		txn_text_put(&text, "]", 1);
+		text_put(&text, "]", 1); /* room made before anything was queued */
 		ret_results->text = text.p;
 		ret_results->len = text.len;
 		text.p = NULL;
@@ -1395,11 +1579,9 @@ out:
 	free(recs);
 	free(made);
 	free(batch);
-	if (op) {
-		/* Only before any node was touched: the arrays hold no references yet. */
-		op->nnodes = 0;
+	free(ents);
+	if (op)
 		op_put(s, op);
-	}
 	free(text.p);
 	return r;
 }
@@ -1672,34 +1854,20 @@ bool store_mark_early(struct store *s)
 
 static void apply_durable(struct store *s, struct store_op *op)
 {
-	struct store_node *n = op->node;
-
 	s->rev = op->rev;
-	if (!n) {
-		/* A batch: unsets, and a transaction's sets. */
-		for (size_t i = 0; i < op->nnodes; i++) {
-			json_t *value = op->vals ? op->vals[i] : NULL;
-			uint64_t size = value ? op->sizes[i] : 0;
+	for (size_t i = 0; i < op->nents; i++) {
+		struct op_ent *e = &op->ents[i];
+		struct store_node *n = e->lat->node;
+		uint64_t was = node_size(n);
 
-			n = op->nodes[i];
-			s->items += value ? (n->value ? 0 : 1) : (uint64_t)-1;
-			s->bytes += size - n->size;
-			n->size = (uint32_t)size;
-			node_commit(n, value, op->rev, op->ephs ? op->ephs[i] : (struct eph){0});
-			if (op->vals)
-				op->vals[i] = NULL;
-			n->lat->pending--;
-			node_maybe_remove(s, n);
-		}
-		return;
+		s->items += e->set ? (n->rev ? 0 : 1) : (uint64_t)-1;
+		n = node_commit(s, n, e->set, e->block, op->rev,
+		                op->ephs ? op->ephs[i] : (struct eph){0});
+		e->block = NULL; /* the node now */
+		s->bytes += node_size(n) - was;
+		n->lat->pending--;
+		node_maybe_remove(s, n);
 	}
-	s->items += op->value ? (n->value ? 0 : 1) : (uint64_t)-1;
-	s->bytes += op->size - n->size;
-	n->size = (uint32_t)op->size;
-	node_commit(n, op->value, op->rev, op->eph); /* NULL for an unset */
-	op->value = NULL;
-	n->lat->pending--;
-	node_maybe_remove(s, n);
 }
 
 /* The queued changes are gone: what the node will be is what it is. */
@@ -1717,10 +1885,8 @@ static void node_unwind(struct store *s, struct store_node *n)
 
 static void unwind_failed(struct store *s, struct store_op *op)
 {
-	if (op->node)
-		node_unwind(s, op->node);
-	for (size_t i = 0; i < op->nnodes; i++)
-		node_unwind(s, op->nodes[i]);
+	for (size_t i = 0; i < op->nents; i++)
+		node_unwind(s, op->ents[i].lat->node);
 }
 
 /*
@@ -1922,23 +2088,26 @@ static void image_apply(struct store *s, struct store_op *op)
 	if (rec->op == STORE_OP_BATCH) {
 		/*
 		 * The loop frees the batch's record; its sets' image records it
-		 * made. Its records are the changes of op->nodes, in order: a set
-		 * has its image record in imgs, an unset none (its node names the
-		 * key, fixed for the node's life), so the batch is not read again.
+		 * made. Its records are the changes of op->ents, in order: a set
+		 * has its image record in img, an unset none (its key is read
+		 * where the batch has it: the node may be moving meanwhile), so
+		 * the batch is not parsed again.
 		 */
-		for (size_t i = 0; i < op->nnodes; i++) {
-			if (op->imgs && op->imgs[i]) {
-				s->image = store_tree_upsert(s->image, &op->imgs[i]->link, &old);
-				op->imgs[i] = NULL;
+		for (size_t i = 0; i < op->nents; i++) {
+			struct op_ent *e = &op->ents[i];
+
+			if (e->img) {
+				s->image = store_tree_upsert(s->image, &e->img->link, &old);
+				e->img = NULL;
 				if (!old)
 					s->image_count++;
 			} else {
-				s->image = store_tree_remove(s->image, op->nodes[i]->key,
-				                             op->nodes[i]->link.keylen, &old);
+				s->image = store_tree_remove(s->image, (const char *)rec->data + e->koff,
+				                             e->keylen, &old);
 				if (old)
 					s->image_count--;
 			}
-			op->olds[i] = (struct store_rec *)old;
+			e->old = (struct store_rec *)old;
 		}
 		return;
 	}
@@ -1949,7 +2118,7 @@ static void image_apply(struct store *s, struct store_op *op)
 		s->image = store_tree_remove(s->image, rec->link.key, rec->link.keylen, &old);
 	}
 	if (old)
-		op->old = (struct store_rec *)old;
+		op->one.old = (struct store_rec *)old;
 	if (rec->op == STORE_OP_SET2 && !old)
 		s->image_count++;
 	else if (rec->op == STORE_OP_UNSET && old)
@@ -2336,41 +2505,39 @@ static int read_all(int fd, unsigned char **ret_buf, size_t *ret_len)
 	return 0;
 }
 
-/* A recovered value: the plain scalars most values are without jansson's lexer; NULL: not JSON. */
+/* A recovered value read back (NULL: not JSON), to know that it is. */
 static json_t *load_value(const struct store_rec_view *v)
 {
-	const char *end;
-	json_t *value = v->vlen ? jsonnum_scalar(v->value, v->value + v->vlen, &end) : NULL;
-
-	if (value && end == v->value + v->vlen)
-		return value;
-	json_decref(value);
-	return json_loadb(v->value, v->vlen, LOAD_FLAGS, NULL);
+	return value_load(v->value, v->vlen);
 }
 
 /*
  * Apply one recovered set or unset to the map and the image; -EBADMSG if its
  * value is not JSON. A release 1 set (no create_rev/version) gets what
- * node_commit derives from the state before it, and goes into the image as
- * a SET2 record, so the next snapshot keeps them. value: the set's, parsed
- * already (taken), or NULL.
+ * node_commit derives from the state before it, and its value as this
+ * release writes it (its numbers were written by jansson alone); it goes
+ * into the image as a SET2 record, so the next snapshot keeps them. value:
+ * the set's, parsed already (taken), or NULL.
  */
 static int load_one(struct store *s, const struct store_rec_view *v, json_t *value)
 {
-	struct store_node *n = node_find(s, v->key, v->keylen);
+	struct store_node *n = node_find(s, v->key, v->keylen), *block = NULL;
 	struct store_tree_link *old;
 	struct store_rec *rec;
-	uint64_t create, version;
+	uint64_t create, version, was;
+	const char *text = v->value;
+	size_t tlen = v->vlen;
+	bool had;
+	int r;
 
 	if (v->op == STORE_OP_UNSET) {
 		/* Nothing is queued while loading: the latest state is the committed one. */
-		if (n && n->value) {
+		if (n && n->rev) {
 			s->items--;
-			s->bytes -= n->size;
-			n->size = 0;
+			s->bytes -= node_size(n);
 		}
 		if (n) {
-			node_commit(n, NULL, 0, (struct eph){0});
+			node_commit(s, n, false, NULL, 0, (struct eph){0});
 			node_maybe_remove(s, n);
 		}
 		s->image = store_tree_remove(s->image, v->key, v->keylen, &old);
@@ -2386,14 +2553,24 @@ static int load_one(struct store *s, const struct store_rec_view *v, json_t *val
 		create = v->create_rev;
 		version = v->version;
 	} else {
-		create = n && n->value ? n->create_rev : v->rev;
-		version = n && n->value ? n->version + 1 : 1;
+		create = n && n->rev ? n->create_rev : v->rev;
+		version = n && n->rev ? n->version + 1 : 1;
+		if ((r = scratch_dump(s, value, &text, &tlen)) < 0) {
+			json_decref(value);
+			return r == -EINVAL ? -EBADMSG : r;
+		}
 	}
+	json_decref(value);
+	had = n != NULL;
 	rec = rec_build(STORE_OP_SET2 | (v->ephemeral ? STORE_EPHEMERAL : 0), v->key, v->keylen,
-	                v->value, v->vlen, v->rev, create, version);
-	if (!rec || (!n && !(n = node_new(s, v->key, v->keylen)))) {
+	                text, tlen, v->rev, create, version);
+	if (rec && had)
+		block = node_block(v->key, v->keylen, text, tlen);
+	else if (rec)
+		n = node_new(s, v->key, v->keylen, text, tlen);
+	if (!rec || (had ? !block : !n)) {
 		free(rec);
-		json_decref(value);
+		free(block);
 		return -ENOMEM;
 	}
 	s->image = store_tree_upsert(s->image, &rec->link, &old);
@@ -2401,12 +2578,12 @@ static int load_one(struct store *s, const struct store_rec_view *v, json_t *val
 		free(old);
 	else
 		s->image_count++;
-	s->items += n->value ? 0 : 1;
-	s->bytes += v->keylen + v->vlen - n->size;
-	n->size = (uint32_t)(v->keylen + v->vlen);
-	node_commit(n, value, v->rev, (struct eph){.on = v->ephemeral});
+	was = node_size(n);
+	s->items += n->rev ? 0 : 1;
+	n = node_commit(s, n, true, block, v->rev, (struct eph){.on = v->ephemeral});
 	n->create_rev = create;
 	n->version = version;
+	s->bytes += node_size(n) - was;
 	return 0;
 }
 
@@ -2735,6 +2912,8 @@ static void store_free(struct store *s)
 		free(l);
 	}
 	free(s->scratch);
+	free(s->item.p);
+	json_decref(s->got);
 	free(s->iov);
 	if (s->efd >= 0)
 		close(s->efd);

@@ -113,25 +113,26 @@ void store_close(struct store *s);
 bool store_key_valid(const char *key, size_t len);
 
 /*
- * Borrowed value (NULL if absent); *ret_revision set when found. Committed
- * state only: a change is visible once its callback runs (from then on, also
- * to its own callback). No allocation, O(log n).
+ * The value (NULL if absent), read back from the text the store keeps;
+ * *ret_revision set when found. Borrowed: kept until the next store_get.
+ * Committed state only: a change is visible once its callback runs (from
+ * then on, also to its own callback). O(log n). For tests: the daemon
+ * reads items (store_get_item).
  */
-const json_t *store_get(const struct store *s, const char *key, uint64_t *ret_revision);
+const json_t *store_get(struct store *s, const char *key, uint64_t *ret_revision);
 /*
  * What store_get sees as the item {"key","value","revision",
  * "create_revision","version"} (and "ephemeral","owner" for an ephemeral
- * one) in compact JSON text
- * (*ret_len bytes, NUL-terminated), kept until the key changes: borrowed,
- * valid until the next change is applied. NULL with *ret_err -ENOENT
- * (absent) or -ENOMEM.
+ * one) in compact JSON text (*ret_len bytes, NUL-terminated), made from the
+ * value's stored text: borrowed, valid until the next store_get_item or
+ * store_list_*. NULL with *ret_err -ENOENT (absent) or -ENOMEM.
  */
 const char *store_get_item(struct store *s, const char *key, size_t *ret_len, int *ret_err);
 /*
- * New reference: [item...] (as store_get_item) sorted bytewise (values are
- * shared references); prefix may be NULL. NULL on ENOMEM.
+ * New reference: [item...] (as store_get_item) sorted bytewise; prefix may
+ * be NULL. NULL on ENOMEM.
  */
-json_t *store_list(const struct store *s, const char *prefix);
+json_t *store_list(struct store *s, const char *prefix);
 /*
  * A page of it: keys with prefix (NULL: all) that sort after after (NULL:
  * from the first), at most limit of them (0: all), items of only
@@ -147,7 +148,14 @@ struct store_list_opts {
 	bool (*visible)(const char *key, void *arg);
 	void *visible_arg;
 };
-json_t *store_list_page(const struct store *s, const struct store_list_opts *o, bool *ret_more);
+json_t *store_list_page(struct store *s, const struct store_list_opts *o, bool *ret_more);
+/*
+ * The same page as compact JSON text, the array (*ret_len bytes,
+ * NUL-terminated): what config.list answers with, no object made per
+ * item. Borrowed, as store_get_item's. NULL on ENOMEM.
+ */
+const char *store_list_text(struct store *s, const struct store_list_opts *o, size_t *ret_len,
+                            bool *ret_more);
 /* The store-wide counter: 0 for a store that never had a change. Committed state only. */
 uint64_t store_revision(const struct store *s);
 
@@ -176,8 +184,8 @@ void store_get_usage(const struct store *s, uint64_t *ret_items, uint64_t *ret_b
  * (conflicts and not-found included) runs in submission order. If a write
  * fails, that change and every change submitted after it (even a conflict)
  * fail with STORE_IO_ERROR: they were checked against a state that now never
- * existed. value is borrowed (the store
- * takes its own reference, not a copy: do not modify it afterwards). Returns
+ * existed. value is borrowed (the store keeps its compact text, made
+ * here: the caller may do as it likes with it afterwards). Returns
  * 0, -EINVAL (invalid key, NULL value or done, value not encodable), -E2BIG
  * (over 1 GiB encoded) or -ENOMEM; on error done is never called.
  */
@@ -238,7 +246,7 @@ int store_unset_owner(struct store *s, uint64_t owner_id, store_done_fn done, vo
  * written twice in a branch and the number of ops. On 0: *ret_succeeded
  * (which branch ran) and *ret_results (NULL: none are made, as a restore
  * needs none); done as store_set's.
- * Values are borrowed (references taken). -EINVAL, -E2BIG, -ENOMEM: nothing
+ * Values are borrowed (their text kept). -EINVAL, -E2BIG, -ENOMEM: nothing
  * queued, done never called.
  */
 enum store_txn_kind { STORE_TXN_GET, STORE_TXN_SET, STORE_TXN_UNSET };

@@ -193,13 +193,25 @@ static void config_list_now(struct udsrpcd *d, struct udsrpc_call *c, const json
 	    .visible_arg = c,
 	};
 	bool more = false;
-	json_t *items = store_list_page(d->store, &o, &more);
+	size_t len;
+	/* The page's text as the store makes it, put in the result's: no object per item. */
+	const char *items = store_list_text(d->store, &o, &len, &more);
+	char tail[64], *text;
+	int n;
 
-	if (items)
-		udsrpc_call_result(c, json_pack("{s:o,s:I,s:b}", "items", items, "revision",
-		                                (json_int_t)store_revision(d->store), "more", more));
-	else
-		udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
+	if (items) {
+		n = snprintf(tail, sizeof(tail), ",\"revision\":%llu,\"more\":%s}",
+		             (unsigned long long)store_revision(d->store), more ? "true" : "false");
+		if ((text = malloc(len + 10 + (size_t)n))) {
+			memcpy(text, "{\"items\":", 9);
+			memcpy(text + 9, items, len);
+			memcpy(text + 9 + len, tail, (size_t)n);
+			udsrpc_call_result_text(c, text, 9 + len + (size_t)n);
+			free(text);
+			return;
+		}
+	}
+	udsrpc_call_error(c, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 }
 
 static void config_get(struct udsrpc_call *c, const json_t *params, void *userdata)
