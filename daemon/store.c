@@ -45,10 +45,9 @@
  * Conflicts and not-found answers go through the queue too: their answer was
  * computed against changes that may still fail, so they are answered after
  * those, in submission order. The committer takes the whole queue, writes it
- * with pwritev and makes it durable with one fdatasync (group commit), keeps
- * its own image of the durable state (the records themselves, in a second
- * tree) from which it writes snapshots without asking the loop for anything,
- * and hands the ops back through an eventfd the loop watches. The loop
+ * with pwritev and makes it durable with one fdatasync (group commit), writes
+ * snapshots from the loop's nodes (see "Compaction" below: no second copy of
+ * the state), and hands the ops back through an eventfd the loop watches. The loop
  * applies the group to the map in order, then runs the callbacks in order.
  * Nothing is malloc'd on the committer path: records are allocated by the
  * loop and the ones made obsolete are handed back to it to free.
@@ -86,9 +85,6 @@
  * writers (their changes join the queue while one is being written), the
  * committer does it. The committer cannot start anything meanwhile: its
  * work comes only from the loop, which is busy.
- *
- * The image costs a second copy of the state (as encoded bytes); for a
- * config store that is cheaper than making the loop stop for a snapshot.
  *
  * Failure. If a group's write or fdatasync fails, the log is cut back to the
  * last good offset (ftruncate + fsync) and the committer takes nothing more
@@ -208,11 +204,16 @@ static inline uint64_t node_size(const struct store_node *n)
 
 /* One encoded change, exactly as it goes to disk (sets as SET2, store_codec.h). */
 struct store_rec {
-	struct store_tree_link link; /* in the committer's image; key points into data */
 	uint32_t len;
+	uint32_t keylen; /* 0 for a batch */
 	int op;
 	unsigned char data[];
 };
+
+static inline const char *rec_key(const struct store_rec *rec)
+{
+	return (const char *)rec->data + store_rec_key_offset(rec->op);
+}
 
 /*
  * A key a change writes. A single set or unset has one (store_op.one), a
@@ -223,14 +224,6 @@ struct op_ent {
 	/* A set's node to be (node_block: key and value); NULL for an unset, or
 	 * when the node made for the set holds its value already. */
 	struct store_node *block;
-	/* The committer's image: the SET2 record it takes (a set; allocated by
-	 * the loop), and where it leaves the record the change made obsolete
-	 * (the loop frees it: the committer never allocates or frees). */
-	struct store_rec *img;
-	struct store_rec *old;
-	/* Where the key is in the change's record (the committer's way to
-	 * name it: the node may move meanwhile). */
-	uint32_t koff, keylen;
 	bool set;
 };
 
@@ -276,6 +269,8 @@ struct store {
 	size_t lat_cache_len;
 	char *scratch;
 	size_t scratch_cap;
+	/* Loop thread only: a compaction was given nodes (snap), its end not yet seen. */
+	bool compacting;
 	/* Items made on request (store_get_item, store_list_text): reused. */
 	struct text_buf item;
 	json_t *got; /* store_get's last answer, kept until the next one */
@@ -305,6 +300,15 @@ struct store {
 	store_early_fn early_fn; /* set before the first change; read by the committer */
 	uint64_t compact_req, compact_done;
 	int compact_result;
+	/*
+	 * Compaction (see "Compaction"): want, the committer asks the loop for
+	 * the committed nodes and takes no group until it has them; snap, what
+	 * the loop gives it with compact_req: the nodes at snap_rev, in key order.
+	 */
+	bool compact_want;
+	const struct store_node **snap;
+	size_t snap_count;
+	uint64_t snap_rev;
 	struct store_stats stats;
 	/* The committer's news for the operator (a failed compaction), logged by the loop. */
 	char bg_msg[512];
@@ -320,8 +324,7 @@ struct store {
 	uint64_t log_off;   /* end of the durable records */
 	uint64_t log_alloc; /* preallocated up to here */
 	uint64_t wrev;      /* revision of the last durable record */
-	struct store_tree_link *image;
-	uint64_t image_count;
+	unsigned char *snap_hdrs; /* compact: the records' headers of one pwritev */
 	uint64_t snap_size;
 	uint64_t compact_at;
 	int dead_err; /* a failed write could not be undone */
@@ -840,8 +843,6 @@ static void op_put(struct store *s, struct store_op *op)
 {
 	free_some(op->rec);
 	for (size_t i = 0; i < op->nents; i++) {
-		free_some(op->ents[i].img);
-		free_some(op->ents[i].old);
 		free_some(op->ents[i].block);
 	}
 	if (op->ents != &op->one)
@@ -858,7 +859,7 @@ static void op_put(struct store *s, struct store_op *op)
 	s->op_cache_len++;
 }
 
-/* A record of op for key with vlen bytes of value, sealed; link set for the image. */
+/* A record of op for key with vlen bytes of value, sealed. */
 static struct store_rec *rec_build(int op, const char *key, size_t keylen, const void *value,
                                    size_t vlen, uint64_t rev, uint64_t create_rev,
                                    uint64_t version)
@@ -873,8 +874,7 @@ static struct store_rec *rec_build(int op, const char *key, size_t keylen, const
 		memcpy(rec->data + koff + keylen, value, vlen);
 	rec->op = op & STORE_OP_MASK;
 	rec->len = (uint32_t)len;
-	rec->link.key = (const char *)rec->data + koff;
-	rec->link.keylen = (uint32_t)keylen;
+	rec->keylen = (uint32_t)keylen;
 	store_rec_seal(rec->data, len, rev, op, keylen, create_rev, version);
 	return rec;
 }
@@ -948,7 +948,7 @@ static int encode_text(struct store *s, const char *key, size_t keylen, const js
 /* Where a record built by encode keeps its value's text, and how long it is. */
 static const char *rec_value(const struct store_rec *rec, size_t *ret_vlen)
 {
-	size_t off = store_rec_key_offset(STORE_OP_SET2) + rec->link.keylen;
+	size_t off = store_rec_key_offset(STORE_OP_SET2) + rec->keylen;
 
 	*ret_vlen = rec->len - off;
 	return (const char *)rec->data + off;
@@ -1083,9 +1083,7 @@ static int submit(struct store *s, const char *key, json_t *value, const char *t
 		lat->create = is_set ? create : 0;
 		lat->version = is_set ? version : 0;
 		s->next_rev = rev;
-		op->one = (struct op_ent){.lat = lat, .block = block,
-		                          .koff = (uint32_t)store_rec_key_offset(op->rec->op),
-		                          .keylen = (uint32_t)keylen, .set = is_set};
+		op->one = (struct op_ent){.lat = lat, .block = block, .set = is_set};
 		op->ents = &op->one;
 		op->nents = 1;
 		op->ephs = &op->eph;
@@ -1138,8 +1136,7 @@ static void batch_seal(struct store_rec *rec, size_t total, uint64_t rev)
 	store_rec_seal(rec->data, total, rev, STORE_OP_BATCH, 0, 0, 0);
 	rec->op = STORE_OP_BATCH;
 	rec->len = (uint32_t)total;
-	rec->link.key = NULL;
-	rec->link.keylen = 0;
+	rec->keylen = 0;
 }
 
 static void keys_out(json_t *keys, json_t **ret_keys)
@@ -1215,8 +1212,7 @@ static int unset_batch(struct store *s, struct prefix_walk *w, store_done_fn don
 		memcpy(rec->data + off + STORE_REC_HDR, n->key, n->link.keylen);
 		store_rec_seal(rec->data + off, len, rev, STORE_OP_UNSET | STORE_IN_BATCH,
 		               n->link.keylen, 0, 0);
-		ents[i] = (struct op_ent){.lat = n->lat, .koff = (uint32_t)(off + STORE_REC_HDR),
-		                          .keylen = n->link.keylen};
+		ents[i] = (struct op_ent){.lat = n->lat};
 		off += len;
 		s->l_items--;
 		s->l_bytes -= n->lat->size;
@@ -1499,13 +1495,12 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		if (!rec)
 			continue;
 		e->set = rec->op == STORE_OP_SET2;
-		e->keylen = rec->link.keylen;
 		/* A new key's node holds its value from the start; another's gets a block. */
 		if (created)
-			n = made[i].node = node_new(s, rec->link.key, rec->link.keylen, made[i].value,
+			n = made[i].node = node_new(s, rec_key(rec), rec->keylen, made[i].value,
 			                            made[i].vlen);
 		else if (e->set)
-			e->block = node_block(rec->link.key, rec->link.keylen, made[i].value,
+			e->block = node_block(rec_key(rec), rec->keylen, made[i].value,
 			                      made[i].vlen);
 		if (!n || (!created && e->set && !e->block) || !(e->lat = node_lat(s, n))) {
 			for (size_t j = 0; j <= i; j++) {
@@ -1526,19 +1521,14 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 
 		if (!rec)
 			continue;
-		/* The batch's copy is flagged as inside one; the image keeps a log record. */
+		/* The batch's copy is flagged as inside one. */
 		memcpy(batch->data + off, rec->data, rec->len);
 		store_rec_seal(batch->data + off, rec->len, rev,
 		               rec->op | STORE_IN_BATCH | (made[i].eph.on ? STORE_EPHEMERAL : 0),
-		               rec->link.keylen, made[i].create, made[i].version);
+		               rec->keylen, made[i].create, made[i].version);
 		if (has_eph)
 			((struct eph *)(ents + nw))[k] = made[i].eph;
-		e->koff = (uint32_t)(off + store_rec_key_offset(rec->op));
 		off += rec->len;
-		if (e->set) {
-			e->img = rec;
-			recs[i] = NULL;
-		}
 		*n->lat = (struct store_latest){.rev = made[i].rev,
 		                                .create = made[i].create,
 		                                .version = made[i].version,
@@ -1733,6 +1723,7 @@ static int take_inject(struct store *s, const struct store_op *ops)
 }
 
 static void commit_inline(struct store *s, int inject);
+static void compact_begin(struct store *s);
 /*
  * The loop's part of "Inline commit": true when the one change of this
  * turn is taken care of here (written and answered, or the kick run once
@@ -1763,7 +1754,7 @@ static bool store_try_inline(struct store *s)
 	}
 	s->kick_deferred = false;
 	pthread_mutex_lock(&s->mu);
-	ok = s->waiting && !s->q_head && !s->broken && !s->paused &&
+	ok = s->waiting && !s->q_head && !s->broken && !s->paused && !s->compact_want &&
 	     s->compact_req == s->compact_done && s->flush_ns < STORE_INLINE_MAX_NS;
 	if (ok) {
 		s->busy = true;
@@ -1892,9 +1883,13 @@ static void unwind_failed(struct store *s, struct store_op *op)
 /*
  * Apply what the committer made durable and answer every op, in submission
  * order. inline_commit: after commit_inline, which never writes to the
- * eventfd (nothing to reset).
+ * eventfd (nothing to reset). *ret_want, *ret_ended: whether, when the list
+ * was taken, the committer asked for a compaction (it writes nothing more
+ * until it has one: once this list is applied the map is what the log
+ * holds) or had ended the one it was given.
  */
-static void process_done_list(struct store *s, bool inline_commit)
+static void answer_done_list(struct store *s, bool inline_commit, bool *ret_want,
+                             bool *ret_ended)
 {
 	struct store_op *ops, *op, *next, *failed = NULL;
 	char reason[160] = "", bg[sizeof(s->bg_msg)] = "";
@@ -1916,6 +1911,8 @@ static void process_done_list(struct store *s, bool inline_commit)
 		s->bg_msg_ready = false;
 	}
 	ops = s->d_head;
+	*ret_want = s->compact_want;
+	*ret_ended = s->compacting && s->compact_done == s->compact_req;
 	for (op = ops; op; op = op->next) {
 		if (op->err) {
 			failed = op;
@@ -1985,6 +1982,86 @@ static void process_done_list(struct store *s, bool inline_commit)
 			op->done(op->arg, op->st, op->rev, op->quota);
 		op_put(s, op);
 	}
+}
+
+/* The map's nodes with a committed value, in key order. */
+struct snap_fill {
+	const struct store_node **nodes;
+	size_t n, cap;
+};
+
+static int snap_collect(struct store_tree_link *l, void *arg)
+{
+	struct snap_fill *f = arg;
+	const struct store_node *n = (const struct store_node *)l;
+
+	if (!n->rev)
+		return 0;
+	if (f->n == f->cap)
+		return -EOVERFLOW; /* more than s->items: a store bug */
+	f->nodes[f->n++] = n;
+	return 0;
+}
+
+/* NULL on ENOMEM. */
+static struct snap_fill snap_list(struct store *s)
+{
+	struct snap_fill f = {.cap = s->items};
+
+	f.nodes = malloc((f.cap ? f.cap : 1) * sizeof(*f.nodes));
+	if (f.nodes && store_tree_walk_prefix(s->map, "", 0, snap_collect, &f) != 0) {
+		free(f.nodes);
+		f.nodes = NULL;
+	}
+	return f;
+}
+
+/*
+ * Compaction. The snapshot is written by the committer from the loop's own
+ * nodes, not from a copy of the state: when the log calls for one, the
+ * committer asks (compact_want) and writes nothing more; the loop, once it
+ * has applied everything handed back (its map is then exactly what the log
+ * holds, at s->rev), gives it the nodes with a value, in key order, and the
+ * committer writes them while the loop goes on. What it reads of a node
+ * (revisions, owner set or not, key, value) only changes when a durable
+ * change is applied, and a node with a value is freed only then: changes
+ * are applied only from groups the committer hands back, and it writes none
+ * until it is done. Submissions meanwhile add and drop nodes without a
+ * value and rebalance the tree (links it never reads). Writes wait, as they
+ * waited for the committer's own snapshot from its copy of the state.
+ */
+static void compact_begin(struct store *s)
+{
+	struct snap_fill f = snap_list(s);
+
+	pthread_mutex_lock(&s->mu);
+	s->snap = f.nodes;
+	s->snap_count = f.n;
+	s->snap_rev = s->rev;
+	s->compact_want = false;
+	s->compact_req++;
+	pthread_mutex_unlock(&s->mu);
+	s->compacting = f.nodes != NULL;
+	pthread_cond_signal(&s->work_cv);
+}
+
+/* The committer is done with the nodes it was given. */
+static void compact_end(struct store *s)
+{
+	s->compacting = false;
+	free((void *)s->snap);
+	s->snap = NULL;
+}
+
+static void process_done_list(struct store *s, bool inline_commit)
+{
+	bool want, ended;
+
+	answer_done_list(s, inline_commit, &want, &ended);
+	if (ended)
+		compact_end(s);
+	if (want && !s->compacting)
+		compact_begin(s);
 }
 
 static void process_done(struct store *s)
@@ -2079,52 +2156,6 @@ static void prealloc(struct store *s, uint64_t end)
 		s->log_alloc = to;
 }
 
-/* Move a durable record into the image; what it makes obsolete goes back in op. */
-static void image_apply(struct store *s, struct store_op *op)
-{
-	struct store_rec *rec = op->rec;
-	struct store_tree_link *old;
-
-	if (rec->op == STORE_OP_BATCH) {
-		/*
-		 * The loop frees the batch's record; its sets' image records it
-		 * made. Its records are the changes of op->ents, in order: a set
-		 * has its image record in img, an unset none (its key is read
-		 * where the batch has it: the node may be moving meanwhile), so
-		 * the batch is not parsed again.
-		 */
-		for (size_t i = 0; i < op->nents; i++) {
-			struct op_ent *e = &op->ents[i];
-
-			if (e->img) {
-				s->image = store_tree_upsert(s->image, &e->img->link, &old);
-				e->img = NULL;
-				if (!old)
-					s->image_count++;
-			} else {
-				s->image = store_tree_remove(s->image, (const char *)rec->data + e->koff,
-				                             e->keylen, &old);
-				if (old)
-					s->image_count--;
-			}
-			e->old = (struct store_rec *)old;
-		}
-		return;
-	}
-	if (rec->op == STORE_OP_SET2) {
-		s->image = store_tree_upsert(s->image, &rec->link, &old);
-		op->rec = NULL;
-	} else {
-		s->image = store_tree_remove(s->image, rec->link.key, rec->link.keylen, &old);
-	}
-	if (old)
-		op->one.old = (struct store_rec *)old;
-	if (rec->op == STORE_OP_SET2 && !old)
-		s->image_count++;
-	else if (rec->op == STORE_OP_UNSET && old)
-		s->image_count--;
-}
-
 /* Cut the log back to its last durable record after a failed write. */
 static void rollback(struct store *s)
 {
@@ -2193,20 +2224,23 @@ static int commit_group(struct store *s, struct store_op *ops, int inject, const
 		return r;
 	}
 	s->log_off += total;
-	for (op = ops; op; op = op->next) {
-		if (op->rec) {
+	for (op = ops; op; op = op->next)
+		if (op->rec)
 			s->wrev = op->rev;
-			image_apply(s, op);
-		}
-	}
 	return nrec;
 }
+
+/* A snapshot record's header: a SET2's. */
+#define SNAP_REC_HDR (STORE_REC_HDR + STORE_SET2_META)
+/* Records per pwritev of a snapshot: three iovecs each (header, key, value), and the file's header. */
+#define SNAP_BATCH ((IOV_MAX - 1) / 3)
 
 struct snap_writer {
 	struct store *s;
 	int fd;
 	uint64_t off;
-	int cnt;
+	int cnt;     /* iovecs filled */
+	size_t hdrs; /* of s->snap_hdrs used */
 };
 
 static int snap_flush(struct snap_writer *w)
@@ -2219,43 +2253,63 @@ static int snap_flush(struct snap_writer *w)
 	r = pwritev_all(w->fd, w->s->iov, w->cnt, w->off);
 	w->off += bytes;
 	w->cnt = 0;
+	w->hdrs = 0;
 	return r;
 }
 
-static int snap_visit(struct store_tree_link *l, void *arg)
+static void snap_iov(struct snap_writer *w, const void *p, size_t len)
 {
-	struct snap_writer *w = arg;
-	struct store_rec *rec = (struct store_rec *)l;
+	w->s->iov[w->cnt].iov_base = (void *)p;
+	w->s->iov[w->cnt++].iov_len = len;
+}
 
-	w->s->iov[w->cnt].iov_base = rec->data;
-	w->s->iov[w->cnt].iov_len = rec->len;
-	if (++w->cnt == IOV_MAX)
-		return snap_flush(w);
+/*
+ * A node as a snapshot's SET2 record: its header made here, its key and
+ * value written from the node's block, which does not change while the
+ * compaction has it (see "Compaction").
+ */
+static int snap_node(struct snap_writer *w, const struct store_node *n)
+{
+	unsigned char *hdr;
+	int r;
+
+	if (w->hdrs == SNAP_BATCH && (r = snap_flush(w)) < 0)
+		return r;
+	hdr = w->s->snap_hdrs + w->hdrs++ * SNAP_REC_HDR;
+	store_rec_seal_parts(hdr, n->rev, STORE_OP_SET2 | (n->owner ? STORE_EPHEMERAL : 0), n->key,
+	                     n->link.keylen, node_value(n), n->vlen, n->create_rev, n->version);
+	snap_iov(w, hdr, SNAP_REC_HDR);
+	snap_iov(w, n->key, n->link.keylen);
+	snap_iov(w, node_value(n), n->vlen);
 	return 0;
 }
 
 /*
- * Write the image as a new snapshot and empty the log. Every step leaves a
+ * Write the count nodes (the committed state at rev, in key order) as a new
+ * snapshot and empty the log, which must end at rev. Every step leaves a
  * state recovery reads correctly: until the rename the old snapshot and the
  * full log stand; after it, log records <= the snapshot's revision are
  * skipped, so the log is only cut once the rename is durable.
  */
-static int compact(struct store *s, const char **ret_what)
+static int compact(struct store *s, const struct store_node *const *nodes, size_t count,
+                   uint64_t rev, const char **ret_what)
 {
 	unsigned char hdr[STORE_SNAP_HDR];
 	struct snap_writer w = {.s = s, .fd = -1};
-	int r;
+	int r = 0;
 
+	*ret_what = "take the state at the log's end (a store bug)";
+	if (rev != s->wrev)
+		return -EINVAL;
 	*ret_what = "create " SNAP_TMP_NAME;
 	w.fd = openat(s->dirfd, SNAP_TMP_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (w.fd < 0)
 		return -errno;
 	*ret_what = "write " SNAP_TMP_NAME;
-	store_snap_header(hdr, s->wrev, s->image_count);
-	s->iov[0].iov_base = hdr;
-	s->iov[0].iov_len = sizeof(hdr);
-	w.cnt = 1;
-	r = store_tree_walk_prefix(s->image, "", 0, snap_visit, &w);
+	store_snap_header(hdr, rev, count);
+	snap_iov(&w, hdr, sizeof(hdr));
+	for (size_t i = 0; i < count && r == 0; i++)
+		r = snap_node(&w, nodes[i]);
 	if (r == 0)
 		r = snap_flush(&w);
 	if (r == 0)
@@ -2285,10 +2339,12 @@ static int compact(struct store *s, const char **ret_what)
 
 static void wake_loop(struct store *s);
 
-static int run_compaction(struct store *s)
+/* The committer's part of a compaction: nodes NULL when the loop could not list them. */
+static int run_compaction(struct store *s, const struct store_node *const *nodes, size_t count,
+                          uint64_t rev)
 {
-	const char *what = "";
-	int r = compact(s, &what);
+	const char *what = "list the committed items (out of memory)";
+	int r = nodes ? compact(s, nodes, count, rev, &what) : -ENOMEM;
 
 	/* After a failure, wait for another COMPACT_MIN of log before retrying. */
 	if (r == 0)
@@ -2349,8 +2405,9 @@ static int commit_timed(struct store *s, struct store_op *ops, int inject, const
 /*
  * A group written (r records, or -errno from what) in ns: marked, handed to
  * the loop's list, counted (flush_ns: an average over the last ~8 groups);
- * early: its marked early answers sent (the committer's way). Whether the
- * loop must be woken for it.
+ * early: its marked early answers sent and, when the log calls for a
+ * compaction, the loop asked for one with the group (the committer's way).
+ * Whether the loop must be woken for it.
  */
 static bool hand_back(struct store *s, struct store_op *ops, int r, const char *what, uint64_t ns,
                       bool early)
@@ -2381,6 +2438,8 @@ static bool hand_back(struct store *s, struct store_op *ops, int r, const char *
 	atomic_store_explicit(&s->done_ready, true, memory_order_release);
 	if (early && r > 0 && r <= STORE_EARLY_GROUP)
 		send_early(s, ops);
+	if (early && r > 0 && s->log_off >= s->compact_at)
+		s->compact_want = true;
 	if (r < 0) {
 		s->broken = true;
 		s->stats.write_errors++;
@@ -2414,13 +2473,10 @@ static void commit_inline(struct store *s, int inject)
 	/* No early answer: the callback, run right below, answers as soon, and
 	 * in its own order (udsrpcd publishes the change's events first). */
 	(void)hand_back(s, ops, r, what, ns, false);
-	if (r > 0 && s->log_off >= s->compact_at) {
-		pthread_mutex_lock(&s->mu);
-		s->compact_req++;
-		pthread_mutex_unlock(&s->mu);
-		pthread_cond_signal(&s->work_cv);
-	}
 	process_done_list(s, true);
+	/* Everything written is applied now: the state a snapshot needs. */
+	if (r > 0 && s->log_off >= s->compact_at && !s->compacting)
+		compact_begin(s);
 }
 
 static void *committer_main(void *arg)
@@ -2436,17 +2492,25 @@ static void *committer_main(void *arg)
 		bool wake;
 
 		if (s->compact_req != s->compact_done) {
-			uint64_t req = s->compact_req;
+			uint64_t req = s->compact_req, rev = s->snap_rev;
+			const struct store_node *const *nodes = s->snap;
+			size_t count = s->snap_count;
 
 			pthread_mutex_unlock(&s->mu);
-			r = run_compaction(s);
+			r = run_compaction(s, nodes, count, rev);
 			pthread_mutex_lock(&s->mu);
 			s->compact_done = req;
 			s->compact_result = r;
 			pthread_cond_broadcast(&s->idle_cv);
+			/* The loop frees the list of nodes it gave. */
+			atomic_store_explicit(&s->done_ready, true, memory_order_release);
+			pthread_mutex_unlock(&s->mu);
+			wake_loop(s);
+			pthread_mutex_lock(&s->mu);
 			continue;
 		}
-		if (!s->q_head || s->broken || s->paused) {
+		/* Asked the loop for a compaction's nodes: no group until they come. */
+		if (!s->q_head || s->broken || s->paused || s->compact_want) {
 			/* store_close has drained the queue (and unpaused) before stop. */
 			if (s->stop)
 				break;
@@ -2465,8 +2529,6 @@ static void *committer_main(void *arg)
 		wake = hand_back(s, ops, r, what, ns, true);
 		if (wake)
 			wake_loop(s);
-		if (r > 0 && s->log_off >= s->compact_at)
-			run_compaction(s);
 		pthread_mutex_lock(&s->mu);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -2512,18 +2574,16 @@ static json_t *load_value(const struct store_rec_view *v)
 }
 
 /*
- * Apply one recovered set or unset to the map and the image; -EBADMSG if its
+ * Apply one recovered set or unset to the map; -EBADMSG if its
  * value is not JSON. A release 1 set (no create_rev/version) gets what
  * node_commit derives from the state before it, and its value as this
- * release writes it (its numbers were written by jansson alone); it goes
- * into the image as a SET2 record, so the next snapshot keeps them. value:
+ * release writes it (its numbers were written by jansson alone); the next
+ * snapshot writes them all as SET2 records. value:
  * the set's, parsed already (taken), or NULL.
  */
 static int load_one(struct store *s, const struct store_rec_view *v, json_t *value)
 {
 	struct store_node *n = node_find(s, v->key, v->keylen), *block = NULL;
-	struct store_tree_link *old;
-	struct store_rec *rec;
 	uint64_t create, version, was;
 	const char *text = v->value;
 	size_t tlen = v->vlen;
@@ -2539,11 +2599,6 @@ static int load_one(struct store *s, const struct store_rec_view *v, json_t *val
 		if (n) {
 			node_commit(s, n, false, NULL, 0, (struct eph){0});
 			node_maybe_remove(s, n);
-		}
-		s->image = store_tree_remove(s->image, v->key, v->keylen, &old);
-		if (old) {
-			free(old);
-			s->image_count--;
 		}
 		return 0;
 	}
@@ -2562,22 +2617,12 @@ static int load_one(struct store *s, const struct store_rec_view *v, json_t *val
 	}
 	json_decref(value);
 	had = n != NULL;
-	rec = rec_build(STORE_OP_SET2 | (v->ephemeral ? STORE_EPHEMERAL : 0), v->key, v->keylen,
-	                text, tlen, v->rev, create, version);
-	if (rec && had)
+	if (had)
 		block = node_block(v->key, v->keylen, text, tlen);
-	else if (rec)
-		n = node_new(s, v->key, v->keylen, text, tlen);
-	if (!rec || (had ? !block : !n)) {
-		free(rec);
-		free(block);
-		return -ENOMEM;
-	}
-	s->image = store_tree_upsert(s->image, &rec->link, &old);
-	if (old)
-		free(old);
 	else
-		s->image_count++;
+		n = node_new(s, v->key, v->keylen, text, tlen);
+	if (had ? !block : !n)
+		return -ENOMEM;
 	was = node_size(n);
 	s->items += n->rev ? 0 : 1;
 	n = node_commit(s, n, true, block, v->rev, (struct eph){.on = v->ephemeral});
@@ -2886,11 +2931,6 @@ static int open_log(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
-static void rec_free_link(struct store_tree_link *l)
-{
-	free(l);
-}
-
 static void store_free(struct store *s)
 {
 	struct store_op *op;
@@ -2900,7 +2940,7 @@ static void store_free(struct store *s)
 	if (s->kick_ev)
 		event_free(s->kick_ev);
 	store_tree_clear(s->map, node_free_link);
-	store_tree_clear(s->image, rec_free_link);
+	compact_end(s);
 	while ((op = s->op_cache)) {
 		s->op_cache = op->next;
 		free(op);
@@ -2915,6 +2955,7 @@ static void store_free(struct store *s)
 	free(s->item.p);
 	json_decref(s->got);
 	free(s->iov);
+	free(s->snap_hdrs);
 	if (s->efd >= 0)
 		close(s->efd);
 	if (s->logfd >= 0)
@@ -2946,7 +2987,8 @@ static struct store *store_alloc(const char *dir, const struct store_options *op
 	pthread_cond_init(&s->work_cv, NULL);
 	pthread_cond_init(&s->idle_cv, NULL);
 	s->iov = calloc(IOV_MAX, sizeof(*s->iov));
-	if (!s->iov) {
+	s->snap_hdrs = malloc(SNAP_BATCH * SNAP_REC_HDR);
+	if (!s->iov || !s->snap_hdrs) {
 		snprintf(err, errlen, "out of memory opening the store");
 		store_free(s);
 		return NULL;
@@ -3184,10 +3226,14 @@ int store_repair(const char *dir, const struct store_options *opt,
 		r = repair_write_damaged(s, &rp, ret, err, errlen);
 	if (r == 0) {
 		/* What was read becomes the snapshot; the log starts empty after it. */
+		struct snap_fill f = snap_list(s);
+
 		s->wrev = s->rev;
-		r = compact(s, &what);
+		r = f.nodes ? compact(s, f.nodes, f.n, s->rev, &what) : -ENOMEM;
+		free(f.nodes);
 		if (r < 0)
-			snprintf(err, errlen, "%s: %s: %s", s->dir, what, strerror(-r));
+			snprintf(err, errlen, "%s: %s: %s", s->dir,
+			         f.nodes ? what : "list the items (out of memory)", strerror(-r));
 	}
 	if (r == 0) {
 		repair_chown(s, SNAP_NAME);
@@ -3211,9 +3257,12 @@ static void store_drain(struct store *s)
 
 		store_handoff(s);
 		pthread_mutex_lock(&s->mu);
-		while ((s->q_head && !s->broken) || s->busy)
+		/* A compaction's start (compact_want) and end are the loop's to handle too. */
+		while (((s->q_head && !s->broken) || s->busy || s->compact_req != s->compact_done) &&
+		       !s->d_head && !s->compact_want)
 			pthread_cond_wait(&s->idle_cv, &s->mu);
-		idle = !s->q_head && !s->d_head;
+		idle = !s->q_head && !s->d_head && !s->compact_want &&
+		       s->compact_req == s->compact_done && !s->compacting;
 		pthread_mutex_unlock(&s->mu);
 		if (idle)
 			break;
@@ -3275,12 +3324,23 @@ int store_debug_compact(struct store *s)
 	uint64_t ticket;
 	int r;
 
+	/* Asked for as the committer asks (see "Compaction"), and driven here. */
 	pthread_mutex_lock(&s->mu);
-	ticket = ++s->compact_req;
-	pthread_cond_signal(&s->work_cv);
+	s->compact_want = true;
+	for (;;) {
+		while (s->busy || (s->compact_req != s->compact_done && !s->d_head))
+			pthread_cond_wait(&s->idle_cv, &s->mu);
+		pthread_mutex_unlock(&s->mu);
+		process_done(s); /* applies what is handed back, then gives the nodes */
+		pthread_mutex_lock(&s->mu);
+		if (!s->compact_want)
+			break;
+	}
+	ticket = s->compact_req;
 	while (s->compact_done < ticket)
 		pthread_cond_wait(&s->idle_cv, &s->mu);
 	r = s->compact_result;
 	pthread_mutex_unlock(&s->mu);
+	process_done(s); /* the end: the list of nodes freed */
 	return r;
 }

@@ -113,8 +113,9 @@ size_t store_rec_key_offset(int op)
 	return STORE_REC_HDR + (op == STORE_OP_SET2 ? STORE_SET2_META : 0);
 }
 
-void store_rec_seal(unsigned char *rec, size_t len, uint64_t rev, int op, size_t keylen,
-                    uint64_t create_rev, uint64_t version)
+/* Everything of the header but its checksum. */
+static void rec_head(unsigned char *rec, size_t len, uint64_t rev, int op, size_t keylen,
+                     uint64_t create_rev, uint64_t version)
 {
 	put_le32(rec, (uint32_t)len);
 	put_le64(rec + 8, rev);
@@ -127,7 +128,26 @@ void store_rec_seal(unsigned char *rec, size_t len, uint64_t rev, int op, size_t
 		put_le64(rec + STORE_REC_HDR, create_rev);
 		put_le64(rec + STORE_REC_HDR + 8, version);
 	}
+}
+
+void store_rec_seal(unsigned char *rec, size_t len, uint64_t rev, int op, size_t keylen,
+                    uint64_t create_rev, uint64_t version)
+{
+	rec_head(rec, len, rev, op, keylen, create_rev, version);
 	put_le32(rec + 4, rec_crc(rec, len));
+}
+
+void store_rec_seal_parts(unsigned char *hdr, uint64_t rev, int op, const char *key,
+                          size_t keylen, const char *value, size_t vlen, uint64_t create_rev,
+                          uint64_t version)
+{
+	size_t hlen = store_rec_key_offset(op);
+	uint32_t crc;
+
+	rec_head(hdr, hlen + keylen + vlen, rev, op, keylen, create_rev, version);
+	crc = rec_crc(hdr, hlen);
+	crc = store_crc32c(store_crc32c(crc, key, keylen), value, vlen);
+	put_le32(hdr + 4, crc);
 }
 
 static int rec_parse(const unsigned char *buf, size_t avail, bool nested,

@@ -88,6 +88,15 @@ void store_rec_seal(unsigned char *rec, size_t len, uint64_t rev, int op, size_t
                     uint64_t create_rev, uint64_t version);
 
 /*
+ * The same for a record whose header (store_rec_key_offset(op) bytes at
+ * hdr) is apart from its key and value (vlen bytes; 0 for an unset): the
+ * checksum covers them where they are (a snapshot written from the nodes).
+ */
+void store_rec_seal_parts(unsigned char *hdr, uint64_t rev, int op, const char *key,
+                          size_t keylen, const char *value, size_t vlen, uint64_t create_rev,
+                          uint64_t version);
+
+/*
  * The next record of a parsed batch's body, from *off (start at 0): 0 and
  * *ret, or -ENODATA at the end. store_rec_parse checked them all already.
  */
