@@ -114,6 +114,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -178,7 +179,7 @@ struct store_latest {
  * a new block in place (node_swap) rather than changing the value in it.
  */
 struct store_node {
-	struct store_tree_link link; /* key points at key[] */
+	struct store_tree_link link; /* first: the map's key_off is key[]'s offset */
 	uint64_t rev;                /* committed revision; 0 while only queued changes name it */
 	uint64_t create_rev;         /* committed: the set that created the item */
 	uint64_t version;            /* committed: 1 at creation, +1 per set */
@@ -257,7 +258,7 @@ struct store {
 	struct store_options opt;
 	struct event_base *base;
 	struct event *done_ev;
-	struct store_tree_link *map;
+	struct store_tree map;
 	uint64_t rev;      /* committed */
 	uint64_t next_rev; /* last one handed out (committed + queued) */
 	/* Quotas: items and their bytes, committed and once the queue is durable. */
@@ -307,7 +308,7 @@ struct store {
 	 */
 	bool compact_want;
 	const struct store_node **snap;
-	size_t snap_count;
+	size_t snap_count, snap_cap;
 	uint64_t snap_rev;
 	struct store_stats stats;
 	/* The committer's news for the operator (a failed compaction), logged by the loop. */
@@ -468,7 +469,7 @@ static bool text_item(struct text_buf *t, const struct item_view *v, bool keys_o
 
 static struct store_node *node_find(const struct store *s, const char *key, size_t len)
 {
-	struct store_tree_link *l = store_tree_find(s->map, key, len);
+	struct store_tree_link *l = store_tree_find(&s->map, key, len);
 
 	return l ? (struct store_node *)l : NULL;
 }
@@ -487,7 +488,6 @@ static struct store_node *node_block(const char *key, size_t len, const char *va
 	if (vlen)
 		memcpy(n->key + len + 1, value, vlen);
 	n->vlen = (uint32_t)vlen;
-	n->link.key = n->key;
 	n->link.keylen = (uint32_t)len;
 	return n;
 }
@@ -501,7 +501,7 @@ static struct store_node *node_new(struct store *s, const char *key, size_t len,
 
 	if (!n)
 		return NULL;
-	s->map = store_tree_upsert(s->map, &n->link, &old);
+	store_tree_upsert(&s->map, &n->link, &old);
 	return n;
 }
 
@@ -615,7 +615,7 @@ static struct store_node *node_swap(struct store *s, struct store_node *n, struc
 	m->version = n->version;
 	m->lat = n->lat;
 	m->owner = n->owner;
-	s->map = store_tree_upsert(s->map, &m->link, &old);
+	store_tree_upsert(&s->map, &m->link, &old);
 	if (m->lat)
 		m->lat->node = m;
 	free(n);
@@ -665,7 +665,7 @@ static void node_maybe_remove(struct store *s, struct store_node *n)
 	node_lat_drop(s, n);
 	if (n->lat || n->rev)
 		return;
-	s->map = store_tree_remove(s->map, n->link.key, n->link.keylen, &removed);
+	store_tree_remove(&s->map, n->key, n->link.keylen, &removed);
 	node_free_link(&n->link);
 }
 
@@ -685,7 +685,7 @@ static int list_visit(struct store_tree_link *l, void *arg)
 	struct list_walk *w = arg;
 	struct item_view v;
 
-	if (!n->rev || (w->o && w->o->visible && !w->o->visible(n->link.key, w->o->visible_arg)))
+	if (!n->rev || (w->o && w->o->visible && !w->o->visible(n->key, w->o->visible_arg)))
 		return 0;
 	if (w->limit && w->count == w->limit) {
 		w->more = true;
@@ -776,7 +776,7 @@ const char *store_list_text(struct store *s, const struct store_list_opts *o, si
 	if (!text_reserve(w.t, 2))
 		return NULL;
 	text_put(w.t, "[", 1);
-	if (store_tree_walk_range(s->map, prefix, strlen(prefix), after, after ? strlen(after) : 0,
+	if (store_tree_walk_range(&s->map, prefix, strlen(prefix), after, after ? strlen(after) : 0,
 	                          list_visit, &w) < 0 ||
 	    !text_reserve(w.t, 2))
 		return NULL;
@@ -1241,7 +1241,7 @@ int store_unset_prefix(struct store *s, const char *prefix, store_done_fn done, 
 
 	if (!prefix || !done || strlen(prefix) > STORE_KEY_MAX)
 		return -EINVAL;
-	if (store_tree_walk_prefix(s->map, prefix, strlen(prefix), prefix_visit, &w) < 0) {
+	if (store_tree_walk_prefix(&s->map, prefix, strlen(prefix), prefix_visit, &w) < 0) {
 		free(w.nodes);
 		return -ENOMEM;
 	}
@@ -1255,7 +1255,7 @@ int store_unset_owner(struct store *s, uint64_t owner_id, store_done_fn done, vo
 
 	if (!done)
 		return -EINVAL;
-	if (store_tree_walk_prefix(s->map, "", 0, prefix_visit, &w) < 0) {
+	if (store_tree_walk_prefix(&s->map, "", 0, prefix_visit, &w) < 0) {
 		free(w.nodes);
 		return -ENOMEM;
 	}
@@ -1672,7 +1672,7 @@ int store_restore(struct store *s, const json_t *items, bool replace,
 	}
 	/* Replace: first every key that is not among the items goes, in key order. */
 	r = -ENOMEM;
-	if (replace && store_tree_walk_prefix(s->map, "", 0, restore_visit, &w) != 0)
+	if (replace && store_tree_walk_prefix(&s->map, "", 0, restore_visit, &w) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const json_t *it = json_array_get(items, i);
@@ -1984,11 +1984,22 @@ static void answer_done_list(struct store *s, bool inline_commit, bool *ret_want
 	}
 }
 
-/* The map's nodes with a committed value, in key order. */
+/*
+ * The map's nodes with a committed value, in key order. Mapped, not
+ * malloc'd: unmapped, it goes back to the system at once, where from
+ * malloc's heap (after the first, mmap's threshold grows past its size) it
+ * would stay in the daemon's memory between compactions.
+ */
 struct snap_fill {
 	const struct store_node **nodes;
 	size_t n, cap;
 };
+
+static void snap_free(const struct store_node **nodes, size_t cap)
+{
+	if (nodes)
+		munmap((void *)nodes, (cap ? cap : 1) * sizeof(*nodes));
+}
 
 static int snap_collect(struct store_tree_link *l, void *arg)
 {
@@ -2007,10 +2018,12 @@ static int snap_collect(struct store_tree_link *l, void *arg)
 static struct snap_fill snap_list(struct store *s)
 {
 	struct snap_fill f = {.cap = s->items};
+	void *p = mmap(NULL, (f.cap ? f.cap : 1) * sizeof(*f.nodes), PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	f.nodes = malloc((f.cap ? f.cap : 1) * sizeof(*f.nodes));
-	if (f.nodes && store_tree_walk_prefix(s->map, "", 0, snap_collect, &f) != 0) {
-		free(f.nodes);
+	f.nodes = p == MAP_FAILED ? NULL : p;
+	if (f.nodes && store_tree_walk_prefix(&s->map, "", 0, snap_collect, &f) != 0) {
+		snap_free(f.nodes, f.cap);
 		f.nodes = NULL;
 	}
 	return f;
@@ -2037,6 +2050,7 @@ static void compact_begin(struct store *s)
 	pthread_mutex_lock(&s->mu);
 	s->snap = f.nodes;
 	s->snap_count = f.n;
+	s->snap_cap = f.cap;
 	s->snap_rev = s->rev;
 	s->compact_want = false;
 	s->compact_req++;
@@ -2049,7 +2063,7 @@ static void compact_begin(struct store *s)
 static void compact_end(struct store *s)
 {
 	s->compacting = false;
-	free((void *)s->snap);
+	snap_free(s->snap, s->snap_cap);
 	s->snap = NULL;
 }
 
@@ -2939,7 +2953,7 @@ static void store_free(struct store *s)
 		event_free(s->done_ev);
 	if (s->kick_ev)
 		event_free(s->kick_ev);
-	store_tree_clear(s->map, node_free_link);
+	store_tree_clear(&s->map, node_free_link);
 	compact_end(s);
 	while ((op = s->op_cache)) {
 		s->op_cache = op->next;
@@ -2983,6 +2997,7 @@ static struct store *store_alloc(const char *dir, const struct store_options *op
 	if (opt)
 		s->opt = *opt;
 	s->efd = s->dirfd = s->logfd = -1;
+	s->map.key_off = offsetof(struct store_node, key);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work_cv, NULL);
 	pthread_cond_init(&s->idle_cv, NULL);
@@ -3072,7 +3087,7 @@ static int purge_ephemeral(struct store *s, char *err, size_t errlen)
 	size_t n;
 	int r;
 
-	if (store_tree_walk_prefix(s->map, "", 0, prefix_visit, &w) < 0) {
+	if (store_tree_walk_prefix(&s->map, "", 0, prefix_visit, &w) < 0) {
 		free(w.nodes);
 		snprintf(err, errlen, "out of memory opening the store");
 		return -ENOMEM;
@@ -3230,7 +3245,7 @@ int store_repair(const char *dir, const struct store_options *opt,
 
 		s->wrev = s->rev;
 		r = f.nodes ? compact(s, f.nodes, f.n, s->rev, &what) : -ENOMEM;
-		free(f.nodes);
+		snap_free(f.nodes, f.cap);
 		if (r < 0)
 			snprintf(err, errlen, "%s: %s: %s", s->dir,
 			         f.nodes ? what : "list the items (out of memory)", strerror(-r));

@@ -1,4 +1,4 @@
-/* store_tree.c — the AVL tree behind the store's key map and the committer's image. */
+/* store_tree.c — the AVL tree behind the store's key map. */
 #include "store_tree.h"
 
 #include <string.h>
@@ -12,9 +12,9 @@ int store_tree_keycmp(const char *a, size_t alen, const char *b, size_t blen)
 	return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
-static int cmp_link(const char *key, size_t len, const struct store_tree_link *l)
+static int cmp_link(size_t key_off, const char *key, size_t len, const struct store_tree_link *l)
 {
-	return store_tree_keycmp(key, len, l->key, l->keylen);
+	return store_tree_keycmp(key, len, (const char *)l + key_off, l->keylen);
 }
 
 static int32_t height(const struct store_tree_link *l)
@@ -70,10 +70,12 @@ static struct store_tree_link *balance(struct store_tree_link *l)
 	return l;
 }
 
-struct store_tree_link *store_tree_find(struct store_tree_link *root, const char *key, size_t len)
+struct store_tree_link *store_tree_find(const struct store_tree *t, const char *key, size_t len)
 {
+	struct store_tree_link *root = t->root;
+
 	while (root) {
-		int c = cmp_link(key, len, root);
+		int c = cmp_link(t->key_off, key, len, root);
 
 		if (c == 0)
 			return root;
@@ -82,7 +84,8 @@ struct store_tree_link *store_tree_find(struct store_tree_link *root, const char
 	return NULL;
 }
 
-static struct store_tree_link *upsert(struct store_tree_link *n, struct store_tree_link *link,
+static struct store_tree_link *upsert(size_t key_off, struct store_tree_link *n,
+                                      struct store_tree_link *link,
                                       struct store_tree_link **ret_old)
 {
 	int c;
@@ -92,7 +95,7 @@ static struct store_tree_link *upsert(struct store_tree_link *n, struct store_tr
 		link->height = 1;
 		return link;
 	}
-	c = cmp_link(link->key, link->keylen, n);
+	c = cmp_link(key_off, (const char *)link + key_off, link->keylen, n);
 	if (c == 0) {
 		/* Same key, same place in the order: swap in without rebalancing. */
 		link->left = n->left;
@@ -102,18 +105,17 @@ static struct store_tree_link *upsert(struct store_tree_link *n, struct store_tr
 		return link;
 	}
 	if (c < 0)
-		n->left = upsert(n->left, link, ret_old);
+		n->left = upsert(key_off, n->left, link, ret_old);
 	else
-		n->right = upsert(n->right, link, ret_old);
+		n->right = upsert(key_off, n->right, link, ret_old);
 	return *ret_old ? n : balance(n);
 }
 
-struct store_tree_link *store_tree_upsert(struct store_tree_link *root,
-                                          struct store_tree_link *link,
-                                          struct store_tree_link **ret_old)
+void store_tree_upsert(struct store_tree *t, struct store_tree_link *link,
+                       struct store_tree_link **ret_old)
 {
 	*ret_old = NULL;
-	return upsert(root, link, ret_old);
+	t->root = upsert(t->key_off, t->root, link, ret_old);
 }
 
 static struct store_tree_link *detach_min(struct store_tree_link *n,
@@ -127,8 +129,9 @@ static struct store_tree_link *detach_min(struct store_tree_link *n,
 	return balance(n);
 }
 
-struct store_tree_link *store_tree_remove(struct store_tree_link *n, const char *key, size_t len,
-                                          struct store_tree_link **ret_removed)
+static struct store_tree_link *remove_link(size_t key_off, struct store_tree_link *n,
+                                           const char *key, size_t len,
+                                           struct store_tree_link **ret_removed)
 {
 	int c;
 
@@ -136,11 +139,11 @@ struct store_tree_link *store_tree_remove(struct store_tree_link *n, const char 
 		*ret_removed = NULL;
 		return NULL;
 	}
-	c = cmp_link(key, len, n);
+	c = cmp_link(key_off, key, len, n);
 	if (c < 0) {
-		n->left = store_tree_remove(n->left, key, len, ret_removed);
+		n->left = remove_link(key_off, n->left, key, len, ret_removed);
 	} else if (c > 0) {
-		n->right = store_tree_remove(n->right, key, len, ret_removed);
+		n->right = remove_link(key_off, n->right, key, len, ret_removed);
 	} else {
 		struct store_tree_link *min, *right;
 
@@ -155,20 +158,27 @@ struct store_tree_link *store_tree_remove(struct store_tree_link *n, const char 
 	return balance(n);
 }
 
-int store_tree_walk_range(struct store_tree_link *n, const char *prefix, size_t len,
-                          const char *after, size_t alen, store_tree_visit_fn fn, void *arg)
+void store_tree_remove(struct store_tree *t, const char *key, size_t len,
+                       struct store_tree_link **ret_removed)
+{
+	t->root = remove_link(t->key_off, t->root, key, len, ret_removed);
+}
+
+static int walk_range(size_t key_off, struct store_tree_link *n, const char *prefix, size_t len,
+                      const char *after, size_t alen, store_tree_visit_fn fn, void *arg)
 {
 	int r;
 
 	while (n) {
+		const char *key = (const char *)n + key_off;
 		size_t m = n->keylen < len ? n->keylen : len;
-		int c = memcmp(n->key, prefix, m);
+		int c = memcmp(key, prefix, m);
 
-		if (after && store_tree_keycmp(n->key, n->keylen, after, alen) <= 0) {
+		if (after && store_tree_keycmp(key, n->keylen, after, alen) <= 0) {
 			n = n->right; /* at or before after: only the right side can follow it */
 		} else if (c == 0 && n->keylen >= len) {
 			/* In range: the matching keys may continue on both sides. */
-			r = store_tree_walk_range(n->left, prefix, len, after, alen, fn, arg);
+			r = walk_range(key_off, n->left, prefix, len, after, alen, fn, arg);
 			if (r)
 				return r;
 			r = fn(n, arg);
@@ -184,19 +194,31 @@ int store_tree_walk_range(struct store_tree_link *n, const char *prefix, size_t 
 	return 0;
 }
 
-int store_tree_walk_prefix(struct store_tree_link *n, const char *prefix, size_t len,
-                           store_tree_visit_fn fn, void *arg)
+int store_tree_walk_range(const struct store_tree *t, const char *prefix, size_t len,
+                          const char *after, size_t alen, store_tree_visit_fn fn, void *arg)
 {
-	return store_tree_walk_range(n, prefix, len, NULL, 0, fn, arg);
+	return walk_range(t->key_off, t->root, prefix, len, after, alen, fn, arg);
 }
 
-void store_tree_clear(struct store_tree_link *n, void (*fn)(struct store_tree_link *link))
+int store_tree_walk_prefix(const struct store_tree *t, const char *prefix, size_t len,
+                           store_tree_visit_fn fn, void *arg)
+{
+	return walk_range(t->key_off, t->root, prefix, len, NULL, 0, fn, arg);
+}
+
+static void clear(struct store_tree_link *n, void (*fn)(struct store_tree_link *link))
 {
 	while (n) {
 		struct store_tree_link *right = n->right;
 
-		store_tree_clear(n->left, fn);
+		clear(n->left, fn);
 		fn(n);
 		n = right;
 	}
+}
+
+void store_tree_clear(struct store_tree *t, void (*fn)(struct store_tree_link *link))
+{
+	clear(t->root, fn);
+	t->root = NULL;
 }

@@ -370,6 +370,9 @@ struct tree_item {
 	char key[8];
 };
 
+/* The tree's links hold their keys at key_off (store_tree.h). */
+static const struct store_tree tree_keys = {.key_off = offsetof(struct tree_item, key)};
+
 static int32_t tree_check(const struct store_tree_link *l, const char **prev, size_t *prevlen,
                           int *count)
 {
@@ -379,8 +382,9 @@ static int32_t tree_check(const struct store_tree_link *l, const char **prev, si
 		return 0;
 	hl = tree_check(l->left, prev, prevlen, count);
 	if (*prev)
-		assert_true(store_tree_keycmp(*prev, *prevlen, l->key, l->keylen) < 0);
-	*prev = l->key;
+		assert_true(store_tree_keycmp(*prev, *prevlen, store_tree_key(&tree_keys, l),
+		                              l->keylen) < 0);
+	*prev = store_tree_key(&tree_keys, l);
 	*prevlen = l->keylen;
 	(*count)++;
 	hr = tree_check(l->right, prev, prevlen, count);
@@ -392,32 +396,32 @@ static int32_t tree_check(const struct store_tree_link *l, const char **prev, si
 static int tree_count_visit(struct store_tree_link *l, void *arg)
 {
 	(*(int *)arg)++;
-	assert_memory_equal(l->key, "1", 1);
+	assert_memory_equal(store_tree_key(&tree_keys, l), "1", 1);
 	return 0;
 }
 
 static void test_tree_balanced_and_ordered(void **state)
 {
 	static struct tree_item items[2000];
-	struct store_tree_link *root = NULL, *old;
+	struct store_tree tree = {.key_off = offsetof(struct tree_item, key)};
+	struct store_tree_link *old;
 	bool in[2000] = {false};
 	int present = 0;
 
 	srand(11);
 	for (int i = 0; i < 2000; i++) {
 		snprintf(items[i].key, sizeof(items[i].key), "%d", i);
-		items[i].link.key = items[i].key;
 		items[i].link.keylen = (uint32_t)strlen(items[i].key);
 	}
 	for (int step = 0; step < 20000; step++) {
 		int i = rand() % 2000;
 
 		if (in[i]) {
-			root = store_tree_remove(root, items[i].key, strlen(items[i].key), &old);
+			store_tree_remove(&tree, items[i].key, strlen(items[i].key), &old);
 			assert_ptr_equal(old, &items[i].link);
 			present--;
 		} else {
-			root = store_tree_upsert(root, &items[i].link, &old);
+			store_tree_upsert(&tree, &items[i].link, &old);
 			assert_null(old);
 			present++;
 		}
@@ -427,16 +431,16 @@ static void test_tree_balanced_and_ordered(void **state)
 			size_t prevlen = 0;
 			int count = 0;
 
-			tree_check(root, &prev, &prevlen, &count);
+			tree_check(tree.root, &prev, &prevlen, &count);
 			assert_int_equal(count, present);
 		}
 	}
 	for (int i = 0; i < 2000; i++) {
 		if (in[i])
-			assert_ptr_equal(store_tree_find(root, items[i].key, strlen(items[i].key)),
+			assert_ptr_equal(store_tree_find(&tree, items[i].key, strlen(items[i].key)),
 			                 &items[i].link);
 		else
-			assert_null(store_tree_find(root, items[i].key, strlen(items[i].key)));
+			assert_null(store_tree_find(&tree, items[i].key, strlen(items[i].key)));
 	}
 	/* Prefix "1": 1, 10-19, 100-199, 1000-1999 that are present. */
 	{
@@ -445,7 +449,7 @@ static void test_tree_balanced_and_ordered(void **state)
 		for (int i = 0; i < 2000; i++)
 			if (in[i] && items[i].key[0] == '1')
 				want++;
-		store_tree_walk_prefix(root, "1", 1, tree_count_visit, &got);
+		store_tree_walk_prefix(&tree, "1", 1, tree_count_visit, &got);
 		assert_int_equal(got, want);
 	}
 }
