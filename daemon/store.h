@@ -351,7 +351,8 @@ void store_get_stats(struct store *s, struct store_stats *ret);
  * on a full disk would), taking the real recovery path: log cut back,
  * STORE_IO_ERROR for the group and everything queued behind it.
  * debug_compact: write a snapshot of the durable state now and empty the
- * log; blocks until done; 0 or -errno.
+ * log; blocks until done (applying, and answering, the changes already
+ * durable first: the snapshot is written from the map); 0 or -errno.
  * debug_inline: false makes every group the committer's (no inline commit,
  * store.c), for tests of the committer's ways; true (the default) again.
  */

@@ -2039,6 +2039,59 @@ static struct result do_unset_owner(struct fx *f, uint64_t id, json_t **ret_keys
 	return r;
 }
 
+/*
+ * A snapshot is written from the map (store.c, "Compaction"): with changes
+ * queued meanwhile, what it holds and what the log adds after it come back
+ * whole, versions and create_revisions included; an ephemeral item in it
+ * is gone after the restart.
+ */
+static void test_compaction_with_changes_queued(void **state)
+{
+	struct fx *f = *state;
+	const struct store_owner owner = {.id = 7, .uid = 1, .pid = 2};
+	struct result r[3] = {{.f = f}, {.f = f}, {.f = f}};
+	json_t *v = json_string("ten");
+	const char *item;
+	size_t len;
+	int err;
+
+	do_set(f, "a", json_integer(1), -1);              /* rev 1 */
+	do_set(f, "b", json_integer(2), -1);              /* rev 2 */
+	do_set_owned(f, "c", json_integer(3), &owner);    /* rev 3 */
+	store_debug_inline(f->s, false);
+	assert_int_equal(store_set(f->s, "a", v, -1, done_cb, &r[0]), 0); /* rev 4 */
+	assert_int_equal(store_unset(f->s, "b", -1, done_cb, &r[1]), 0);  /* rev 5 */
+	assert_int_equal(store_set(f->s, "d", v, -1, done_cb, &r[2]), 0); /* rev 6 */
+	json_decref(v);
+	assert_int_equal(store_debug_compact(f->s), 0);
+	wait_calls(f, &r[2].calls, 1);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(r[i].st, STORE_OK);
+	item = store_get_item(f->s, "a", &len, &err);
+	assert_string_equal(item, "{\"key\":\"a\",\"value\":\"ten\",\"revision\":4,"
+	                          "\"create_revision\":1,\"version\":2}");
+	item = store_get_item(f->s, "c", &len, &err);
+	assert_string_equal(item, "{\"key\":\"c\",\"value\":3,\"revision\":3,"
+	                          "\"create_revision\":3,\"version\":1,\"ephemeral\":true,"
+	                          "\"owner\":{\"id\":7,\"uid\":1,\"pid\":2}}");
+	fx_reopen(f);
+	item = store_get_item(f->s, "a", &len, &err);
+	assert_string_equal(item, "{\"key\":\"a\",\"value\":\"ten\",\"revision\":4,"
+	                          "\"create_revision\":1,\"version\":2}");
+	assert_null(store_get(f->s, "b", NULL));
+	assert_null(store_get(f->s, "c", NULL)); /* ephemeral: removed at open, as revision 7 */
+	assert_string_equal(json_string_value(store_get(f->s, "d", NULL)), "ten");
+	assert_int_equal(store_revision(f->s), 7);
+	/* And once more from a snapshot of this state alone. */
+	assert_int_equal(store_debug_compact(f->s), 0);
+	fx_reopen(f);
+	item = store_get_item(f->s, "d", &len, &err);
+	assert_string_equal(item, "{\"key\":\"d\",\"value\":\"ten\",\"revision\":6,"
+	                          "\"create_revision\":6,\"version\":1}");
+	assert_int_equal(store_revision(f->s), 7);
+}
+
+
 static void assert_item_text(struct fx *f, const char *key, const char *want)
 {
 	size_t len;
@@ -2488,6 +2541,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_recovery_empty_log_and_new_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_plus_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compaction_keeps_revision, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compaction_with_changes_queued, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_compaction_by_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_snapshot_tmp_is_ignored, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log_older_than_snapshot, setup, teardown),
