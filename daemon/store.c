@@ -50,7 +50,7 @@
  * the state), and hands the ops back through an eventfd the loop watches. The loop
  * applies the group to the map in order, then runs the callbacks in order.
  * Nothing is malloc'd on the committer path: records are allocated by the
- * loop and the ones made obsolete are handed back to it to free.
+ * loop, and freed by it once their change is answered.
  *
  * Early answers. A submitter may mark a change (store_mark_early) so that
  * the committer tells it, on the committer's thread, the moment the change
