@@ -1092,19 +1092,38 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 		const char *key = NULL;
 		size_t klen = 0;
 		bool ascii;
+		bool same = false; /* the name is the one kept at this place */
 		json_t *v;
 
+		/* After a ',' too: "a": 1, "b": 2 is how Python's json writes. */
+		if (object)
+			rpc_fast_ws(f);
+		if (object && kept) {
+			/*
+			 * The kept name, quoted, is there: the token is exactly that
+			 * name, so it needs no scan of its own. A kept name is plain
+			 * ASCII without '"' or '\\': the fast path read it (handlers
+			 * get params const). Any other text is read as below, and a
+			 * name other than the kept one ends the reuse there.
+			 */
+			key = json_object_iter_key(kept);
+			klen = json_object_iter_key_len(kept);
+			if (f->end - f->p > (ptrdiff_t)(klen + 1) && *f->p == '"' &&
+			    f->p[klen + 1] == '"' && bytes_equal(f->p + 1, key, klen)) {
+				f->p += klen + 2;
+				same = true;
+			}
+		}
 		if (object) {
-			if (f->p >= f->end || *f->p != '"' || !rpc_fast_raw(f, &key, &klen, &ascii) ||
-			    !ascii)
+			if (!same && (f->p >= f->end || *f->p != '"' ||
+				      !rpc_fast_raw(f, &key, &klen, &ascii) || !ascii))
 				goto fail;
 			rpc_fast_ws(f);
 			if (f->p >= f->end || *f->p != ':')
 				goto fail;
 			f->p++;
 		}
-		if (kept && json_object_iter_key_len(kept) == klen &&
-		    bytes_equal(json_object_iter_key(kept), key, klen)) {
+		if (same) {
 			json_t *was = json_object_iter_value(kept);
 			const char *p;
 			size_t n;
