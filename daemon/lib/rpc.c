@@ -798,6 +798,25 @@ static inline void rpc_fast_ws(struct rpc_fast *f)
 		f->p++;
 }
 
+/*
+ * Past ch at f->p, whitespace before it allowed; false (after the
+ * whitespace) if it is not there. Compact text, the usual, costs one
+ * comparison.
+ */
+static inline bool rpc_fast_take(struct rpc_fast *f, char ch)
+{
+	if (f->p < f->end && *f->p == ch) {
+		f->p++;
+		return true;
+	}
+	rpc_fast_ws(f);
+	if (f->p < f->end && *f->p == ch) {
+		f->p++;
+		return true;
+	}
+	return false;
+}
+
 /* A string of printable ASCII, no escapes; f->p at its opening quote. Returns its end or NULL. */
 static inline const char *rpc_fast_string(struct rpc_fast *f)
 {
@@ -894,10 +913,8 @@ static bool rpc_fast_parse(struct rpc_fast *f)
 		else
 			return false;
 		f->p = key + klen + 1;
-		rpc_fast_ws(f);
-		if (f->p >= f->end || *f->p != ':')
+		if (!rpc_fast_take(f, ':'))
 			return false;
-		f->p++;
 		rpc_fast_ws(f);
 		if (f->p >= f->end)
 			return false;
@@ -948,14 +965,10 @@ static bool rpc_fast_parse(struct rpc_fast *f)
 			return false;
 		}
 		f->p = e;
-		rpc_fast_ws(f);
-		if (f->p < f->end && *f->p == ',') {
-			f->p++;
+		if (rpc_fast_take(f, ','))
 			continue;
-		}
-		if (f->p >= f->end || *f->p != '}')
+		if (!rpc_fast_take(f, '}'))
 			return false;
-		f->p++;
 		rpc_fast_ws(f);
 		return f->p == f->end && version && f->method;
 	}
@@ -1118,10 +1131,8 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 			if (!same && (f->p >= f->end || *f->p != '"' ||
 				      !rpc_fast_raw(f, &key, &klen, &ascii) || !ascii))
 				goto fail;
-			rpc_fast_ws(f);
-			if (f->p >= f->end || *f->p != ':')
+			if (!rpc_fast_take(f, ':'))
 				goto fail;
-			f->p++;
 		}
 		if (same) {
 			json_t *was = json_object_iter_value(kept);
@@ -1154,13 +1165,9 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 			           : json_array_append_new(c, v))
 				goto fail;
 		}
-		rpc_fast_ws(f);
-		if (f->p < f->end && *f->p == ',') {
-			f->p++;
+		if (rpc_fast_take(f, ','))
 			continue;
-		}
-		if (f->p < f->end && *f->p == close) {
-			f->p++;
+		if (rpc_fast_take(f, close)) {
 			if (kept)
 				rpc_spare_trim(c, placed);
 			return c;
