@@ -221,6 +221,28 @@ static void conn_on_output(struct rpc_session *s)
 	conn_maybe_free(c);
 }
 
+/*
+ * A reply with nothing owed before it, outside the turn's reads (a deferred
+ * answer): written at once from where rpc made it, no output buffer on the
+ * way; the step on_output runs next finds nothing left. Inside the reads
+ * replies wait for the turn's end (conn_step_later), one write for all of a
+ * connection's. What the socket does not take, or a write error, is left to
+ * that step's flush, which closes c where closing is safe.
+ */
+static size_t conn_write_now(struct rpc_session *s, const char *p, size_t n)
+{
+	struct conn *c = s->owner;
+	ssize_t w;
+
+	if (c->processing || c->closed || c->overflowed || c->direct || c->npend || conn_out_len(c))
+		return 0;
+	w = write(c->fd, p, n);
+	if (w <= 0)
+		return 0;
+	c->srv->stats.bytes_out += (uint64_t)w;
+	return (size_t)w;
+}
+
 static void conn_on_release(struct rpc_session *s)
 {
 	conn_maybe_free(s->owner);
@@ -253,6 +275,7 @@ struct conn *conn_new(struct udsrpc_server *srv, int fd, struct udsrpc_peer *pee
 	framing_init(&c->framing, srv->limits.max_message_bytes);
 	rpc_session_init(&c->rpc, srv, &c->peer, NULL, c);
 	c->rpc.on_output = conn_on_output;
+	c->rpc.write_now = conn_write_now;
 	c->rpc.on_release = conn_on_release;
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->nconns++;
@@ -651,6 +674,10 @@ static bool conn_step_later(struct conn *c)
 
 	if (c->flush_queued)
 		return true;
+	/* Nothing to write (its calls deferred, say a durable write each): no
+	 * write to batch, so the step runs now, without a callback of its own. */
+	if (conn_out_len(c) == 0 && c->npend == 0)
+		return false;
 	/* Alone in this turn (one busy client): nothing to wait for, so no extra callback. */
 	if (TAILQ_EMPTY(&srv->flushq) && !srv->flushing &&
 	    event_base_get_num_events(srv->base, EVENT_BASE_COUNT_ACTIVE) == 0)

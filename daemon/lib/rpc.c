@@ -147,6 +147,42 @@ static void rpc_out_text_json(struct jsonnum_out *o, const char *text)
 	json_decref(v);
 }
 
+/* The fields of one reply line, through o, flushed. */
+static void rpc_write_out(struct jsonnum_out *o, const json_t *id, const char *raw_id,
+			  size_t raw_id_len, const struct rpc_body *b)
+{
+	/* Written field by field rather than building an envelope object: the
+	 * member order is fixed and nothing is allocated. */
+	jsonnum_out_put(o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
+	if (raw_id)
+		jsonnum_out_put(o, raw_id, raw_id_len);
+	else
+		jsonnum_out_value(o, id ? id : json_null());
+	if (b->code == 0) {
+		jsonnum_out_put(o, LIT(",\"result\":"));
+		if (!b->result && b->text)
+			jsonnum_out_put(o, b->text, b->text_len);
+		else
+			jsonnum_out_value(o, b->result ? b->result : json_null());
+		jsonnum_out_put(o, LIT("}\n"));
+	} else {
+		const char *msg = b->message ? b->message : udsrpc_error_message(b->code);
+		jsonnum_out_put(o, LIT(",\"error\":{\"code\":"));
+		jsonnum_out_int(o, b->code);
+		jsonnum_out_put(o, LIT(",\"message\":"));
+		if (jsonnum_plain(msg, strlen(msg)))
+			jsonnum_out_string(o, msg, strlen(msg));
+		else
+			rpc_out_text_json(o, msg);
+		if (b->data) {
+			jsonnum_out_put(o, LIT(",\"data\":"));
+			jsonnum_out_value(o, b->data);
+		}
+		jsonnum_out_put(o, LIT("}}\n"));
+	}
+	jsonnum_out_flush(o);
+}
+
 /* One reply line; raw_id (the request's id text, fast path) or else id names it. */
 void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_t raw_id_len,
 	       const struct rpc_body *b)
@@ -154,36 +190,38 @@ void rpc_write(struct evbuffer *out, const json_t *id, const char *raw_id, size_
 	struct jsonnum_out o;
 
 	rpc_out_init(&o, out);
-	/* Written field by field rather than building an envelope object: the
-	 * member order is fixed and nothing is allocated. */
-	jsonnum_out_put(&o, LIT("{\"jsonrpc\":\"2.0\",\"id\":"));
-	if (raw_id)
-		jsonnum_out_put(&o, raw_id, raw_id_len);
-	else
-		jsonnum_out_value(&o, id ? id : json_null());
-	if (b->code == 0) {
-		jsonnum_out_put(&o, LIT(",\"result\":"));
-		if (!b->result && b->text)
-			jsonnum_out_put(&o, b->text, b->text_len);
-		else
-			jsonnum_out_value(&o, b->result ? b->result : json_null());
-		jsonnum_out_put(&o, LIT("}\n"));
-	} else {
-		const char *msg = b->message ? b->message : udsrpc_error_message(b->code);
-		jsonnum_out_put(&o, LIT(",\"error\":{\"code\":"));
-		jsonnum_out_int(&o, b->code);
-		jsonnum_out_put(&o, LIT(",\"message\":"));
-		if (jsonnum_plain(msg, strlen(msg)))
-			jsonnum_out_string(&o, msg, strlen(msg));
-		else
-			rpc_out_text_json(&o, msg);
-		if (b->data) {
-			jsonnum_out_put(&o, LIT(",\"data\":"));
-			jsonnum_out_value(&o, b->data);
-		}
-		jsonnum_out_put(&o, LIT("}}\n"));
+	rpc_write_out(&o, id, raw_id, raw_id_len, b);
+}
+
+/* The session's sink: the owner's socket while it takes the bytes, then out. */
+static int rpc_session_sink(const char *p, size_t n, void *data)
+{
+	struct rpc_session *s = data;
+	size_t done = s->write_now(s, p, n);
+
+	return done == n ? 0 : evbuffer_add(s->out, p + done, n - done);
+}
+
+/*
+ * A reply nothing owed goes before, to the session's output: straight from
+ * jsonnum's stack buffer to the socket when the owner can write it now (a
+ * deferred answer, outside the turn's reads), so that the usual reply
+ * costs no evbuffer chain, copy and drain on its way out.
+ */
+static void rpc_write_session(struct rpc_session *s, const json_t *id, const char *raw_id,
+			      size_t raw_id_len, const struct rpc_body *b)
+{
+	struct jsonnum_out o;
+
+	if (!s->write_now) {
+		rpc_write(s->out, id, raw_id, raw_id_len, b);
+		return;
 	}
-	jsonnum_out_flush(&o);
+	o.sink = rpc_session_sink;
+	o.data = s;
+	o.err = false;
+	o.len = 0;
+	rpc_write_out(&o, id, raw_id, raw_id_len, b);
 }
 
 /* jsonnum's sink into a caller's fixed buffer: a struct rpc_fixed. */
@@ -368,7 +406,7 @@ void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t index, con
 	if (!slot) {
 		if (TAILQ_EMPTY(&s->slots)) {
 			if (!s->detached)
-				rpc_write(s->out, id, raw_id, raw_id_len, b);
+				rpc_write_session(s, id, raw_id, raw_id_len, b);
 			return;
 		}
 		/* Earlier replies are still owed: this one waits its turn. */
@@ -389,7 +427,7 @@ void rpc_deliver(struct rpc_session *s, struct rpc_slot *slot, size_t index, con
 	} else if (s->detached || b->sent)
 		; /* nobody left to read it, or it is written */
 	else if (slot == TAILQ_FIRST(&s->slots))
-		rpc_write(s->out, id, raw_id, raw_id_len, b); /* nothing owed before it */
+		rpc_write_session(s, id, raw_id, raw_id_len, b); /* nothing owed before it */
 	else if (slot->buf || (slot->buf = evbuffer_new()))
 		rpc_write(slot->buf, id, raw_id, raw_id_len, b);
 	slot->pending--;
@@ -587,14 +625,18 @@ static const char *rpc_key(struct rpc_session *s, const struct method_entry *e,
 	return json_string_value(json_object_get(params, "key"));
 }
 
-/* From the method on: exists → allowed → params valid → handler (udsrpc(7), "ERRORS"). */
+/*
+ * From the method on: exists → allowed → params valid → handler (udsrpc(7),
+ * "ERRORS"). e: the method, when the caller found it already (else NULL).
+ */
 static void rpc_call(struct rpc_session *s, struct udsrpc_call *c, const char *name,
-		     size_t name_len, json_t *params)
+		     size_t name_len, json_t *params, struct method_entry *e)
 {
 	struct udsrpc_server *srv = s->srv;
-	struct method_entry *e = registry_find(&srv->reg, name, name_len);
 	json_t *data;
 
+	if (!e)
+		e = registry_find(&srv->reg, name, name_len);
 	if (!e) {
 		call_fail(c, UDSRPC_METHOD_NOT_FOUND, json_pack("{s:s%}", "method", name, name_len));
 		return;
@@ -677,7 +719,7 @@ static void rpc_dispatch(struct rpc_session *s, json_t *req, struct rpc_slot *sl
 
 	const json_t *jm = json_object_get(req, "method");
 	rpc_call(s, &c, json_string_value(jm), json_string_length(jm),
-		 json_object_get(req, "params"));
+		 json_object_get(req, "params"), NULL);
 }
 
 static void rpc_batch(struct rpc_session *s, json_t *batch)
@@ -732,19 +774,21 @@ struct rpc_fast {
 	size_t id_len, method_len, params_len;
 	json_t *params_json; /* params already built (the plain subset); owned */
 	struct method_entry *text; /* the method takes params as text: they were only delimited */
+	struct method_entry *entry; /* the method, when looked up for that (else NULL) */
 	struct udsrpc_server *srv;
 };
 
 static json_t *rpc_fast_value(struct rpc_fast *f, unsigned depth);
 
 /* The method named so far, when it takes its params as text (udsrpc_server_set_text_handler). */
-static struct method_entry *rpc_fast_text_method(const struct rpc_fast *f)
+static struct method_entry *rpc_fast_text_method(struct rpc_fast *f)
 {
 	struct method_entry *e;
 
 	if (!f->method || !f->srv || !f->srv->text_handlers)
 		return NULL;
-	e = registry_find(&f->srv->reg, f->method, f->method_len);
+	/* Kept for rpc_call: one look-up per request, not two. */
+	f->entry = e = registry_find(&f->srv->reg, f->method, f->method_len);
 	return e && e->text_handler ? e : NULL;
 }
 
@@ -752,6 +796,25 @@ static inline void rpc_fast_ws(struct rpc_fast *f)
 {
 	while (f->p < f->end && (rpc_class[(unsigned char)*f->p] & 1))
 		f->p++;
+}
+
+/*
+ * Past ch at f->p, whitespace before it allowed; false (after the
+ * whitespace) if it is not there. Compact text, the usual, costs one
+ * comparison.
+ */
+static inline bool rpc_fast_take(struct rpc_fast *f, char ch)
+{
+	if (f->p < f->end && *f->p == ch) {
+		f->p++;
+		return true;
+	}
+	rpc_fast_ws(f);
+	if (f->p < f->end && *f->p == ch) {
+		f->p++;
+		return true;
+	}
+	return false;
 }
 
 /* A string of printable ASCII, no escapes; f->p at its opening quote. Returns its end or NULL. */
@@ -850,10 +913,8 @@ static bool rpc_fast_parse(struct rpc_fast *f)
 		else
 			return false;
 		f->p = key + klen + 1;
-		rpc_fast_ws(f);
-		if (f->p >= f->end || *f->p != ':')
+		if (!rpc_fast_take(f, ':'))
 			return false;
-		f->p++;
 		rpc_fast_ws(f);
 		if (f->p >= f->end)
 			return false;
@@ -904,14 +965,10 @@ static bool rpc_fast_parse(struct rpc_fast *f)
 			return false;
 		}
 		f->p = e;
-		rpc_fast_ws(f);
-		if (f->p < f->end && *f->p == ',') {
-			f->p++;
+		if (rpc_fast_take(f, ','))
 			continue;
-		}
-		if (f->p >= f->end || *f->p != '}')
+		if (!rpc_fast_take(f, '}'))
 			return false;
-		f->p++;
 		rpc_fast_ws(f);
 		return f->p == f->end && version && f->method;
 	}
@@ -1048,19 +1105,36 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 		const char *key = NULL;
 		size_t klen = 0;
 		bool ascii;
+		bool same = false; /* the name is the one kept at this place */
 		json_t *v;
 
-		if (object) {
-			if (f->p >= f->end || *f->p != '"' || !rpc_fast_raw(f, &key, &klen, &ascii) ||
-			    !ascii)
-				goto fail;
+		/* After a ',' too: "a": 1, "b": 2 is how Python's json writes. */
+		if (object)
 			rpc_fast_ws(f);
-			if (f->p >= f->end || *f->p != ':')
-				goto fail;
-			f->p++;
+		if (object && kept) {
+			/*
+			 * The kept name, quoted, is there: the token is exactly that
+			 * name, so it needs no scan of its own. A kept name is plain
+			 * ASCII without '"' or '\\': the fast path read it (handlers
+			 * get params const). Any other text is read as below, and a
+			 * name other than the kept one ends the reuse there.
+			 */
+			key = json_object_iter_key(kept);
+			klen = json_object_iter_key_len(kept);
+			if (f->end - f->p > (ptrdiff_t)(klen + 1) && *f->p == '"' &&
+			    f->p[klen + 1] == '"' && bytes_equal(f->p + 1, key, klen)) {
+				f->p += klen + 2;
+				same = true;
+			}
 		}
-		if (kept && json_object_iter_key_len(kept) == klen &&
-		    bytes_equal(json_object_iter_key(kept), key, klen)) {
+		if (object) {
+			if (!same && (f->p >= f->end || *f->p != '"' ||
+				      !rpc_fast_raw(f, &key, &klen, &ascii) || !ascii))
+				goto fail;
+			if (!rpc_fast_take(f, ':'))
+				goto fail;
+		}
+		if (same) {
 			json_t *was = json_object_iter_value(kept);
 			const char *p;
 			size_t n;
@@ -1091,13 +1165,9 @@ static json_t *rpc_fast_container(struct rpc_fast *f, unsigned depth)
 			           : json_array_append_new(c, v))
 				goto fail;
 		}
-		rpc_fast_ws(f);
-		if (f->p < f->end && *f->p == ',') {
-			f->p++;
+		if (rpc_fast_take(f, ','))
 			continue;
-		}
-		if (f->p < f->end && *f->p == close) {
-			f->p++;
+		if (rpc_fast_take(f, close)) {
 			if (kept)
 				rpc_spare_trim(c, placed);
 			return c;
@@ -1217,7 +1287,7 @@ static bool rpc_fast(struct rpc_session *s, const char *line, size_t len)
 	s->requests++;
 	s->srv->stats.req_total++;
 	c.t0 = clock_now_ns();
-	rpc_call(s, &c, name, f.method_len, params);
+	rpc_call(s, &c, name, f.method_len, params, f.entry);
 	if (params && params == f.params_json)
 		rpc_spare_park(s->srv, params);
 	else

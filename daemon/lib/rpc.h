@@ -61,6 +61,12 @@ struct rpc_session {
 	char *caller_text; /* the peer as forwarded calls carry it, made on the first */
 	/* A deferred completion appended to out: the owner should write. */
 	void (*on_output)(struct rpc_session *s);
+	/*
+	 * A reply's bytes that nothing owed goes before: the owner may write
+	 * them to its socket at once (the bytes it took), else they go to out.
+	 * NULL: always out.
+	 */
+	size_t (*write_now)(struct rpc_session *s, const char *p, size_t n);
 	/* The last deferred call completed while detached: the owner may free. */
 	void (*on_release)(struct rpc_session *s);
 };

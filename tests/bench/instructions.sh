@@ -42,7 +42,7 @@ total() {
 	# A key for config.get to find (udsrpcd only; harmless elsewhere).
 	"$CTL" -s "$sock" -q set bench/key 1 >/dev/null 2>&1
 	"$BENCH" -s "$sock" -c 1 -n "$3" -m "$1" -p "$2" -q >/dev/null ||
-		{ echo "instructions.sh: udsrpc-bench failed" >&2; exit 1; }
+		{ kill -TERM "$pid"; wait "$pid"; echo "instructions.sh: udsrpc-bench failed" >&2; exit 1; }
 	kill -TERM "$pid"
 	wait "$pid"
 	sed -n 's/^summary: //p; s/^totals: //p' "$out" | head -1

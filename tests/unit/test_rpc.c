@@ -338,6 +338,13 @@ static void test_fast_spare_params(void **state)
 	    "{\"key\":\"b\",\"value\":7}",
 	    "{\"key\":[\"b\"],\"value\":\"w\"}",
 	    "{\"key\":\"c\",\"value\":\"v\"}",
+	    /* Names that begin as the kept one does, or are its prefix. */
+	    "{\"keyx\":1,\"key\":\"h\"}",
+	    "{\"key\":\"i\",\"value\":9}",
+	    "{\"ke\":1,\"value\":2}",
+	    "{\"key\":\"j\",\"value\":10}",
+	    "{\"key\" : \"k\" , \"value\" :11}",
+	    "{\"key\":\"l\",\"valu\":12}",
 	};
 	struct fx *x = *state;
 
