@@ -1264,6 +1264,39 @@ static void test_txn_text_same_as_tree(void **state)
 		line = l;
 	}
 	free(line);
+	/*
+	 * And the events they made, replayed from the history: a value's text
+	 * taken from the request (-0 included) is what the tree's dump gave.
+	 */
+	char *events[2] = {NULL, NULL};
+	for (int k = 0; k < 2; k++) {
+		int ev = client_connect(k ? d2.sock : d.sock);
+		size_t len = 0;
+		char *l;
+
+		assert_true(ev >= 0);
+		assert_int_equal(client_send_str(ev, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+		                                     "\"events.subscribe\",\"params\":{\"topics\":"
+		                                     "[\"config\"],\"after_revision\":0}}\n"),
+		                 0);
+		while ((l = client_recv_line(ev, 500))) {
+			size_t n = strlen(l);
+
+			events[k] = realloc(events[k], len + n + 2);
+			assert_non_null(events[k]);
+			memcpy(events[k] + len, l, n);
+			events[k][len + n] = '\n';
+			events[k][len + n + 1] = '\0';
+			len += n + 1;
+			free(l);
+		}
+		assert_non_null(events[k]);
+		client_close(ev);
+	}
+	assert_non_null(strstr(events[0], "\"key\":\"t/c\",\"revision\":1,\"value\":0,"));
+	assert_string_equal(events[0], events[1]);
+	free(events[0]);
+	free(events[1]);
 	client_close(fd2);
 	assert_int_equal(daemon_stop(&d2), 0);
 	daemon_cleanup(&d2);
