@@ -1079,6 +1079,51 @@ static void config_txn_op_of(const json_t *o, struct store_txn_op *ret, bool *re
 }
 
 /*
+ * A key's length and last (up to) eight bytes, in one word: the keys of a
+ * transaction tend to share a long prefix and differ at the end, so two
+ * that differ nearly always differ here, and the test for a key written
+ * twice compares these before any strcmp.
+ */
+static uint64_t config_key_print(const char *key)
+{
+	size_t n = strlen(key), k = n < 8 ? n : 8;
+	uint64_t w = 0;
+
+	memcpy(&w, key + n - k, k);
+	return w * 31 + n;
+}
+
+/* The writes among a branch's first PRINTS ops seen so far: their keys and prints. */
+#define CONFIG_TXN_PRINTS 64
+struct config_txn_writes {
+	const struct store_txn_op *ops;
+	size_t n; /* writes among the first PRINTS ops */
+	uint64_t prints[CONFIG_TXN_PRINTS];
+	const char *keys[CONFIG_TXN_PRINTS];
+};
+
+/* Whether the write op i (the next one) writes a key an earlier write of its branch did. */
+static bool config_txn_twice(struct config_txn_writes *s, size_t i)
+{
+	const char *key = s->ops[i].key;
+
+	if (i >= CONFIG_TXN_PRINTS) {
+		/* A long branch: each earlier op (rare; max_txn_ops is 128 by default). */
+		for (size_t k = 0; k < i; k++)
+			if (s->ops[k].op != STORE_TXN_GET && strcmp(s->ops[k].key, key) == 0)
+				return true;
+		return false;
+	}
+	uint64_t print = config_key_print(key);
+	for (size_t k = 0; k < s->n; k++)
+		if (s->prints[k] == print && strcmp(s->keys[k], key) == 0)
+			return true;
+	s->prints[s->n] = print;
+	s->keys[s->n++] = key;
+	return false;
+}
+
+/*
  * A branch's ops; a key written twice in it is -32602 (which write would
  * win?), and each key is judged as the policy would judge the single call.
  */
@@ -1086,7 +1131,10 @@ static int config_txn_ops(struct udsrpc_call *c, const char *branch, const struc
                           const bool *eph, size_t n)
 {
 	char reason[STORE_KEY_MAX + 64];
+	struct config_txn_writes seen;
 
+	seen.ops = ops;
+	seen.n = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *method;
 
@@ -1100,13 +1148,11 @@ static int config_txn_ops(struct udsrpc_call *c, const char *branch, const struc
 			config_txn_op_bad(c, branch, i, "only a set op can be ephemeral");
 			return -EINVAL;
 		}
-		for (size_t k = 0; ops[i].op != STORE_TXN_GET && k < i; k++) {
-			if (ops[k].op != STORE_TXN_GET && strcmp(ops[k].key, ops[i].key) == 0) {
-				snprintf(reason, sizeof(reason),
-				         "key %s is written twice in one branch", ops[i].key);
-				config_txn_op_bad(c, branch, i, reason);
-				return -EINVAL;
-			}
+		if (ops[i].op != STORE_TXN_GET && config_txn_twice(&seen, i)) {
+			snprintf(reason, sizeof(reason), "key %s is written twice in one branch",
+			         ops[i].key);
+			config_txn_op_bad(c, branch, i, reason);
+			return -EINVAL;
 		}
 		method = ops[i].op == STORE_TXN_GET   ? "config.get"
 		         : ops[i].op == STORE_TXN_SET ? "config.set"

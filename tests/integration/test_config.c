@@ -1125,6 +1125,35 @@ static void test_txn(void **state)
 		                    bad_ops[i].reason);
 		json_decref(err);
 	}
+	/*
+	 * The test for a key written twice looks at a key's length and last
+	 * bytes first, and at the first 64 ops by those: keys alike at the end,
+	 * and repeats past op 64, are still found (and only they).
+	 */
+	static const struct {
+		int first, again; /* ops of 100: sets of k/<i>, but op again sets the key of first */
+	} twice[] = {{0, 63}, {10, 64}, {64, 99}, {70, 71}, {-1, -1}};
+	for (size_t t = 0; t < sizeof(twice) / sizeof(twice[0]); t++) {
+		json_t *many = json_array();
+		char key[64], path[32];
+
+		for (int i = 0; i < 100; i++) {
+			/* The same last eight bytes and length for every key: only strcmp tells them apart. */
+			snprintf(key, sizeof(key), "tw/%02d/abcdefgh",
+			         i == twice[t].again ? twice[t].first : i);
+			json_array_append_new(many,
+			                      json_pack("{s:s,s:s,s:i}", "op", "set", "key", key, "value", i));
+		}
+		if (twice[t].first < 0) {
+			json_decref(ok("config.txn", json_pack("{s:o}", "success", many)));
+			continue;
+		}
+		err = fails("config.txn", json_pack("{s:o}", "success", many), -32602);
+		snprintf(path, sizeof(path), "/success/%d", twice[t].again);
+		assert_string_equal(
+		    json_string_value(json_object_get(json_object_get(err, "data"), "path")), path);
+		json_decref(err);
+	}
 	/* ephemeral false on a get or unset is no mistake. */
 	json_decref(ok("config.txn",
 	               json_loads("{\"success\":[{\"op\":\"get\",\"key\":\"k\",\"ephemeral\":false},"
