@@ -1197,6 +1197,15 @@ static void test_txn_text_same_as_tree(void **state)
 	    "{\"op\":\"get\",\"key\":\"t/h\"}],\"compare\":[{\"key\":\"t/b\",\"version\":7}],"
 	    "\"success\":[]}",
 	    "{\"success\":[]}",
+	    /* An op's head as clients write it, then members that are not as they write them. */
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/r\" ,\"value\":3},{\"op\":\"set\","
+	    "\"key\":\"t/s\",\"value\" : 4},{\"op\":\"set\",\"key\":\"t/t\",\"ephemeral\":false,"
+	    "\"value\":5},{\"op\":\"get\",\"key\":\"t/r\"},{\"op\":\"unset\",\"key\":\"t/s\"}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/u\",\"op\":\"get\"}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/v\",\"key\":\"t/w\",\"value\":1}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/x\",\"value\":1.5}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/y\",\"value\":}]}",
+	    "{\"success\":[{\"op\":\"sets\",\"key\":\"t/z\",\"value\":1}]}",
 	    /* Left to the tree: escapes, other bytes, reals, containers, long integers. */
 	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/i\",\"value\":\"a\\\"b\\u00e9\"}]}",
 	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/j\",\"value\":\"\xc3\xa9t\xc3\xa9\"}]}",
