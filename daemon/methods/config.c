@@ -51,8 +51,9 @@ struct config_write {
 	json_t *txn_ops; /* config.txn (key[] ""): the branch that ran, and its results' text */
 	char *results;
 	size_t results_len;
-	/* config.txn taken from its text (config_txn_text): what keeps the changes' keys
-	 * and values (own references) */
+	/* config.txn: its params block (config_txn_args_new), which holds the changes
+	 * and, taken from the text (config_txn_text), their keys and values (own
+	 * references: txn_vals) */
 	void *txn_block;
 	json_t **txn_vals;
 	size_t txn_nvals;
@@ -68,6 +69,10 @@ struct config_write {
 	pid_t pid;
 	char *exe; /* for the audit line: the caller may be gone by the answer */
 	uint64_t owner_id; /* the unset of a closed connection's ephemeral items */
+	/* The digits of rev_of, once for all the events of a write's revision (rev_len 0: none). */
+	uint64_t rev_of;
+	char rev_text[JSONNUM_U64_MAX];
+	size_t rev_len;
 	struct spare spare; /* on d->spare_writes, once released */
 	/* A set's value as the store records it and its event shows it, dumped
 	 * once (config_write): in the state's own room when it fits, else in
@@ -366,7 +371,14 @@ static void config_publish_text(struct config_write *w, const char *key, const j
 	at = CONFIG_PUT_LIT(at, "\",\"key\":\"");
 	at = config_put(at, key, klen);
 	at = CONFIG_PUT_LIT(at, "\",\"revision\":");
-	at = config_put_int(at, (int64_t)revision);
+	if (!w->rev_len || revision != w->rev_of) {
+		char digits[JSONNUM_U64_MAX + 1];
+		const char *p = jsonnum_u64(revision, digits, &w->rev_len);
+
+		memcpy(w->rev_text, p, w->rev_len);
+		w->rev_of = revision;
+	}
+	at = config_put(at, w->rev_text, w->rev_len);
 	if (reason) {
 		at = CONFIG_PUT_LIT(at, ",\"reason\":\"");
 		at = config_put(at, reason, rlen);
@@ -629,8 +641,6 @@ static void config_write_finish(struct config_write *w)
 		config_txn_block_free(d, w->txn_block);
 	if (w->results)
 		free(w->results);
-	if (w->changes)
-		free(w->changes);
 	if (w->exe)
 		free(w->exe);
 	if (w->vheap)
@@ -977,6 +987,9 @@ struct config_txn_args {
 	struct store_txn_op *succ, *fail;
 	struct config_vtext *vt_succ, *vt_fail; /* text only; NULL from the tree */
 	bool *eph_succ, *eph_fail;
+	/* Room for the changes of the longer branch and the store's changed flags. */
+	struct config_change *changes;
+	bool *changed;
 	size_t nc, ns, nf;
 	char *keys; /* text only: the keys, and the values' text, copied out of it */
 	json_t **vals;
@@ -987,10 +1000,11 @@ struct config_txn_args {
 static void *config_txn_args_new(struct udsrpcd *d, struct config_txn_args *a, size_t nc,
                                  size_t ns, size_t nf, size_t keys)
 {
-	size_t nv = nc + ns + nf + 1;
+	size_t nv = nc + ns + nf + 1, most = (ns > nf ? ns : nf) + 1;
 	size_t need = sizeof(struct config_txn_block) + (nc + 1) * (sizeof(*a->cmps) + 1) +
 	              nv * sizeof(*a->vals) +
-	              (ns + nf + 2) * (sizeof(*a->succ) + sizeof(*a->vt_succ) + 1) + keys;
+	              (ns + nf + 2) * (sizeof(*a->succ) + sizeof(*a->vt_succ) + 1) +
+	              most * (sizeof(*a->changes) + sizeof(*a->changed)) + keys;
 	struct config_txn_block *blk = NULL;
 
 	if (need <= CONFIG_TXN_BLOCK) {
@@ -1008,11 +1022,13 @@ static void *config_txn_args_new(struct udsrpcd *d, struct config_txn_args *a, s
 	a->fail = a->succ + ns + 1;
 	a->vt_succ = (struct config_vtext *)(a->fail + nf + 1);
 	a->vt_fail = a->vt_succ + ns + 1;
-	a->vals = (json_t **)(a->vt_fail + nf + 1);
+	a->changes = (struct config_change *)(a->vt_fail + nf + 1);
+	a->vals = (json_t **)(a->changes + most);
 	a->found = (unsigned char *)(a->vals + nv);
 	a->eph_succ = (bool *)(a->found + nc + 1);
 	a->eph_fail = a->eph_succ + ns + 1;
-	a->keys = (char *)(a->eph_fail + nf + 1);
+	a->changed = a->eph_fail + nf + 1;
+	a->keys = (char *)(a->changed + most);
 	return blk;
 }
 
@@ -1177,16 +1193,23 @@ static void config_txn_bind(struct config_write *w, struct store_txn_op *ops, co
 	}
 }
 
+/* The values a holds (from the text) and its block go: the call was answered. */
+static void config_txn_args_free(struct udsrpcd *d, struct config_txn_args *a, void *block)
+{
+	for (size_t i = 0; i < a->nvals; i++)
+		json_decref(a->vals[i]);
+	config_txn_block_free(d, block);
+}
+
 /*
- * config.txn once its params are taken apart (js, jf: the branches' tree
- * the ops' keys and values are borrowed from, NULL when they come from the
- * text). Checked in the order of the params: the count, each compare, each
- * op of success, then of failure. The write, when it was queued (its
- * caller may give it what it must keep), else NULL: the call was answered.
+ * config.txn once its params are taken apart into block (js, jf: the
+ * branches' tree the ops' keys and values are borrowed from, NULL when they
+ * come from the text). Checked in the order of the params: the count, each
+ * compare, each op of success, then of failure. The write keeps the block
+ * and the values when it is queued; else they go, and the call is answered.
  */
-static struct config_write *config_txn_run(struct udsrpcd *d, struct udsrpc_call *c,
-                                           struct config_txn_args *a, const json_t *js,
-                                           const json_t *jf)
+static void config_txn_run(struct udsrpcd *d, struct udsrpc_call *c, struct config_txn_args *a,
+                           void *block, const json_t *js, const json_t *jf)
 {
 	size_t nc = a->nc, ns = a->ns, nf = a->nf;
 	struct config_write *w = NULL;
@@ -1197,38 +1220,42 @@ static struct config_write *config_txn_run(struct udsrpcd *d, struct udsrpc_call
 		snprintf(reason, sizeof(reason), "%zu compares and ops, more than max_txn_ops (%llu)",
 		         nc + ns + nf, (unsigned long long)d->store_limits.max_txn_ops);
 		config_txn_bad(c, "", reason);
-		return NULL;
+		config_txn_args_free(d, a, block);
+		return;
 	}
 	for (size_t i = 0; i < nc; i++) {
 		if (a->found[i] != 1) {
 			snprintf(path, sizeof(path), "/compare/%zu", i);
 			config_txn_bad(c, path,
 			               "a compare holds exactly one of revision, version, value, exists");
-			return NULL;
+			config_txn_args_free(d, a, block);
+			return;
 		}
 		if (!udsrpc_call_allowed(c, "config.get", a->cmps[i].key)) {
 			config_refuse_key(c, "config.txn", a->cmps[i].key);
-			return NULL;
+			config_txn_args_free(d, a, block);
+			return;
 		}
 	}
 	if (config_txn_ops(c, "success", a->succ, a->eph_succ, ns) < 0 ||
 	    config_txn_ops(c, "failure", a->fail, a->eph_fail, nf) < 0 ||
-	    !(w = config_write_new(d, c, "", NULL, 0)))
-		return NULL;
+	    !(w = config_write_new(d, c, "", NULL, 0))) {
+		config_txn_args_free(d, a, block);
+		return;
+	}
+	/* From here the write holds them: config_write_finish lets them go. */
+	w->txn_block = block;
+	w->txn_vals = a->vals;
+	w->txn_nvals = a->nvals;
+	w->changes = a->changes;
 	config_txn_bind(w, a->succ, a->eph_succ, ns);
 	config_txn_bind(w, a->fail, a->eph_fail, nf);
-	/* The changes and the store's changed flags in one block, sized once. */
-	size_t most = (ns > nf ? ns : nf) + 1;
-	struct store_txn_results res = {0};
-	r = -ENOMEM;
-	if ((w->changes = calloc(most, sizeof(*w->changes) + sizeof(bool)))) {
-		res.changed = (bool *)(w->changes + most);
-		r = store_txn(d->store, a->cmps, nc, a->succ, ns, a->fail, nf, config_done, w,
-		              &w->succeeded, &res);
-	}
+	struct store_txn_results res = {.changed = a->changed};
+	r = store_txn(d->store, a->cmps, nc, a->succ, ns, a->fail, nf, config_done, w,
+	              &w->succeeded, &res);
 	if (r < 0) {
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
-		return NULL;
+		return;
 	}
 	w->results = res.text;
 	w->results_len = res.len;
@@ -1245,7 +1272,6 @@ static struct config_write *config_txn_run(struct udsrpcd *d, struct udsrpc_call
 		    ran[i].key, set ? ran[i].value : NULL, set && vt && vt[i].n ? vt[i].p : NULL,
 		    set && vt ? vt[i].n : 0};
 	}
-	return w;
 }
 
 static void config_txn(struct udsrpc_call *c, const json_t *params, void *userdata)
@@ -1271,8 +1297,7 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 	for (size_t i = 0; i < a.nf; i++)
 		config_txn_op_of(json_array_get(jf, i), &a.fail[i], &a.eph_fail[i]);
 	a.vt_succ = a.vt_fail = NULL; /* values borrowed from the tree, dumped for their events */
-	(void)config_txn_run(userdata, c, &a, js, jf);
-	config_txn_block_free(userdata, block);
+	config_txn_run(userdata, c, &a, block, js, jf);
 }
 
 /* ---- config.txn from its params' text ---- */
@@ -1623,7 +1648,6 @@ static bool config_txn_text(struct udsrpc_call *c, const char *text, size_t len,
 	       cap_ops = (len + 1) / 23 + 1;
 	struct config_txn_args a;
 	void *block;
-	struct config_write *w;
 
 	cap_cmps = cap_cmps < max ? cap_cmps : max;
 	cap_ops = cap_ops < max ? cap_ops : max;
@@ -1632,21 +1656,11 @@ static bool config_txn_text(struct udsrpc_call *c, const char *text, size_t len,
 	struct txn_scan t = {
 	    .p = text, .end = text + len, .a = &a, .cap_cmps = cap_cmps, .cap_ops = cap_ops};
 	if (!txn_object(&t, txn_params_names, 3, txn_params_member, &a) || t.p != t.end) {
-		for (size_t i = 0; i < a.nvals; i++)
-			json_decref(a.vals[i]);
-		config_txn_block_free(d, block);
+		config_txn_args_free(d, &a, block);
 		return false;
 	}
 	/* The write keeps the block: its keys and values are the changes'. */
-	if ((w = config_txn_run(d, c, &a, NULL, NULL))) {
-		w->txn_block = block;
-		w->txn_vals = a.vals;
-		w->txn_nvals = a.nvals;
-	} else {
-		for (size_t i = 0; i < a.nvals; i++)
-			json_decref(a.vals[i]);
-		config_txn_block_free(d, block);
-	}
+	config_txn_run(d, c, &a, block, NULL, NULL);
 	return true;
 }
 /* store_restore's judge of each item's key: one the caller may set. */
