@@ -104,16 +104,19 @@ static void history_log(const struct history *h, int level, const char *fmt, ...
 	h->log(h->log_arg, level, msg);
 }
 
+/* Written out byte by byte, not in a loop: the compiler makes each one store. */
 static void put32(unsigned char *p, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
 }
 
 static void put64(unsigned char *p, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
 }
 
 static uint32_t get32(const unsigned char *p)
@@ -131,9 +134,10 @@ static uint16_t get16(const unsigned char *p)
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
+/* cap is 64 times a power of two (ring_push, history_flush): a mask, not a division. */
 static struct hentry *ring_at(const struct history *h, size_t i)
 {
-	return &h->v[(h->head + i) % h->cap];
+	return &h->v[(h->head + i) & (h->cap - 1)];
 }
 
 /* Drop the oldest revision, whole. */
@@ -143,7 +147,7 @@ static void ring_drop_oldest(struct history *h)
 
 	while (h->n && ring_at(h, 0)->rev == rev) {
 		h->bytes -= ring_at(h, 0)->len;
-		h->head = (h->head + 1) % h->cap;
+		h->head = (h->head + 1) & (h->cap - 1);
 		h->n--;
 	}
 	h->revisions--;
@@ -188,7 +192,7 @@ static int ring_push(struct history *h, uint64_t rev, uint64_t off, uint32_t len
 		return -ENOMEM;
 	if (!h->n || ring_at(h, h->n - 1)->rev != rev)
 		h->revisions++;
-	h->v[(h->head + h->n++) % h->cap] = (struct hentry){.rev = rev, .off = off, .len = len};
+	*ring_at(h, h->n++) = (struct hentry){.rev = rev, .off = off, .len = len};
 	h->bytes += len;
 	if (rev > h->last_rev)
 		h->last_rev = rev;

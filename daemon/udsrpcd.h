@@ -23,8 +23,8 @@ struct udsrpcd {
 	struct history *history; /* the config events kept for after_revision (history.h) */
 	struct store_limits store_limits; /* config "limits" the store enforces */
 	uid_t self_uid; /* the uid that serves (after any switch) */
-	/* Released write states, for the next writes (methods/config.c). */
-	struct spares spare_writes;
+	/* Released write states and config.txn params blocks, for the next writes (methods/config.c). */
+	struct spares spare_writes, spare_txn_blocks;
 };
 
 /*

@@ -107,22 +107,56 @@ static bool may_send(void)
 	return issued < total && (send_until == 0 || now_s() < send_until);
 }
 
-/* config.txn params: K sets of the connection's own keys in one success branch. */
+static char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+#define PUT(p, lit) put(p, lit, sizeof(lit) - 1)
+
+static char *put_u64(char *p, uint64_t v)
+{
+	char d[20];
+	int n = 0;
+
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
+/*
+ * config.txn params: K sets of the connection's own keys in one success
+ * branch, each to the request's value. Put together by hand, the value
+ * made once: K + 1 snprintfs a request cost this client (on the cores the
+ * daemon runs on) 26k instructions a transaction, more than a third of
+ * what the daemon spends on it.
+ */
 static int txn_request(char *req, size_t cap, const struct conn *c, char *val)
 {
-	int len = snprintf(req, cap,
-	                   "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64
-	                   ",\"method\":\"config.txn\",\"params\":{\"success\":[",
-	                   c->id);
-	for (unsigned k = 0; k < txn_ops && len > 0 && (size_t)len < cap; k++) {
-		fill_value(val, issued);
-		len += snprintf(req + len, cap - (size_t)len,
-		                "%s{\"op\":\"set\",\"key\":\"bench/%u/%u\",\"value\":\"%s\"}",
-		                k ? "," : "", c->idx, k, val);
+	size_t vlen = fill_value(val, issued);
+	char *p = req;
+
+	if (cap < 128 + txn_ops * (vlen + 64))
+		return -1;
+	p = PUT(p, "{\"jsonrpc\":\"2.0\",\"id\":");
+	p = put_u64(p, c->id);
+	p = PUT(p, ",\"method\":\"config.txn\",\"params\":{\"success\":[");
+	for (unsigned k = 0; k < txn_ops; k++) {
+		if (k)
+			*p++ = ',';
+		p = PUT(p, "{\"op\":\"set\",\"key\":\"bench/");
+		p = put_u64(p, c->idx);
+		*p++ = '/';
+		p = put_u64(p, k);
+		p = PUT(p, "\",\"value\":\"");
+		p = put(p, val, vlen);
+		p = PUT(p, "\"}");
 	}
-	if (len > 0 && (size_t)len < cap)
-		len += snprintf(req + len, cap - (size_t)len, "]}}\n");
-	return len > 0 && (size_t)len < cap ? len : -1;
+	p = PUT(p, "]}}\n");
+	return (int)(p - req);
 }
 
 static int send_request(struct conn *c)

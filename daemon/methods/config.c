@@ -29,10 +29,16 @@ struct config_conn {
 	size_t peer_len;
 };
 
-/* A key a config.txn changed: value NULL for an unset (both borrowed from its txn_ops). */
+/*
+ * A key a config.txn changed: value NULL for an unset (both borrowed from
+ * its txn_ops); vtext (vlen bytes; NULL: none) the value's compact dump
+ * when the request's own text of it is that (config_txn_text), for its event.
+ */
 struct config_change {
 	const char *key;
 	const json_t *value;
+	const char *vtext;
+	size_t vlen;
 };
 
 /* What a write needs after its request is gone: the reply and the event. */
@@ -45,8 +51,9 @@ struct config_write {
 	json_t *txn_ops; /* config.txn (key[] ""): the branch that ran, and its results' text */
 	char *results;
 	size_t results_len;
-	/* config.txn taken from its text (config_txn_text): what keeps the changes' keys
-	 * and values (own references) */
+	/* config.txn: its params block (config_txn_args_new), which holds the changes
+	 * and, taken from the text (config_txn_text), their keys and values (own
+	 * references: txn_vals) */
 	void *txn_block;
 	json_t **txn_vals;
 	size_t txn_nvals;
@@ -62,6 +69,10 @@ struct config_write {
 	pid_t pid;
 	char *exe; /* for the audit line: the caller may be gone by the answer */
 	uint64_t owner_id; /* the unset of a closed connection's ephemeral items */
+	/* The digits of rev_of, once for all the events of a write's revision (rev_len 0: none). */
+	uint64_t rev_of;
+	char rev_text[JSONNUM_U64_MAX];
+	size_t rev_len;
 	struct spare spare; /* on d->spare_writes, once released */
 	/* A set's value as the store records it and its event shows it, dumped
 	 * once (config_write): in the state's own room when it fits, else in
@@ -324,20 +335,23 @@ static char *config_put_peer(char *at, uid_t uid, pid_t pid)
  * reason (this file's own words); the value goes through jsonnum_dumpb,
  * the text a dump of the whole notification gives it.
  */
-static void config_publish(struct config_write *w, const char *key, const json_t *value,
-                           uint64_t revision, const char *reason)
+static void config_publish_text(struct config_write *w, const char *key, const json_t *value,
+                                const char *vtext, size_t vlen, uint64_t revision,
+                                const char *reason)
 {
 	enum { FLAGS = JSON_COMPACT | JSON_ENCODE_ANY };
 	struct udsrpcd *d = w->d;
 	char stack[CONFIG_EVENT_STACK], *line = stack, *at;
 	size_t klen = strlen(key), rlen = reason ? strlen(reason) : 0;
-	size_t fixed = CONFIG_EVENT_FIXED + klen + rlen, vlen = 0;
-	const char *vtext = NULL;
+	size_t fixed = CONFIG_EVENT_FIXED + klen + rlen;
 
-	if (value && value == w->value && w->vlen) {
+	if (value && !vtext && value == w->value && w->vlen) {
 		/* A set's value, dumped once for the store's record (config_write). */
 		vtext = w->vtext;
 		vlen = w->vlen;
+	}
+	if (value && vtext) {
+		/* The dump made already: a set's, or a transaction's text of it. */
 		if (fixed + vlen > sizeof(stack) && !(line = malloc(fixed + vlen))) {
 			if (d->history)
 				history_lost(d->history, revision);
@@ -369,7 +383,14 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 	at = CONFIG_PUT_LIT(at, "\",\"key\":\"");
 	at = config_put(at, key, klen);
 	at = CONFIG_PUT_LIT(at, "\",\"revision\":");
-	at = config_put_int(at, (int64_t)revision);
+	if (!w->rev_len || revision != w->rev_of) {
+		char digits[JSONNUM_U64_MAX + 1];
+		const char *p = jsonnum_u64(revision, digits, &w->rev_len);
+
+		memcpy(w->rev_text, p, w->rev_len);
+		w->rev_of = revision;
+	}
+	at = config_put(at, w->rev_text, w->rev_len);
 	if (reason) {
 		at = CONFIG_PUT_LIT(at, ",\"reason\":\"");
 		at = config_put(at, reason, rlen);
@@ -393,6 +414,13 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 	udsrpc_server_publish_line(d->srv, "config", key, revision, line, len);
 	if (line != stack)
 		free(line);
+}
+
+/* config_publish_text of a value not dumped yet (or w's own set's). */
+static void config_publish(struct config_write *w, const char *key, const json_t *value,
+                           uint64_t revision, const char *reason)
+{
+	config_publish_text(w, key, value, NULL, 0, revision, reason);
 }
 
 /* Events are made when someone listens, and always for the history. */
@@ -539,6 +567,32 @@ static void config_audit(struct config_write *w, uint64_t revision)
 }
 
 /*
+ * config.txn's params blocks (config_txn_args_new) are of one size when
+ * they fit it, kept for reuse like the write states: a block of some KiB
+ * is past malloc's per-thread caches, and its malloc (with the
+ * consolidation a request that large starts) and free cost more than
+ * taking apart two of the ops it holds. A block starts with its link
+ * while kept and its size.
+ */
+#define CONFIG_TXN_BLOCK 16384
+#define CONFIG_SPARE_TXN_BLOCKS 64
+
+struct config_txn_block {
+	struct spare spare;
+	size_t size;
+	max_align_t data[];
+};
+
+static void config_txn_block_free(struct udsrpcd *d, void *block)
+{
+	struct config_txn_block *blk = block;
+
+	if (blk->size != CONFIG_TXN_BLOCK ||
+	    !spares_give(&d->spare_txn_blocks, &blk->spare, CONFIG_SPARE_TXN_BLOCKS))
+		free(blk);
+}
+
+/*
  * Every write's state has room for the longest key, so that one released
  * serves any later write: at 50 durable writers 50 are in flight, and a
  * calloc and free of each per request cost more than the rest of its
@@ -577,6 +631,8 @@ void config_spares_free(struct udsrpcd *d)
 
 	while ((p = spares_take(&d->spare_writes)))
 		free(SPARE_OF(p, struct config_write, spare));
+	while ((p = spares_take(&d->spare_txn_blocks)))
+		free(SPARE_OF(p, struct config_txn_block, spare));
 }
 
 /* A write answered: what it held goes, and the reads waiting behind it run. */
@@ -594,11 +650,9 @@ static void config_write_finish(struct config_write *w)
 		json_decref(w->txn_vals[i]);
 	/* None is there for a plain set of a short value: no calls then. */
 	if (w->txn_block)
-		free(w->txn_block);
+		config_txn_block_free(d, w->txn_block);
 	if (w->results)
 		free(w->results);
-	if (w->changes)
-		free(w->changes);
 	if (w->exe)
 		free(w->exe);
 	if (w->vheap)
@@ -661,8 +715,9 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 		if (w->results) {
 			/* One event per key the branch changed, in op order. */
 			for (size_t i = 0; config_recorded(d) && i < w->nchanges; i++)
-				config_publish(w, w->changes[i].key, w->changes[i].value, revision,
-				               NULL);
+				config_publish_text(w, w->changes[i].key, w->changes[i].value,
+				                    w->changes[i].vtext, w->changes[i].vlen, revision,
+				                    NULL);
 			config_txn_answer(w, revision);
 			break;
 		}
@@ -932,38 +987,63 @@ static void config_txn_bad(struct udsrpc_call *c, const char *path, const char *
  * text, the block also holds the keys copied out of it and the values
  * built from it (one reference each), which the write keeps.
  */
+/* A set op's value as the request wrote it, when that is its compact dump (n 0: not kept). */
+struct config_vtext {
+	const char *p;
+	size_t n;
+};
+
 struct config_txn_args {
 	struct store_txn_cmp *cmps;
 	unsigned char *found;
 	struct store_txn_op *succ, *fail;
+	struct config_vtext *vt_succ, *vt_fail; /* text only; NULL from the tree */
 	bool *eph_succ, *eph_fail;
+	/* Room for the changes of the longer branch and the store's changed flags. */
+	struct config_change *changes;
+	bool *changed;
 	size_t nc, ns, nf;
-	char *keys;
+	char *keys; /* text only: the keys, and the values' text, copied out of it */
 	json_t **vals;
 	size_t nkeys, nvals;
 };
 
 /* Room for nc compares, ns and nf ops and (text) keys bytes; NULL on ENOMEM. */
-static void *config_txn_args_new(struct config_txn_args *a, size_t nc, size_t ns, size_t nf,
-                                 size_t keys)
+static void *config_txn_args_new(struct udsrpcd *d, struct config_txn_args *a, size_t nc,
+                                 size_t ns, size_t nf, size_t keys)
 {
-	size_t nv = nc + ns + nf + 1;
-	char *b = malloc((nc + 1) * (sizeof(*a->cmps) + 1) + nv * sizeof(*a->vals) +
-	                 (ns + nf + 2) * (sizeof(*a->succ) + 1) + keys);
+	size_t nv = nc + ns + nf + 1, most = (ns > nf ? ns : nf) + 1;
+	size_t need = sizeof(struct config_txn_block) + (nc + 1) * (sizeof(*a->cmps) + 1) +
+	              nv * sizeof(*a->vals) +
+	              (ns + nf + 2) * (sizeof(*a->succ) + sizeof(*a->vt_succ) + 1) +
+	              most * (sizeof(*a->changes) + sizeof(*a->changed)) + keys;
+	struct config_txn_block *blk = NULL;
 
-	if (!b)
-		return NULL;
+	if (need <= CONFIG_TXN_BLOCK) {
+		blk = SPARE_OF(spares_take(&d->spare_txn_blocks), struct config_txn_block, spare);
+		need = CONFIG_TXN_BLOCK;
+	}
+	if (!blk) {
+		if (!(blk = malloc(need)))
+			return NULL;
+		blk->size = need;
+	}
 	*a = (struct config_txn_args){0};
-	a->cmps = (struct store_txn_cmp *)b;
+	a->cmps = (struct store_txn_cmp *)blk->data;
 	a->succ = (struct store_txn_op *)(a->cmps + nc + 1);
 	a->fail = a->succ + ns + 1;
-	a->vals = (json_t **)(a->fail + nf + 1);
+	a->vt_succ = (struct config_vtext *)(a->fail + nf + 1);
+	a->vt_fail = a->vt_succ + ns + 1;
+	a->changes = (struct config_change *)(a->vt_fail + nf + 1);
+	a->vals = (json_t **)(a->changes + most);
 	a->found = (unsigned char *)(a->vals + nv);
 	a->eph_succ = (bool *)(a->found + nc + 1);
 	a->eph_fail = a->eph_succ + ns + 1;
-	a->keys = (char *)(a->eph_fail + nf + 1);
-	return b;
+	a->changed = a->eph_fail + nf + 1;
+	a->keys = (char *)(a->changed + most);
+	return blk;
 }
+
 
 /* One of "revision", "version", "value", "exists" (the schema lets through any of them). */
 static void config_txn_cmp_of(const json_t *j, struct store_txn_cmp *ret, unsigned char *found)
@@ -1027,6 +1107,51 @@ static void config_txn_op_of(const json_t *o, struct store_txn_op *ret, bool *re
 }
 
 /*
+ * A key's length and last (up to) eight bytes, in one word: the keys of a
+ * transaction tend to share a long prefix and differ at the end, so two
+ * that differ nearly always differ here, and the test for a key written
+ * twice compares these before any strcmp.
+ */
+static uint64_t config_key_print(const char *key)
+{
+	size_t n = strlen(key), k = n < 8 ? n : 8;
+	uint64_t w = 0;
+
+	memcpy(&w, key + n - k, k);
+	return w * 31 + n;
+}
+
+/* The writes among a branch's first PRINTS ops seen so far: their keys and prints. */
+#define CONFIG_TXN_PRINTS 64
+struct config_txn_writes {
+	const struct store_txn_op *ops;
+	size_t n; /* writes among the first PRINTS ops */
+	uint64_t prints[CONFIG_TXN_PRINTS];
+	const char *keys[CONFIG_TXN_PRINTS];
+};
+
+/* Whether the write op i (the next one) writes a key an earlier write of its branch did. */
+static bool config_txn_twice(struct config_txn_writes *s, size_t i)
+{
+	const char *key = s->ops[i].key;
+
+	if (i >= CONFIG_TXN_PRINTS) {
+		/* A long branch: each earlier op (rare; max_txn_ops is 128 by default). */
+		for (size_t k = 0; k < i; k++)
+			if (s->ops[k].op != STORE_TXN_GET && strcmp(s->ops[k].key, key) == 0)
+				return true;
+		return false;
+	}
+	uint64_t print = config_key_print(key);
+	for (size_t k = 0; k < s->n; k++)
+		if (s->prints[k] == print && strcmp(s->keys[k], key) == 0)
+			return true;
+	s->prints[s->n] = print;
+	s->keys[s->n++] = key;
+	return false;
+}
+
+/*
  * A branch's ops; a key written twice in it is -32602 (which write would
  * win?), and each key is judged as the policy would judge the single call.
  */
@@ -1034,7 +1159,10 @@ static int config_txn_ops(struct udsrpc_call *c, const char *branch, const struc
                           const bool *eph, size_t n)
 {
 	char reason[STORE_KEY_MAX + 64];
+	struct config_txn_writes seen;
 
+	seen.ops = ops;
+	seen.n = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *method;
 
@@ -1048,13 +1176,11 @@ static int config_txn_ops(struct udsrpc_call *c, const char *branch, const struc
 			config_txn_op_bad(c, branch, i, "only a set op can be ephemeral");
 			return -EINVAL;
 		}
-		for (size_t k = 0; ops[i].op != STORE_TXN_GET && k < i; k++) {
-			if (ops[k].op != STORE_TXN_GET && strcmp(ops[k].key, ops[i].key) == 0) {
-				snprintf(reason, sizeof(reason),
-				         "key %s is written twice in one branch", ops[i].key);
-				config_txn_op_bad(c, branch, i, reason);
-				return -EINVAL;
-			}
+		if (ops[i].op != STORE_TXN_GET && config_txn_twice(&seen, i)) {
+			snprintf(reason, sizeof(reason), "key %s is written twice in one branch",
+			         ops[i].key);
+			config_txn_op_bad(c, branch, i, reason);
+			return -EINVAL;
 		}
 		method = ops[i].op == STORE_TXN_GET   ? "config.get"
 		         : ops[i].op == STORE_TXN_SET ? "config.set"
@@ -1079,16 +1205,23 @@ static void config_txn_bind(struct config_write *w, struct store_txn_op *ops, co
 	}
 }
 
+/* The values a holds (from the text) and its block go: the call was answered. */
+static void config_txn_args_free(struct udsrpcd *d, struct config_txn_args *a, void *block)
+{
+	for (size_t i = 0; i < a->nvals; i++)
+		json_decref(a->vals[i]);
+	config_txn_block_free(d, block);
+}
+
 /*
- * config.txn once its params are taken apart (js, jf: the branches' tree
- * the ops' keys and values are borrowed from, NULL when they come from the
- * text). Checked in the order of the params: the count, each compare, each
- * op of success, then of failure. The write, when it was queued (its
- * caller may give it what it must keep), else NULL: the call was answered.
+ * config.txn once its params are taken apart into block (js, jf: the
+ * branches' tree the ops' keys and values are borrowed from, NULL when they
+ * come from the text). Checked in the order of the params: the count, each
+ * compare, each op of success, then of failure. The write keeps the block
+ * and the values when it is queued; else they go, and the call is answered.
  */
-static struct config_write *config_txn_run(struct udsrpcd *d, struct udsrpc_call *c,
-                                           struct config_txn_args *a, const json_t *js,
-                                           const json_t *jf)
+static void config_txn_run(struct udsrpcd *d, struct udsrpc_call *c, struct config_txn_args *a,
+                           void *block, const json_t *js, const json_t *jf)
 {
 	size_t nc = a->nc, ns = a->ns, nf = a->nf;
 	struct config_write *w = NULL;
@@ -1099,38 +1232,42 @@ static struct config_write *config_txn_run(struct udsrpcd *d, struct udsrpc_call
 		snprintf(reason, sizeof(reason), "%zu compares and ops, more than max_txn_ops (%llu)",
 		         nc + ns + nf, (unsigned long long)d->store_limits.max_txn_ops);
 		config_txn_bad(c, "", reason);
-		return NULL;
+		config_txn_args_free(d, a, block);
+		return;
 	}
 	for (size_t i = 0; i < nc; i++) {
 		if (a->found[i] != 1) {
 			snprintf(path, sizeof(path), "/compare/%zu", i);
 			config_txn_bad(c, path,
 			               "a compare holds exactly one of revision, version, value, exists");
-			return NULL;
+			config_txn_args_free(d, a, block);
+			return;
 		}
 		if (!udsrpc_call_allowed(c, "config.get", a->cmps[i].key)) {
 			config_refuse_key(c, "config.txn", a->cmps[i].key);
-			return NULL;
+			config_txn_args_free(d, a, block);
+			return;
 		}
 	}
 	if (config_txn_ops(c, "success", a->succ, a->eph_succ, ns) < 0 ||
 	    config_txn_ops(c, "failure", a->fail, a->eph_fail, nf) < 0 ||
-	    !(w = config_write_new(d, c, "", NULL, 0)))
-		return NULL;
+	    !(w = config_write_new(d, c, "", NULL, 0))) {
+		config_txn_args_free(d, a, block);
+		return;
+	}
+	/* From here the write holds them: config_write_finish lets them go. */
+	w->txn_block = block;
+	w->txn_vals = a->vals;
+	w->txn_nvals = a->nvals;
+	w->changes = a->changes;
 	config_txn_bind(w, a->succ, a->eph_succ, ns);
 	config_txn_bind(w, a->fail, a->eph_fail, nf);
-	/* The changes and the store's changed flags in one block, sized once. */
-	size_t most = (ns > nf ? ns : nf) + 1;
-	struct store_txn_results res = {0};
-	r = -ENOMEM;
-	if ((w->changes = calloc(most, sizeof(*w->changes) + sizeof(bool)))) {
-		res.changed = (bool *)(w->changes + most);
-		r = store_txn(d->store, a->cmps, nc, a->succ, ns, a->fail, nf, config_done, w,
-		              &w->succeeded, &res);
-	}
+	struct store_txn_results res = {.changed = a->changed};
+	r = store_txn(d->store, a->cmps, nc, a->succ, ns, a->fail, nf, config_done, w,
+	              &w->succeeded, &res);
 	if (r < 0) {
 		config_done(w, STORE_IO_ERROR, 0, r == -ENOMEM ? "out of memory" : strerror(-r));
-		return NULL;
+		return;
 	}
 	w->results = res.text;
 	w->results_len = res.len;
@@ -1138,13 +1275,15 @@ static struct config_write *config_txn_run(struct udsrpcd *d, struct udsrpc_call
 	w->txn_ops = json_incref((json_t *)(w->succeeded ? js : jf));
 	/* Read once here, not per event and again for the audit line. */
 	const struct store_txn_op *ran = w->succeeded ? a->succ : a->fail;
+	const struct config_vtext *vt = w->succeeded ? a->vt_succ : a->vt_fail;
 	for (size_t i = 0, n = w->succeeded ? ns : nf; i < n; i++) {
 		if (ran[i].op == STORE_TXN_GET || !res.changed[i])
 			continue;
+		bool set = ran[i].op == STORE_TXN_SET;
 		w->changes[w->nchanges++] = (struct config_change){
-		    ran[i].key, ran[i].op == STORE_TXN_SET ? ran[i].value : NULL};
+		    ran[i].key, set ? ran[i].value : NULL, set && vt && vt[i].n ? vt[i].p : NULL,
+		    set && vt ? vt[i].n : 0};
 	}
-	return w;
 }
 
 static void config_txn(struct udsrpc_call *c, const json_t *params, void *userdata)
@@ -1153,7 +1292,7 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 	             *js = json_object_get(params, "success"),
 	             *jf = json_object_get(params, "failure");
 	struct config_txn_args a;
-	void *block = config_txn_args_new(&a, json_array_size(jc), json_array_size(js),
+	void *block = config_txn_args_new(userdata, &a, json_array_size(jc), json_array_size(js),
 	                                  json_array_size(jf), 0);
 
 	if (!block) {
@@ -1169,8 +1308,8 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 		config_txn_op_of(json_array_get(js, i), &a.succ[i], &a.eph_succ[i]);
 	for (size_t i = 0; i < a.nf; i++)
 		config_txn_op_of(json_array_get(jf, i), &a.fail[i], &a.eph_fail[i]);
-	(void)config_txn_run(userdata, c, &a, js, jf);
-	free(block);
+	a.vt_succ = a.vt_fail = NULL; /* values borrowed from the tree, dumped for their events */
+	config_txn_run(userdata, c, &a, block, js, jf);
 }
 
 /* ---- config.txn from its params' text ---- */
@@ -1194,8 +1333,11 @@ struct txn_scan {
 	size_t cap_cmps, cap_ops; /* compares, and ops per branch, the block has room for */
 };
 
-static void txn_ws(struct txn_scan *t)
+static inline void txn_ws(struct txn_scan *t)
 {
+	/* Compact text, as clients nearly always send, has none: one test then. */
+	if (t->p < t->end && (unsigned char)*t->p > ' ')
+		return;
 	while (t->p < t->end && (*t->p == ' ' || *t->p == '\t' || *t->p == '\n' || *t->p == '\r'))
 		t->p++;
 }
@@ -1210,26 +1352,38 @@ static bool txn_char(struct txn_scan *t, char ch)
 	return true;
 }
 
-/* The quoted word w (n bytes, needing no escapes) next: taken. */
-static bool txn_word(struct txn_scan *t, const char *w, size_t n)
+/*
+ * The quoted word w (n bytes, needing no escapes) next: taken. Compared
+ * byte by byte: the words are a few bytes, shorter than a memcmp call.
+ */
+static inline bool txn_word(struct txn_scan *t, const char *w, size_t n)
 {
 	txn_ws(t);
-	if ((size_t)(t->end - t->p) < n + 2 || t->p[0] != '"' || t->p[n + 1] != '"' ||
-	    memcmp(t->p + 1, w, n) != 0)
+	if ((size_t)(t->end - t->p) < n + 2 || t->p[0] != '"' || t->p[n + 1] != '"')
 		return false;
+	for (size_t i = 0; i < n; i++)
+		if (t->p[1 + i] != w[i])
+			return false;
 	t->p += n + 2;
 	return true;
 }
 
+/* A member name an object may have. */
+struct txn_name {
+	const char *s;
+	size_t n;
+};
+#define TXN_NAME(lit) {lit, sizeof(lit) - 1}
+
 /* A member's name, one of names[n] not seen before in this object, and its ':'; -1: none. */
-static int txn_member(struct txn_scan *t, const char *const *names, int n, unsigned *seen)
+static int txn_member(struct txn_scan *t, const struct txn_name *names, int n, unsigned *seen)
 {
 	txn_ws(t);
 	if (t->end - t->p < 2)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		/* Another first letter: not this name, without a compare. */
-		if (t->p[1] == names[i][0] && txn_word(t, names[i], strlen(names[i]))) {
+		if (t->p[1] == names[i].s[0] && txn_word(t, names[i].s, names[i].n)) {
 			if ((*seen & (1u << i)) || !txn_char(t, ':'))
 				return -1;
 			*seen |= 1u << i;
@@ -1267,16 +1421,31 @@ static const char *txn_key(struct txn_scan *t)
 	return k;
 }
 
-/* A value of the plain kinds (jsonnum_scalar), kept in the block (own reference). */
-static json_t *txn_value(struct txn_scan *t)
+/*
+ * A value of the plain kinds (jsonnum_scalar), kept in the block (own
+ * reference). With ret_text, a set's: its text is the compact dump its
+ * event and record hold (a plain string as it is, an integer written
+ * plainly, a literal), but for -0, which dumps as 0; copied beside the
+ * keys (their room is the whole text's), it saves that dump.
+ */
+static json_t *txn_value(struct txn_scan *t, struct config_vtext *ret_text)
 {
 	struct config_txn_args *a = t->a;
+	const char *s;
 	json_t *v;
 
 	txn_ws(t);
+	s = t->p;
 	if (t->p >= t->end || !(v = jsonnum_scalar(t->p, t->end, &t->p)))
 		return NULL;
 	a->vals[a->nvals++] = v;
+	if (ret_text && !(t->p - s == 2 && s[0] == '-')) {
+		char *k = a->keys + a->nkeys;
+
+		ret_text->n = (size_t)(t->p - s);
+		ret_text->p = memcpy(k, s, ret_text->n);
+		a->nkeys += ret_text->n;
+	}
 	return v;
 }
 
@@ -1297,14 +1466,13 @@ static bool txn_scalar_of(struct txn_scan *t, bool unsigned_int, struct store_tx
 }
 
 /* An object's members, each by fn (which takes the value); false: not of the shape. */
-static bool txn_object(struct txn_scan *t, const char *const *names, int n,
-                       bool (*fn)(struct txn_scan *t, int member, void *ret), void *ret)
+/* The rest of an object from its next member on, seen: the members taken before. */
+static bool txn_object_rest(struct txn_scan *t, const struct txn_name *names, int n,
+                            bool (*fn)(struct txn_scan *t, int member, void *ret), void *ret,
+                            unsigned seen)
 {
-	unsigned seen = 0;
 	int m;
 
-	if (!txn_char(t, '{'))
-		return false;
 	do {
 		if ((m = txn_member(t, names, n, &seen)) < 0 || !fn(t, m, ret))
 			return false;
@@ -1312,7 +1480,33 @@ static bool txn_object(struct txn_scan *t, const char *const *names, int n,
 	return txn_char(t, '}') && (seen & 1); /* the first name is the required one */
 }
 
-static const char *const txn_cmp_names[] = {"key", "revision", "version", "value", "exists"};
+static bool txn_object(struct txn_scan *t, const struct txn_name *names, int n,
+                       bool (*fn)(struct txn_scan *t, int member, void *ret), void *ret)
+{
+	return txn_char(t, '{') && txn_object_rest(t, names, n, fn, ret, 0);
+}
+
+/* Whether the n bytes at p are lit's: eight at a time, in place (no call for a few bytes). */
+static inline bool txn_lit(const char *p, const char *lit, size_t n)
+{
+	uint64_t a, b;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&a, p + i, 8);
+		memcpy(&b, lit + i, 8);
+		if (a != b)
+			return false;
+	}
+	for (; i < n; i++)
+		if (p[i] != lit[i])
+			return false;
+	return true;
+}
+
+static const struct txn_name txn_cmp_names[] = {TXN_NAME("key"), TXN_NAME("revision"),
+                                                TXN_NAME("version"), TXN_NAME("value"),
+                                                TXN_NAME("exists")};
 
 static bool txn_cmp_member(struct txn_scan *t, int m, void *arg)
 {
@@ -1324,16 +1518,18 @@ static bool txn_cmp_member(struct txn_scan *t, int m, void *arg)
 	++*found;
 	c->what = (enum store_cmp_kind)(m - 1); /* the enum's order */
 	if (m == 3)
-		return (c->value = txn_value(t)) != NULL;
+		return (c->value = txn_value(t, NULL)) != NULL;
 	return txn_scalar_of(t, m != 4, c); /* revision, version: integers, minimum 0 */
 }
 
 /* "key" first: the one the schema requires of both. */
-static const char *const txn_op_names[] = {"key", "op", "value", "ephemeral"};
+static const struct txn_name txn_op_names[] = {TXN_NAME("key"), TXN_NAME("op"),
+                                               TXN_NAME("value"), TXN_NAME("ephemeral")};
 
 struct txn_op_at {
 	struct store_txn_op *op;
 	bool *eph;
+	struct config_vtext *vt;
 	bool kind; /* "op" was given */
 };
 
@@ -1357,7 +1553,7 @@ static bool txn_op_member(struct txn_scan *t, int m, void *arg)
 			return false;
 		return true;
 	case 2:
-		return (at->op->value = txn_value(t)) != NULL;
+		return (at->op->value = txn_value(t, at->vt)) != NULL;
 	default:
 		if (!txn_scalar_of(t, false, &flag))
 			return false;
@@ -1366,8 +1562,49 @@ static bool txn_op_member(struct txn_scan *t, int m, void *arg)
 	}
 }
 
+/*
+ * An op. Its head as clients write it, {"op":"KIND","key":, without
+ * whitespace, is taken as one literal, and a ,"value": after the key as
+ * another; from anything else on, the members are read one by one.
+ */
+static bool txn_op(struct txn_scan *t, struct txn_op_at *at)
+{
+	static const struct {
+		const char *head;
+		size_t n;
+		enum store_txn_kind op;
+	} heads[] = {{"{\"op\":\"set\",\"key\":", 18, STORE_TXN_SET},
+	             {"{\"op\":\"get\",\"key\":", 18, STORE_TXN_GET},
+	             {"{\"op\":\"unset\",\"key\":", 20, STORE_TXN_UNSET}};
+	unsigned seen = 0; /* bits of txn_op_names */
+	int h = -1;
+
+	if (t->end - t->p >= 20 && t->p[0] == '{' && t->p[2] == 'o')
+		h = t->p[7] == 's' ? 0 : t->p[7] == 'g' ? 1 : 2;
+	if (h < 0 || !txn_lit(t->p, heads[h].head, heads[h].n))
+		return txn_object(t, txn_op_names, 4, txn_op_member, at);
+	t->p += heads[h].n;
+	at->op->op = heads[h].op;
+	at->kind = true;
+	if (!(at->op->key = txn_key(t)))
+		return false;
+	seen = 1u << 0 | 1u << 1;
+	if (t->end - t->p >= 9 && txn_lit(t->p, ",\"value\":", 9)) {
+		t->p += 9;
+		if (!(at->op->value = txn_value(t, at->vt)))
+			return false;
+		seen |= 1u << 2;
+	}
+	if (t->p < t->end && *t->p == '}') {
+		t->p++;
+		return true;
+	}
+	return txn_char(t, ',') && txn_object_rest(t, txn_op_names, 4, txn_op_member, at, seen);
+}
+
 /* A list of compares (ops NULL) or of ops, as many as the block has room for. */
-static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph, size_t *ret_n)
+static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph,
+                     struct config_vtext *vt, size_t *ret_n)
 {
 	size_t n = 0;
 
@@ -1386,11 +1623,12 @@ static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph, si
 			if (!txn_object(t, txn_cmp_names, 5, txn_cmp_member, c))
 				return false;
 		} else {
-			struct txn_op_at at = {.op = &ops[n], .eph = &eph[n]};
+			struct txn_op_at at = {.op = &ops[n], .eph = &eph[n], .vt = &vt[n]};
 
 			ops[n] = (struct store_txn_op){0};
 			eph[n] = false;
-			if (!txn_object(t, txn_op_names, 4, txn_op_member, &at) || !at.kind)
+			vt[n] = (struct config_vtext){0};
+			if (!txn_op(t, &at) || !at.kind)
 				return false;
 		}
 		*ret_n = ++n;
@@ -1398,17 +1636,18 @@ static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph, si
 	return txn_char(t, ']');
 }
 
-static const char *const txn_params_names[] = {"success", "compare", "failure"};
+static const struct txn_name txn_params_names[] = {TXN_NAME("success"), TXN_NAME("compare"),
+                                                   TXN_NAME("failure")};
 
 static bool txn_params_member(struct txn_scan *t, int m, void *arg)
 {
 	struct config_txn_args *a = arg;
 
 	if (m == 0)
-		return txn_list(t, a->succ, a->eph_succ, &a->ns);
+		return txn_list(t, a->succ, a->eph_succ, a->vt_succ, &a->ns);
 	if (m == 1)
-		return txn_list(t, NULL, NULL, &a->nc);
-	return txn_list(t, a->fail, a->eph_fail, &a->nf);
+		return txn_list(t, NULL, NULL, NULL, &a->nc);
+	return txn_list(t, a->fail, a->eph_fail, a->vt_fail, &a->nf);
 }
 
 static bool config_txn_text(struct udsrpc_call *c, const char *text, size_t len, void *userdata)
@@ -1421,30 +1660,19 @@ static bool config_txn_text(struct udsrpc_call *c, const char *text, size_t len,
 	       cap_ops = (len + 1) / 23 + 1;
 	struct config_txn_args a;
 	void *block;
-	struct config_write *w;
 
 	cap_cmps = cap_cmps < max ? cap_cmps : max;
 	cap_ops = cap_ops < max ? cap_ops : max;
-	if (!(block = config_txn_args_new(&a, cap_cmps, cap_ops, cap_ops, len + 1)))
+	if (!(block = config_txn_args_new(d, &a, cap_cmps, cap_ops, cap_ops, len + 1)))
 		return false;
 	struct txn_scan t = {
 	    .p = text, .end = text + len, .a = &a, .cap_cmps = cap_cmps, .cap_ops = cap_ops};
 	if (!txn_object(&t, txn_params_names, 3, txn_params_member, &a) || t.p != t.end) {
-		for (size_t i = 0; i < a.nvals; i++)
-			json_decref(a.vals[i]);
-		free(block);
+		config_txn_args_free(d, &a, block);
 		return false;
 	}
 	/* The write keeps the block: its keys and values are the changes'. */
-	if ((w = config_txn_run(d, c, &a, NULL, NULL))) {
-		w->txn_block = block;
-		w->txn_vals = a.vals;
-		w->txn_nvals = a.nvals;
-	} else {
-		for (size_t i = 0; i < a.nvals; i++)
-			json_decref(a.vals[i]);
-		free(block);
-	}
+	config_txn_run(d, c, &a, block, NULL, NULL);
 	return true;
 }
 /* store_restore's judge of each item's key: one the caller may set. */

@@ -33,7 +33,9 @@ SERVER=${SERVER:-$BUILD/daemon/udsrpcd ${POLICY:+-p $POLICY} -S $DIR/state -s}
 # total METHOD PARAMS COUNT: instructions of a whole server run that answered COUNT of them.
 total() {
 	local sock=$DIR/s.sock out=$DIR/cg.out pid
-	rm -f "$sock" "$out"
+	# A fresh state dir per run: the second run would otherwise replay the
+	# first's log at start-up, and that replay would land in the difference.
+	rm -rf "$sock" "$out" "$DIR/state"
 	# shellcheck disable=SC2086
 	valgrind --tool=callgrind --callgrind-out-file="$out" $SERVER "$sock" 2>"$DIR/log" &
 	pid=$!

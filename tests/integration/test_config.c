@@ -1125,6 +1125,35 @@ static void test_txn(void **state)
 		                    bad_ops[i].reason);
 		json_decref(err);
 	}
+	/*
+	 * The test for a key written twice looks at a key's length and last
+	 * bytes first, and at the first 64 ops by those: keys alike at the end,
+	 * and repeats past op 64, are still found (and only they).
+	 */
+	static const struct {
+		int first, again; /* ops of 100: sets of k/<i>, but op again sets the key of first */
+	} twice[] = {{0, 63}, {10, 64}, {64, 99}, {70, 71}, {-1, -1}};
+	for (size_t t = 0; t < sizeof(twice) / sizeof(twice[0]); t++) {
+		json_t *many = json_array();
+		char key[64], path[32];
+
+		for (int i = 0; i < 100; i++) {
+			/* The same last eight bytes and length for every key: only strcmp tells them apart. */
+			snprintf(key, sizeof(key), "tw/%02d/abcdefgh",
+			         i == twice[t].again ? twice[t].first : i);
+			json_array_append_new(many,
+			                      json_pack("{s:s,s:s,s:i}", "op", "set", "key", key, "value", i));
+		}
+		if (twice[t].first < 0) {
+			json_decref(ok("config.txn", json_pack("{s:o}", "success", many)));
+			continue;
+		}
+		err = fails("config.txn", json_pack("{s:o}", "success", many), -32602);
+		snprintf(path, sizeof(path), "/success/%d", twice[t].again);
+		assert_string_equal(
+		    json_string_value(json_object_get(json_object_get(err, "data"), "path")), path);
+		json_decref(err);
+	}
 	/* ephemeral false on a get or unset is no mistake. */
 	json_decref(ok("config.txn",
 	               json_loads("{\"success\":[{\"op\":\"get\",\"key\":\"k\",\"ephemeral\":false},"
@@ -1168,6 +1197,15 @@ static void test_txn_text_same_as_tree(void **state)
 	    "{\"op\":\"get\",\"key\":\"t/h\"}],\"compare\":[{\"key\":\"t/b\",\"version\":7}],"
 	    "\"success\":[]}",
 	    "{\"success\":[]}",
+	    /* An op's head as clients write it, then members that are not as they write them. */
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/r\" ,\"value\":3},{\"op\":\"set\","
+	    "\"key\":\"t/s\",\"value\" : 4},{\"op\":\"set\",\"key\":\"t/t\",\"ephemeral\":false,"
+	    "\"value\":5},{\"op\":\"get\",\"key\":\"t/r\"},{\"op\":\"unset\",\"key\":\"t/s\"}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/u\",\"op\":\"get\"}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/v\",\"key\":\"t/w\",\"value\":1}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/x\",\"value\":1.5}]}",
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/y\",\"value\":}]}",
+	    "{\"success\":[{\"op\":\"sets\",\"key\":\"t/z\",\"value\":1}]}",
 	    /* Left to the tree: escapes, other bytes, reals, containers, long integers. */
 	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/i\",\"value\":\"a\\\"b\\u00e9\"}]}",
 	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/j\",\"value\":\"\xc3\xa9t\xc3\xa9\"}]}",
@@ -1264,6 +1302,39 @@ static void test_txn_text_same_as_tree(void **state)
 		line = l;
 	}
 	free(line);
+	/*
+	 * And the events they made, replayed from the history: a value's text
+	 * taken from the request (-0 included) is what the tree's dump gave.
+	 */
+	char *events[2] = {NULL, NULL};
+	for (int k = 0; k < 2; k++) {
+		int ev = client_connect(k ? d2.sock : d.sock);
+		size_t len = 0;
+		char *l;
+
+		assert_true(ev >= 0);
+		assert_int_equal(client_send_str(ev, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+		                                     "\"events.subscribe\",\"params\":{\"topics\":"
+		                                     "[\"config\"],\"after_revision\":0}}\n"),
+		                 0);
+		while ((l = client_recv_line(ev, 500))) {
+			size_t n = strlen(l);
+
+			events[k] = realloc(events[k], len + n + 2);
+			assert_non_null(events[k]);
+			memcpy(events[k] + len, l, n);
+			events[k][len + n] = '\n';
+			events[k][len + n + 1] = '\0';
+			len += n + 1;
+			free(l);
+		}
+		assert_non_null(events[k]);
+		client_close(ev);
+	}
+	assert_non_null(strstr(events[0], "\"key\":\"t/c\",\"revision\":1,\"value\":0,"));
+	assert_string_equal(events[0], events[1]);
+	free(events[0]);
+	free(events[1]);
 	client_close(fd2);
 	assert_int_equal(daemon_stop(&d2), 0);
 	daemon_cleanup(&d2);
