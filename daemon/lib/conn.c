@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "events.h"
+#include "fanout.h"
 #include "log.h"
 #include "server.h"
 #include "xthread.h"
@@ -397,8 +398,8 @@ void conn_direct_done(struct conn *c, struct deferred *d)
 
 /*
  * The events held for the end of the turn, in one write (writev when
- * several); what the socket did not take goes in front of `out`, which
- * holds only what came after them. False if the peer is gone (closed).
+ * several); what the socket did not take goes in front of `out`
+ * (conn_pend_wrote). False if the peer is gone (closed).
  */
 static bool conn_pend_write(struct conn *c)
 {
@@ -413,16 +414,22 @@ static bool conn_pend_write(struct conn *c)
 		conn_close(c, strerror(errno));
 		return false;
 	}
-	size_t done = w > 0 ? (size_t)w : 0;
+	if (!conn_pend_wrote(c, w > 0 ? (size_t)w : 0)) {
+		conn_close(c, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+bool conn_pend_wrote(struct conn *c, size_t done)
+{
 	c->srv->stats.bytes_out += done;
 	if (done < c->pend_bytes) {
-		if (!conn_out(c)) {
-			conn_close(c, "out of memory");
+		if (!conn_out(c))
 			return false;
-		}
 		/* From the last line back, each prepended: the order stays. */
 		size_t off = c->pend_bytes;
-		for (unsigned i = n; i-- > 0;) {
+		for (unsigned i = c->npend; i-- > 0;) {
 			size_t l = c->pend[i]->len;
 			off -= l;
 			if (off + l <= done)
@@ -608,6 +615,7 @@ static void conn_on_flush(evutil_socket_t fd, short what, void *arg)
 	srv->turn++;
 	srv->turn_armed = false;
 	srv->flushing = true;
+	fanout_write(srv, &turn); /* the turn's held events: one submission for all */
 	while ((c = TAILQ_FIRST(&turn))) {
 		TAILQ_REMOVE(&turn, c, flush_link);
 		c->flush_queued = false;

@@ -163,6 +163,12 @@ bool conn_push_turn(struct conn *c, const char *line, size_t len);
  */
 bool conn_push_shared(struct conn *c, struct conn_line **sl, const char *line, size_t len);
 void conn_line_unref(struct conn_line *sl);
+/*
+ * done bytes of c's held events (pend) were written, by whatever means
+ * (fanout.c, conn_flush): what is left of them goes in front of `out`, in
+ * order, and pend is emptied. False on ENOMEM (the caller closes c).
+ */
+bool conn_pend_wrote(struct conn *c, size_t done);
 /* Bytes of output not written yet. */
 size_t conn_unsent(const struct conn *c);
 /*
