@@ -102,6 +102,9 @@ struct conn {
 	bool closed;
 	bool processing; /* handling its lines: a completion arriving meanwhile only writes */
 	bool flush_queued; /* on the end-of-turn queue (and held by it) */
+	/* Queued only for events held (pend): if they all went out (fanout.c),
+	 * the turn's end has nothing else to do for it (conn_on_flush). */
+	bool events_only;
 	uint64_t event_turn; /* srv->turn when an event was last written straight here */
 	/* Events of this turn not written yet, before anything in `out`
 	 * (conn_flush writes them first): pend_bytes in all. */
