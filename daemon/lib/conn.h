@@ -64,6 +64,7 @@ struct conn {
 	bool see_valid, see_sub, see_read;
 	uint64_t see_gen, see_serial;
 	struct policy_plan *see_plan;
+	uint64_t see_class; /* subscribers of one class have see_plans alike */
 	TAILQ_ENTRY(conn) flush_link; /* read this turn of the loop, written at its end */
 	struct udsrpc_server *srv;
 	/* One event for both directions: read interest while requests are

@@ -53,20 +53,13 @@ void fanout_free(struct udsrpc_server *srv)
 	}
 }
 
-static void fanout_done(void *arg, uint64_t tag, int res)
-{
-	struct fanout *f = arg;
-
-	f->res[tag] = res;
-}
-
 /* Send what is queued and hand each connection its result. */
 static void fanout_run(struct udsrpc_server *srv, struct fanout *f)
 {
 	struct conn *oom[FANOUT_BATCH];
 	unsigned noom = 0;
 
-	int r = uring_run(f->ring, fanout_done, f);
+	int r = uring_run(f->ring, f->res);
 	/*
 	 * Nothing here calls back into a connection's handling (no event, no
 	 * close) until every result is in: each connection's held events are
@@ -113,15 +106,15 @@ void fanout_write(struct udsrpc_server *srv, struct conn_list *turn)
 		unsigned i = f->n++;
 		f->c[i] = c;
 		if (c->npend == 1) {
-			uring_send(f->ring, c->fd, c->pend[0]->data, c->pend[0]->len, i);
+			uring_send(f->ring, c->fd, c->pend[0]->data, c->pend[0]->len);
 		} else {
 			for (unsigned k = 0; k < c->npend; k++)
 				f->iov[i][k] = (struct iovec){.iov_base = c->pend[k]->data,
 				                              .iov_len = c->pend[k]->len};
 			f->msg[i] = (struct msghdr){.msg_iov = f->iov[i], .msg_iovlen = c->npend};
-			uring_sendmsg(f->ring, c->fd, &f->msg[i], i);
+			uring_sendmsg(f->ring, c->fd, &f->msg[i]);
 		}
-		if (f->n == FANOUT_BATCH || !uring_room(f->ring)) {
+		if (f->n == FANOUT_BATCH) {
 			fanout_run(srv, f);
 			if (!(f = srv->fanout))
 				return;

@@ -1,5 +1,6 @@
 /* uring.c — io_uring sends by raw system calls (uring.h says why and what for). */
 #include <errno.h>
+#include <limits.h>
 #include <linux/io_uring.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,14 @@
 struct uring {
 	int fd;
 	unsigned sq_entries;
-	unsigned *sq_head, *sq_tail, *sq_mask, *sq_array;
-	unsigned *cq_head, *cq_tail, *cq_mask;
+	unsigned *sq_head, *sq_tail, sq_mask;
+	unsigned *cq_head, *cq_tail, cq_mask;
 	struct io_uring_sqe *sqes;
 	struct io_uring_cqe *cqes;
 	void *sq_ring, *cq_ring; /* cq_ring == sq_ring with IORING_FEAT_SINGLE_MMAP */
 	size_t sq_ring_len, cq_ring_len, sqes_len;
 	unsigned tail;	 /* ours: the next free slot; *sq_tail is published by uring_run */
 	unsigned queued; /* since the last run */
-	uint64_t *tags;	 /* by slot: what each queued send reports with */
-	unsigned char *live; /* by slot: submitted, result not reported yet */
 };
 
 static int sys_setup(unsigned entries, struct io_uring_params *p)
@@ -46,8 +45,6 @@ void uring_free(struct uring *u)
 		munmap(u->sq_ring, u->sq_ring_len);
 	if (u->fd >= 0)
 		close(u->fd);
-	free(u->tags);
-	free(u->live);
 	free(u);
 }
 
@@ -91,18 +88,18 @@ struct uring *uring_new(unsigned entries)
 	               IORING_OFF_SQES);
 	if (u->sqes == MAP_FAILED)
 		goto fail;
-	if (!(u->tags = calloc(p.sq_entries, sizeof(*u->tags))) ||
-	    !(u->live = calloc(p.sq_entries, sizeof(*u->live))))
-		goto fail;
 	char *sq = u->sq_ring, *cq = u->cq_ring;
 	u->sq_head = (unsigned *)(sq + p.sq_off.head);
 	u->sq_tail = (unsigned *)(sq + p.sq_off.tail);
-	u->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
-	u->sq_array = (unsigned *)(sq + p.sq_off.array);
+	u->sq_mask = *(unsigned *)(sq + p.sq_off.ring_mask);
 	u->cq_head = (unsigned *)(cq + p.cq_off.head);
 	u->cq_tail = (unsigned *)(cq + p.cq_off.tail);
-	u->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+	u->cq_mask = *(unsigned *)(cq + p.cq_off.ring_mask);
 	u->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	/* Slot i of the ring is always entry i: the index array is set once. */
+	unsigned *array = (unsigned *)(sq + p.sq_off.array);
+	for (unsigned i = 0; i < p.sq_entries; i++)
+		array[i] = i;
 	u->tail = *u->sq_tail;
 	return u;
 fail:
@@ -117,53 +114,39 @@ unsigned uring_queued(const struct uring *u)
 	return u->queued;
 }
 
-unsigned uring_room(const struct uring *u)
+void uring_send(struct uring *u, int fd, const void *buf, size_t len)
 {
-	return u->sq_entries - u->queued;
+	u->sqes[u->tail++ & u->sq_mask] = (struct io_uring_sqe){
+	    .opcode = IORING_OP_SEND,
+	    .fd = fd,
+	    .addr = (uint64_t)(uintptr_t)buf,
+	    .len = (uint32_t)len,
+	    .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL,
+	    .user_data = u->queued++,
+	};
 }
 
-static struct io_uring_sqe *uring_sqe(struct uring *u, int fd, uint64_t tag)
+void uring_sendmsg(struct uring *u, int fd, const struct msghdr *msg)
 {
-	unsigned slot = u->tail & *u->sq_mask;
-	struct io_uring_sqe *sqe = &u->sqes[slot];
-
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->fd = fd;
-	sqe->msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
-	sqe->user_data = slot;
-	u->tags[slot] = tag;
-	u->live[slot] = 1;
-	u->sq_array[slot] = slot;
-	u->tail++;
-	u->queued++;
-	return sqe;
+	u->sqes[u->tail++ & u->sq_mask] = (struct io_uring_sqe){
+	    .opcode = IORING_OP_SENDMSG,
+	    .fd = fd,
+	    .addr = (uint64_t)(uintptr_t)msg,
+	    .len = 1,
+	    .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL,
+	    .user_data = u->queued++,
+	};
 }
 
-void uring_send(struct uring *u, int fd, const void *buf, size_t len, uint64_t tag)
-{
-	struct io_uring_sqe *sqe = uring_sqe(u, fd, tag);
-
-	sqe->opcode = IORING_OP_SEND;
-	sqe->addr = (uint64_t)(uintptr_t)buf;
-	sqe->len = (uint32_t)len;
-}
-
-void uring_sendmsg(struct uring *u, int fd, const struct msghdr *msg, uint64_t tag)
-{
-	struct io_uring_sqe *sqe = uring_sqe(u, fd, tag);
-
-	sqe->opcode = IORING_OP_SENDMSG;
-	sqe->addr = (uint64_t)(uintptr_t)msg;
-	sqe->len = 1;
-}
-
-int uring_run(struct uring *u, void (*done)(void *arg, uint64_t tag, int res), void *arg)
+int uring_run(struct uring *u, int *res)
 {
 	unsigned head = __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE), want = u->queued, got = 0;
 	int r, err = 0;
 
 	if (want == 0)
 		return 0;
+	for (unsigned i = 0; i < want; i++)
+		res[i] = INT_MIN; /* no result yet */
 	__atomic_store_n(u->sq_tail, u->tail, __ATOMIC_RELEASE);
 	do
 		r = sys_enter(u->fd, want, want, IORING_ENTER_GETEVENTS);
@@ -173,10 +156,8 @@ int uring_run(struct uring *u, void (*done)(void *arg, uint64_t tag, int res), v
 	unsigned taken = __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE) - head;
 	if (r < 0 && taken == 0)
 		err = -errno;
-	for (unsigned t = head + taken; t != u->tail; t++) {
-		u->live[t & *u->sq_mask] = 0;
-		done(arg, u->tags[t & *u->sq_mask], -ECANCELED);
-	}
+	for (unsigned i = taken; i < want; i++)
+		res[i] = -ECANCELED;
 	u->tail = head + taken;
 	__atomic_store_n(u->sq_tail, u->tail, __ATOMIC_RELEASE);
 	u->queued = 0;
@@ -185,9 +166,9 @@ int uring_run(struct uring *u, void (*done)(void *arg, uint64_t tag, int res), v
 	for (unsigned tries = 0; got < taken;) {
 		unsigned ch = *u->cq_head, ct = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);
 		for (; ch != ct && got < taken; ch++, got++) {
-			const struct io_uring_cqe *cqe = &u->cqes[ch & *u->cq_mask];
-			u->live[cqe->user_data] = 0;
-			done(arg, u->tags[cqe->user_data], cqe->res);
+			const struct io_uring_cqe *cqe = &u->cqes[ch & u->cq_mask];
+			if (cqe->user_data < want)
+				res[cqe->user_data] = cqe->res;
 		}
 		__atomic_store_n(u->cq_head, ch, __ATOMIC_RELEASE);
 		if (got == taken)
@@ -199,11 +180,9 @@ int uring_run(struct uring *u, void (*done)(void *arg, uint64_t tag, int res), v
 		}
 	}
 	/* Never seen to happen: the ring is broken, and whether the sends still
-	 * missing went out is not known (-EIO): the caller must not repeat them. */
-	for (unsigned t = head; got < taken && t != head + taken; t++)
-		if (u->live[t & *u->sq_mask]) {
-			u->live[t & *u->sq_mask] = 0;
-			done(arg, u->tags[t & *u->sq_mask], -EIO);
-		}
+	 * missing went out is not known: the caller must not repeat them. */
+	for (unsigned i = 0; got < taken && i < taken; i++)
+		if (res[i] == INT_MIN)
+			res[i] = -EIO;
 	return got < taken && !err ? -EIO : err;
 }

@@ -20,20 +20,24 @@ struct uring;
  * or on ENOMEM. */
 struct uring *uring_new(unsigned entries);
 void uring_free(struct uring *u);
-/* Sends queued and not run yet, and how many may be. */
+/* Sends queued and not run yet. */
 unsigned uring_queued(const struct uring *u);
-unsigned uring_room(const struct uring *u);
-/* Queue a send of buf (one buffer) or of msg's iovecs to fd, with
- * MSG_DONTWAIT | MSG_NOSIGNAL; tag comes back with its result. The buffers
- * and msg stay valid until uring_run returns. Room for it must be left. */
-void uring_send(struct uring *u, int fd, const void *buf, size_t len, uint64_t tag);
-void uring_sendmsg(struct uring *u, int fd, const struct msghdr *msg, uint64_t tag);
 /*
- * Submit what is queued and wait for every result: done(arg, tag, res) once
- * per queued send, res the bytes sent or -errno. A send the kernel did not
- * take (the submission failed) reports -ECANCELED: it did not happen. Returns
- * 0, or -errno when the ring itself is unusable (the caller drops it).
+ * Queue a send of buf (one buffer) or of msg's iovecs to fd, with
+ * MSG_DONTWAIT | MSG_NOSIGNAL; its result comes in res[i], i the number of
+ * sends queued before it. The buffers and msg stay valid until uring_run
+ * returns. At most `entries` (uring_new's) may be queued.
  */
-int uring_run(struct uring *u, void (*done)(void *arg, uint64_t tag, int res), void *arg);
+void uring_send(struct uring *u, int fd, const void *buf, size_t len);
+void uring_sendmsg(struct uring *u, int fd, const struct msghdr *msg);
+/*
+ * Submit what is queued and wait for every result: res[i] for the i-th
+ * send, the bytes sent or -errno. A send the kernel did not take (the
+ * submission failed) reports -ECANCELED: it did not happen. One whose
+ * completion never came (the ring broke) reports -EIO: whether it went out
+ * is not known. Returns 0, or -errno when the ring itself is unusable (the
+ * caller drops it).
+ */
+int uring_run(struct uring *u, int *res);
 
 #endif
