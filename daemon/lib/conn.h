@@ -64,6 +64,7 @@ struct conn {
 	bool see_valid, see_sub, see_read;
 	uint64_t see_gen, see_serial;
 	struct policy_plan *see_plan;
+	uint64_t see_class; /* subscribers of one class have see_plans alike */
 	TAILQ_ENTRY(conn) flush_link; /* read this turn of the loop, written at its end */
 	struct udsrpc_server *srv;
 	/* One event for both directions: read interest while requests are
@@ -102,6 +103,9 @@ struct conn {
 	bool closed;
 	bool processing; /* handling its lines: a completion arriving meanwhile only writes */
 	bool flush_queued; /* on the end-of-turn queue (and held by it) */
+	/* Queued only for events held (pend): if they all went out (fanout.c),
+	 * the turn's end has nothing else to do for it (conn_on_flush). */
+	bool events_only;
 	uint64_t event_turn; /* srv->turn when an event was last written straight here */
 	/* Events of this turn not written yet, before anything in `out`
 	 * (conn_flush writes them first): pend_bytes in all. */
@@ -163,6 +167,12 @@ bool conn_push_turn(struct conn *c, const char *line, size_t len);
  */
 bool conn_push_shared(struct conn *c, struct conn_line **sl, const char *line, size_t len);
 void conn_line_unref(struct conn_line *sl);
+/*
+ * done bytes of c's held events (pend) were written, by whatever means
+ * (fanout.c, conn_flush): what is left of them goes in front of `out`, in
+ * order, and pend is emptied. False on ENOMEM (the caller closes c).
+ */
+bool conn_pend_wrote(struct conn *c, size_t done);
 /* Bytes of output not written yet. */
 size_t conn_unsent(const struct conn *c);
 /*

@@ -273,32 +273,51 @@ static bool events_may_see(struct conn *c, const struct topic *tp, const char *k
 }
 
 /*
- * The key verdicts of one event by plan: subscribers of one kind (one
- * process's, one uid's) have plans alike, and the key's globs are matched
- * once for them all. A few kinds at most in practice; past EVENTS_MEMO,
- * matched each.
+ * The key verdicts of one event by plan class (struct conn's see_class):
+ * subscribers of one kind (one process's, one uid's) have plans alike, and
+ * the key's globs are matched once for them all. A few kinds at most in
+ * practice; past EVENTS_MEMO, matched each.
  */
 #define EVENTS_MEMO 8
 struct events_memo {
 	unsigned n;
 	struct {
-		const struct policy_plan *plan;
+		uint64_t cls;
 		bool allow;
 	} v[EVENTS_MEMO];
 };
 
-static bool events_plan_allows(struct events_memo *m, const struct policy_plan *plan,
-                               const char *key)
+static bool events_plan_allows(struct events_memo *m, const struct conn *c, const char *key)
 {
 	for (unsigned i = 0; i < m->n; i++)
-		if (m->v[i].plan == plan || policy_plan_same(m->v[i].plan, plan))
+		if (m->v[i].cls == c->see_class)
 			return m->v[i].allow;
-	bool allow = policy_plan_allows(plan, key);
+	bool allow = policy_plan_allows(c->see_plan, key);
 	if (m->n < EVENTS_MEMO) {
-		m->v[m->n].plan = plan;
+		m->v[m->n].cls = c->see_class;
 		m->v[m->n++].allow = allow;
 	}
 	return allow;
+}
+
+/*
+ * The class of c's new plan for tp: that of the subscriber before it when
+ * their plans are the same (a process's subscribers are next to each other,
+ * events_subscribe), else a new one. Equal classes mean equal plans, so an
+ * event compares a number per subscriber, not plans (policy_plan_same, as
+ * many instructions again as the rest of a rejected subscriber's walk in
+ * tests/bench/fanout.sh's half row). Never reused, in the whole process.
+ */
+static uint64_t events_plan_class(const struct conn *c, const struct topic *tp,
+                                  const struct policy_plan *plan)
+{
+	static uint64_t classes;
+	const struct conn *p = TAILQ_PREV(c, conn_list, sub_link);
+
+	if (p && p->see_valid && p->see_gen == c->srv->verdict_gen && p->see_serial == tp->serial &&
+	    p->see_plan && policy_plan_same(p->see_plan, plan))
+		return p->see_class;
+	return __atomic_add_fetch(&classes, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -326,10 +345,12 @@ static bool events_see(struct conn *c, const struct topic *tp, const char *key,
 			return events_may_see(c, tp, key, j);
 		c->see_sub = policy_allows(srv->policy, &c->peer, "events.subscribe", NULL);
 		c->see_read = plan && policy_plan_allows(plan, NULL);
-		if (plan && !policy_plan_keyless(plan))
+		if (plan && !policy_plan_keyless(plan)) {
 			c->see_plan = plan;
-		else
+			c->see_class = events_plan_class(c, tp, plan);
+		} else {
 			free(plan);
+		}
 		c->see_gen = srv->verdict_gen;
 		c->see_serial = tp->serial;
 		c->see_valid = true;
@@ -338,7 +359,7 @@ static bool events_see(struct conn *c, const struct topic *tp, const char *key,
 		return false;
 	if (!key || !tp->read_method)
 		return true;
-	return c->see_plan ? events_plan_allows(m, c->see_plan, key) : c->see_read;
+	return c->see_plan ? events_plan_allows(m, c, key) : c->see_read;
 }
 
 void events_policy_changed(struct udsrpc_server *srv)
@@ -409,10 +430,16 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 	struct events_memo memo = {.n = 0};
 	events_judges(srv, tp, key, &j);
 	n = 0;
+	/* Per subscriber only what differs between them (a thousand of them per event). */
+	const bool hist = tp == srv->history_topic;
+	const unsigned id = tp->id;
 	TAILQ_FOREACH(c, &srv->subscribers, sub_link) {
+		if (!topic_set_has(&c->topics, id))
+			continue;
 		/* One still replaying gets this one from the history, in its turn. */
-		if (topic_set_has(&c->topics, tp->id) && !(c->replaying && tp == srv->history_topic) &&
-		    events_prefix_ok(c, tp, key) && events_see(c, tp, key, &j, &memo)) {
+		if (hist && (c->replaying || !events_prefix_ok(c, tp, key)))
+			continue;
+		if (events_see(c, tp, key, &j, &memo)) {
 			conn_hold(c);
 			subs[n++] = c;
 		}

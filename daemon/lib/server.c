@@ -26,6 +26,7 @@
 #include "conn.h"
 #include "events.h"
 #include "export.h"
+#include "fanout.h"
 #include "listener.h"
 #include "log.h"
 #include "methods.h"
@@ -958,6 +959,7 @@ UDSRPC_EXPORT void udsrpc_server_free(struct udsrpc_server *srv)
 		event_free(srv->ev_grace);
 	if (srv->flush_ev)
 		event_free(srv->flush_ev);
+	fanout_free(srv);
 	broker_free(srv);
 	registry_free(&srv->reg);
 	topics_free(&srv->topics);

@@ -127,6 +127,10 @@ struct udsrpc_server {
 	struct conn_list flushq; /* read this turn, written at its end (flush_link) */
 	struct event *flush_ev;
 	bool flushing;
+	/* Its events sent in one io_uring submission (fanout.c), made on first
+	 * use; fanout_off: io_uring is not to be had, write(2) each. */
+	struct fanout *fanout;
+	bool fanout_off;
 	/* Turns of the loop that wrote an event straight to a socket (conn.c,
 	 * conn_push_line): counted by the end-of-turn callback, which such a
 	 * write activates (turn_armed), so a second event for the same

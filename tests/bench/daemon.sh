@@ -4,7 +4,8 @@ DPID=""
 
 start_daemon() { # [udsrpcd args...]
 	rm -rf "$DIR/state" "$SOCK"
-	"$UDSRPCD" -s "$SOCK" -S "$DIR/state" -l warning "$@" 2>>"$DIR/udsrpcd.log" &
+	# shellcheck disable=SC2086 # DAEMON_WRAP: a command and its words, e.g. no_uring EPERM
+	${DAEMON_WRAP:-} "$UDSRPCD" -s "$SOCK" -S "$DIR/state" -l warning "$@" 2>>"$DIR/udsrpcd.log" &
 	DPID=$!
 	for _ in $(seq 250); do
 		[ -S "$SOCK" ] && return 0

@@ -28,6 +28,7 @@ set -u
 . "$(dirname "$0")/paths.sh"
 FANOUT=${FANOUT:-$BUILD/tests/bench_fanout}
 FLOOR=${FLOOR:-$BUILD/tests/fanout_floor}
+NO_URING=${NO_URING:-$BUILD/tests/integration/no_uring}
 SUBS=${SUBS:-1000}
 SETS=${SETS:-2000}
 TXN=${TXN:-10}
@@ -35,7 +36,7 @@ TXN_SETS=${TXN_SETS:-$((TXN > 0 ? (SETS / TXN > 0 ? SETS / TXN : 1) : 0))}
 OUT=${OUT:-}
 TARGET=1.5
 [ "$(id -u)" -eq 0 ] || { echo "fanout.sh: needs root: half the subscribers are uid 65534" >&2; exit 77; }
-for b in "$UDSRPCD" "$FANOUT" "$FLOOR"; do
+for b in "$UDSRPCD" "$FANOUT" "$FLOOR" "$NO_URING"; do
 	[ -x "$b" ] || { echo "fanout.sh: no $b; build first (cmake --build $BUILD) or set BUILD" >&2; exit 2; }
 done
 btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)
@@ -89,6 +90,7 @@ measure() { # label policy seen [sets [bench_fanout args...]]
 }
 
 measure "keys policy, half see the key" half.json 0
+DAEMON_WRAP="$NO_URING EPERM" measure "keys policy, half see the key, write(2) each (io_uring refused)" half.json 0
 measure "everyone sees the key" all.json 1
 if [ "$TXN" -gt 1 ]; then
 	measure "keys policy, half see them, config.txn of $TXN keys" half.json 0 "$TXN_SETS" -t "$TXN"
@@ -99,16 +101,24 @@ fi
 # reader process gets nothing, as bench_fanout's uid children do).
 FROUNDS=$((SETS / 4 > 0 ? SETS / 4 : 1))
 floor_row() { # label fanout_floor-args...
-	local label=$1 out fus load
+	local label=$1 out fus load rc=0 note="writer's CPU per write"
 	shift
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
-	out=$(timeout -k 5 300 "$FLOOR" -c "$SUBS" -n "$FROUNDS" "$@" 2>&1) || FAIL=1
+	out=$(timeout -k 5 300 "$FLOOR" -c "$SUBS" -n "$FROUNDS" "$@" 2>&1) || rc=$?
 	echo "  $label: $out (load $load)" >&2
+	# 77: -u on a kernel without io_uring (or one that forbids it): a row that says so.
+	if [ "$rc" -eq 77 ]; then
+		note="no io_uring here"
+	elif [ "$rc" -ne 0 ]; then
+		FAIL=1
+	fi
 	fus=$(sed -n 's/.*"us_per_write":\([0-9.]*\).*/\1/p' <<<"$out")
-	ROWS="$ROWS| $label | $SUBS | $FROUNDS | - | - | ${fus:--} | - | $load | writer's CPU per write |"$'\n'
+	ROWS="$ROWS| $label | $SUBS | $FROUNDS | - | - | ${fus:--} | - | $load | $note |"$'\n'
 }
 floor_row "floor: one write(2) per subscriber, no daemon (fanout_floor)"
 floor_row "floor, half the readers written to (fanout_floor -h)" -h
+floor_row "floor: io_uring sends, no daemon (fanout_floor -u)" -u
+floor_row "floor, half the readers, io_uring sends (fanout_floor -h -u)" -h -u
 
 {
 	echo

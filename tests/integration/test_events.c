@@ -890,6 +890,65 @@ static void test_txn_overflow_notice_last(void **state)
 	client_close(again);
 }
 
+/*
+ * The event write path (fanout.c): io_uring when the kernel gives it,
+ * write(2) each when not (the run with tests/integration/no_uring, which
+ * refuses io_uring as seccomp or an old kernel would: $UDSRPC_TEST_NO_URING
+ * names the errno). Either way the daemon says which, once, and a
+ * subscriber that lags (not reading while more than a socket buffer of
+ * events is sent: short sends, EAGAIN, the rest queued) then reads gets
+ * every event whole and in order, as does one that keeps up.
+ */
+#define LAG_SETS 40
+#define LAG_VALUE 8192
+static void test_event_write_path(void **state)
+{
+	int lag = subscriber("[\"config\"]"), keep = subscriber("[\"config\"]");
+	int w = client_connect(d.sock);
+	char *val = malloc(LAG_VALUE + 1);
+	assert_non_null(val);
+	long revs[LAG_SETS];
+	for (int i = 0; i < LAG_SETS; i++) {
+		memset(val, 'a' + i % 26, LAG_VALUE);
+		val[LAG_VALUE] = '\0';
+		json_t *r = ok_on(w, "config.set", json_pack("{s:s,s:s}", "key", "lag/k", "value", val));
+		revs[i] = (long)json_integer_value(json_object_get(r, "revision"));
+		json_decref(r);
+		json_t *ev = next_event(keep);
+		assert_int_equal(json_integer_value(json_object_get(ev, "revision")), revs[i]);
+		json_decref(ev);
+	}
+	for (int i = 0; i < LAG_SETS; i++) {
+		json_t *ev = next_event(lag);
+		const char *v = json_string_value(json_object_get(ev, "value"));
+		assert_int_equal(json_integer_value(json_object_get(ev, "revision")), revs[i]);
+		assert_non_null(v);
+		assert_int_equal(strlen(v), LAG_VALUE);
+		assert_true(v[0] == 'a' + i % 26 && v[LAG_VALUE - 1] == 'a' + i % 26);
+		json_decref(ev);
+	}
+	assert_true(client_silent(lag, 200));
+	free(val);
+	client_close(lag);
+	client_close(keep);
+	client_close(w);
+
+	const char *no = getenv("UDSRPC_TEST_NO_URING");
+	char *log = daemon_log(&d), want[128];
+	assert_non_null(log);
+	if (no && *no)
+		snprintf(want, sizeof(want), "event writes: write(2) per subscriber (io_uring: %s)",
+		         strerror(strcmp(no, "ENOSYS") == 0 ? ENOSYS : EPERM));
+	else if (strstr(log, "event writes: write(2)"))
+		snprintf(want, sizeof(want), "event writes: write(2)"); /* this kernel has none: fine */
+	else
+		snprintf(want, sizeof(want), "event writes: io_uring");
+	if (!strstr(log, want))
+		print_error("daemon log lacks \"%s\":\n%s\n", want, log);
+	assert_non_null(strstr(log, want));
+	free(log);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, daemon_setup, daemon_teardown)
@@ -904,6 +963,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_slow_subscriber_disconnected, daemon_teardown),
 	    T(test_txn_events_batched_in_order),
 	    cmocka_unit_test_teardown(test_txn_overflow_notice_last, daemon_teardown),
+	    T(test_event_write_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
