@@ -399,13 +399,16 @@ static void text_put(struct text_buf *t, const char *p, size_t n)
 	t->len += n;
 }
 
+/* Decimal, written in place: the numbers of an item are a good part of a config.get's cost. */
 static void text_u64(struct text_buf *t, uint64_t v)
 {
-	char digits[JSONNUM_U64_MAX + 1];
-	size_t n;
-	const char *d = jsonnum_u64(v, digits, &n);
+	size_t n = 1;
 
-	text_put(t, d, n);
+	for (uint64_t x = v; x >= 10; x /= 10)
+		n++;
+	t->len += n;
+	for (char *p = t->p + t->len; n-- > 0; v /= 10)
+		*--p = (char)('0' + v % 10);
 }
 
 static void text_i64(struct text_buf *t, int64_t v)
