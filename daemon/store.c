@@ -399,13 +399,16 @@ static void text_put(struct text_buf *t, const char *p, size_t n)
 	t->len += n;
 }
 
+/* Decimal, written in place: the numbers of an item are a good part of a config.get's cost. */
 static void text_u64(struct text_buf *t, uint64_t v)
 {
-	char digits[JSONNUM_U64_MAX + 1];
-	size_t n;
-	const char *d = jsonnum_u64(v, digits, &n);
+	size_t n = 1;
 
-	text_put(t, d, n);
+	for (uint64_t x = v; x >= 10; x /= 10)
+		n++;
+	t->len += n;
+	for (char *p = t->p + t->len; n-- > 0; v /= 10)
+		*--p = (char)('0' + v % 10);
 }
 
 static void text_i64(struct text_buf *t, int64_t v)
@@ -954,12 +957,6 @@ static const char *rec_value(const struct store_rec *rec, size_t *ret_vlen)
 	return (const char *)rec->data + off;
 }
 
-static int encode(struct store *s, const char *key, size_t keylen, const json_t *value, bool eph,
-                  uint64_t rev, uint64_t create_rev, uint64_t version, struct store_rec **ret)
-{
-	return encode_text(s, key, keylen, value, NULL, 0, eph, rev, create_rev, version, ret);
-}
-
 /* Append op to what the next hand-off gives the committer (see store_handoff). */
 static void queue_op(struct store *s, struct store_op *op)
 {
@@ -1270,6 +1267,9 @@ struct txn_view {
 	uint64_t rev, create, version, size;
 	const char *value; /* its text, vlen bytes (borrowed) */
 	size_t vlen;
+	/* A write of this transaction's: its value is at voff in the batch being built. */
+	bool in_batch;
+	size_t voff;
 	struct eph eph;
 	struct store_node *node; /* a write's: the key's node in the map, NULL: none yet */
 };
@@ -1366,6 +1366,43 @@ static bool txn_text_change(struct text_buf *t, const char *key, size_t klen, co
 	return true;
 }
 
+/*
+ * A write's record, appended to the batch's body in b (its header room
+ * already there), sealed as a record of a batch: its value's text, dumped
+ * here, stays at *ret_voff in b. 0, -EINVAL, -E2BIG or -ENOMEM.
+ */
+static int txn_append(struct store *s, struct text_buf *b, const struct store_txn_op *o,
+                      size_t klen, const struct txn_view *w, uint64_t rev, size_t *ret_voff,
+                      size_t *ret_vlen)
+{
+	bool set = o->op == STORE_TXN_SET;
+	int op = set ? STORE_OP_SET2 | (w->eph.on ? STORE_EPHEMERAL : 0) : STORE_OP_UNSET;
+	size_t koff = store_rec_key_offset(op), vlen = 0, len;
+	const char *vtext = NULL;
+	unsigned char *rec;
+	int r;
+
+	if (set && (r = scratch_dump(s, o->value, &vtext, &vlen)) < 0)
+		return r;
+	len = koff + klen + vlen;
+	if (len > STORE_REC_MAX)
+		return -E2BIG;
+	if (!text_reserve(b, len))
+		return -ENOMEM;
+	rec = (unsigned char *)b->p + b->len;
+	memcpy(rec + koff, o->key, klen);
+	if (vlen)
+		memcpy(rec + koff + klen, vtext, vlen);
+	store_rec_seal(rec, len, rev, op | STORE_IN_BATCH, klen, w->create, w->version);
+	*ret_voff = b->len + koff + klen;
+	*ret_vlen = vlen;
+	b->len += len;
+	return 0;
+}
+
+/* The batch's first room per op: most records of a config store are small. */
+#define TXN_REC_GUESS 128
+
 int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
               size_t nfail, store_done_fn done, void *arg, bool *ret_succeeded,
@@ -1373,15 +1410,18 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 {
 	bool ok = true, has_set = false, has_eph = false;
 	const struct store_txn_op *ops;
-	size_t nops, nw = 0, total = STORE_REC_HDR, off = STORE_REC_HDR;
+	size_t nops, nw = 0, k;
+	/* The batch record as it is built: a store_rec, its header, then its records. */
+	const size_t body = offsetof(struct store_rec, data) + STORE_REC_HDR;
 	uint64_t rev = s->next_rev + 1, d_items = 0, d_bytes = 0;
 	struct txn_view *made = NULL;
-	struct store_rec **recs = NULL, *batch = NULL;
+	size_t *voffs = NULL; /* a write's value in batch (+1; 0: not a write) */
+	struct text_buf batch = {0};
 	struct store_op *op = NULL;
 	struct op_ent *ents = NULL;
 	struct text_buf text = {0};
 	char rev_digits[JSONNUM_U64_MAX + 1];
-	size_t rev_len, k;
+	size_t rev_len;
 	const char *rev_text = jsonnum_u64(rev, rev_digits, &rev_len); /* every write's result */
 	int r = -ENOMEM;
 
@@ -1400,9 +1440,11 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			goto out;
 		text_put(&text, "[", 1);
 	}
-	if (!(op = op_get(s)) ||
-	    !(made = calloc(nops + 1, sizeof(*made))) || !(recs = calloc(nops + 1, sizeof(*recs))))
+	if (!(op = op_get(s)) || !(made = calloc(nops + 1, sizeof(*made))) ||
+	    !(voffs = calloc(nops + 1, sizeof(*voffs))) ||
+	    !text_reserve(&batch, body + nops * TXN_REC_GUESS))
 		goto out;
+	batch.len = body;
 	op->done = done;
 	op->arg = arg;
 	/* Each op over the state the ones before it leave; writes encoded at rev. */
@@ -1419,12 +1461,15 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			text_put(&text, ",", 1);
 		}
 		if (o->op == STORE_TXN_GET) {
+			/* A value this transaction sets is in the batch, which may have moved. */
+			if (v.in_batch && v.exists)
+				v.value = batch.p + v.voff;
 			if (ret_results && !txn_text_item(&text, o->key, &v))
 				goto out;
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
 		} else {
-			struct txn_view w = {.node = v.node};
+			struct txn_view w = {.node = v.node, .in_batch = true};
 
 			if (o->op == STORE_TXN_SET) {
 				w.exists = true;
@@ -1435,23 +1480,19 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 				if (o->owner)
 					w.eph.who = *o->owner;
 				has_eph = has_eph || w.eph.on;
-				r = encode(s, o->key, klen, o->value, w.eph.on, rev, w.create,
-				           w.version, &recs[i]);
-				if (r < 0)
-					goto out;
-				w.value = rec_value(recs[i], &w.vlen);
-				w.size = klen + w.vlen;
 				d_items += v.exists ? 0 : 1;
 				has_set = true;
 			} else {
-				r = encode(s, o->key, klen, NULL, false, rev, 0, 0, &recs[i]);
-				if (r < 0)
-					goto out;
 				d_items--;
 			}
+			r = txn_append(s, &batch, o, klen, &w, rev, &w.voff, &w.vlen);
+			if (r < 0)
+				goto out;
+			if (o->op == STORE_TXN_SET)
+				w.size = klen + w.vlen;
+			voffs[i] = w.voff + 1;
 			d_bytes += w.size - v.size;
 			made[i] = w;
-			total += recs[i]->len;
 			nw++;
 			changed = true;
 		}
@@ -1463,6 +1504,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 				goto out;
 		}
 	}
+	scratch_trim(s);
 	r = -ENOMEM;
 	if (ret_results && !text_reserve(&text, 1))
 		goto out;
@@ -1476,35 +1518,33 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	if (has_set && quota_check(s, d_items, d_bytes, op))
 		goto queue;
 	r = -E2BIG;
-	if (total > STORE_REC_MAX)
+	if (batch.len - offsetof(struct store_rec, data) > STORE_REC_MAX)
 		goto out;
 	r = -ENOMEM;
 	/* The per-record entries and their ephs in one block (op_put frees it as ents). */
-	if (!(batch = malloc(sizeof(*batch) + total)) ||
-	    !(ents = calloc(nw, sizeof(*ents) + (has_eph ? sizeof(*op->ephs) : 0))))
+	if (!(ents = calloc(nw, sizeof(*ents) + (has_eph ? sizeof(*op->ephs) : 0))))
 		goto out;
 	/* Every node (and set's block) first: failing here leaves only empty ones, removed again. */
 	k = 0;
 	for (size_t i = 0; i < nops; i++) {
-		struct store_rec *rec = recs[i];
+		const struct store_txn_op *o = &ops[i];
 		struct op_ent *e = &ents[k];
 		struct store_node *n = made[i].node;
-
 		bool created = !n;
 
-		if (!rec)
+		if (!voffs[i])
 			continue;
-		e->set = rec->op == STORE_OP_SET2;
+		e->set = o->op == STORE_TXN_SET;
+		made[i].value = e->set ? batch.p + made[i].voff : NULL;
 		/* A new key's node holds its value from the start; another's gets a block. */
 		if (created)
-			n = made[i].node = node_new(s, rec_key(rec), rec->keylen, made[i].value,
+			n = made[i].node = node_new(s, o->key, strlen(o->key), made[i].value,
 			                            made[i].vlen);
 		else if (e->set)
-			e->block = node_block(rec_key(rec), rec->keylen, made[i].value,
-			                      made[i].vlen);
+			e->block = node_block(o->key, strlen(o->key), made[i].value, made[i].vlen);
 		if (!n || (!created && e->set && !e->block) || !(e->lat = node_lat(s, n))) {
 			for (size_t j = 0; j <= i; j++) {
-				if (recs[j] && made[j].node)
+				if (voffs[j] && made[j].node)
 					node_maybe_remove(s, made[j].node);
 			}
 			for (size_t j = 0; j <= k; j++)
@@ -1515,20 +1555,13 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	}
 	k = 0;
 	for (size_t i = 0; i < nops; i++) {
-		struct store_rec *rec = recs[i];
 		struct op_ent *e = &ents[k];
 		struct store_node *n = made[i].node;
 
-		if (!rec)
+		if (!voffs[i])
 			continue;
-		/* The batch's copy is flagged as inside one. */
-		memcpy(batch->data + off, rec->data, rec->len);
-		store_rec_seal(batch->data + off, rec->len, rev,
-		               rec->op | STORE_IN_BATCH | (made[i].eph.on ? STORE_EPHEMERAL : 0),
-		               rec->keylen, made[i].create, made[i].version);
 		if (has_eph)
 			((struct eph *)(ents + nw))[k] = made[i].eph;
-		off += rec->len;
 		*n->lat = (struct store_latest){.rev = made[i].rev,
 		                                .create = made[i].create,
 		                                .version = made[i].version,
@@ -1541,9 +1574,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		                                .node = n};
 		k++;
 	}
-	batch_seal(batch, total, rev);
-	op->rec = batch;
-	batch = NULL;
+	op->rec = (struct store_rec *)batch.p;
+	batch_seal(op->rec, batch.len - offsetof(struct store_rec, data), rev);
+	batch.p = NULL;
 	op->ents = ents;
 	op->nents = nw;
 	op->ephs = has_eph ? (struct eph *)(ents + nw) : NULL;
@@ -1564,11 +1597,9 @@ queue:
 	}
 	r = 0;
 out:
-	for (size_t i = 0; recs && i < nops; i++)
-		free(recs[i]);
-	free(recs);
+	free(voffs);
 	free(made);
-	free(batch);
+	free(batch.p);
 	free(ents);
 	if (op)
 		op_put(s, op);

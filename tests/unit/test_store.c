@@ -1884,6 +1884,35 @@ static void test_txn_long_get(void **state)
 	json_decref(x);
 }
 
+/* A get of what the transaction set, after the batch being built has grown (and moved). */
+static void test_txn_get_own_set(void **state)
+{
+	struct fx *f = *state;
+	char big[3000], want[6400];
+	json_t *v = NULL, *x = json_string("x");
+	struct store_txn_op ops[] = {{STORE_TXN_SET, "t/a", NULL, NULL},
+	                             {STORE_TXN_SET, "t/b", NULL, NULL},
+	                             {STORE_TXN_SET, "t/c", x, NULL},
+	                             {STORE_TXN_GET, "t/a", NULL, NULL}};
+	struct txn_result t;
+
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	v = json_string(big);
+	ops[0].value = ops[1].value = v;
+	t = do_txn(f, NULL, 0, ops, 4, NULL, 0);
+	assert_int_equal(t.r.st, STORE_OK);
+	snprintf(want, sizeof(want),
+	         "[{\"key\":\"t/a\",\"revision\":1},{\"key\":\"t/b\",\"revision\":1},"
+	         "{\"key\":\"t/c\",\"revision\":1},{\"key\":\"t/a\",\"value\":\"%s\","
+	         "\"revision\":1,\"create_revision\":1,\"version\":1}]",
+	         big);
+	assert_results(&t, want);
+	assert_int_equal(json_string_length(store_get(f->s, "t/b", NULL)), sizeof(big) - 1);
+	json_decref(v);
+	json_decref(x);
+}
+
 /*
  * A get's item longer than its own room but within what is free (the room
  * of the ops around it): every length, so that one ends exactly at the
@@ -2570,6 +2599,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn_get_fits_free, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn_long_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_txn_get_own_set, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ephemeral, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};
