@@ -76,8 +76,10 @@ static bool conn_out(struct conn *c)
 /* Nothing owed and nothing that could still arrive for rpc to write: give the buffer back. */
 static void conn_out_done(struct conn *c)
 {
-	if (!c->out || evbuffer_get_length(c->out) || c->processing || c->rpc.deferred ||
-	    rpc_session_busy(&c->rpc))
+	/* The flags first: with a deferred call pending (a durable write) the
+	 * buffer's length is not looked up. */
+	if (!c->out || c->processing || c->rpc.deferred || rpc_session_busy(&c->rpc) ||
+	    evbuffer_get_length(c->out))
 		return;
 	if (c->srv->nspare_out < CONN_SPARE_OUT)
 		c->srv->spare_out[c->srv->nspare_out++] = c->out;
