@@ -464,9 +464,6 @@ static int config_history(void *arg, uint64_t after, udsrpc_history_emit_fn emit
 static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, const char *key)
 {
 	size_t klen = strlen(key), room = cap - *len - 1, at = *len;
-	const char *parts[] = {n ? "," : "", "\"", key, "\""};
-	size_t lens[] = {n ? 1u : 0u, 1, klen, 1};
-	bool cut = false;
 
 	if ((n ? 1 : 0) + klen + 2 <= room) {
 		/* Whole, as nearly always. */
@@ -482,6 +479,10 @@ static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, cons
 	}
 
 	/* What snprintf did, without its cost on every write: cut to fit, *len = cap when cut. */
+	const char *parts[] = {n ? "," : "", "\"", key, "\""};
+	size_t lens[] = {n ? 1u : 0u, 1, klen, 1};
+	bool cut = false;
+
 	for (size_t i = 0; i < 4 && !cut; i++) {
 		size_t k = lens[i];
 		if (k > room - (at - *len)) {
@@ -669,12 +670,15 @@ static void config_write_finish(struct config_write *w)
 
 /*
  * {"succeeded","revision","results"} written around the results' text the
- * store made, as a dump of that object would give it.
+ * store made, as a dump of that object would give it: on the stack when it
+ * fits there (the reply copies it), as a 10-op transaction's does.
  */
 static void config_txn_answer(struct config_write *w, uint64_t revision)
 {
-	char *text = malloc(w->results_len + 64), *at;
+	char stack[2048], *text = stack, *at;
 
+	if (w->results_len + 64 > sizeof(stack))
+		text = malloc(w->results_len + 64);
 	if (!text) {
 		udsrpc_call_error(w->call, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 		return;
@@ -686,7 +690,8 @@ static void config_txn_answer(struct config_write *w, uint64_t revision)
 	at = config_put(at, w->results, w->results_len);
 	*at++ = '}';
 	udsrpc_call_result_text(w->call, text, (size_t)(at - text));
-	free(text);
+	if (text != stack)
+		free(text);
 }
 
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
