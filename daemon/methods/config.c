@@ -69,6 +69,8 @@ struct config_write {
 	pid_t pid;
 	char *exe; /* for the audit line: the caller may be gone by the answer */
 	uint64_t owner_id; /* the unset of a closed connection's ephemeral items */
+	/* Whether anyone listens to config events (config_recorded_many); 0: ask with each. */
+	enum { CONFIG_LIVE_ASK, CONFIG_LIVE_NONE, CONFIG_LIVE_SOME } live;
 	/* The digits of rev_of, once for all the events of a write's revision (rev_len 0: none). */
 	uint64_t rev_of;
 	char rev_text[JSONNUM_U64_MAX];
@@ -411,7 +413,8 @@ static void config_publish_text(struct config_write *w, const char *key, const j
 	size_t len = (size_t)(at - line);
 	if (d->history)
 		history_append(d->history, revision, key, line, len);
-	udsrpc_server_publish_line(d->srv, "config", key, revision, line, len);
+	if (w->live != CONFIG_LIVE_NONE)
+		udsrpc_server_publish_line(d->srv, "config", key, revision, line, len);
 	if (line != stack)
 		free(line);
 }
@@ -427,6 +430,19 @@ static void config_publish(struct config_write *w, const char *key, const json_t
 static bool config_recorded(struct udsrpcd *d)
 {
 	return d->history || udsrpc_server_wanted(d->srv, "config");
+}
+
+/*
+ * config_recorded for a write of many events (a transaction, a restore, an
+ * unset by prefix), whether anyone listens kept in w: they all go out in
+ * this turn of the loop, in which no subscription can begin, and asking
+ * the library per event (as publishing would) looks the topic up again
+ * each time. A write of one event asks with it.
+ */
+static bool config_recorded_many(struct config_write *w)
+{
+	w->live = udsrpc_server_wanted(w->d->srv, "config") ? CONFIG_LIVE_SOME : CONFIG_LIVE_NONE;
+	return w->d->history || w->live == CONFIG_LIVE_SOME;
 }
 
 /* after_revision (udsrpc_server_set_history): the history's events, or the store's revision. */
@@ -460,9 +476,6 @@ static int config_history(void *arg, uint64_t after, udsrpc_history_emit_fn emit
 static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, const char *key)
 {
 	size_t klen = strlen(key), room = cap - *len - 1, at = *len;
-	const char *parts[] = {n ? "," : "", "\"", key, "\""};
-	size_t lens[] = {n ? 1u : 0u, 1, klen, 1};
-	bool cut = false;
 
 	if ((n ? 1 : 0) + klen + 2 <= room) {
 		/* Whole, as nearly always. */
@@ -478,6 +491,10 @@ static void config_audit_key(char *list, size_t *len, size_t cap, size_t n, cons
 	}
 
 	/* What snprintf did, without its cost on every write: cut to fit, *len = cap when cut. */
+	const char *parts[] = {n ? "," : "", "\"", key, "\""};
+	size_t lens[] = {n ? 1u : 0u, 1, klen, 1};
+	bool cut = false;
+
 	for (size_t i = 0; i < 4 && !cut; i++) {
 		size_t k = lens[i];
 		if (k > room - (at - *len)) {
@@ -665,12 +682,15 @@ static void config_write_finish(struct config_write *w)
 
 /*
  * {"succeeded","revision","results"} written around the results' text the
- * store made, as a dump of that object would give it.
+ * store made, as a dump of that object would give it: on the stack when it
+ * fits there (the reply copies it), as a 10-op transaction's does.
  */
 static void config_txn_answer(struct config_write *w, uint64_t revision)
 {
-	char *text = malloc(w->results_len + 64), *at;
+	char stack[2048], *text = stack, *at;
 
+	if (w->results_len + 64 > sizeof(stack))
+		text = malloc(w->results_len + 64);
 	if (!text) {
 		udsrpc_call_error(w->call, UDSRPC_INTERNAL_ERROR, NULL, NULL);
 		return;
@@ -682,7 +702,8 @@ static void config_txn_answer(struct config_write *w, uint64_t revision)
 	at = config_put(at, w->results, w->results_len);
 	*at++ = '}';
 	udsrpc_call_result_text(w->call, text, (size_t)(at - text));
-	free(text);
+	if (text != stack)
+		free(text);
 }
 
 static void config_done(void *arg, enum store_status st, uint64_t revision, const char *reason)
@@ -700,8 +721,9 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 		 * its "peer disconnect" must not overtake the change it made. */
 		if (w->restore) {
 			size_t n = json_array_size(w->keys) + json_array_size(w->items);
+			bool rec = config_recorded_many(w);
 
-			for (size_t i = 0; config_recorded(d) && i < n; i++) {
+			for (size_t i = 0; rec && i < n; i++) {
 				const json_t *value;
 				const char *key = config_restore_change(w, i, &value);
 
@@ -714,7 +736,9 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 		}
 		if (w->results) {
 			/* One event per key the branch changed, in op order. */
-			for (size_t i = 0; config_recorded(d) && i < w->nchanges; i++)
+			bool rec = w->nchanges && config_recorded_many(w);
+
+			for (size_t i = 0; rec && i < w->nchanges; i++)
 				config_publish_text(w, w->changes[i].key, w->changes[i].value,
 				                    w->changes[i].vtext, w->changes[i].vlen, revision,
 				                    NULL);
@@ -722,7 +746,9 @@ static void config_done(void *arg, enum store_status st, uint64_t revision, cons
 			break;
 		}
 		if (w->keys) {
-			for (size_t i = 0; config_recorded(d) && i < json_array_size(w->keys); i++)
+			bool rec = json_array_size(w->keys) && config_recorded_many(w);
+
+			for (size_t i = 0; rec && i < json_array_size(w->keys); i++)
 				config_publish(w, json_string_value(json_array_get(w->keys, i)), NULL,
 				               revision, NULL);
 			udsrpc_call_result(w->call,

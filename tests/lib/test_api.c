@@ -241,9 +241,16 @@ static void wait_until(atomic_int *v, int want)
 	assert_int_equal(atomic_load(v), want);
 }
 
-/* t.work's params as text: {"n":1} exactly is answered here, anything else the usual way. */
+/*
+ * t.work's params as text: {"n":1} exactly is answered here, {"echo":...}
+ * with the params as they came, anything else the usual way.
+ */
 static bool t_work_text(struct udsrpc_call *c, const char *params, size_t len, void *userdata)
 {
+	if (len > 8 && memcmp(params, "{\"echo\":", 8) == 0) {
+		udsrpc_call_result_text(c, params, len);
+		return true;
+	}
 	if (len != 7 || memcmp(params, "{\"n\":1}", 7) != 0)
 		return false;
 	udsrpc_call_result_text(c, "\"text\"", 6);
@@ -305,6 +312,28 @@ static void test_text_handler(void **state)
 	assert_int_equal(udsrpc_client_send_raw(c, params_first, sizeof(params_first) - 1, 5000), 0);
 	assert_int_equal(udsrpc_client_read_line(c, 5000, &line, &len), 1);
 	assert_string_equal(line, "{\"jsonrpc\":\"2.0\",\"id\":99,\"result\":2}");
+	/*
+	 * The params handed over end where the object does, whatever its
+	 * strings hold and wherever in them (strings are scanned eight bytes at
+	 * a time): escaped quotes and backslashes, brackets, bytes past ASCII.
+	 */
+	static const char *const inner[] = {"a\\\"}b", "\\\\", "}]{[", "\xc3\xa9t\xc3\xa9 \\\" \\\\", "x"};
+	for (size_t i = 0; i < sizeof(inner) / sizeof(inner[0]); i++) {
+		for (int pad = 0; pad < 17; pad++) {
+			char params[128], req[256], want[256];
+
+			snprintf(params, sizeof(params), "{\"echo\":[\"%.*s%s\",{\"k\":\"%s%.*s\"}]}", pad,
+			         "................", inner[i], inner[i], 16 - pad, "................");
+			snprintf(req, sizeof(req),
+			         "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"t.work\",\"params\":%s}\n",
+			         pad, params);
+			snprintf(want, sizeof(want), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":%s}", pad,
+			         params);
+			assert_int_equal(udsrpc_client_send_raw(c, req, strlen(req), 5000), 0);
+			assert_int_equal(udsrpc_client_read_line(c, 5000, &line, &len), 1);
+			assert_string_equal(line, want);
+		}
+	}
 	pool_stop();
 	udsrpc_client_free(c);
 	server_gone(srv);
