@@ -353,6 +353,7 @@ static size_t conn_feed(struct conn *c, const char *buf, size_t len)
 	const struct limits *lim = &c->srv->limits;
 	const char *line;
 	size_t off = 0, used, n;
+	bool framed = false;
 
 	while (!c->closed && !c->overflowed && (off < len || c->eof)) {
 		conn_count_out(c);
@@ -365,6 +366,7 @@ static size_t conn_feed(struct conn *c, const char *buf, size_t len)
 		off += used;
 		if (e == FRAMING_NONE)
 			break;
+		framed = true;
 		if (e == FRAMING_BLANK)
 			continue;
 		if (!conn_out(c)) {
@@ -378,6 +380,13 @@ static size_t conn_feed(struct conn *c, const char *buf, size_t len)
 		else
 			rpc_handle_line(&c->rpc, line, n);
 	}
+	/*
+	 * partial_timeout_ms times the line now being started, not the stream:
+	 * a client pipelining for longer than the timeout, whose reads each end
+	 * inside a line, never has an empty buffer, yet each line completes.
+	 */
+	if (framed)
+		c->partial_since_ms = 0;
 	/* Before the next connection of the uid reads in this turn. */
 	conn_count_out(c);
 	return off;
@@ -587,6 +596,8 @@ static void conn_step(struct conn *c)
 		}
 	} else if (c->paused && conn_out_len(c) <= lim->max_output_bytes / 2) {
 		c->paused = false;
+		/* The peer could not finish its line while we did not read it. */
+		c->partial_since_ms = 0;
 		conn_process(c);
 		if (c->closed || !conn_flush(c))
 			return;

@@ -167,6 +167,51 @@ static void test_partial_timeout(void **state)
 	daemon_cleanup(&d);
 }
 
+/*
+ * The timeout is for one line, not the stream: a client that pipelines for
+ * longer than it, each send ending inside a line, keeps its connection as
+ * long as each line completes in time.
+ */
+static void test_partial_timeout_pipelined(void **state)
+{
+	struct daemon d = {0};
+	char limits[64];
+	const int lines = 40;
+	const int step_ms = 60; /* lines * step_ms: 2.4 s, past the timeout twice over */
+
+	(void)state;
+	snprintf(limits, sizeof(limits), "{\"partial_timeout_ms\":%d}", harness_ms(1000));
+	start_with_limits(&d, limits);
+	int fd = client_connect(d.sock);
+	char all[64 * 41];
+	size_t len = 0, off = 0;
+	for (int i = 1; i <= lines; i++)
+		len += (size_t)sprintf(all + len, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"ping\"}\n", i);
+	/* Send a line and a half at a time, so the daemon's buffer never empties. */
+	size_t chunk = len / lines * 3 / 2;
+	for (int i = 1; i <= lines; i++) {
+		size_t want = (size_t)i * len / lines + (i < lines ? chunk / 3 : 0);
+		if (want > len)
+			want = len;
+		if (want > off) {
+			assert_int_equal(client_send(fd, all + off, want - off), 0);
+			off = want;
+		}
+		usleep((useconds_t)harness_ms(step_ms) * 1000);
+	}
+	for (int i = 1; i <= lines; i++) {
+		char *line = client_recv_line(fd, harness_ms(5000));
+		char want[64];
+		assert_non_null(line); /* NULL: closed as an incomplete request */
+		snprintf(want, sizeof(want), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"result\":\"pong\"}", i);
+		assert_string_equal(line, want);
+		free(line);
+	}
+	client_close(fd);
+	assert_int_equal(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+
 static void test_idle_timeout(void **state)
 {
 	struct daemon d = {0};
@@ -291,6 +336,7 @@ int main(void)
 		cmocka_unit_test(test_max_message_bytes),
 		cmocka_unit_test(test_max_batch),
 		cmocka_unit_test(test_partial_timeout),
+		cmocka_unit_test(test_partial_timeout_pipelined),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_never_reading_client),
 		cmocka_unit_test(test_fd_exhaustion),
