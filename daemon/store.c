@@ -211,11 +211,6 @@ struct store_rec {
 	unsigned char data[];
 };
 
-static inline const char *rec_key(const struct store_rec *rec)
-{
-	return (const char *)rec->data + store_rec_key_offset(rec->op);
-}
-
 /*
  * A key a change writes. A single set or unset has one (store_op.one), a
  * batch one per record, in the order of its records.

@@ -369,8 +369,7 @@ static void test_nul_in_keys(void **state)
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\",\"params\":{\"a\\u0000b\":1}}",
 	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\",\"\\u0000\":1}",
 	    "[{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"},{\"\\u0000\":{\"\\u0000\":0}}]",
-	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"config.get\","
-	    "\"params\":{\"key\\u0000\":\"k\"}}",
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"config.get\",\"params\":{\"key\\u0000\":\"k\"}}",
 	};
 	int fd = client_connect(shared.sock);
 	json_t *r;

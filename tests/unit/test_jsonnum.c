@@ -254,7 +254,8 @@ static void test_scalar(void **state)
 	assert_int_equal(json_integer_value(v), 1);
 	assert_ptr_equal(end, t + 6);
 	json_decref(v);
-	v = jsonnum_scalar("12]", "12]" + 3, &end);
+	t = "12]";
+	v = jsonnum_scalar(t, t + 3, &end);
 	assert_int_equal(json_integer_value(v), 12);
 	json_decref(v);
 }
