@@ -19,9 +19,17 @@ need() {
 	if [ -n "$missing" ]; then
 		echo "dev.sh: installing:$missing" >&2
 		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
+		# An install cut short earlier (a killed image build, a reboot
+		# mid-upgrade) leaves dpkg's journal pending, and apt then refuses
+		# every install until it is finished: finish it first.
+		if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then
+			echo "dev.sh: finishing an interrupted dpkg run (dpkg --configure -a)" >&2
+			dpkg --configure -a
+		fi
+		# Wait for another apt (unattended-upgrades at boot) rather than fail.
+		apt-get -o DPkg::Lock::Timeout=600 update -qq
 		# shellcheck disable=SC2086
-		apt-get install -y -qq $missing
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq $missing
 	fi
 }
 
@@ -67,6 +75,9 @@ test)
 	# A Release build (gcc -O3) only has to compile: -O3 inlines enough to
 	# find -Wmaybe-uninitialized cases that -O2 misses, and -Werror is on.
 	build build-release -DCMAKE_BUILD_TYPE=Release
+	# So does the whole tree with clang: its warnings differ from gcc's (an
+	# unused static inline, string + int) and -Werror is on.
+	build build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug
 	# libFuzzer (clang): each target for ~5 s on its corpus (tests/fuzz/run.sh runs longer).
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DUDSRPC_FUZZ=ON >/dev/null
 	cmake --build build-fuzz --target udsrpc_fuzz -j"$jobs"
