@@ -1363,8 +1363,8 @@ static bool txn_text_change(struct text_buf *t, const char *key, size_t klen, co
 
 /*
  * A write's record, appended to the batch's body in b (its header room
- * already there), sealed as a record of a batch: its value's text, dumped
- * here, stays at *ret_voff in b. 0, -EINVAL, -E2BIG or -ENOMEM.
+ * already there), sealed as a record of a batch: its value's text (the
+ * op's, or dumped here) stays at *ret_voff in b. 0, -EINVAL, -E2BIG or -ENOMEM.
  */
 static int txn_append(struct store *s, struct text_buf *b, const struct store_txn_op *o,
                       size_t klen, const struct txn_view *w, uint64_t rev, size_t *ret_voff,
@@ -1377,8 +1377,12 @@ static int txn_append(struct store *s, struct text_buf *b, const struct store_tx
 	unsigned char *rec;
 	int r;
 
-	if (set && (r = scratch_dump(s, o->value, &vtext, &vlen)) < 0)
+	if (set && o->vtext) {
+		vtext = o->vtext;
+		vlen = o->vlen;
+	} else if (set && (r = scratch_dump(s, o->value, &vtext, &vlen)) < 0) {
 		return r;
+	}
 	len = koff + klen + vlen;
 	if (len > STORE_REC_MAX)
 		return -E2BIG;
@@ -1428,7 +1432,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	nops = ok ? nsucc : nfail;
 	for (size_t i = 0; i < nops; i++)
 		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
-		    (ops[i].op == STORE_TXN_SET && !ops[i].value))
+		    (ops[i].op == STORE_TXN_SET && !ops[i].value && !ops[i].vtext))
 			return -EINVAL;
 	if (ret_results) {
 		if (!text_reserve(&text, 2))
