@@ -1276,7 +1276,7 @@ struct txn_view {
  * many keys stays linear.
  */
 static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *ops, size_t upto,
-                                   const struct txn_view *made, const char *key)
+                                   const struct txn_view *made, const char *key, size_t klen)
 {
 	struct txn_view v = {0};
 	struct store_node *n;
@@ -1286,7 +1286,7 @@ static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *o
 	for (size_t i = upto; i-- > 0;)
 		if (ops[i].op != STORE_TXN_GET && strcmp(ops[i].key, key) == 0)
 			return made[i];
-	n = node_find(s, key, strlen(key));
+	n = node_find(s, key, klen);
 	if (n) {
 		struct store_latest l = node_latest(n);
 
@@ -1309,7 +1309,7 @@ static bool txn_value_equal(const struct txn_view *v, const json_t *want)
 
 static bool txn_compare_holds(struct store *s, const struct store_txn_cmp *c)
 {
-	struct txn_view v = txn_view_of(s, NULL, 0, NULL, c->key);
+	struct txn_view v = txn_view_of(s, NULL, 0, NULL, c->key, strlen(c->key));
 
 	switch (c->what) {
 	case STORE_CMP_REVISION:
@@ -1401,6 +1401,8 @@ static int txn_append(struct store *s, struct text_buf *b, const struct store_tx
 
 /* The batch's first room per op: most records of a config store are small. */
 #define TXN_REC_GUESS 128
+/* Up to this many ops their state is on the stack: its callocs cost more than a tenth of a 10-op one. */
+#define TXN_STACK_OPS 16
 
 int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
@@ -1413,8 +1415,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	/* The batch record as it is built: a store_rec, its header, then its records. */
 	const size_t body = offsetof(struct store_rec, data) + STORE_REC_HDR;
 	uint64_t rev = s->next_rev + 1, d_items = 0, d_bytes = 0;
-	struct txn_view *made = NULL;
-	size_t *voffs = NULL; /* a write's value in batch (+1; 0: not a write) */
+	struct txn_view *made = NULL, made_stack[TXN_STACK_OPS];
+	/* voffs: a write's value in batch (+1; 0: not a write); klens: each op's key's length */
+	size_t *voffs = NULL, *klens, offs_stack[2 * TXN_STACK_OPS];
 	struct text_buf batch = {0};
 	struct store_op *op = NULL;
 	struct op_ent *ents = NULL;
@@ -1430,18 +1433,29 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		ok = txn_compare_holds(s, &cmps[i]);
 	ops = ok ? succ : fail;
 	nops = ok ? nsucc : nfail;
-	for (size_t i = 0; i < nops; i++)
-		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
+	if (nops < TXN_STACK_OPS) {
+		made = made_stack;
+		voffs = offs_stack;
+		memset(voffs, 0, (nops + 1) * sizeof(*voffs));
+	} else if (!(made = calloc(nops + 1, sizeof(*made))) ||
+	           !(voffs = calloc(2 * (nops + 1), sizeof(*voffs)))) {
+		goto out;
+	}
+	klens = voffs + nops + 1;
+	r = -EINVAL;
+	for (size_t i = 0; i < nops; i++) {
+		klens[i] = strlen(ops[i].key);
+		if (!store_key_valid(ops[i].key, klens[i]) ||
 		    (ops[i].op == STORE_TXN_SET && !ops[i].value && !ops[i].vtext))
-			return -EINVAL;
+			goto out;
+	}
+	r = -ENOMEM;
 	if (ret_results) {
 		if (!text_reserve(&text, 2))
 			goto out;
 		text_put(&text, "[", 1);
 	}
-	if (!(op = op_get(s)) || !(made = calloc(nops + 1, sizeof(*made))) ||
-	    !(voffs = calloc(nops + 1, sizeof(*voffs))) ||
-	    !text_reserve(&batch, body + nops * TXN_REC_GUESS))
+	if (!(op = op_get(s)) || !text_reserve(&batch, body + nops * TXN_REC_GUESS))
 		goto out;
 	batch.len = body;
 	op->done = done;
@@ -1449,8 +1463,8 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	/* Each op over the state the ones before it leave; writes encoded at rev. */
 	for (size_t i = 0; i < nops; i++) {
 		const struct store_txn_op *o = &ops[i];
-		struct txn_view v = txn_view_of(s, ops, i, made, o->key);
-		size_t klen = strlen(o->key);
+		size_t klen = klens[i];
+		struct txn_view v = txn_view_of(s, ops, i, made, o->key, klen);
 		bool changed = false;
 
 		r = -ENOMEM;
@@ -1537,10 +1551,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		made[i].value = e->set ? batch.p + made[i].voff : NULL;
 		/* A new key's node holds its value from the start; another's gets a block. */
 		if (created)
-			n = made[i].node = node_new(s, o->key, strlen(o->key), made[i].value,
-			                            made[i].vlen);
+			n = made[i].node = node_new(s, o->key, klens[i], made[i].value, made[i].vlen);
 		else if (e->set)
-			e->block = node_block(o->key, strlen(o->key), made[i].value, made[i].vlen);
+			e->block = node_block(o->key, klens[i], made[i].value, made[i].vlen);
 		if (!n || (!created && e->set && !e->block) || !(e->lat = node_lat(s, n))) {
 			for (size_t j = 0; j <= i; j++) {
 				if (voffs[j] && made[j].node)
@@ -1596,8 +1609,10 @@ queue:
 	}
 	r = 0;
 out:
-	free(voffs);
-	free(made);
+	if (made != made_stack) {
+		free(voffs);
+		free(made);
+	}
 	free(batch.p);
 	free(ents);
 	if (op)

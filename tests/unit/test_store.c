@@ -1955,6 +1955,57 @@ static void test_txn_set_text(void **state)
 	json_decref(x);
 }
 
+/* More ops than store_txn keeps on its stack: sets (of text and of values) and gets of them. */
+static void test_txn_many_ops(void **state)
+{
+	struct fx *f = *state;
+	enum { SETS = 20, N = 2 * SETS };
+	struct store_txn_op ops[N];
+	char keys[SETS][8];
+	json_t *vals[SETS];
+	struct result r = {.f = f};
+	bool changed[N], succeeded;
+	struct store_txn_results res = {.changed = changed};
+	uint64_t rev;
+
+	for (int i = 0; i < SETS; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "t/k%02d", i);
+		vals[i] = i % 2 ? json_integer(i) : NULL;
+		ops[i] = (struct store_txn_op){.op = STORE_TXN_SET, .key = keys[i], .value = vals[i],
+		                               .vtext = i % 2 ? NULL : "\"even\"",
+		                               .vlen = i % 2 ? 0 : 6};
+		ops[SETS + i] = (struct store_txn_op){.op = STORE_TXN_GET, .key = keys[i]};
+	}
+	assert_int_equal(store_txn(f->s, NULL, 0, ops, N, NULL, 0, done_cb, &r, &succeeded, &res), 0);
+	wait_calls(f, &r.calls, 1);
+	assert_int_equal(r.st, STORE_OK);
+	json_t *got = json_loadb(res.text, res.len, 0, NULL);
+	free(res.text);
+	assert_int_equal(json_array_size(got), N);
+	for (int i = 0; i < SETS; i++) {
+		json_t *item = json_array_get(got, SETS + i);
+
+		assert_true(changed[i]);
+		assert_string_equal(json_string_value(json_object_get(item, "key")), keys[i]);
+		if (i % 2)
+			assert_int_equal(json_integer_value(json_object_get(item, "value")), i);
+		else
+			assert_string_equal(json_string_value(json_object_get(item, "value")), "even");
+	}
+	json_decref(got);
+	fx_reopen(f);
+	for (int i = 0; i < SETS; i++) {
+		const json_t *v = store_get(f->s, keys[i], &rev);
+
+		assert_int_equal(rev, 1);
+		if (i % 2)
+			assert_int_equal(json_integer_value(v), i);
+		else
+			assert_string_equal(json_string_value(v), "even");
+		json_decref(vals[i]);
+	}
+}
+
 /*
  * A get's item longer than its own room but within what is free (the room
  * of the ops around it): every length, so that one ends exactly at the
@@ -2643,6 +2694,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_txn_long_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn_get_own_set, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn_set_text, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_txn_many_ops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ephemeral, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};
