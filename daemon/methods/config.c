@@ -1177,7 +1177,7 @@ static bool config_txn_twice(struct config_txn_writes *s, size_t i)
  * win?), and each key is judged as the policy would judge the single call.
  */
 static int config_txn_ops(struct udsrpc_call *c, const char *branch, const struct store_txn_op *ops,
-                          const bool *eph, size_t n)
+                          const bool *eph, size_t n, const void **found)
 {
 	char reason[STORE_KEY_MAX + 64];
 	struct config_txn_writes seen;
@@ -1207,7 +1207,7 @@ static int config_txn_ops(struct udsrpc_call *c, const char *branch, const struc
 		method = ops[i].op == STORE_TXN_GET   ? "config.get"
 		         : ops[i].op == STORE_TXN_SET ? "config.set"
 		                                      : "config.unset";
-		if (!udsrpc_call_allowed(c, method, ops[i].key)) {
+		if (!udsrpc_call_allowed_found(c, method, ops[i].key, &found[ops[i].op])) {
 			config_refuse_key(c, "config.txn", ops[i].key);
 			return -EPERM;
 		}
@@ -1248,6 +1248,8 @@ static void config_txn_run(struct udsrpcd *d, struct udsrpc_call *c, struct conf
 	size_t nc = a->nc, ns = a->ns, nf = a->nf;
 	struct config_write *w = NULL;
 	char reason[128], path[48];
+	/* Each op kind's method, found by its first check (udsrpc_call_allowed_found). */
+	const void *found[3] = {NULL, NULL, NULL};
 	int r = 0;
 
 	if (nc + ns + nf > d->store_limits.max_txn_ops) {
@@ -1265,14 +1267,15 @@ static void config_txn_run(struct udsrpcd *d, struct udsrpc_call *c, struct conf
 			config_txn_args_free(d, a, block);
 			return;
 		}
-		if (!udsrpc_call_allowed(c, "config.get", a->cmps[i].key)) {
+		if (!udsrpc_call_allowed_found(c, "config.get", a->cmps[i].key,
+		                               &found[STORE_TXN_GET])) {
 			config_refuse_key(c, "config.txn", a->cmps[i].key);
 			config_txn_args_free(d, a, block);
 			return;
 		}
 	}
-	if (config_txn_ops(c, "success", a->succ, a->eph_succ, ns) < 0 ||
-	    config_txn_ops(c, "failure", a->fail, a->eph_fail, nf) < 0 ||
+	if (config_txn_ops(c, "success", a->succ, a->eph_succ, ns, found) < 0 ||
+	    config_txn_ops(c, "failure", a->fail, a->eph_fail, nf, found) < 0 ||
 	    !(w = config_write_new(d, c, "", NULL, 0))) {
 		config_txn_args_free(d, a, block);
 		return;
