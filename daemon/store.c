@@ -1270,31 +1270,35 @@ struct txn_view {
 };
 
 /*
- * The view of key: the latest state, or what an op of ops[0..upto) made it.
+ * The view of key (klen bytes) into *ret, filled in place: the latest
+ * state, or what an op of ops[0..upto) made it.
  * Only a get looks back (scan): a branch writes each key once (the caller's
  * rule), so a write finds no earlier write of its key, and a restore of
  * many keys stays linear.
  */
-static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *ops, size_t upto,
-                                   const struct txn_view *made, const char *key, size_t klen)
+static void txn_view_of(struct store *s, const struct store_txn_op *ops, size_t upto,
+                        const struct txn_view *made, const char *key, size_t klen,
+                        struct txn_view *ret)
 {
-	struct txn_view v = {0};
 	struct store_node *n;
 
 	if (upto > 0 && ops[upto].op != STORE_TXN_GET)
 		upto = 0;
-	for (size_t i = upto; i-- > 0;)
-		if (ops[i].op != STORE_TXN_GET && strcmp(ops[i].key, key) == 0)
-			return made[i];
-	n = node_find(s, key, klen);
-	if (n) {
-		struct store_latest l = node_latest(n);
-
-		v = (struct txn_view){.exists = l.rev != 0, .rev = l.rev, .create = l.create,
-		                      .version = l.version, .size = l.size, .value = l.value,
-		                      .vlen = l.vlen, .eph = l.eph, .node = n};
+	for (size_t i = upto; i-- > 0;) {
+		if (ops[i].op != STORE_TXN_GET && strcmp(ops[i].key, key) == 0) {
+			*ret = made[i];
+			return;
+		}
 	}
-	return v;
+	n = node_find(s, key, klen);
+	if (!n) {
+		*ret = (struct txn_view){0};
+		return;
+	}
+	struct store_latest l = node_latest(n);
+	*ret = (struct txn_view){.exists = l.rev != 0, .rev = l.rev, .create = l.create,
+	                         .version = l.version, .size = l.size, .value = l.value,
+	                         .vlen = l.vlen, .eph = l.eph, .node = n};
 }
 
 /* A value compare (json_equal, as config.txn says): the stored text read back for it. */
@@ -1309,8 +1313,9 @@ static bool txn_value_equal(const struct txn_view *v, const json_t *want)
 
 static bool txn_compare_holds(struct store *s, const struct store_txn_cmp *c)
 {
-	struct txn_view v = txn_view_of(s, NULL, 0, NULL, c->key, strlen(c->key));
+	struct txn_view v;
 
+	txn_view_of(s, NULL, 0, NULL, c->key, strlen(c->key), &v);
 	switch (c->what) {
 	case STORE_CMP_REVISION:
 		return v.rev == c->num;
@@ -1464,7 +1469,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	for (size_t i = 0; i < nops; i++) {
 		const struct store_txn_op *o = &ops[i];
 		size_t klen = klens[i];
-		struct txn_view v = txn_view_of(s, ops, i, made, o->key, klen);
+		struct txn_view v;
+
+		txn_view_of(s, ops, i, made, o->key, klen, &v);
 		bool changed = false;
 
 		r = -ENOMEM;
@@ -1482,30 +1489,31 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
 		} else {
-			struct txn_view w = {.node = v.node, .in_batch = true};
+			/* Built where it stays: a copy of the view costs as much as filling it. */
+			struct txn_view *w = &made[i];
 
+			*w = (struct txn_view){.node = v.node, .in_batch = true};
 			if (o->op == STORE_TXN_SET) {
-				w.exists = true;
-				w.rev = rev;
-				w.create = v.exists ? v.create : rev;
-				w.version = v.exists ? v.version + 1 : 1;
-				w.eph.on = o->owner != NULL;
+				w->exists = true;
+				w->rev = rev;
+				w->create = v.exists ? v.create : rev;
+				w->version = v.exists ? v.version + 1 : 1;
+				w->eph.on = o->owner != NULL;
 				if (o->owner)
-					w.eph.who = *o->owner;
-				has_eph = has_eph || w.eph.on;
+					w->eph.who = *o->owner;
+				has_eph = has_eph || w->eph.on;
 				d_items += v.exists ? 0 : 1;
 				has_set = true;
 			} else {
 				d_items--;
 			}
-			r = txn_append(s, &batch, o, klen, &w, rev, &w.voff, &w.vlen);
+			r = txn_append(s, &batch, o, klen, w, rev, &w->voff, &w->vlen);
 			if (r < 0)
 				goto out;
 			if (o->op == STORE_TXN_SET)
-				w.size = klen + w.vlen;
-			voffs[i] = w.voff + 1;
-			d_bytes += w.size - v.size;
-			made[i] = w;
+				w->size = klen + w->vlen;
+			voffs[i] = w->voff + 1;
+			d_bytes += w->size - v.size;
 			nw++;
 			changed = true;
 		}

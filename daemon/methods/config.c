@@ -1135,18 +1135,28 @@ static void config_txn_op_of(const json_t *o, struct store_txn_op *ret, bool *re
  */
 static uint64_t config_key_print(const char *key)
 {
-	size_t n = strlen(key), k = n < 8 ? n : 8;
+	size_t n = strlen(key);
 	uint64_t w = 0;
 
-	memcpy(&w, key + n - k, k);
+	/* Eight bytes a fixed-size copy (a load), a shorter key byte by byte: no memcpy call. */
+	if (n >= 8)
+		memcpy(&w, key + n - 8, 8);
+	else
+		for (size_t i = 0; i < n; i++)
+			w = w << 8 | (unsigned char)key[i];
 	return w * 31 + n;
 }
 
-/* The writes among a branch's first PRINTS ops seen so far: their keys and prints. */
+/*
+ * The writes among a branch's first PRINTS ops seen so far: their keys and
+ * prints, and a bit per print (of 64, by a multiplicative hash) in seen, so
+ * that a new key (nearly every one) is told apart without the list.
+ */
 #define CONFIG_TXN_PRINTS 64
 struct config_txn_writes {
 	const struct store_txn_op *ops;
 	size_t n; /* writes among the first PRINTS ops */
+	uint64_t seen;
 	uint64_t prints[CONFIG_TXN_PRINTS];
 	const char *keys[CONFIG_TXN_PRINTS];
 };
@@ -1163,10 +1173,11 @@ static bool config_txn_twice(struct config_txn_writes *s, size_t i)
 				return true;
 		return false;
 	}
-	uint64_t print = config_key_print(key);
-	for (size_t k = 0; k < s->n; k++)
+	uint64_t print = config_key_print(key), bit = 1ull << ((print * 0x9e3779b97f4a7c15ull) >> 58);
+	for (size_t k = 0; (s->seen & bit) && k < s->n; k++)
 		if (s->prints[k] == print && strcmp(s->keys[k], key) == 0)
 			return true;
+	s->seen |= bit;
 	s->prints[s->n] = print;
 	s->keys[s->n++] = key;
 	return false;
@@ -1184,6 +1195,7 @@ static int config_txn_ops(struct udsrpc_call *c, const char *branch, const struc
 
 	seen.ops = ops;
 	seen.n = 0;
+	seen.seen = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *method;
 
