@@ -1270,31 +1270,35 @@ struct txn_view {
 };
 
 /*
- * The view of key: the latest state, or what an op of ops[0..upto) made it.
+ * The view of key (klen bytes) into *ret, filled in place: the latest
+ * state, or what an op of ops[0..upto) made it.
  * Only a get looks back (scan): a branch writes each key once (the caller's
  * rule), so a write finds no earlier write of its key, and a restore of
  * many keys stays linear.
  */
-static struct txn_view txn_view_of(struct store *s, const struct store_txn_op *ops, size_t upto,
-                                   const struct txn_view *made, const char *key)
+static void txn_view_of(struct store *s, const struct store_txn_op *ops, size_t upto,
+                        const struct txn_view *made, const char *key, size_t klen,
+                        struct txn_view *ret)
 {
-	struct txn_view v = {0};
 	struct store_node *n;
 
 	if (upto > 0 && ops[upto].op != STORE_TXN_GET)
 		upto = 0;
-	for (size_t i = upto; i-- > 0;)
-		if (ops[i].op != STORE_TXN_GET && strcmp(ops[i].key, key) == 0)
-			return made[i];
-	n = node_find(s, key, strlen(key));
-	if (n) {
-		struct store_latest l = node_latest(n);
-
-		v = (struct txn_view){.exists = l.rev != 0, .rev = l.rev, .create = l.create,
-		                      .version = l.version, .size = l.size, .value = l.value,
-		                      .vlen = l.vlen, .eph = l.eph, .node = n};
+	for (size_t i = upto; i-- > 0;) {
+		if (ops[i].op != STORE_TXN_GET && strcmp(ops[i].key, key) == 0) {
+			*ret = made[i];
+			return;
+		}
 	}
-	return v;
+	n = node_find(s, key, klen);
+	if (!n) {
+		*ret = (struct txn_view){0};
+		return;
+	}
+	struct store_latest l = node_latest(n);
+	*ret = (struct txn_view){.exists = l.rev != 0, .rev = l.rev, .create = l.create,
+	                         .version = l.version, .size = l.size, .value = l.value,
+	                         .vlen = l.vlen, .eph = l.eph, .node = n};
 }
 
 /* A value compare (json_equal, as config.txn says): the stored text read back for it. */
@@ -1309,8 +1313,9 @@ static bool txn_value_equal(const struct txn_view *v, const json_t *want)
 
 static bool txn_compare_holds(struct store *s, const struct store_txn_cmp *c)
 {
-	struct txn_view v = txn_view_of(s, NULL, 0, NULL, c->key);
+	struct txn_view v;
 
+	txn_view_of(s, NULL, 0, NULL, c->key, strlen(c->key), &v);
 	switch (c->what) {
 	case STORE_CMP_REVISION:
 		return v.rev == c->num;
@@ -1363,8 +1368,8 @@ static bool txn_text_change(struct text_buf *t, const char *key, size_t klen, co
 
 /*
  * A write's record, appended to the batch's body in b (its header room
- * already there), sealed as a record of a batch: its value's text, dumped
- * here, stays at *ret_voff in b. 0, -EINVAL, -E2BIG or -ENOMEM.
+ * already there), sealed as a record of a batch: its value's text (the
+ * op's, or dumped here) stays at *ret_voff in b. 0, -EINVAL, -E2BIG or -ENOMEM.
  */
 static int txn_append(struct store *s, struct text_buf *b, const struct store_txn_op *o,
                       size_t klen, const struct txn_view *w, uint64_t rev, size_t *ret_voff,
@@ -1377,8 +1382,12 @@ static int txn_append(struct store *s, struct text_buf *b, const struct store_tx
 	unsigned char *rec;
 	int r;
 
-	if (set && (r = scratch_dump(s, o->value, &vtext, &vlen)) < 0)
+	if (set && o->vtext) {
+		vtext = o->vtext;
+		vlen = o->vlen;
+	} else if (set && (r = scratch_dump(s, o->value, &vtext, &vlen)) < 0) {
 		return r;
+	}
 	len = koff + klen + vlen;
 	if (len > STORE_REC_MAX)
 		return -E2BIG;
@@ -1397,6 +1406,8 @@ static int txn_append(struct store *s, struct text_buf *b, const struct store_tx
 
 /* The batch's first room per op: most records of a config store are small. */
 #define TXN_REC_GUESS 128
+/* Up to this many ops their state is on the stack: its callocs cost more than a tenth of a 10-op one. */
+#define TXN_STACK_OPS 16
 
 int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
               const struct store_txn_op *succ, size_t nsucc, const struct store_txn_op *fail,
@@ -1409,8 +1420,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	/* The batch record as it is built: a store_rec, its header, then its records. */
 	const size_t body = offsetof(struct store_rec, data) + STORE_REC_HDR;
 	uint64_t rev = s->next_rev + 1, d_items = 0, d_bytes = 0;
-	struct txn_view *made = NULL;
-	size_t *voffs = NULL; /* a write's value in batch (+1; 0: not a write) */
+	struct txn_view *made = NULL, made_stack[TXN_STACK_OPS];
+	/* voffs: a write's value in batch (+1; 0: not a write); klens: each op's key's length */
+	size_t *voffs = NULL, *klens, offs_stack[2 * TXN_STACK_OPS];
 	struct text_buf batch = {0};
 	struct store_op *op = NULL;
 	struct op_ent *ents = NULL;
@@ -1426,18 +1438,29 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		ok = txn_compare_holds(s, &cmps[i]);
 	ops = ok ? succ : fail;
 	nops = ok ? nsucc : nfail;
-	for (size_t i = 0; i < nops; i++)
-		if (!store_key_valid(ops[i].key, strlen(ops[i].key)) ||
-		    (ops[i].op == STORE_TXN_SET && !ops[i].value))
-			return -EINVAL;
+	if (nops < TXN_STACK_OPS) {
+		made = made_stack;
+		voffs = offs_stack;
+		memset(voffs, 0, (nops + 1) * sizeof(*voffs));
+	} else if (!(made = calloc(nops + 1, sizeof(*made))) ||
+	           !(voffs = calloc(2 * (nops + 1), sizeof(*voffs)))) {
+		goto out;
+	}
+	klens = voffs + nops + 1;
+	r = -EINVAL;
+	for (size_t i = 0; i < nops; i++) {
+		klens[i] = strlen(ops[i].key);
+		if (!store_key_valid(ops[i].key, klens[i]) ||
+		    (ops[i].op == STORE_TXN_SET && !ops[i].value && !ops[i].vtext))
+			goto out;
+	}
+	r = -ENOMEM;
 	if (ret_results) {
 		if (!text_reserve(&text, 2))
 			goto out;
 		text_put(&text, "[", 1);
 	}
-	if (!(op = op_get(s)) || !(made = calloc(nops + 1, sizeof(*made))) ||
-	    !(voffs = calloc(nops + 1, sizeof(*voffs))) ||
-	    !text_reserve(&batch, body + nops * TXN_REC_GUESS))
+	if (!(op = op_get(s)) || !text_reserve(&batch, body + nops * TXN_REC_GUESS))
 		goto out;
 	batch.len = body;
 	op->done = done;
@@ -1445,8 +1468,10 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 	/* Each op over the state the ones before it leave; writes encoded at rev. */
 	for (size_t i = 0; i < nops; i++) {
 		const struct store_txn_op *o = &ops[i];
-		struct txn_view v = txn_view_of(s, ops, i, made, o->key);
-		size_t klen = strlen(o->key);
+		size_t klen = klens[i];
+		struct txn_view v;
+
+		txn_view_of(s, ops, i, made, o->key, klen, &v);
 		bool changed = false;
 
 		r = -ENOMEM;
@@ -1464,30 +1489,31 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		} else if (o->op == STORE_TXN_UNSET && !v.exists) {
 			made[i] = v;
 		} else {
-			struct txn_view w = {.node = v.node, .in_batch = true};
+			/* Built where it stays: a copy of the view costs as much as filling it. */
+			struct txn_view *w = &made[i];
 
+			*w = (struct txn_view){.node = v.node, .in_batch = true};
 			if (o->op == STORE_TXN_SET) {
-				w.exists = true;
-				w.rev = rev;
-				w.create = v.exists ? v.create : rev;
-				w.version = v.exists ? v.version + 1 : 1;
-				w.eph.on = o->owner != NULL;
+				w->exists = true;
+				w->rev = rev;
+				w->create = v.exists ? v.create : rev;
+				w->version = v.exists ? v.version + 1 : 1;
+				w->eph.on = o->owner != NULL;
 				if (o->owner)
-					w.eph.who = *o->owner;
-				has_eph = has_eph || w.eph.on;
+					w->eph.who = *o->owner;
+				has_eph = has_eph || w->eph.on;
 				d_items += v.exists ? 0 : 1;
 				has_set = true;
 			} else {
 				d_items--;
 			}
-			r = txn_append(s, &batch, o, klen, &w, rev, &w.voff, &w.vlen);
+			r = txn_append(s, &batch, o, klen, w, rev, &w->voff, &w->vlen);
 			if (r < 0)
 				goto out;
 			if (o->op == STORE_TXN_SET)
-				w.size = klen + w.vlen;
-			voffs[i] = w.voff + 1;
-			d_bytes += w.size - v.size;
-			made[i] = w;
+				w->size = klen + w->vlen;
+			voffs[i] = w->voff + 1;
+			d_bytes += w->size - v.size;
 			nw++;
 			changed = true;
 		}
@@ -1533,10 +1559,9 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		made[i].value = e->set ? batch.p + made[i].voff : NULL;
 		/* A new key's node holds its value from the start; another's gets a block. */
 		if (created)
-			n = made[i].node = node_new(s, o->key, strlen(o->key), made[i].value,
-			                            made[i].vlen);
+			n = made[i].node = node_new(s, o->key, klens[i], made[i].value, made[i].vlen);
 		else if (e->set)
-			e->block = node_block(o->key, strlen(o->key), made[i].value, made[i].vlen);
+			e->block = node_block(o->key, klens[i], made[i].value, made[i].vlen);
 		if (!n || (!created && e->set && !e->block) || !(e->lat = node_lat(s, n))) {
 			for (size_t j = 0; j <= i; j++) {
 				if (voffs[j] && made[j].node)
@@ -1592,8 +1617,10 @@ queue:
 	}
 	r = 0;
 out:
-	free(voffs);
-	free(made);
+	if (made != made_stack) {
+		free(voffs);
+		free(made);
+	}
 	free(batch.p);
 	free(ents);
 	if (op)

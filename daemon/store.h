@@ -255,6 +255,10 @@ struct store_txn_op {
 	const char *key;
 	json_t *value; /* set */
 	const struct store_owner *owner; /* set: NULL, or ephemeral bound to it (copied) */
+	/* set: the value's compact dump when the caller has it (vlen bytes, borrowed
+	 * until store_txn returns), recorded as it is; value may then be NULL */
+	const char *vtext;
+	size_t vlen;
 };
 enum store_cmp_kind { STORE_CMP_REVISION, STORE_CMP_VERSION, STORE_CMP_VALUE, STORE_CMP_EXISTS };
 struct store_txn_cmp {

@@ -28,8 +28,21 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 		c = __builtin_ia32_crc32di(c, w);
 	}
 	crc = (uint32_t)c;
-	while (len--)
-		crc = __builtin_ia32_crc32qi(crc, *p++);
+	/* The rest in four, two and one: a record's length and tail are a few bytes each. */
+	if (len >= 4) {
+		uint32_t v;
+
+		memcpy(&v, p, 4);
+		crc = __builtin_ia32_crc32si(crc, v);
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		crc = __builtin_ia32_crc32hi(crc, (uint16_t)(p[0] | p[1] << 8));
+		p += 2;
+	}
+	if (len & 1)
+		crc = __builtin_ia32_crc32qi(crc, *p);
 	return crc;
 }
 #endif

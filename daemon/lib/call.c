@@ -470,15 +470,25 @@ UDSRPC_EXPORT const struct udsrpc_peer *udsrpc_call_peer(const struct udsrpc_cal
 	return c && c->session ? c->session->peer : NULL;
 }
 
-UDSRPC_EXPORT bool udsrpc_call_allowed(const struct udsrpc_call *c, const char *method,
-                                       const char *key)
+UDSRPC_EXPORT bool udsrpc_call_allowed_found(const struct udsrpc_call *c, const char *method,
+                                             const char *key, const void **found)
 {
 	if (!c || !c->session || !method)
 		return false;
-	struct method_entry *e = registry_find(&c->session->srv->reg, method, strlen(method));
+	struct method_entry *e = (struct method_entry *)*found;
+	if (!e)
+		*found = e = registry_find(&c->session->srv->reg, method, strlen(method));
 	if (e)
 		return rpc_allowed(c->session, e, key);
 	return policy_allows(c->session->srv->policy, c->session->peer, method, key);
+}
+
+UDSRPC_EXPORT bool udsrpc_call_allowed(const struct udsrpc_call *c, const char *method,
+                                       const char *key)
+{
+	const void *found = NULL;
+
+	return udsrpc_call_allowed_found(c, method, key, &found);
 }
 
 UDSRPC_EXPORT void *udsrpc_call_conn_data(const struct udsrpc_call *c)

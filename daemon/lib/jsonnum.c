@@ -208,29 +208,29 @@ static const char *scalar_string_end(const char *p, const char *end)
 	return q < end && *q == '"' ? q + 1 : NULL;
 }
 
-json_t *jsonnum_scalar(const char *p, const char *end, const char **ret_end)
+/*
+ * What jsonnum_scalar accepts at p, without building it: just past it, its
+ * kind ('"' a string, 't' 'f' 'n' a literal, '0' an integer, its value in
+ * *ret_int), or NULL.
+ */
+static const char *scalar_scan(const char *p, const char *end, char *ret_kind, json_int_t *ret_int)
 {
 	static const struct {
 		const char *word;
 		size_t len;
 	} words[] = {{"true", 4}, {"false", 5}, {"null", 4}};
-	const char *d = p + (*p == '-'), *e;
+	const char *d = p + (*p == '-');
 	uint64_t u = 0; /* a longer run wraps harmlessly before it is refused */
 	size_t n = 0;
-	json_t *v;
 
-	if (*p == '"') {
-		if (!(e = scalar_string_end(p, end)) || !(v = json_stringn_nocheck(p + 1, (size_t)(e - p - 2))))
-			return NULL;
-		*ret_end = e;
-		return v;
-	}
+	*ret_kind = *p;
+	if (*p == '"')
+		return scalar_string_end(p, end);
 	for (int i = 0; i < 3; i++) {
 		if (*p == words[i].word[0]) {
 			if ((size_t)(end - p) < words[i].len || memcmp(p, words[i].word, words[i].len) != 0)
 				return NULL;
-			*ret_end = p + words[i].len;
-			return i == 0 ? json_true() : i == 1 ? json_false() : json_null();
+			return p + words[i].len;
 		}
 	}
 	while (d + n < end && d[n] >= '0' && d[n] <= '9') {
@@ -240,9 +240,47 @@ json_t *jsonnum_scalar(const char *p, const char *end, const char **ret_end)
 	if (n == 0 || n > 18 || (n > 1 && d[0] == '0') ||
 	    (d + n < end && (d[n] == '.' || d[n] == 'e' || d[n] == 'E')))
 		return NULL;
-	if (!(v = json_integer(d > p ? -(json_int_t)u : (json_int_t)u)))
+	*ret_kind = '0';
+	*ret_int = d > p ? -(json_int_t)u : (json_int_t)u;
+	return d + n;
+}
+
+const char *jsonnum_scalar_end(const char *p, const char *end)
+{
+	char kind;
+	json_int_t i;
+
+	return scalar_scan(p, end, &kind, &i);
+}
+
+json_t *jsonnum_scalar(const char *p, const char *end, const char **ret_end)
+{
+	char kind;
+	json_int_t i = 0;
+	const char *e = scalar_scan(p, end, &kind, &i);
+	json_t *v;
+
+	if (!e)
 		return NULL;
-	*ret_end = d + n;
+	switch (kind) {
+	case '"':
+		v = json_stringn_nocheck(p + 1, (size_t)(e - p - 2));
+		break;
+	case 't':
+		v = json_true();
+		break;
+	case 'f':
+		v = json_false();
+		break;
+	case 'n':
+		v = json_null();
+		break;
+	default:
+		v = json_integer(i);
+		break;
+	}
+	if (v)
+		*ret_end = e;
 	return v;
 }
 

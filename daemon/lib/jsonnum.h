@@ -107,6 +107,12 @@ bool jsonnum_plain(const char *p, size_t n);
  * for anything else or on ENOMEM (nothing read: the caller asks jansson).
  */
 json_t *jsonnum_scalar(const char *p, const char *end, const char **ret_end);
+/*
+ * Just past the scalar jsonnum_scalar would take at p (before end), or
+ * NULL: the same test without building the value. Its text is then the
+ * value's compact dump, but for -0, which jansson reads and dumps as 0.
+ */
+const char *jsonnum_scalar_end(const char *p, const char *end);
 
 /* json_dumps / json_dumpb / json_dump_callback, reals written by jsonnum_real. */
 char *jsonnum_dumps(const json_t *v, size_t flags);

@@ -30,9 +30,10 @@ struct config_conn {
 };
 
 /*
- * A key a config.txn changed: value NULL for an unset (both borrowed from
- * its txn_ops); vtext (vlen bytes; NULL: none) the value's compact dump
- * when the request's own text of it is that (config_txn_text), for its event.
+ * A key a config.txn changed, for its event: a set's value (borrowed from
+ * its txn_ops), or vtext (vlen bytes), its compact dump, when the request's
+ * own text of it is that (config_txn_text; value NULL then); both NULL for
+ * an unset.
  */
 struct config_change {
 	const char *key;
@@ -325,8 +326,8 @@ static char *config_put_peer(char *at, uid_t uid, pid_t pid)
 #define CONFIG_EVENT_STACK 1024
 
 /*
- * The config event of one changed key (value NULL: an unset; reason NULL:
- * none), serialised once for the history and the live subscribers. Every
+ * The config event of one changed key (value and vtext NULL: an unset;
+ * reason NULL: none), serialised once for the history and the live subscribers. Every
  * change that raises the revision comes through here (the unset of an
  * ephemeral key's owner leaving too, with its reason), so the history has
  * no holes. Written out as text, members in the order a JSON notification
@@ -347,12 +348,14 @@ static void config_publish_text(struct config_write *w, const char *key, const j
 	size_t klen = strlen(key), rlen = reason ? strlen(reason) : 0;
 	size_t fixed = CONFIG_EVENT_FIXED + klen + rlen;
 
+	bool set = value || vtext;
+
 	if (value && !vtext && value == w->value && w->vlen) {
 		/* A set's value, dumped once for the store's record (config_write). */
 		vtext = w->vtext;
 		vlen = w->vlen;
 	}
-	if (value && vtext) {
+	if (vtext) {
 		/* The dump made already: a set's, or a transaction's text of it. */
 		if (fixed + vlen > sizeof(stack) && !(line = malloc(fixed + vlen))) {
 			if (d->history)
@@ -381,7 +384,7 @@ static void config_publish_text(struct config_write *w, const char *key, const j
 	}
 	at = CONFIG_PUT_LIT(line, "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":"
 	                          "{\"topic\":\"config\",\"type\":\"");
-	at = value ? CONFIG_PUT_LIT(at, "set") : CONFIG_PUT_LIT(at, "unset");
+	at = set ? CONFIG_PUT_LIT(at, "set") : CONFIG_PUT_LIT(at, "unset");
 	at = CONFIG_PUT_LIT(at, "\",\"key\":\"");
 	at = config_put(at, key, klen);
 	at = CONFIG_PUT_LIT(at, "\",\"revision\":");
@@ -398,7 +401,7 @@ static void config_publish_text(struct config_write *w, const char *key, const j
 		at = config_put(at, reason, rlen);
 		at = CONFIG_PUT_LIT(at, "\"");
 	}
-	if (value) {
+	if (set) {
 		at = CONFIG_PUT_LIT(at, ",\"value\":");
 		/* Dumped at line + fixed, past anything written before it, or w's. */
 		memmove(at, vtext, vlen);
@@ -1010,20 +1013,14 @@ static void config_txn_bad(struct udsrpc_call *c, const char *path, const char *
  * text (config_txn_text), in one block sized once: the compares with
  * found[i], how many of revision, version, value, exists compare i holds;
  * each branch's ops with eph[i], op i asks to be ephemeral. Taken from the
- * text, the block also holds the keys copied out of it and the values
- * built from it (one reference each), which the write keeps.
+ * text, the block also holds the keys and the sets' values' text copied
+ * out of it and the other values built from it (one reference each),
+ * which the write keeps.
  */
-/* A set op's value as the request wrote it, when that is its compact dump (n 0: not kept). */
-struct config_vtext {
-	const char *p;
-	size_t n;
-};
-
 struct config_txn_args {
 	struct store_txn_cmp *cmps;
 	unsigned char *found;
 	struct store_txn_op *succ, *fail;
-	struct config_vtext *vt_succ, *vt_fail; /* text only; NULL from the tree */
 	bool *eph_succ, *eph_fail;
 	/* Room for the changes of the longer branch and the store's changed flags. */
 	struct config_change *changes;
@@ -1041,7 +1038,7 @@ static void *config_txn_args_new(struct udsrpcd *d, struct config_txn_args *a, s
 	size_t nv = nc + ns + nf + 1, most = (ns > nf ? ns : nf) + 1;
 	size_t need = sizeof(struct config_txn_block) + (nc + 1) * (sizeof(*a->cmps) + 1) +
 	              nv * sizeof(*a->vals) +
-	              (ns + nf + 2) * (sizeof(*a->succ) + sizeof(*a->vt_succ) + 1) +
+	              (ns + nf + 2) * (sizeof(*a->succ) + 1) +
 	              most * (sizeof(*a->changes) + sizeof(*a->changed)) + keys;
 	struct config_txn_block *blk = NULL;
 
@@ -1058,9 +1055,7 @@ static void *config_txn_args_new(struct udsrpcd *d, struct config_txn_args *a, s
 	a->cmps = (struct store_txn_cmp *)blk->data;
 	a->succ = (struct store_txn_op *)(a->cmps + nc + 1);
 	a->fail = a->succ + ns + 1;
-	a->vt_succ = (struct config_vtext *)(a->fail + nf + 1);
-	a->vt_fail = a->vt_succ + ns + 1;
-	a->changes = (struct config_change *)(a->vt_fail + nf + 1);
+	a->changes = (struct config_change *)(a->fail + nf + 1);
 	a->vals = (json_t **)(a->changes + most);
 	a->found = (unsigned char *)(a->vals + nv);
 	a->eph_succ = (bool *)(a->found + nc + 1);
@@ -1140,18 +1135,28 @@ static void config_txn_op_of(const json_t *o, struct store_txn_op *ret, bool *re
  */
 static uint64_t config_key_print(const char *key)
 {
-	size_t n = strlen(key), k = n < 8 ? n : 8;
+	size_t n = strlen(key);
 	uint64_t w = 0;
 
-	memcpy(&w, key + n - k, k);
+	/* Eight bytes a fixed-size copy (a load), a shorter key byte by byte: no memcpy call. */
+	if (n >= 8)
+		memcpy(&w, key + n - 8, 8);
+	else
+		for (size_t i = 0; i < n; i++)
+			w = w << 8 | (unsigned char)key[i];
 	return w * 31 + n;
 }
 
-/* The writes among a branch's first PRINTS ops seen so far: their keys and prints. */
+/*
+ * The writes among a branch's first PRINTS ops seen so far: their keys and
+ * prints, and a bit per print (of 64, by a multiplicative hash) in seen, so
+ * that a new key (nearly every one) is told apart without the list.
+ */
 #define CONFIG_TXN_PRINTS 64
 struct config_txn_writes {
 	const struct store_txn_op *ops;
 	size_t n; /* writes among the first PRINTS ops */
+	uint64_t seen;
 	uint64_t prints[CONFIG_TXN_PRINTS];
 	const char *keys[CONFIG_TXN_PRINTS];
 };
@@ -1168,10 +1173,11 @@ static bool config_txn_twice(struct config_txn_writes *s, size_t i)
 				return true;
 		return false;
 	}
-	uint64_t print = config_key_print(key);
-	for (size_t k = 0; k < s->n; k++)
+	uint64_t print = config_key_print(key), bit = 1ull << ((print * 0x9e3779b97f4a7c15ull) >> 58);
+	for (size_t k = 0; (s->seen & bit) && k < s->n; k++)
 		if (s->prints[k] == print && strcmp(s->keys[k], key) == 0)
 			return true;
+	s->seen |= bit;
 	s->prints[s->n] = print;
 	s->keys[s->n++] = key;
 	return false;
@@ -1182,20 +1188,22 @@ static bool config_txn_twice(struct config_txn_writes *s, size_t i)
  * win?), and each key is judged as the policy would judge the single call.
  */
 static int config_txn_ops(struct udsrpc_call *c, const char *branch, const struct store_txn_op *ops,
-                          const bool *eph, size_t n)
+                          const bool *eph, size_t n, const void **found)
 {
 	char reason[STORE_KEY_MAX + 64];
 	struct config_txn_writes seen;
 
 	seen.ops = ops;
 	seen.n = 0;
+	seen.seen = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *method;
 
-		if ((ops[i].op == STORE_TXN_SET) != (ops[i].value != NULL)) {
+		bool valued = ops[i].value || ops[i].vtext;
+
+		if ((ops[i].op == STORE_TXN_SET) != valued) {
 			config_txn_op_bad(c, branch, i,
-			                  ops[i].value ? "only a set op has a value"
-			                               : "a set op needs a value");
+			                  valued ? "only a set op has a value" : "a set op needs a value");
 			return -EINVAL;
 		}
 		if (eph[i] && ops[i].op != STORE_TXN_SET) {
@@ -1211,7 +1219,7 @@ static int config_txn_ops(struct udsrpc_call *c, const char *branch, const struc
 		method = ops[i].op == STORE_TXN_GET   ? "config.get"
 		         : ops[i].op == STORE_TXN_SET ? "config.set"
 		                                      : "config.unset";
-		if (!udsrpc_call_allowed(c, method, ops[i].key)) {
+		if (!udsrpc_call_allowed_found(c, method, ops[i].key, &found[ops[i].op])) {
 			config_refuse_key(c, "config.txn", ops[i].key);
 			return -EPERM;
 		}
@@ -1252,6 +1260,8 @@ static void config_txn_run(struct udsrpcd *d, struct udsrpc_call *c, struct conf
 	size_t nc = a->nc, ns = a->ns, nf = a->nf;
 	struct config_write *w = NULL;
 	char reason[128], path[48];
+	/* Each op kind's method, found by its first check (udsrpc_call_allowed_found). */
+	const void *found[3] = {NULL, NULL, NULL};
 	int r = 0;
 
 	if (nc + ns + nf > d->store_limits.max_txn_ops) {
@@ -1269,14 +1279,15 @@ static void config_txn_run(struct udsrpcd *d, struct udsrpc_call *c, struct conf
 			config_txn_args_free(d, a, block);
 			return;
 		}
-		if (!udsrpc_call_allowed(c, "config.get", a->cmps[i].key)) {
+		if (!udsrpc_call_allowed_found(c, "config.get", a->cmps[i].key,
+		                               &found[STORE_TXN_GET])) {
 			config_refuse_key(c, "config.txn", a->cmps[i].key);
 			config_txn_args_free(d, a, block);
 			return;
 		}
 	}
-	if (config_txn_ops(c, "success", a->succ, a->eph_succ, ns) < 0 ||
-	    config_txn_ops(c, "failure", a->fail, a->eph_fail, nf) < 0 ||
+	if (config_txn_ops(c, "success", a->succ, a->eph_succ, ns, found) < 0 ||
+	    config_txn_ops(c, "failure", a->fail, a->eph_fail, nf, found) < 0 ||
 	    !(w = config_write_new(d, c, "", NULL, 0))) {
 		config_txn_args_free(d, a, block);
 		return;
@@ -1301,14 +1312,13 @@ static void config_txn_run(struct udsrpcd *d, struct udsrpc_call *c, struct conf
 	w->txn_ops = json_incref((json_t *)(w->succeeded ? js : jf));
 	/* Read once here, not per event and again for the audit line. */
 	const struct store_txn_op *ran = w->succeeded ? a->succ : a->fail;
-	const struct config_vtext *vt = w->succeeded ? a->vt_succ : a->vt_fail;
 	for (size_t i = 0, n = w->succeeded ? ns : nf; i < n; i++) {
 		if (ran[i].op == STORE_TXN_GET || !res.changed[i])
 			continue;
 		bool set = ran[i].op == STORE_TXN_SET;
 		w->changes[w->nchanges++] = (struct config_change){
-		    ran[i].key, set ? ran[i].value : NULL, set && vt && vt[i].n ? vt[i].p : NULL,
-		    set && vt ? vt[i].n : 0};
+		    ran[i].key, set ? ran[i].value : NULL, set ? ran[i].vtext : NULL,
+		    set ? ran[i].vlen : 0};
 	}
 }
 
@@ -1334,7 +1344,6 @@ static void config_txn(struct udsrpc_call *c, const json_t *params, void *userda
 		config_txn_op_of(json_array_get(js, i), &a.succ[i], &a.eph_succ[i]);
 	for (size_t i = 0; i < a.nf; i++)
 		config_txn_op_of(json_array_get(jf, i), &a.fail[i], &a.eph_fail[i]);
-	a.vt_succ = a.vt_fail = NULL; /* values borrowed from the tree, dumped for their events */
 	config_txn_run(userdata, c, &a, block, js, jf);
 }
 
@@ -1447,32 +1456,43 @@ static const char *txn_key(struct txn_scan *t)
 	return k;
 }
 
-/*
- * A value of the plain kinds (jsonnum_scalar), kept in the block (own
- * reference). With ret_text, a set's: its text is the compact dump its
- * event and record hold (a plain string as it is, an integer written
- * plainly, a literal), but for -0, which dumps as 0; copied beside the
- * keys (their room is the whole text's), it saves that dump.
- */
-static json_t *txn_value(struct txn_scan *t, struct config_vtext *ret_text)
+/* A value of the plain kinds (jsonnum_scalar), kept in the block (own reference). */
+static json_t *txn_value(struct txn_scan *t)
 {
 	struct config_txn_args *a = t->a;
-	const char *s;
 	json_t *v;
 
 	txn_ws(t);
-	s = t->p;
 	if (t->p >= t->end || !(v = jsonnum_scalar(t->p, t->end, &t->p)))
 		return NULL;
 	a->vals[a->nvals++] = v;
-	if (ret_text && !(t->p - s == 2 && s[0] == '-')) {
-		char *k = a->keys + a->nkeys;
-
-		ret_text->n = (size_t)(t->p - s);
-		ret_text->p = memcpy(k, s, ret_text->n);
-		a->nkeys += ret_text->n;
-	}
 	return v;
+}
+
+/*
+ * A set's value: its text is the compact dump its record and event hold (a
+ * plain string as it is, an integer written plainly, a literal), so only
+ * that is kept, copied beside the keys (their room is the whole text's),
+ * and no value is built: the store records the text, the event shows it.
+ * But for -0, which dumps as 0 (and, to be simple, any other two bytes
+ * starting with '-'): that one is built as a value and dumped.
+ */
+static bool txn_set_value(struct txn_scan *t, struct store_txn_op *op)
+{
+	struct config_txn_args *a = t->a;
+	const char *s, *e;
+
+	txn_ws(t);
+	s = t->p;
+	if (s >= t->end || !(e = jsonnum_scalar_end(s, t->end)))
+		return false;
+	if (e - s == 2 && s[0] == '-')
+		return (op->value = txn_value(t)) != NULL;
+	op->vlen = (size_t)(e - s);
+	op->vtext = memcpy(a->keys + a->nkeys, s, op->vlen);
+	a->nkeys += op->vlen;
+	t->p = e;
+	return true;
 }
 
 /* A boolean, or (unsigned) an integer of at least 0: the value of a compare's member. */
@@ -1544,7 +1564,7 @@ static bool txn_cmp_member(struct txn_scan *t, int m, void *arg)
 	++*found;
 	c->what = (enum store_cmp_kind)(m - 1); /* the enum's order */
 	if (m == 3)
-		return (c->value = txn_value(t, NULL)) != NULL;
+		return (c->value = txn_value(t)) != NULL;
 	return txn_scalar_of(t, m != 4, c); /* revision, version: integers, minimum 0 */
 }
 
@@ -1555,7 +1575,6 @@ static const struct txn_name txn_op_names[] = {TXN_NAME("key"), TXN_NAME("op"),
 struct txn_op_at {
 	struct store_txn_op *op;
 	bool *eph;
-	struct config_vtext *vt;
 	bool kind; /* "op" was given */
 };
 
@@ -1579,7 +1598,7 @@ static bool txn_op_member(struct txn_scan *t, int m, void *arg)
 			return false;
 		return true;
 	case 2:
-		return (at->op->value = txn_value(t, at->vt)) != NULL;
+		return txn_set_value(t, at->op);
 	default:
 		if (!txn_scalar_of(t, false, &flag))
 			return false;
@@ -1617,7 +1636,7 @@ static bool txn_op(struct txn_scan *t, struct txn_op_at *at)
 	seen = 1u << 0 | 1u << 1;
 	if (t->end - t->p >= 9 && txn_lit(t->p, ",\"value\":", 9)) {
 		t->p += 9;
-		if (!(at->op->value = txn_value(t, at->vt)))
+		if (!txn_set_value(t, at->op))
 			return false;
 		seen |= 1u << 2;
 	}
@@ -1629,8 +1648,7 @@ static bool txn_op(struct txn_scan *t, struct txn_op_at *at)
 }
 
 /* A list of compares (ops NULL) or of ops, as many as the block has room for. */
-static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph,
-                     struct config_vtext *vt, size_t *ret_n)
+static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph, size_t *ret_n)
 {
 	size_t n = 0;
 
@@ -1649,11 +1667,10 @@ static bool txn_list(struct txn_scan *t, struct store_txn_op *ops, bool *eph,
 			if (!txn_object(t, txn_cmp_names, 5, txn_cmp_member, c))
 				return false;
 		} else {
-			struct txn_op_at at = {.op = &ops[n], .eph = &eph[n], .vt = &vt[n]};
+			struct txn_op_at at = {.op = &ops[n], .eph = &eph[n]};
 
 			ops[n] = (struct store_txn_op){0};
 			eph[n] = false;
-			vt[n] = (struct config_vtext){0};
 			if (!txn_op(t, &at) || !at.kind)
 				return false;
 		}
@@ -1670,10 +1687,10 @@ static bool txn_params_member(struct txn_scan *t, int m, void *arg)
 	struct config_txn_args *a = arg;
 
 	if (m == 0)
-		return txn_list(t, a->succ, a->eph_succ, a->vt_succ, &a->ns);
+		return txn_list(t, a->succ, a->eph_succ, &a->ns);
 	if (m == 1)
-		return txn_list(t, NULL, NULL, NULL, &a->nc);
-	return txn_list(t, a->fail, a->eph_fail, a->vt_fail, &a->nf);
+		return txn_list(t, NULL, NULL, &a->nc);
+	return txn_list(t, a->fail, a->eph_fail, &a->nf);
 }
 
 static bool config_txn_text(struct udsrpc_call *c, const char *text, size_t len, void *userdata)

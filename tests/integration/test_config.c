@@ -1197,6 +1197,11 @@ static void test_txn_text_same_as_tree(void **state)
 	    "{\"op\":\"get\",\"key\":\"t/h\"}],\"compare\":[{\"key\":\"t/b\",\"version\":7}],"
 	    "\"success\":[]}",
 	    "{\"success\":[]}",
+	    /* Sets' values recorded as their text, but for two bytes from '-' (-0 dumps as 0). */
+	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/a2\",\"value\":\"x y\"},{\"op\":\"set\","
+	    "\"key\":\"t/b2\",\"value\":-5},{\"op\":\"set\",\"key\":\"t/c2\",\"value\":-0},"
+	    "{\"op\":\"get\",\"key\":\"t/a2\"},{\"op\":\"get\",\"key\":\"t/b2\"},{\"op\":"
+	    "\"get\",\"key\":\"t/c2\"}],\"compare\":[{\"key\":\"t/a\",\"value\":\"abc\"}]}",
 	    /* An op's head as clients write it, then members that are not as they write them. */
 	    "{\"success\":[{\"op\":\"set\",\"key\":\"t/r\" ,\"value\":3},{\"op\":\"set\","
 	    "\"key\":\"t/s\",\"value\" : 4},{\"op\":\"set\",\"key\":\"t/t\",\"ephemeral\":false,"

@@ -133,6 +133,16 @@ static void test_keys_decide_calls(void **state)
 	                   "{\"success\":[{\"op\":\"set\",\"key\":\"app/e\",\"value\":1},"
 	                   "{\"op\":\"unset\",\"key\":\"zz/1\"},{\"op\":\"get\",\"key\":\"secret/x\"}]}",
 	                   k, "zz/1");
+	/* Each key of a method on its own, not just the first (its look-up is kept). */
+	expect_key_refused(fd, "config.txn",
+	                   "{\"compare\":[{\"key\":\"app/a\",\"exists\":true}],\"success\":["
+	                   "{\"op\":\"get\",\"key\":\"app/b\"},{\"op\":\"set\",\"key\":\"app/e\","
+	                   "\"value\":1},{\"op\":\"set\",\"key\":\"zz/2\",\"value\":1}]}",
+	                   k, "zz/2");
+	expect_key_refused(fd, "config.txn",
+	                   "{\"compare\":[{\"key\":\"app/a\",\"exists\":true}],\"success\":["
+	                   "{\"op\":\"get\",\"key\":\"secret/x\"}]}",
+	                   k, "secret/x");
 	/* The failure branch is judged too, though it would not run. */
 	expect_key_refused(fd, "config.txn",
 	                   "{\"success\":[],\"failure\":[{\"op\":\"get\",\"key\":\"secret/x\"}]}", k,

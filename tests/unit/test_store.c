@@ -1864,10 +1864,10 @@ static void test_txn_long_get(void **state)
 	struct fx *f = *state;
 	char big[3000], want[3400];
 	json_t *x = json_string("x");
-	struct store_txn_op ops[] = {{STORE_TXN_SET, "t/a", x, NULL},
-	                             {STORE_TXN_GET, "t/big", NULL, NULL},
-	                             {STORE_TXN_SET, "t/b", x, NULL},
-	                             {STORE_TXN_UNSET, "t/none", NULL, NULL}};
+	struct store_txn_op ops[] = {{STORE_TXN_SET, "t/a", x, NULL, NULL, 0},
+	                             {STORE_TXN_GET, "t/big", NULL, NULL, NULL, 0},
+	                             {STORE_TXN_SET, "t/b", x, NULL, NULL, 0},
+	                             {STORE_TXN_UNSET, "t/none", NULL, NULL, NULL, 0}};
 	struct txn_result t;
 
 	memset(big, 'v', sizeof(big) - 1);
@@ -1890,10 +1890,10 @@ static void test_txn_get_own_set(void **state)
 	struct fx *f = *state;
 	char big[3000], want[6400];
 	json_t *v = NULL, *x = json_string("x");
-	struct store_txn_op ops[] = {{STORE_TXN_SET, "t/a", NULL, NULL},
-	                             {STORE_TXN_SET, "t/b", NULL, NULL},
-	                             {STORE_TXN_SET, "t/c", x, NULL},
-	                             {STORE_TXN_GET, "t/a", NULL, NULL}};
+	struct store_txn_op ops[] = {{STORE_TXN_SET, "t/a", NULL, NULL, NULL, 0},
+	                             {STORE_TXN_SET, "t/b", NULL, NULL, NULL, 0},
+	                             {STORE_TXN_SET, "t/c", x, NULL, NULL, 0},
+	                             {STORE_TXN_GET, "t/a", NULL, NULL, NULL, 0}};
 	struct txn_result t;
 
 	memset(big, 'v', sizeof(big) - 1);
@@ -1914,6 +1914,99 @@ static void test_txn_get_own_set(void **state)
 }
 
 /*
+ * Sets that bring their value's text and no value (config.txn's own text
+ * of them): recorded as that text, read back by a get of the same
+ * transaction, counted by the quota as a dumped value would be, and the
+ * same after a restart replays the record.
+ */
+static void test_txn_set_text(void **state)
+{
+	struct fx *f = *state;
+	json_t *x = json_string("abc");
+	struct store_txn_op ops[] = {{STORE_TXN_SET, "t/a", NULL, NULL, "\"abc\"", 5},
+	                             {STORE_TXN_SET, "t/b", NULL, NULL, "-12", 3},
+	                             {STORE_TXN_SET, "t/c", x, NULL, NULL, 0},
+	                             {STORE_TXN_GET, "t/a", NULL, NULL, NULL, 0},
+	                             {STORE_TXN_GET, "t/b", NULL, NULL, NULL, 0}};
+	struct txn_result t;
+	uint64_t rev, items, bytes;
+
+	t = do_txn(f, NULL, 0, ops, 5, NULL, 0);
+	assert_int_equal(t.r.st, STORE_OK);
+	assert_results(&t, "[{\"key\":\"t/a\",\"revision\":1},{\"key\":\"t/b\",\"revision\":1},"
+	                   "{\"key\":\"t/c\",\"revision\":1},{\"key\":\"t/a\",\"value\":\"abc\","
+	                   "\"revision\":1,\"create_revision\":1,\"version\":1},{\"key\":\"t/b\","
+	                   "\"value\":-12,\"revision\":1,\"create_revision\":1,\"version\":1}]");
+	for (int k = 0; k < 2; k++) {
+		store_get_usage(f->s, &items, &bytes);
+		assert_int_equal(items, 3);
+		assert_int_equal(bytes, (3 + 5) + (3 + 3) + (3 + 5));
+		assert_string_equal(json_string_value(store_get(f->s, "t/a", &rev)), "abc");
+		assert_int_equal(rev, 1);
+		assert_int_equal(json_integer_value(store_get(f->s, "t/b", &rev)), -12);
+		assert_string_equal(json_string_value(store_get(f->s, "t/c", &rev)), "abc");
+		fx_reopen(f);
+	}
+	/* Neither a value nor its text: not a set. */
+	ops[0].vtext = NULL;
+	assert_int_equal(store_txn(f->s, NULL, 0, ops, 1, NULL, 0, done_cb, &t.r, &t.succeeded,
+	                           NULL),
+	                 -EINVAL);
+	json_decref(x);
+}
+
+/* More ops than store_txn keeps on its stack: sets (of text and of values) and gets of them. */
+static void test_txn_many_ops(void **state)
+{
+	struct fx *f = *state;
+	enum { SETS = 20, N = 2 * SETS };
+	struct store_txn_op ops[N];
+	char keys[SETS][8];
+	json_t *vals[SETS];
+	struct result r = {.f = f};
+	bool changed[N], succeeded;
+	struct store_txn_results res = {.changed = changed};
+	uint64_t rev;
+
+	for (int i = 0; i < SETS; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "t/k%02d", i);
+		vals[i] = i % 2 ? json_integer(i) : NULL;
+		ops[i] = (struct store_txn_op){.op = STORE_TXN_SET, .key = keys[i], .value = vals[i],
+		                               .vtext = i % 2 ? NULL : "\"even\"",
+		                               .vlen = i % 2 ? 0 : 6};
+		ops[SETS + i] = (struct store_txn_op){.op = STORE_TXN_GET, .key = keys[i]};
+	}
+	assert_int_equal(store_txn(f->s, NULL, 0, ops, N, NULL, 0, done_cb, &r, &succeeded, &res), 0);
+	wait_calls(f, &r.calls, 1);
+	assert_int_equal(r.st, STORE_OK);
+	json_t *got = json_loadb(res.text, res.len, 0, NULL);
+	free(res.text);
+	assert_int_equal(json_array_size(got), N);
+	for (int i = 0; i < SETS; i++) {
+		json_t *item = json_array_get(got, SETS + i);
+
+		assert_true(changed[i]);
+		assert_string_equal(json_string_value(json_object_get(item, "key")), keys[i]);
+		if (i % 2)
+			assert_int_equal(json_integer_value(json_object_get(item, "value")), i);
+		else
+			assert_string_equal(json_string_value(json_object_get(item, "value")), "even");
+	}
+	json_decref(got);
+	fx_reopen(f);
+	for (int i = 0; i < SETS; i++) {
+		const json_t *v = store_get(f->s, keys[i], &rev);
+
+		assert_int_equal(rev, 1);
+		if (i % 2)
+			assert_int_equal(json_integer_value(v), i);
+		else
+			assert_string_equal(json_string_value(v), "even");
+		json_decref(vals[i]);
+	}
+}
+
+/*
  * A get's item longer than its own room but within what is free (the room
  * of the ops around it): every length, so that one ends exactly at the
  * closing bracket's byte (an ASan build sees a write past the buffer).
@@ -1924,10 +2017,10 @@ static void test_txn_get_fits_free(void **state)
 	char val[160], want[512];
 	json_t *x = json_string("x");
 	/* The writes before it leave room unused (a revision's digits take less than reserved). */
-	struct store_txn_op ops[] = {{STORE_TXN_SET, "t/a", x, NULL},
-	                             {STORE_TXN_SET, "t/b", x, NULL},
-	                             {STORE_TXN_SET, "t/c", x, NULL},
-	                             {STORE_TXN_GET, "t/k", NULL, NULL}};
+	struct store_txn_op ops[] = {{STORE_TXN_SET, "t/a", x, NULL, NULL, 0},
+	                             {STORE_TXN_SET, "t/b", x, NULL, NULL, 0},
+	                             {STORE_TXN_SET, "t/c", x, NULL, NULL, 0},
+	                             {STORE_TXN_GET, "t/k", NULL, NULL, NULL, 0}};
 	struct txn_result t;
 
 	for (size_t len = 1; len < sizeof(val); len++) {
@@ -1956,10 +2049,10 @@ static void test_txn(void **state)
 	struct store_txn_cmp c[] = {{.key = "t/a", .what = STORE_CMP_VERSION, .num = 1},
 	                            {.key = "t/none", .what = STORE_CMP_EXISTS, .exists = false}};
 	struct store_txn_op ok[] = {
-	    {STORE_TXN_SET, "t/a", two, NULL},  {STORE_TXN_SET, "t/b", x, NULL},   {STORE_TXN_UNSET, "t/c", NULL, NULL},
-	    {STORE_TXN_UNSET, "t/z", NULL, NULL}, {STORE_TXN_GET, "t/a", NULL, NULL}, {STORE_TXN_GET, "t/c", NULL, NULL},
+	    {STORE_TXN_SET, "t/a", two, NULL, NULL, 0},  {STORE_TXN_SET, "t/b", x, NULL, NULL, 0},   {STORE_TXN_UNSET, "t/c", NULL, NULL, NULL, 0},
+	    {STORE_TXN_UNSET, "t/z", NULL, NULL, NULL, 0}, {STORE_TXN_GET, "t/a", NULL, NULL, NULL, 0}, {STORE_TXN_GET, "t/c", NULL, NULL, NULL, 0},
 	};
-	struct store_txn_op no[] = {{STORE_TXN_GET, "t/a", NULL, NULL}};
+	struct store_txn_op no[] = {{STORE_TXN_GET, "t/a", NULL, NULL, NULL, 0}};
 	struct txn_result t;
 	char p[256];
 
@@ -1994,7 +2087,7 @@ static void test_txn(void **state)
 	/* value and revision compares; no compares at all: success. */
 	struct store_txn_cmp cv[] = {{.key = "t/b", .what = STORE_CMP_VALUE, .value = x},
 	                             {.key = "t/a", .what = STORE_CMP_REVISION, .num = 3}};
-	struct store_txn_op set1[] = {{STORE_TXN_SET, "t/d", one, NULL}};
+	struct store_txn_op set1[] = {{STORE_TXN_SET, "t/d", one, NULL, NULL, 0}};
 	t = do_txn(f, cv, 2, set1, 1, NULL, 0);
 	assert_true(t.succeeded);
 	assert_int_equal(t.r.rev, 4);
@@ -2007,8 +2100,8 @@ static void test_txn(void **state)
 	assert_null(store_get(f->s, "t/c", NULL));
 
 	/* A torn transaction record is dropped whole. */
-	struct store_txn_op many[] = {{STORE_TXN_SET, "t/a", x, NULL}, {STORE_TXN_SET, "t/e", x, NULL},
-	                              {STORE_TXN_UNSET, "t/d", NULL, NULL}};
+	struct store_txn_op many[] = {{STORE_TXN_SET, "t/a", x, NULL, NULL, 0}, {STORE_TXN_SET, "t/e", x, NULL, NULL, 0},
+	                              {STORE_TXN_UNSET, "t/d", NULL, NULL, NULL, 0}};
 	t = do_txn(f, NULL, 0, many, 3, NULL, 0);
 	assert_int_equal(t.r.rev, 5);
 	json_decref(t.results);
@@ -2028,7 +2121,7 @@ static void test_txn(void **state)
 	assert_int_equal(t.r.st, STORE_OK);
 	json_decref(t.results);
 	free(t.text);
-	struct store_txn_op two_new[] = {{STORE_TXN_SET, "t/f", x, NULL}, {STORE_TXN_SET, "t/g", x, NULL}};
+	struct store_txn_op two_new[] = {{STORE_TXN_SET, "t/f", x, NULL, NULL, 0}, {STORE_TXN_SET, "t/g", x, NULL, NULL, 0}};
 	t = do_txn(f, NULL, 0, two_new, 2, NULL, 0);
 	assert_int_equal(t.r.st, STORE_QUOTA);
 	assert_string_equal(t.r.reason, "max_keys");
@@ -2143,7 +2236,7 @@ static void test_ephemeral(void **state)
 	struct store_owner a = {.id = 7, .uid = 1000, .pid = 42}, b = {.id = 8, .uid = 0, .pid = 1};
 	struct store_stats st;
 	json_t *keys, *one = json_integer(1);
-	struct store_txn_op ops[] = {{STORE_TXN_SET, "t", one, &a}};
+	struct store_txn_op ops[] = {{STORE_TXN_SET, "t", one, &a, NULL, 0}};
 	struct txn_result t;
 
 	assert_int_equal(do_set_owned(f, "a", json_integer(1), &a).rev, 1);
@@ -2600,6 +2693,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_txn_get_fits_free, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn_long_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_txn_get_own_set, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_txn_set_text, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_txn_many_ops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ephemeral, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statedir_v1, setup, teardown),
 	};

@@ -74,6 +74,14 @@ struct udsrpc_server *udsrpc_call_server(const struct udsrpc_call *call);
  * or touches what other methods guard. Loop thread.
  */
 bool udsrpc_call_allowed(const struct udsrpc_call *call, const char *method, const char *key);
+/*
+ * udsrpc_call_allowed for a handler that judges many keys of a few methods
+ * in one run (a transaction's ops): *found (NULL at first, one per method)
+ * keeps the method found by the first check for the next ones, which skip
+ * the look-up by name. Good only until the handler returns.
+ */
+bool udsrpc_call_allowed_found(const struct udsrpc_call *call, const char *method,
+                               const char *key, const void **found);
 
 /*
  * One pointer of the service's per connection: NULL until set. The
