@@ -1616,7 +1616,8 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 			n = made[i].node = node_new(s, o->key, strlen(o->key), made[i].value,
 			                            made[i].vlen);
 		else if (e->set)
-			e->block = node_block(o->key, strlen(o->key), made[i].value, made[i].vlen);
+			e->block = node_block_spare(s, o->key, strlen(o->key), made[i].value,
+			                            made[i].vlen);
 		if (!n || (!created && e->set && !e->block) || !(e->lat = node_lat(s, n))) {
 			for (size_t j = 0; j <= i; j++) {
 				if (voffs[j] && made[j].node)
