@@ -105,6 +105,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -139,6 +140,22 @@
 #define COMPACT_MIN (1u << 20)
 /* Ops kept for reuse after a burst; beyond this they are freed. */
 #define OP_CACHE_MAX 4096
+/*
+ * Bytes of record a change carries in its op (store_op.rec_room): a set of
+ * a short value then takes no block of its own. Records are freed in
+ * bursts, a whole group's as it is answered, and allocated again as the
+ * next turn reads its writers: malloc's per-thread cache holds 7 blocks a
+ * size, so most of them went through its slow path both ways.
+ */
+#define REC_INLINE 192
+/*
+ * The same for a set's node block: the node it replaces is freed as the
+ * group is applied, and a block of that size is wanted again in the next
+ * turn. Spare blocks are kept by malloc_usable_size, in steps of 16 bytes
+ * up to NODE_SPARE_STEPS * 16, at most NODE_SPARE_MAX of them in all.
+ */
+#define NODE_SPARE_STEPS 32
+#define NODE_SPARE_MAX 256
 #define SCRATCH_KEEP (1u << 20)
 #define DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 #define LOAD_FLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL)
@@ -240,6 +257,8 @@ struct store_op {
 	const char *what; /* committer: the call that failed */
 	const char *quota; /* STORE_QUOTA: the limit's name */
 	bool early; /* store_mark_early: tell early_fn once durable */
+	/* Last, left out of op_get's clearing: rec when it fits (rec_build). */
+	_Alignas(struct store_rec) unsigned char rec_room[sizeof(struct store_rec) + REC_INLINE];
 };
 
 /* A growing text (items, results), reused across calls. */
@@ -263,6 +282,8 @@ struct store {
 	size_t op_cache_len;
 	struct store_latest *lat_cache;
 	size_t lat_cache_len;
+	struct store_node *node_spare[NODE_SPARE_STEPS]; /* chained through lat */
+	size_t node_spare_len;
 	char *scratch;
 	size_t scratch_cap;
 	/* Loop thread only: a compaction was given nodes (snap), its end not yet seen. */
@@ -472,14 +493,10 @@ static struct store_node *node_find(const struct store *s, const char *key, size
 	return l ? (struct store_node *)l : NULL;
 }
 
-/* A node's block for key with value text (vlen bytes), not in the map; NULL on ENOMEM. */
-static struct store_node *node_block(const char *key, size_t len, const char *value,
-                                     size_t vlen)
+/* n, a block of at least node_bytes(len, vlen), made a node of key and value (not in the map). */
+static struct store_node *node_fill(struct store_node *n, const char *key, size_t len,
+                                    const char *value, size_t vlen)
 {
-	struct store_node *n = malloc(offsetof(struct store_node, key) + len + 1 + vlen);
-
-	if (!n)
-		return NULL;
 	memset(n, 0, offsetof(struct store_node, key));
 	memcpy(n->key, key, len);
 	n->key[len] = '\0';
@@ -488,6 +505,62 @@ static struct store_node *node_block(const char *key, size_t len, const char *va
 	n->vlen = (uint32_t)vlen;
 	n->link.keylen = (uint32_t)len;
 	return n;
+}
+
+static size_t node_bytes(size_t len, size_t vlen)
+{
+	return offsetof(struct store_node, key) + len + 1 + vlen;
+}
+
+/* A node's block for key with value text (vlen bytes), not in the map; NULL on ENOMEM. */
+static struct store_node *node_block(const char *key, size_t len, const char *value,
+                                     size_t vlen)
+{
+	struct store_node *n = malloc(node_bytes(len, vlen));
+
+	return n ? node_fill(n, key, len, value, vlen) : NULL;
+}
+
+/*
+ * The step of spares a malloc of bytes would come from: glibc's chunks are
+ * 16-byte multiples with 8 bytes of header, so a block of usable size
+ * ((bytes + 23) & ~15) - 8. Only a guess at what malloc does: a spare of
+ * that step is big enough whatever it does (step * 16 + 8 >= bytes).
+ */
+static size_t node_spare_step(size_t bytes)
+{
+	return (((bytes + 23) & ~(size_t)15) - 8) / 16;
+}
+
+/* node_block, in a spare block of the size malloc would give when there is one. */
+static struct store_node *node_block_spare(struct store *s, const char *key, size_t len,
+                                           const char *value, size_t vlen)
+{
+	size_t step = node_spare_step(node_bytes(len, vlen));
+	struct store_node *n;
+
+	if (step >= NODE_SPARE_STEPS || !(n = s->node_spare[step]))
+		return node_block(key, len, value, vlen);
+	s->node_spare[step] = (struct store_node *)n->lat;
+	s->node_spare_len--;
+	return node_fill(n, key, len, value, vlen);
+}
+
+/* free(n), or n kept for node_block_spare. */
+static void node_release(struct store *s, struct store_node *n)
+{
+	size_t usable = malloc_usable_size(n);
+	size_t step = (usable - 8) / 16;
+
+	/* Only blocks of exactly a step's size: a bigger one in a step's list would sit idle there. */
+	if (s->node_spare_len >= NODE_SPARE_MAX || step >= NODE_SPARE_STEPS ||
+	    step * 16 + 8 != usable) {
+		free(n);
+		return;
+	}
+	n->lat = (struct store_latest *)s->node_spare[step];
+	s->node_spare[step] = n;
+	s->node_spare_len++;
 }
 
 /* A node for a key not in the map, put there (no committed value yet: rev 0). */
@@ -616,7 +689,7 @@ static struct store_node *node_swap(struct store *s, struct store_node *n, struc
 	store_tree_upsert(&s->map, &m->link, &old);
 	if (m->lat)
 		m->lat->node = m;
-	free(n);
+	node_release(s, n);
 	return m;
 }
 
@@ -824,10 +897,18 @@ static struct store_op *op_get(struct store *s)
 	if (op) {
 		s->op_cache = op->next;
 		s->op_cache_len--;
-		memset(op, 0, sizeof(*op));
+		memset(op, 0, offsetof(struct store_op, rec_room));
 		return op;
 	}
 	return calloc(1, sizeof(*op));
+}
+
+/* op's record gone (its room is op's own). */
+static void rec_free(struct store_op *op)
+{
+	if (op->rec && op->rec != (struct store_rec *)op->rec_room)
+		free(op->rec);
+	op->rec = NULL;
 }
 
 /* free(p) but no call for NULL: a single key's op has only a record of all these. */
@@ -839,13 +920,12 @@ static inline void free_some(void *p)
 
 static void op_put(struct store *s, struct store_op *op)
 {
-	free_some(op->rec);
+	rec_free(op);
 	for (size_t i = 0; i < op->nents; i++) {
 		free_some(op->ents[i].block);
 	}
 	if (op->ents != &op->one)
 		free_some(op->ents); /* its ephs too: one block */
-	op->rec = NULL;
 	op->ents = NULL;
 	op->nents = 0;
 	if (s->op_cache_len >= OP_CACHE_MAX) {
@@ -857,15 +937,15 @@ static void op_put(struct store *s, struct store_op *op)
 	s->op_cache_len++;
 }
 
-/* A record of op for key with vlen bytes of value, sealed. */
+/* A record of op for key with vlen bytes of value, sealed; in room (REC_INLINE) when it fits. */
 static struct store_rec *rec_build(int op, const char *key, size_t keylen, const void *value,
                                    size_t vlen, uint64_t rev, uint64_t create_rev,
-                                   uint64_t version)
+                                   uint64_t version, void *room)
 {
 	size_t koff = store_rec_key_offset(op), len = koff + keylen + vlen;
-	struct store_rec *rec;
+	struct store_rec *rec = room;
 
-	if (len > STORE_REC_MAX || !(rec = malloc(sizeof(*rec) + len)))
+	if (len > STORE_REC_MAX || (len > REC_INLINE && !(rec = malloc(sizeof(*rec) + len))))
 		return NULL;
 	memcpy(rec->data + koff, key, keylen);
 	if (vlen)
@@ -916,10 +996,10 @@ static void scratch_trim(struct store *s)
 	}
 }
 
-/* encode, with text: value's dump when the caller made it (store_set_text), else NULL. */
+/* op's record, with text: value's dump when the caller made it (store_set_text), else NULL. */
 static int encode_text(struct store *s, const char *key, size_t keylen, const json_t *value,
                        const char *text, size_t tlen, bool eph, uint64_t rev,
-                       uint64_t create_rev, uint64_t version, struct store_rec **ret)
+                       uint64_t create_rev, uint64_t version, struct store_op *op)
 {
 	struct store_rec *rec;
 	const char *vtext = NULL;
@@ -935,11 +1015,11 @@ static int encode_text(struct store *s, const char *key, size_t keylen, const js
 	if (store_rec_key_offset(STORE_OP_SET2) + keylen + vlen > STORE_REC_MAX)
 		return -E2BIG;
 	rec = rec_build(value ? STORE_OP_SET2 | (eph ? STORE_EPHEMERAL : 0) : STORE_OP_UNSET, key,
-	                keylen, vtext, vlen, rev, create_rev, version);
+	                keylen, vtext, vlen, rev, create_rev, version, op->rec_room);
 	if (!rec)
 		return -ENOMEM;
 	scratch_trim(s);
-	*ret = rec;
+	op->rec = rec;
 	return 0;
 }
 
@@ -987,8 +1067,7 @@ static bool quota_check(struct store *s, uint64_t items, uint64_t bytes, struct 
 	}
 	if (!name)
 		return false;
-	free(op->rec);
-	op->rec = NULL;
+	rec_free(op);
 	op->st = STORE_QUOTA;
 	op->rev = limit;
 	op->quota = name;
@@ -1036,7 +1115,7 @@ static int submit(struct store *s, const char *key, json_t *value, const char *t
 		const char *vtext = NULL;
 		size_t vlen = 0;
 		int r = encode_text(s, key, keylen, is_set ? value : NULL, text, tlen, eph.on, rev,
-		                    create, version, &op->rec);
+		                    create, version, op);
 
 		if (r == 0 && is_set) {
 			vtext = rec_value(op->rec, &vlen);
@@ -1050,7 +1129,8 @@ static int submit(struct store *s, const char *key, json_t *value, const char *t
 		if (r == 0 && !n) {
 			if (!(n = node_new(s, key, keylen, vtext, vlen)))
 				r = -ENOMEM;
-		} else if (r == 0 && is_set && !(block = node_block(key, keylen, vtext, vlen))) {
+		} else if (r == 0 && is_set &&
+		           !(block = node_block_spare(s, key, keylen, vtext, vlen))) {
 			r = -ENOMEM;
 		}
 		if (r == 0 && !(lat = node_lat(s, n))) {
@@ -1561,7 +1641,7 @@ int store_txn(struct store *s, const struct store_txn_cmp *cmps, size_t ncmp,
 		if (created)
 			n = made[i].node = node_new(s, o->key, klens[i], made[i].value, made[i].vlen);
 		else if (e->set)
-			e->block = node_block(o->key, klens[i], made[i].value, made[i].vlen);
+			e->block = node_block_spare(s, o->key, klens[i], made[i].value, made[i].vlen);
 		if (!n || (!created && e->set && !e->block) || !(e->lat = node_lat(s, n))) {
 			for (size_t j = 0; j <= i; j++) {
 				if (voffs[j] && made[j].node)
@@ -3017,6 +3097,14 @@ static void store_free(struct store *s)
 
 		s->lat_cache = l->next;
 		free(l);
+	}
+	for (size_t i = 0; i < NODE_SPARE_STEPS; i++) {
+		while (s->node_spare[i]) {
+			struct store_node *n = s->node_spare[i];
+
+			s->node_spare[i] = (struct store_node *)n->lat;
+			free(n);
+		}
 	}
 	free(s->scratch);
 	free(s->item.p);
