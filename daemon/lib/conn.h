@@ -65,6 +65,10 @@ struct conn {
 	uint64_t see_gen, see_serial;
 	struct policy_plan *see_plan;
 	uint64_t see_class; /* subscribers of one class have see_plans alike */
+	/* The last of the subscribers from this one on whose verdicts are as
+	 * fresh and of its class, while the server's sub_runs is see_run_gen. */
+	struct conn *see_run_end;
+	uint64_t see_run_gen;
 	TAILQ_ENTRY(conn) flush_link; /* read this turn of the loop, written at its end */
 	struct udsrpc_server *srv;
 	/* One event for both directions: read interest while requests are
