@@ -119,8 +119,17 @@ static void conn_uid_wake(struct udsrpc_server *srv, struct uid_count *u)
 	}
 }
 
-/* Bring the uid's count of unread output up to date with this connection's. */
-static void conn_count_out(struct conn *c)
+static void conn_uid_less(struct conn *c, struct uid_count *u)
+{
+	if (u->out <= limits_uid_output(&c->srv->limits) / 2)
+		conn_uid_wake(c->srv, u);
+}
+
+/*
+ * Bring the uid's count of unread output up to date with this connection's.
+ * Twice per delivered event (held, then sent): inline, the waking apart.
+ */
+static inline void conn_count_out(struct conn *c)
 {
 	struct uid_count *u = c->uid;
 	size_t now = c->closed ? 0 : conn_out_len(c) + c->pend_bytes;
@@ -130,8 +139,8 @@ static void conn_count_out(struct conn *c)
 	u->out += now;
 	u->out -= c->out_counted;
 	c->out_counted = now;
-	if (u->waiting && u->out <= limits_uid_output(&c->srv->limits) / 2)
-		conn_uid_wake(c->srv, u);
+	if (u->waiting)
+		conn_uid_less(c, u);
 }
 
 void conn_line_unref(struct conn_line *sl)
@@ -687,7 +696,7 @@ static bool conn_step_queue(struct conn *c)
 {
 	struct udsrpc_server *srv = c->srv;
 
-	c->events_only = false; /* conn_push_shared says otherwise */
+	c->events_only = false; /* conn_push_held says otherwise */
 	if (c->flush_queued)
 		return true;
 	if (!conn_flush_ev(srv))
@@ -909,7 +918,7 @@ static bool conn_push_line(struct conn *c, const char *line, size_t len, bool la
 		return false;
 	/*
 	 * A second line for c in this turn (a replay's kept events; a live
-	 * event past the CONN_PEND that conn_push_shared holds): queued, and
+	 * event past the CONN_PEND that conn_push_held holds): queued, and
 	 * all of them go out in one write at the end of the turn
 	 * (conn_step_queue), where a write each cost the daemon about 2.4 µs in
 	 * the kernel (tests/bench/fanout_floor). Over the cap, what waits is
@@ -983,10 +992,8 @@ bool conn_push_turn(struct conn *c, const char *line, size_t len)
 	return conn_push_line(c, line, len, true);
 }
 
-bool conn_push_shared(struct conn *c, struct conn_line **sl, const char *line, size_t len)
+bool conn_push_held(struct conn *c, struct conn_line **sl, const char *line, size_t len)
 {
-	if (c->closed || c->overflowed)
-		return false;
 	/*
 	 * Nothing queued before it: held by reference, for the end of the turn
 	 * (conn_step_queue), where it goes out in one write with the other
@@ -998,22 +1005,23 @@ bool conn_push_shared(struct conn *c, struct conn_line **sl, const char *line, s
 	 * tenth of the CPU per event). Anything else goes where conn_push puts
 	 * it, after these.
 	 */
-	if (c->npend < CONN_PEND && !c->direct && conn_out_len(c) == 0 &&
-	    c->pend_bytes + len <= c->srv->limits.max_output_bytes) {
-		if (!*sl && (*sl = malloc(sizeof(**sl) + len))) {
-			(*sl)->refs = 1;
-			(*sl)->len = len;
-			memcpy((*sl)->data, line, len);
-		}
-		bool only = !c->flush_queued || c->events_only; /* queued for nothing else */
-		if (*sl && conn_step_queue(c)) {
-			c->events_only = only;
-			(*sl)->refs++;
-			c->pend[c->npend++] = *sl;
-			c->pend_bytes += len;
-			conn_count_out(c);
-			return true;
-		}
+	if (c->closed || c->overflowed || c->npend >= CONN_PEND || c->direct ||
+	    conn_out_len(c) != 0 || c->pend_bytes + len > c->srv->limits.max_output_bytes)
+		return false;
+	if (!*sl) {
+		if (!(*sl = malloc(sizeof(**sl) + len)))
+			return false;
+		(*sl)->refs = 1;
+		(*sl)->len = len;
+		memcpy((*sl)->data, line, len);
 	}
-	return conn_push_line(c, line, len, false);
+	bool only = !c->flush_queued || c->events_only; /* queued for nothing else */
+	if (!conn_step_queue(c))
+		return false;
+	c->events_only = only;
+	(*sl)->refs++;
+	c->pend[c->npend++] = *sl;
+	c->pend_bytes += len;
+	conn_count_out(c);
+	return true;
 }

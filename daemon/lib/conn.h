@@ -26,7 +26,7 @@ struct deferred;
  */
 /*
  * An event line shared by the subscribers it is fanned out to, until the
- * end of the turn writes it (conn_push_shared): counted references, the
+ * end of the turn writes it (conn_push_held): counted references, the
  * publisher's one included.
  */
 struct conn_line {
@@ -65,6 +65,10 @@ struct conn {
 	uint64_t see_gen, see_serial;
 	struct policy_plan *see_plan;
 	uint64_t see_class; /* subscribers of one class have see_plans alike */
+	/* The last of the subscribers from this one on whose verdicts are as
+	 * fresh and of its class, while the server's sub_runs is see_run_gen. */
+	struct conn *see_run_end;
+	uint64_t see_run_gen;
 	TAILQ_ENTRY(conn) flush_link; /* read this turn of the loop, written at its end */
 	struct udsrpc_server *srv;
 	/* One event for both directions: read interest while requests are
@@ -160,12 +164,15 @@ bool conn_push(struct conn *c, const char *line, size_t len);
  */
 bool conn_push_turn(struct conn *c, const char *line, size_t len);
 /*
- * An event fanned out to many subscribers: written at the end of this turn
- * with every other event c gets in it, in one write, from the line all of
- * them share (*sl, made from line on first use; the caller unrefs it).
- * False as conn_push.
+ * An event fanned out to many subscribers: held for the end of this turn,
+ * which writes it with every other event c gets in it, in one write, from
+ * the line all of them share (*sl, made from line on first use; the caller
+ * unrefs it). False when it cannot be held (c owes output already, is
+ * closed, or out of memory): conn_push it then. It never calls back into
+ * a connection's handling (no close, no event published), so a walk of the
+ * subscribers can push as it goes.
  */
-bool conn_push_shared(struct conn *c, struct conn_line **sl, const char *line, size_t len);
+bool conn_push_held(struct conn *c, struct conn_line **sl, const char *line, size_t len);
 void conn_line_unref(struct conn_line *sl);
 /*
  * done bytes of c's held events (pend) were written, by whatever means

@@ -185,6 +185,7 @@ int events_subscribe(struct conn *c, const struct topic *tp)
 		else
 			TAILQ_INSERT_TAIL(&c->srv->subscribers, c, sub_link);
 		c->srv->nsubscribers++;
+		c->srv->sub_runs++;
 	}
 	*topic_set_word(s, tp->id) |= 1ull << (tp->id % 64);
 	return 0;
@@ -202,6 +203,7 @@ void events_unsubscribe(struct conn *c, const struct topic *tp)
 	if (--s->count == 0) {
 		TAILQ_REMOVE(&c->srv->subscribers, c, sub_link);
 		c->srv->nsubscribers--;
+		c->srv->sub_runs++;
 	}
 }
 
@@ -212,6 +214,7 @@ void events_unsubscribe_all(struct conn *c)
 	if (s->count) {
 		TAILQ_REMOVE(&c->srv->subscribers, c, sub_link);
 		c->srv->nsubscribers--;
+		c->srv->sub_runs++;
 	}
 	free(s->high);
 	memset(s, 0, sizeof(*s));
@@ -236,6 +239,8 @@ bool events_wanted(const struct udsrpc_server *srv, const struct topic *tp)
 struct events_judges {
 	struct method_entry *subscribe;
 	struct method_entry *read; /* tp's read_method, when registered */
+	uint64_t gen;              /* srv->verdict_gen, the policy's */
+	bool keyed;                /* a key, and a read_method to judge it by */
 };
 
 static void events_judges(struct udsrpc_server *srv, const struct topic *tp, const char *key,
@@ -244,9 +249,10 @@ static void events_judges(struct udsrpc_server *srv, const struct topic *tp, con
 	static const char sub[] = "events.subscribe";
 
 	ret->subscribe = registry_find(&srv->reg, sub, sizeof(sub) - 1);
-	ret->read = key && tp && tp->read_method
-	                ? registry_find(&srv->reg, tp->read_method, strlen(tp->read_method))
-	                : NULL;
+	ret->keyed = key && tp && tp->read_method;
+	ret->read = ret->keyed ? registry_find(&srv->reg, tp->read_method, strlen(tp->read_method))
+	                       : NULL;
+	ret->gen = srv->verdict_gen;
 }
 
 /* What the policy says of c calling method (entry e when registered) on key. */
@@ -281,6 +287,7 @@ static bool events_may_see(struct conn *c, const struct topic *tp, const char *k
 #define EVENTS_MEMO 8
 struct events_memo {
 	unsigned n;
+	unsigned last; /* the entry found last: a class comes in runs (a process's subscribers) */
 	struct {
 		uint64_t cls;
 		bool allow;
@@ -289,13 +296,18 @@ struct events_memo {
 
 static bool events_plan_allows(struct events_memo *m, const struct conn *c, const char *key)
 {
+	if (m->n && m->v[m->last].cls == c->see_class)
+		return m->v[m->last].allow;
 	for (unsigned i = 0; i < m->n; i++)
-		if (m->v[i].cls == c->see_class)
+		if (m->v[i].cls == c->see_class) {
+			m->last = i;
 			return m->v[i].allow;
+		}
 	bool allow = policy_plan_allows(c->see_plan, key);
 	if (m->n < EVENTS_MEMO) {
 		m->v[m->n].cls = c->see_class;
-		m->v[m->n++].allow = allow;
+		m->v[m->n].allow = allow;
+		m->last = m->n++;
 	}
 	return allow;
 }
@@ -321,6 +333,35 @@ static uint64_t events_plan_class(const struct conn *c, const struct topic *tp,
 }
 
 /*
+ * c's verdicts for tp made again under the policy in force (struct conn's
+ * see_*); false when out of memory.
+ */
+static bool events_see_remake(struct conn *c, const struct topic *tp)
+{
+	struct udsrpc_server *srv = c->srv;
+	struct policy_plan *plan = NULL;
+
+	srv->sub_runs++; /* a run it is in may end here now */
+	free(c->see_plan); /* unread: it borrows an old policy's globs */
+	c->see_plan = NULL;
+	c->see_valid = false;
+	if (tp->read_method && !(plan = policy_plan_new(srv->policy, &c->peer, tp->read_method)))
+		return false;
+	c->see_sub = policy_allows(srv->policy, &c->peer, "events.subscribe", NULL);
+	c->see_read = plan && policy_plan_allows(plan, NULL);
+	if (plan && !policy_plan_keyless(plan)) {
+		c->see_plan = plan;
+		c->see_class = events_plan_class(c, tp, plan);
+	} else {
+		free(plan);
+	}
+	c->see_gen = srv->verdict_gen;
+	c->see_serial = tp->serial;
+	c->see_valid = true;
+	return true;
+}
+
+/*
  * events_may_see for a live event, from the verdicts c keeps for tp under
  * the policy in force (struct conn's see_*): made again only when the
  * policy (verdict_gen: every reload or change of methods) or the topic
@@ -332,34 +373,37 @@ static uint64_t events_plan_class(const struct conn *c, const struct topic *tp,
 static bool events_see(struct conn *c, const struct topic *tp, const char *key,
                        const struct events_judges *j, struct events_memo *m)
 {
-	struct udsrpc_server *srv = c->srv;
-
-	if (!c->see_valid || c->see_gen != srv->verdict_gen || c->see_serial != tp->serial) {
-		struct policy_plan *plan = NULL;
-
-		free(c->see_plan); /* unread: it borrows an old policy's globs */
-		c->see_plan = NULL;
-		c->see_valid = false;
-		if (tp->read_method &&
-		    !(plan = policy_plan_new(srv->policy, &c->peer, tp->read_method)))
-			return events_may_see(c, tp, key, j);
-		c->see_sub = policy_allows(srv->policy, &c->peer, "events.subscribe", NULL);
-		c->see_read = plan && policy_plan_allows(plan, NULL);
-		if (plan && !policy_plan_keyless(plan)) {
-			c->see_plan = plan;
-			c->see_class = events_plan_class(c, tp, plan);
-		} else {
-			free(plan);
-		}
-		c->see_gen = srv->verdict_gen;
-		c->see_serial = tp->serial;
-		c->see_valid = true;
-	}
+	if ((!c->see_valid || c->see_gen != j->gen || c->see_serial != tp->serial) &&
+	    !events_see_remake(c, tp))
+		return events_may_see(c, tp, key, j);
 	if (!c->see_sub)
 		return false;
-	if (!key || !tp->read_method)
+	if (!j->keyed)
 		return true;
 	return c->see_plan ? events_plan_allows(m, c, key) : c->see_read;
+}
+
+/*
+ * c was refused by its plan (see_sub, a key): so is every subscriber after
+ * it of its class with verdicts as fresh, whatever else they are, and the
+ * walk jumps them. The last of them, found once while the list and the
+ * verdicts stay as they are (sub_runs): in tests/bench/fanout.sh's half
+ * row the refused half is a run of a hundred per process.
+ */
+static struct conn *events_run_end(struct conn *c, const struct topic *tp,
+                                   const struct events_judges *j)
+{
+	struct udsrpc_server *srv = c->srv;
+
+	if (c->see_run_end && c->see_run_gen == srv->sub_runs)
+		return c->see_run_end;
+	struct conn *end = c, *n;
+	while ((n = TAILQ_NEXT(end, sub_link)) && n->see_valid && n->see_gen == j->gen &&
+	       n->see_serial == tp->serial && n->see_plan && n->see_class == c->see_class)
+		end = n;
+	c->see_run_end = end;
+	c->see_run_gen = srv->sub_runs;
+	return end;
 }
 
 void events_policy_changed(struct udsrpc_server *srv)
@@ -419,8 +463,12 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 	struct conn *c;
 	size_t n = 0, i;
 
-	/* A push can disconnect a subscriber, whose "peer" event is published
-	 * from inside this loop and can disconnect others: walk a held snapshot. */
+	/*
+	 * Held as the walk goes (conn_push_held calls nothing back); the rest,
+	 * whose push can disconnect a subscriber, whose "peer" event is
+	 * published from inside and can disconnect others, after it, from a
+	 * held snapshot of them.
+	 */
 	struct conn **subs = malloc((srv->nsubscribers ? srv->nsubscribers : 1) * sizeof(*subs));
 	if (!subs) {
 		log_error(srv, "event on topic %s dropped: out of memory", tp->name);
@@ -429,30 +477,38 @@ int events_publish_line(struct udsrpc_server *srv, const struct topic *tp, const
 	struct events_judges j;
 	struct events_memo memo = {.n = 0};
 	events_judges(srv, tp, key, &j);
-	n = 0;
+	int reached = 0;
+	struct conn_line *sl = NULL; /* made once, shared by those it waits in */
 	/* Per subscriber only what differs between them (a thousand of them per event). */
 	const bool hist = tp == srv->history_topic;
 	const unsigned id = tp->id;
+	uint64_t outer = srv->pushing_rev; /* a nested publish ("peer") keeps it */
+	if (hist)
+		srv->pushing_rev = rev;
 	TAILQ_FOREACH(c, &srv->subscribers, sub_link) {
 		if (!topic_set_has(&c->topics, id))
 			continue;
 		/* One still replaying gets this one from the history, in its turn. */
 		if (hist && (c->replaying || !events_prefix_ok(c, tp, key)))
 			continue;
-		if (events_see(c, tp, key, &j, &memo)) {
+		if (!events_see(c, tp, key, &j, &memo)) {
+			if (c->see_valid && c->see_sub && c->see_plan && j.keyed)
+				c = events_run_end(c, tp, &j);
+			continue;
+		}
+		if (conn_push_held(c, &sl, line, len)) {
+			reached++;
+			if (hist)
+				c->sent_rev = rev;
+		} else {
 			conn_hold(c);
 			subs[n++] = c;
 		}
 	}
-	int reached = 0;
-	struct conn_line *sl = NULL; /* made once, shared by those it waits in */
-	uint64_t outer = srv->pushing_rev; /* a nested publish ("peer") keeps it */
-	if (tp == srv->history_topic)
-		srv->pushing_rev = rev;
 	for (i = 0; i < n; i++) {
-		if (conn_push_shared(subs[i], &sl, line, len)) {
+		if (conn_push(subs[i], line, len)) {
 			reached++;
-			if (tp == srv->history_topic)
+			if (hist)
 				subs[i]->sent_rev = rev;
 		}
 	}

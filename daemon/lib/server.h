@@ -106,6 +106,7 @@ struct udsrpc_server {
 	 * subscriber cut off then has not been sent all of that revision's. */
 	uint64_t pushing_rev;
 	size_t nsubscribers;          /* on that list: an event's snapshot is sized without a walk */
+	uint64_t sub_runs;            /* changed with the list or a verdict (conn's see_run_end) */
 	struct uid_count **uid_counts; /* uids.c */
 	struct event *ev_uids;	      /* its sweep of log windows */
 	unsigned long long next_conn_id;

@@ -193,6 +193,115 @@ static void test_event_judged_when_sent(void **state)
 	fx_stop(f);
 }
 
+/* root sets key to value (string), at revision rev. */
+static void root_set(int fd, const char *key, const char *value, int rev)
+{
+	char req[256], res[128];
+	snprintf(req, sizeof(req),
+	         "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"config.set\",\"params\":{\"key\":\"%s\","
+	         "\"value\":\"%s\"}}",
+	         key, value);
+	snprintf(res, sizeof(res), "{\"key\":\"%s\",\"revision\":%d}", key, rev);
+	expect_result(fd, req, 2, res);
+}
+
+/* The next event on fd is a config set of key to value. */
+static void expect_set_event(int fd, const char *key, const char *value)
+{
+	json_t *ev = next_event(fd);
+	assert_string_equal(json_string_value(json_object_get(ev, "topic")), "config");
+	assert_string_equal(json_string_value(json_object_get(ev, "key")), key);
+	assert_string_equal(json_string_value(json_object_get(ev, "value")), value);
+	json_decref(ev);
+}
+
+/*
+ * Root sets secret to v1 and v2, then pub to "x" (revisions from rev on):
+ * root's subscriber rs hears all three, each open one of s only pub's.
+ */
+static void refused_twice(int fr, int rs, const int *s, int n, const char *v1, const char *v2,
+                          const char *pub, int rev)
+{
+	root_set(fr, "secret", v1, rev);
+	root_set(fr, "secret", v2, rev + 1);
+	root_set(fr, pub, "x", rev + 2);
+	expect_set_event(rs, "secret", v1);
+	expect_set_event(rs, "secret", v2);
+	expect_set_event(rs, pub, "x");
+	for (int i = 0; i < n; i++)
+		if (s[i] >= 0)
+			expect_set_event(s[i], pub, "x");
+}
+
+/* The policy of nobody_rules by SIGHUP, heard as the reload event on each open one of s. */
+static void reload(struct fx *f, const char *nobody_rules, const int *s, int n)
+{
+	policy(f, nobody_rules);
+	assert_int_equal(kill(f->d.pid, SIGHUP), 0);
+	for (int i = 0; i < n; i++)
+		if (s[i] >= 0) {
+			json_t *ev = next_event(s[i]);
+			assert_string_equal(json_string_value(json_object_get(ev, "type")), "reload");
+			json_decref(ev);
+		}
+}
+
+/*
+ * Several subscribers of one process under a keys rule: the walk of an
+ * event passes over the run of those its plan refuses at once (events.c,
+ * events_run_end). Each still gets what its verdict allows, when a key is
+ * allowed, after one of the run goes, and after reloads open and close
+ * the key again.
+ */
+static void test_event_judged_for_each_of_a_run(void **state)
+{
+	struct fx *f = *state;
+	const char *pub_only = "{\"effect\":\"allow\",\"methods\":[\"events.*\"],\"uids\":[\"nobody\"]},"
+	                       "{\"effect\":\"allow\",\"methods\":[\"config.get\"],\"keys\":[\"pub/*\"],"
+	                       "\"uids\":[\"nobody\"]}";
+	const char *pub_secret =
+	    "{\"effect\":\"allow\",\"methods\":[\"events.*\"],\"uids\":[\"nobody\"]},"
+	    "{\"effect\":\"allow\",\"methods\":[\"config.get\"],\"keys\":[\"pub/*\",\"secret\"],"
+	    "\"uids\":[\"nobody\"]}";
+	enum { N = 4 };
+	int s[N];
+
+	start(f, pub_only);
+	struct kid *k = kid_nobody(f);
+	int fr = root_connect(f), rs = root_connect(f);
+	subscribe(rs, "[\"config\"]");
+	for (int i = 0; i < N; i++) {
+		s[i] = kid_connect(f, k);
+		subscribe(s[i], "[\"config\",\"daemon\"]");
+	}
+	/* The first set makes the verdicts, the second finds the run made of them. */
+	refused_twice(fr, rs, s, N, "one", "two", "pub/a", 1);
+
+	/* One of the run gone: the rest as before. */
+	fx_close(f, s[1]);
+	s[1] = -1;
+	refused_twice(fr, rs, s, N, "three", "four", "pub/b", 4);
+
+	/* Opened, then closed again, by SIGHUP: each event by the policy in force. */
+	reload(f, pub_secret, s, N);
+	root_set(fr, "secret", "five", 7);
+	root_set(fr, "secret", "six", 8);
+	for (int i = 0; i < N; i++)
+		if (s[i] >= 0) {
+			expect_set_event(s[i], "secret", "five");
+			expect_set_event(s[i], "secret", "six");
+		}
+	reload(f, pub_only, s, N);
+	root_set(fr, "secret", "seven", 9);
+	root_set(fr, "secret", "eight", 10);
+	root_set(fr, "pub/c", "z", 11);
+	for (int i = 0; i < N; i++)
+		if (s[i] >= 0)
+			expect_set_event(s[i], "pub/c", "z");
+	kid_finish(k);
+	fx_stop(f);
+}
+
 /*
  * A name provided under rules a reload revokes is released (udsrpc(7)):
  * logged, gone from rpc.discover, and a call to it is -32601.
@@ -243,6 +352,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    CASE(test_reload_revokes_subscription),
 	    CASE(test_event_judged_when_sent),
+	    CASE(test_event_judged_for_each_of_a_run),
 	    CASE(test_reload_provided_name_released),
 	};
 	return policy_fixture_main("test_policy_live", tests, sizeof(tests) / sizeof(tests[0]));
