@@ -24,12 +24,14 @@ need() {
 		# every install until it is finished: finish it first.
 		if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then
 			echo "dev.sh: finishing an interrupted dpkg run (dpkg --configure -a)" >&2
-			dpkg --configure -a
+			dpkg --force-confdef --force-confold --configure -a
 		fi
-		# Wait for another apt (unattended-upgrades at boot) rather than fail.
+		# Wait for another apt (unattended-upgrades at boot) rather than fail;
+		# a changed config file keeps the local one, with no prompt.
 		apt-get -o DPkg::Lock::Timeout=600 update -qq
 		# shellcheck disable=SC2086
-		apt-get -o DPkg::Lock::Timeout=600 install -y -qq $missing
+		apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef \
+			-o Dpkg::Options::=--force-confold install -y -qq $missing
 	fi
 }
 
